@@ -1,0 +1,61 @@
+// Shared helpers for the Flowscope pages. Every string from the logs goes through
+// textContent (never innerHTML), so run, tag and class names always show as text.
+
+/** Create an element with attributes and children (strings become text nodes). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** Create an SVG element with attributes. */
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null) continue;
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) if (child) node.append(child);
+  return node;
+}
+
+/** GET a plugin route (relative URL, so --path_prefix and proxies work) as JSON. */
+export async function getJSON(route, params = {}) {
+  const query = new URLSearchParams(params).toString();
+  const response = await fetch(query ? `${route}?${query}` : route);
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new Error(`${route}: HTTP ${response.status}, not JSON`);
+  }
+  if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+  return body;
+}
+
+/** Load the shared stylesheet plus the page's own, once. */
+export function loadStyles(...names) {
+  for (const name of ["common/style.css", ...names]) {
+    const href = `static/${name}`;
+    if (!document.querySelector(`link[href="${href}"]`)) {
+      document.head.append(el("link", { rel: "stylesheet", href }));
+    }
+  }
+}
+
+/** Show a message in a container (errors and empty states). */
+export function message(container, text, kind = "info") {
+  container.replaceChildren(el("div", { class: `fs-message fs-${kind}`, text }));
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Idempotent set-up: a virtual environment in .venv with Flowscope installed (editable).
+#   ./setup.sh          what `flowscope tour` needs
+#   ./setup.sh --test   plus the test tools and Debian's chromium for the browser tests
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+
+if [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing Debian's chromium for the browser tests" >&2
+  SUDO=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "setup: Flowscope needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
+  "$PYTHON" -m venv .venv
+fi
+
+extras=$([[ "${1:-}" == "--test" ]] && echo "[test]" || echo "")
+stamp=".venv/.flowscope-installed${extras}"
+if [[ ! -f "$stamp" || setup.py -nt "$stamp" ]]; then
+  echo "setup: installing Flowscope${extras} into .venv (first run takes a few minutes)" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".${extras}"
+  touch "$stamp"
+fi

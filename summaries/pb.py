@@ -1,0 +1,299 @@
+"""TensorFlow-free builders for Flowscope's summaries (numpy + TensorBoard protos only).
+
+Like TensorBoard's `*_pb` functions, each returns a `Summary` proto; `LogWriter` writes them
+to an event file, so a PyTorch or plain-numpy loop can log races and confusion. The
+TensorFlow writers in this package build the same protos, so there is one format.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
+
+from summaries import format as fmt
+
+# Rows per trajectory event: 100,000 steps make 25 events, well inside any reservoir.
+DEFAULT_CHUNK = 4096
+
+
+def _summary(tag: str, array: np.ndarray, metadata) -> summary_pb2.Summary:
+    if not isinstance(tag, str) or not tag:
+        raise ValueError(f"tag must be a non-empty string, got {tag!r}")
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(array))
+    return summary
+
+
+def _float_array(name: str, value: Any, ndim: int, width: int | None = None) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric, got {type(value).__name__}") from exc
+    if array.ndim != ndim or (width is not None and array.shape[-1] != width):
+        want = f"[n, {width}]" if width else f"rank {ndim}"
+        raise ValueError(f"{name} must have shape {want}, got {list(array.shape)}")
+    return array
+
+
+def _window(window: Sequence[float]) -> list[float]:
+    w = [float(v) for v in window]
+    if len(w) != 4 or not all(map(math.isfinite, w)) or w[0] >= w[1] or w[2] >= w[3]:
+        raise ValueError(f"window must be finite [xmin, xmax, ymin, ymax], got {window!r}")
+    return w
+
+
+def _points(name: str, points: Sequence[Sequence[float]] | None) -> list[list[float]]:
+    if points is None or len(points) == 0:
+        return []
+    array = _float_array(name, points, 2, 2)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    return array.tolist()
+
+
+def trajectory_pb(
+    tag: str,
+    steps: Any,
+    positions: Any,
+    losses: Any,
+    *,
+    race: str,
+    optimizer: str,
+    surface: str,
+    window: Sequence[float],
+    hyperparameters: dict[str, Any] | None = None,
+    start: Sequence[float] | None = None,
+    minima: Sequence[Sequence[float]] | None = None,
+    basis: dict[str, Any] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+) -> summary_pb2.Summary:
+    """One chunk of an optimizer trajectory: rows (step, x, y, loss); NaN/Inf allowed."""
+    steps_a = _float_array("steps", steps, 1)
+    pos = _float_array("positions", positions, 2, 2)
+    loss = _float_array("losses", losses, 1)
+    if not (len(steps_a) == len(pos) == len(loss)) or len(steps_a) == 0:
+        raise ValueError(
+            "steps, positions and losses must have the same non-zero length, got "
+            f"{len(steps_a)}, {len(pos)}, {len(loss)}"
+        )
+    content = {
+        "race": str(race),
+        "optimizer": str(optimizer),
+        "hyperparameters": _jsonable("hyperparameters", hyperparameters or {}),
+        "surface": str(surface),
+        "window": _window(window),
+        "start": _points("start", [start])[0] if start is not None else pos[0].tolist(),
+        "minima": _points("minima", minima),
+        "basis": _jsonable("basis", basis),
+        "chunk": int(chunk),
+    }
+    if not all(math.isfinite(v) for v in content["start"]):
+        content["start"] = None
+    rows = np.column_stack([steps_a, pos, loss])
+    metadata = fmt.make_metadata(fmt.RACE_PLUGIN, fmt.TRAJECTORY, content)
+    return _summary(tag, rows, metadata)
+
+
+def trajectory_chunks(
+    steps: Any, positions: Any, losses: Any, chunk: int = DEFAULT_CHUNK
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Split a whole trajectory into (first_step, steps, positions, losses) chunks."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    steps_a = _float_array("steps", steps, 1)
+    pos = _float_array("positions", positions, 2, 2)
+    loss = _float_array("losses", losses, 1)
+    for i in range(0, len(steps_a), chunk):
+        yield int(steps_a[i]), steps_a[i : i + chunk], pos[i : i + chunk], loss[i : i + chunk]
+
+
+def surface_pb(
+    tag: str,
+    grid: Any,
+    *,
+    race: str,
+    surface: str,
+    window: Sequence[float],
+    minima: Sequence[Sequence[float]] | None = None,
+    log_scale: bool = False,
+) -> summary_pb2.Summary:
+    """A loss surface sampled on a regular [ny, nx] grid over `window`."""
+    values = _float_array("grid", grid, 2).astype(np.float32)
+    if min(values.shape) < 2:
+        raise ValueError(f"grid must be at least 2 x 2, got {list(values.shape)}")
+    content = {
+        "race": str(race),
+        "surface": str(surface),
+        "window": _window(window),
+        "minima": _points("minima", minima),
+        "log_scale": bool(log_scale),
+    }
+    return _summary(tag, values, fmt.make_metadata(fmt.RACE_PLUGIN, fmt.SURFACE, content))
+
+
+def _names(name: str, values: Sequence[str], length: int) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of strings")
+    if len(values) != length:
+        raise ValueError(f"{name} must have {length} entries, got {len(values)}")
+    return [str(v) for v in values]
+
+
+def confusion_counts(counts: Any, name: str = "counts") -> np.ndarray:
+    """Validate a [P, K, K] tensor of non-negative integer counts."""
+    try:
+        array = np.asarray(counts)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array") from exc
+    if array.dtype.kind not in "iuf" and array.dtype != bool:
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    if array.ndim != 3 or array.shape[1] != array.shape[2]:
+        raise ValueError(f"{name} must have shape [P, K, K], got {list(array.shape)}")
+    if array.dtype.kind == "f" and not (
+        np.isfinite(array).all() and (array == np.round(array)).all()
+    ):
+        raise ValueError(f"{name} must hold whole numbers")
+    if (array < 0).any():
+        raise ValueError(f"{name} must not be negative")
+    return array.astype(np.int64)
+
+
+def confusion_pb(
+    tag: str, counts: Any, *, positions: Sequence[str], classes: Sequence[str]
+) -> summary_pb2.Summary:
+    """Per-position confusion counts [P, K, K] (rows true class, columns predicted)."""
+    array = confusion_counts(counts)
+    content = {
+        "positions": _names("positions", positions, array.shape[0]),
+        "classes": _names("classes", classes, array.shape[1]),
+    }
+    return _summary(tag, array, fmt.make_metadata(fmt.CONFUSION_PLUGIN, fmt.MATRIX, content))
+
+
+def encode_png(image: Any) -> bytes:
+    """PNG bytes of a [h, w], [h, w, 1|3|4] image (uint8, or float in [0, 1])."""
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ValueError(f"image must have shape [h, w] or [h, w, 1|3|4], got {list(array.shape)}")
+    if array.dtype != np.uint8:
+        array = (
+            (np.clip(np.nan_to_num(array.astype(np.float64)), 0, 1) * 255).round().astype(np.uint8)
+        )
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def examples_pb(
+    tag: str,
+    cells: Any,
+    images: Sequence[Any],
+    *,
+    matrix_tag: str,
+    cap_per_cell: int,
+) -> summary_pb2.Summary:
+    """Misclassified examples: one image per (position, true, predicted) cell entry.
+
+    At most `cap_per_cell` images are kept per cell (the first ones given).
+    """
+    cells_a = (
+        np.asarray(cells, dtype=np.int64).reshape(-1, 3)
+        if len(cells)
+        else np.zeros((0, 3), np.int64)
+    )
+    if len(cells_a) != len(images):
+        raise ValueError(
+            f"cells and images must have the same length, got {len(cells_a)} and {len(images)}"
+        )
+    if (cells_a < 0).any():
+        raise ValueError("cells must not be negative")
+    if cap_per_cell < 1:
+        raise ValueError(f"cap_per_cell must be >= 1, got {cap_per_cell}")
+    kept_cells, blobs, seen = [], [], {}
+    for cell, image in zip(cells_a.tolist(), images, strict=True):
+        key = tuple(cell)
+        if seen.get(key, 0) >= cap_per_cell:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        kept_cells.append(cell)
+        blobs.append(image if isinstance(image, bytes) else encode_png(image))
+    index = json.dumps({"cells": kept_cells}).encode("utf-8")
+    array = np.array([index, *blobs], dtype=object)
+    content = {"matrix_tag": str(matrix_tag), "cap_per_cell": int(cap_per_cell)}
+    return _summary(tag, array, fmt.make_metadata(fmt.CONFUSION_PLUGIN, fmt.EXAMPLES, content))
+
+
+def _jsonable(name: str, value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False, default=_to_builtin))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be JSON-serialisable with finite numbers: {exc}") from exc
+
+
+def _to_builtin(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def check_logdir(path: Any, name: str = "log_dir") -> Path:
+    """Create `path` if needed and prove it is writable, or raise ValueError naming `name`."""
+    target = Path(os.fspath(path)).expanduser()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / f".flowscope-write-test-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"{name} {str(target)!r} is not writable: {exc.strerror or exc}") from exc
+    return target
+
+
+class LogWriter:
+    """Writes Summary protos to an event file without TensorFlow."""
+
+    def __init__(self, logdir: str, flush_secs: int = 10):
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+        check_logdir(logdir, "logdir")
+        self._writer = EventFileWriter(str(logdir), flush_secs=flush_secs)
+
+    def add(self, summary: summary_pb2.Summary, step: int, wall_time: float | None = None) -> None:
+        import time
+
+        from tensorboard.compat.proto import event_pb2
+
+        event = event_pb2.Event(
+            step=int(step),
+            wall_time=time.time() if wall_time is None else wall_time,
+            summary=summary,
+        )
+        self._writer.add_event(event)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

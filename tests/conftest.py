@@ -1,0 +1,213 @@
+"""Shared fixtures: a real TensorBoard process (both loaders) and headless Debian Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("FLOWSCOPE_ARTIFACTS", REPO / "tests" / "artifacts"))
+CHROMIUM = os.environ.get("FLOWSCOPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.25):
+    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # keep polling; report the last error on timeout
+            last_error = exc
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {predicate!r}: {last_error!r}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tensorboard_command() -> list[str]:
+    """The real `tensorboard` program installed beside this Python."""
+    script = Path(sys.executable).with_name("tensorboard")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
+
+
+class TensorBoard:
+    """One real TensorBoard process on a loopback port."""
+
+    def __init__(self, logdir: Path, load_fast: bool, extra_args=(), env=None, command=None):
+        self.logdir = Path(logdir)
+        self.load_fast = load_fast
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.logdir.parent / f"tensorboard-{self.port}.log"
+        args = [
+            *(command or tensorboard_command()),
+            "--logdir",
+            str(self.logdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            f"--load_fast={'true' if load_fast else 'false'}",
+            "--reload_interval",
+            "1",
+            *extra_args,
+        ]
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        try:
+            wait_for(self._answers, timeout=90)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"tensorboard exited with {self.process.returncode}:\n{self.log()}")
+        return self.get("/data/plugins_listing")[0] == 200
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET a path; returns (status, body) for any status."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def get_json(self, path: str, expect: int = 200):
+        status, body = self.get(path)
+        assert status == expect, f"{path}: {status} {body[:500]!r}"
+        return json.loads(body)
+
+    def plugin(self, plugin: str, route: str, expect: int = 200, **params):
+        query = urllib.parse.urlencode(params)
+        path = f"/data/plugin/{plugin}/{route}" + (f"?{query}" if query else "")
+        return self.get_json(path, expect)
+
+    def wait_enabled(self, *plugins: str, timeout: float = 60) -> dict:
+        """Wait until the listing shows `plugins` enabled (the fast loader reads lazily)."""
+
+        def ready():
+            listing = self.get_json("/data/plugins_listing")
+            return listing if all(listing.get(p, {}).get("enabled") for p in plugins) else None
+
+        return wait_for(ready, timeout)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+
+
+@pytest.fixture(params=[True, False], ids=["load_fast", "load_slow"])
+def load_fast(request) -> bool:
+    """Parametrise a test over TensorBoard's Rust (fast) and Python loaders."""
+    return request.param
+
+
+@pytest.fixture
+def tensorboard(load_fast) -> Iterator[Callable[..., TensorBoard]]:
+    """Factory: start(logdir, **kwargs) -> a running TensorBoard; all are torn down."""
+    started: list[TensorBoard] = []
+
+    def start(logdir, **kwargs) -> TensorBoard:
+        kwargs.setdefault("load_fast", load_fast)
+        board = TensorBoard(logdir, **kwargs)
+        started.append(board)
+        return board
+
+    yield start
+    for board in started:
+        board.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: run ./setup.sh --test (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; console errors and uncaught exceptions are collected in page.errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on(
+        "console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None
+    )
+    yield page
+    context.close()
+
+
+def artifact(name: str) -> Path:
+    """Path for a test artifact (screenshots), kept after the run under tests/artifacts."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / name
+
+
+def open_plugin_tab(page, board: TensorBoard, plugin: str, tab_name: str):
+    """Open TensorBoard, click a Flowscope tab, return the plugin iframe's frame."""
+    page.goto(board.url + "/", wait_until="domcontentloaded")
+    tab = page.get_by_role("tab", name=tab_name, exact=True)
+    if tab.count() == 0:  # tabs that do not fit sit in TensorBoard's "more" menu
+        page.goto(f"{board.url}/#{plugin}", wait_until="domcontentloaded")
+    else:
+        tab.first.click()
+    frame_el = page.wait_for_selector(f'iframe[src*="name={plugin}"]', timeout=30_000)
+    return frame_el.content_frame()
+
+
+def have_chromium() -> bool:
+    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
