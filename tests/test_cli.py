@@ -1,0 +1,45 @@
+"""The `flowscope` command: help, clear one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FLOWSCOPE = str(Path(sys.executable).with_name("flowscope"))
+
+
+def run(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "FLOWSCOPE_NO_PROGRESS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [FLOWSCOPE, *args], capture_output=True, text=True, env=env, timeout=300, **kw
+    )
+
+
+def test_help_lists_every_subcommand():
+    result = run("--help")
+    assert result.returncode == 0
+    for name in ("tour", "race", "demo", "evaluate", "bench"):
+        assert f"    {name} " in result.stdout
+
+
+@pytest.mark.parametrize("args", [["bogus"], ["demo"], ["demo", "nope"], ["bench", "nope"]])
+def test_bad_arguments_give_one_line_and_nonzero_exit(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(("flowscope", "usage"))
+    assert "error:" in result.stderr
+
+
+def test_unwritable_logdir_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run("race", "--logdir", str(blocker / "runs"), "--steps", "5")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("flowscope: error:") and "not writable" in last
