@@ -1,0 +1,329 @@
+"""The Confusion plugin's routes, served by the real TensorBoard program with both loaders."""
+
+from __future__ import annotations
+
+import io
+import json
+import string
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TensorBoard
+from sklearn.metrics import precision_recall_fscore_support
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
+
+from summaries import format as fmt
+from summaries import pb
+
+PLUGIN = fmt.CONFUSION_PLUGIN
+TAG = "confusion/validation"
+EXAMPLES_TAG = "confusion/validation/examples"
+TOY_STEPS = (0, 10, 20)
+ALNUM = list(string.digits + string.ascii_uppercase)
+
+
+def scalar_pb(tag: str, value: float) -> summary_pb2.Summary:
+    """A TensorBoard scalar summary (plugin "scalars"), written without TensorFlow."""
+    metadata = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
+    metadata.plugin_data.plugin_name = "scalars"
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(np.float32(value))
+    )
+    return summary
+
+
+def toy_counts(step: int) -> np.ndarray:
+    """2 positions x 3 classes; deterministic, with one class never predicted at step 0."""
+    base = np.array(
+        [
+            [[5, 3, 0], [1, 6, 0], [2, 1, 4]],
+            [[7, 0, 1], [2, 0, 3], [3, 0, 2]],
+        ]
+    )
+    return base + np.eye(3, dtype=int) * step
+
+
+def toy_image(position: int, true: int, predicted: int, n: int) -> np.ndarray:
+    """A small gray image whose pixels encode its cell, to check the round trip."""
+    return np.full((8, 12), 10 * position + 40 * true + 7 * predicted + n, dtype=np.uint8)
+
+
+def write_toy(logdir: Path, run: str = "toy", sequence: bool = True) -> None:
+    """Matrices at steps 0, 10, 20; examples at 0 and 20 only; a sequence-accuracy scalar."""
+    with pb.LogWriter(str(logdir / run)) as writer:
+        for step in TOY_STEPS:
+            writer.add(
+                pb.confusion_pb(
+                    TAG, toy_counts(step), positions=["first", "second"], classes=["a", "b", "c"]
+                ),
+                step=step,
+            )
+            if sequence:
+                writer.add(scalar_pb("validation/sequence_accuracy", 0.5 + step / 100), step)
+                writer.add(scalar_pb("train/sequence_accuracy", 0.9), step)
+            if step in (0, 20):
+                # Three images of (0, a -> b) with a cap of 2: the third must be dropped.
+                cells = [[0, 0, 1], [0, 0, 1], [1, 2, 0], [0, 0, 1], [1, 2, 0]]
+                images = [toy_image(*c, n) for n, c in enumerate(cells)]
+                writer.add(
+                    pb.examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=2),
+                    step=step,
+                )
+
+
+def alnum_counts(step: int) -> np.ndarray:
+    rng = np.random.default_rng(step)
+    counts = rng.integers(0, 3, size=(6, 36, 36))
+    return counts + np.eye(36, dtype=np.int64) * (20 + step)
+
+
+def write_alnum(logdir: Path, run: str = "alnum", steps=(0, 1)) -> None:
+    """6 positions x 36 alphanumeric classes; examples at the last step."""
+    positions = [f"char {i + 1}" for i in range(6)]
+    with pb.LogWriter(str(logdir / run)) as writer:
+        for step in steps:
+            writer.add(
+                pb.confusion_pb(TAG, alnum_counts(step), positions=positions, classes=ALNUM), step
+            )
+        cells = [[5, 35, 0], [5, 35, 0], [2, 10, 11]]
+        images = [toy_image(p, t % 5, q % 5, 0) for p, t, q in cells]
+        writer.add(
+            pb.examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=5), steps[-1]
+        )
+
+
+def write_broken(logdir: Path, run: str = "broken") -> None:
+    """A matrix series whose metadata has a version this Flowscope cannot read."""
+    summary = pb.confusion_pb(TAG, np.ones((1, 2, 2), int), positions=["p"], classes=["x", "y"])
+    content = json.loads(summary.value[0].metadata.plugin_data.content)
+    content["version"] = 99
+    summary.value[0].metadata.plugin_data.content = json.dumps(content).encode()
+    with pb.LogWriter(str(logdir / run)) as writer:
+        writer.add(summary, 0)
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["load_fast", "load_slow"])
+def board(request, tmp_path_factory):
+    """One real TensorBoard per loader over the toy, 6 x 36, broken and bare runs."""
+    logdir = tmp_path_factory.mktemp("confusion") / "logs"
+    write_toy(logdir)
+    write_toy(logdir, run="no-examples/toy", sequence=False)
+    # Same matrices without examples: remove the examples by rewriting only matrices.
+    for path in (logdir / "no-examples" / "toy").iterdir():
+        path.unlink()
+    with pb.LogWriter(str(logdir / "no-examples" / "toy")) as writer:
+        for step in TOY_STEPS:
+            writer.add(
+                pb.confusion_pb(
+                    TAG, toy_counts(step), positions=["first", "second"], classes=["a", "b", "c"]
+                ),
+                step,
+            )
+    write_alnum(logdir)
+    write_broken(logdir)
+    tb = TensorBoard(logdir, load_fast=request.param)
+    try:
+        tb.wait_enabled(PLUGIN)
+        # The fast loader reads lazily: wait until every run is listed.
+        from conftest import wait_for
+
+        wait_for(lambda: len(tb.plugin(PLUGIN, "runs")["runs"]) == 4, timeout=60)
+        yield tb
+    finally:
+        tb.stop()
+
+
+def get(board: TensorBoard, route: str, expect: int = 200, **params):
+    return board.plugin(PLUGIN, route, expect, **params)
+
+
+def test_runs_list_names_examples_and_errors(board):
+    runs = {r["run"]: r["tags"] for r in get(board, "runs")["runs"]}
+    assert sorted(runs) == ["alnum", "broken", "no-examples/toy", "toy"]
+    toy = runs["toy"][0]
+    assert toy["tag"] == TAG and toy["positions"] == ["first", "second"]
+    assert toy["classes"] == ["a", "b", "c"] and toy["max_step"] == 20
+    assert toy["examples_tag"] == EXAMPLES_TAG and toy["error"] is None
+    assert runs["no-examples/toy"][0]["examples_tag"] is None
+    assert runs["alnum"][0]["classes"] == ALNUM and len(runs["alnum"][0]["positions"]) == 6
+    assert "version 99" in runs["broken"][0]["error"]
+
+
+def test_matrix_counts_normalisations_and_metrics_2x3(board):
+    latest = get(board, "matrix", run="toy", tag=TAG)
+    counts = toy_counts(20)
+    assert latest["step"] == 20 and latest["steps"] == list(TOY_STEPS)
+    assert latest["positions"] == ["first", "second"] and latest["classes"] == ["a", "b", "c"]
+    assert np.array_equal(latest["counts"], counts)
+    assert np.array_equal(latest["pooled_counts"], counts.sum(0))
+    assert latest["totals"] == counts.sum(axis=(1, 2)).tolist()
+    assert np.allclose(latest["values"], counts)
+
+    by_true = get(board, "matrix", run="toy", tag=TAG, normalize="true")
+    assert np.allclose(by_true["values"], counts / counts.sum(2, keepdims=True), atol=1e-6)
+    assert np.allclose(np.sum(by_true["values"], axis=2), 1, atol=1e-5)
+    by_pred = get(board, "matrix", run="toy", tag=TAG, normalize="predicted", step=0)
+    c0 = toy_counts(0)
+    # Position 1 never predicts class "b" at step 0: that column has no value (null).
+    assert np.sum(by_pred["counts"][1], axis=0)[1] == 0
+    expected = c0 / np.where(c0.sum(1, keepdims=True) > 0, c0.sum(1, keepdims=True), np.nan)
+    got = np.array(by_pred["values"], dtype=float)  # None -> nan
+    assert np.allclose(got, expected, atol=1e-6, equal_nan=True)
+    assert np.isnan(got[1, :, 1]).all() and not np.isnan(got[0]).any()
+    assert np.allclose(
+        by_pred["pooled_values"], c0.sum(0) / c0.sum(0).sum(0, keepdims=True), atol=1e-6
+    )
+
+    acc = latest["accuracy"]
+    assert np.allclose(acc["positions"], np.trace(counts, axis1=1, axis2=2) / counts.sum((1, 2)))
+    assert acc["pooled"] == pytest.approx(np.trace(counts.sum(0)) / counts.sum())
+
+    # Per-class metrics agree with scikit-learn on the expanded labels.
+    for p, metrics in enumerate(latest["class_metrics"]["positions"]):
+        y_true, y_pred = expand(counts[p])
+        prec, rec, f1, support = precision_recall_fscore_support(
+            y_true, y_pred, labels=[0, 1, 2], zero_division=np.nan
+        )
+        assert np.allclose(metrics["precision"], prec, atol=1e-6, equal_nan=True)
+        assert np.allclose(metrics["recall"], rec, atol=1e-6)
+        assert np.allclose(metrics["f1"], f1, atol=1e-6)
+        assert metrics["support"] == support.tolist()
+    pooled = latest["class_metrics"]["pooled"]
+    assert pooled["support"] == counts.sum(0).sum(1).tolist()
+    assert pooled["macro"]["recall"] == pytest.approx(np.mean(pooled["recall"]), abs=1e-6)
+
+    pairs = latest["confused_pairs"]
+    assert [(q["position"], q["true"], q["predicted"], q["count"]) for q in pairs[:2]] == [
+        (0, 0, 1, 3),
+        (1, 1, 2, 3),
+    ]
+    assert all(a["count"] >= b["count"] for a, b in zip(pairs, pairs[1:], strict=False))
+    assert all(q["true"] != q["predicted"] for q in pairs)
+    assert pairs[0]["rate"] == pytest.approx(3 / counts[0, 0].sum(), abs=1e-6)
+    assert latest["pooled_confused_pairs"][0] == {
+        "position": None,
+        "true": 2,
+        "predicted": 0,
+        "count": 5,
+        "rate": round(5 / counts.sum(0)[2].sum(), 6),
+    }
+    assert len(get(board, "matrix", run="toy", tag=TAG, top=1)["confused_pairs"]) == 1
+
+
+def expand(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label vectors (true, predicted) that produce a given confusion matrix."""
+    t, p = np.nonzero(matrix)
+    reps = matrix[t, p]
+    return np.repeat(t, reps), np.repeat(p, reps)
+
+
+def test_sequence_accuracy_only_when_logged(board):
+    toy = get(board, "matrix", run="toy", tag=TAG, step=10)
+    # The validation scalar, not the training one: its scope matches the matrix tag.
+    assert toy["sequence_accuracy"] == {
+        "tag": "validation/sequence_accuracy",
+        "step": 10,
+        "value": pytest.approx(0.6),
+    }
+    assert get(board, "matrix", run="alnum", tag=TAG)["sequence_accuracy"] is None
+    series = get(board, "series", run="toy", tag=TAG)
+    assert series["sequence_accuracy"]["values"] == pytest.approx([0.5, 0.6, 0.7])
+
+
+def test_series_returns_every_step_compactly_and_thins_long_ones(board):
+    series = get(board, "series", run="toy", tag=TAG)
+    assert series["steps"] == list(TOY_STEPS) and series["downsampled"] is False
+    assert series["total_steps"] == 3
+    for i, step in enumerate(TOY_STEPS):
+        assert np.array_equal(np.reshape(series["counts"][i], (2, 3, 3)), toy_counts(step))
+        acc = np.trace(toy_counts(step), axis1=1, axis2=2) / toy_counts(step).sum((1, 2))
+        assert np.allclose(series["accuracy"][i], acc, atol=1e-6)
+    thin = get(board, "series", run="toy", tag=TAG, max_steps=2)
+    assert thin["steps"] == [0, 20] and thin["downsampled"] is True
+    assert get(board, "series", run="toy", tag=TAG, max_steps=1)["steps"] == [20]
+
+
+def test_examples_per_cell_with_cap_and_nearest_step(board):
+    ex = get(board, "examples", run="toy", tag=TAG, step=20, position=0, true=0, predicted=1)
+    assert ex["examples_tag"] == EXAMPLES_TAG and ex["cap_per_cell"] == 2
+    assert ex["step"] == 20 and ex["exact"] is True and ex["count"] == 3
+    assert ex["stored"] == 2 and [i["index"] for i in ex["images"]] == [1, 2]
+    for n, image in enumerate(ex["images"]):
+        status, body = board.get(f"/data/plugin/{PLUGIN}/{image['url']}")
+        assert status == 200 and body.startswith(b"\x89PNG")
+        from PIL import Image
+
+        pixels = np.asarray(Image.open(io.BytesIO(body)))
+        assert np.array_equal(pixels, toy_image(0, 0, 1, n))
+
+    # Step 10 has no examples: 0 and 20 are equally near, the earlier one is used.
+    near = get(board, "examples", run="toy", tag=TAG, step=10, position=1, true=2, predicted=0)
+    assert near["requested_step"] == 10 and near["step"] == 0 and near["exact"] is False
+    assert [i["position"] for i in near["images"]] == [1, 1]
+    every = get(board, "examples", run="toy", tag=TAG, true=0, predicted=1)
+    assert every["position"] is None and every["step"] == 20 and every["count"] == 3 + 0
+    assert len(every["images"]) == 2
+    limited = get(board, "examples", run="toy", tag=TAG, true=0, predicted=1, limit=1)
+    assert len(limited["images"]) == 1 and limited["stored"] == 2
+    diagonal = get(board, "examples", run="toy", tag=TAG, position=0, true=1, predicted=1)
+    assert diagonal["images"] == [] and diagonal["stored"] == 0
+    none = get(board, "examples", run="no-examples/toy", tag=TAG, true=0, predicted=1)
+    assert none["examples_tag"] is None and none["images"] == []
+
+
+def test_6x36_alphanumeric(board):
+    m = get(board, "matrix", run="alnum", tag=TAG, normalize="true")
+    assert np.shape(m["counts"]) == (6, 36, 36) and np.shape(m["pooled_values"]) == (36, 36)
+    assert m["classes"] == ALNUM and m["positions"][5] == "char 6"
+    assert np.array_equal(m["counts"], alnum_counts(1))
+    assert np.allclose(np.sum(m["values"], axis=2), 1, atol=1e-4)
+    assert len(m["class_metrics"]["positions"]) == 6
+    assert len(m["class_metrics"]["pooled"]["f1"]) == 36
+    series = get(board, "series", run="alnum", tag=TAG)
+    assert np.shape(series["counts"]) == (2, 6 * 36 * 36)
+    ex = get(board, "examples", run="alnum", tag=TAG, position=5, true=35, predicted=0)
+    assert len(ex["images"]) == 2 and ex["exact"] is True
+
+
+def test_unreadable_run_does_not_break_the_others(board):
+    err = get(board, "matrix", 404, run="broken", tag=TAG)
+    assert "version 99" in err["error"]
+    assert get(board, "matrix", run="toy", tag=TAG)["step"] == 20
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "status"),
+    [
+        ("matrix", {"tag": TAG}, 400),
+        ("matrix", {"run": "toy"}, 400),
+        ("matrix", {"run": "nope", "tag": TAG}, 404),
+        ("matrix", {"run": "toy", "tag": "nope"}, 404),
+        ("matrix", {"run": "toy", "tag": TAG, "step": 5}, 404),
+        ("matrix", {"run": "toy", "tag": TAG, "step": "x"}, 400),
+        ("matrix", {"run": "toy", "tag": TAG, "step": -7}, 400),
+        ("matrix", {"run": "toy", "tag": TAG, "normalize": "rows"}, 400),
+        ("matrix", {"run": "toy", "tag": TAG, "top": 100000}, 400),
+        ("matrix", {"run": "toy", "tag": EXAMPLES_TAG}, 404),
+        ("series", {"run": "toy", "tag": TAG, "max_steps": 0}, 400),
+        ("series", {"run": "toy", "tag": "nope"}, 404),
+        ("examples", {"run": "toy", "tag": TAG, "true": 0}, 400),
+        ("examples", {"run": "toy", "tag": TAG, "true": 3, "predicted": 0}, 400),
+        ("examples", {"run": "toy", "tag": TAG, "position": 2, "true": 0, "predicted": 1}, 400),
+        ("examples", {"run": "toy", "tag": TAG, "step": 11, "true": 0, "predicted": 1}, 404),
+        ("examples", {"run": "nope", "tag": TAG, "true": 0, "predicted": 1}, 404),
+        ("image", {"run": "toy", "tag": EXAMPLES_TAG, "step": 20, "index": 0}, 400),
+        ("image", {"run": "toy", "tag": EXAMPLES_TAG, "step": 20, "index": 99}, 404),
+        ("image", {"run": "toy", "tag": EXAMPLES_TAG, "step": 10, "index": 1}, 404),
+        ("image", {"run": "toy", "tag": TAG, "step": 20, "index": 1}, 404),
+        ("image", {"run": "toy", "tag": EXAMPLES_TAG, "index": 1}, 400),
+    ],
+)
+def test_bad_queries_answer_json_errors(board, route, params, status):
+    query = urllib.parse.urlencode(params)
+    code, body = board.get(f"/data/plugin/{PLUGIN}/{route}?{query}")
+    assert code == status, body[:300]
+    assert json.loads(body)["error"]
