@@ -560,11 +560,8 @@ class ConfusionPlugin(FlowscopePlugin):
             "stored": 0,
             "images": [],
         }
-        found = [
-            (t, c)
-            for t, c in self._blob_listing(request, run).items()
-            if c.get("matrix_tag") == tag
-        ]
+        listing = self._blob_listing(request, run)
+        found = [(t, c) for t, c in listing.items() if c.get("matrix_tag") == tag]
         if not found:
             return answer
         examples_tag, content = found[0]
