@@ -10,7 +10,24 @@ import importlib
 from typing import Any
 
 # public name -> module that defines it; each owner adds its names here
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    # basic summaries (TensorFlow)
+    "scalar": "summaries.basic",
+    "histogram": "summaries.basic",
+    "image": "summaries.basic",
+    "histogram_buckets": "summaries.basic",
+    "variable_summaries": "summaries.basic",
+    "scope_tag": "summaries.basic",
+    # optimizer races
+    "trajectory": "summaries.race",
+    "surface": "summaries.race",
+    "write_trajectory": "summaries.race",
+    "write_surface": "summaries.race",
+    # per-position confusion
+    "confusion": "summaries.confusion",
+    "confusion_counts": "summaries.confusion",
+    "write_confusion": "summaries.confusion",
+}
 
 
 def __getattr__(name: str) -> Any:

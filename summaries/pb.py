@@ -76,8 +76,13 @@ def trajectory_pb(
     minima: Sequence[Sequence[float]] | None = None,
     basis: dict[str, Any] | None = None,
     chunk: int = DEFAULT_CHUNK,
+    **extra: Any,
 ) -> summary_pb2.Summary:
-    """One chunk of an optimizer trajectory: rows (step, x, y, loss); NaN/Inf allowed."""
+    """One chunk of an optimizer trajectory: rows (step, x, y, loss); NaN/Inf allowed.
+
+    `extra` keyword arguments (e.g. ``tolerance=1e-3``) are stored as additional JSON
+    metadata fields; they must be JSON-serialisable and must not reuse a reserved name.
+    """
     steps_a = _float_array("steps", steps, 1)
     pos = _float_array("positions", positions, 2, 2)
     loss = _float_array("losses", losses, 1)
@@ -97,6 +102,10 @@ def trajectory_pb(
         "basis": _jsonable("basis", basis),
         "chunk": int(chunk),
     }
+    clash = sorted(k for k in extra if k in content or k in ("version", "kind"))
+    if clash:
+        raise ValueError(f"extra metadata fields must not reuse reserved names: {clash}")
+    content.update({key: _jsonable(key, value) for key, value in extra.items()})
     if not all(math.isfinite(v) for v in content["start"]):
         content["start"] = None
     rows = np.column_stack([steps_a, pos, loss])

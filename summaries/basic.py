@@ -1,0 +1,242 @@
+"""Scalar, histogram and image summaries whose tags follow the name scopes as written.
+
+`tf.summary.*` builds its tag from the graph's current name scope, which inside a
+`tf.function` is not what the user wrote: AutoGraph loops and conditionals add `while/` and
+`cond/` segments, and a scope opened twice becomes `layer_1`. The helpers here rebuild the
+scope the user wrote (see `scope_tag`), so a tag reads the same eagerly and in a graph.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import tensorflow as tf
+from tensorboard.plugins.histogram import metadata as histogram_metadata
+from tensorboard.plugins.image import metadata as image_metadata
+from tensorboard.plugins.scalar import metadata as scalar_metadata
+
+from summaries import buckets as _hist
+
+_UNIQUIFIED = re.compile(r"^(.+)_(\d+)$")
+
+
+# -- tags -----------------------------------------------------------------------------
+
+
+def _check_name(name: Any, argument: str = "name") -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a string, got {type(name).__name__}")
+    if not name or name.startswith("/") or name.endswith("/") or "//" in name:
+        raise ValueError(f"{argument} must be a non-empty tag without empty segments, got {name!r}")
+    return name
+
+
+def _ununiquify(graph: Any, raw_prefix: str, segments: list[str]) -> list[str]:
+    """Undo the graph's `_N` suffixes on scope segments that were opened more than once."""
+    names_in_use = getattr(graph, "_names_in_use", {})
+    written, raw = [], raw_prefix
+    for segment in segments:
+        match = _UNIQUIFIED.match(segment)
+        key = f"{raw}/{match.group(1)}" if raw and match else match.group(1) if match else ""
+        # `layer_1` comes from a second `layer` when `layer` has been opened twice or more
+        if match and names_in_use.get(key.lower(), 0) > int(match.group(2)):
+            written.append(match.group(1))
+        else:
+            written.append(segment)
+        raw = f"{raw}/{segment}" if raw else segment
+    return written
+
+
+def written_scope() -> str:
+    """The enclosing `tf.name_scope`s as the user wrote them ('' at top level)."""
+    if tf.executing_eagerly():  # eager scopes are never renamed
+        return tf.get_current_name_scope()
+    graph = tf.compat.v1.get_default_graph()
+    full = graph.get_name_scope()
+    parts: list[str] = []
+    while True:
+        outer = getattr(graph, "outer_graph", None)
+        if not getattr(graph, "is_control_flow_graph", False) or outer is None:
+            segments = full.split("/") if full else []
+            parts = _ununiquify(graph, "", segments) + parts
+            break
+        # A loop or branch body starts in its outer graph's scope, which ends with the
+        # control-flow op's own scope (`while`, `cond_1`, ...): keep what follows it.
+        base = outer.get_name_scope()
+        if base and not (full == base or full.startswith(base + "/")):
+            parts = _ununiquify(graph, "", full.split("/") if full else []) + parts
+            break  # an absolute scope (trailing '/') opened inside the body
+        relative = full[len(base) :].strip("/")
+        segments = relative.split("/") if relative else []
+        parts = _ununiquify(graph, base, segments) + parts
+        full = base.rsplit("/", 1)[0] if "/" in base else ""
+        graph = outer
+    return "/".join(parts)
+
+
+def scope_tag(name: str) -> str:
+    """The summary tag for `name` under the enclosing name scopes as written."""
+    _check_name(name)
+    scope = written_scope()
+    return f"{scope}/{name}" if scope else name
+
+
+# -- validation -----------------------------------------------------------------------
+
+
+def _tensor(data: Any, argument: str = "data") -> tf.Tensor:
+    """Convert numpy / Python / tensor input to a numeric tensor, or raise TypeError."""
+    if isinstance(data, tf.Variable):
+        data = data.value()
+    try:
+        tensor = tf.convert_to_tensor(data)
+    except (TypeError, ValueError) as exc:
+        kind = type(data).__name__
+        raise TypeError(f"{argument} must be numeric array-like, got {kind}") from exc
+    dtype = tensor.dtype
+    if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+        raise TypeError(f"{argument} must be numeric (int, float or bool), got dtype {dtype.name}")
+    return tensor
+
+
+def _check_step(step: Any) -> Any:
+    if step is None or isinstance(step, tf.Tensor | tf.Variable):
+        return step
+    if isinstance(step, bool) or not isinstance(step, int) and not hasattr(step, "__index__"):
+        raise TypeError(f"step must be an integer, got {type(step).__name__}")
+    return int(step)
+
+
+def _check_description(description: Any) -> str | None:
+    if description is not None and not isinstance(description, str):
+        raise TypeError(f"description must be a string, got {type(description).__name__}")
+    return description
+
+
+# -- public summaries -----------------------------------------------------------------
+
+
+def scalar(name: str, data: Any, step: Any = None, description: str | None = None) -> Any:
+    """Write a scalar to the default writer under the enclosing name scopes."""
+    tag = scope_tag(name)
+    tensor = _tensor(data)
+    if tensor.shape.rank is not None and tensor.shape.num_elements() != 1:
+        raise ValueError(f"data must be a single number, got shape {tensor.shape.as_list()}")
+    metadata = scalar_metadata.create_summary_metadata(
+        display_name=None, description=_check_description(description)
+    )
+    step = _check_step(step)
+    with tf.name_scope("scalar_summary"):
+        return tf.summary.write(
+            tag=tag,
+            tensor=lambda: tf.cast(tf.reshape(tf.stop_gradient(tensor), []), tf.float32),
+            step=step,
+            metadata=metadata,
+        )
+
+
+def histogram_buckets(data: Any, buckets: int = 30) -> tf.Tensor:
+    """The [buckets, 3] float64 (left, right, count) histogram of `data`, as TensorBoard's."""
+    return _hist.buckets(_tensor(data), _hist.check_buckets(buckets))
+
+
+def histogram(
+    name: str,
+    data: Any,
+    step: Any = None,
+    buckets: int = 30,
+    description: str | None = None,
+) -> Any:
+    """Write a histogram (TensorBoard's format) without `tf.summary.histogram`'s one-hot."""
+    tag = scope_tag(name)
+    tensor = _tensor(data)
+    bucket_count = _hist.check_buckets(buckets)
+    metadata = histogram_metadata.create_summary_metadata(
+        display_name=None, description=_check_description(description)
+    )
+    step = _check_step(step)
+    with tf.name_scope("histogram_summary"):
+        return tf.summary.write(
+            tag=tag,
+            tensor=lambda: _hist.buckets(tf.stop_gradient(tensor), bucket_count),
+            step=step,
+            metadata=metadata,
+        )
+
+
+def _image_batch(data: Any) -> tf.Tensor:
+    tensor = _tensor(data)
+    rank = tensor.shape.rank
+    if rank is None:
+        raise ValueError("data must have a known rank: [k, h, w, c], [h, w, c] or [h, w]")
+    if rank == 2:
+        tensor = tensor[tf.newaxis, :, :, tf.newaxis]
+    elif rank == 3:
+        tensor = tensor[tf.newaxis]
+    elif rank != 4:
+        raise ValueError(
+            f"data must have shape [k, h, w, c], [h, w, c] or [h, w], got {tensor.shape.as_list()}"
+        )
+    channels = tensor.shape[-1]
+    if channels is not None and channels not in (1, 3, 4):
+        raise ValueError(f"data must have 1, 3 or 4 channels, got {channels}")
+    if tensor.dtype.is_bool:
+        tensor = tf.cast(tensor, tf.uint8) * 255
+    elif tensor.dtype.is_integer and tensor.dtype != tf.uint8:
+        tensor = tf.cast(tf.clip_by_value(tensor, 0, 255), tf.uint8)
+    return tensor
+
+
+def image(
+    name: str,
+    data: Any,
+    step: Any = None,
+    max_outputs: int = 3,
+    description: str | None = None,
+) -> Any:
+    """Write up to `max_outputs` images (uint8, or floats in [0, 1]) as PNG."""
+    tag = scope_tag(name)
+    images = _image_batch(data)
+    if isinstance(max_outputs, bool) or not isinstance(max_outputs, int) or max_outputs < 1:
+        raise ValueError(f"max_outputs must be a positive integer, got {max_outputs!r}")
+    metadata = image_metadata.create_summary_metadata(
+        display_name=None, description=_check_description(description)
+    )
+    step = _check_step(step)
+
+    def encoded() -> tf.Tensor:
+        pixels = tf.image.convert_image_dtype(images[:max_outputs], tf.uint8, saturate=True)
+        shape = tf.shape(pixels)
+        pngs = tf.map_fn(tf.image.encode_png, pixels, fn_output_signature=tf.string)
+        dims = tf.stack([tf.as_string(shape[2]), tf.as_string(shape[1])])
+        return tf.concat([dims, pngs], axis=0)
+
+    with tf.name_scope("image_summary"):
+        return tf.summary.write(tag=tag, tensor=encoded, step=step, metadata=metadata)
+
+
+def _variable_scope_name(var: Any) -> str:
+    raw = getattr(var, "path", None) or getattr(var, "name", None) or "variable"
+    return re.sub(r"[^A-Za-z0-9_.\-/]", "_", str(raw).split(":")[0]).strip("/") or "variable"
+
+
+def variable_summaries(var: Any, name: str | None = None, step: Any = None) -> None:
+    """Mean, stddev, max, min scalars and a histogram of `var` under `<scope>/summaries`.
+
+    `scope` is `name`, else the variable's name (its path for Keras variables); pass
+    `name=""` for the course's layout, directly under the enclosing name scope.
+    """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string or None, got {type(name).__name__}")
+    scope = _variable_scope_name(var) if name is None else name.strip("/")
+    values = tf.cast(_tensor(var, "var"), tf.float32)
+    if values.shape.rank is not None and values.shape.num_elements() == 0:
+        raise ValueError(f"var must not be empty, got shape {values.shape.as_list()}")
+    prefix = f"{scope}/summaries" if scope else "summaries"
+    mean = tf.reduce_mean(values)
+    scalar(f"{prefix}/mean", mean, step=step)
+    scalar(f"{prefix}/stddev", tf.sqrt(tf.reduce_mean(tf.square(values - mean))), step=step)
+    scalar(f"{prefix}/max", tf.reduce_max(values), step=step)
+    scalar(f"{prefix}/min", tf.reduce_min(values), step=step)
+    histogram(f"{prefix}/histogram", values, step=step)
