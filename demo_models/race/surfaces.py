@@ -1,0 +1,423 @@
+"""The loss surfaces optimizers race over: six analytic test functions and two real models.
+
+Every surface offers the same interface to the engine: initial parameters for a start
+point, a TensorFlow loss of those parameters, and their 2-D position. For the analytic
+surfaces and the linear regression the parameters ARE the position (one float32 vector of
+length 2). For `nn_plane` they are all the weights of a small classifier, and the position
+is their projection onto a fixed plane through the initial weights. `value(x, y)` evaluates
+the surface with numpy on grids (for `nn_plane`: the model's loss at the plane's points).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+Window = tuple[float, float, float, float]
+Point = tuple[float, float]
+
+
+class Surface:
+    """A named 2-D loss surface with its window, standard start and known minima."""
+
+    analytic = True  # a closed-form test function (not a model fitted to data)
+    direct = True  # the parameters are the position (one float32 vector [x, y])
+    basis: dict[str, Any] | None = None
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        window: Window,
+        start: Point,
+        minima: Sequence[Point],
+        *,
+        log_scale: bool,
+        tolerance: float,
+        description: str,
+        defaults: dict[str, dict[str, float]] | None = None,
+    ):
+        self.name = name
+        self.title = title
+        self.window = tuple(float(v) for v in window)
+        self.start = (float(start[0]), float(start[1]))
+        self.minima = [(float(x), float(y)) for x, y in minima]
+        self.log_scale = log_scale
+        # distance to the nearest minimum, or (no minima) the loss threshold counted as arrived
+        self.tolerance = float(tolerance)
+        self.description = description
+        # surface-specific default hyper-parameters, {optimizer: {key: value}}
+        self.defaults = defaults or {}
+
+    def value(self, x: Any, y: Any) -> np.ndarray:
+        """Loss at (x, y), numpy-vectorised (broadcasts x and y)."""
+        raise NotImplementedError
+
+    def grid(self, resolution: int = 101) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(xs, ys, values[ny, nx]) on a regular grid over the window (rows follow y)."""
+        xmin, xmax, ymin, ymax = self.window
+        xs = np.linspace(xmin, xmax, resolution)
+        ys = np.linspace(ymin, ymax, resolution)
+        gx, gy = np.meshgrid(xs, ys)
+        return xs, ys, np.asarray(self.value(gx, gy), dtype=np.float64)
+
+    # -- what the engine uses -------------------------------------------------------
+    def initial_params(self, start: Point | None = None) -> list[np.ndarray]:
+        """float32 parameters of the model at a start point (default: the standard start)."""
+        x, y = self.start if start is None else start
+        return [np.array([x, y], dtype=np.float32)]
+
+    def tf_loss(self, params: Sequence[Any]) -> Any:
+        """TensorFlow scalar loss of the parameters."""
+        raise NotImplementedError
+
+    def tf_position(self, params: Sequence[Any]) -> Any:
+        """TensorFlow [2] position of the parameters on the map."""
+        return params[0]
+
+    def info(self) -> dict[str, Any]:
+        """JSON-ready description (for the CLI, the logs and the plugin)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "window": list(self.window),
+            "start": list(self.start),
+            "minima": [list(m) for m in self.minima],
+            "log_scale": self.log_scale,
+            "tolerance": self.tolerance,
+            "tolerance_kind": "distance" if self.minima else "loss",
+            "analytic": self.analytic,
+            "description": self.description,
+        }
+
+    def __repr__(self) -> str:
+        return f"Surface({self.name!r})"
+
+
+class AnalyticSurface(Surface):
+    """A closed-form f(x, y), written once for numpy and TensorFlow."""
+
+    def __init__(self, name: str, title: str, formula: Callable, **kwargs: Any):
+        super().__init__(name, title, **kwargs)
+        self._formula = formula  # formula(x, y, cos) with cos from numpy or TensorFlow
+
+    def value(self, x: Any, y: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._formula(x, y, np.cos)
+
+    def tf_loss(self, params: Sequence[Any]) -> Any:
+        import tensorflow as tf
+
+        xy = params[0]
+        return self._formula(xy[0], xy[1], tf.cos)
+
+
+def _saddle(x, y, cos):
+    return x * x - y * y
+
+
+def _beale(x, y, cos):
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y * y) ** 2 + (2.625 - x + x * y * y * y) ** 2
+
+
+def _rosenbrock(x, y, cos):
+    return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
+
+
+def _rastrigin(x, y, cos):
+    return 20.0 + x * x - 10.0 * cos(2.0 * math.pi * x) + y * y - 10.0 * cos(2.0 * math.pi * y)
+
+
+def _himmelblau(x, y, cos):
+    return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2
+
+
+# The ill-conditioned quadratic: curvatures 1 and 50 along axes turned by 30 degrees, so a
+# per-coordinate method cannot simply rescale x and y.
+_COND = 50.0
+_C, _S = math.cos(math.pi / 6), math.sin(math.pi / 6)
+
+
+def _quadratic(x, y, cos):
+    u = _C * x + _S * y
+    v = -_S * x + _C * y
+    return 0.5 * (u * u + _COND * v * v)
+
+
+class LinearRegressionSurface(Surface):
+    """Mean squared error of y = k x + b on the course notes' data, over (k, b)."""
+
+    analytic = False
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # As in the course notes: 100 random x in [0, 1) and y = 0.1 x + 0.2 (no noise).
+        rng = np.random.default_rng(4)
+        self.x_data = rng.random(100).astype(np.float32)
+        self.y_data = (self.x_data * np.float32(0.1) + np.float32(0.2)).astype(np.float32)
+
+    def value(self, x: Any, y: Any) -> np.ndarray:
+        k = np.asarray(x, dtype=np.float64)[..., None]
+        b = np.asarray(y, dtype=np.float64)[..., None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.mean((k * self.x_data + b - self.y_data) ** 2, axis=-1)
+
+    def tf_loss(self, params: Sequence[Any]) -> Any:
+        import tensorflow as tf
+
+        kb = params[0]
+        prediction = kb[0] * tf.constant(self.x_data) + kb[1]
+        return tf.reduce_mean(tf.square(tf.constant(self.y_data) - prediction))
+
+
+class NNPlaneSurface(Surface):
+    """Cross-entropy of a small MLP on two moons, mapped on a plane through its start weights.
+
+    The plane is spanned by two fixed random directions, filter-normalised (each unit's
+    incoming weights scaled to the norm of that unit's weights; biases not moved), as in
+    Li et al., "Visualizing the Loss Landscape of Neural Nets" (2018). Optimizers train the
+    FULL network; each position is the least-squares projection of the weights onto the
+    plane, and each recorded loss is the full network's loss (not the loss on the plane).
+    """
+
+    analytic = False
+    direct = False
+    LAYERS = (2, 16, 16, 2)
+    SAMPLES = 200
+
+    @functools.cached_property
+    def _model(self) -> dict[str, Any]:
+        from sklearn.datasets import make_moons
+
+        x, y = make_moons(n_samples=self.SAMPLES, noise=0.15, random_state=0)
+        rng = np.random.default_rng(0)
+        weights = []
+        for fan_in, fan_out in zip(self.LAYERS[:-1], self.LAYERS[1:], strict=True):
+            limit = math.sqrt(6.0 / (fan_in + fan_out))  # Glorot uniform, like Keras
+            weights += [rng.uniform(-limit, limit, (fan_in, fan_out)), np.zeros(fan_out)]
+        weights = [w.astype(np.float32) for w in weights]
+        directions = []
+        for seed in (1, 2):
+            drng = np.random.default_rng(seed)
+            direction = []
+            for w in weights:
+                if w.ndim == 1:
+                    direction.append(np.zeros_like(w))
+                    continue
+                d = drng.standard_normal(w.shape)
+                d *= np.linalg.norm(w, axis=0) / np.linalg.norm(d, axis=0)
+                direction.append(d.astype(np.float32))
+            directions.append(direction)
+        flat_dirs = np.stack(
+            [np.concatenate([d.ravel() for d in direction]) for direction in directions], axis=1
+        ).astype(np.float64)  # [n_params, 2]
+        return {
+            "x": x.astype(np.float32),
+            "y": y.astype(np.int32),
+            "theta0": weights,
+            "directions": directions,
+            "flat_theta0": np.concatenate([w.ravel() for w in weights]),
+            "projector": np.linalg.pinv(flat_dirs).astype(np.float32),  # [2, n_params]
+        }
+
+    @property
+    def basis(self) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "kind": "plane through the initial weights",
+            "directions": "two fixed Gaussian random directions (seeds 1 and 2), "
+            "filter-normalised per unit; biases not moved",
+            "origin": "the initial weights (Glorot uniform, seed 0)",
+            "projection": "least squares of (weights - initial weights) onto the two directions",
+            "loss": "recorded losses are the full network's training loss; the surface grid "
+            "is the loss on the plane",
+            "model": "MLP " + "-".join(map(str, self.LAYERS)) + ", tanh, softmax cross-entropy",
+            "data": f"two moons, {self.SAMPLES} points, noise 0.15, seed 0 (full batch)",
+            "parameters": int(len(self._model["flat_theta0"])),
+        }
+
+    def initial_params(self, start: Point | None = None) -> list[np.ndarray]:
+        a, b = self.start if start is None else start
+        m = self._model
+        return [
+            (w + a * d1 + b * d2).astype(np.float32)
+            for w, d1, d2 in zip(m["theta0"], *m["directions"], strict=True)
+        ]
+
+    def value(self, x: Any, y: Any) -> np.ndarray:
+        a, b = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        shape = a.shape
+        a, b = a.ravel(), b.ravel()
+        m = self._model
+        out = np.empty(len(a))
+        for lo in range(0, len(a), 512):  # bounded memory on big grids
+            sa, sb = a[lo : lo + 512, None, None], b[lo : lo + 512, None, None]
+            h = m["x"][None].astype(np.float64)
+            layers = list(zip(m["theta0"], *m["directions"], strict=True))
+            for i in range(0, len(layers), 2):
+                (w, dw1, dw2), (bias, db1, db2) = layers[i], layers[i + 1]
+                weight = w + sa * dw1 + sb * dw2  # [g, in, out]
+                offset = bias + sa[:, 0] * db1 + sb[:, 0] * db2  # [g, out]
+                h = np.einsum("gni,gio->gno", h, weight) + offset[:, None, :]
+                if i + 2 < len(layers):
+                    h = np.tanh(h)
+            logits = h - h.max(axis=-1, keepdims=True)
+            log_softmax = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+            picked = np.take_along_axis(log_softmax, m["y"][None, :, None], axis=-1)[..., 0]
+            out[lo : lo + 512] = -picked.mean(axis=-1)
+        return out.reshape(shape)
+
+    def tf_loss(self, params: Sequence[Any]) -> Any:
+        import tensorflow as tf
+
+        h = tf.constant(self._model["x"])
+        for i in range(0, len(params), 2):
+            h = tf.matmul(h, params[i]) + params[i + 1]
+            if i + 2 < len(params):
+                h = tf.tanh(h)
+        return tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=tf.constant(self._model["y"]), logits=h
+            )
+        )
+
+    def tf_position(self, params: Sequence[Any]) -> Any:
+        import tensorflow as tf
+
+        flat = tf.concat([tf.reshape(p, [-1]) for p in params], axis=0)
+        delta = flat - tf.constant(self._model["flat_theta0"])
+        return tf.linalg.matvec(tf.constant(self._model["projector"]), delta)
+
+    def position(self, params: Sequence[np.ndarray]) -> np.ndarray:
+        """numpy projection of weights onto the plane."""
+        flat = np.concatenate([np.asarray(p, np.float32).ravel() for p in params])
+        return self._model["projector"] @ (flat - self._model["flat_theta0"])
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "basis": self.basis}
+
+
+_SURFACE_LIST: list[Surface] = [
+    AnalyticSurface(
+        "saddle",
+        "Saddle x² − y²",
+        _saddle,
+        window=(-1.5, 1.5, -1.5, 1.5),
+        start=(1.0, 0.001),
+        minima=[],
+        log_scale=False,
+        tolerance=-1.0,
+        description="the course notes' saddle point: no minimum; arriving = loss below -1 "
+        "(escaped the saddle)",
+    ),
+    AnalyticSurface(
+        "beale",
+        "Beale",
+        _beale,
+        window=(-4.5, 4.5, -4.5, 4.5),
+        start=(1.0, 1.5),
+        minima=[(3.0, 0.5)],
+        log_scale=True,
+        tolerance=0.05,
+        description="flat plateaus and sharp ridges; minimum 0 at (3, 0.5)",
+    ),
+    AnalyticSurface(
+        "rosenbrock",
+        "Rosenbrock",
+        _rosenbrock,
+        window=(-2.0, 2.0, -1.0, 3.0),
+        start=(-2.0, 2.0),
+        minima=[(1.0, 1.0)],
+        log_scale=True,
+        tolerance=0.05,
+        description="a narrow curved valley; minimum 0 at (1, 1)",
+    ),
+    AnalyticSurface(
+        "rastrigin",
+        "Rastrigin",
+        _rastrigin,
+        window=(-4.5, 4.5, -4.5, 4.5),
+        start=(-2.0, 3.5),
+        minima=[(0.0, 0.0)],
+        log_scale=False,
+        tolerance=0.05,
+        description="a bowl covered in local minima; global minimum 0 at (0, 0)",
+    ),
+    AnalyticSurface(
+        "himmelblau",
+        "Himmelblau",
+        _himmelblau,
+        window=(-5.0, 5.0, -5.0, 5.0),
+        start=(0.0, 0.0),
+        minima=[
+            (3.0, 2.0),
+            (-2.805118, 3.131312),
+            (-3.779310, -3.283186),
+            (3.584428, -1.848126),
+        ],
+        log_scale=True,
+        tolerance=0.05,
+        description="four equal minima (0); which one a racer reaches depends on its path",
+    ),
+    AnalyticSurface(
+        "quadratic",
+        "Ill-conditioned quadratic",
+        _quadratic,
+        window=(-3.0, 3.0, -3.0, 3.0),
+        start=(-2.5, 1.5),
+        minima=[(0.0, 0.0)],
+        log_scale=True,
+        tolerance=0.05,
+        description=f"0.5 (u² + {_COND:g} v²) with (u, v) turned 30°: condition number "
+        f"{_COND:g}; minimum 0 at (0, 0)",
+    ),
+    LinearRegressionSurface(
+        name="linear_regression",
+        title="Linear regression (k, b)",
+        window=(-1.0, 1.2, -0.8, 1.0),
+        start=(0.0, 0.0),
+        minima=[(0.1, 0.2)],
+        log_scale=True,
+        tolerance=0.01,
+        description="the course notes' first model: MSE of y = kx + b on 100 random points "
+        "of y = 0.1x + 0.2, from k = b = 0; minimum 0 at (0.1, 0.2)",
+        # the course notes train it with plain gradient descent at 0.2
+        defaults={
+            "sgd": {"learning_rate": 0.2},
+            "momentum": {"learning_rate": 0.05},
+            "nag": {"learning_rate": 0.05},
+        },
+    ),
+    NNPlaneSurface(
+        name="nn_plane",
+        title="Neural network (2-D plane of a 354-weight MLP)",
+        window=(-1.0, 1.0, -1.0, 1.0),
+        start=(0.0, 0.0),
+        minima=[],
+        log_scale=True,
+        tolerance=0.1,
+        description="a 2-16-16-2 tanh MLP on two moons; the map is the loss on a plane "
+        "through the initial weights (filter-normalised random directions); arriving = "
+        "training loss below 0.1",
+        defaults={
+            "sgd": {"learning_rate": 0.5},
+            "momentum": {"learning_rate": 0.05},
+            "nag": {"learning_rate": 0.05},
+        },
+    ),
+]
+
+SURFACES: dict[str, Surface] = {s.name: s for s in _SURFACE_LIST}
+ANALYTIC = [s.name for s in _SURFACE_LIST if s.analytic]
+
+
+def get_surface(name: str, argument: str = "surface") -> Surface:
+    """The surface called `name`, or ValueError naming the argument."""
+    if not isinstance(name, str) or name not in SURFACES:
+        raise ValueError(f"{argument} must be one of {', '.join(SURFACES)}; got {name!r}")
+    return SURFACES[name]
