@@ -152,7 +152,9 @@ def make(name: str, hyperparameters: dict[str, Any]) -> Any:
     try:
         return cls(**spec.fixed, **hyperparameters)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"hyperparameters rejected by keras.optimizers.{cls.__name__}: {exc}")
+        raise ValueError(
+            f"hyperparameters rejected by keras.optimizers.{cls.__name__}: {exc}"
+        ) from None
 
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -171,7 +173,9 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
             try:
                 value = float(raw)
             except ValueError:
-                raise ValueError(f"--hp value must be a number, true or false, got {item!r}")
+                raise ValueError(
+                    f"--hp value must be a number, true or false, got {item!r}"
+                ) from None
         resolve(opt, {key: value}, argument="--hp")  # check the key and value now
         out.setdefault(opt, {})[key] = value
     return out
