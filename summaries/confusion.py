@@ -402,16 +402,24 @@ def confusion(
                 f"{tag}/{fmt.EXAMPLES}", cells, pngs, matrix_tag=tag, cap_per_cell=cap
             ).SerializeToString()
 
+        write_step = step if step is not None else tf.summary.experimental.get_step()
+
+        def write_examples() -> Any:
+            if tf.executing_eagerly():
+                blob = tf.constant(serialized(lab, pred, image_tensor))
+            else:  # PNG encoding and the capped index are host work
+                blob = tf.py_function(serialized, [lab, pred, image_tensor], tf.string)
+            return tf.summary.experimental.write_raw_pb(blob, step=write_step)
+
         if tf.executing_eagerly():
             if image_tensor.shape[0] != lab.shape[0]:
                 raise ValueError(
                     f"images must have N = {lab.shape[0]} entries, got {image_tensor.shape[0]}"
                 )
-            blob = tf.constant(serialized(lab, pred, image_tensor))
-        else:
-            blob = tf.py_function(
-                lambda a, b, c: serialized(a, b, c), [lab, pred, image_tensor], tf.string
+            if bool(tf.summary.should_record_summaries()):
+                write_examples()
+        else:  # only when recording (e.g. replica 0 of a distribution strategy)
+            tf.cond(
+                tf.summary.should_record_summaries(), write_examples, lambda: tf.constant(False)
             )
-        write_step = step if step is not None else tf.summary.experimental.get_step()
-        tf.summary.experimental.write_raw_pb(blob, step=write_step)
     return counts

@@ -1,0 +1,1 @@
+"""Benchmarks of the summaries library, run with `flowscope bench NAME`."""
