@@ -1,0 +1,154 @@
+"""mlp: the "almost practical example", a 500/100 feed-forward network on MNIST trained with Adam.
+
+The lesson ("TensorFlow as a computation framework") ends by putting everything together:
+MNIST through a network with two hidden layers of 500 and 100 units, cross-entropy loss,
+the Adam optimizer with learning rate 0.001, the graph cut into blocks with name scopes,
+summaries of the accuracy and the mean loss merged into one op, 20,000 steps of 100
+examples with a summary every 100 steps, and a Saver so the model is not lost. It reports
+about 96 % test accuracy ("not good, but the point is how much you can see for little work").
+
+==========================================  =============================================
+lesson (TF1)                                this module (TF2)
+==========================================  =============================================
+`input_data.read_data_sets(...)`            `mnist.load()`
+scope `input`: placeholders                 scope `input`: `x-input`, `y-input`
+scope `model`: hidden 500, hidden 100,      scope `model`: `hidden1`, `hidden2`, `output`,
+output layer                                each with `weights`, `biases` (`MLP.__call__`)
+scope `loss`: softmax cross entropy         scope `loss`
+scope `train`: AdamOptimizer(0.001)         scope `train`: `keras.optimizers.Adam(0.001)`
+scope `accuracy`                            scope `accuracy`
+`tf.summary.scalar` accuracy and loss,      `summaries.scalar` under `accuracy` and
+`tf.summary.merge`                          `loss`, every `LOG_EVERY` steps
+20,000 steps of 100, summary every 100      `STEPS`, `BATCH_SIZE`, `LOG_EVERY`
+`saver.save(...)`                           `Run`'s checkpoint (a rerun continues)
+==========================================  =============================================
+
+Also logged: weight histograms per layer, a few input images, and the test set's confusion
+matrix for the Confusion page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from demo_models import lesson, mnist
+
+LAYERS = (500, 100)
+LEARNING_RATE = 0.001
+BATCH_SIZE = 100
+STEPS = 20000
+QUICK_STEPS = 60
+LOG_EVERY = 100
+EVAL_EVERY = 1000
+
+
+def build(pixels: int, seed: int = 0):
+    """The 500/100 network, Adam, and the `train_step` and `predict` tf.functions."""
+    import keras
+    import tensorflow as tf
+
+    class MLP(tf.Module):
+        """relu(relu(x W1 + b1) W2 + b2) W3 + b3 with truncated-normal weights."""
+
+        def __init__(self) -> None:
+            super().__init__(name="mlp_model")
+            init = tf.random.Generator.from_seed(seed)
+            sizes = (pixels, *LAYERS, 10)
+            self.layers = [
+                (
+                    tf.Variable(init.truncated_normal([n_in, n_out], stddev=0.1), name="weights"),
+                    tf.Variable(tf.fill([n_out], 0.1), name="biases"),
+                )
+                for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+            ]
+
+        names = ("hidden1", "hidden2", "output")
+
+        def __call__(self, x):
+            with tf.name_scope("model"):
+                for i, (name, (weights, biases)) in enumerate(
+                    zip(self.names, self.layers, strict=True)
+                ):
+                    with tf.name_scope(name):
+                        x = tf.matmul(x, weights) + biases
+                        if i < len(self.layers) - 1:
+                            x = tf.nn.relu(x)
+                return x
+
+    model = MLP()
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
+    def train_step(images, labels):
+        with tf.name_scope("input"):
+            x = tf.reshape(images, [-1, pixels], name="x-input")
+            y = tf.one_hot(labels, 10, name="y-input")
+        with tf.GradientTape() as tape:
+            logits = model(x)
+            with tf.name_scope("loss"):
+                loss = tf.reduce_mean(
+                    tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
+                )
+        with tf.name_scope("train"):
+            variables = model.trainable_variables
+            optimizer.apply(tape.gradient(loss, variables), variables)
+        with tf.name_scope("accuracy"):
+            correct = tf.equal(tf.argmax(logits, 1), tf.argmax(y, 1))
+            accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
+        return loss, accuracy
+
+    @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
+    def predict(images):
+        return tf.argmax(model(tf.reshape(images, [-1, pixels])), 1)
+
+    return model, optimizer, train_step, predict
+
+
+def main(argv: list[str]) -> int:
+    """Train the 500/100 network with Adam and log accuracy and loss under scopes."""
+    args = lesson.parse(
+        lesson.parser(
+            "mlp", __doc__.splitlines()[0], steps=STEPS, quick_steps=QUICK_STEPS, mnist=True
+        ),
+        argv,
+    )
+    import tensorflow as tf
+
+    import summaries
+
+    data = mnist.load(args.mnist)
+    steps = lesson.step_count(args, len(data.x_train), BATCH_SIZE)
+    model, optimizer, train_step, predict = build(data.pixels, args.seed)
+    with lesson.Run("mlp", args.logdir, model=model, optimizer=optimizer) as run:
+        run.note("about/data", data.source)
+        with tf.name_scope("input"):
+            summaries.image("images", data.x_train[:8, :, :, None], step=run.start, max_outputs=8)
+        batches = data.next_batches(BATCH_SIZE, seed=args.seed + run.start)
+        last = run.start + steps - 1
+        log_every = lesson.interval(steps, LOG_EVERY, 20)
+        eval_every = lesson.interval(steps, EVAL_EVERY, 4)
+        for step in run.steps(steps):
+            images, labels = next(batches)
+            if step == run.start:
+                loss, accuracy = run.trace_graph(train_step, images, labels)
+            else:
+                loss, accuracy = train_step(images, labels)
+            if lesson.every(step, log_every, last):
+                with tf.name_scope("loss"):
+                    summaries.scalar("loss", loss, step=step)
+                with tf.name_scope("accuracy"):
+                    summaries.scalar("accuracy", accuracy, step=step)
+            if lesson.every(step, eval_every, last):
+                with tf.name_scope("model"):
+                    for name, (weights, biases) in zip(model.names, model.layers, strict=True):
+                        with tf.name_scope(name):
+                            summaries.histogram("weights", weights, step=step)
+                            summaries.histogram("biases", biases, step=step)
+                predicted = predict(data.x_test).numpy()
+                test_accuracy = float(np.mean(predicted == data.y_test))
+                with tf.name_scope("accuracy"):
+                    summaries.scalar("test_accuracy", test_accuracy, step=step)
+                lesson.log_classifier(step, data.y_test, predicted, data.x_test)
+                lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")
+    return 0
