@@ -1,23 +1,363 @@
 // Optimizer Race page (TensorBoard calls render() inside the plugin iframe).
+//
+// One race at a time: the contour map with one path per racer, a loss chart and a
+// leaderboard, all driven by one step (play / pause / speed / scrubber). What-if inputs
+// ask the server to re-run a racer with another learning rate (and momentum).
 import { el, getJSON, loadStyles, message } from "./static/common/dom.js";
+import { categorical } from "./static/common/colors.js";
+import { ContourMap } from "./static/race/map.js";
+import { LossChart } from "./static/race/losschart.js";
+import { Leaderboard, hyperText } from "./static/race/leaderboard.js";
+import { prepareTrack } from "./static/race/track.js";
+
+const POINTS = 1500; // rows per path the server keeps (LTTB); plenty for a 500 px map
+const RACE_SECONDS = 10; // a whole race plays in this many seconds at 1x
+const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
+const WHATIF_DELAY_MS = 250;
 
 export async function render() {
-  loadStyles();
-  const page = el("div", { class: "fs-page", id: "race-page" }, el("h1", { text: "Optimizer Race" }));
-  const body = el("div", { id: "race-body" });
-  page.append(body);
-  document.body.append(page);
-  try {
-    const { races } = await getJSON("races");
-    if (!races.length) return message(body, "No optimizer races in this logdir yet.");
-    body.replaceChildren(
-      ...races.map((race) =>
-        el("section", { class: "race" },
-          el("h2", { text: `${race.race} (${race.surface ?? "unknown surface"})` }),
-          el("ul", {}, race.racers.map((r) => el("li", { class: "racer", text: `${r.optimizer} ${JSON.stringify(r.hyperparameters)}` })))),
-      ),
+  loadStyles("race/race.css");
+  const app = new RacePage();
+  document.body.append(app.root);
+  window.flowscopeRace = app; // handy from the devtools console and for tests
+  await app.start();
+}
+
+class RacePage {
+  constructor() {
+    this.racers = [];
+    this.step = 0;
+    this.maxStep = 0;
+    this.speed = 1;
+    this.playing = false;
+    this.frameWork = []; // ms spent updating the views per animation frame (last 600)
+    this.loadToken = 0;
+
+    this.picker = el("select", { id: "race-picker", "aria-label": "race", onchange: () => this.selectRace(this.picker.value) });
+    this.surfaceChip = el("span", { class: "race-chip race-chip-surface", id: "race-surface-name" });
+    this.header = el("div", { class: "race-header" },
+      el("h1", { text: "Optimizer Race" }),
+      el("label", { class: "race-picker-label" }, "race", this.picker),
+      this.surfaceChip);
+
+    this.playButton = el("button", { id: "race-play", class: "race-button race-button-primary", type: "button", onclick: () => this.togglePlay() }, "▶ Play");
+    this.speedSelect = el("select", { id: "race-speed", "aria-label": "speed", onchange: () => (this.speed = Number(this.speedSelect.value)) },
+      SPEEDS.map((s) => el("option", { value: s, selected: s === 1, text: `${s}×` })));
+    this.scrubber = el("input", { id: "race-scrubber", type: "range", min: 0, max: 0, step: 1, value: 0, "aria-label": "step",
+      oninput: () => { this.pause(); this.setStep(Number(this.scrubber.value)); } });
+    this.stepLabel = el("span", { id: "race-step", class: "race-step" });
+    this.controls = el("div", { class: "race-controls fs-toolbar", id: "race-controls" },
+      this.playButton, el("label", {}, "speed", this.speedSelect), this.scrubber, this.stepLabel);
+
+    this.whatifBanner = el("div", { class: "race-whatif-banner", id: "race-whatif-banner" });
+    this.whatifBanner.hidden = true;
+    this.body = el("div", { class: "race-body", id: "race-body" });
+    this.root = el("div", { class: "fs-page race-page", id: "race-page" },
+      this.header, this.controls, this.whatifBanner, this.body);
+    this.controls.hidden = true;
+  }
+
+  async start() {
+    message(this.body, "Loading races…");
+    let races;
+    try {
+      ({ races } = await getJSON("races"));
+    } catch (err) {
+      return message(this.body, `Could not load races: ${err.message}`, "error");
+    }
+    this.races = races;
+    if (!races.length) {
+      return message(this.body, "No optimizer races in this logdir yet. Write one with `flowscope race --logdir DIR`.");
+    }
+    this.picker.replaceChildren(...races.map((r) =>
+      el("option", { value: r.race, text: `${r.race} · ${r.racers.length} racer${r.racers.length === 1 ? "" : "s"}` })));
+    await this.selectRace(races[0].race);
+  }
+
+  async selectRace(name) {
+    const token = ++this.loadToken;
+    this.pause();
+    const race = this.races.find((r) => r.race === name);
+    this.race = race;
+    this.picker.value = name;
+    this.surfaceChip.textContent = race.surface ? `surface: ${race.title || race.surface}` : "surface unknown";
+    this.surfaceChip.title = race.description || "";
+    this.controls.hidden = true;
+    this.whatifBanner.hidden = true;
+    message(this.body, `Loading ${name}…`);
+    const surfaceP = getJSON("surface", { race: name }).catch((err) => ({ error: err.message }));
+    const boardP = getJSON("leaderboard", { race: name }).catch((err) => ({ error: err.message }));
+    const tracks = await Promise.all(race.racers.map((r) =>
+      r.error ? Promise.resolve({ error: r.error })
+        : getJSON("trajectory", { run: r.run, tag: r.tag, points: POINTS }).catch((err) => ({ error: err.message }))));
+    const [surface, board] = await Promise.all([surfaceP, boardP]);
+    if (token !== this.loadToken) return; // another race was picked meanwhile
+    const rows = new Map((board.rows || []).map((row) => [row.run, row]));
+    this.racers = race.racers.map((r, index) => {
+      const { color, dash } = categorical(index);
+      const json = tracks[index];
+      const row = rows.get(r.run);
+      const track = json.error ? null : prepareTrack(json);
+      return {
+        ...r,
+        index,
+        color,
+        dash,
+        visible: Boolean(track),
+        error: json.error || null,
+        track,
+        loggedTrack: track,
+        metrics: row && !row.error ? row : track?.metrics ?? null,
+        whatif: false,
+        request: 0,
+      };
+    });
+    const live = this.racers.filter((r) => r.track && r.track.n);
+    if (!live.length) {
+      const why = this.racers.map((r) => `${r.optimizer}: ${r.error || "no rows"}`).join("; ");
+      return message(this.body, `No trajectory in race ${name} could be read (${why}).`, "error");
+    }
+    this.surface = surface.error ? fallbackSurface(race, live) : surface;
+    this.surfaceNote = surface.error ? `No surface summary for this race (${surface.error}); showing paths only.` : "";
+    this.buildViews();
+  }
+
+  buildViews() {
+    const race = this.race;
+    this.map = new ContourMap({ onSeek: (s) => { this.pause(); this.setStep(s); } });
+    this.loss = new LossChart({ onSeek: (s) => { this.pause(); this.setStep(s); } });
+    this.board = new Leaderboard();
+    const labels = race.basis ? basisLabels(race.basis) : ["x", "y"];
+    this.map.setSurface(this.surface, { axisLabels: labels });
+    const drawable = this.racers.filter((r) => r.track && r.track.n);
+    this.map.setRacers(drawable);
+    this.updateMaxStep();
+    this.loss.setRacers(drawable, this.maxStep);
+    this.board.setRacers(this.racers, race.tolerance);
+
+    this.legend = el("tbody");
+    this.legendTable = el("table", { class: "race-legend", id: "race-legend" },
+      el("thead", {}, el("tr", {},
+        el("th", { class: "text", text: "racer" }),
+        el("th", { text: "learning rate" }),
+        el("th", { text: "momentum" }),
+        el("th", { class: "text", text: "" }))),
+      this.legend);
+    this.legend.replaceChildren(...this.racers.map((r) => this.legendRow(r)));
+    const whatifHelp = race.whatif
+      ? "Change a learning rate or momentum to re-run that optimizer on the server (real Keras optimizer)."
+      : "What-if needs an analytic surface; this race's paths are fixed.";
+
+    const card = (title, id, ...children) =>
+      el("section", { class: "race-card", id }, el("h2", { text: title }), ...children);
+    const mapNote = this.surfaceNote ? el("div", { class: "fs-message fs-error race-note", text: this.surfaceNote }) : null;
+    this.body.replaceChildren(
+      el("div", { class: "race-grid" },
+        card("Loss surface", "race-map-card", mapNote, this.map.root),
+        el("div", { class: "race-side" },
+          card("Loss per step", "race-loss-card", this.loss.root),
+          card("Racers", "race-legend-card", el("div", { class: "race-caption", text: whatifHelp }), this.legendTable))),
+      card("Leaderboard", "race-leaderboard-card", this.board.root),
     );
-  } catch (err) {
-    message(body, `Could not load races: ${err.message}`, "error");
+    this.controls.hidden = false;
+    this.scrubber.max = String(this.maxStep);
+    this.setStep(this.maxStep); // start by showing the finished race; Play replays it
+  }
+
+  updateMaxStep() {
+    this.maxStep = Math.max(1, ...this.racers.filter((r) => r.track).map((r) => r.track.lastStep));
+    this.scrubber.max = String(this.maxStep);
+    if (this.step > this.maxStep) this.setStep(this.maxStep);
+  }
+
+  legendRow(racer) {
+    const swatch = el("span", { class: "race-swatch" + (racer.dash ? " race-swatch-dashed" : "") });
+    swatch.style.background = racer.color;
+    if (racer.dash) swatch.style.borderColor = racer.color;
+    const toggle = el("input", { type: "checkbox", class: "racer-toggle", checked: racer.visible, disabled: !racer.track,
+      "aria-label": `show ${racer.optimizer}`,
+      onchange: () => this.setVisible(racer, toggle.checked) });
+    const hyper = racer.hyperparameters || {};
+    const canWhatif = this.race.whatif && Boolean(racer.track);
+    const lr = el("input", { type: "number", class: "whatif-lr", step: "any", min: "0", value: shown(hyper.learning_rate),
+      disabled: !canWhatif || typeof hyper.learning_rate !== "number", "aria-label": `${racer.optimizer} learning rate`,
+      title: "learning rate (what-if)" });
+    const hasMomentum = typeof hyper.momentum === "number";
+    const mom = hasMomentum
+      ? el("input", { type: "number", class: "whatif-momentum", step: "any", min: "0", max: "0.999", value: shown(hyper.momentum),
+        disabled: !canWhatif, "aria-label": `${racer.optimizer} momentum`, title: "momentum (what-if)" })
+      : el("span", { class: "race-muted", text: "—" });
+    const reset = el("button", { type: "button", class: "race-button whatif-reset", text: "reset", hidden: true,
+      title: "back to the logged path", onclick: () => this.resetWhatif(racer) });
+    const status = el("span", { class: "race-row-status" });
+    const note = el("div", { class: "whatif-note", hidden: true });
+    let timer = null;
+    const schedule = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.runWhatif(racer), WHATIF_DELAY_MS);
+    };
+    for (const input of [lr, mom]) {
+      if (input.tagName !== "INPUT") continue;
+      input.addEventListener("input", schedule);
+      input.addEventListener("change", () => { clearTimeout(timer); this.runWhatif(racer); });
+    }
+    const name = el("label", { class: "race-legend-name" }, toggle, swatch,
+      el("span", { class: "race-name", text: racer.optimizer }));
+    const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer },
+      el("td", { class: "text" }, name, note),
+      el("td", {}, lr),
+      el("td", {}, mom),
+      el("td", { class: "text" }, status, reset));
+    racer.ui = { row, toggle, lr, mom: hasMomentum ? mom : null, reset, status, note };
+    this.showStatus(racer);
+    return row;
+  }
+
+  showStatus(racer) {
+    const { status } = racer.ui;
+    const t = racer.track;
+    if (racer.error) {
+      status.replaceChildren(el("span", { class: "race-badge race-badge-error", text: "no data", title: racer.error }));
+    } else if (t && t.divergedStep !== null) {
+      status.replaceChildren(el("span", { class: "race-badge race-badge-diverged diverged-badge",
+        text: `diverged at step ${t.divergedStep}`, title: t.metrics?.reason || "diverged" }));
+    } else {
+      status.replaceChildren();
+    }
+  }
+
+  setVisible(racer, visible) {
+    racer.visible = visible;
+    this.map.setVisible(racer);
+    this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
+    this.board.refresh();
+  }
+
+  async runWhatif(racer) {
+    const { lr, mom, note } = racer.ui;
+    const params = { race: this.race.race, optimizer: racer.optimizer, learning_rate: lr.value, points: POINTS };
+    if (mom) params.momentum = mom.value;
+    const logged = racer.hyperparameters || {};
+    if (lr.value === shown(logged.learning_rate) && (!mom || mom.value === shown(logged.momentum))) {
+      if (racer.whatif) this.resetWhatif(racer);
+      return;
+    }
+    const ticket = ++racer.request;
+    racer.ui.row.classList.add("whatif-busy");
+    note.hidden = false;
+    note.className = "whatif-note";
+    note.textContent = "recomputing…";
+    try {
+      const json = await getJSON("whatif", params);
+      if (ticket !== racer.request) return;
+      racer.track = prepareTrack(json);
+      racer.whatif = true;
+      note.textContent = `what-if: ${hyperText(json.hyperparameters)} — not the logged path`;
+      racer.ui.reset.hidden = false;
+      this.redrawRacer(racer);
+    } catch (err) {
+      if (ticket !== racer.request) return;
+      note.className = "whatif-note whatif-error";
+      note.textContent = `what-if failed: ${err.message}`;
+    } finally {
+      if (ticket === racer.request) racer.ui.row.classList.remove("whatif-busy");
+    }
+  }
+
+  resetWhatif(racer) {
+    racer.request++;
+    racer.track = racer.loggedTrack;
+    racer.whatif = false;
+    const hyper = racer.hyperparameters || {};
+    racer.ui.lr.value = shown(hyper.learning_rate);
+    if (racer.ui.mom) racer.ui.mom.value = shown(hyper.momentum);
+    racer.ui.note.hidden = true;
+    racer.ui.reset.hidden = true;
+    racer.ui.row.classList.remove("whatif-busy");
+    this.redrawRacer(racer);
+  }
+
+  redrawRacer(racer) {
+    racer.ui.row.classList.toggle("legend-whatif", racer.whatif);
+    this.showStatus(racer);
+    this.map.updateRacer(racer);
+    this.updateMaxStep();
+    this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
+    this.board.refresh();
+    const active = this.racers.filter((r) => r.whatif).map((r) => r.optimizer);
+    this.whatifBanner.hidden = !active.length;
+    this.whatifBanner.textContent = active.length
+      ? `What-if active for ${active.join(", ")}: ${active.length === 1 ? "its path is" : "their paths are"} recomputed ` +
+        "by the server and no longer the logged run (the logged path shows dotted). Use reset to go back."
+      : "";
+    this.setStep(this.step);
+  }
+
+  setStep(s) {
+    const t0 = performance.now();
+    this.step = Math.max(0, Math.min(this.maxStep, s));
+    const whole = Math.round(this.step);
+    this.scrubber.value = String(whole);
+    this.stepLabel.textContent = `step ${whole} / ${this.maxStep}`;
+    this.map?.setStep(this.step);
+    this.loss?.setStep(this.step);
+    return performance.now() - t0;
+  }
+
+  togglePlay() {
+    if (this.playing) return this.pause();
+    if (this.step >= this.maxStep) this.setStep(0);
+    this.playing = true;
+    this.playButton.textContent = "❚❚ Pause";
+    this.playButton.classList.add("playing");
+    let last = performance.now();
+    const tick = (now) => {
+      if (!this.playing) return;
+      const dt = Math.min(0.1, (now - last) / 1000);
+      last = now;
+      const work = this.setStep(this.step + (this.maxStep / RACE_SECONDS) * this.speed * dt);
+      this.frameWork.push(work);
+      if (this.frameWork.length > 600) this.frameWork.shift();
+      if (this.step >= this.maxStep) return this.pause();
+      this.frame = requestAnimationFrame(tick);
+    };
+    this.frame = requestAnimationFrame(tick);
+  }
+
+  pause() {
+    this.playing = false;
+    cancelAnimationFrame(this.frame);
+    this.playButton.textContent = "▶ Play";
+    this.playButton.classList.remove("playing");
   }
 }
+
+/** A hyper-parameter as an input shows it (4 significant digits). */
+function shown(v) {
+  return typeof v === "number" ? String(Number(v.toPrecision(4))) : "";
+}
+
+function basisLabels(basis) {
+  if (Array.isArray(basis?.axes) && basis.axes.length === 2) return basis.axes.map(String);
+  return ["direction 1", "direction 2"];
+}
+
+/** A bare map description when a race has no surface summary: window from the data. */
+function fallbackSurface(race, racers) {
+  let window = race.window;
+  if (!window) {
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (const { track: t } of racers) {
+      for (let i = 0; i <= t.end; i++) {
+        if (!Number.isFinite(t.x[i]) || !Number.isFinite(t.y[i])) continue;
+        x0 = Math.min(x0, t.x[i]); x1 = Math.max(x1, t.x[i]);
+        y0 = Math.min(y0, t.y[i]); y1 = Math.max(y1, t.y[i]);
+      }
+    }
+    const px = (x1 - x0) * 0.1 || 1;
+    const py = (y1 - y0) * 0.1 || 1;
+    window = [x0 - px, x1 + px, y0 - py, y1 + py];
+  }
+  return { window, contours: [], levels: [], minima: race.minima || [], start: race.start, grid: null, scale: "linear", zmin: 0, zmax: 1 };
+}
+

@@ -1,0 +1,210 @@
+// Loss against step for every racer, on a log axis (symlog when a loss is <= 0), with a
+// cursor that follows the scrubber; clicking or dragging on the chart seeks.
+import { el, svg } from "../common/dom.js";
+import { fmt, linear, lossAxis } from "./scale.js";
+import { indexAt } from "./track.js";
+
+const M = { left: 58, right: 14, top: 12, bottom: 34 };
+
+export class LossChart {
+  constructor({ onSeek, width = 560, height = 250 } = {}) {
+    this.onSeek = onSeek;
+    this.width = width;
+    this.height = height;
+    this.racers = [];
+    this.paths = new Map();
+    this.svg = svg("svg", {
+      class: "race-loss-svg",
+      id: "race-loss-svg",
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+    });
+    const clip = svg("clipPath", { id: "race-loss-clip" },
+      svg("rect", { x: M.left, y: M.top - 2, width: width - M.left - M.right, height: height - M.top - M.bottom + 4 }));
+    this.gAxes = svg("g", { class: "race-axes" });
+    this.gLines = svg("g", { class: "race-loss-lines", "clip-path": "url(#race-loss-clip)" });
+    this.gDots = svg("g", { class: "race-loss-dots" });
+    this.cursor = svg("line", { class: "race-loss-cursor", id: "race-loss-cursor", y1: M.top, y2: height - M.bottom });
+    this.hoverLine = svg("line", { class: "race-loss-hover", y1: M.top, y2: height - M.bottom, visibility: "hidden" });
+    this.svg.append(svg("defs", {}, clip), this.gAxes, this.gLines, this.hoverLine, this.cursor, this.gDots);
+    this.note = el("div", { class: "race-caption", id: "race-loss-note" });
+    this.tooltip = el("div", { class: "race-tooltip", id: "race-loss-tooltip" });
+    this.tooltip.hidden = true;
+    const stage = el("div", { class: "race-loss-stage" }, this.svg, this.tooltip);
+    this.root = el("div", { class: "race-loss", id: "race-loss" }, stage, this.note);
+    let dragging = false;
+    const seek = (e) => {
+      if (!this.sx || !this.onSeek) return;
+      this.onSeek(Math.round(this.sx.invert(this._mouseX(e))));
+    };
+    this.svg.addEventListener("pointerdown", (e) => {
+      dragging = true;
+      this.svg.setPointerCapture(e.pointerId);
+      seek(e);
+    });
+    this.svg.addEventListener("pointermove", (e) => (dragging ? seek(e) : this._hover(e)));
+    this.svg.addEventListener("pointerup", () => (dragging = false));
+    this.svg.addEventListener("pointerleave", () => {
+      this.hoverLine.setAttribute("visibility", "hidden");
+      this.tooltip.hidden = true;
+    });
+  }
+
+  /** (Re)build axes and lines for the racers (all of them, visible or not). */
+  setRacers(racers, maxStep) {
+    this.racers = racers;
+    this.maxStep = Math.max(1, maxStep);
+    this.sx = linear([0, this.maxStep], [M.left, this.width - M.right]);
+    const values = [];
+    for (const r of racers) {
+      if (!r.visible) continue;
+      const t = r.track;
+      // The divergence row itself (often astronomically large) would squash the others.
+      const last = t.divergedIndex === null ? t.end : Math.min(t.end, t.divergedIndex - 1);
+      for (let i = 0; i <= last; i++) values.push(t.loss[i]);
+    }
+    this.axis = lossAxis(values, [this.height - M.bottom, M.top]);
+    this._drawAxes();
+    this.paths.clear();
+    this.gLines.replaceChildren();
+    this.gDots.replaceChildren();
+    for (const r of racers) {
+      const path = svg("path", {
+        class: "race-loss-path",
+        stroke: r.color,
+        "stroke-dasharray": r.dash || null,
+        "data-optimizer": r.optimizer,
+      });
+      const cross = svg("path", { class: "race-diverged", stroke: r.color });
+      const dot = svg("circle", { class: "race-loss-dot", r: 3.5, fill: r.color, "data-optimizer": r.optimizer });
+      this.gLines.append(path, cross);
+      this.gDots.append(dot);
+      this.paths.set(r.optimizer, { path, cross, dot });
+      this._drawRacer(r);
+    }
+    this.note.textContent =
+      this.axis.kind === "symlog"
+        ? `Loss on a symlog axis: some losses are ≤ 0 (e.g. a saddle), so the axis is ` +
+          `sign(loss)·log10(1 + |loss|/${fmt(this.axis.c)}), linear within ±${fmt(this.axis.c)}.`
+        : "Loss on a log axis. × marks where a racer diverged.";
+    if (this.step !== undefined) this.setStep(this.step);
+  }
+
+  /** Redraw one racer's line (after a what-if, a reset or a toggle). */
+  updateRacer(racer) {
+    this._drawRacer(racer);
+    if (this.step !== undefined) this.setStep(this.step);
+  }
+
+  _drawRacer(r) {
+    const view = this.paths.get(r.optimizer);
+    if (!view) return;
+    const t = r.track;
+    const f = this.axis.f;
+    let d = "";
+    let pen = false;
+    for (let i = 0; i <= t.end && i < t.n; i++) {
+      const y = f(t.loss[i]);
+      if (!Number.isFinite(y)) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? "L" : "M"}${this.sx(t.step[i]).toFixed(1)} ${y.toFixed(1)}`;
+      pen = true;
+    }
+    view.path.setAttribute("d", d || "M0 0");
+    const vis = r.visible ? "visible" : "hidden";
+    view.path.setAttribute("visibility", vis);
+    view.dot.setAttribute("visibility", vis);
+    view.path.classList.toggle("race-whatif", r.track.whatif);
+    if (t.divergedIndex !== null) {
+      const x = this.sx(t.divergedStep);
+      let y = f(t.loss[t.exit]);
+      if (!Number.isFinite(y)) y = M.top;
+      const top = Math.min(Math.max(y, M.top), this.height - M.bottom);
+      view.cross.setAttribute("d", `M${x - 5} ${top - 5}L${x + 5} ${top + 5}M${x - 5} ${top + 5}L${x + 5} ${top - 5}`);
+      view.cross.setAttribute("visibility", vis);
+    } else {
+      view.cross.setAttribute("visibility", "hidden");
+    }
+  }
+
+  /** Move the cursor and the per-racer dots to step s. */
+  setStep(s) {
+    this.step = s;
+    if (!this.sx) return;
+    const x = this.sx(s).toFixed(1);
+    this.cursor.setAttribute("x1", x);
+    this.cursor.setAttribute("x2", x);
+    for (const r of this.racers) {
+      const view = this.paths.get(r.optimizer);
+      if (!view || !r.visible) continue;
+      const t = r.track;
+      const i = indexAt(t, s);
+      const gone = t.divergedIndex !== null && i >= t.divergedIndex;
+      const y = this.axis.f(t.loss[gone ? t.exit : i]);
+      if (Number.isFinite(y)) {
+        const at = gone ? t.divergedStep : Math.min(s, t.lastStep);
+        view.dot.setAttribute("cx", this.sx(at).toFixed(1));
+        view.dot.setAttribute("cy", y.toFixed(1));
+      }
+    }
+  }
+
+  _mouseX(event) {
+    const box = this.svg.getBoundingClientRect();
+    return ((event.clientX - box.left) * this.width) / box.width;
+  }
+
+  _hover(event) {
+    if (!this.sx) return;
+    const mx = this._mouseX(event);
+    const s = Math.round(Math.min(this.maxStep, Math.max(0, this.sx.invert(mx))));
+    const x = this.sx(s);
+    this.hoverLine.setAttribute("x1", x);
+    this.hoverLine.setAttribute("x2", x);
+    this.hoverLine.setAttribute("visibility", "visible");
+    const rows = [];
+    for (const r of this.racers) {
+      if (!r.visible) continue;
+      const t = r.track;
+      const i = indexAt(t, s);
+      const diverged = t.divergedIndex !== null && s >= t.divergedStep;
+      const row = el("div", { class: "race-tooltip-row" },
+        el("span", { class: "race-swatch" }),
+        el("span", { class: "race-tooltip-name", text: r.optimizer }),
+        el("span", { class: "race-tooltip-value", text: diverged ? "diverged" : fmt(t.loss[i], 4) }));
+      row.firstChild.style.background = r.color;
+      rows.push(row);
+    }
+    this.tooltip.replaceChildren(el("div", { class: "race-tooltip-title", text: `step ${s}` }), ...rows);
+    this.tooltip.hidden = false;
+    this.tooltip.style.left = `${x + 12 > this.width - 190 ? x - 190 : x + 12}px`;
+    this.tooltip.style.top = `${M.top}px`;
+  }
+
+  _drawAxes() {
+    const g = [];
+    const [left, right, top, bottom] = [M.left, this.width - M.right, M.top, this.height - M.bottom];
+    g.push(svg("rect", { class: "race-frame", x: left, y: top, width: right - left, height: bottom - top }));
+    for (const v of this.sx.ticks(8)) {
+      const x = this.sx(v);
+      g.push(svg("line", { class: "race-tick", x1: x, x2: x, y1: bottom, y2: bottom + 4 }));
+      g.push(svg("text", { class: "race-tick-label", x, y: bottom + 16, "text-anchor": "middle", text: fmt(v) }));
+    }
+    for (const v of this.axis.ticks) {
+      const y = this.axis.f(v);
+      if (!Number.isFinite(y)) continue;
+      g.push(svg("line", { class: "race-gridline", x1: left, x2: right, y1: y, y2: y }));
+      g.push(svg("text", { class: "race-tick-label", x: left - 6, y: y + 4, "text-anchor": "end", text: fmt(v) }));
+    }
+    g.push(svg("text", { class: "race-axis-label", x: (left + right) / 2, y: this.height - 4, "text-anchor": "middle", text: "step" }));
+    g.push(svg("text", {
+      class: "race-axis-label", x: 12, y: (top + bottom) / 2, "text-anchor": "middle",
+      transform: `rotate(-90 12 ${(top + bottom) / 2})`,
+      text: this.axis.kind === "symlog" ? "loss (symlog)" : "loss (log)",
+    }));
+    this.gAxes.replaceChildren(...g);
+  }
+}

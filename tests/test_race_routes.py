@@ -1,0 +1,359 @@
+"""Race plugin routes over the real TensorBoard (both loaders) on logs written here.
+
+The helpers at the top also write the logs of the race page tests (test_race_page.py).
+Racers in these logs follow heavy-ball gradient descent with numerical gradients of the
+engine's numpy surfaces: real paths with arrivals and divergences, without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TensorBoard, wait_for
+
+from demo_models.race.surfaces import SURFACES
+from summaries import pb
+from summaries.race import write_surface, write_trajectory
+from summaries.race_metrics import trajectory_metrics
+from tb_plugin.race_plugin import contour_levels, lttb_indices
+
+PLUGIN = "optimizer_race"
+NAMES = [
+    "sgd", "momentum", "nag", "adagrad", "rmsprop", "adadelta",
+    "adam", "adamax", "nadam", "adamw", "lion", "ftrl",
+]  # fmt: skip
+MOMENTUM_OPTIMIZERS = ("momentum", "nag", "rmsprop")
+
+
+# -- log writers (shared with test_race_page.py) ---------------------------------------
+def heavy_ball(surface_name: str, lrs, momenta, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions [k, steps+1, 2] and losses [k, steps+1] of k heavy-ball racers at once."""
+    surface = SURFACES[surface_name]
+    lr = np.asarray(lrs, dtype=np.float64)[:, None]
+    mom = np.asarray(momenta, dtype=np.float64)[:, None]
+    pos = np.zeros((len(lr), steps + 1, 2))
+    pos[:, 0] = surface.start
+    vel = np.zeros((len(lr), 2))
+    h = 1e-5
+    with np.errstate(all="ignore"):
+        for i in range(steps):
+            x, y = pos[:, i, 0], pos[:, i, 1]
+            gx = (surface.value(x + h, y) - surface.value(x - h, y)) / (2 * h)
+            gy = (surface.value(x, y + h) - surface.value(x, y - h)) / (2 * h)
+            vel = mom * vel - lr * np.column_stack([gx, gy])
+            pos[:, i + 1] = pos[:, i] + vel
+        losses = surface.value(pos[..., 0], pos[..., 1])
+    return pos, losses
+
+
+def write_race(
+    logdir: Path,
+    race: str,
+    surface_name: str,
+    lrs,
+    momenta=None,
+    *,
+    steps: int = 200,
+    names=None,
+    grid: int = 81,
+    chunk: int = pb.DEFAULT_CHUNK,
+    with_surface: bool = True,
+    basis: dict | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One run `<race>/<name>` per racer (+ the surface in the first); {run: (pos, loss)}."""
+    surface = SURFACES[surface_name]
+    momenta = [0.0] * len(lrs) if momenta is None else list(momenta)
+    names = names or NAMES[: len(lrs)]
+    pos, losses = heavy_ball(surface_name, lrs, momenta, steps)
+    written = {}
+    for i, name in enumerate(names):
+        run = f"{race}/{name}"
+        hyper = {"learning_rate": float(lrs[i])}
+        if name in MOMENTUM_OPTIMIZERS:
+            hyper["momentum"] = float(momenta[i])
+        with pb.LogWriter(str(logdir / run)) as writer:
+            if i == 0 and with_surface:
+                _, _, values = surface.grid(grid)
+                write_surface(
+                    writer, "race/surface", values, race=race, surface=surface_name,
+                    window=surface.window, minima=surface.minima, log_scale=surface.log_scale,
+                )  # fmt: skip
+            write_trajectory(
+                writer, "race/trajectory", np.arange(steps + 1), pos[i], losses[i],
+                race=race, optimizer=name, surface=surface_name, window=surface.window,
+                start=surface.start, minima=surface.minima, hyperparameters=hyper,
+                tolerance=surface.tolerance, chunk=chunk, basis=basis,
+            )  # fmt: skip
+        written[run] = (pos[i], losses[i])
+    return written
+
+
+def write_big_race(logdir: Path, race: str = "big", steps: int = 10_000) -> dict:
+    """12 racers x `steps` on Rosenbrock; the largest learning rates diverge."""
+    lrs = [*np.geomspace(2e-5, 2e-3, 10).tolist(), 6e-3, 1e-2]
+    momenta = [0.0, 0.9, 0.5, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    return write_race(logdir, race, "rosenbrock", lrs, momenta, steps=steps, grid=121)
+
+
+# -- fixtures ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    """A logdir with four races, and what was written (for exact comparisons)."""
+    logdir = tmp_path_factory.mktemp("race-routes") / "logs"
+    written = {}
+    written.update(
+        write_race(logdir, "saddle", "saddle", [0.05, 0.02, 0.1], [0.0, 0.9, 0.0],
+                   names=["sgd", "momentum", "adam"], steps=120)
+    )  # fmt: skip
+    # Rosenbrock: sgd arrives slowly, adam (lr 0.01) flies off within a few steps
+    written.update(
+        write_race(logdir, "rosen", "rosenbrock", [1e-3, 2e-4, 1e-2], [0.0, 0.9, 0.0],
+                   names=["sgd", "momentum", "adam"], steps=3000, chunk=256)
+    )  # fmt: skip
+    written.update(write_race(logdir, "bare", "himmelblau", [0.01], with_surface=False))
+    written.update(
+        write_race(logdir, "plane", "quadratic", [0.05], names=["sgd"],
+                   basis={"kind": "plane through the initial weights"})
+    )  # fmt: skip
+    # "grow": the first 201 of 401 rows; test_trajectory_cache_follows_a_growing_run adds more
+    pos, loss = heavy_ball("quadratic", [0.01], [0.0], 400)
+    with pb.LogWriter(str(logdir / "grow/sgd")) as writer:
+        write_trajectory(writer, "race/trajectory", np.arange(201), pos[0, :201], loss[0, :201],
+                         **GROW)  # fmt: skip
+    written["grow/sgd"] = (pos[0], loss[0])
+    return logdir, written
+
+
+GROW = dict(race="grow", optimizer="sgd", surface="quadratic", window=SURFACES["quadratic"].window,
+            minima=SURFACES["quadratic"].minima, tolerance=0.05, chunk=100)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def boards(logs):
+    """board(load_fast) -> one TensorBoard per loader for the whole module."""
+    started: dict[bool, TensorBoard] = {}
+
+    def get(load_fast: bool) -> TensorBoard:
+        if load_fast not in started:
+            board = TensorBoard(logs[0], load_fast=load_fast)
+            started[load_fast] = board
+            wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 5, timeout=90)
+        return started[load_fast]
+
+    yield get
+    for board in started.values():
+        board.stop()
+
+
+LOADERS = pytest.mark.parametrize("load_fast", [True, False], ids=["load_fast", "load_slow"])
+
+
+# -- pure functions ----------------------------------------------------------------------
+def test_lttb_keeps_ends_mandatory_rows_and_the_path_shape():
+    n = 2000
+    t = np.linspace(0, 1, n)
+    rows = np.column_stack([np.arange(n), t, np.zeros(n), 1 + t])
+    rows[700, 2] = 5.0  # a one-row excursion of the path: a shape LTTB must keep
+    rows[1500:, 1:] = np.nan  # the racer diverged at row 1500
+    index = lttb_indices(rows, 100, keep=[1499, 1500])
+    assert len(index) <= 100 and index[0] == 0 and index[-1] == n - 1
+    assert {700, 1499, 1500} <= set(index.tolist())
+    assert not set(index.tolist()) & set(range(1501, n - 1))  # no NaN rows picked
+    assert np.all(np.diff(index) > 0)
+    assert lttb_indices(rows[:50], 100).tolist() == list(range(50))
+
+
+def test_contour_levels_log_spaced_when_flagged_or_wide():
+    rosen = SURFACES["rosenbrock"].grid(101)[2]
+    saddle = SURFACES["saddle"].grid(101)[2]
+    levels, scale = contour_levels(rosen, 12, log_scale=False)  # the range test decides
+    assert scale == "log" and np.all(np.diff(np.log(levels - rosen.min())) > 0)
+    ratios = np.diff(np.log(levels - rosen.min()))
+    assert np.allclose(ratios, ratios[0])  # evenly spaced in log
+    levels, scale = contour_levels(saddle, 12, log_scale=False)
+    assert scale == "linear" and np.allclose(np.diff(levels), np.diff(levels)[0])
+    assert contour_levels(saddle, 12, log_scale=True)[1] == "log"
+
+
+# -- routes ------------------------------------------------------------------------------
+@LOADERS
+def test_races_lists_every_race_with_its_racers(boards, load_fast):
+    races = {r["race"]: r for r in boards(load_fast).plugin(PLUGIN, "races")["races"]}
+    assert sorted(races) == ["bare", "grow", "plane", "rosen", "saddle"]
+    assert sorted(r["optimizer"] for r in races["rosen"]["racers"]) == ["adam", "momentum", "sgd"]
+    assert races["rosen"]["surface"] == "rosenbrock" and races["rosen"]["log_scale"] is True
+    assert races["rosen"]["title"] == "Rosenbrock" and races["rosen"]["tolerance"] == 0.05
+    assert races["rosen"]["minima"] == [[1.0, 1.0]] and races["rosen"]["start"] == [-2.0, 2.0]
+    assert races["saddle"]["whatif"] is True and races["rosen"]["whatif"] is True
+    assert races["plane"]["whatif"] is False  # a projected (basis) race cannot be re-run
+    assert races["bare"]["surface_series"] is None and races["saddle"]["surface_series"]
+    hyper = {r["optimizer"]: r["hyperparameters"] for r in races["saddle"]["racers"]}
+    assert hyper["momentum"] == {"learning_rate": 0.02, "momentum": 0.9}
+
+
+@LOADERS
+def test_surface_grid_contours_and_minima(boards, load_fast):
+    board = boards(load_fast)
+    rosen = board.plugin(PLUGIN, "surface", race="rosen", levels=10)
+    assert rosen["scale"] == "log" and len(rosen["levels"]) == 10
+    assert rosen["minima"] == [[1.0, 1.0]] and rosen["window"] == [-2.0, 2.0, -1.0, 3.0]
+    assert rosen["grid"]["nx"] == rosen["grid"]["ny"] == 81
+    value = SURFACES["rosenbrock"].value
+    xmin, xmax, ymin, ymax = rosen["window"]
+    for contour in rosen["contours"]:
+        assert contour["lines"], contour["level"]
+        for xs, ys in contour["lines"]:
+            x, y = np.array(xs, float), np.array(ys, float)
+            assert (x >= xmin - 1e-6).all() and (x <= xmax + 1e-6).all()
+            assert (y >= ymin - 1e-6).all() and (y <= ymax + 1e-6).all()
+    # points on a contour line lie on that level (up to the grid's linear interpolation)
+    mid = rosen["contours"][5]
+    xs, ys = (np.array(v, float) for v in mid["lines"][0])
+    assert np.median(np.abs(value(xs, ys) / mid["level"] - 1)) < 0.05
+    saddle = board.plugin(PLUGIN, "surface", race="saddle")
+    assert saddle["scale"] == "linear" and saddle["minima"] == []
+    assert saddle["zmin"] == pytest.approx(-2.25) and saddle["zmax"] == pytest.approx(2.25)
+
+
+@LOADERS
+def test_trajectory_full_and_downsampled_keep_first_last_and_divergence(boards, load_fast, logs):
+    board = boards(load_fast)
+    _, written = logs
+    pos, loss = written["rosen/momentum"]
+    full = board.plugin(PLUGIN, "trajectory", run="rosen/momentum", points=5000)
+    assert full["total_points"] == full["points"] == 3001 and full["downsampling"] == "none"
+    assert full["step"] == list(range(3001))
+    np.testing.assert_allclose(full["x"], pos[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(full["loss"], loss, rtol=1e-6)
+    assert full["optimizer"] == "momentum" and full["hyperparameters"]["momentum"] == 0.9
+
+    small = board.plugin(PLUGIN, "trajectory", run="rosen/momentum", points=40)
+    assert small["points"] == len(small["step"]) <= 40 and small["downsampling"] == "lttb"
+    assert small["step"][0] == 0 and small["step"][-1] == 3000
+    assert small["step"] == sorted(set(small["step"]))
+    i = small["step"].index(1500) if 1500 in small["step"] else None
+    assert i is None or small["x"][i] == pytest.approx(pos[1500, 0], rel=1e-6)
+
+    pos, loss = written["rosen/adam"]
+    expected = trajectory_metrics(pos, loss, minima=[[1, 1]], window=[-2, 2, -1, 3],
+                                  tolerance=0.05)  # fmt: skip
+    assert expected["diverged"]
+    div = board.plugin(PLUGIN, "trajectory", run="rosen/adam", points=10)
+    assert div["diverged_step"] == expected["diverged_step"]
+    assert div["step"][div["diverged_index"]] == expected["diverged_step"]
+    assert {0, 3000, expected["diverged_step"], expected["diverged_step"] - 1} <= set(div["step"])
+    assert len(div["step"]) <= 10
+
+
+@LOADERS
+def test_leaderboard_has_one_row_per_racer_with_the_metrics(boards, load_fast, logs):
+    _, written = logs
+    board = boards(load_fast).plugin(PLUGIN, "leaderboard", race="rosen")
+    rows = {row["optimizer"]: row for row in board["rows"]}
+    assert sorted(rows) == ["adam", "momentum", "sgd"] and board["tolerance"] == 0.05
+    for name, row in rows.items():
+        pos, loss = written[f"rosen/{name}"]
+        expected = trajectory_metrics(pos, loss, minima=[[1, 1]], window=[-2, 2, -1, 3],
+                                      tolerance=0.05)  # fmt: skip
+        assert row["error"] is None
+        for key in ("first_entry_step", "settled_step", "diverged", "diverged_step", "reason"):
+            assert row[key] == expected[key], (name, key)
+        for key in ("best_loss", "final_loss", "distance_to_minimum"):
+            if expected[key] is None:
+                assert row[key] is None
+            else:
+                assert row[key] == pytest.approx(expected[key], rel=1e-9), (name, key)
+    assert rows["adam"]["diverged"] and not rows["sgd"]["diverged"]
+    saddle = boards(load_fast).plugin(PLUGIN, "leaderboard", race="saddle")["rows"]
+    assert len(saddle) == 3 and all(r["tolerance_kind"] == "loss" for r in saddle)
+
+
+@LOADERS
+def test_bad_parameters_are_400_and_unknown_names_404(boards, load_fast):
+    board = boards(load_fast)
+    for route, params in [
+        ("trajectory", {"run": "rosen/sgd", "points": "1"}),
+        ("trajectory", {"run": "rosen/sgd", "points": "5001"}),
+        ("trajectory", {"run": "rosen/sgd", "points": "many"}),
+        ("trajectory", {}),
+        ("surface", {}),
+        ("surface", {"race": "rosen", "levels": "1000"}),
+        ("leaderboard", {}),
+        ("whatif", {"race": "saddle", "optimizer": "sgd"}),
+        ("whatif", {"race": "saddle", "optimizer": "sgd", "learning_rate": "0"}),
+        ("whatif", {"race": "saddle", "optimizer": "sgd", "learning_rate": "nan"}),
+        ("whatif", {"race": "saddle", "optimizer": "sgd", "learning_rate": "100"}),
+        ("whatif", {"race": "saddle", "optimizer": "sgd", "learning_rate": "0.1",
+                    "momentum": "1.5"}),
+        ("whatif", {"race": "saddle", "optimizer": "adam", "learning_rate": "0.1",
+                    "momentum": "0.5"}),  # adam has no momentum
+        ("whatif", {"race": "plane", "optimizer": "sgd", "learning_rate": "0.1"}),
+        ("whatif", {"race": "saddle", "optimizer": "sgd", "learning_rate": "0.1",
+                    "steps": "0"}),
+    ]:  # fmt: skip
+        body = board.plugin(PLUGIN, route, expect=400, **params)
+        assert body["error"], (route, params)
+    for route, params in [
+        ("trajectory", {"run": "nope/sgd"}),
+        ("trajectory", {"run": "rosen/sgd", "tag": "race/nope"}),
+        ("surface", {"race": "nope"}),
+        ("surface", {"race": "bare"}),  # a race without a surface summary
+        ("leaderboard", {"race": "nope"}),
+        ("whatif", {"race": "nope", "optimizer": "sgd", "learning_rate": "0.1"}),
+        ("whatif", {"race": "saddle", "optimizer": "lion", "learning_rate": "0.1"}),
+    ]:
+        body = board.plugin(PLUGIN, route, expect=404, **params)
+        assert body["error"], (route, params)
+
+
+def test_trajectory_cache_follows_a_growing_run(boards, logs):
+    logdir, written = logs
+    pos, loss = written["grow/sgd"]
+    board = boards(False)
+    first = board.plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000)
+    assert first["total_points"] == 201
+    assert board.plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000) == first
+    time.sleep(1.1)  # event file names carry seconds: the new file must sort last
+    with pb.LogWriter(str(logdir / "grow/sgd")) as writer:
+        for first_step, s, p, lo in pb.trajectory_chunks(
+            np.arange(201, 401), pos[201:], loss[201:], chunk=100
+        ):
+            writer.add(pb.trajectory_pb("race/trajectory", s, p, lo, **GROW), step=first_step)
+
+    def grown():
+        body = board.plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000)
+        return body if body["total_points"] == 401 else None
+
+    body = wait_for(grown, timeout=60)
+    np.testing.assert_allclose(body["y"], pos[:, 1], rtol=1e-6)
+    assert board.plugin(PLUGIN, "leaderboard", race="grow")["rows"][0]["steps"] == 400
+
+
+def test_whatif_reruns_the_real_optimizer(boards, logs):
+    board = boards(False)
+    logged = board.plugin(PLUGIN, "trajectory", run="saddle/momentum", points=5000)
+    assert board.plugin(PLUGIN, "whatif", race="saddle", optimizer="momentum", warmup=1)["warm"]
+    started = time.monotonic()
+    body = board.plugin(PLUGIN, "whatif", race="saddle", optimizer="momentum",
+                        learning_rate=0.05, momentum=0.5)  # fmt: skip
+    elapsed = time.monotonic() - started
+    print(f"what-if after warm-up: {elapsed * 1000:.0f} ms")
+    assert body["whatif"] is True
+    assert body["hyperparameters"]["learning_rate"] == 0.05
+    assert body["hyperparameters"]["momentum"] == 0.5
+    assert body["logged_hyperparameters"] == {"learning_rate": 0.02, "momentum": 0.9}
+    assert set(logged) <= set(body) | {"logged_hyperparameters"}
+    assert body["step"][0] == 0 and (body["x"][0], body["y"][0]) == pytest.approx((1.0, 0.001))
+    # heavy ball with the same settings, as a cross-check of the Keras SGD(momentum) update
+    pos, _ = heavy_ball("saddle", [0.05], [0.5], 120)
+    n = min(len(body["x"]), 30)
+    np.testing.assert_allclose(body["x"][:n], pos[0, :n, 0], rtol=1e-3, atol=1e-5)
+    assert body["x"][5] != pytest.approx(logged["x"][5])
+    # the saddle pushes y away: it leaves the window, and the route reports where
+    assert body["diverged_step"] is not None
+    assert body["step"][body["diverged_index"]] == body["diverged_step"]
+    assert math.isfinite(body["metrics"]["best_loss"])
