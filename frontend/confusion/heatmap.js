@@ -1,0 +1,189 @@
+// One confusion-matrix heat map (SVG): rows = true class, columns = predicted class.
+// Cells are created once and recoloured on update, so the step slider stays smooth at 36 x 36.
+import { el, svg } from "../common/dom.js";
+import { css, textOn } from "../common/colormaps.js";
+
+const LABEL_MAX = 64; // px: longer class names are cut with an ellipsis (full name on hover)
+const AXIS_TITLE = 14;
+
+/** Cell size in px for K classes: big enough to print values at 10 x 10, compact at 36. */
+export function cellSize(k) {
+  return Math.max(8, Math.min(26, Math.floor(360 / Math.max(1, k))));
+}
+
+/** Approximate text width of `text` at `size` px (all Flowscope text is sans-serif). */
+export function textWidth(text, size) {
+  return String(text).length * size * 0.6;
+}
+
+function cut(label, size) {
+  const max = Math.floor(LABEL_MAX / (size * 0.6));
+  return label.length > max ? `${label.slice(0, max - 1)}…` : label;
+}
+
+/** Every k-th label, k chosen so that labels `need` px apart never overlap. */
+function stride(need, cell) {
+  return Math.max(1, Math.ceil(need / cell));
+}
+
+export class HeatMap {
+  /**
+   * @param {object} o
+   * @param {string} o.key        "0".."P-1" or "pooled" (data-position of the card)
+   * @param {string[]} o.classes  class names
+   * @param {(t:number, p:number, e:MouseEvent) => void} o.onHover
+   * @param {() => void} o.onLeave
+   * @param {(t:number, p:number) => void} o.onClick
+   */
+  constructor({ key, classes, onHover, onLeave, onClick }) {
+    this.key = key;
+    this.k = classes.length;
+    const k = this.k;
+    const c = (this.cell = cellSize(k));
+    const labelSize = k <= 12 ? 11 : 9;
+    const labels = classes.map((name) => cut(String(name), labelSize));
+    const widest = Math.max(0, ...labels.map((l) => textWidth(l, labelSize)));
+    const lineNeed = labelSize * 1.35;
+    const horizontal = widest + 4 <= c;
+    const xStride = horizontal ? 1 : stride(lineNeed, c);
+    const yStride = stride(lineNeed, c);
+    const left = AXIS_TITLE + Math.min(LABEL_MAX, widest) + 6;
+    const bottom = (horizontal ? labelSize + 6 : Math.min(LABEL_MAX, widest) + 8) + AXIS_TITLE;
+    const top = 4;
+    const size = k * c;
+    this.origin = { left, top };
+
+    const grid = svg("g", { class: "cm-grid", transform: `translate(${left},${top})` });
+    this.rects = [];
+    for (let t = 0; t < k; t++) {
+      for (let p = 0; p < k; p++) {
+        const rect = svg("rect", {
+          class: t === p ? "cm-cell cm-diag" : "cm-cell",
+          x: p * c, y: t * c, width: c, height: c,
+          "data-true": t, "data-predicted": p,
+        });
+        this.rects.push(rect);
+        grid.append(rect);
+      }
+    }
+    this.textLayer = svg("g", { class: "cm-values", transform: `translate(${left},${top})` });
+    this.texts = null; // created on the first update that prints values
+    this.selection = svg("rect", {
+      class: "cm-selection", width: c, height: c, visibility: "hidden",
+      transform: `translate(${left},${top})`,
+    });
+
+    const yLabels = svg("g", { class: "cm-labels cm-labels-y" });
+    const xLabels = svg("g", { class: "cm-labels cm-labels-x" });
+    for (let i = 0; i < k; i++) {
+      const shown = i % yStride === 0;
+      if (shown) {
+        yLabels.append(svg("text", {
+          x: left - 4, y: top + i * c + c / 2, "text-anchor": "end",
+          "dominant-baseline": "central", "font-size": labelSize, text: labels[i],
+        }));
+      }
+      if (i % xStride === 0) {
+        const x = left + i * c + c / 2;
+        const y = top + size + 4;
+        xLabels.append(horizontal
+          ? svg("text", { x, y: y + labelSize * 0.85, "text-anchor": "middle",
+            "font-size": labelSize, text: labels[i] })
+          : svg("text", { x, y, "text-anchor": "end", "dominant-baseline": "central",
+            "font-size": labelSize, transform: `rotate(-90 ${x} ${y})`, text: labels[i] }));
+      }
+    }
+    const titles = svg("g", { class: "cm-axis-titles" },
+      svg("text", { x: left + size / 2, y: top + size + bottom - 3, "text-anchor": "middle",
+        text: "predicted" }),
+      svg("text", { x: 10, y: top + size / 2, "text-anchor": "middle",
+        transform: `rotate(-90 10 ${top + size / 2})`, text: "true" }));
+
+    this.svg = svg("svg", {
+      class: "cm-heatmap", width: left + size + 6, height: top + size + bottom,
+      role: "img", "data-k": k,
+    }, grid, this.textLayer, this.selection, yLabels, xLabels, titles);
+    this.svg.addEventListener("mousemove", (e) => {
+      const cell = this.cellOf(e.target);
+      if (cell) onHover(cell[0], cell[1], e);
+      else onLeave();
+    });
+    this.svg.addEventListener("mouseleave", () => onLeave());
+    this.svg.addEventListener("click", (e) => {
+      const cell = this.cellOf(e.target);
+      if (cell) onClick(cell[0], cell[1]);
+    });
+
+    this.titleText = el("span", { class: "cm-card-name" });
+    this.detailText = el("span", { class: "cm-card-detail" });
+    this.node = el("div", { class: "cm-card", "data-position": key },
+      el("div", { class: "cm-card-title" }, this.titleText, this.detailText), this.svg);
+  }
+
+  cellOf(target) {
+    if (!(target instanceof SVGRectElement) || !target.classList.contains("cm-cell")) return null;
+    return [Number(target.dataset.true), Number(target.dataset.predicted)];
+  }
+
+  setTitle(name, detail) {
+    this.titleText.textContent = name;
+    this.detailText.textContent = detail || "";
+  }
+
+  /**
+   * Recolour the cells.
+   * @param {ArrayLike<number>} values K*K values (NaN = no value), row-major [true][predicted]
+   * @param {(v:number, t:number, p:number) => number[]|null} colour  [r,g,b] or null (neutral)
+   * @param {((v:number) => string) | null} format  in-cell text, or null to print nothing
+   */
+  update(values, colour, format) {
+    const k = this.k;
+    const c = this.cell;
+    let labels = null;
+    if (format) {
+      labels = Array.from(values, (v) => (Number.isFinite(v) ? format(v) : ""));
+      const widest = Math.max(0, ...labels.map((s) => textWidth(s, 10)));
+      if (widest > c - 3 || c < 16) labels = null; // never let cell text overlap
+    }
+    for (let i = 0; i < k * k; i++) {
+      const v = values[i];
+      const rgb = Number.isFinite(v) ? colour(v, Math.floor(i / k), i % k) : null;
+      const rect = this.rects[i];
+      rect.setAttribute("fill", rgb ? css(rgb) : "#eeeeee");
+      rect.classList.toggle("cm-empty", !Number.isFinite(v));
+      if (labels) this.rects[i].dataset.text = rgb ? textOn(rgb) : "#424242";
+    }
+    if (!labels) {
+      this.textLayer.replaceChildren();
+      this.texts = null;
+      return;
+    }
+    if (!this.texts) {
+      this.texts = [];
+      for (let i = 0; i < k * k; i++) {
+        const t = svg("text", {
+          class: "cm-value", x: (i % k) * c + c / 2, y: Math.floor(i / k) * c + c / 2,
+          "text-anchor": "middle", "dominant-baseline": "central",
+        });
+        this.texts.push(t);
+        this.textLayer.append(t);
+      }
+    }
+    for (let i = 0; i < k * k; i++) {
+      const t = this.texts[i];
+      t.textContent = labels[i];
+      t.setAttribute("fill", this.rects[i].dataset.text);
+      t.classList.toggle("cm-zero", labels[i] === "0");
+    }
+  }
+
+  select(t, p) {
+    if (t === null || t === undefined) {
+      this.selection.setAttribute("visibility", "hidden");
+      return;
+    }
+    this.selection.setAttribute("x", p * this.cell);
+    this.selection.setAttribute("y", t * this.cell);
+    this.selection.setAttribute("visibility", "visible");
+  }
+}
