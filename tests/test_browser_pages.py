@@ -18,9 +18,10 @@ def test_each_flowscope_tab_renders_its_data(tmp_path, tensorboard, page, load_f
     suffix = "fast" if load_fast else "slow"
 
     frame = open_plugin_tab(page, board, "optimizer_race", "Optimizer Race")
-    frame.wait_for_selector("#race-page .racer", timeout=30_000)
-    racers = frame.locator(".racer").all_inner_texts()
-    assert sorted(racers) == ['adam {"learning_rate":0.1}', 'sgd {"learning_rate":0.05}']
+    frame.wait_for_selector("#race-page .lb-row", timeout=30_000)
+    assert sorted(frame.locator(".lb-row td.hyper").all_inner_texts()) == ["lr=0.05", "lr=0.1"]
+    assert sorted(frame.locator(".lb-row").evaluate_all(
+        "rows => rows.map(r => r.dataset.optimizer)")) == ["adam", "sgd"]  # fmt: skip
     page.screenshot(path=artifact(f"foundation-race-{suffix}.png"))
 
     frame = open_plugin_tab(page, board, "position_confusion", "Confusion")
