@@ -107,33 +107,20 @@ class _Group:
 
         self.racers = racers
         self.rows = rows
-        self.surfaces = [SURFACES[r.surface] for r in racers]
-        first = self.surfaces[0]
-        self.direct = first.direct
+        self.surface = SURFACES[racers[0].surface]
+        self.direct = self.surface.direct
         if self.direct:
             start = np.array([r.start for r in racers], dtype=np.float32)
             self.variables = [tf.Variable(start, name="xy")]
         else:
             self.variables = [
                 tf.Variable(p, name=f"w{i}")
-                for i, p in enumerate(first.initial_params(racers[0].start))
+                for i, p in enumerate(self.surface.initial_params(racers[0].start))
             ]
         self.optimizer = opts.make(racers[0].optimizer, racers[0].hp)
         self.optimizer.build(self.variables)
         # what `reset` restores: the optimizer's state just after build (not always zeros)
         self._initial_state = [(v, v.numpy()) for v in self.optimizer.variables]
-
-    def losses_and_positions(self) -> tuple[Any, Any]:
-        """Losses [k] and positions [k, 2] at the current parameters."""
-        import tensorflow as tf
-
-        if self.direct:
-            xy = tf.convert_to_tensor(self.variables[0])
-            losses = tf.stack([s.tf_loss([xy[i]]) for i, s in enumerate(self.surfaces)])
-            return losses, xy
-        params = [tf.convert_to_tensor(v) for v in self.variables]
-        surf = self.surfaces[0]
-        return surf.tf_loss(params)[None], surf.tf_position(params)[None, :]
 
     def apply(self, grads: list[Any], alive: Any) -> None:
         """One optimizer step; rows that are not alive keep their parameters (frozen)."""
@@ -153,9 +140,7 @@ class _Group:
         if self.direct:
             self.variables[0].assign(np.array(starts, dtype=np.float32))
         else:
-            for v, p in zip(
-                self.variables, self.surfaces[0].initial_params(starts[0]), strict=True
-            ):
+            for v, p in zip(self.variables, self.surface.initial_params(starts[0]), strict=True):
                 v.assign(p)
 
 
@@ -170,37 +155,56 @@ class Program:
         self.racers = list(racers)
         grouped: dict[tuple, list[int]] = collections.OrderedDict()
         for i, r in enumerate(self.racers):
-            surf = SURFACES[r.surface]
             # 2-D racers with the same optimizer settings share a variable; models do not
-            key = (r.optimizer, r.hyperparameters) if surf.direct else ("model", i)
+            key = (r.optimizer, r.hyperparameters) if SURFACES[r.surface].direct else (i,)
             grouped.setdefault(key, []).append(i)
-        self.groups = [_Group([self.racers[i] for i in rows], rows) for rows in grouped.values()]
+        groups = [_Group([self.racers[i] for i in rows], rows) for rows in grouped.values()]
+        self.direct = [g for g in groups if g.direct]
+        self.models = [g for g in groups if not g.direct]
+        self.groups = self.direct + self.models
         order = [i for g in self.groups for i in g.rows]
         self._row_of = np.argsort(order)  # racer index -> row in the program's output
-        bounds = np.array(
-            [race_metrics.outer_window(SURFACES[self.racers[i].surface].window) for i in order],
-            dtype=np.float32,
-        )
-        self._bounds = tf.constant(bounds)
+        # 2-D rows of one surface are evaluated together: indices into the stacked rows
+        n_direct = sum(len(g.rows) for g in self.direct)
+        by_surface: dict[str, list[int]] = collections.OrderedDict()
+        for row, i in enumerate(order[:n_direct]):
+            by_surface.setdefault(self.racers[i].surface, []).append(row)
+        self._by_surface = [(SURFACES[name], rows) for name, rows in by_surface.items()]
+        self._unsort = np.argsort([row for _, rows in self._by_surface for row in rows])
+        bounds = [race_metrics.outer_window(SURFACES[self.racers[i].surface].window) for i in order]
+        self._bounds = tf.constant(np.array(bounds, dtype=np.float32))
         self.jit = jit
         self._fn = tf.function(self._loop, jit_compile=jit)
         self.lock = threading.Lock()
 
-    def _observe(self, t: Any, alive: Any, div: Any, update: bool) -> tuple[Any, Any, Any]:
+    def _losses(self) -> tuple[Any, Any]:
+        """Losses [n] and positions [n, 2] of every racer, in program row order."""
         import tensorflow as tf
 
-        losses, positions, grads = [], [], []
-        for g in self.groups:
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(g.variables)
-                loss, pos = g.losses_and_positions()
-                total = tf.reduce_sum(loss)
-            if update:
-                grads.append(tape.gradient(total, g.variables))
-            losses.append(loss)
-            positions.append(pos)
-        loss = tf.concat(losses, axis=0)
-        pos = tf.concat(positions, axis=0)
+        losses, positions = [], []
+        if self.direct:
+            xy = tf.concat([tf.convert_to_tensor(g.variables[0]) for g in self.direct], axis=0)
+            per_surface = [
+                surf.tf_batch_loss(tf.gather(xy, rows)) for surf, rows in self._by_surface
+            ]
+            losses.append(tf.gather(tf.concat(per_surface, axis=0), self._unsort))
+            positions.append(xy)
+        for g in self.models:
+            params = [tf.convert_to_tensor(v) for v in g.variables]
+            losses.append(g.surface.tf_loss(params)[None])
+            positions.append(g.surface.tf_position(params)[None, :])
+        return tf.concat(losses, axis=0), tf.concat(positions, axis=0)
+
+    def _step(self, t: Any, steps: Any, alive: Any, div: Any) -> tuple[Any, Any, Any]:
+        """Record row t, detect divergence, then update every racer still moving."""
+        import tensorflow as tf
+
+        variables = [v for g in self.groups for v in g.variables]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(variables)
+            loss, pos = self._losses()
+            # racers are independent, so one gradient of the sum gives each its own gradient
+            total = tf.reduce_sum(loss)
         b = self._bounds
         outside = (
             (pos[:, 0] < b[:, 0])
@@ -212,11 +216,16 @@ class Program:
         bad = outside | ~finite
         div = tf.where(alive & bad, t, div)
         alive = alive & ~bad
-        if update:
-            start = 0
-            for g, grad in zip(self.groups, grads, strict=True):
-                g.apply(grad, alive[start : start + len(g.rows)])
-                start += len(g.rows)
+        # The last pass (t == steps) only records: nothing moves. Reading the variables after
+        # the loop instead is not reliably ordered after it under XLA.
+        moving = alive & (t < steps)
+        grads = tape.gradient(total, variables)
+        start = 0
+        for g in self.groups:
+            n = len(g.variables)
+            g.apply(grads[:n], moving[start : start + len(g.rows)])
+            grads = grads[n:]
+            start += len(g.rows)
         rows = tf.concat([pos, loss[:, None]], axis=1)
         return rows, alive, div
 
@@ -229,14 +238,13 @@ class Program:
         div = tf.fill([n], tf.constant(-1, tf.int32))
 
         def body(t, table, alive, div):
-            rows, alive, div = self._observe(t, alive, div, update=True)
+            rows, alive, div = self._step(t, steps, alive, div)
             return t + 1, table.write(t, rows), alive, div
 
-        t, table, alive, div = tf.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(0), table, alive, div)
+        _, table, _, div = tf.while_loop(
+            lambda t, *_: t <= steps, body, (tf.constant(0), table, alive, div)
         )
-        rows, alive, div = self._observe(steps, alive, div, update=False)
-        return table.write(steps, rows).stack(), div
+        return table.stack(), div
 
     def run(
         self,

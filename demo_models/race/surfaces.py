@@ -79,6 +79,10 @@ class Surface:
         """TensorFlow [2] position of the parameters on the map."""
         return params[0]
 
+    def tf_batch_loss(self, xy: Any) -> Any:
+        """TensorFlow losses [k] of k positions [k, 2] (surfaces whose parameters are (x, y))."""
+        raise NotImplementedError(f"{self.name} has no batched loss")
+
     def info(self) -> dict[str, Any]:
         """JSON-ready description (for the CLI, the logs and the plugin)."""
         return {
@@ -116,6 +120,11 @@ class AnalyticSurface(Surface):
 
         xy = params[0]
         return self._formula(xy[0], xy[1], tf.cos)
+
+    def tf_batch_loss(self, xy: Any) -> Any:
+        import tensorflow as tf
+
+        return self._formula(xy[:, 0], xy[:, 1], tf.cos)
 
 
 def _saddle(x, y, cos):
@@ -174,6 +183,12 @@ class LinearRegressionSurface(Surface):
         kb = params[0]
         prediction = kb[0] * tf.constant(self.x_data) + kb[1]
         return tf.reduce_mean(tf.square(tf.constant(self.y_data) - prediction))
+
+    def tf_batch_loss(self, xy: Any) -> Any:
+        import tensorflow as tf
+
+        prediction = xy[:, 0:1] * tf.constant(self.x_data)[None, :] + xy[:, 1:2]
+        return tf.reduce_mean(tf.square(tf.constant(self.y_data)[None, :] - prediction), axis=1)
 
 
 class NNPlaneSurface(Surface):

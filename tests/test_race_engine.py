@@ -1,0 +1,140 @@
+"""The race engine against plain eager Keras loops, divergence handling and `simulate`."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from demo_models.race import engine, optimizers
+from demo_models.race.surfaces import SURFACES
+from summaries import race_metrics
+
+DIRECT = [name for name, s in SURFACES.items() if s.direct]
+STEPS = 20
+
+
+def eager_reference(racer: engine.Racer, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """A plain eager loop: loss, gradient, `optimizer.apply_gradients`, one step at a time."""
+    import tensorflow as tf
+
+    surf = SURFACES[racer.surface]
+    params = [tf.Variable(p) for p in surf.initial_params(racer.start)]
+    optimizer = optimizers.make(racer.optimizer, racer.hp)
+    positions, losses = [], []
+    for t in range(steps + 1):
+        with tf.GradientTape() as tape:
+            loss = surf.tf_loss(params)
+        positions.append(surf.tf_position(params).numpy())
+        losses.append(float(loss))
+        if t < steps:
+            optimizer.apply_gradients(zip(tape.gradient(loss, params), params, strict=True))
+    return np.array(positions, dtype=np.float64), np.array(losses)
+
+
+def assert_same(trajectory: engine.Trajectory, positions: np.ndarray, losses: np.ndarray):
+    n = len(trajectory.positions)
+    assert n == len(positions) or trajectory.diverged_step == n - 1
+    # float32 arithmetic in a different program (XLA fuses ops): relative 1e-4
+    np.testing.assert_allclose(trajectory.positions, positions[:n], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(trajectory.losses, losses[:n], rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def whole_race():
+    racers = [engine.Racer.make(o, s) for s in DIRECT for o in optimizers.OPTIMIZERS]
+    return engine.race(racers, STEPS)
+
+
+@pytest.mark.parametrize("surface", DIRECT)
+def test_batched_race_equals_eager_apply_gradients(whole_race, surface):
+    """Every optimizer on every 2-D surface, all in one compiled program."""
+    checked = 0
+    for trajectory in whole_race:
+        if trajectory.racer.surface != surface:
+            continue
+        positions, losses = eager_reference(trajectory.racer, STEPS)
+        assert_same(trajectory, positions, losses)
+        assert not np.allclose(trajectory.positions[-1], trajectory.positions[0])  # it moved
+        checked += 1
+    assert checked == len(optimizers.OPTIMIZERS)
+
+
+def test_network_racers_equal_eager_training():
+    """nn_plane: the full network trains as in an eager loop, projected onto the plane."""
+    racers = [engine.Racer.make(o, "nn_plane") for o in ("momentum", "adam")]
+    for trajectory in engine.race(racers, 8):
+        positions, losses = eager_reference(trajectory.racer, 8)
+        assert_same(trajectory, positions, losses)
+        assert losses[-1] < losses[0]
+
+
+def test_simulate_equals_eager_and_reuses_its_program():
+    hp = {"learning_rate": 0.001, "momentum": 0.5}
+    result = engine.simulate("nag", hp, "rosenbrock", start=(0.0, 0.5), steps=STEPS)
+    racer = engine.Racer.make("nag", "rosenbrock", hp, (0.0, 0.5))
+    positions, losses = eager_reference(racer, STEPS)
+    np.testing.assert_allclose(result["positions"], positions, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result["losses"], losses, rtol=1e-5, atol=1e-6)
+    assert result["diverged_step"] is None
+    # another learning rate and start reuse the compiled program and reset its state
+    again = engine.simulate("nag", {**hp, "learning_rate": 0.0005}, "rosenbrock", steps=STEPS)
+    racer = engine.Racer.make("nag", "rosenbrock", {**hp, "learning_rate": 0.0005})
+    positions, _ = eager_reference(racer, STEPS)
+    np.testing.assert_allclose(again["positions"], positions, rtol=1e-5, atol=1e-6)
+
+
+def test_divergence_freezes_only_the_diverged_racer():
+    racers = [
+        engine.Racer.make("sgd", "rosenbrock", {"learning_rate": 0.5}),  # flies off
+        engine.Racer.make("sgd", "quadratic", {"learning_rate": 0.5}),  # same group, explodes
+        engine.Racer.make("sgd", "linear_regression"),
+        engine.Racer.make("adam", "rosenbrock"),
+    ]
+    wild, exploding, calm, adam = engine.race(racers, 200)
+    for t in (wild, exploding):
+        assert t.diverged_step is not None
+        assert len(t.positions) == t.diverged_step + 1
+        assert t.reason in (race_metrics.REASON_LEFT, race_metrics.REASON_INF)
+        metrics = race_metrics.trajectory_metrics(
+            t.positions,
+            t.losses,
+            minima=SURFACES[t.racer.surface].minima,
+            window=SURFACES[t.racer.surface].window,
+            tolerance=0.05,
+        )
+        assert metrics["diverged"] and metrics["diverged_step"] == t.diverged_step
+    for t in (calm, adam):  # racers beside a diverged one race all their steps
+        assert t.diverged_step is None and len(t.positions) == 201
+        assert np.isfinite(t.losses).all() and t.losses[-1] < t.losses[0]
+    # the calm racer shares its optimizer with the wild ones: identical to racing alone
+    alone = engine.race([engine.Racer.make("sgd", "linear_regression")], 200)[0]
+    np.testing.assert_allclose(calm.positions, alone.positions, rtol=1e-5)
+
+
+def test_nan_is_caught_with_its_step():
+    result = engine.simulate("sgd", {"learning_rate": 1e30}, "beale", steps=50)
+    assert result["diverged_step"] is not None and result["diverged_step"] < 50
+    assert len(result["positions"]) == result["diverged_step"] + 1
+    assert result["reason"] in ("nan", "inf", "left window")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"optimizer": "adamm"}, "optimizer"),
+        ({"surface": "moon"}, "surface"),
+        ({"hyperparameters": {"learning_rat": 0.1}}, "hyperparameters"),
+        ({"hyperparameters": {"learning_rate": -1.0}}, "hyperparameters"),
+        ({"hyperparameters": {"momentum": 0.5}}, "hyperparameters"),  # Adam has none
+        ({"start": (0.0, float("nan"))}, "start"),
+        ({"steps": 0}, "steps"),
+    ],
+)
+def test_simulate_rejects_bad_arguments_by_name(kwargs, argument):
+    call = {"optimizer": "adam", "hyperparameters": {}, "surface": "beale", **kwargs}
+    with pytest.raises(ValueError, match=argument):
+        engine.simulate(**call)
