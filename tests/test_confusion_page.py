@@ -1,0 +1,248 @@
+"""The Confusion page in real Chromium over a real TensorBoard (fast loader)."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import artifact, open_plugin_tab, wait_for
+from test_confusion_routes import (
+    EXAMPLES_TAG,
+    PLUGIN,
+    TAG,
+    scalar_pb,
+    write_alnum,
+    write_broken,
+    write_toy,
+)
+
+from summaries import pb
+
+pytestmark = pytest.mark.browser
+
+DIGITS = [str(d) for d in range(10)]
+POSITIONS = [f"digit {i + 1}" for i in range(4)]
+
+# Text boxes of every heat map (labels, axis titles, in-cell values) that intersect by more
+# than a hair; [] means nothing overlaps.
+OVERLAPS_JS = """
+() => [...document.querySelectorAll('svg.cm-heatmap')].flatMap((map) => {
+  const boxes = [...map.querySelectorAll('text')].filter((t) => t.textContent)
+    .map((t) => [t.textContent, t.getBoundingClientRect()]);
+  const hits = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, r] = boxes[i], [b, s] = boxes[j];
+    const w = Math.min(r.right, s.right) - Math.max(r.left, s.left);
+    const h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+    if (w > 0.5 && h > 0.5) hits.push(`${map.closest('.cm-card').dataset.position}: ${a} / ${b}`);
+  }
+  return hits;
+})
+"""
+
+
+def write_captcha_like(
+    logdir: Path, run: str, seed: int, steps: int = 4, examples: bool = True
+) -> None:
+    """A 4-digit recognizer improving over `steps` evaluations; captcha examples at the end."""
+    from captcha.image import ImageCaptcha
+
+    rng = np.random.default_rng(seed)
+    images = ImageCaptcha(width=160, height=60)
+    with pb.LogWriter(str(logdir / run)) as writer:
+        for s in range(steps):
+            labels = rng.integers(0, 10, size=(200, 4))
+            wrong = rng.random(labels.shape) > 0.55 + 0.13 * s
+            preds = np.where(wrong, (labels + rng.integers(1, 10, labels.shape)) % 10, labels)
+            counts = np.zeros((4, 10, 10), np.int64)
+            for p in range(4):
+                np.add.at(counts[p], (labels[:, p], preds[:, p]), 1)
+            step = 50 * s
+            writer.add(pb.confusion_pb(TAG, counts, positions=POSITIONS, classes=DIGITS), step)
+            whole = float((preds == labels).all(1).mean())
+            writer.add(scalar_pb("validation/whole_accuracy", whole), step)
+            if examples and s == steps - 1:
+                rows, cols = np.nonzero(wrong)
+                cells = [[p, labels[i, p], preds[i, p]] for i, p in zip(rows, cols, strict=True)]
+                pictures = [
+                    np.asarray(images.generate_image("".join(map(str, labels[i]))).convert("L"))
+                    for i in rows
+                ]
+                writer.add(
+                    pb.examples_pb(EXAMPLES_TAG, cells, pictures, matrix_tag=TAG, cap_per_cell=3),
+                    step,
+                )
+
+
+def route(board, name: str, **params):
+    return board.plugin(PLUGIN, name, **params)
+
+
+def cell_texts(frame, position: str) -> list[str]:
+    return frame.locator(f'.cm-card[data-position="{position}"] text.cm-value').all_text_contents()
+
+
+def set_step(frame, index: int) -> None:
+    frame.eval_on_selector(
+        "#cm-step",
+        "(el, i) => { el.value = String(i); el.dispatchEvent(new Event('input')); }",
+        index,
+    )
+
+
+@pytest.mark.parametrize("load_fast", [True], indirect=True)
+def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
+    logdir = tmp_path / "logs"
+    captcha_run = "captcha"
+    write_captcha_like(logdir, captcha_run, seed=1)
+    write_captcha_like(logdir, "captcha-variant", seed=2, steps=3, examples=False)
+    write_alnum(logdir, steps=(0, 1))
+    write_toy(logdir)
+    write_broken(logdir)
+    board = tensorboard(logdir)
+    board.wait_enabled(PLUGIN)
+    wait_for(lambda: len(route(board, "runs")["runs"]) == 5, timeout=60)
+    series = route(board, "series", run=captcha_run, tag=TAG)
+    steps = series["steps"]
+    assert len(steps) >= 2
+
+    frame = open_plugin_tab(page, board, PLUGIN, "Confusion")
+    frame.wait_for_selector("#cm-run", timeout=30_000)
+    # The unreadable series says why; the others keep working.
+    assert "version 99" in frame.locator("#cm-unreadable").inner_text()
+    frame.select_option("#cm-run", value=json.dumps([captcha_run, TAG], separators=(",", ":")))
+    wait_for(lambda: "4 positions x 10 classes" in frame.locator("#cm-info").inner_text())
+
+    # One heat map per position plus the pooled one, 10 x 10 cells each, values printed.
+    cards = frame.locator(".cm-card")
+    assert cards.count() == 5
+    names = frame.locator(".cm-card-name").all_text_contents()
+    assert names == [*POSITIONS, "All positions pooled"]
+    assert frame.locator('.cm-card[data-position="0"] rect.cm-cell').count() == 100
+    assert frame.eval_on_selector_all(".fs-legend", "ls => ls.map(l => l.dataset.scale)") == [
+        "sequential",
+        "sequential",
+    ]
+
+    # The page opens at the latest step; its printed counts are the route's counts.
+    last = len(steps) - 1
+    assert frame.locator("#cm-step-label").inner_text().startswith(f"step {steps[last]} ")
+    latest = np.reshape(series["counts"][last], (4, 10, 10))
+    assert cell_texts(frame, "0") == [str(v) for v in latest[0].ravel()]
+
+    # The slider changes the shown step (label and values).
+    set_step(frame, 0)
+    wait_for(lambda: frame.locator("#cm-step-label").inner_text().startswith(f"step {steps[0]} "))
+    first = np.reshape(series["counts"][0], (4, 10, 10))
+    assert cell_texts(frame, "1") == [str(v) for v in first[1].ravel()]
+    assert not np.array_equal(first[1], latest[1])
+
+    # Normalisation by true class: printed values become row percentages (the route's values).
+    frame.click("#cm-norm-true")
+    assert frame.get_attribute("#cm-norm-true", "aria-pressed") == "true"
+    by_true = route(board, "matrix", run=captcha_run, tag=TAG, step=steps[0], normalize="true")
+    rows = first[1].sum(axis=1, keepdims=True)
+    assert np.allclose(by_true["values"][1], first[1] / rows, atol=1e-6)
+    # JavaScript's Math.round(x) is floor(x + 0.5), not Python's round-half-even.
+    expected = [str(int(np.floor(v * 100 + 0.5))) for v in (first[1] / rows).ravel()]
+    wait_for(lambda: cell_texts(frame, "1") == expected, timeout=10)
+    assert expected != [str(v) for v in first[1].ravel()]
+    frame.click("#cm-norm-count")
+
+    # Hover shows the exact count; click on an off-diagonal cell shows its images.
+    set_step(frame, last)
+    pos, true, pred = max(
+        ((p, t, q) for p in range(4) for t in range(10) for q in range(10) if t != q),
+        key=lambda c: latest[c],
+    )
+    cell = frame.locator(
+        f'.cm-card[data-position="{pos}"] rect.cm-cell[data-true="{true}"][data-predicted="{pred}"]'
+    )
+    cell.hover()
+    tip = frame.locator("#cm-tooltip")
+    wait_for(lambda: tip.is_visible())
+    assert f"true {true} → predicted {pred}" in tip.inner_text()
+    assert f"count {latest[pos, true, pred]}" in tip.inner_text()
+    cell.click()
+    title = frame.locator("#cm-examples-title")
+    wait_for(lambda: title.is_visible())
+    assert title.inner_text() == f"{POSITIONS[pos]}: true {true} → predicted {pred}"
+    examples = route(
+        board,
+        "examples",
+        run=captcha_run,
+        tag=TAG,
+        step=steps[last],
+        position=pos,
+        true=true,
+        predicted=pred,
+    )
+    assert examples["images"], "the busiest confusion must have stored images"
+    images = frame.locator("#cm-example-grid img")
+    wait_for(lambda: images.count() == len(examples["images"]))
+    wait_for(lambda: all(images.evaluate_all("ims => ims.map(i => i.complete && i.naturalWidth)")))
+    assert images.evaluate_all("ims => ims.map(i => i.naturalWidth)") == [160] * images.count()
+    src = urllib.parse.parse_qs(urllib.parse.urlparse(images.first.get_attribute("src")).query)
+    assert src["step"] == [str(steps[last])] and src["tag"] == [EXAMPLES_TAG]
+    note = frame.locator("#cm-examples-note").inner_text()
+    assert f"step {steps[last]}" in note and f"{latest[pos, true, pred]} misclassified" in note
+    assert frame.locator("#cm-sequence-note").inner_text().count("validation/whole_accuracy")
+    page.mouse.move(5, 5)
+    page.screenshot(path=artifact("confusion-page.png"))
+
+    # Per-class table and top pairs for the shown step.
+    assert frame.locator("#cm-class-table .cm-class-row").count() == 10
+    first_pair = frame.locator("#cm-pairs-table .cm-pair").first
+    assert first_pair.get_attribute("data-true") is not None
+
+    # Play walks through training from the start.
+    set_step(frame, 0)
+    frame.click("#cm-play")
+    wait_for(lambda: frame.locator("#cm-step-label").inner_text().startswith(f"step {steps[1]} "))
+    frame.click("#cm-play")
+
+    # Compare two runs: a diverging legend and signed differences of the normalised matrices.
+    set_step(frame, last)
+    frame.click("#cm-norm-true")
+    frame.select_option(
+        "#cm-compare", value=json.dumps(["captcha-variant", TAG], separators=(",", ":"))
+    )
+    wait_for(
+        lambda: (
+            frame.eval_on_selector_all(".fs-legend", "ls => ls.map(l => l.dataset.scale)")
+            == ["diverging"]
+        )
+    )
+    other = route(board, "series", run="captcha-variant", tag=TAG)
+    b_counts = np.reshape(other["counts"][-1], (4, 10, 10))[0].astype(float)
+    a_rows = latest[0] / latest[0].sum(1, keepdims=True)
+    b_rows = b_counts / b_counts.sum(1, keepdims=True)
+    diff = (a_rows - b_rows)[0, 0]
+    shown = cell_texts(frame, "0")[0]
+    assert shown == ("0" if diff == 0 else f"{'+' if diff > 0 else '−'}{abs(round(diff * 100))}")
+    assert "B at step" in frame.locator("#cm-step-label").inner_text()
+    assert frame.locator("#cm-acc-table th").all_text_contents()[-1] == "A − B"
+    assert frame.evaluate(OVERLAPS_JS) == []
+    page.screenshot(path=artifact("confusion-compare.png"))
+
+    # 6 x 36 alphanumeric: in-cell text is hidden, labels are thinned, nothing overlaps.
+    frame.select_option("#cm-compare", value="")
+    frame.select_option("#cm-run", value=json.dumps(["alnum", TAG], separators=(",", ":")))
+    wait_for(lambda: "6 positions x 36 classes" in frame.locator("#cm-info").inner_text())
+    assert frame.locator(".cm-card").count() == 7
+    assert frame.locator("text.cm-value").count() == 0
+    x_labels = frame.locator('.cm-card[data-position="0"] .cm-labels-x text').all_text_contents()
+    assert 9 <= len(x_labels) <= 36 and x_labels[0] == "0"
+    assert frame.evaluate(OVERLAPS_JS) == []
+    page.screenshot(path=artifact("confusion-36.png"))
+
+    # 2 x 3 toy: small enough to print, nothing overlaps either.
+    frame.click("#cm-norm-count")
+    frame.select_option("#cm-run", value=json.dumps(["toy", TAG], separators=(",", ":")))
+    wait_for(lambda: "2 positions x 3 classes" in frame.locator("#cm-info").inner_text())
+    assert cell_texts(frame, "0") == ["25", "3", "0", "1", "26", "0", "2", "1", "24"]
+    assert frame.evaluate(OVERLAPS_JS) == []
+    assert page.errors == []
