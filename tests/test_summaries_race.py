@@ -1,0 +1,212 @@
+"""Optimizer-race summaries: chunked trajectories, surfaces, TF and TF-free writers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_file_loader
+
+import summaries
+from summaries import format as fmt
+from summaries import pb
+
+REPO = Path(__file__).resolve().parent.parent
+WINDOW = [-2.0, 2.0, -1.0, 3.0]
+META = dict(race="bowl", optimizer="adam", surface="quadratic", window=WINDOW)
+
+
+def events(logdir: Path) -> list[tuple[int, str, dict, np.ndarray]]:
+    """(step, tag, metadata content, array) of every Flowscope value under `logdir`."""
+    out = []
+    for path in sorted(logdir.rglob("events.out.tfevents.*")):
+        for event in event_file_loader.EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name != fmt.RACE_PLUGIN:
+                    continue
+                content = fmt.parse_content(value.metadata.plugin_data.content)
+                out.append((event.step, value.tag, content, tf.make_ndarray(value.tensor)))
+    return out
+
+
+def path(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    positions = np.cumsum(rng.normal(0, 0.01, (n, 2)), axis=0)
+    return np.arange(n) * 3, positions, (positions**2).sum(1)
+
+
+def test_trajectory_is_written_in_chunks_with_metadata(tmp_path):
+    steps, positions, losses = path(10)
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default(), tf.name_scope("race"):
+        ok = summaries.trajectory(
+            "trajectory",
+            tf.constant(steps),
+            tf.constant(positions),
+            losses,
+            hyperparameters={"learning_rate": np.float32(0.5)},
+            minima=[[0.0, 0.0]],
+            chunk=4,
+            tolerance=1e-3,
+            tuning={"searched": ["learning_rate"]},
+            **META,
+        )
+    writer.close()
+    assert ok is True
+    written = events(tmp_path)
+    assert [(step, tag) for step, tag, _, _ in written] == [
+        (0, "race/trajectory"),
+        (12, "race/trajectory"),
+        (24, "race/trajectory"),
+    ]
+    rows = np.concatenate([array for _, _, _, array in written])
+    np.testing.assert_array_equal(rows, np.column_stack([steps, positions, losses]))
+    content = written[0][2]
+    assert content["kind"] == fmt.TRAJECTORY and content["chunk"] == 4
+    assert content["hyperparameters"] == {"learning_rate": 0.5}
+    assert content["tolerance"] == 1e-3 and content["tuning"] == {"searched": ["learning_rate"]}
+    assert content["start"] == positions[0].tolist() and content["minima"] == [[0.0, 0.0]]
+    assert {k: content[k] for k in META} == META
+
+
+def test_numpy_writers_match_the_tensorflow_writers(tmp_path):
+    steps, positions, losses = path(9, seed=2)
+    grid = np.add.outer(np.linspace(-1, 3, 5) ** 2, np.linspace(-2, 2, 7) ** 2)
+    writer = tf.summary.create_file_writer(str(tmp_path / "tf"))
+    with writer.as_default():
+        summaries.trajectory("t", steps, positions, losses, chunk=5, basis={"pca": 2}, **META)
+        summaries.surface("s", grid, race="bowl", surface="quadratic", window=WINDOW, step=3)
+    writer.close()
+    with pb.LogWriter(str(tmp_path / "np")) as log:
+        count = summaries.write_trajectory(
+            log, "t", steps, positions, losses, chunk=5, basis={"pca": 2}, **META
+        )
+        summaries.write_surface(
+            log, "s", grid, race="bowl", surface="quadratic", window=WINDOW, step=3
+        )
+    assert count == 2
+    from_tf, from_np = events(tmp_path / "tf"), events(tmp_path / "np")
+    assert len(from_tf) == len(from_np) == 3
+    for (s1, t1, c1, a1), (s2, t2, c2, a2) in zip(from_tf, from_np, strict=True):
+        assert (s1, t1, c1) == (s2, t2, c2)
+        np.testing.assert_array_equal(a1, a2)
+    surface = [e for e in from_np if e[1] == "s"][0]
+    assert surface[0] == 3 and surface[2]["kind"] == fmt.SURFACE
+    assert surface[3].dtype == np.float32 and surface[3].shape == (5, 7)
+
+
+def test_numpy_writers_do_not_need_tensorflow(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import summaries
+        from summaries import pb
+        with pb.LogWriter({str(tmp_path)!r}) as log:
+            summaries.write_trajectory(log, "t", np.arange(3), np.zeros((3, 2)), np.ones(3),
+                                       race="r", optimizer="o", surface="s",
+                                       window=[0, 1, 0, 1])
+            summaries.write_confusion(log, "c", labels=[0, 1], predictions=[1, 1],
+                                      classes=["a", "b"], images=np.zeros((2, 3, 3)))
+        assert "tensorflow" not in sys.modules, "TensorFlow was imported"
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_trajectory_refuses_to_run_inside_tf_function(tmp_path):
+    @tf.function
+    def inside():
+        summaries.trajectory("t", [0, 1], [[0.0, 0.0], [1.0, 1.0]], [0.0, 1.0], **META)
+
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default(), pytest.raises(RuntimeError, match="eagerly"):
+        inside()
+
+
+def test_no_default_writer_returns_false():
+    assert summaries.trajectory("t", [0], [[0.0, 0.0]], [1.0], **META) is False
+
+
+GOOD = dict(name="t", steps=[0, 1, 2], positions=[[0, 0], [1, 1], [2, 2]], losses=[0, 1, 2])
+
+
+@pytest.mark.parametrize(
+    "change, error, needle",
+    [
+        ({"positions": [[0, 0, 0]] * 3}, ValueError, "positions"),
+        ({"positions": [["a", "b"]] * 3}, TypeError, "positions"),
+        ({"losses": [0, 1]}, ValueError, "same non-zero length"),
+        ({"steps": [0, 2, 1]}, ValueError, "steps"),
+        ({"steps": [0, 1.5, 2]}, ValueError, "steps"),
+        ({"steps": [-1, 0, 1]}, ValueError, "steps"),
+        ({"steps": [[0, 1, 2]]}, ValueError, "steps"),
+        ({"name": ""}, ValueError, "name"),
+        ({"name": 5}, TypeError, "name"),
+        ({"window": [1, 0, 0, 1]}, ValueError, "window"),
+        ({"window": [0, 1, 0]}, ValueError, "window"),
+        ({"chunk": 0}, ValueError, "chunk"),
+        ({"chunk": 2.0}, TypeError, "chunk"),
+        ({"race": ""}, TypeError, "race"),
+        ({"optimizer": None}, TypeError, "optimizer"),
+        ({"minima": [[0, np.nan]]}, ValueError, "minima"),
+        ({"hyperparameters": {"lr": object()}}, ValueError, "hyperparameters"),
+        ({"tolerance": float("nan")}, ValueError, "tolerance"),
+        ({"version": 2}, ValueError, "reserved"),
+    ],
+)
+def test_bad_trajectory_raises_and_writes_nothing(tmp_path, change, error, needle):
+    args = {**GOOD, **META, **change}
+    writer = tf.summary.create_file_writer(str(tmp_path / "tf"))
+    with writer.as_default():
+        summaries.trajectory("before", [0], [[0.0, 0.0]], [1.0], **META)
+        with pytest.raises(error, match=needle):
+            summaries.trajectory(**args)
+    writer.close()
+    with pb.LogWriter(str(tmp_path / "np")) as log:
+        summaries.write_trajectory(log, "before", [0], [[0.0, 0.0]], [1.0], **META)
+        with pytest.raises(error, match=needle):
+            summaries.write_trajectory(log, **args)
+    for run in ("tf", "np"):
+        assert [tag for _, tag, _, _ in events(tmp_path / run)] == ["before"]
+
+
+def test_a_bad_row_late_in_a_long_trajectory_writes_no_chunk(tmp_path):
+    steps, positions, losses = path(100)
+    steps = steps.astype(float)
+    steps[-1] = np.nan
+    with pb.LogWriter(str(tmp_path)) as log, pytest.raises(ValueError, match="steps"):
+        summaries.write_trajectory(log, "t", steps, positions, losses, chunk=10, **META)
+    assert events(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "change, error, needle",
+    [
+        ({"grid": np.zeros(5)}, ValueError, "grid"),
+        ({"grid": np.zeros((1, 5))}, ValueError, "grid"),
+        ({"window": [0, 0, 0, 1]}, ValueError, "window"),
+        ({"step": -1}, ValueError, "step"),
+        ({"surface": 3}, TypeError, "surface"),
+    ],
+)
+def test_bad_surface_raises(tmp_path, change, error, needle):
+    args = {"grid": np.ones((3, 3)), "race": "r", "surface": "s", "window": WINDOW, **change}
+    with pb.LogWriter(str(tmp_path)) as log, pytest.raises(error, match=needle):
+        summaries.write_surface(log, "s", **args)
+
+
+def test_trajectory_pb_keeps_old_calls_working():
+    summary = pb.trajectory_pb("t", [0], [[0.0, 0.0]], [1.0], **META)
+    content = json.loads(summary.value[0].metadata.plugin_data.content)
+    assert "tolerance" not in content and content["version"] == fmt.VERSION
