@@ -30,6 +30,7 @@ const state = {
   selection: null, // {position: number|null, true, predicted}
   metricsPosition: "pooled",
   timer: null,
+  frame: null, // what the maps show now (see frame())
 };
 const ui = {};
 let tooltip;
@@ -335,7 +336,7 @@ function frame() {
 function draw() {
   const data = state.data.get(state.current);
   if (!data || !ui.heatmaps) return;
-  const f = frame();
+  const f = (state.frame = frame());
   const { k, cmp, mode } = f;
   const offDiag = (i) => Math.floor(i / k) !== i % k;
   const values = (m) => m.shown.filter((v, i) => Number.isFinite(v) &&
@@ -434,8 +435,9 @@ function signedPoints(v) {
 
 function hover(key, t, p, e) {
   const data = state.data.get(state.current);
-  const f = frame();
-  const m = f.maps.find((x) => x.key === key);
+  const f = state.frame;
+  const m = f && f.maps.find((x) => x.key === key);
+  if (!m) return;
   const k = f.k;
   const i = t * k + p;
   const rowTotal = m.counts.slice(t * k, t * k + k).reduce((a, b) => a + b, 0);
