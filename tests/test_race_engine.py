@@ -22,7 +22,7 @@ def eager_reference(racer: engine.Racer, steps: int) -> tuple[np.ndarray, np.nda
     import tensorflow as tf
 
     surf = SURFACES[racer.surface]
-    params = [tf.Variable(p) for p in surf.initial_params(racer.start)]
+    params = tf.Variable(surf.initial_params(racer.start))
     optimizer = optimizers.make(racer.optimizer, racer.hp)
     positions, losses = [], []
     for t in range(steps + 1):
@@ -31,7 +31,7 @@ def eager_reference(racer: engine.Racer, steps: int) -> tuple[np.ndarray, np.nda
         positions.append(surf.tf_position(params).numpy())
         losses.append(float(loss))
         if t < steps:
-            optimizer.apply_gradients(zip(tape.gradient(loss, params), params, strict=True))
+            optimizer.apply_gradients([(tape.gradient(loss, params), params)])
     return np.array(positions, dtype=np.float64), np.array(losses)
 
 

@@ -100,48 +100,42 @@ def _check_steps(steps: Any) -> int:
 
 
 class _Group:
-    """Racers sharing one Keras optimizer: rows of a [k, 2] variable, or one model's weights."""
+    """Racers sharing one Keras optimizer: the rows of one [k, size] parameter variable."""
 
     def __init__(self, racers: list[Racer], rows: list[int]):
         import tensorflow as tf
 
         self.racers = racers
         self.rows = rows
-        self.surface = SURFACES[racers[0].surface]
-        self.direct = self.surface.direct
-        if self.direct:
-            start = np.array([r.start for r in racers], dtype=np.float32)
-            self.variables = [tf.Variable(start, name="xy")]
-        else:
-            self.variables = [
-                tf.Variable(p, name=f"w{i}")
-                for i, p in enumerate(self.surface.initial_params(racers[0].start))
-            ]
+        self.size = SURFACES[racers[0].surface].size
+        self.variable = tf.Variable(self._starts([r.start for r in racers]), name="params")
         self.optimizer = opts.make(racers[0].optimizer, racers[0].hp)
-        self.optimizer.build(self.variables)
+        self.optimizer.build([self.variable])
         # what `reset` restores: the optimizer's state just after build (not always zeros)
         self._initial_state = [(v, v.numpy()) for v in self.optimizer.variables]
 
-    def apply(self, grads: list[Any], alive: Any) -> None:
-        """One optimizer step; rows that are not alive keep their parameters (frozen)."""
+    def _starts(self, starts: Sequence[tuple[float, float]]) -> np.ndarray:
+        return np.stack(
+            [
+                SURFACES[r.surface].initial_params(s)
+                for r, s in zip(self.racers, starts, strict=True)
+            ]
+        )
+
+    def apply(self, grad: Any, moving: Any) -> None:
+        """One optimizer step; rows that are not moving keep their parameters (frozen)."""
         import tensorflow as tf
 
-        before = [tf.identity(v.read_value()) for v in self.variables]
-        self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
-        mask = alive[:, None] if self.direct else alive[0]
-        for v, old in zip(self.variables, before, strict=True):
-            v.assign(tf.where(mask, v.read_value(), old))
+        before = tf.identity(self.variable.read_value())
+        self.optimizer.apply_gradients([(grad, self.variable)])
+        self.variable.assign(tf.where(moving[:, None], self.variable.read_value(), before))
 
-    def reset(self, starts: list[tuple[float, float]], learning_rate: float | None) -> None:
+    def reset(self, starts: Sequence[tuple[float, float]], learning_rate: float | None) -> None:
         for v, value in self._initial_state:
             v.assign(value)
         if learning_rate is not None:
             self.optimizer.learning_rate = learning_rate
-        if self.direct:
-            self.variables[0].assign(np.array(starts, dtype=np.float32))
-        else:
-            for v, p in zip(self.variables, self.surface.initial_params(starts[0]), strict=True):
-                v.assign(p)
+        self.variable.assign(self._starts(starts))
 
 
 class Program:
@@ -153,24 +147,27 @@ class Program:
         if not racers:
             raise ValueError("racers must not be empty")
         self.racers = list(racers)
-        grouped: dict[tuple, list[int]] = collections.OrderedDict()
+        grouped: dict[tuple, list[int]] = {}
         for i, r in enumerate(self.racers):
-            # 2-D racers with the same optimizer settings share a variable; models do not
-            key = (r.optimizer, r.hyperparameters) if SURFACES[r.surface].direct else (i,)
+            # racers with the same optimizer settings and parameter count share a variable
+            key = (SURFACES[r.surface].size, r.optimizer, r.hyperparameters)
             grouped.setdefault(key, []).append(i)
-        groups = [_Group([self.racers[i] for i in rows], rows) for rows in grouped.values()]
-        self.direct = [g for g in groups if g.direct]
-        self.models = [g for g in groups if not g.direct]
-        self.groups = self.direct + self.models
+        self.groups = [
+            _Group([self.racers[i] for i in grouped[key]], grouped[key])
+            for key in sorted(grouped, key=lambda k: k[0])
+        ]
         order = [i for g in self.groups for i in g.rows]
         self._row_of = np.argsort(order)  # racer index -> row in the program's output
-        # 2-D rows of one surface are evaluated together: indices into the stacked rows
-        n_direct = sum(len(g.rows) for g in self.direct)
-        by_surface: dict[str, list[int]] = collections.OrderedDict()
-        for row, i in enumerate(order[:n_direct]):
-            by_surface.setdefault(self.racers[i].surface, []).append(row)
-        self._by_surface = [(SURFACES[name], rows) for name, rows in by_surface.items()]
-        self._unsort = np.argsort([row for _, rows in self._by_surface for row in rows])
+        # Rows of one surface are evaluated together, for all groups of its parameter size.
+        self._classes = []  # (groups, [(surface, rows within the class)], unsort)
+        for size in sorted({g.size for g in self.groups}):
+            groups = [g for g in self.groups if g.size == size]
+            by_surface: dict[str, list[int]] = {}
+            for row, i in enumerate(i for g in groups for i in g.rows):
+                by_surface.setdefault(self.racers[i].surface, []).append(row)
+            parts = [(SURFACES[name], rows) for name, rows in by_surface.items()]
+            unsort = np.argsort([row for _, rows in parts for row in rows])
+            self._classes.append((groups, parts, unsort))
         bounds = [race_metrics.outer_window(SURFACES[self.racers[i].surface].window) for i in order]
         self._bounds = tf.constant(np.array(bounds, dtype=np.float32))
         self.jit = jit
@@ -182,24 +179,22 @@ class Program:
         import tensorflow as tf
 
         losses, positions = [], []
-        if self.direct:
-            xy = tf.concat([tf.convert_to_tensor(g.variables[0]) for g in self.direct], axis=0)
-            per_surface = [
-                surf.tf_batch_loss(tf.gather(xy, rows)) for surf, rows in self._by_surface
-            ]
-            losses.append(tf.gather(tf.concat(per_surface, axis=0), self._unsort))
-            positions.append(xy)
-        for g in self.models:
-            params = [tf.convert_to_tensor(v) for v in g.variables]
-            losses.append(g.surface.tf_loss(params)[None])
-            positions.append(g.surface.tf_position(params)[None, :])
+        for groups, parts, unsort in self._classes:
+            params = tf.concat([tf.convert_to_tensor(g.variable) for g in groups], axis=0)
+            loss, pos = [], []
+            for surf, rows in parts:
+                mine = tf.gather(params, rows)
+                loss.append(surf.tf_batch_loss(mine))
+                pos.append(surf.tf_batch_position(mine))
+            losses.append(tf.gather(tf.concat(loss, axis=0), unsort))
+            positions.append(tf.gather(tf.concat(pos, axis=0), unsort))
         return tf.concat(losses, axis=0), tf.concat(positions, axis=0)
 
     def _step(self, t: Any, steps: Any, alive: Any, div: Any) -> tuple[Any, Any, Any]:
         """Record row t, detect divergence, then update every racer still moving."""
         import tensorflow as tf
 
-        variables = [v for g in self.groups for v in g.variables]
+        variables = [g.variable for g in self.groups]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(variables)
             loss, pos = self._losses()
@@ -221,10 +216,8 @@ class Program:
         moving = alive & (t < steps)
         grads = tape.gradient(total, variables)
         start = 0
-        for g in self.groups:
-            n = len(g.variables)
-            g.apply(grads[:n], moving[start : start + len(g.rows)])
-            grads = grads[n:]
+        for g, grad in zip(self.groups, grads, strict=True):
+            g.apply(grad, moving[start : start + len(g.rows)])
             start += len(g.rows)
         rows = tf.concat([pos, loss[:, None]], axis=1)
         return rows, alive, div

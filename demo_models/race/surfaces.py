@@ -66,22 +66,28 @@ class Surface:
         return xs, ys, np.asarray(self.value(gx, gy), dtype=np.float64)
 
     # -- what the engine uses -------------------------------------------------------
-    def initial_params(self, start: Point | None = None) -> list[np.ndarray]:
-        """float32 parameters of the model at a start point (default: the standard start)."""
-        x, y = self.start if start is None else start
-        return [np.array([x, y], dtype=np.float32)]
+    size = 2  # number of parameters
 
-    def tf_loss(self, params: Sequence[Any]) -> Any:
-        """TensorFlow scalar loss of the parameters."""
+    def initial_params(self, start: Point | None = None) -> np.ndarray:
+        """float32 parameter vector [size] at a start point (default: the standard start)."""
+        x, y = self.start if start is None else start
+        return np.array([x, y], dtype=np.float32)
+
+    def tf_loss(self, params: Any) -> Any:
+        """TensorFlow scalar loss of one parameter vector [size]."""
         raise NotImplementedError
 
-    def tf_position(self, params: Sequence[Any]) -> Any:
-        """TensorFlow [2] position of the parameters on the map."""
-        return params[0]
+    def tf_batch_loss(self, params: Any) -> Any:
+        """TensorFlow losses [k] of k parameter vectors [k, size]."""
+        raise NotImplementedError
 
-    def tf_batch_loss(self, xy: Any) -> Any:
-        """TensorFlow losses [k] of k positions [k, 2] (surfaces whose parameters are (x, y))."""
-        raise NotImplementedError(f"{self.name} has no batched loss")
+    def tf_position(self, params: Any) -> Any:
+        """TensorFlow position [2] on the map of one parameter vector."""
+        return params
+
+    def tf_batch_position(self, params: Any) -> Any:
+        """TensorFlow positions [k, 2] of k parameter vectors [k, size]."""
+        return params
 
     def info(self) -> dict[str, Any]:
         """JSON-ready description (for the CLI, the logs and the plugin)."""
@@ -115,11 +121,10 @@ class AnalyticSurface(Surface):
         with np.errstate(over="ignore", invalid="ignore"):
             return self._formula(x, y, np.cos)
 
-    def tf_loss(self, params: Sequence[Any]) -> Any:
+    def tf_loss(self, params: Any) -> Any:
         import tensorflow as tf
 
-        xy = params[0]
-        return self._formula(xy[0], xy[1], tf.cos)
+        return self._formula(params[0], params[1], tf.cos)
 
     def tf_batch_loss(self, xy: Any) -> Any:
         import tensorflow as tf
@@ -177,10 +182,10 @@ class LinearRegressionSurface(Surface):
         with np.errstate(over="ignore", invalid="ignore"):
             return np.mean((k * self.x_data + b - self.y_data) ** 2, axis=-1)
 
-    def tf_loss(self, params: Sequence[Any]) -> Any:
+    def tf_loss(self, params: Any) -> Any:
         import tensorflow as tf
 
-        kb = params[0]
+        kb = params
         prediction = kb[0] * tf.constant(self.x_data) + kb[1]
         return tf.reduce_mean(tf.square(tf.constant(self.y_data) - prediction))
 
@@ -212,34 +217,37 @@ class NNPlaneSurface(Surface):
 
         x, y = make_moons(n_samples=self.SAMPLES, noise=0.15, random_state=0)
         rng = np.random.default_rng(0)
-        weights = []
+        shapes, weights = [], []
         for fan_in, fan_out in zip(self.LAYERS[:-1], self.LAYERS[1:], strict=True):
             limit = math.sqrt(6.0 / (fan_in + fan_out))  # Glorot uniform, like Keras
             weights += [rng.uniform(-limit, limit, (fan_in, fan_out)), np.zeros(fan_out)]
-        weights = [w.astype(np.float32) for w in weights]
+            shapes += [(fan_in, fan_out), (fan_out,)]
         directions = []
         for seed in (1, 2):
             drng = np.random.default_rng(seed)
-            direction = []
+            parts = []
             for w in weights:
-                if w.ndim == 1:
-                    direction.append(np.zeros_like(w))
+                if w.ndim == 1:  # biases are not moved
+                    parts.append(np.zeros_like(w))
                     continue
                 d = drng.standard_normal(w.shape)
-                d *= np.linalg.norm(w, axis=0) / np.linalg.norm(d, axis=0)
-                direction.append(d.astype(np.float32))
-            directions.append(direction)
-        flat_dirs = np.stack(
-            [np.concatenate([d.ravel() for d in direction]) for direction in directions], axis=1
-        ).astype(np.float64)  # [n_params, 2]
+                d *= np.linalg.norm(w, axis=0) / np.linalg.norm(d, axis=0)  # per unit
+                parts.append(d)
+            directions.append(np.concatenate([d.ravel() for d in parts]))
+        basis = np.stack(directions, axis=1)  # [n_params, 2]
         return {
             "x": x.astype(np.float32),
             "y": y.astype(np.int32),
-            "theta0": weights,
-            "directions": directions,
-            "flat_theta0": np.concatenate([w.ravel() for w in weights]),
-            "projector": np.linalg.pinv(flat_dirs).astype(np.float32),  # [2, n_params]
+            "shapes": shapes,
+            "theta0": np.concatenate([w.ravel() for w in weights]).astype(np.float32),
+            "d1": directions[0].astype(np.float32),
+            "d2": directions[1].astype(np.float32),
+            "projector": np.linalg.pinv(basis).astype(np.float32),  # [2, n_params]
         }
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return int(len(self._model["theta0"]))
 
     @property
     def basis(self) -> dict[str, Any]:  # type: ignore[override]
@@ -253,47 +261,54 @@ class NNPlaneSurface(Surface):
             "is the loss on the plane",
             "model": "MLP " + "-".join(map(str, self.LAYERS)) + ", tanh, softmax cross-entropy",
             "data": f"two moons, {self.SAMPLES} points, noise 0.15, seed 0 (full batch)",
-            "parameters": int(len(self._model["flat_theta0"])),
+            "parameters": self.size,
         }
 
-    def initial_params(self, start: Point | None = None) -> list[np.ndarray]:
+    def initial_params(self, start: Point | None = None) -> np.ndarray:
         a, b = self.start if start is None else start
         m = self._model
-        return [
-            (w + a * d1 + b * d2).astype(np.float32)
-            for w, d1, d2 in zip(m["theta0"], *m["directions"], strict=True)
-        ]
+        return (m["theta0"] + np.float32(a) * m["d1"] + np.float32(b) * m["d2"]).astype(np.float32)
+
+    def _unpack(self, params: Any, reshape: Callable) -> list[Any]:
+        """Split [..., n_params] into the layers' weights [..., *shape]."""
+        out, offset = [], 0
+        for shape in self._model["shapes"]:
+            n = int(np.prod(shape))
+            out.append(reshape(params[..., offset : offset + n], shape))
+            offset += n
+        return out
 
     def value(self, x: Any, y: Any) -> np.ndarray:
         a, b = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
-        shape = a.shape
-        a, b = a.ravel(), b.ravel()
         m = self._model
-        out = np.empty(len(a))
-        for lo in range(0, len(a), 512):  # bounded memory on big grids
-            sa, sb = a[lo : lo + 512, None, None], b[lo : lo + 512, None, None]
-            h = m["x"][None].astype(np.float64)
-            layers = list(zip(m["theta0"], *m["directions"], strict=True))
+        flat_a, flat_b = a.ravel(), b.ravel()
+        out = np.empty(len(flat_a))
+        for lo in range(0, len(flat_a), 256):  # bounded memory on big grids
+            theta = (
+                m["theta0"]
+                + flat_a[lo : lo + 256, None] * m["d1"]
+                + flat_b[lo : lo + 256, None] * m["d2"]
+            )
+            layers = self._unpack(theta, lambda p, s: p.reshape(len(p), *s))
+            h = np.broadcast_to(m["x"].astype(np.float64), (len(theta), *m["x"].shape))
             for i in range(0, len(layers), 2):
-                (w, dw1, dw2), (bias, db1, db2) = layers[i], layers[i + 1]
-                weight = w + sa * dw1 + sb * dw2  # [g, in, out]
-                offset = bias + sa[:, 0] * db1 + sb[:, 0] * db2  # [g, out]
-                h = np.einsum("gni,gio->gno", h, weight) + offset[:, None, :]
+                h = np.einsum("gni,gio->gno", h, layers[i]) + layers[i + 1][:, None, :]
                 if i + 2 < len(layers):
                     h = np.tanh(h)
             logits = h - h.max(axis=-1, keepdims=True)
             log_softmax = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
             picked = np.take_along_axis(log_softmax, m["y"][None, :, None], axis=-1)[..., 0]
-            out[lo : lo + 512] = -picked.mean(axis=-1)
-        return out.reshape(shape)
+            out[lo : lo + 256] = -picked.mean(axis=-1)
+        return out.reshape(a.shape)
 
-    def tf_loss(self, params: Sequence[Any]) -> Any:
+    def tf_loss(self, params: Any) -> Any:
         import tensorflow as tf
 
+        layers = self._unpack(params, tf.reshape)
         h = tf.constant(self._model["x"])
-        for i in range(0, len(params), 2):
-            h = tf.matmul(h, params[i]) + params[i + 1]
-            if i + 2 < len(params):
+        for i in range(0, len(layers), 2):
+            h = tf.matmul(h, layers[i]) + layers[i + 1]
+            if i + 2 < len(layers):
                 h = tf.tanh(h)
         return tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -301,17 +316,33 @@ class NNPlaneSurface(Surface):
             )
         )
 
-    def tf_position(self, params: Sequence[Any]) -> Any:
+    def tf_batch_loss(self, params: Any) -> Any:
         import tensorflow as tf
 
-        flat = tf.concat([tf.reshape(p, [-1]) for p in params], axis=0)
-        delta = flat - tf.constant(self._model["flat_theta0"])
-        return tf.linalg.matvec(tf.constant(self._model["projector"]), delta)
+        layers = self._unpack(params, lambda p, s: tf.reshape(p, [-1, *s]))
+        h = tf.constant(self._model["x"])
+        for i in range(0, len(layers), 2):
+            eq = "ni,kio->kno" if i == 0 else "kni,kio->kno"
+            h = tf.einsum(eq, h, layers[i]) + layers[i + 1][:, None, :]
+            if i + 2 < len(layers):
+                h = tf.tanh(h)
+        labels = tf.broadcast_to(tf.constant(self._model["y"]), tf.shape(h)[:2])
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=h)
+        return tf.reduce_mean(losses, axis=1)
 
-    def position(self, params: Sequence[np.ndarray]) -> np.ndarray:
-        """numpy projection of weights onto the plane."""
-        flat = np.concatenate([np.asarray(p, np.float32).ravel() for p in params])
-        return self._model["projector"] @ (flat - self._model["flat_theta0"])
+    def tf_position(self, params: Any) -> Any:
+        return self.tf_batch_position(params[None, :])[0]
+
+    def tf_batch_position(self, params: Any) -> Any:
+        import tensorflow as tf
+
+        delta = params - tf.constant(self._model["theta0"])[None, :]
+        return tf.matmul(delta, tf.constant(self._model["projector"]), transpose_b=True)
+
+    def position(self, params: Any) -> np.ndarray:
+        """numpy projection of a weight vector onto the plane."""
+        flat = np.asarray(params, np.float32).ravel()
+        return self._model["projector"] @ (flat - self._model["theta0"])
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "basis": self.basis}
