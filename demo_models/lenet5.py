@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
             images, labels = next(batches)
             rate = float(optimizer.learning_rate)
             if step == run.start:
-                loss, accuracy = run.trace_graph(train_step, images, labels)
+                loss, accuracy = run.call_with_graph(train_step, images, labels)
             else:
                 loss, accuracy = train_step(images, labels)
             if lesson.every(step, log_every, last):

@@ -3,8 +3,8 @@
 The TF1 lessons did this with `tf.summary.FileWriter('logs/', sess.graph)`,
 `tf.train.Saver` and a `global_step` variable. Here a `Run` holds the TF2 equivalents:
 a summary writer for the run directory, a `tf.train.Checkpoint` (with `CheckpointManager`)
-that restores the previous run so step numbers continue, and `trace_graph`, which records
-the op graph of one call of a `tf.function` training step for TensorBoard's Graphs tab.
+that restores the previous run so step numbers continue, and `call_with_graph`, which
+records the op graph of the `tf.function` training step for TensorBoard's Graphs tab.
 """
 
 from __future__ import annotations
@@ -192,15 +192,15 @@ class Run:
             yield step
             self.step.assign(step + 1)
 
-    def trace_graph(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call a tf.function once while recording its op graph into the run."""
+    def call_with_graph(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a tf.function, first writing its op graph into the run (the Graphs tab)."""
         import tensorflow as tf
 
-        tf.summary.trace_on(graph=True, profiler=False)
-        try:
-            return fn(*args)
-        finally:
-            tf.summary.trace_export(name=getattr(fn, "__name__", "graph"), step=self.start)
+        # The concrete function's own graph, so the lesson's scopes are the top-level boxes.
+        # (`trace_on`/`trace_export` would also collect every other function the process
+        # ran, e.g. earlier demos of a tour, each as a `graph_N` box around its scopes.)
+        tf.summary.graph(fn.get_concrete_function(*args).graph)
+        return fn(*args)
 
 
 def interval(steps: int, base: int, points: int) -> int:
@@ -224,7 +224,9 @@ def plot_fit(
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.legend(loc="upper center")
-    fig.tight_layout()
+    fig.subplots_adjust(
+        left=0.16, right=0.97, bottom=0.14, top=0.9
+    )  # tight_layout: +0.2 s a figure
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 

@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
         path: list[tuple[int, float, float, float]] = []
         for step in run.steps(steps):
             k_now, b_now = float(k.numpy()), float(b.numpy())
-            loss = run.trace_graph(train_step) if step == run.start else train_step()
+            loss = run.call_with_graph(train_step) if step == run.start else train_step()
             path.append((step, k_now, b_now, float(loss)))
             summaries.scalar("k", k_now, step=step)
             summaries.scalar("b", b_now, step=step)

@@ -131,7 +131,7 @@ def main(argv: list[str]) -> int:
         for step in run.steps(steps):
             images, labels = next(batches)
             if step == run.start:
-                loss, accuracy = run.trace_graph(train_step, images, labels)
+                loss, accuracy = run.call_with_graph(train_step, images, labels)
             else:
                 loss, accuracy = train_step(images, labels)
             if lesson.every(step, log_every, last):

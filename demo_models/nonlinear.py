@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
         plot_every = lesson.interval(steps, PLOT_EVERY, 5)
         for step in run.steps(steps):
             if step == run.start:
-                loss = run.trace_graph(train_step, x_data, y_data)
+                loss = run.call_with_graph(train_step, x_data, y_data)
             else:
                 loss = train_step(x_data, y_data)
             if lesson.every(step, log_every, last):

@@ -172,7 +172,7 @@ def main(argv: list[str]) -> int:
             # the rate this step uses, read before the step advances the optimizer
             rate = float(optimizer.learning_rate)
             if step == run.start:
-                loss, cross_entropy, l2, accuracy = run.trace_graph(train_step, images, labels)
+                loss, cross_entropy, l2, accuracy = run.call_with_graph(train_step, images, labels)
             else:
                 loss, cross_entropy, l2, accuracy = train_step(images, labels)
             if lesson.every(step, log_every, last):

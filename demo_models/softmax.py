@@ -19,7 +19,7 @@ lesson (TF1)                                this module (TF2)
 `accuracy/correct_prediction`, `accuracy`   the same scopes
 `variable_summaries(W)`, `(b)`              `summaries.variable_summaries` on W and b
 `merged`, `writer.add_summary(summary, i)`  `Run`'s writer; one summary call per value
-`FileWriter('logs/', sess.graph)`           `Run.trace_graph(train_step, ...)`
+`FileWriter('logs/', sess.graph)`           `Run.call_with_graph(train_step, ...)`
 ==========================================  =============================================
 
 (*) the notes first used the squared error and then switched to
@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
         for step in run.steps(steps):
             images, labels = next(batches)
             if step == run.start:
-                loss, accuracy = run.trace_graph(train_step, images, labels)
+                loss, accuracy = run.call_with_graph(train_step, images, labels)
             else:
                 loss, accuracy = train_step(images, labels)
             if lesson.every(step, log_every, last):

@@ -1,0 +1,198 @@
+"""`flowscope tour`: every demo in a quick mode, one run each under ./runs, then TensorBoard.
+
+The tour is the quickest way to see what Flowscope shows: it trains each of the course's
+models briefly (the same code as `flowscope demo NAME --quick`), races the optimizers,
+trains the captcha model, and serves the result. Each demo writes into its own run
+directory, `<logdir>/<name>` (the race writes one run per racer under `<logdir>/race/`).
+
+Re-running never mixes old and new data in one run: before a demo starts, the tour
+deletes that demo's previous run directory (only the ones it is about to write, and only
+if they hold TensorBoard event files), so every run is fresh. A later
+`flowscope demo NAME --logdir runs/NAME` continues the tour's run from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo_models.lesson import clear_run
+from demo_models.runtime import CliError, writable_dir
+
+# Environment variable for the test suite: `FLOWSCOPE_TOUR_STEPS=N` caps every lesson demo
+# at N steps (on top of --quick), so a whole tour fits the tests' time budget.
+TEST_STEPS_ENV = "FLOWSCOPE_TOUR_STEPS"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One stop of the tour: a demo, how to run it quickly, and where to look."""
+
+    name: str
+    target: str  # "module:function" taking argv
+    args: Callable[[Path], list[str]]  # argv for a run directory
+    look: str  # what to open in TensorBoard
+    lesson: bool = True  # a lesson demo (takes --steps)
+
+
+def _quick(run: Path) -> list[str]:
+    return ["--quick", "--logdir", str(run)]
+
+
+STOPS = [
+    Stop(
+        "linear",
+        "demo_models.linear:main",
+        _quick,
+        "Scalars k and b; Optimizer Race 'linear-regression'; Graphs",
+    ),
+    Stop(
+        "nonlinear",
+        "demo_models.nonlinear:main",
+        _quick,
+        "Images fit/data_and_model (drag the step slider); Histograms",
+    ),
+    Stop(
+        "softmax",
+        "demo_models.softmax:main",
+        _quick,
+        "Graphs (input, layer, loss, train, accuracy); layer/weights/summaries",
+    ),
+    Stop("mlp", "demo_models.mlp:main", _quick, "Scalars loss/ and accuracy/; Confusion"),
+    Stop(
+        "regularized",
+        "demo_models.regularized:main",
+        _quick,
+        "Scalars train/learning_rate, accuracy/test_averaged_weights",
+    ),
+    Stop("lenet5", "demo_models.lenet5:main", _quick, "Images layer1-conv1/filters; Confusion"),
+    Stop(
+        "race",
+        "demo_models.race.cli:main",
+        lambda run: ["--quick", "--logdir", str(run)],
+        "Optimizer Race: every optimizer on every surface",
+        lesson=False,
+    ),
+    Stop(
+        "captcha",
+        "demo_models.captcha.train:main",
+        _quick,
+        "Confusion: one matrix per captcha digit",
+        lesson=False,
+    ),
+]
+NAMES = [stop.name for stop in STOPS]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowscope tour",
+        description="Run every demo in a quick mode (one run each under --logdir), "
+        "then serve TensorBoard.",
+        epilog="Each demo's previous run directory is deleted before it runs, so a run "
+        "never mixes two tours.",
+    )
+    p.add_argument("--logdir", default="runs", help="where the runs go (default: ./%(default)s)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=NAMES,
+        metavar="NAME",
+        help="run only these demos (of: " + ", ".join(NAMES) + ")",
+    )
+    p.add_argument(
+        "--no-serve", action="store_true", help="write the runs, do not start TensorBoard"
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        help="TensorBoard's port (default: 6006, or the next free one)",
+    )
+    p.add_argument("--host", default="localhost", help="address to serve on (%(default)s)")
+    return p
+
+
+def _test_steps() -> list[str]:
+    value = os.environ.get(TEST_STEPS_ENV)
+    if not value:
+        return []
+    if not value.isdigit() or int(value) < 1:
+        raise CliError(f"{TEST_STEPS_ENV} must be a positive integer, got {value!r}")
+    return ["--steps", value]
+
+
+def _run_stop(stop: Stop, run: Path) -> None:
+    module_name, function = stop.target.split(":")
+    main = getattr(importlib.import_module(module_name), function)
+    argv = stop.args(run) + (_test_steps() if stop.lesson else [])
+    status = main(argv)
+    if status:
+        raise RuntimeError(f"exited with status {status}")
+
+
+def serve(logdir: Path, host: str, port: int | None) -> int:
+    """Serve `logdir` with TensorBoard (Flowscope's plugins included) until Ctrl-C."""
+    from tensorboard import program
+
+    argv = [None, "--logdir", str(logdir), "--host", host]
+    if port is not None:
+        argv += ["--port", str(port)]
+    board = program.TensorBoard()
+    board.configure(argv=argv)
+    try:
+        url = board.launch()
+    except program.TensorBoardServerException as exc:
+        raise CliError(f"cannot start TensorBoard: {exc.msg}") from None
+    print(f"TensorBoard is serving {logdir} at {url}  (Ctrl-C stops it)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("TensorBoard stopped.")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run the tour and serve it."""
+    args = _parser().parse_args(argv)
+    logdir = writable_dir(args.logdir)
+    _test_steps()  # a bad value fails before any work
+    stops = [s for s in STOPS if not args.only or s.name in args.only]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    print(f"Flowscope tour: {len(stops)} demos into {logdir}", flush=True)
+    started = time.monotonic()
+    results: list[tuple[Stop, float, str]] = []
+    for number, stop in enumerate(stops, 1):
+        run = logdir / stop.name
+        print(f"\n[{number}/{len(stops)}] {stop.name} -> {run}", flush=True)
+        clear_run(run)
+        began = time.monotonic()
+        try:
+            _run_stop(stop, run)
+            outcome = "ok"
+        except CliError as exc:
+            outcome = f"error: {exc}"
+        except Exception as exc:  # one demo failing must not hide the others
+            if os.environ.get("FLOWSCOPE_DEBUG"):
+                raise
+            outcome = f"error: {type(exc).__name__}: {exc}"
+        results.append((stop, time.monotonic() - began, outcome))
+        if outcome != "ok":
+            print(f"{stop.name}: {outcome}", file=sys.stderr, flush=True)
+
+    print(f"\nTour finished in {time.monotonic() - started:.0f} s:")
+    for stop, seconds, outcome in results:
+        print(f"  {stop.name:<12} {seconds:6.1f} s  {outcome:<4}  {stop.look}")
+    failed = [stop.name for stop, _, outcome in results if outcome != "ok"]
+    if failed:
+        print(f"flowscope tour: {len(failed)} demo(s) failed: {', '.join(failed)}", file=sys.stderr)
+    if args.no_serve:
+        print(f"Runs are in {logdir}; serve them with: tensorboard --logdir {logdir}")
+        return 1 if failed else 0
+    return serve(logdir, args.host, args.port)

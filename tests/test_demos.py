@@ -1,0 +1,242 @@
+"""The lesson demos: MNIST loading, checkpoints that continue step numbers, clear errors.
+
+What every demo writes (graph, scalars, histograms, images, confusion) is checked on the
+tour's output in test_tour.py; here are the parts a tour cannot show.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+
+from demo_models import lesson, mnist
+from demo_models.runtime import CliError
+
+
+def write_mnist(path: Path, n_train: int = 64, n_test: int = 24, seed: int = 0) -> Path:
+    """A small Keras-format mnist.npz: uint8 [N, 28, 28] images, uint8 labels."""
+    rng = np.random.default_rng(seed)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, n_train).astype(np.uint8),
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, n_test).astype(np.uint8),
+    )
+    return path
+
+
+def accumulator(run: Path) -> event_accumulator.EventAccumulator:
+    acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
+    acc.Reload()
+    return acc
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def test_mnist_npz_is_loaded_scaled_and_named(tmp_path):
+    path = write_mnist(tmp_path / "mnist.npz")
+    data = mnist.load(path)
+    with np.load(path) as raw:
+        np.testing.assert_allclose(data.x_train, raw["x_train"] / 255.0, rtol=1e-6)
+        np.testing.assert_array_equal(data.y_test, raw["y_test"])
+    assert data.x_train.shape == (64, 28, 28) and data.x_train.dtype == np.float32
+    assert data.x_test.shape == (24, 28, 28) and data.y_train.dtype == np.int64
+    assert data.is_mnist and str(path) in data.source and "64 training / 24 test" in data.source
+    assert data.pixels == 784
+
+
+def test_keras_cache_is_used_when_present(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert not mnist.load().is_mnist  # nothing cached: the offline stand-in
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    write_mnist(tmp_path / "keras" / "datasets" / "mnist.npz", n_train=10, n_test=5)
+    data = mnist.load()
+    assert data.is_mnist and len(data.x_train) == 10 and "keras" in data.source
+
+
+def test_offline_stand_in_says_so_and_looks_like_mnist(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    data = mnist.load()
+    assert not data.is_mnist
+    assert "scikit-learn" in data.source and "NOT MNIST" in data.source
+    assert data.x_train.shape[1:] == (28, 28) and len(data.x_train) + len(data.x_test) == 1797
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    # MNIST's layout: the digit in the centre, a 4-pixel empty border
+    assert data.x_train[:, :4].max() == 0 and data.x_train[:, :, -4:].max() == 0
+    assert set(np.unique(data.y_train)) == set(range(10))
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x_train": np.zeros((2, 28, 28))}, "missing y_train, x_test, y_test"),
+        (
+            {
+                "x_train": np.zeros((2, 28)),
+                "y_train": np.zeros(2),
+                "x_test": np.zeros((1, 2, 2)),
+                "y_test": np.zeros(1),
+            },
+            "x_train must be [N, H, W]",
+        ),
+        (
+            {
+                "x_train": np.zeros((2, 2, 2)),
+                "y_train": np.array([0, 12]),
+                "x_test": np.zeros((1, 2, 2)),
+                "y_test": np.zeros(1),
+            },
+            "digits 0..9",
+        ),
+    ],
+)
+def test_malformed_npz_is_a_clear_error(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(CliError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        mnist.load(path)
+
+
+def test_missing_or_garbage_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CliError, match="no such file"):
+        mnist.load(tmp_path / "nope.npz")
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(CliError, match="not a readable .npz"):
+        mnist.load(tmp_path / "junk.npz")
+
+
+def test_next_batches_cover_each_epoch_once(tmp_path):
+    data = mnist.load(write_mnist(tmp_path / "m.npz", n_train=10))
+    batches = data.next_batches(5, seed=1)
+    seen = np.concatenate([next(batches)[1] for _ in range(2)])
+    assert sorted(seen) == sorted(data.y_train)  # one epoch = every example once
+
+
+# -- runs: checkpoints, continuing steps, the lesson's graph ------------------------------
+
+
+# The name scopes of each lesson's graph, as the lesson writes them.
+LESSON_SCOPES = {
+    "linear": {"model", "loss", "train"},
+    "nonlinear": {"input", "layer1/weights", "layer1/Wx_plus_b", "layer1/tanh", "layer2", "loss"},
+    "softmax": {
+        "input",
+        "layer/weights",
+        "layer/biases",
+        "layer/xw_plus_b",
+        "layer/softmax",
+        "loss",
+        "train",
+        "accuracy/correct_prediction",
+        "accuracy/accuracy",
+    },
+    "mlp": {"input", "model/hidden1", "model/hidden2", "model/output", "loss", "train", "accuracy"},
+    "regularized": {"input", "layer1", "layer2", "loss", "train", "accuracy"},
+    "lenet5": {
+        "input",
+        "layer1-conv1",
+        "layer2-pool1",
+        "layer3-conv2",
+        "layer4-pool2",
+        "layer5-fc1",
+        "layer6-fc2",
+        "loss",
+        "train",
+        "accuracy",
+    },
+}
+
+
+def graph_scopes(graph_def) -> set[str]:
+    """Every name scope of a GraphDef's nodes ('a/b/op' gives 'a' and 'a/b')."""
+    scopes = set()
+    for node in graph_def.node:
+        parts = node.name.split("/")[:-1]
+        scopes.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return scopes
+
+
+def scalar_steps(acc, tag: str) -> list[int]:
+    return [event.step for event in acc.Tensors(tag)]
+
+
+def test_softmax_on_mnist_npz_resumes_with_continuing_steps(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_NO_PROGRESS", "1")
+    from demo_models import softmax
+
+    data = write_mnist(tmp_path / "mnist.npz")
+    run = tmp_path / "softmax"
+    args = ["--mnist", str(data), "--logdir", str(run)]
+    assert softmax.main([*args, "--steps", "6"]) == 0
+    assert softmax.main([*args, "--steps", "4"]) == 0
+    acc = accumulator(run)
+    assert scalar_steps(acc, "loss/loss") == list(range(10))  # 0..5, then 6..9: no restart
+    assert LESSON_SCOPES["softmax"] <= graph_scopes(acc.Graph())
+    assert (run / "checkpoints" / "ckpt-10.index").exists()
+    texts = [e.tensor_proto.string_val[0].decode() for e in acc.Tensors("about/data")]
+    assert all(str(data) in text for text in texts)
+
+    assert softmax.main([*args, "--steps", "2", "--fresh"]) == 0
+    assert scalar_steps(accumulator(run), "loss/loss") == [0, 1]  # --fresh starts over
+
+
+def test_regularized_resume_restores_moving_averages_and_learning_rate(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_NO_PROGRESS", "1")
+    import tensorflow as tf
+
+    from demo_models import regularized
+
+    data = write_mnist(tmp_path / "mnist.npz", n_train=200)
+    run = tmp_path / "reg"
+    args = ["--mnist", str(data), "--logdir", str(run)]
+    assert regularized.main([*args, "--steps", "5"]) == 0
+    first = tf.train.load_checkpoint(str(run / "checkpoints"))
+    assert regularized.main([*args, "--steps", "3"]) == 0
+    second = tf.train.load_checkpoint(str(run / "checkpoints"))
+    names = second.get_variable_to_shape_map()
+    step_key = next(k for k in names if k.startswith("step/"))
+    iterations = next(k for k in names if "iterations" in k)
+    assert first.get_tensor(step_key) == 5 and second.get_tensor(step_key) == 8
+    assert second.get_tensor(iterations) == 8  # the decay schedule continues, too
+    shadows = [k for k in names if k.startswith("averages/")]
+    assert len(shadows) == 4  # w1, b1, w2, b2 moving averages are saved
+    acc = accumulator(run)
+    rates = {
+        e.step: float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("train/learning_rate")
+    }
+    # 200 examples / 100 per batch: the staircase decays by 0.99 every 2 steps
+    base = regularized.LEARNING_RATE_BASE
+    assert rates[0] == pytest.approx(base) and rates[7] == pytest.approx(base * 0.99**3)
+    assert {"accuracy/test_averaged_weights", "accuracy/test_raw_weights"} <= set(
+        acc.Tags()["tensors"]
+    )
+
+
+def test_fresh_refuses_to_delete_a_directory_that_is_not_a_run(tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("...")
+    with pytest.raises(CliError, match="no TensorBoard event files"):
+        lesson.clear_run(precious)
+    assert (precious / "chapter1.tex").exists()
+
+
+def test_demo_with_unwritable_logdir_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [sys.executable, "-m", "demo_models", "demo", "linear", "--logdir", str(blocker / "x")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("flowscope: error:")
+    assert "not writable" in result.stderr and "Traceback" not in result.stderr
