@@ -24,9 +24,9 @@ _EXPORTS: dict[str, str] = {
     "write_trajectory": "summaries.race",
     "write_surface": "summaries.race",
     # per-position confusion
-    "confusion": "summaries.confusion",
-    "confusion_counts": "summaries.confusion",
-    "write_confusion": "summaries.confusion",
+    "confusion": "summaries.position_confusion",
+    "confusion_counts": "summaries.position_confusion",
+    "write_confusion": "summaries.position_confusion",
 }
 
 

@@ -326,10 +326,14 @@ def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
     `labels` are class ids [N, P] (or [N] for one position); `predictions` are class ids of
     the same shape or scores with a trailing axis of size K (argmax is taken).
     """
-    import tensorflow as tf
 
     k = _check_classes(num_classes)
-    lab, pred = _labels_predictions_tf(labels, predictions, k)
+    return _counts_tf(*_labels_predictions_tf(labels, predictions, k), k)
+
+
+def _counts_tf(lab: Any, pred: Any, k: int) -> Any:
+    import tensorflow as tf
+
     p = tf.shape(lab, out_type=tf.int64)[1]
     flat = (tf.range(p, dtype=tf.int64)[tf.newaxis, :] * k + lab) * k + pred
     size = p * k * k
@@ -368,8 +372,8 @@ def confusion(
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
             raise ValueError(f"step must be a non-negative integer, got {step!r}")
         step = int(step)
-    counts = confusion_counts(labels, predictions, k)
-    p_static = counts.shape[0]
+    lab, pred = _labels_predictions_tf(labels, predictions, k)
+    p_static = lab.shape[1]
     if positions is None:
         if p_static is None:
             raise ValueError("positions must be given when the number of positions is unknown")
@@ -377,21 +381,32 @@ def confusion(
     else:
         position_names = _names("positions", positions, p_static)
     image_tensor = None
-    if images is not None:
+    if images is not None:  # checked in full before anything is written
         image_tensor = tf.convert_to_tensor(images)
-        if image_tensor.shape.rank not in (3, 4):
+        shape = image_tensor.shape
+        if shape.rank not in (3, 4) or (shape.rank == 4 and shape[-1] not in (1, 3, 4, None)):
             raise ValueError(
-                f"images must have shape [N, h, w] or [N, h, w, c], got "
-                f"{image_tensor.shape.as_list()}"
+                f"images must have shape [N, h, w] or [N, h, w, c] with c in 1, 3, 4, got "
+                f"{shape.as_list() if shape.rank is not None else 'unknown rank'}"
             )
         if not (image_tensor.dtype.is_integer or image_tensor.dtype.is_floating):
             raise TypeError(f"images must be numeric, got dtype {image_tensor.dtype.name}")
+        if shape[0] is not None and lab.shape[0] is not None and shape[0] != lab.shape[0]:
+            raise ValueError(f"images must have N = {lab.shape[0]} entries, got {shape[0]}")
+        if not tf.executing_eagerly():
+            same_n = tf.debugging.assert_equal(
+                tf.shape(image_tensor)[0],
+                tf.shape(lab)[0],
+                message="images must have one entry per label",
+            )
+            with tf.control_dependencies([same_n]):
+                lab = tf.identity(lab)
+    counts = _counts_tf(lab, pred, k)
     matrix_meta = fmt.make_metadata(
         fmt.CONFUSION_PLUGIN, fmt.MATRIX, {"positions": position_names, "classes": class_names}
     )
     tf.summary.write(tag=tag, tensor=counts, step=step, metadata=matrix_meta)
     if image_tensor is not None:
-        lab, pred = _labels_predictions_tf(labels, predictions, k)
 
         def serialized(lab_v, pred_v, images_v) -> bytes:
             lab_n, pred_n, images_n = _host(lab_v), _host(pred_v), _host(images_v)
@@ -412,10 +427,6 @@ def confusion(
             return tf.summary.experimental.write_raw_pb(blob, step=write_step)
 
         if tf.executing_eagerly():
-            if image_tensor.shape[0] != lab.shape[0]:
-                raise ValueError(
-                    f"images must have N = {lab.shape[0]} entries, got {image_tensor.shape[0]}"
-                )
             if bool(tf.summary.should_record_summaries()):
                 write_examples()
         else:  # only when recording (e.g. replica 0 of a distribution strategy)

@@ -1,0 +1,221 @@
+"""Per-position confusion: counts as TF ops, matrices and capped misclassified examples."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorboard.backend.event_processing import event_file_loader
+
+import summaries
+from summaries import format as fmt
+from summaries import pb
+
+CLASSES = ["a", "b", "c", "d"]
+
+
+def reference_counts(labels: np.ndarray, predictions: np.ndarray, k: int) -> np.ndarray:
+    labels, predictions = np.atleast_2d(labels.T).T, np.atleast_2d(predictions.T).T
+    out = np.zeros((labels.shape[1], k, k), np.int64)
+    for n in range(labels.shape[0]):
+        for p in range(labels.shape[1]):
+            out[p, labels[n, p], predictions[n, p]] += 1
+    return out
+
+
+def confusion_events(logdir: Path) -> dict[str, list[tuple[int, dict, np.ndarray]]]:
+    out: dict[str, list] = {}
+    for path in sorted(logdir.rglob("events.out.tfevents.*")):
+        for event in event_file_loader.EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name != fmt.CONFUSION_PLUGIN:
+                    continue
+                content = fmt.parse_content(value.metadata.plugin_data.content)
+                array = tf.make_ndarray(value.tensor)
+                out.setdefault(value.tag, []).append((event.step, content, array))
+    return out
+
+
+def decode_examples(array: np.ndarray) -> tuple[list[list[int]], list[np.ndarray]]:
+    cells = json.loads(array[0].decode("utf-8"))["cells"]
+    images = [np.asarray(Image.open(io.BytesIO(blob))) for blob in array[1:]]
+    return cells, images
+
+
+rng = np.random.default_rng(11)
+LABELS = rng.integers(0, 4, (60, 3))
+PREDICTIONS = np.where(rng.random((60, 3)) < 0.6, LABELS, rng.integers(0, 4, (60, 3)))
+
+
+def test_counts_match_a_plain_loop_eagerly_and_in_graph():
+    expected = reference_counts(LABELS, PREDICTIONS, 4)
+    eager = summaries.confusion_counts(LABELS, PREDICTIONS, 4)
+    assert eager.dtype == tf.int64 and eager.shape == (3, 4, 4)
+    np.testing.assert_array_equal(eager.numpy(), expected)
+    graph = tf.function(
+        lambda lab, pred: summaries.confusion_counts(lab, pred, 4),
+        input_signature=[tf.TensorSpec([None, 3], tf.int32)] * 2,
+    )
+    np.testing.assert_array_equal(graph(LABELS, PREDICTIONS).numpy(), expected)
+    np.testing.assert_array_equal(graph(LABELS[:0], PREDICTIONS[:0]).numpy(), 0 * expected)
+
+
+def test_one_position_and_scores():
+    labels = LABELS[:, 0]
+    scores = np.eye(4, dtype=np.float32)[PREDICTIONS[:, 0]] + 0.1  # one-hot-ish scores
+    counts = summaries.confusion_counts(labels, scores, 4).numpy()
+    np.testing.assert_array_equal(counts, reference_counts(labels, PREDICTIONS[:, 0], 4))
+    multi = np.eye(4, dtype=np.float32)[PREDICTIONS]  # [N, P, K]
+    counts = summaries.confusion_counts(LABELS.astype(np.float32), multi, 4).numpy()
+    np.testing.assert_array_equal(counts, reference_counts(LABELS, PREDICTIONS, 4))
+
+
+def test_out_of_range_ids_fail_eagerly_and_in_graph():
+    with pytest.raises(ValueError, match="labels"):
+        summaries.confusion_counts([0, 4], [0, 1], 4)
+    with pytest.raises(ValueError, match="predictions"):
+        summaries.confusion_counts([0, 1], [0, -1], 4)
+    graph = tf.function(lambda lab, pred: summaries.confusion_counts(lab, pred, 4))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels"):
+        graph(tf.constant([0, 9]), tf.constant([0, 1]))
+
+
+def test_confusion_writes_matrix_and_capped_examples(tmp_path):
+    # every image carries its sample index so each stored example can be traced back
+    images = np.stack([np.full((5, 6), n * 4, np.uint8) for n in range(60)])
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default(), tf.name_scope("validation"):
+        counts = summaries.confusion(
+            "confusion",
+            LABELS,
+            PREDICTIONS,
+            classes=CLASSES,
+            positions=["d1", "d2", "d3"],
+            step=5,
+            images=images,
+            cap_per_cell=2,
+        )
+    writer.close()
+    np.testing.assert_array_equal(counts.numpy(), reference_counts(LABELS, PREDICTIONS, 4))
+    written = confusion_events(tmp_path)
+    assert set(written) == {"validation/confusion", "validation/confusion/examples"}
+    [(step, content, matrix)] = written["validation/confusion"]
+    assert step == 5 and content["kind"] == fmt.MATRIX
+    assert content["positions"] == ["d1", "d2", "d3"] and content["classes"] == CLASSES
+    np.testing.assert_array_equal(matrix, counts.numpy())
+    [(step, content, blobs)] = written["validation/confusion/examples"]
+    assert step == 5 and content["matrix_tag"] == "validation/confusion"
+    assert content["cap_per_cell"] == 2
+    cells, pngs = decode_examples(blobs)
+    assert len(cells) == len(pngs) > 0
+    per_cell: dict[tuple, int] = {}
+    for (p, true, predicted), png in zip(cells, pngs, strict=True):
+        n = int(png[0, 0]) // 4
+        assert (LABELS[n, p], PREDICTIONS[n, p]) == (true, predicted) and true != predicted
+        per_cell[(p, true, predicted)] = per_cell.get((p, true, predicted), 0) + 1
+    wrong = reference_counts(LABELS, PREDICTIONS, 4)
+    for p, true, predicted in zip(*np.nonzero(wrong), strict=True):
+        if true != predicted:
+            assert per_cell[(p, true, predicted)] == min(2, wrong[p, true, predicted])
+
+
+def test_confusion_inside_tf_function(tmp_path):
+    images = tf.random.uniform([60, 4, 4, 1])
+
+    @tf.function
+    def evaluate(step):
+        return summaries.confusion(
+            "c", LABELS, PREDICTIONS, classes=CLASSES, step=step, images=images, cap_per_cell=1
+        )
+
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in (0, 10):
+            evaluate(tf.constant(step, tf.int64))
+    writer.close()
+    written = confusion_events(tmp_path)
+    assert [s for s, _, _ in written["c"]] == [0, 10]
+    assert [s for s, _, _ in written["c/examples"]] == [0, 10]
+    cells, _ = decode_examples(written["c/examples"][0][2])
+    assert len(cells) == len({tuple(c) for c in cells})  # cap 1 per cell
+
+
+def test_numpy_writer_from_counts_and_from_labels(tmp_path):
+    with pb.LogWriter(str(tmp_path)) as log:
+        counts = summaries.write_confusion(
+            log,
+            "from_labels",
+            labels=LABELS,
+            predictions=PREDICTIONS,
+            classes=CLASSES,
+            step=3,
+            images=np.zeros((60, 4, 4, 3)),
+            cap_per_cell=1,
+        )
+        again = summaries.write_confusion(log, "from_counts", counts, classes=CLASSES, step=4)
+    np.testing.assert_array_equal(counts, reference_counts(LABELS, PREDICTIONS, 4))
+    np.testing.assert_array_equal(again, counts)
+    written = confusion_events(tmp_path)
+    assert written["from_counts"][0][1]["positions"] == ["position 1", "position 2", "position 3"]
+    np.testing.assert_array_equal(written["from_counts"][0][2], counts)
+    cells, images = decode_examples(written["from_labels/examples"][0][2])
+    assert len(cells) == int((counts * (1 - np.eye(4, dtype=int))).astype(bool).sum())
+    assert images[0].shape == (4, 4, 3)
+
+
+BAD = [
+    ({"counts": np.zeros((3, 4))}, ValueError, "counts"),
+    ({"counts": np.zeros((1, 4, 3))}, ValueError, "counts"),
+    ({"counts": -np.ones((1, 4, 4))}, ValueError, "negative"),
+    ({"counts": np.full((1, 4, 4), 0.5)}, ValueError, "whole"),
+    ({"counts": np.zeros((1, 3, 3))}, ValueError, "classes"),
+    ({"counts": np.zeros((2, 4, 4)), "positions": ["only one"]}, ValueError, "positions"),
+    ({"counts": np.array([["x"]])}, TypeError, "counts"),
+    ({"labels": [0, 1], "predictions": [0, 1, 2]}, ValueError, "shape"),
+    ({"labels": [0, 7], "predictions": [0, 1]}, ValueError, "labels"),
+    ({"labels": [[[0]]], "predictions": [[[0]]]}, ValueError, "labels"),
+    ({"labels": ["a"], "predictions": [0]}, TypeError, "labels"),
+    ({"labels": [0, 1]}, ValueError, "predictions"),
+    ({"labels": [0], "predictions": [0], "images": np.zeros((2, 3, 3))}, ValueError, "images"),
+    ({"counts": np.zeros((1, 4, 4)), "images": np.zeros((1, 3, 3))}, ValueError, "images"),
+    ({"counts": np.zeros((1, 4, 4)), "classes": "abcd"}, TypeError, "classes"),
+    ({"counts": np.zeros((1, 4, 4)), "cap_per_cell": 0}, ValueError, "cap_per_cell"),
+    ({"counts": np.zeros((1, 4, 4)), "step": -2}, ValueError, "step"),
+]
+
+
+@pytest.mark.parametrize("change, error, needle", BAD)
+def test_bad_input_raises_and_keeps_what_was_written(tmp_path, change, error, needle):
+    kwargs = {"classes": CLASSES, **change}
+    with pb.LogWriter(str(tmp_path)) as log:
+        summaries.write_confusion(log, "before", np.ones((1, 4, 4), int), classes=CLASSES)
+        with pytest.raises(error, match=needle):
+            summaries.write_confusion(log, "bad", **kwargs)
+        summaries.write_confusion(log, "after", np.ones((1, 4, 4), int), classes=CLASSES)
+    assert set(confusion_events(tmp_path)) == {"before", "after"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, needle",
+    [
+        ({"classes": ["a", "b"]}, ValueError, "labels"),  # ids >= 2
+        ({"classes": CLASSES, "positions": ["x"]}, ValueError, "positions"),
+        ({"classes": CLASSES, "images": np.zeros((59, 2, 2))}, ValueError, "images"),
+        ({"classes": CLASSES, "images": np.zeros((60, 2))}, ValueError, "images"),
+        ({"classes": CLASSES, "cap_per_cell": "8"}, TypeError, "cap_per_cell"),
+        ({"classes": None}, TypeError, "classes"),
+    ],
+)
+def test_tf_confusion_bad_input_keeps_what_was_written(tmp_path, kwargs, error, needle):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        summaries.confusion("before", [0], [0], classes=["a"], step=0)
+        with pytest.raises(error, match=needle):
+            summaries.confusion("bad", LABELS, PREDICTIONS, step=1, **kwargs)
+    writer.close()
+    assert set(confusion_events(tmp_path)) == {"before"}
