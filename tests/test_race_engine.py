@@ -46,7 +46,7 @@ def assert_same(trajectory: engine.Trajectory, positions: np.ndarray, losses: np
 @pytest.fixture(scope="module")
 def whole_race():
     racers = [engine.Racer.make(o, s) for s in DIRECT for o in optimizers.OPTIMIZERS]
-    return engine.race(racers, STEPS)
+    return engine.Program(racers, jit=True).run(STEPS)  # no fallback: XLA must work
 
 
 @pytest.mark.parametrize("surface", DIRECT)

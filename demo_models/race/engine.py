@@ -127,6 +127,8 @@ class _Group:
         import tensorflow as tf
 
         before = tf.identity(self.variable.read_value())
+        # dense, as in a plain loop (a gather can hand the optimizer IndexedSlices)
+        grad = tf.convert_to_tensor(grad)
         self.optimizer.apply_gradients([(grad, self.variable)])
         self.variable.assign(tf.where(moving[:, None], self.variable.read_value(), before))
 

@@ -1,0 +1,302 @@
+"""`flowscope race`: race real Keras optimizers over loss surfaces and log the race.
+
+Each surface makes one race (``race-<surface>``, or ``tuned-<surface>`` with --tune); each
+optimizer in it is a TensorBoard run ``<race>/<optimizer>`` holding its whole trajectory
+(`race/trajectory`), the surface it raced on (`race/surface`) and its loss per step
+(`race/loss`, so TensorBoard's Scalars tab compares optimizers as runs too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from demo_models.runtime import CliError, progress, writable_dir
+
+DEFAULT_STEPS = 500
+GRID = 101  # surface grid resolution (analytic surfaces)
+GRID_MODEL = 41  # nn_plane: each grid point is a forward pass of the network
+TRAJECTORY_TAG = "race/trajectory"
+SURFACE_TAG = "race/surface"
+LOSS_TAG = "race/loss"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from demo_models.race.optimizers import OPTIMIZERS
+    from demo_models.race.surfaces import SURFACES
+
+    parser = argparse.ArgumentParser(
+        prog="flowscope race",
+        description="Race real Keras optimizers over loss surfaces and log the race for "
+        "TensorBoard's Optimizer Race page. Re-running a race replaces its logs.",
+    )
+    parser.add_argument("--logdir", default="runs", help="log directory (default: runs)")
+    parser.add_argument(
+        "--surfaces",
+        nargs="+",
+        default=list(SURFACES),
+        metavar="S",
+        help="surfaces to race on (default: all): " + ", ".join(SURFACES),
+    )
+    parser.add_argument(
+        "--optimizers",
+        nargs="+",
+        default=list(OPTIMIZERS),
+        metavar="O",
+        help="optimizers to race (default: all): " + ", ".join(OPTIMIZERS),
+    )
+    parser.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help=f"updates per racer ({DEFAULT_STEPS})"
+    )
+    parser.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="OPT.NAME=VALUE",
+        help="override a hyper-parameter, e.g. --hp adam.learning_rate=0.05 (repeatable)",
+    )
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="tune each optimizer's learning rate (and momentum) per surface first, with the "
+        "same trial budget for every optimizer",
+    )
+    parser.add_argument(
+        "--trials", type=int, default=None, help="trials per optimizer and surface with --tune"
+    )
+    parser.add_argument(
+        "--name", default=None, help="race name prefix (default: race, or tuned with --tune)"
+    )
+    parser.add_argument(
+        "--no-xla", action="store_true", help="run the compiled race without XLA (slower)"
+    )
+    return parser
+
+
+def _check_names(kind: str, given: list[str], known: dict) -> list[str]:
+    unknown = [n for n in given if n not in known]
+    if unknown:
+        raise CliError(f"unknown {kind}: {', '.join(unknown)} (choose from {', '.join(known)})")
+    return list(dict.fromkeys(given))  # keep order, drop repeats
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `flowscope race`."""
+    from demo_models.race import optimizers as opts
+    from demo_models.race import tuning
+    from demo_models.race.surfaces import SURFACES
+
+    args = _parser().parse_args(argv)
+    surfaces = _check_names("surface", args.surfaces, SURFACES)
+    names = _check_names("optimizer", args.optimizers, opts.OPTIMIZERS)
+    if not 1 <= args.steps <= 100_000:
+        raise CliError(f"--steps must be between 1 and 100000, got {args.steps}")
+    if args.trials is not None and not args.tune:
+        raise CliError("--trials needs --tune")
+    trials = tuning.DEFAULT_TRIALS if args.trials is None else args.trials
+    if args.tune and trials < 2:
+        raise CliError(f"--trials must be at least 2, got {trials}")
+    prefix = args.name or ("tuned" if args.tune else "race")
+    if not prefix.replace("-", "").replace("_", "").isalnum():
+        raise CliError(f"--name must be letters, digits, - or _, got {prefix!r}")
+    try:
+        overrides = opts.parse_overrides(args.hp)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    logdir = writable_dir(args.logdir, "--logdir")
+
+    _print_settings(names, surfaces, overrides, args, trials)
+    results = run(
+        names,
+        surfaces,
+        args.steps,
+        overrides=overrides,
+        tune=args.tune,
+        trials=trials,
+        jit=not args.no_xla,
+    )
+    for surface in surfaces:
+        race_name = f"{prefix}-{surface}"
+        rows = [r for r in results if r["trajectory"].racer.surface == surface]
+        print_leaderboard(race_name, SURFACES[surface], rows)
+    written = write_logs(logdir, prefix, results, trials if args.tune else None)
+    print(f"\nwrote {written} runs under {logdir}; view them with: tensorboard --logdir {logdir}")
+    return 0
+
+
+def run(
+    names: list[str],
+    surfaces: list[str],
+    steps: int,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    tune: bool = False,
+    trials: int | None = None,
+    jit: bool = True,
+) -> list[dict[str, Any]]:
+    """Race (or tune, then keep the best trials); one dict per racer with its metrics."""
+    from demo_models.race import engine, tuning
+
+    overrides = overrides or {}
+    started = time.perf_counter()
+    if tune:
+        budget = trials or tuning.DEFAULT_TRIALS
+        count = len(names) * len(surfaces) * budget
+        _status(f"tuning: {count} trials racing in one compiled program ...")
+        tuned = tuning.tune(names, surfaces, steps, budget, overrides, jit=jit)
+        results = [
+            {"trajectory": t.best, "tuning": t.info(budget, tuning.SEED), "at_edge": t.at_edge}
+            for t in tuned
+        ]
+    else:
+        racers = [
+            engine.Racer.make(name, surface, overrides.get(name))
+            for surface in surfaces
+            for name in names
+        ]
+        _status(f"racing {len(racers)} racers x {steps} steps in one compiled program ...")
+        results = [{"trajectory": t, "tuning": None} for t in engine.race(racers, steps, jit=jit)]
+    for r in results:
+        r["metrics"] = tuning.metrics_of(r["trajectory"])
+    _status(f"raced in {time.perf_counter() - started:.1f} s (compilation included)")
+    return results
+
+
+def _status(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _print_settings(names, surfaces, overrides, args, trials) -> None:
+    from demo_models.race import optimizers as opts
+    from demo_models.race import tuning
+    from demo_models.race.surfaces import SURFACES
+
+    print(f"Optimizer race: {len(names)} optimizers x {len(surfaces)} surfaces, {args.steps} steps")
+    print("\nHyper-parameters (Flowscope's defaults for these surfaces; change with --hp):")
+    for name in names:
+        spec = opts.get_spec(name)
+        hp = opts.resolve(name, overrides.get(name))
+        fixed = "".join(f", {k}={v}" for k, v in spec.fixed.items() if v)
+        settings = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in hp.items()
+        )
+        print(f"  {spec.title:9s} keras.optimizers.{spec.keras_class}({settings}{fixed})")
+    for surface in surfaces:
+        for name, hp in SURFACES[surface].defaults.items():
+            if name in names and name not in overrides:
+                print(f"  on {surface}: {opts.get_spec(name).title} uses {hp}")
+    if args.tune:
+        print(f"\nTuning: {trials} trials per optimizer and surface")
+        print(
+            "  search space: learning_rate log-uniform in [{:g}, {:g}]; momentum in [{:g}, {:g}]"
+            " where the optimizer has one".format(*tuning.LEARNING_RATE, *tuning.MOMENTUM)
+        )
+        print(f"  objective: {tuning.OBJECTIVE}")
+    print()
+
+
+def print_leaderboard(race_name: str, surf, rows: list[dict[str, Any]]) -> None:
+    """One table per surface, best first (the tuning objective's order)."""
+    from demo_models.race import optimizers as opts
+    from demo_models.race.tuning import rank_key
+
+    rows = sorted(rows, key=lambda r: rank_key(r["metrics"]))
+    tol = f"distance {surf.tolerance:g}" if surf.minima else f"loss <= {surf.tolerance:g}"
+    print(f"\n{race_name}: {surf.title} (arrived = {tol})")
+    header = f"  {'#':>2} {'optimizer':10} {'final loss':>11} {'best loss':>11} {'distance':>9} "
+    header += f"{'entered':>8} {'settled':>8}  diverged"
+    print(header)
+    for i, r in enumerate(rows, 1):
+        m, t = r["metrics"], r["trajectory"]
+        diverged = f"step {m['diverged_step']} ({m['reason']})" if m["diverged"] else "-"
+        line = (
+            f"  {i:>2} {opts.get_spec(t.racer.optimizer).title:10} {_fmt(m['final_loss']):>11} "
+            f"{_fmt(m['best_loss']):>11} {_fmt(m['distance_to_minimum'], 3):>9} "
+            f"{_fmt(m['first_entry_step']):>8} {_fmt(m['settled_step']):>8}  {diverged}"
+        )
+        if r.get("tuning"):
+            searched = r["tuning"]["search_space"]
+            best = ", ".join(f"{k}={t.racer.hp[k]:.3g}" for k in searched)
+            edge = f"  AT EDGE: {', '.join(r['at_edge'])}" if r["at_edge"] else ""
+            line += f"  [{best}]{edge}"
+        print(line)
+
+
+def write_logs(
+    logdir: Path, prefix: str, results: list[dict[str, Any]], budget: int | None = None
+) -> int:
+    """One run per racer: trajectory, surface grid and loss scalars. Returns the run count."""
+    from tensorboard.plugins.scalar import summary_v2 as scalar_summary
+
+    from demo_models.race import optimizers as opts
+    from demo_models.race.surfaces import SURFACES
+    from summaries import race as race_summaries
+    from summaries.pb import LogWriter
+
+    grids: dict[str, Any] = {}
+    for r in progress(results, "writing logs"):
+        t, m = r["trajectory"], r["metrics"]
+        surf = SURFACES[t.racer.surface]
+        if surf.name not in grids:
+            grids[surf.name] = surf.grid(GRID if surf.direct else GRID_MODEL)[2]
+        race_name = f"{prefix}-{surf.name}"
+        run_dir = logdir / race_name / t.racer.optimizer
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for old in run_dir.glob("events.out.tfevents.*"):  # a re-run replaces the race
+            old.unlink()
+        spec = opts.get_spec(t.racer.optimizer)
+        steps = list(range(len(t.positions)))
+        with LogWriter(str(run_dir)) as writer:
+            race_summaries.write_surface(
+                writer,
+                SURFACE_TAG,
+                grids[surf.name],
+                race=race_name,
+                surface=surf.name,
+                window=surf.window,
+                minima=surf.minima,
+                log_scale=surf.log_scale,
+            )
+            race_summaries.write_trajectory(
+                writer,
+                TRAJECTORY_TAG,
+                steps,
+                t.positions,
+                t.losses,
+                race=race_name,
+                optimizer=t.racer.optimizer,
+                surface=surf.name,
+                window=surf.window,
+                hyperparameters=t.racer.hp,
+                start=t.racer.start,
+                minima=surf.minima,
+                basis=surf.basis,
+                optimizer_title=spec.title,
+                keras_class=f"keras.optimizers.{spec.keras_class}",
+                fixed_arguments=spec.fixed,
+                surface_title=surf.title,
+                analytic=surf.analytic,
+                log_scale=surf.log_scale,
+                tolerance=surf.tolerance,
+                tolerance_kind=m["tolerance_kind"],
+                diverged_step=t.diverged_step,
+                reason=t.reason,
+                tuning=r.get("tuning"),
+            )
+            for step, loss in zip(steps, t.losses.tolist(), strict=True):
+                writer.add(scalar_summary.scalar_pb(LOSS_TAG, loss), step=step)
+    return len(results)
