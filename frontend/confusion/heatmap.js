@@ -140,10 +140,13 @@ export class HeatMap {
     const k = this.k;
     const c = this.cell;
     let labels = null;
-    if (format) {
+    if (format && c >= 16) {
       labels = Array.from(values, (v) => (Number.isFinite(v) ? format(v) : ""));
-      const widest = Math.max(0, ...labels.map((s) => textWidth(s, 10)));
-      if (widest > c - 3 || c < 16) labels = null; // never let cell text overlap
+      const chars = Math.max(0, ...labels.map((s) => s.length));
+      // The largest font that fits the widest value; no text rather than overlapping text.
+      const size = [10, 9].find((px) => textWidth("0".repeat(chars), px) <= c - 3);
+      if (size) this.textLayer.setAttribute("font-size", size);
+      else labels = null;
     }
     for (let i = 0; i < k * k; i++) {
       const v = values[i];
