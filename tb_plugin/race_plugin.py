@@ -176,11 +176,17 @@ class RacePlugin(FlowscopePlugin):
                 for key in ("surface", "window", "start", "minima", "basis", "tolerance"):
                     if race.get(key) is None and content.get(key) is not None:
                         race[key] = content[key]
+                race["title"] = race["title"] or content.get("surface_title")
+                if content.get("analytic") is False:  # the engine says: not closed-form
+                    race["analytic"] = False
                 race["racers"].append(
                     {
                         "run": run,
                         "tag": tag,
                         "optimizer": str(content.get("optimizer", run)),
+                        "title": str(
+                            content.get("optimizer_title") or content.get("optimizer", run)
+                        ),
                         "hyperparameters": content.get("hyperparameters") or {},
                         "tuning": content.get("tuning"),
                         "max_step": content["max_step"],
@@ -198,15 +204,23 @@ class RacePlugin(FlowscopePlugin):
                     for key in ("window", "minima"):
                         race[key] = race.get(key) or content.get(key)
         analytic = _analytic_surfaces()
+        order = _optimizer_order()
         for race in races.values():
+            # the engine's order (SGD, Momentum, NAG, ...) gives every optimizer one colour
+            race["racers"].sort(key=lambda r: (order.get(r["optimizer"], len(order)), r["run"]))
+            for racer in race["racers"]:
+                racer["palette_index"] = order.get(racer["optimizer"])
             if race["tolerance"] is None:
                 race["tolerance"] = _tolerance(race)
             surface = _engine_surfaces().get(str(race["surface"]))
             if surface is not None:
-                race["title"] = getattr(surface, "title", None)
+                race["title"] = race["title"] or getattr(surface, "title", None)
                 race["description"] = getattr(surface, "description", None)
             race["whatif"] = bool(
-                race["basis"] is None and race["surface"] in analytic and race["racers"]
+                race.pop("analytic", True)
+                and race["basis"] is None
+                and race["surface"] in analytic
+                and race["racers"]
             )
         return races
 
@@ -455,6 +469,15 @@ def _engine_surfaces() -> dict[str, Any]:
         except Exception:  # the page then offers no what-if and needs logged tolerances
             _ENGINE_SURFACES = {}
     return _ENGINE_SURFACES
+
+
+def _optimizer_order() -> dict[str, int]:
+    """{optimizer name: position in the engine's registry} (empty without the engine)."""
+    try:
+        from demo_models.race.optimizers import OPTIMIZERS
+    except Exception:
+        return {}
+    return {name: i for i, name in enumerate(OPTIMIZERS)}
 
 
 def _analytic_surfaces() -> frozenset[str]:

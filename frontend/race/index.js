@@ -93,8 +93,20 @@ class RacePage {
     const [surface, board] = await Promise.all([surfaceP, boardP]);
     if (token !== this.loadToken) return; // another race was picked meanwhile
     const rows = new Map((board.rows || []).map((row) => [row.run, row]));
+    // Known optimizers keep one colour in every race; others take the colours left over.
+    const known = (r) => Number.isInteger(r.palette_index);
+    const firsts = new Map();
+    for (const r of race.racers) if (known(r) && !firsts.has(r.palette_index)) firsts.set(r.palette_index, r);
+    const taken = new Set(firsts.keys());
+    let spare = 0;
+    const slots = race.racers.map((r) => {
+      if (known(r) && firsts.get(r.palette_index) === r) return r.palette_index;
+      while (taken.has(spare)) spare++;
+      taken.add(spare);
+      return spare;
+    });
     this.racers = race.racers.map((r, index) => {
-      const { color, dash } = categorical(index);
+      const { color, dash } = categorical(slots[index]);
       const json = tracks[index];
       const row = rows.get(r.run);
       const track = json.error ? null : prepareTrack(json);
@@ -114,7 +126,7 @@ class RacePage {
     });
     const live = this.racers.filter((r) => r.track && r.track.n);
     if (!live.length) {
-      const why = this.racers.map((r) => `${r.optimizer}: ${r.error || "no rows"}`).join("; ");
+      const why = this.racers.map((r) => `${r.title}: ${r.error || "no rows"}`).join("; ");
       return message(this.body, `No trajectory in race ${name} could be read (${why}).`, "error");
     }
     this.surface = surface.error ? fallbackSurface(race, live) : surface;
@@ -175,42 +187,58 @@ class RacePage {
     swatch.style.background = racer.color;
     if (racer.dash) swatch.style.borderColor = racer.color;
     const toggle = el("input", { type: "checkbox", class: "racer-toggle", checked: racer.visible, disabled: !racer.track,
-      "aria-label": `show ${racer.optimizer}`,
+      "aria-label": `show ${racer.title}`,
       onchange: () => this.setVisible(racer, toggle.checked) });
     const hyper = racer.hyperparameters || {};
     const canWhatif = this.race.whatif && Boolean(racer.track);
     const lr = el("input", { type: "number", class: "whatif-lr", step: "any", min: "0", value: shown(hyper.learning_rate),
-      disabled: !canWhatif || typeof hyper.learning_rate !== "number", "aria-label": `${racer.optimizer} learning rate`,
+      disabled: !canWhatif || typeof hyper.learning_rate !== "number", "aria-label": `${racer.title} learning rate`,
       title: "learning rate (what-if)" });
     const hasMomentum = typeof hyper.momentum === "number";
     const mom = hasMomentum
       ? el("input", { type: "number", class: "whatif-momentum", step: "any", min: "0", max: "0.999", value: shown(hyper.momentum),
-        disabled: !canWhatif, "aria-label": `${racer.optimizer} momentum`, title: "momentum (what-if)" })
+        disabled: !canWhatif, "aria-label": `${racer.title} momentum`, title: "momentum (what-if)" })
       : el("span", { class: "race-muted", text: "—" });
     const reset = el("button", { type: "button", class: "race-button whatif-reset", text: "reset", hidden: true,
       title: "back to the logged path", onclick: () => this.resetWhatif(racer) });
     const status = el("span", { class: "race-row-status" });
     const note = el("div", { class: "whatif-note", hidden: true });
-    let timer = null;
-    const schedule = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => this.runWhatif(racer), WHATIF_DELAY_MS);
+    const now = () => {
+      clearTimeout(racer.ui.timer);
+      this.runWhatif(racer);
     };
     for (const input of [lr, mom]) {
       if (input.tagName !== "INPUT") continue;
-      input.addEventListener("input", schedule);
-      input.addEventListener("change", () => { clearTimeout(timer); this.runWhatif(racer); });
+      input.addEventListener("input", () => {
+        clearTimeout(racer.ui.timer);
+        racer.ui.timer = setTimeout(now, WHATIF_DELAY_MS);
+      });
+      input.addEventListener("change", now);
     }
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
-      el("span", { class: "race-name", text: racer.optimizer }));
+      el("span", { class: "race-name", text: racer.title }));
     const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer },
       el("td", { class: "text" }, name, note),
       el("td", {}, lr),
       el("td", {}, mom),
       el("td", { class: "text" }, status, reset));
+    if (canWhatif) {
+      // Tracing the optimizer's program costs a second or more on first use: start it as
+      // soon as the user heads for this racer's inputs.
+      row.addEventListener("focusin", () => this.warmup(racer));
+      row.addEventListener("pointerenter", () => this.warmup(racer));
+    }
     racer.ui = { row, toggle, lr, mom: hasMomentum ? mom : null, reset, status, note };
     this.showStatus(racer);
     return row;
+  }
+
+  warmup(racer) {
+    if (racer.warming) return;
+    racer.warming = true;
+    getJSON("whatif", { race: this.race.race, optimizer: racer.optimizer, warmup: 1 }).catch(() => {
+      racer.warming = false; // try again on the next visit
+    });
   }
 
   showStatus(racer) {
@@ -242,21 +270,29 @@ class RacePage {
       if (racer.whatif) this.resetWhatif(racer);
       return;
     }
+    const key = `${lr.value}|${mom ? mom.value : ""}`;
+    if (key === racer.whatifKey) return; // already shown or on its way (input, then change)
+    racer.whatifKey = key;
     const ticket = ++racer.request;
     racer.ui.row.classList.add("whatif-busy");
-    note.hidden = false;
-    note.className = "whatif-note";
-    note.textContent = "recomputing…";
+    if (note.hidden) {
+      // Only the first time: later, keep the row's height so nothing moves under the mouse.
+      note.hidden = false;
+      note.className = "whatif-note";
+      note.textContent = "recomputing…";
+    }
     try {
       const json = await getJSON("whatif", params);
       if (ticket !== racer.request) return;
       racer.track = prepareTrack(json);
       racer.whatif = true;
+      note.className = "whatif-note";
       note.textContent = `what-if: ${hyperText(json.hyperparameters)} — not the logged path`;
       racer.ui.reset.hidden = false;
       this.redrawRacer(racer);
     } catch (err) {
       if (ticket !== racer.request) return;
+      racer.whatifKey = null;
       note.className = "whatif-note whatif-error";
       note.textContent = `what-if failed: ${err.message}`;
     } finally {
@@ -266,6 +302,8 @@ class RacePage {
 
   resetWhatif(racer) {
     racer.request++;
+    racer.whatifKey = null;
+    clearTimeout(racer.ui.timer);
     racer.track = racer.loggedTrack;
     racer.whatif = false;
     const hyper = racer.hyperparameters || {};
@@ -284,7 +322,7 @@ class RacePage {
     this.updateMaxStep();
     this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
     this.board.refresh();
-    const active = this.racers.filter((r) => r.whatif).map((r) => r.optimizer);
+    const active = this.racers.filter((r) => r.whatif).map((r) => r.title);
     this.whatifBanner.hidden = !active.length;
     this.whatifBanner.textContent = active.length
       ? `What-if active for ${active.join(", ")}: ${active.length === 1 ? "its path is" : "their paths are"} recomputed ` +

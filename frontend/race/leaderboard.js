@@ -11,7 +11,7 @@ const COLUMNS = [
   { key: "distance_to_minimum", label: "distance to min", title: "distance from the final position to the nearest known minimum" },
   { key: "first_entry_step", label: "first within tol.", title: "first step within tolerance of a minimum" },
   { key: "settled_step", label: "settled", title: "step from which the racer stays within tolerance" },
-  { key: "status", label: "status", title: "diverged (NaN, Inf or leaving the window) and when" },
+  { key: "status", label: "status", title: "diverged (NaN, Inf or leaving the window) and when", text: true },
 ];
 
 /** Text of a hyper-parameter dict, learning rate first. */
@@ -49,10 +49,14 @@ export class Leaderboard {
   /** Show the racers; each racer carries `metrics` (null while unknown) and maybe `error`. */
   setRacers(racers, tolerance) {
     this.racers = racers;
+    const kind = racers.map((r) => r.metrics?.tolerance_kind).find(Boolean);
+    const tol = tolerance === null || tolerance === undefined ? "unknown" : fmt(tolerance);
+    const arrival = kind === "loss"
+      ? `a loss at or below ${tol} counts as arrived (no known minimum on this surface)`
+      : `within ${tol} of a known minimum counts as arrived`;
     this.note.textContent =
-      `Tolerance${tolerance !== null && tolerance !== undefined ? ` ${fmt(tolerance)}` : ""}: ` +
-      "distance to the nearest known minimum that counts as arrived. Rows marked what-if " +
-      "show a recomputed path, not the logged run.";
+      `Steps count from 0; ${arrival}. Diverged = NaN, Inf or far outside the map. ` +
+      "Click a column header to sort; what-if rows show a recomputed path, not the logged run.";
     this.refresh();
   }
 
@@ -99,7 +103,7 @@ export class Leaderboard {
 
   _value(racer, key) {
     const m = metricsOf(racer);
-    if (key === "optimizer") return racer.optimizer;
+    if (key === "optimizer") return racer.title;
     if (key === "hyper") return hyperText(hyperOf(racer));
     if (key === "status") {
       if (racer.error) return Infinity;
@@ -124,7 +128,7 @@ export class Leaderboard {
     else status = el("span", { class: "race-badge race-badge-ok", text: "finished" });
     const cells = [
       el("td", { class: "num", text: String(rank) }),
-      el("td", { class: "text" }, swatch, el("span", { class: "race-name", text: racer.optimizer }),
+      el("td", { class: "text" }, swatch, el("span", { class: "race-name", text: racer.title }),
         racer.whatif ? el("span", { class: "race-chip", text: "what-if" }) : null),
       el("td", { class: "text hyper", text: hyperText(hyperOf(racer)) }),
       ...["final_loss", "best_loss", "distance_to_minimum"].map((k) =>

@@ -27,25 +27,35 @@ export class LossChart {
     this.gDots = svg("g", { class: "race-loss-dots" });
     this.cursor = svg("line", { class: "race-loss-cursor", id: "race-loss-cursor", y1: M.top, y2: height - M.bottom });
     this.hoverLine = svg("line", { class: "race-loss-hover", y1: M.top, y2: height - M.bottom, visibility: "hidden" });
-    this.svg.append(svg("defs", {}, clip), this.gAxes, this.gLines, this.hoverLine, this.cursor, this.gDots);
+    this.svg.append(svg("defs", {}, clip), this.gAxes, this.gLines);
+    // The cursor, dots and hover line live in their own light SVG layer, so moving them
+    // never repaints the lines below (see map.js).
+    this.overlay = svg("svg", {
+      class: "race-loss-overlay",
+      id: "race-loss-overlay",
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+    });
+    this.overlay.append(this.hoverLine, this.cursor, this.gDots);
     this.note = el("div", { class: "race-caption", id: "race-loss-note" });
     this.tooltip = el("div", { class: "race-tooltip", id: "race-loss-tooltip" });
     this.tooltip.hidden = true;
-    const stage = el("div", { class: "race-loss-stage" }, this.svg, this.tooltip);
+    const stage = el("div", { class: "race-loss-stage" }, this.svg, this.overlay, this.tooltip);
     this.root = el("div", { class: "race-loss", id: "race-loss" }, stage, this.note);
     let dragging = false;
     const seek = (e) => {
       if (!this.sx || !this.onSeek) return;
       this.onSeek(Math.round(this.sx.invert(this._mouseX(e))));
     };
-    this.svg.addEventListener("pointerdown", (e) => {
+    this.overlay.addEventListener("pointerdown", (e) => {
       dragging = true;
-      this.svg.setPointerCapture(e.pointerId);
+      this.overlay.setPointerCapture(e.pointerId);
       seek(e);
     });
-    this.svg.addEventListener("pointermove", (e) => (dragging ? seek(e) : this._hover(e)));
-    this.svg.addEventListener("pointerup", () => (dragging = false));
-    this.svg.addEventListener("pointerleave", () => {
+    this.overlay.addEventListener("pointermove", (e) => (dragging ? seek(e) : this._hover(e)));
+    this.overlay.addEventListener("pointerup", () => (dragging = false));
+    this.overlay.addEventListener("pointerleave", () => {
       this.hoverLine.setAttribute("visibility", "hidden");
       this.tooltip.hidden = true;
     });
@@ -153,7 +163,7 @@ export class LossChart {
   }
 
   _mouseX(event) {
-    const box = this.svg.getBoundingClientRect();
+    const box = this.overlay.getBoundingClientRect();
     return ((event.clientX - box.left) * this.width) / box.width;
   }
 
@@ -173,7 +183,7 @@ export class LossChart {
       const diverged = t.divergedIndex !== null && s >= t.divergedStep;
       const row = el("div", { class: "race-tooltip-row" },
         el("span", { class: "race-swatch" }),
-        el("span", { class: "race-tooltip-name", text: r.optimizer }),
+        el("span", { class: "race-tooltip-name", text: r.title }),
         el("span", { class: "race-tooltip-value", text: diverged ? "diverged" : fmt(t.loss[i], 4) }));
       row.firstChild.style.background = r.color;
       rows.push(row);

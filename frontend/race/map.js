@@ -1,5 +1,8 @@
 // The contour map: surface background (canvas), contour lines, minima, start point and one
-// path per racer (SVG). Moving the step only touches each racer's marker and trail length.
+// path per racer (static SVG), the travelled part of each path (a canvas redrawn per frame)
+// and the markers (a small SVG on its own compositing layer). Playing the race repaints
+// only those two light layers: repainting the static SVG (12 x 1,500-point paths plus
+// contours) would cost about 100 ms a frame in software rendering.
 import { el, svg } from "../common/dom.js";
 import { fadedCividis } from "../common/colors.js";
 import { fmt, linear } from "./scale.js";
@@ -34,19 +37,33 @@ export class ContourMap {
     this.gAxes = svg("g", { class: "race-axes" });
     this.gContours = svg("g", { class: "race-contours", "clip-path": `url(#${clipId})` });
     this.gPaths = svg("g", { class: "race-paths", "clip-path": `url(#${clipId})` });
-    this.gMarks = svg("g", { class: "race-marks" });
+    this.gMarks = svg("g", { class: "race-marks" }); // minima, start, divergence crosses
+    this.svg.append(this.gContours, this.gAxes, this.gPaths);
+    // the travelled part of every path, redrawn per frame (device pixels for crispness)
+    this.ratio = Math.min(2, window.devicePixelRatio || 1);
+    this.trails = el("canvas", {
+      class: "race-trails", width: PLOT * this.ratio, height: PLOT * this.ratio,
+    });
+    this.trails.style.left = `${M.left}px`;
+    this.trails.style.top = `${M.top}px`;
+    this.overlay = svg("svg", {
+      class: "race-map-overlay", id: "race-map-overlay", width: this.width, height: this.height,
+      viewBox: `0 0 ${this.width} ${this.height}`,
+    });
+    this.gMarkers = svg("g", { class: "race-markers" });
     this.hoverRing = svg("circle", { class: "race-hover-ring", r: 6, visibility: "hidden" });
-    this.svg.append(this.gContours, this.gAxes, this.gPaths, this.gMarks, this.hoverRing);
+    this.overlay.append(this.gMarks, this.gMarkers, this.hoverRing);
     this.tooltip = el("div", { class: "race-tooltip", id: "race-map-tooltip" });
     this.tooltip.hidden = true;
     this.caption = el("div", { class: "race-caption", id: "race-map-caption" });
-    const stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.tooltip);
+    const stage = el("div", { class: "race-map-stage" },
+      this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
     stage.style.width = `${this.width}px`;
     stage.style.height = `${this.height}px`;
     this.root = el("div", { class: "race-map", id: "race-map" }, stage, this.caption);
-    this.svg.addEventListener("mousemove", (e) => this._hover(e));
-    this.svg.addEventListener("mouseleave", () => this._hideHover());
-    this.svg.addEventListener("click", (e) => {
+    this.overlay.addEventListener("mousemove", (e) => this._hover(e));
+    this.overlay.addEventListener("mouseleave", () => this._hideHover());
+    this.overlay.addEventListener("click", (e) => {
       const hit = this._nearest(e);
       if (hit && this.onSeek) this.onSeek(hit.step);
     });
@@ -94,7 +111,8 @@ export class ContourMap {
     this.caption.textContent = levels.length
       ? `${levels.length} ${surface.scale === "log" ? "log-spaced" : "evenly spaced"} contour ` +
         `levels from ${fmt(levels[0])} to ${fmt(levels[levels.length - 1])}` +
-        ` · ★ known minimum · ○ start · click a path to jump to that step`
+        `${surface.minima?.length ? " · ★ known minimum" : ""} · ○ start · × diverged` +
+        " · click a path to jump to that step"
       : "";
   }
 
@@ -103,14 +121,14 @@ export class ContourMap {
     this.racers = racers;
     this.views.clear();
     this.gPaths.replaceChildren();
-    const markerLayer = svg("g", { class: "race-markers" });
+    this.gMarkers.replaceChildren();
+    const crosses = svg("g", { class: "race-crosses" });
     for (const racer of racers) {
       const view = {
         group: svg("g", { class: "race-racer", "data-optimizer": racer.optimizer }),
         ghost: svg("path", { class: "race-ghost", stroke: racer.color }),
         halo: svg("path", { class: "race-halo" }),
-        base: svg("path", { class: "race-base", stroke: racer.color }),
-        trail: svg("path", {
+        base: svg("path", {
           class: "race-path",
           stroke: racer.color,
           "stroke-dasharray": racer.dash || null,
@@ -121,13 +139,14 @@ export class ContourMap {
         marker: svg("circle", { class: "race-marker", r: 5.5, fill: racer.color,
           "data-optimizer": racer.optimizer }),
       };
-      view.group.append(view.ghost, view.halo, view.base, view.trail);
+      view.group.append(view.ghost, view.halo, view.base);
       this.gPaths.append(view.group);
-      markerLayer.append(view.cross, view.marker);
+      crosses.append(view.cross);
+      this.gMarkers.append(view.marker);
       this.views.set(racer.optimizer, view);
       this.updateRacer(racer);
     }
-    this.gMarks.replaceChildren(...[this.gStatic, markerLayer].filter(Boolean));
+    this.gMarks.replaceChildren(...[this.gStatic, crosses].filter(Boolean));
   }
 
   /** Redraw one racer's path (after a what-if or a reset). */
@@ -137,25 +156,27 @@ export class ContourMap {
     const t = racer.track;
     const px = new Float64Array(t.n);
     const py = new Float64Array(t.n);
-    const cum = new Float64Array(t.n);
     let d = "";
     let pen = false;
     for (let i = 0; i < t.n; i++) {
       const ok = i <= t.end && Number.isFinite(t.x[i]) && Number.isFinite(t.y[i]);
-      px[i] = ok ? this.sx(clamp(t.x[i], this.clampX)) : NaN;
-      py[i] = ok ? this.sy(clamp(t.y[i], this.clampY)) : NaN;
-      cum[i] = i ? cum[i - 1] : 0;
+      let [x, y] = [t.x[i], t.y[i]];
+      if (ok && i > 0 && Number.isFinite(t.x[i - 1]) && !this._inBand(x, y)) {
+        // A racer flying off: end the drawn segment at the band around the map, in the
+        // segment's own direction (clamping x and y separately would bend it).
+        [x, y] = clipSegment(t.x[i - 1], t.y[i - 1], x, y, [...this.clampX, ...this.clampY]);
+      }
+      px[i] = ok ? this.sx(clamp(x, this.clampX)) : NaN;
+      py[i] = ok ? this.sy(clamp(y, this.clampY)) : NaN;
       if (!ok) {
         pen = false;
         continue;
       }
-      if (pen) cum[i] += Math.hypot(px[i] - px[i - 1], py[i] - py[i - 1]);
       d += `${pen ? "L" : "M"}${px[i].toFixed(1)} ${py[i].toFixed(1)}`;
       pen = true;
     }
-    Object.assign(view, { px, py, cum, total: cum[Math.max(0, t.end)] || 0 });
-    for (const p of [view.halo, view.base, view.trail]) p.setAttribute("d", d || "M0 0");
-    view.trail.dataset.total = String(view.total);
+    Object.assign(view, { px, py });
+    for (const p of [view.halo, view.base]) p.setAttribute("d", d || "M0 0");
     view.group.classList.toggle("race-whatif", t.whatif);
     view.ghost.setAttribute("d", racer.whatif ? racer.loggedPathD || "" : "");
     if (!racer.whatif) racer.loggedPathD = d;
@@ -164,13 +185,13 @@ export class ContourMap {
       view.cross.setAttribute("d", cross(view.exitXY[0], view.exitXY[1], 6));
       view.cross.setAttribute("visibility", racer.visible ? "visible" : "hidden");
       view.cross.replaceChildren(svg("title", {
-        text: `${racer.optimizer} diverged at step ${t.divergedStep}`,
+        text: `${racer.title} diverged at step ${t.divergedStep}`,
       }));
     } else {
       view.cross.setAttribute("visibility", "hidden");
     }
     this.setVisible(racer);
-    if (this.step !== undefined) this._place(racer, view, this.step);
+    if (this.step !== undefined) this.setStep(this.step);
   }
 
   /** Show or hide one racer (legend toggle). */
@@ -181,42 +202,73 @@ export class ContourMap {
     view.group.setAttribute("visibility", vis);
     view.marker.setAttribute("visibility", vis);
     view.cross.setAttribute("visibility", racer.visible && view.exitXY ? "visible" : "hidden");
+    if (this.step !== undefined) this.setStep(this.step);
   }
 
-  /** Move every marker (and trail) to step s. */
+  /** Move every marker to step s and redraw the travelled part of every path. */
   setStep(s) {
     this.step = s;
+    const ctx = this.trails.getContext("2d");
+    ctx.setTransform(this.ratio, 0, 0, this.ratio, -M.left * this.ratio, -M.top * this.ratio);
+    ctx.clearRect(M.left, M.top, PLOT, PLOT);
+    ctx.lineJoin = "round";
+    ctx.lineCap = "round";
     for (const racer of this.racers) {
       const view = this.views.get(racer.optimizer);
-      if (view) this._place(racer, view, s);
+      if (view && racer.visible) this._place(racer, view, s, ctx);
     }
   }
 
-  _place(racer, view, s) {
+  _place(racer, view, s, ctx = null) {
     const t = racer.track;
     if (!t.n || !view.px) return;
     const at = locate(t, s);
-    let len;
     let x;
     let y;
+    let last = at.i;
     if (at.diverged) {
-      len = view.total;
+      last = t.exit;
       [x, y] = view.exitXY || [view.px[t.exit], view.py[t.exit]];
     } else {
       const j = Math.min(at.i + 1, t.n - 1);
       const ok = Number.isFinite(view.px[j]);
-      len = view.cum[at.i] + (ok ? (view.cum[j] - view.cum[at.i]) * at.f : 0);
       x = ok ? view.px[at.i] + (view.px[j] - view.px[at.i]) * at.f : view.px[at.i];
       y = ok ? view.py[at.i] + (view.py[j] - view.py[at.i]) * at.f : view.py[at.i];
     }
-    if (!racer.dash) {
-      // Reveal the path up to the current step: one dash as long as the travelled part.
-      view.trail.setAttribute("stroke-dasharray", `${len.toFixed(1)} ${(view.total + 10).toFixed(0)}`);
-    }
+    if (ctx) this._trail(ctx, racer, view, last, x, y);
     if (Number.isFinite(x) && Number.isFinite(y)) {
       view.marker.setAttribute("cx", x.toFixed(1));
       view.marker.setAttribute("cy", y.toFixed(1));
     }
+  }
+
+  /** Stroke the path from the start to row `last`, then to the marker at (x, y). */
+  _trail(ctx, racer, view, last, x, y) {
+    const { px, py } = view;
+    ctx.beginPath();
+    let pen = false;
+    for (let i = 0; i <= last; i++) {
+      if (!Number.isFinite(px[i])) {
+        pen = false;
+        continue;
+      }
+      if (pen) ctx.lineTo(px[i], py[i]);
+      else ctx.moveTo(px[i], py[i]);
+      pen = true;
+    }
+    if (pen && Number.isFinite(x)) ctx.lineTo(x, y);
+    ctx.setLineDash([]);
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.lineWidth = 4.5;
+    ctx.stroke();
+    ctx.setLineDash(racer.dash ? racer.dash.split(" ").map(Number) : []);
+    ctx.strokeStyle = racer.color;
+    ctx.lineWidth = 2.2;
+    ctx.stroke();
+  }
+
+  _inBand(x, y) {
+    return x >= this.clampX[0] && x <= this.clampX[1] && y >= this.clampY[0] && y <= this.clampY[1];
   }
 
   /** Screen point where a diverged racer left the map (or its last position on it). */
@@ -230,15 +282,7 @@ export class ContourMap {
     let [x, y] = [t.x[j], t.y[j]];
     const k = j + 1;
     if (j < t.exit && Number.isFinite(t.x[k]) && Number.isFinite(t.y[k])) {
-      // Follow the segment j -> k to the window's border (Liang-Barsky, one end inside).
-      const dx = t.x[k] - x;
-      const dy = t.y[k] - y;
-      let f = 1;
-      if (dx > 0) f = Math.min(f, (xmax - x) / dx);
-      if (dx < 0) f = Math.min(f, (xmin - x) / dx);
-      if (dy > 0) f = Math.min(f, (ymax - y) / dy);
-      if (dy < 0) f = Math.min(f, (ymin - y) / dy);
-      [x, y] = [x + dx * f, y + dy * f];
+      [x, y] = clipSegment(x, y, t.x[k], t.y[k], this.surface.window);
     }
     return [this.sx(x), this.sy(y)];
   }
@@ -311,7 +355,7 @@ export class ContourMap {
   }
 
   _nearest(event) {
-    const box = this.svg.getBoundingClientRect();
+    const box = this.overlay.getBoundingClientRect();
     const mx = ((event.clientX - box.left) * this.width) / box.width;
     const my = ((event.clientY - box.top) * this.height) / box.height;
     let best = null;
@@ -347,7 +391,7 @@ export class ContourMap {
     this.tooltip.replaceChildren(
       el("div", { class: "race-tooltip-title" },
         el("span", { class: "race-swatch" + (hit.racer.dash ? " race-swatch-dashed" : "") }),
-        hit.racer.optimizer + (hit.racer.whatif ? " (what-if)" : "")),
+        hit.racer.title + (hit.racer.whatif ? " (what-if)" : "")),
       el("div", { text: `step ${hit.step}` }),
       el("div", { text: `position (${fmt(hit.x, 4)}, ${fmt(hit.y, 4)})` }),
       el("div", { text: `loss ${fmt(hit.loss, 4)}` }),
@@ -363,6 +407,19 @@ export class ContourMap {
     this.hoverRing.setAttribute("visibility", "hidden");
     this.tooltip.hidden = true;
   }
+}
+
+/** The point where the segment from (x0, y0) (inside the box) to (x1, y1) leaves the box. */
+function clipSegment(x0, y0, x1, y1, [xmin, xmax, ymin, ymax]) {
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  let f = 1; // Liang-Barsky with one end inside: the first border crossing
+  if (dx > 0) f = Math.min(f, (xmax - x0) / dx);
+  if (dx < 0) f = Math.min(f, (xmin - x0) / dx);
+  if (dy > 0) f = Math.min(f, (ymax - y0) / dy);
+  if (dy < 0) f = Math.min(f, (ymin - y0) / dy);
+  f = Math.max(0, f);
+  return [x0 + dx * f, y0 + dy * f];
 }
 
 function clamp(v, [lo, hi]) {

@@ -57,8 +57,8 @@ export function lossAxis(values, [r0, r1]) {
   const f = (v) => inner(t(v));
   const ticks = [0];
   const top = Math.ceil(Math.log10(absMax / c + 1));
-  const every = Math.max(1, Math.ceil(top / 3));
-  for (let e = every; e <= top; e += every) {
+  const every = Math.max(1, Math.ceil(top / 4));
+  for (let e = top % every || every; e <= top; e += every) {
     const v = c * 10 ** e;
     if (v <= hi * 1.0001) ticks.push(v);
     if (-v >= lo * 1.0001) ticks.push(-v);
@@ -72,6 +72,8 @@ export function fmt(v, digits = 3) {
   if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(Math.max(0, digits - 1)).replace("e+", "e");
+  if (a >= 1e5 || a < 1e-3) {
+    return v.toExponential(Math.max(0, digits - 1)).replace(/\.?0+e/, "e").replace("e+", "e");
+  }
   return String(Number(v.toPrecision(digits)));
 }

@@ -1,0 +1,212 @@
+"""The Optimizer Race page in headless Chromium, on a race written by `flowscope race`.
+
+One TensorBoard serves two races: a small one from the real CLI (4 Keras optimizers on the
+saddle) and a big one written here (12 racers x 10,000 steps) for the smoothness check.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TensorBoard, artifact, open_plugin_tab, wait_for
+from test_race_routes import write_big_race
+
+pytestmark = pytest.mark.browser
+
+PLUGIN = "optimizer_race"
+CLI_OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
+CLI_STEPS = 150
+
+# Plays the race for 3 s and reports the gaps between animation frames (what the user
+# sees) and the page's own work per frame.
+MEASURE_PLAY = """async () => {
+  const app = window.flowscopeRace;
+  app.frameWork.length = 0;
+  app.setStep(0);
+  document.querySelector('#race-play').click();
+  const gaps = [];
+  let last = performance.now();
+  const t0 = last;
+  await new Promise((done) => {
+    const tick = (now) => {
+      gaps.push(now - last);
+      last = now;
+      if (now - t0 < 3000) requestAnimationFrame(tick); else done();
+    };
+    requestAnimationFrame(tick);
+  });
+  const step = app.step;
+  app.pause();
+  const q = (a, p) => [...a].sort((x, y) => x - y)[Math.floor((a.length - 1) * p)];
+  return {frames: gaps.length, p50: q(gaps, 0.5), p95: q(gaps, 0.95), max: Math.max(...gaps),
+          work_p50: q(app.frameWork, 0.5), work_p95: q(app.frameWork, 0.95), step};
+}"""
+
+
+def flowscope() -> list[str]:
+    script = Path(sys.executable).with_name("flowscope")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "demo_models"]
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """TensorBoard over a CLI race and a 12 x 10,000-step race (written meanwhile)."""
+    logdir = tmp_path_factory.mktemp("race-page") / "logs"
+    logdir.mkdir()
+    cli = subprocess.Popen(
+        [*flowscope(), "race", "--logdir", str(logdir), "--surfaces", "saddle",
+         "--optimizers", *CLI_OPTIMIZERS, "--steps", str(CLI_STEPS), "--no-xla"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )  # fmt: skip
+    write_big_race(logdir)
+    board = TensorBoard(logdir, load_fast=True)
+    try:
+        output = cli.communicate(timeout=300)[0].decode(errors="replace")
+        assert cli.returncode == 0, output
+        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 2, timeout=60)
+        yield board
+    finally:
+        board.stop()
+
+
+def open_race(page, board, race: str):
+    frame = open_plugin_tab(page, board, PLUGIN, "Optimizer Race")
+    frame.wait_for_selector("#race-leaderboard .lb-row", timeout=60_000)
+    if frame.input_value("#race-picker") != race:
+        frame.select_option("#race-picker", race)
+    frame.wait_for_function(
+        "race => document.querySelector('#race-picker').value === race && "
+        "document.querySelector('#race-leaderboard .lb-row') && "
+        "document.querySelectorAll('.legend-row').length === "
+        "document.querySelectorAll('.lb-row').length",
+        arg=race,
+        timeout=60_000,
+    )
+    return frame
+
+
+def markers(frame) -> dict[str, tuple[float, float]]:
+    return frame.eval_on_selector_all(
+        ".race-marker",
+        "els => Object.fromEntries(els.map(e => [e.dataset.optimizer, "
+        "[Number(e.getAttribute('cx')), Number(e.getAttribute('cy'))]]))",
+    )
+
+
+def scrub(frame, step: int) -> None:
+    frame.eval_on_selector(
+        "#race-scrubber",
+        "(el, step) => { el.value = String(step); el.dispatchEvent(new Event('input')); }",
+        step,
+    )
+
+
+def order(frame) -> list[str]:
+    return frame.eval_on_selector_all(".lb-row", "rows => rows.map(r => r.dataset.optimizer)")
+
+
+def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
+    frame = open_race(page, board, "race-saddle")
+    paths = frame.eval_on_selector_all(".race-path", "ps => ps.map(p => p.dataset.optimizer)")
+    assert sorted(paths) == sorted(CLI_OPTIMIZERS)
+    assert frame.locator(".race-marker").count() == len(CLI_OPTIMIZERS)
+    assert frame.locator("#race-start").count() == 1
+    assert frame.locator(".race-contour").count() > 5
+    assert "step 150 / 150" in frame.inner_text("#race-step")
+
+    # the scrubber moves every marker, in sync, and the loss chart's cursor with them
+    scrub(frame, 0)
+    at_start = markers(frame)
+    cursor_start = frame.get_attribute("#race-loss-cursor", "x1")
+    assert len({tuple(v) for v in at_start.values()}) == 1  # all racers share the start
+    scrub(frame, 120)
+    later = markers(frame)
+    assert all(later[name] != at_start[name] for name in CLI_OPTIMIZERS), (at_start, later)
+    assert frame.get_attribute("#race-loss-cursor", "x1") != cursor_start
+    assert "step 120 / 150" in frame.inner_text("#race-step")
+
+    # hovering a path shows its step, position and loss
+    box = frame.locator("#race-map-overlay").bounding_box()
+    x, y = later["sgd"]
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    tip = frame.locator("#race-map-tooltip")
+    tip.wait_for(state="visible")
+    assert "step" in tip.inner_text() and "loss" in tip.inner_text()
+
+    # one leaderboard row per optimizer; clicking a header sorts, clicking again reverses
+    assert sorted(order(frame)) == sorted(CLI_OPTIMIZERS)
+    frame.click('#race-leaderboard th[data-key="final_loss"]')
+    ascending = order(frame)
+    losses = frame.eval_on_selector_all(
+        '.lb-row td[data-key="final_loss"]', "cells => cells.map(c => Number(c.textContent))"
+    )
+    assert losses == sorted(losses), losses
+    frame.click('#race-leaderboard th[data-key="final_loss"]')
+    assert order(frame) == ascending[::-1]
+    frame.click('#race-leaderboard th[data-key="optimizer"]')  # by title: Adam, Momentum, ...
+    assert order(frame) == ["adam", "momentum", "rmsprop", "sgd"]
+    page.screenshot(path=artifact("race-page-cli.png"))
+
+    # what-if: a new learning rate redraws momentum's path, says so, and reset restores it
+    path = '.race-path[data-optimizer="momentum"]'
+    logged_d = frame.get_attribute(path, "d")
+    lr = '.legend-row[data-optimizer="momentum"] .whatif-lr'
+    frame.hover(lr)  # warms the server's optimizer up
+    frame.fill(lr, "0.02")
+    started = time.monotonic()
+    frame.wait_for_function(
+        "([sel, d]) => document.querySelector(sel).getAttribute('d') !== d",
+        arg=[path, logged_d],
+        timeout=90_000,
+    )
+    first = time.monotonic() - started
+    assert frame.is_visible("#race-whatif-banner")
+    assert "not the logged" in frame.inner_text('.legend-row[data-optimizer="momentum"]')
+    assert frame.locator('.lb-row.lb-whatif[data-optimizer="momentum"]').count() == 1
+    whatif_d = frame.get_attribute(path, "d")
+    frame.fill(lr, "0.05")
+    started = time.monotonic()
+    frame.wait_for_function(
+        "([sel, d]) => document.querySelector(sel).getAttribute('d') !== d",
+        arg=[path, whatif_d],
+        timeout=60_000,
+    )
+    second = time.monotonic() - started
+    print(f"\nwhat-if redraw: first {first:.2f} s (server warming up), then {second:.2f} s")
+    page.screenshot(path=artifact("race-page-whatif.png"))
+    frame.click('.legend-row[data-optimizer="momentum"] .whatif-reset')
+    assert frame.get_attribute(path, "d") == logged_d
+    assert not frame.is_visible("#race-whatif-banner")
+    assert page.errors == []
+
+
+def test_twelve_racers_ten_thousand_steps_play_smoothly(board, page):
+    frame = open_race(page, board, "big")
+    assert frame.locator(".race-path").count() == 12
+    assert frame.locator(".lb-row").count() == 12
+    # diverged racers are crossed out where they left the map, with a badge
+    assert frame.locator('.race-diverged[visibility="visible"]').count() >= 1
+    assert frame.locator(".diverged-badge").first.inner_text().startswith("diverged at step")
+    points = frame.evaluate("() => window.flowscopeRace.racers.map(r => r.track.totalPoints)")
+    assert points == [10_001] * 12
+    before = markers(frame)
+    stats = frame.evaluate(MEASURE_PLAY)
+    print(
+        f"\n12 racers x 10,000 steps, 3 s of play: {stats['frames']} frames, frame gap "
+        f"p50 {stats['p50']:.1f} ms, p95 {stats['p95']:.1f} ms, max {stats['max']:.1f} ms; "
+        f"page work per frame p50 {stats['work_p50']:.2f} ms, p95 {stats['work_p95']:.2f} ms"
+    )
+    assert stats["frames"] > 1 and 0 < stats["step"] < 10_000
+    assert markers(frame) != before
+    assert frame.inner_text("#race-play").endswith("Play")  # paused again
+    # hiding a racer hides its path and marker
+    frame.uncheck('.legend-row[data-optimizer="sgd"] .racer-toggle')
+    assert frame.get_attribute('.race-racer[data-optimizer="sgd"]', "visibility") == "hidden"
+    page.screenshot(path=artifact("race-page-big.png"))
+    assert page.errors == []
