@@ -285,4 +285,11 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     wait_for(lambda: "2 positions x 3 classes" in frame.locator("#cm-info").inner_text())
     assert cell_texts(frame, "0") == ["25", "3", "0", "1", "26", "0", "2", "1", "24"]
     assert frame.evaluate(OVERLAPS_JS) == []
+    # Step 10 logged no images: the panel shows the nearest step that has some, and says so.
+    set_step(frame, 1)
+    frame.locator('.cm-card[data-position="0"] rect[data-true="0"][data-predicted="1"]').click()
+    note = frame.locator("#cm-examples-note")
+    wait_for(lambda: "nearest step with images; none at step 10" in note.inner_text())
+    assert note.inner_text().startswith("step 0 ")
+    wait_for(lambda: frame.locator("#cm-example-grid img").count() == 2)
     assert page.errors == []

@@ -6,11 +6,12 @@ import io
 import json
 import string
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TensorBoard
+from conftest import TensorBoard, wait_for
 from sklearn.metrics import precision_recall_fscore_support
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
@@ -52,7 +53,7 @@ def toy_image(position: int, true: int, predicted: int, n: int) -> np.ndarray:
     return np.full((8, 12), 10 * position + 40 * true + 7 * predicted + n, dtype=np.uint8)
 
 
-def write_toy(logdir: Path, run: str = "toy", sequence: bool = True) -> None:
+def write_toy(logdir: Path, run: str = "toy", sequence: bool = True, examples: bool = True) -> None:
     """Matrices at steps 0, 10, 20; examples at 0 and 20 only; a sequence-accuracy scalar."""
     with pb.LogWriter(str(logdir / run)) as writer:
         for step in TOY_STEPS:
@@ -65,7 +66,7 @@ def write_toy(logdir: Path, run: str = "toy", sequence: bool = True) -> None:
             if sequence:
                 writer.add(scalar_pb("validation/sequence_accuracy", 0.5 + step / 100), step)
                 writer.add(scalar_pb("train/sequence_accuracy", 0.9), step)
-            if step in (0, 20):
+            if examples and step in (0, 20):
                 # Three images of (0, a -> b) with a cap of 2: the third must be dropped.
                 cells = [[0, 0, 1], [0, 0, 1], [1, 2, 0], [0, 0, 1], [1, 2, 0]]
                 images = [toy_image(*c, n) for n, c in enumerate(cells)]
@@ -106,35 +107,35 @@ def write_broken(logdir: Path, run: str = "broken") -> None:
         writer.add(summary, 0)
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["load_fast", "load_slow"])
-def board(request, tmp_path_factory):
-    """One real TensorBoard per loader over the toy, 6 x 36, broken and bare runs."""
+@pytest.fixture(scope="module")
+def boards(tmp_path_factory):
+    """Two real TensorBoards (fast and Python loader), started side by side, over one logdir
+    with the toy, a toy without examples, 6 x 36 and unreadable runs."""
     logdir = tmp_path_factory.mktemp("confusion") / "logs"
     write_toy(logdir)
-    write_toy(logdir, run="no-examples/toy", sequence=False)
-    # Same matrices without examples: remove the examples by rewriting only matrices.
-    for path in (logdir / "no-examples" / "toy").iterdir():
-        path.unlink()
-    with pb.LogWriter(str(logdir / "no-examples" / "toy")) as writer:
-        for step in TOY_STEPS:
-            writer.add(
-                pb.confusion_pb(
-                    TAG, toy_counts(step), positions=["first", "second"], classes=["a", "b", "c"]
-                ),
-                step,
-            )
+    write_toy(logdir, run="no-examples/toy", sequence=False, examples=False)
     write_alnum(logdir)
     write_broken(logdir)
-    tb = TensorBoard(logdir, load_fast=request.param)
+    with ThreadPoolExecutor(2) as pool:
+        futures = {fast: pool.submit(TensorBoard, logdir, load_fast=fast) for fast in (True, False)}
+    started = {fast: f.result() for fast, f in futures.items() if f.exception() is None}
     try:
-        tb.wait_enabled(PLUGIN)
-        # The fast loader reads lazily: wait until every run is listed.
-        from conftest import wait_for
-
-        wait_for(lambda: len(tb.plugin(PLUGIN, "runs")["runs"]) == 4, timeout=60)
-        yield tb
+        for future in futures.values():
+            if future.exception() is not None:
+                raise future.exception()
+        for tb in started.values():
+            tb.wait_enabled(PLUGIN)
+            # The fast loader reads lazily: wait until every run is listed.
+            wait_for(lambda tb=tb: len(tb.plugin(PLUGIN, "runs")["runs"]) == 4, timeout=60)
+        yield started
     finally:
-        tb.stop()
+        for tb in started.values():
+            tb.stop()
+
+
+@pytest.fixture(params=[True, False], ids=["load_fast", "load_slow"])
+def board(request, boards):
+    return boards[request.param]
 
 
 def get(board: TensorBoard, route: str, expect: int = 200, **params):
