@@ -100,7 +100,7 @@ export class HeatMap {
         transform: `rotate(-90 10 ${top + size / 2})`, text: "true" }));
 
     this.svg = svg("svg", {
-      class: "cm-heatmap", width: left + size + 6, height: top + size + bottom,
+      class: c < 14 ? "cm-heatmap cm-dense" : "cm-heatmap", width: left + size + 6, height: top + size + bottom,
       role: "img", "data-k": k,
     }, grid, this.textLayer, this.selection, yLabels, xLabels, titles);
     this.svg.addEventListener("mousemove", (e) => {
