@@ -35,16 +35,26 @@ def check_buckets(buckets: Any) -> int:
     return buckets
 
 
-def _finite_values(flat: tf.Tensor) -> tf.Tensor:
-    """`flat` without NaN/Inf; copies only when there is something to drop."""
-    if not flat.dtype.is_floating:
-        return flat
-    finite = tf.math.is_finite(flat)
-    return tf.cond(
-        tf.reduce_all(finite),
-        lambda: flat,
-        lambda: tf.boolean_mask(flat, finite),
-    )
+def _histogram(values: tf.Tensor, low: tf.Tensor, high: tf.Tensor, bucket_count: int):
+    """Histogram of finite, non-empty `values` whose min and max are `low` and `high`."""
+    low = tf.cast(low, tf.float64)  # min/max taken in the input dtype: exact after the cast
+    high = tf.cast(high, tf.float64)
+
+    def single_value() -> tf.Tensor:
+        edges = tf.fill([bucket_count], high)
+        size = tf.cast(tf.size(values), tf.float64)
+        counts = tf.concat([tf.zeros([bucket_count - 1], tf.float64), [size]], 0)
+        return tf.stack([edges, edges, counts], axis=1)
+
+    def many_values() -> tf.Tensor:
+        counts = tf.histogram_fixed_width(
+            tf.cast(values, tf.float64), tf.stack([low, high]), nbins=bucket_count, dtype=tf.int64
+        )
+        edges = tf.linspace(low, high, bucket_count + 1)
+        edges = tf.concat([edges[:-1], [high]], 0)  # linspace may round the last edge
+        return tf.stack([edges[:-1], edges[1:], tf.cast(counts, tf.float64)], axis=1)
+
+    return tf.cond(tf.equal(low, high), single_value, many_values)
 
 
 def buckets(data: tf.Tensor, bucket_count: int = DEFAULT_BUCKETS) -> tf.Tensor:
@@ -53,33 +63,25 @@ def buckets(data: tf.Tensor, bucket_count: int = DEFAULT_BUCKETS) -> tf.Tensor:
         flat = tf.reshape(data, [-1])
         if flat.dtype.is_bool or flat.dtype.is_integer:
             flat = tf.cast(flat, tf.float64)
-        flat = _finite_values(flat)
-        size = tf.size(flat)
 
         def empty() -> tf.Tensor:
             return tf.zeros([bucket_count, 3], tf.float64)
 
+        def finite_only() -> tf.Tensor:
+            kept = tf.boolean_mask(flat, tf.math.is_finite(flat))
+            return tf.cond(
+                tf.equal(tf.size(kept), 0),
+                empty,
+                lambda: _histogram(kept, tf.reduce_min(kept), tf.reduce_max(kept), bucket_count),
+            )
+
         def nonempty() -> tf.Tensor:
-            # min/max in the input dtype: exact after the cast, and half the bytes to read
-            low = tf.cast(tf.reduce_min(flat), tf.float64)
-            high = tf.cast(tf.reduce_max(flat), tf.float64)
+            low, high = tf.reduce_min(flat), tf.reduce_max(flat)
+            # TF's min/max reductions propagate NaN (tested), so finite extremes mean that
+            # every value is finite and the common case needs no extra pass over the data.
+            all_finite = tf.logical_and(tf.math.is_finite(low), tf.math.is_finite(high))
+            return tf.cond(
+                all_finite, lambda: _histogram(flat, low, high, bucket_count), finite_only
+            )
 
-            def single_value() -> tf.Tensor:
-                edges = tf.fill([bucket_count], high)
-                counts = tf.concat(
-                    [tf.zeros([bucket_count - 1], tf.float64), [tf.cast(size, tf.float64)]], 0
-                )
-                return tf.stack([edges, edges, counts], axis=1)
-
-            def many_values() -> tf.Tensor:
-                values = tf.cast(flat, tf.float64)
-                counts = tf.histogram_fixed_width(
-                    values, tf.stack([low, high]), nbins=bucket_count, dtype=tf.int64
-                )
-                edges = tf.linspace(low, high, bucket_count + 1)
-                edges = tf.concat([edges[:-1], [high]], 0)  # linspace may round the last
-                return tf.stack([edges[:-1], edges[1:], tf.cast(counts, tf.float64)], axis=1)
-
-            return tf.cond(tf.equal(low, high), single_value, many_values)
-
-        return tf.cond(tf.equal(size, 0), empty, nonempty)
+        return tf.cond(tf.equal(tf.size(flat), 0), empty, nonempty)

@@ -86,6 +86,17 @@ def test_non_finite_values_are_not_counted(dtype):
     assert summaries.histogram_buckets(dirty).numpy()[:, 2].sum() == finite.size
 
 
+def test_reductions_propagate_nan_as_the_fast_path_assumes():
+    # NaN must never reach tf.histogram_fixed_width (it would index out of bounds)
+    reduce = tf.function(lambda x: (tf.reduce_min(x), tf.reduce_max(x)))
+    for dtype in (np.float16, np.float32, np.float64):
+        for size, position in ((3, 0), (3, 2), (100_003, 0), (100_003, 517), (100_003, 100_002)):
+            values = np.linspace(-1, 1, size).astype(dtype)
+            values[position] = np.nan
+            for low, high in (reduce(values), (tf.reduce_min(values), tf.reduce_max(values))):
+                assert np.isnan(low.numpy()) and np.isnan(high.numpy()), (dtype, size, position)
+
+
 def test_only_non_finite_values_give_the_empty_histogram():
     for data in ([np.nan, np.nan], [np.inf, -np.inf, np.nan]):
         hist = ours_graph(tf.constant(data, tf.float32), 30).numpy()
