@@ -14,7 +14,7 @@ from demo_models.race.surfaces import SURFACES
 from summaries import race_metrics
 
 DIRECT = [name for name, s in SURFACES.items() if s.direct]
-STEPS = 20
+STEPS = 12
 
 
 def eager_reference(racer: engine.Racer, steps: int) -> tuple[np.ndarray, np.ndarray]:
