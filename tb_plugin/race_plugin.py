@@ -22,6 +22,7 @@ from tb_plugin.base import (
     arg_int,
     arg_str,
     bad_request,
+    logger,
     not_found,
     route,
 )
@@ -299,7 +300,7 @@ class RacePlugin(FlowscopePlugin):
     def _serve_trajectory(self, request):
         """One racer's trajectory, downsampled to at most `points` rows (LTTB)."""
         run = arg_str(request, "run", max_len=1000)
-        tag = request.args.get("tag")
+        tag = arg_str(request, "tag", "", max_len=1000) or None
         points = arg_int(request, "points", DEFAULT_POINTS, MIN_POINTS, MAX_POINTS)
         tag, racer = self._racer(request, run, tag)
         with self._lock:
@@ -409,6 +410,11 @@ class RacePlugin(FlowscopePlugin):
                 )
             except (ValueError, TypeError, KeyError) as exc:
                 raise bad_request(f"cannot simulate {optimizer!r} with {hyper}: {exc}") from None
+            except Exception as exc:  # e.g. a TensorFlow error: say so, never a 500
+                logger.warning("what-if %s %s failed: %s", optimizer, hyper, exc)
+                raise bad_request(
+                    f"the engine could not run {optimizer!r} with {hyper}: {type(exc).__name__}"
+                ) from None
         positions = np.asarray(result["positions"], dtype=np.float64).reshape(-1, 2)
         losses = np.asarray(result["losses"], dtype=np.float64).reshape(-1)
         rows = np.column_stack([np.arange(len(losses)), positions, losses])

@@ -215,8 +215,19 @@ class RacePage {
       });
       input.addEventListener("change", now);
     }
+    const chips = [];
+    if (racer.tuning) {
+      const t = racer.tuning;
+      chips.push(el("span", { class: "race-chip race-chip-tuned", text: "tuned",
+        title: `best of ${t.budget ?? "?"} trials (${t.method || "tuned"}); objective: ${t.objective || "?"}` }));
+      const edge = Array.isArray(t.at_edge) ? t.at_edge.join(", ") : t.at_edge ? String(t.at_edge) : "";
+      if (edge) {
+        chips.push(el("span", { class: "race-chip race-chip-edge", text: "at edge",
+          title: `the best value sits at the edge of the search space (${edge}): widen it` }));
+      }
+    }
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
-      el("span", { class: "race-name", text: racer.title }));
+      el("span", { class: "race-name", text: racer.title }), ...chips);
     const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer },
       el("td", { class: "text" }, name, note),
       el("td", {}, lr),

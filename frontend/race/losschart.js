@@ -97,7 +97,9 @@ export class LossChart {
       this.axis.kind === "symlog"
         ? `Loss on a symlog axis: some losses are ≤ 0 (e.g. a saddle), so the axis is ` +
           `sign(loss)·log10(1 + |loss|/${fmt(this.axis.c)}), linear within ±${fmt(this.axis.c)}.`
-        : "Loss on a log axis. × marks where a racer diverged.";
+        : "Loss on a log axis" +
+          (this.axis.zeros ? " (losses of exactly 0 are drawn on the bottom edge)" : "") +
+          ". × marks where a racer diverged.";
     if (this.step !== undefined) this.setStep(this.step);
   }
 

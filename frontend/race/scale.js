@@ -41,15 +41,17 @@ export function lossAxis(values, [r0, r1]) {
     if (v > 0 && v < minPos) minPos = v;
   }
   if (!Number.isFinite(lo)) return { kind: "log", f: linear([0, 1], [r0, r1]), ticks: [], c: null };
-  if (lo > 0) {
-    const t0 = Math.floor(Math.log10(lo));
+  if (lo >= 0 && hi > 0) {
+    // Exact zeros (a float32 loss reaching its minimum) sit one decade below the rest.
+    const zeros = lo === 0;
+    const t0 = Math.floor(Math.log10(minPos)) - (zeros ? 1 : 0);
     const t1 = Math.max(Math.ceil(Math.log10(hi)), t0 + 1);
     const inner = linear([t0, t1], [r0, r1]);
-    const f = (v) => (v > 0 ? inner(Math.log10(v)) : NaN);
+    const f = (v) => (v > 0 ? inner(Math.max(t0, Math.log10(v))) : v === 0 ? inner(t0) : NaN);
     const every = Math.max(1, Math.ceil((t1 - t0) / 7));
     const ticks = [];
-    for (let e = t0; e <= t1; e += every) ticks.push(10 ** e);
-    return { kind: "log", f, ticks, c: null };
+    for (let e = t0 + (zeros ? every : 0); e <= t1; e += every) ticks.push(10 ** e);
+    return { kind: "log", f, ticks, c: null, zeros };
   }
   const c = 10 ** Math.floor(Math.log10(Math.max(absMax * 1e-3, 1e-12)));
   const t = (v) => Math.sign(v) * Math.log10(1 + Math.abs(v) / c);
