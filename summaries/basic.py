@@ -114,11 +114,19 @@ def _check_description(description: Any) -> str | None:
     return description
 
 
+def _written(result: Any) -> Any:
+    """A Python bool eagerly (like the signature says); the bool tensor inside a graph."""
+    return bool(result) if tf.executing_eagerly() else result
+
+
 # -- public summaries -----------------------------------------------------------------
 
 
 def scalar(name: str, data: Any, step: Any = None, description: str | None = None) -> Any:
-    """Write a scalar to the default writer under the enclosing name scopes."""
+    """Write a scalar to the default writer under the enclosing name scopes.
+
+    Returns True when written, False without a default writer (a bool tensor in a graph).
+    """
     tag = scope_tag(name)
     tensor = _tensor(data)
     if tensor.shape.rank is not None and tensor.shape.num_elements() != 1:
@@ -128,11 +136,13 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
     )
     step = _check_step(step)
     with tf.name_scope("scalar_summary"):
-        return tf.summary.write(
-            tag=tag,
-            tensor=lambda: tf.cast(tf.reshape(tf.stop_gradient(tensor), []), tf.float32),
-            step=step,
-            metadata=metadata,
+        return _written(
+            tf.summary.write(
+                tag=tag,
+                tensor=lambda: tf.cast(tf.reshape(tf.stop_gradient(tensor), []), tf.float32),
+                step=step,
+                metadata=metadata,
+            )
         )
 
 
@@ -157,11 +167,13 @@ def histogram(
     )
     step = _check_step(step)
     with tf.name_scope("histogram_summary"):
-        return tf.summary.write(
-            tag=tag,
-            tensor=lambda: _hist.buckets(tf.stop_gradient(tensor), bucket_count),
-            step=step,
-            metadata=metadata,
+        return _written(
+            tf.summary.write(
+                tag=tag,
+                tensor=lambda: _hist.buckets(tf.stop_gradient(tensor), bucket_count),
+                step=step,
+                metadata=metadata,
+            )
         )
 
 
@@ -213,7 +225,7 @@ def image(
         return tf.concat([dims, pngs], axis=0)
 
     with tf.name_scope("image_summary"):
-        return tf.summary.write(tag=tag, tensor=encoded, step=step, metadata=metadata)
+        return _written(tf.summary.write(tag=tag, tensor=encoded, step=step, metadata=metadata))
 
 
 def _variable_scope_name(var: Any) -> str:

@@ -168,9 +168,30 @@ def test_keras_variable_uses_its_path():
     assert summaries.basic._variable_scope_name(layer.kernel) == "dense_out/kernel"
 
 
-def test_no_writer_writes_nothing_and_reports_false():
-    assert not bool(summaries.scalar("x", 1.0, step=0))
-    assert not bool(summaries.histogram("x", [1.0, 2.0], step=0))
+def test_no_writer_writes_nothing_and_reports_false(tmp_path):
+    assert summaries.scalar("x", 1.0, step=0) is False
+    assert summaries.histogram("x", [1.0, 2.0], step=0) is False
+    assert summaries.image("x", np.zeros((2, 2)), step=0) is False
+    with tf.summary.create_file_writer(str(tmp_path)).as_default():
+        assert summaries.scalar("x", 1.0, step=0) is True
+        assert summaries.histogram("x", [1.0, 2.0], step=0) is True
+
+
+def test_public_names_are_the_functions_whatever_was_imported_first():
+    import importlib
+
+    for module in (
+        "summaries.basic",
+        "summaries.buckets",
+        "summaries.race",
+        "summaries.position_confusion",
+        "summaries.pb",
+        "summaries.format",
+    ):
+        importlib.import_module(module)
+    for name in summaries._EXPORTS:
+        value = getattr(summaries, name)
+        assert callable(value) and not isinstance(value, type(summaries)), name
 
 
 @pytest.mark.parametrize(
