@@ -53,23 +53,13 @@ OVERLAPS_JS = """
 
 
 def start_captcha_demo(tmp_path: Path, logdir: Path) -> subprocess.Popen:
-    """`flowscope demo captcha --quick`, smaller: 256 training and 100 validation captchas."""
+    """`flowscope demo captcha --quick`, smaller: 128 training and 64 validation captchas."""
     script = Path(sys.executable).with_name("flowscope")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "demo_models"]
-    options = [
-        "--train-size",
-        "256",
-        "--validation-size",
-        "100",
-        "--test-size",
-        "0",
-        "--epochs",
-        "2",
-        "--eval-every",
-        "4",
-        "--workers",
-        "1",
-    ]
+    options = (
+        "--train-size 128 --validation-size 64 --test-size 0 --epochs 1 --batch-size 32 "
+        "--eval-every 1 --workers 1"
+    ).split()
     return subprocess.Popen(
         [
             *command,
