@@ -242,3 +242,32 @@ def test_image_accepts_common_layouts(tmp_path):
     assert tensors["rgb"][0][1][:2].tolist() == [b"5", b"4"]
     assert len(tensors["batch"][0][1]) == 2 + 3  # max_outputs=3
     assert len(tensors["mask"][0][1]) == 3
+
+
+def test_scope_tag_through_nested_branches_loops_and_absolute_scopes():
+    seen = []
+
+    @tf.function
+    def body(x):
+        with tf.name_scope("a"):
+
+            def branch():
+                with tf.name_scope("b"):
+                    for _ in tf.range(2):
+                        with tf.name_scope("abs/"):  # a trailing '/' resets the scope
+                            seen.append(summaries.scope_tag("absolute"))
+                        seen.append(summaries.scope_tag("loop_in_cond"))
+                return x
+
+            y = tf.cond(x > 0, branch, lambda: x)
+            while x < 3.0:
+                with tf.name_scope("w"):
+                    if x > 1:
+                        seen.append(summaries.scope_tag("if_in_while"))
+                x = x + 1
+        with tf.name_scope("a"), tf.name_scope("a"):
+            seen.append(summaries.scope_tag("twice"))
+        return y
+
+    body(tf.constant(1.0))
+    assert seen == ["abs/absolute", "a/b/loop_in_cond", "a/w/if_in_while", "a/a/twice"]

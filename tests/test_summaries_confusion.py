@@ -219,3 +219,16 @@ def test_tf_confusion_bad_input_keeps_what_was_written(tmp_path, kwargs, error, 
             summaries.confusion("bad", LABELS, PREDICTIONS, step=1, **kwargs)
     writer.close()
     assert set(confusion_events(tmp_path)) == {"before"}
+
+
+def test_out_of_range_ids_in_a_graph_write_nothing(tmp_path):
+    @tf.function
+    def evaluate(labels):
+        summaries.confusion("good", [0, 1], [1, 1], classes=["a", "b"], step=0)
+        return summaries.confusion("bad", labels, [0, 1], classes=["a", "b"], step=1)
+
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default(), pytest.raises(tf.errors.InvalidArgumentError, match="labels"):
+        evaluate(tf.constant([0, 5]))
+    writer.close()
+    assert "bad" not in confusion_events(tmp_path)
