@@ -33,7 +33,7 @@ LENGTH = 4
 WIDTH = 160
 HEIGHT = 60
 CHUNK = 250  # images per seeded chunk; changing it changes every data set
-FORMAT = 1  # bump when the generation recipe changes, so stale caches are not reused
+FORMAT = 2  # bump when the generation recipe changes, so stale caches are not reused
 
 # Each split draws from its own seed stream; "evaluate" is never used by training.
 SPLITS = {"train": 1, "validation": 2, "test": 3, "evaluate": 4}
@@ -116,14 +116,13 @@ def generate_chunk(
     """One seeded chunk: gray uint8 images [n, height, width] and digit labels [n, 4]."""
     words = np.random.SeedSequence([seed, stream, index]).generate_state(4)
     rng = random.Random(int.from_bytes(words.tobytes(), "little"))
-    labels = np.array(
-        [[rng.randrange(len(DIGITS)) for _ in range(LENGTH)] for _ in range(n)], np.uint8
-    )
     generator = _generator(width, height)
     images = np.empty((n, height, width), np.uint8)
+    labels = np.empty((n, LENGTH), np.uint8)
     with seeded_captcha(rng):
-        for i, row in enumerate(labels):
-            text = "".join(DIGITS[d] for d in row)
+        for i in range(n):  # label then image, so a shorter chunk is a prefix of a longer one
+            labels[i] = [rng.randrange(len(DIGITS)) for _ in range(LENGTH)]
+            text = "".join(DIGITS[d] for d in labels[i])
             images[i] = np.asarray(generator.generate_image(text).convert("L"))
     return images, labels
 

@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="generate data without caching it")
     p.add_argument("--workers", type=int, help="data generation processes (default: all cores)")
     p.add_argument(
+        "--run-eagerly",
+        action="store_true",
+        help="no tf.function tracing: slower per step, but starts at once (debugging, tiny runs)",
+    )
+    p.add_argument(
         "--restart", action="store_true", help="discard this run's checkpoint and logs first"
     )
     return p
@@ -312,6 +317,7 @@ def main(argv: list[str]) -> int:
         )
         _compile(keras_model, args.lr, steps_per_epoch * args.epochs)
         first_epoch = 0
+    keras_model.run_eagerly = args.run_eagerly
     last_epoch = first_epoch + args.epochs
     progress_state = {"steps_per_epoch": steps_per_epoch, "last_epoch": last_epoch}
 

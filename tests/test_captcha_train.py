@@ -1,0 +1,171 @@
+"""The captcha demo end to end on a tiny data set: summaries, checkpoint resume, evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.util import tensor_util
+
+from demo_models.captcha import evaluate, train
+from demo_models.runtime import CliError
+from summaries import format as fmt
+
+
+def _events(run: Path, skip: set | frozenset = frozenset()) -> list[tuple]:
+    """(tag, step, value, plugin name, plugin content) of every summary in the run."""
+    out = []
+    for path in sorted(set(run.glob("events.out.tfevents.*")) - set(skip)):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                array = tensor_util.make_ndarray(value.tensor) if value.HasField("tensor") else None
+                plugin = value.metadata.plugin_data
+                out.append((value.tag, event.step, array, plugin.plugin_name, plugin.content))
+    return out
+
+
+def _by_tag(events, tag):
+    return [e for e in events if e[0] == tag]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """Train 1 epoch on 96 captchas, then resume for 1 more (module-wide: TF is slow)."""
+    import os
+
+    os.environ["FLOWSCOPE_NO_PROGRESS"] = "1"
+    root = tmp_path_factory.mktemp("captcha")
+    run = root / "run"
+    argv = [
+        "--logdir", str(run),
+        "--arch", "course",
+        "--train-size", "96",
+        "--validation-size", "40",
+        "--test-size", "20",
+        "--epochs", "1",
+        "--batch-size", "32",
+        "--eval-every", "2",
+        "--cap-per-cell", "2",
+        "--cache-dir", str(root / "cache"),
+        "--workers", "1",
+        "--scalar-every", "1",
+        "--run-eagerly",  # 6 steps: tracing would cost more than it saves
+    ]  # fmt: skip
+    assert train.main(argv) == 0
+    first = _events(run)
+    first_files = set(run.glob("events.out.tfevents.*"))
+    state_1 = json.loads((run / "checkpoint" / train.STATE).read_text())
+    assert train.main(argv) == 0
+    state_2 = json.loads((run / "checkpoint" / train.STATE).read_text())
+    return {
+        "run": run,
+        "root": root,
+        "first": first,
+        "later": _events(run, skip=first_files),
+        "all": _events(run),
+        "states": (state_1, state_2),
+    }
+
+
+def test_confusion_and_examples_are_written_with_their_shapes(trained):
+    matrices = _by_tag(trained["first"], "confusion/validation")
+    assert matrices, "no confusion/validation summary"
+    for _tag, _step, counts, plugin, content in matrices:
+        assert plugin == fmt.CONFUSION_PLUGIN
+        meta = fmt.parse_content(content)
+        assert meta["kind"] == fmt.MATRIX
+        assert meta["positions"] == ["digit 1", "digit 2", "digit 3", "digit 4"]
+        assert meta["classes"] == list("0123456789")
+        assert counts.shape == (4, 10, 10)
+        assert (counts.sum(axis=(1, 2)) == 40).all()  # every validation captcha, per position
+    # validated at steps 2 (every 2 steps) and 3 (end of the epoch: 96 / 32 steps)
+    assert sorted({m[1] for m in matrices}) == [2, 3]
+
+    examples = _by_tag(trained["first"], "confusion/validation/examples")
+    assert examples
+    _tag, _step, blobs, plugin, content = examples[-1]
+    meta = fmt.parse_content(content)
+    assert plugin == fmt.CONFUSION_PLUGIN and meta["kind"] == fmt.EXAMPLES
+    assert meta["matrix_tag"] == "confusion/validation" and meta["cap_per_cell"] == 2
+    cells = json.loads(blobs[0])["cells"]
+    assert len(blobs) == len(cells) + 1 and cells  # an untrained model errs
+    per_cell: dict[tuple, int] = {}
+    for position, true, predicted in cells:
+        assert 0 <= position < 4 and true != predicted and 0 <= true < 10 and 0 <= predicted < 10
+        per_cell[(position, true, predicted)] = per_cell.get((position, true, predicted), 0) + 1
+    assert max(per_cell.values()) <= 2
+    assert all(blob[:8] == b"\x89PNG\r\n\x1a\n" for blob in blobs[1:])
+
+
+def test_scalars_per_head_and_whole_captcha(trained):
+    tags = {e[0] for e in trained["first"]}
+    for head in ("digit_1", "digit_2", "digit_3", "digit_4"):
+        assert f"train/{head}/loss" in tags and f"train/{head}/accuracy" in tags
+        assert f"validation/{head}/loss" in tags and f"validation/{head}/accuracy" in tags
+    assert {"validation/captcha_accuracy", "validation/digit_accuracy", "train/loss"} <= tags
+    assert "test/captcha_accuracy" in tags
+    for _tag, _step, value, *_ in _by_tag(trained["first"], "validation/captcha_accuracy"):
+        assert 0.0 <= float(value) <= 1.0
+
+
+def test_resume_continues_steps_and_epochs(trained):
+    state_1, state_2 = trained["states"]
+    assert (state_1["epoch"], state_1["step"]) == (1, 3)
+    assert (state_2["epoch"], state_2["step"]) == (2, 6)
+    first_steps = {e[1] for e in trained["first"]}
+    later = trained["later"]
+    assert max(first_steps) == 3
+    assert later and min(e[1] for e in later if e[0].startswith("train/")) > 3
+    steps = sorted({e[1] for e in _by_tag(trained["all"], "confusion/validation")})
+    assert steps == [2, 3, 4, 6]
+    epochs = sorted(float(e[2]) for e in _by_tag(trained["all"], "epoch"))
+    assert epochs == [1.0, 2.0]
+    run = trained["run"]
+    assert (run / "model.keras").is_file()
+    spec = json.loads((run / "labels.json").read_text())
+    assert spec["classes"] == list("0123456789") and len(spec["positions"]) == 4
+    assert spec["image"] == {"height": 60, "width": 160, "channels": 1, "dtype": "uint8"}
+
+
+def test_evaluate_prints_the_three_accuracies(trained, capsys):
+    args = [str(trained["run"]), "--n", "30", "--seed", "9", "--cache-dir",
+            str(trained["root"] / "cache"), "--workers", "1"]  # fmt: skip
+    assert evaluate.main(args) == 0
+    text = capsys.readouterr().out
+    assert "per-position accuracy" in text and "digit 4:" in text
+    assert "per-digit accuracy" in text and "/120 digits" in text
+    assert "whole-captcha accuracy" in text and "/30 captchas" in text
+
+    assert evaluate.main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 30 and set(result["per_position"]) == {f"digit {i}" for i in (1, 2, 3, 4)}
+    positions = np.array(list(result["per_position"].values()))
+    assert result["digit_accuracy"] == pytest.approx(positions.mean())
+    assert 0 <= result["captcha_accuracy"] <= min(positions)
+
+
+def test_accuracies_on_known_predictions():
+    labels = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    predicted = np.array([[1, 2, 3, 4], [5, 6, 0, 8]])
+    result = evaluate.accuracies(predicted, labels)
+    assert result["captcha_accuracy"] == 0.5
+    assert result["digit_accuracy"] == 7 / 8
+    assert result["per_position"]["digit 3"] == 0.5
+    assert result["per_class"]["7"] == 0.0 and result["per_class"]["0"] is None
+
+
+def test_missing_model_and_bad_options_are_one_line_errors(tmp_path):
+    with pytest.raises(CliError, match="does not exist"):
+        evaluate.main([str(tmp_path / "nope")])
+    with pytest.raises(CliError, match="--train-size must be >= 1"):
+        train.main(["--logdir", str(tmp_path / "r"), "--train-size", "0"])
+
+
+def test_presets_fill_unset_options():
+    course = train._options(["--preset", "course"])
+    assert (course.train_size, course.test_size, course.arch) == (9999, 100, "course")
+    quick = train._options(["--quick", "--epochs", "5"])
+    assert quick.preset == "quick" and quick.epochs == 5 and quick.arch == "fast"
