@@ -11,7 +11,8 @@ optimizer_race (one run per racer, e.g. ``race/saddle/adam``)
       is written as consecutive chunks, each event's step is the first step in its chunk.
       content: race, optimizer, hyperparameters, surface, window [xmin, xmax, ymin, ymax],
       start [x, y], minima [[x, y], ...], basis (None, or a description of the 2-D
-      projection), chunk (rows per chunk).
+      projection), chunk (rows per chunk). Writers may add further JSON fields (e.g.
+      tolerance, tuning); readers ignore the ones they do not know.
   kind "surface": TENSOR, float32 [ny, nx] loss values on a regular grid over `window`
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
