@@ -132,6 +132,10 @@ def test_nan_is_caught_with_its_step():
         ({"hyperparameters": {"momentum": 0.5}}, "hyperparameters"),  # Adam has none
         ({"start": (0.0, float("nan"))}, "start"),
         ({"steps": 0}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"hyperparameters": {"learning_rate": "fast"}}, "hyperparameters"),
+        ({"hyperparameters": [0.1]}, "hyperparameters"),
+        ({"optimizer": None}, "optimizer"),
     ],
 )
 def test_simulate_rejects_bad_arguments_by_name(kwargs, argument):

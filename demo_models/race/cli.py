@@ -236,16 +236,72 @@ def print_leaderboard(race_name: str, surf, rows: list[dict[str, Any]]) -> None:
         print(line)
 
 
+class EventWriter:
+    """An event file written through TensorFlow's record writer (its CRCs are native code).
+
+    Same files as `summaries.pb.LogWriter` (which computes CRCs in pure Python, slow for
+    tens of thousands of loss scalars); duck-types its `add` for `summaries.race`.
+    """
+
+    def __init__(self, run_dir: Path):
+        import os
+        import socket
+        import uuid
+
+        import tensorflow as tf
+        from tensorboard.compat.proto import event_pb2
+
+        # TensorBoard's own naming: events.out.tfevents.<time>.<host>.<pid>.<suffix>
+        stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
+        name = f"events.out.tfevents.{stamp}.{uuid.uuid4().hex[:8]}"
+        self._event = event_pb2.Event
+        self._writer = tf.io.TFRecordWriter(str(run_dir / name))
+        self._writer.write(
+            event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
+        )
+
+    def add(self, summary: Any, step: int, wall_time: float | None = None) -> None:
+        event = self._event(
+            step=int(step), wall_time=time.time() if wall_time is None else wall_time
+        )
+        event.summary.CopyFrom(summary)
+        self._writer.write(event.SerializeToString())
+
+    def add_scalars(self, tag: str, values: list[float]) -> None:
+        """One scalar event per step 0, 1, ... (TensorBoard's v2 scalar layout)."""
+        from tensorboard.compat.proto import summary_pb2, tensor_pb2, types_pb2
+        from tensorboard.plugins.scalar import metadata
+
+        meta = metadata.create_summary_metadata(display_name=tag, description="")
+        meta.data_class = summary_pb2.DATA_CLASS_SCALAR
+        now = time.time()
+        for step, value in enumerate(values):
+            event = self._event(step=step, wall_time=now)
+            entry = event.summary.value.add(tag=tag)
+            if step == 0:
+                entry.metadata.CopyFrom(meta)
+            entry.tensor.CopyFrom(
+                tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
+            )
+            self._writer.write(event.SerializeToString())
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 def write_logs(
     logdir: Path, prefix: str, results: list[dict[str, Any]], budget: int | None = None
 ) -> int:
     """One run per racer: trajectory, surface grid and loss scalars. Returns the run count."""
-    from tensorboard.plugins.scalar import summary_v2 as scalar_summary
-
     from demo_models.race import optimizers as opts
     from demo_models.race.surfaces import SURFACES
     from summaries import race as race_summaries
-    from summaries.pb import LogWriter
 
     grids: dict[str, Any] = {}
     for r in progress(results, "writing logs"):
@@ -260,7 +316,7 @@ def write_logs(
             old.unlink()
         spec = opts.get_spec(t.racer.optimizer)
         steps = list(range(len(t.positions)))
-        with LogWriter(str(run_dir)) as writer:
+        with EventWriter(run_dir) as writer:
             race_summaries.write_surface(
                 writer,
                 SURFACE_TAG,
@@ -297,6 +353,5 @@ def write_logs(
                 reason=t.reason,
                 tuning=r.get("tuning"),
             )
-            for step, loss in zip(steps, t.losses.tolist(), strict=True):
-                writer.add(scalar_summary.scalar_pb(LOSS_TAG, loss), step=step)
+            writer.add_scalars(LOSS_TAG, t.losses.tolist())
     return len(results)

@@ -93,7 +93,7 @@ def _start(start: Sequence[float] | None, surf: Surface) -> tuple[float, float]:
 
 def _check_steps(steps: Any) -> int:
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
-        raise TypeError(f"steps must be an integer, got {type(steps).__name__}")
+        raise ValueError(f"steps must be an integer, got {type(steps).__name__}")
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"steps must be between 1 and {MAX_STEPS}, got {steps}")
     return int(steps)

@@ -112,7 +112,7 @@ def resolve(
     if hyperparameters is None:
         hyperparameters = {}
     if not isinstance(hyperparameters, dict):
-        raise TypeError(f"{argument} must be a dict, got {type(hyperparameters).__name__}")
+        raise ValueError(f"{argument} must be a dict, got {type(hyperparameters).__name__}")
     allowed = spec.allowed()
     for key, value in hyperparameters.items():
         if key not in allowed:
@@ -127,10 +127,10 @@ def resolve(
 def _check_value(argument: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise TypeError(f"{argument} must be true or false, got {value!r}")
+            raise ValueError(f"{argument} must be true or false, got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{argument} must be a number, got {value!r}")
+        raise ValueError(f"{argument} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{argument} must be finite, got {value}")

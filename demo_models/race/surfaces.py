@@ -399,7 +399,7 @@ _SURFACE_LIST: list[Surface] = [
         "Himmelblau",
         _himmelblau,
         window=(-5.0, 5.0, -5.0, 5.0),
-        start=(0.0, 0.0),
+        start=(-0.3, -0.9),  # beside the local maximum (-0.27, -0.92): paths fan out
         minima=[
             (3.0, 2.0),
             (-2.805118, 3.131312),
