@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "confusion": "summaries.position_confusion",
     "confusion_counts": "summaries.position_confusion",
     "write_confusion": "summaries.position_confusion",
+    # the one-line Keras callback
+    "SummaryCallback": "summaries.callback",
 }
 
 

@@ -1,0 +1,236 @@
+"""`flowscope bench callback`: what logging costs during `model.fit`, side by side.
+
+Fits a small CNN and an MLP on the same data, epochs and seeds three ways in one process:
+no callback, Keras's `TensorBoard(histogram_freq=1, update_freq="batch")`, and
+`SummaryCallback` at its defaults. Each configuration is fitted `--repeats` times in a
+rotating order (so drift on a shared machine hits all of them alike); the table shows
+median wall-clock fit times and their ratios to the no-callback fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CONFIGS = ("none", "keras", "summary")
+LABELS = {
+    "none": "no callback",
+    "keras": 'keras TensorBoard(histogram_freq=1, update_freq="batch")',
+    "summary": "SummaryCallback() defaults",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowscope bench callback",
+        description="Fit time with no callback, Keras's TensorBoard callback and "
+        "SummaryCallback, on a small CNN and an MLP.",
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per fit (default 3)")
+    parser.add_argument(
+        "--samples", type=int, default=9000, help="training examples (default 9000)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--repeats", type=int, default=5, help="fits per configuration (5)")
+    parser.add_argument(
+        "--models", default="cnn,mlp", help="comma-separated subset of cnn,mlp (default both)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="data and weight seed (default 0)")
+    return parser
+
+
+def _data(samples: int, seed: int):
+    """8 x 8 digit images (scikit-learn's offline set) with noise, 10 % held out."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(digits.target), size=samples + samples // 9)
+    x = (digits.images[index] / 16.0).astype("float32")[..., None]
+    x = np.clip(x + rng.normal(0, 0.1, x.shape).astype("float32"), 0, 1)
+    y = digits.target[index].astype("int64")
+    return (x[:samples], y[:samples]), (x[samples:], y[samples:])
+
+
+def _model(kind: str, seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    if kind == "cnn":
+        body = [
+            layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling2D(name="pool1"),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, activation="relu", name="fc1"),
+        ]
+    else:
+        body = [
+            layers.Flatten(name="flatten"),
+            layers.Dense(128, activation="relu", name="fc1"),
+            layers.Dense(64, activation="relu", name="fc2"),
+        ]
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), *body, layers.Dense(10, activation="softmax", name="logits")],
+        name=kind,
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _timed_callback(log_dir: Path, hook_times: dict[str, float]):
+    """SummaryCallback at its defaults, adding the time spent in each hook to hook_times."""
+    from summaries.callback import SummaryCallback
+
+    class Timed(SummaryCallback):
+        pass
+
+    for hook in (
+        "on_train_begin",
+        "on_epoch_begin",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+        "on_epoch_end",
+        "on_train_end",
+    ):
+
+        def timed(self, *args, _hook=hook, **kwargs):
+            start = time.perf_counter()
+            getattr(SummaryCallback, _hook)(self, *args, **kwargs)
+            hook_times[_hook] = hook_times.get(_hook, 0.0) + time.perf_counter() - start
+
+        setattr(Timed, hook, timed)
+    return Timed(log_dir)
+
+
+def _callbacks(config: str, log_dir: Path, hook_times: dict[str, float]) -> list:
+    import keras
+
+    from summaries.callback import SummaryCallback
+
+    if config == "keras":
+        return [keras.callbacks.TensorBoard(str(log_dir), histogram_freq=1, update_freq="batch")]
+    if config == "summary":
+        return [SummaryCallback(log_dir)]
+    if config == "summary-timed":
+        return [_timed_callback(log_dir, hook_times)]
+    return []
+
+
+def _fit(kind: str, config: str, data, args, log_dir: Path, hook_times=None) -> float:
+    (x, y), validation = data
+    model = _model(kind, args.seed)
+    callbacks = _callbacks(config, log_dir, hook_times if hook_times is not None else {})
+    start = time.perf_counter()
+    model.fit(
+        x,
+        y,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=True,
+    )
+    return time.perf_counter() - start
+
+
+def _count_events(log_dir: Path) -> tuple[int, int]:
+    """(scalar points, histograms) written under log_dir, read back with TensorBoard."""
+    from tensorboard.backend.event_processing import event_file_loader
+
+    scalars = histograms = 0
+    for path in log_dir.rglob("events.out.tfevents.*"):
+        for event in event_file_loader.EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                scalars += plugin == "scalars" or value.HasField("simple_value")
+                histograms += plugin == "histograms"
+    return scalars, histograms
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; returns 0."""
+    from demo_models.runtime import CliError
+
+    args = _parser().parse_args(argv)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models or any(m not in ("cnn", "mlp") for m in models):
+        raise CliError(f"--models must be a comma-separated subset of cnn,mlp, got {args.models}")
+    for name in ("epochs", "samples", "batch_size", "repeats"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name.replace('_', '-')} must be >= 1")
+
+    import tensorflow as tf
+
+    data = _data(args.samples, args.seed)
+    root = Path(tempfile.mkdtemp(prefix="flowscope-bench-callback-"))
+    print(
+        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {args.samples} examples 8x8, "
+        f"{args.epochs} epochs, batch {args.batch_size}, {args.repeats} repeats (median)"
+    )
+    try:
+        results: dict[tuple[str, str], list[float]] = {}
+        hooks: dict[str, dict[str, float]] = {}
+        logged: dict[tuple[str, str], tuple[int, int]] = {}
+        for kind in models:
+            _fit(kind, "none", data, argparse.Namespace(**{**vars(args), "epochs": 1}), root)
+            for repeat in range(args.repeats):
+                order = CONFIGS[repeat % 3 :] + CONFIGS[: repeat % 3]
+                for config in order:
+                    log_dir = root / f"{kind}-{config}-{repeat}"
+                    seconds = _fit(kind, config, data, args, log_dir)
+                    results.setdefault((kind, config), []).append(seconds)
+                    if repeat == 0 and config != "none":
+                        logged[(kind, config)] = _count_events(log_dir)
+                    shutil.rmtree(log_dir, ignore_errors=True)
+            # one extra fit, not in the table, that times SummaryCallback's own hooks
+            hooks[kind] = {}
+            _fit(kind, "summary-timed", data, args, root / f"{kind}-timed", hooks[kind])
+        _report(models, results, logged, hooks, args)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+def _report(models, results, logged, hooks, args) -> None:
+    print()
+    print(f"{'model':5}  {'configuration':58}  {'median s':>8}  {'ratio':>6}  all fits (s)")
+    for kind in models:
+        base = statistics.median(results[(kind, "none")])
+        for config in CONFIGS:
+            times = results[(kind, config)]
+            median = statistics.median(times)
+            fits = " ".join(f"{t:.2f}" for t in times)
+            print(f"{kind:5}  {LABELS[config]:58}  {median:8.2f}  {median / base:5.2f}x  {fits}")
+        for config in ("keras", "summary"):
+            if (kind, config) in logged:
+                scalars, histograms = logged[(kind, config)]
+                print(f"{'':5}  {config} wrote {scalars} scalar points, {histograms} histograms")
+    print()
+    for kind in models:
+        keras_median = statistics.median(results[(kind, "keras")])
+        ours = statistics.median(results[(kind, "summary")])
+        print(f"{kind}: SummaryCallback / Keras TensorBoard = {ours / keras_median:.2f}x")
+    print()
+    print("Time inside SummaryCallback's hooks (one extra fit per model):")
+    for kind in models:
+        t = hooks[kind]
+        batches = (args.samples + args.batch_size - 1) // args.batch_size * args.epochs
+        per_batch = t.get("on_train_batch_begin", 0) + t.get("on_train_batch_end", 0)
+        per_epoch = t.get("on_epoch_begin", 0) + t.get("on_epoch_end", 0)
+        once = t.get("on_train_begin", 0) + t.get("on_train_end", 0)
+        print(
+            f"{kind}: once {once:.3f} s, per epoch {per_epoch / args.epochs * 1e3:.0f} ms, "
+            f"per batch {per_batch / batches * 1e6:.0f} us (scalar writes included); "
+            f"total {once + per_epoch + per_batch:.2f} s"
+        )

@@ -1,0 +1,823 @@
+"""`SummaryCallback`: one Keras callback that logs what training does, at little cost.
+
+`model.fit(..., callbacks=[SummaryCallback(log_dir)])` writes, into one run at `log_dir`:
+
+per batch (step = the optimizer's iteration count after the batch)
+  ``batch/<name>`` for the loss and every metric, ``batch/learning_rate``.
+per epoch (step = the epoch index, as Keras's own callback)
+  ``epoch/<name>`` for the epoch logs (``val_*`` included), ``epoch/learning_rate``;
+  ``<layer>/<weight>/summaries/{mean,stddev,max,min,histogram}`` for every float weight
+  (the layout of `summaries.variable_summaries`), ``<layer>/<weight>/gradients`` (histogram)
+  and ``<layer>/gradient_norm``; ``<layer>/update_ratio``; ``<layer>/optimizer/<slot>_norm``
+  and ``optimizer/<slot>_norm``; ``input/images``; ``confusion`` (or ``confusion/<head>``,
+  plugin ``position_confusion``) with ``.../examples``; and the traced op graph.
+
+Cost is kept off the training loop: per-batch hooks only append numbers to a buffer (they
+are marked `async_safe`, so Keras may run them on a worker thread); the buffer is written
+in bulk by one compiled loop every `flush_batches` logged batches and at each epoch end.
+Epoch summaries are computed in a few calls and written as one event per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import threading
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorboard.plugins.histogram import metadata as histogram_metadata
+from tensorboard.plugins.histogram import summary_v2 as histogram_v2
+from tensorboard.plugins.scalar import metadata as scalar_metadata
+from tensorboard.util import tensor_util
+
+from summaries import confusion, histogram_buckets, image, pb
+
+_SCALAR_META = scalar_metadata.create_summary_metadata(display_name=None, description=None)
+_HISTOGRAM_META = histogram_metadata.create_summary_metadata(display_name=None, description=None)
+_SCALAR_SHAPE = tensor_shape_pb2.TensorShapeProto()
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
+# Above this size a histogram is computed on the device (summaries' one-hot-free op);
+# below it on the host, where TensorBoard's numpy `histogram_pb` is ~10x cheaper per call.
+_DEVICE_HISTOGRAM_SIZE = 1 << 16
+
+# (argument, default): every part's frequency; 0 switches the part off
+_FREQS = {
+    "batch_freq": 1,
+    "epoch_freq": 1,
+    "histogram_freq": 1,
+    "gradient_freq": 1,
+    "ratio_freq": 1,
+    "optimizer_freq": 1,
+    "confusion_freq": 1,
+}
+
+
+def _scalar(tag: str, value: float) -> summary_pb2.Summary.Value:
+    tensor = tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_FLOAT, tensor_shape=_SCALAR_SHAPE, float_val=[value]
+    )
+    return summary_pb2.Summary.Value(tag=tag, metadata=_SCALAR_META, tensor=tensor)
+
+
+def _histogram(tag: str, buckets: np.ndarray) -> summary_pb2.Summary.Value:
+    tensor = tensor_util.make_tensor_proto(np.asarray(buckets, np.float64))
+    return summary_pb2.Summary.Value(tag=tag, metadata=_HISTOGRAM_META, tensor=tensor)
+
+
+def _clean(name: str) -> str:
+    return _UNSAFE.sub("_", str(name).split(":")[0]).strip("/") or "unnamed"
+
+
+def _int_arg(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _names_arg(name: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise ValueError(f"{name} must be a sequence of names, got {type(value).__name__}")
+    names = [str(v) for v in value]
+    if not names:
+        raise ValueError(f"{name} must not be empty")
+    return names
+
+
+def _data_arg(name: str, value: Any) -> tuple[Any, Any, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, tuple | list) or len(value) not in (2, 3):
+        raise ValueError(f"{name} must be a tuple (x, y) or (x, y, sample_weight)")
+    x, y, sw = (*value, None) if len(value) == 2 else value
+    lengths = {len(t) for t in keras.tree.flatten((x, y, sw)) if hasattr(t, "__len__")}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"{name} arrays must be non-empty with the same first dimension")
+    return x, y, sw
+
+
+def _tensor_or_none(value: Any) -> Any:
+    return None if value is None else tf.convert_to_tensor(value)
+
+
+def _take(structure: Any, count: int) -> Any:
+    return keras.tree.map_structure(lambda t: None if t is None else t[:count], structure)
+
+
+def _concat(parts: list[Any]) -> Any:
+    return keras.tree.map_structure(lambda *ts: np.concatenate(ts, axis=0), *parts)
+
+
+def _as_unit_images(array: np.ndarray) -> np.ndarray:
+    """Images as floats in [0, 1] (uint8 kept): inputs are often standardised."""
+    if array.dtype == np.uint8:
+        return array
+    array = array.astype(np.float32)
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    if low >= 0.0 and high <= 1.0:
+        return array
+    if high <= 255.0 and low >= 0.0 and high > 1.0:
+        return array / 255.0
+    return (array - low) / (high - low) if high > low else np.zeros_like(array)
+
+
+def _image_like(x: Any) -> bool:
+    return (
+        isinstance(x, np.ndarray)
+        and x.dtype.kind in "uif"
+        and x.ndim == 4
+        and x.shape[-1] in (1, 3, 4)
+        and min(x.shape[1:3]) >= 2
+    )
+
+
+class SummaryCallback(keras.callbacks.Callback):
+    """Log scalars, weight and gradient histograms, optimizer state, images, confusion
+    matrices and the op graph of any Keras model to TensorBoard.
+
+    Args:
+        log_dir: the run directory (created if needed; must be writable).
+        batch_freq: log loss, metrics and learning rate every N batches (default 1; 0 = off).
+        epoch_freq: log the epoch logs (``val_*`` too) every N epochs (default 1; 0 = off).
+        histogram_freq: weight histograms and `variable_summaries` every N epochs.
+        gradient_freq: gradient histograms and norms every N epochs, computed on a fixed
+            sample batch (`data`, else the first training batch, else validation data)
+            in inference mode: Keras's `fit` does not expose its gradients.
+        ratio_freq: per-layer update/weight ratio ``||w_after - w_before|| / ||w_before||``
+            over the last batch of the epoch, every N epochs.
+        optimizer_freq: norms of the optimizer's slot variables (Adam's momentum and
+            velocity, SGD's momentum, ...) every N epochs.
+        image_freq: input images (image models only): None (default) logs `max_images`
+            of the fixed sample batch once, after the first epoch (later epochs would
+            repeat them); N logs them every N epochs; 0 turns them off.
+        confusion_freq: confusion matrices on validation data every N epochs, for every
+            classification head (heads with the same classes share one P x K x K summary).
+        write_graph: write the op graph of the model's call (with its name scopes) once.
+        data: optional (x, y[, sample_weight]) batch for gradients and images.
+        validation_data: optional (x, y) for confusion, else `fit`'s validation data.
+        sample_size: examples in the fixed gradient/image batch (default 32).
+        confusion_samples: validation examples used for confusion (default 1000).
+        max_images: input images per summary (default 3).
+        class_names / position_names: names for the confusion summary (default "0".."K-1"
+            and the heads' output names).
+        cap_per_cell: misclassified example images kept per confusion cell (default 4).
+        flush_batches: write buffered batch scalars every N logged batches (default 100)
+            and at every epoch end.
+        buckets: histogram buckets (default 30).
+    """
+
+    # The per-batch hook only appends to a buffer under a lock; Keras may run it on a
+    # worker thread, which keeps it (and its device-to-host reads) off the training loop.
+    async_safe = True
+
+    def __init__(
+        self,
+        log_dir: Any,
+        *,
+        batch_freq: int = 1,
+        epoch_freq: int = 1,
+        histogram_freq: int = 1,
+        gradient_freq: int = 1,
+        ratio_freq: int = 1,
+        optimizer_freq: int = 1,
+        image_freq: int | None = None,
+        confusion_freq: int = 1,
+        write_graph: bool = True,
+        data: Any = None,
+        validation_data: Any = None,
+        sample_size: int = 32,
+        confusion_samples: int = 1000,
+        max_images: int = 3,
+        class_names: Sequence[str] | None = None,
+        position_names: Sequence[str] | None = None,
+        cap_per_cell: int = 4,
+        flush_batches: int = 100,
+        buckets: int = 30,
+    ):
+        super().__init__()
+        given = locals()
+        self.freqs = {name: _int_arg(name, given[name], 0) for name in _FREQS}
+        self.image_freq = None if image_freq is None else _int_arg("image_freq", image_freq, 0)
+        if not isinstance(write_graph, bool):
+            raise ValueError(f"write_graph must be True or False, got {write_graph!r}")
+        self.write_graph = write_graph
+        self.sample_size = _int_arg("sample_size", sample_size, 1)
+        self.confusion_samples = _int_arg("confusion_samples", confusion_samples, 1)
+        self.max_images = _int_arg("max_images", max_images, 1)
+        self.cap_per_cell = _int_arg("cap_per_cell", cap_per_cell, 1)
+        self.flush_batches = _int_arg("flush_batches", flush_batches, 1)
+        self.buckets = _int_arg("buckets", buckets, 1)
+        self.class_names = _names_arg("class_names", class_names)
+        self.position_names = _names_arg("position_names", position_names)
+        self._data = _data_arg("data", data)
+        self._validation = _data_arg("validation_data", validation_data)
+        self.log_dir = str(pb.check_logdir(log_dir, "log_dir"))
+
+        self._writer = None
+        self._write_steps = None  # compiled bulk writer, per writer
+        self._probe = None  # compiled loss-and-gradients on the sample batch
+        self._graph_written = False
+        self._images_written = False
+        self._probe_failed = False
+        self._sample: tuple[Any, Any, Any] | None = None
+        self._val_cache: tuple[Any, Any] | None = None
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self._buffer: list[tuple[int, dict[str, float], float | None]] = []
+        self._begun = self._ended = 0
+        self._step0 = 0
+        self._lr_kind = "none"
+        self._epoch = 0
+        self._lr_value: float | None = None
+        self._templates: dict[tuple[str, ...], summary_pb2.Summary] = {}
+        self._snapshot: dict[int, np.ndarray] | None = None
+        self._ratio_after: dict[int, np.ndarray] | None = None
+        self._snapshot_batch = -1
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self._writer is None:
+            pb.check_logdir(self.log_dir, "log_dir")
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+            self._write_steps = None
+        self._lr_kind = self._learning_rate_kind()
+        if self._sample is None:
+            self._sample = self._find_sample()
+        if self.write_graph and not self._graph_written:
+            self._log_graph()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._flush_batches(force=True)
+        self._epoch = epoch
+        self._begun = self._ended = 0
+        iterations = self.model.optimizer.iterations if self._has_optimizer() else 0
+        self._step0 = int(keras.ops.convert_to_numpy(iterations))
+        steps = (self.params or {}).get("steps")
+        per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
+        # snapshot before the epoch's last train call (first, when the length is unknown)
+        self._snapshot_batch = ((steps - 1) // per_call) * per_call if steps else 0
+        self._snapshot = self._ratio_after = None
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if self._wants("ratio_freq", self._epoch) and batch == self._snapshot_batch:
+            self._snapshot = self._read_weights(trainable_only=True)
+        elif self._snapshot_batch == 0 and batch > 0 and self._ratio_after is None:
+            if self._snapshot is not None:  # the first call's update, seen from the second
+                self._ratio_after = self._read_weights(trainable_only=True)
+        if batch == 0 or len(self._buffer) >= self.flush_batches:
+            if self._flush_batches() or batch == 0:
+                # A learning-rate variable is read here, not per batch (a read costs about
+                # as much as the rest of the hook): after on_epoch_begin, where Keras's
+                # schedulers set it, and at every flush.
+                self._lr_value = self._current_lr() if self._lr_kind == "variable" else None
+        self._begun += 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        freq = self.freqs["batch_freq"]
+        step = self._step0 + batch + 1
+        record = None
+        if freq and logs:
+            per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
+            if (step // freq) != ((step - per_call) // freq):
+                values = {}
+                for key, value in logs.items():
+                    try:
+                        values[key] = float(value)
+                    except (TypeError, ValueError):
+                        continue
+                record = (step, values, self._lr_value)
+        with self._lock:
+            if record is not None:
+                self._buffer.append(record)
+            self._ended += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._flush_batches(force=True)  # Keras has waited for every batch hook by now
+        if self._sample is None and (validation := self._validation_data()) is not None:
+            self._sample = _take((*validation, None), self.sample_size)
+            if self.write_graph and not self._graph_written:
+                self._log_graph()
+        values: list[summary_pb2.Summary.Value] = []
+        if self._wants("epoch_freq", epoch):
+            values += self._epoch_scalars(logs or {}, epoch)
+        weights = None
+        if self._wants("histogram_freq", epoch) or self._wants("ratio_freq", epoch):
+            weights = self._read_weights(trainable_only=False)
+        if self._wants("histogram_freq", epoch):
+            values += self._weight_summaries(weights)
+        if self._wants("gradient_freq", epoch):
+            values += self._gradient_summaries()
+        if self._wants("ratio_freq", epoch):
+            values += self._update_ratios(weights)
+        if self._wants("optimizer_freq", epoch):
+            values += self._slot_summaries()
+        with self._writer.as_default():
+            if values:
+                blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
+                tf.summary.experimental.write_raw_pb(blobs, step=epoch)
+            if self._wants_images(epoch):
+                self._log_images(epoch)
+            if self._wants("confusion_freq", epoch):
+                self._log_confusion(epoch)
+        self._writer.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._flush_batches(force=True)
+        if self._writer is not None:
+            self._writer.flush()
+            self._writer.close()
+            self._writer = None
+            self._write_steps = None
+
+    # -- helpers: scheduling -----------------------------------------------------------
+
+    def _wants(self, part: str, epoch: int) -> bool:
+        freq = self.freqs[part]
+        return bool(freq) and epoch % freq == 0
+
+    def _wants_images(self, epoch: int) -> bool:
+        if self.image_freq is None:
+            return not self._images_written
+        return bool(self.image_freq) and epoch % self.image_freq == 0
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"SummaryCallback: {message}", stacklevel=3)
+
+    def _has_optimizer(self) -> bool:
+        return getattr(self.model, "optimizer", None) is not None
+
+    # -- per-batch scalars -------------------------------------------------------------
+
+    def _learning_rate_kind(self) -> str:
+        if not self._has_optimizer():
+            return "none"
+        raw = getattr(self.model.optimizer, "_learning_rate", None)
+        if isinstance(raw, keras.optimizers.schedules.LearningRateSchedule):
+            return "schedule"
+        try:
+            float(np.asarray(self.model.optimizer.learning_rate))
+        except (TypeError, ValueError, AttributeError):
+            return "none"
+        return "variable"
+
+    def _current_lr(self) -> float | None:
+        try:
+            return float(np.asarray(self.model.optimizer.learning_rate))
+        except (TypeError, ValueError, AttributeError):
+            return None
+
+    def _schedule_lrs(self, steps: np.ndarray) -> np.ndarray:
+        """The learning rate each batch used: schedule(iterations before the update)."""
+        schedule = self.model.optimizer._learning_rate
+        before = steps - 1
+        try:
+            lrs = np.asarray(schedule(tf.constant(before, tf.int64)), np.float64).reshape(-1)
+            if lrs.shape == before.shape:
+                return lrs
+        except Exception:  # a schedule that is not elementwise: one call per step
+            pass
+        return np.array([float(np.asarray(schedule(int(s)))) for s in before], np.float64)
+
+    def _flush_batches(self, force: bool = False) -> bool:
+        """Write buffered batch scalars in step order, once every batch hook has returned."""
+        with self._lock:
+            if not self._buffer or self._writer is None:
+                return False
+            if self._ended != self._begun and not force:
+                return False
+            records, self._buffer = sorted(self._buffer, key=lambda r: r[0]), []
+        steps = np.array([r[0] for r in records], np.int64)
+        lrs: Sequence[float | None] = [r[2] for r in records]
+        if self._lr_kind == "schedule":
+            lrs = self._schedule_lrs(steps).tolist()
+        blobs = []
+        for (_, values, _), lr in zip(records, lrs, strict=True):
+            numbers = [*values.values(), *([] if lr is None else [lr])]
+            names = (*values, *(() if lr is None else ("learning_rate",)))
+            template = self._templates.get(names)
+            if template is None:  # filling a template is ~4x cheaper than building protos
+                template = summary_pb2.Summary(
+                    value=[_scalar(f"batch/{_clean(n)}", 0.0) for n in names]
+                )
+                self._templates[names] = template
+            for value, number in zip(template.value, numbers, strict=True):
+                value.tensor.float_val[0] = number
+            blobs.append(template.SerializeToString())
+        with self._writer.as_default():
+            if self._write_steps is None:
+                self._write_steps = _bulk_writer()
+            self._write_steps(tf.constant(steps), tf.constant(blobs, tf.string))
+        return True
+
+    # -- per-epoch summaries -----------------------------------------------------------
+
+    def _epoch_scalars(self, logs: dict, epoch: int) -> list:
+        values = []
+        for key, value in logs.items():
+            try:
+                values.append(_scalar(f"epoch/{_clean(key)}", float(value)))
+            except (TypeError, ValueError):
+                continue
+        if self._lr_kind != "none" and "learning_rate" not in logs:
+            lr = self._current_lr()
+            if lr is not None:
+                values.append(_scalar("epoch/learning_rate", lr))
+        return values
+
+    def _layer_weights(self, trainable_only: bool) -> list[tuple[str, str, Any]]:
+        """(layer scope, weight name, variable) for every float weight, by top-level layer."""
+        out, seen = [], set()
+        for layer in self.model.layers:
+            scope = _clean(layer.name)
+            weights = layer.trainable_weights if trainable_only else layer.weights
+            for var in weights:
+                if id(var) in seen or not keras.backend.is_float_dtype(var.dtype):
+                    continue
+                seen.add(id(var))
+                path = str(getattr(var, "path", var.name))
+                marker = f"{layer.name}/"
+                index = path.find("/" + marker)
+                if path.startswith(marker):
+                    rel = path[len(marker) :]
+                elif index >= 0:
+                    rel = path[index + len(marker) + 1 :]
+                else:
+                    rel = var.name
+                out.append((scope, _clean(rel), var))
+        return out
+
+    def _read_weights(self, trainable_only: bool) -> dict[int, np.ndarray]:
+        return {
+            id(v): np.asarray(keras.ops.convert_to_numpy(v))
+            for _, _, v in self._layer_weights(trainable_only)
+        }
+
+    def _stats(
+        self, array: np.ndarray, device: Any = None
+    ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+        """(histogram buckets [k, 3], (mean, stddev, max, min)) of a host array.
+
+        Non-finite values are left out of the histogram (as `summaries.histogram_buckets`)
+        and show in the moments. A large array's histogram runs on `device`, its tensor.
+        """
+        flat = np.asarray(array, np.float64).reshape(-1)
+        mean = float(flat.mean())
+        moments = (mean, float(np.sqrt(np.mean((flat - mean) ** 2))), flat.max(), flat.min())
+        if device is not None and flat.size > _DEVICE_HISTOGRAM_SIZE:
+            buckets = np.asarray(histogram_buckets(device, self.buckets))
+        else:
+            finite = flat if np.isfinite(mean) else flat[np.isfinite(flat)]
+            proto = histogram_v2.histogram_pb("h", finite, buckets=self.buckets)
+            buckets = tensor_util.make_ndarray(proto.value[0].tensor)
+        return buckets, tuple(float(m) for m in moments)
+
+    def _weight_summaries(self, weights: dict[int, np.ndarray]) -> list:
+        values = []
+        for scope, name, var in self._layer_weights(trainable_only=False):
+            array = weights[id(var)]
+            if array.size == 0:
+                continue
+            hist, (mean, std, high, low) = self._stats(array, var.value)
+            prefix = f"{scope}/{name}/summaries"
+            values += [
+                _scalar(f"{prefix}/mean", mean),
+                _scalar(f"{prefix}/stddev", std),
+                _scalar(f"{prefix}/max", high),
+                _scalar(f"{prefix}/min", low),
+                _histogram(f"{prefix}/histogram", hist),
+            ]
+        return values
+
+    def _loss_and_gradients(self, x: Any, y: Any, sw: Any) -> tuple[Any, list]:
+        model = self.model
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=False)
+            try:
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
+            except TypeError:  # an override without the `training` argument
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
+        if loss is None:
+            return tf.constant(float("nan")), [None] * len(model.trainable_variables)
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    def _probe_fn(self) -> Any:
+        """The sample batch's loss and gradients, traced once (its graph is the one logged)."""
+        if self._probe is None and self._sample is not None and not self._probe_failed:
+            x, y, sw = self._sample
+
+            def spec(t: Any) -> Any:
+                if t is None:
+                    return None
+                return tf.TensorSpec([None, *np.shape(t)[1:]], tf.as_dtype(np.asarray(t).dtype))
+
+            specs = keras.tree.map_structure(spec, (x, y, sw))
+            try:
+                function = tf.function(self._loss_and_gradients, autograph=False)
+                self._probe = function.get_concrete_function(*specs)
+            except Exception as exc:  # eager gradients still work without it
+                self._probe_failed = True
+                self._warn_once("trace", f"could not trace the model, so no graph: {exc}")
+        return self._probe
+
+    def _gradients(self) -> dict[int, Any] | None:
+        if self._sample is None:
+            self._warn_once("sample", "no sample batch (pass data=(x, y)): gradients skipped")
+            return None
+        probe = self._probe_fn()
+        if probe is not None:
+            loss, grads = probe(*keras.tree.map_structure(_tensor_or_none, self._sample))
+        else:
+            loss, grads = self._loss_and_gradients(*self._sample)
+        variables = self.model.trainable_variables
+        return {id(v): g for v, g in zip(variables, grads, strict=True) if g is not None}
+
+    def _gradient_summaries(self) -> list:
+        grads = self._gradients()
+        if not grads:
+            return []
+        values, norms = [], {}
+        for scope, name, var in self._layer_weights(trainable_only=True):
+            grad = grads.get(id(var))
+            if grad is None:
+                continue
+            if isinstance(grad, tf.IndexedSlices):
+                grad = tf.convert_to_tensor(grad)
+            hist, moments = self._stats(grad.numpy(), grad)
+            values.append(_histogram(f"{scope}/{name}/gradients", hist))
+            count = int(np.prod(grad.shape))
+            # sum of squares = n * (stddev^2 + mean^2), from the moments already computed
+            norms[scope] = norms.get(scope, 0.0) + count * (moments[1] ** 2 + moments[0] ** 2)
+        values += [_scalar(f"{s}/gradient_norm", math.sqrt(n)) for s, n in norms.items()]
+        return values
+
+    def _update_ratios(self, after: dict[int, np.ndarray] | None) -> list:
+        before = self._snapshot
+        if before is None:
+            return []
+        if self._snapshot_batch == 0 and self._ratio_after is not None:
+            after = self._ratio_after
+        if after is None:
+            return []
+        delta, size = {}, {}
+        for scope, _, var in self._layer_weights(trainable_only=True):
+            key = id(var)
+            if key not in before or key not in after:
+                continue
+            w0 = before[key].astype(np.float64)
+            delta[scope] = delta.get(scope, 0.0) + float(np.sum((after[key] - w0) ** 2))
+            size[scope] = size.get(scope, 0.0) + float(np.sum(w0**2))
+        return [
+            _scalar(f"{scope}/update_ratio", math.sqrt(delta[scope] / size[scope]))
+            for scope in delta
+            if size[scope] > 0
+        ]
+
+    def _slot_summaries(self) -> list:
+        if not self._has_optimizer():
+            return []
+        optimizer = self.model.optimizer
+        owners = {}
+        for scope, _, var in self._layer_weights(trainable_only=True):
+            path = str(getattr(var, "path", var.name)).replace("/", "_") + "_"
+            owners[path] = scope
+        keys = sorted(owners, key=len, reverse=True)
+        per_layer: dict[tuple[str, str], float] = {}
+        for slot in optimizer.variables:
+            name = str(slot.name)
+            owner = next((k for k in keys if name.startswith(k)), None)
+            if owner is None or not keras.backend.is_float_dtype(slot.dtype):
+                continue
+            kind = _clean(name[len(owner) :])
+            sq = float(np.sum(np.square(keras.ops.convert_to_numpy(slot), dtype=np.float64)))
+            key = (owners[owner], kind)
+            per_layer[key] = per_layer.get(key, 0.0) + sq
+        totals: dict[str, float] = {}
+        values = []
+        for (scope, kind), sq in sorted(per_layer.items()):
+            values.append(_scalar(f"{scope}/optimizer/{kind}_norm", math.sqrt(sq)))
+            totals[kind] = totals.get(kind, 0.0) + sq
+        values += [_scalar(f"optimizer/{k}_norm", math.sqrt(v)) for k, v in totals.items()]
+        return values
+
+    def _log_images(self, epoch: int) -> None:
+        if self._sample is None or not _image_like(self._sample[0]):
+            return
+        with tf.name_scope("input"):
+            image(
+                "images",
+                _as_unit_images(self._sample[0][: self.max_images]),
+                step=epoch,
+                max_outputs=self.max_images,
+            )
+        self._images_written = True
+
+    # -- data ------------------------------------------------------------------------
+
+    def _fit_adapter(self, name: str) -> Any:
+        """The data adapter of the running `fit` (training) or its cached validation."""
+        if name == "validation":
+            iterator = getattr(self.model, "_eval_epoch_iterator", None)
+        else:
+            iterator, frame = None, sys._getframe(1)
+            for _ in range(12):  # fit() -> CallbackList.on_train_begin -> here
+                if frame is None:
+                    break
+                candidate = frame.f_locals.get("epoch_iterator")
+                if candidate is not None and hasattr(candidate, "data_adapter"):
+                    iterator = candidate
+                    break
+                frame = frame.f_back
+        adapter = getattr(iterator, "data_adapter", None)
+        # only adapters that can be read again without consuming the user's data
+        if type(adapter).__name__ in ("ArrayDataAdapter", "TFDatasetAdapter"):
+            return adapter
+        return None
+
+    @staticmethod
+    def _read_adapter(adapter: Any, count: int) -> tuple[Any, Any, Any] | None:
+        parts, total = [], 0
+        for batch in adapter.get_numpy_iterator():
+            x, y, sw = keras.utils.unpack_x_y_sample_weight(batch)
+            parts.append((x, y, sw))
+            total += len(keras.tree.flatten(x)[0])
+            if total >= count:
+                break
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return _take(parts[0], count)
+        xs = _concat([p[0] for p in parts])
+        ys = None if parts[0][1] is None else _concat([p[1] for p in parts])
+        sws = None if parts[0][2] is None else _concat([p[2] for p in parts])
+        return _take((xs, ys, sws), count)
+
+    def _find_sample(self) -> tuple[Any, Any, Any] | None:
+        if self._data is not None:
+            return _take(self._data, self.sample_size)
+        try:
+            adapter = self._fit_adapter("train")
+            if adapter is not None:
+                return self._read_adapter(adapter, self.sample_size)
+        except Exception as exc:  # never break training over a diagnostic
+            self._warn_once("sample-error", f"could not read a sample batch: {exc}")
+        return None
+
+    def _validation_data(self) -> tuple[Any, Any] | None:
+        if self._val_cache is not None:
+            return self._val_cache
+        data = self._validation
+        if data is not None:
+            data = _take(data, self.confusion_samples)
+        else:
+            try:
+                adapter = self._fit_adapter("validation")
+                if adapter is not None:
+                    data = self._read_adapter(adapter, self.confusion_samples)
+            except Exception as exc:
+                self._warn_once("val-error", f"could not read validation data: {exc}")
+                data = None
+        if data is None or data[1] is None:
+            return None
+        self._val_cache = (data[0], data[1])
+        return self._val_cache
+
+    # -- graph and predictions ----------------------------------------------------------
+
+    def _log_graph(self) -> None:
+        probe = self._probe_fn()
+        if probe is None:
+            if not self._probe_failed:
+                self._warn_once("graph", "no sample input to trace (pass data=(x, y)): no graph")
+            return
+        with self._writer.as_default():
+            tf.summary.graph(probe.graph)
+        self._graph_written = True
+
+    def _predict(self, x: Any) -> list[np.ndarray]:
+        count = len(keras.tree.flatten(x)[0])
+        outputs = []
+        for start in range(0, count, 1024):
+            chunk = keras.tree.map_structure(lambda t, s=start: t[s : s + 1024], x)
+            out = self.model(chunk, training=False)
+            outputs.append(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
+        return self._flat_outputs(_concat(outputs))
+
+    def _flat_outputs(self, structure: Any) -> list[Any]:
+        names = list(getattr(self.model, "output_names", None) or [])
+        if isinstance(structure, dict) and names and set(names) <= set(structure):
+            return [structure[n] for n in names]
+        return keras.tree.flatten(structure)
+
+    # -- confusion -------------------------------------------------------------------
+
+    def _head_names(self, count: int) -> list[str]:
+        names = list(getattr(self.model, "output_names", None) or [])
+        return names if len(names) == count else [f"output_{i}" for i in range(count)]
+
+    @staticmethod
+    def _class_ids(label: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Labels and predicted ids [N, P] for a classification head, else None."""
+        label = np.asarray(label)
+        pred = np.asarray(pred)
+        if pred.ndim < 2 or label.dtype.kind not in "iufb" or pred.dtype.kind != "f":
+            return None
+        k = pred.shape[-1]
+        if k >= 2:
+            if label.shape == pred.shape[:-1] or label.shape == (*pred.shape[:-1], 1):
+                ids = label.reshape(pred.shape[:-1])
+                if not (np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < k):
+                    return None
+                ids = ids.astype(np.int64)
+            elif label.shape == pred.shape:
+                if not (np.isin(label, (0, 1)).all() and np.all(label.sum(-1) == 1)):
+                    return None
+                ids = label.argmax(-1)
+            else:
+                return None
+            predicted = pred.argmax(-1)
+        else:  # one sigmoid unit: a binary head
+            if label.size != pred.size or not np.isin(label, (0, 1)).all():
+                return None
+            if pred.min() < 0 or pred.max() > 1:
+                return None
+            ids = label.reshape(pred.shape[:-1]).astype(np.int64)
+            predicted = (pred[..., 0] >= 0.5).astype(np.int64)
+        ids = ids.reshape(len(ids), -1)
+        predicted = predicted.reshape(len(predicted), -1)
+        return ids, predicted
+
+    def _log_confusion(self, epoch: int) -> None:
+        data = self._validation_data()
+        if data is None:
+            self._warn_once("validation", "no validation data: confusion matrices skipped")
+            return
+        x, y = data
+        preds = self._predict(x)
+        labels = self._flat_outputs(y) if len(preds) > 1 else keras.tree.flatten(y)
+        if len(labels) != len(preds):
+            return
+        names = self._head_names(len(preds))
+        groups: dict[int, dict[str, list]] = {}
+        for name, label, pred in zip(names, labels, preds, strict=True):
+            ids = self._class_ids(label, pred)
+            if ids is None:
+                continue
+            k = max(2, pred.shape[-1])
+            group = groups.setdefault(k, {"labels": [], "preds": [], "positions": []})
+            group["labels"].append(ids[0])
+            group["preds"].append(ids[1])
+            p = ids[0].shape[1]
+            group["positions"] += [name] if p == 1 else [f"{name}[{j}]" for j in range(p)]
+        if not groups:
+            return
+        images = None
+        if _image_like(x) or (isinstance(x, np.ndarray) and x.ndim == 3):
+            images = _as_unit_images(x)
+        for k, group in groups.items():
+            tag = "confusion" if len(groups) == 1 else f"confusion/{k}_classes"
+            classes = (
+                self.class_names
+                if self.class_names and len(self.class_names) == k
+                else [str(i) for i in range(k)]
+            )
+            positions = group["positions"]
+            if self.position_names and len(self.position_names) == len(positions):
+                positions = self.position_names
+            confusion(
+                tag,
+                np.concatenate(group["labels"], axis=1),
+                np.concatenate(group["preds"], axis=1),
+                classes=classes,
+                positions=positions,
+                step=epoch,
+                images=images,
+                cap_per_cell=self.cap_per_cell,
+            )
+
+
+def _bulk_writer() -> Any:
+    """A compiled loop that writes serialized Summary protos, one event per step."""
+
+    def write(steps, blobs):
+        def body(i):
+            done = tf.summary.experimental.write_raw_pb(blobs[i], step=steps[i])
+            with tf.control_dependencies([done]):
+                return (i + 1,)
+
+        return tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
+
+    signature = [tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.string)]
+    return tf.function(write, input_signature=signature, autograph=False)

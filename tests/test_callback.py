@@ -1,0 +1,466 @@
+"""SummaryCallback: what it writes (read back with TensorBoard's EventAccumulator and tbparse),
+its switches, its argument checks and MirroredStrategy (in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorboard.backend.event_processing import plugin_event_accumulator  # noqa: E402
+from tensorboard.util import tensor_util  # noqa: E402
+
+from summaries import SummaryCallback, histogram_buckets, variable_summaries  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Logs:
+    """Everything in one run directory, by tag: [(step, value)], plugin and the graph."""
+
+    def __init__(self, logdir: Path):
+        acc = plugin_event_accumulator.EventAccumulator(
+            str(logdir), size_guidance={"tensors": 0, "graph": 1}
+        )
+        acc.Reload()
+        self.tags = {}
+        self.plugin = {}
+        for tag in acc.Tags()["tensors"]:
+            self.tags[tag] = [
+                (e.step, tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)
+            ]
+            self.plugin[tag] = acc.SummaryMetadata(tag).plugin_data.plugin_name
+        self.graph = acc.Graph() if acc.Tags()["graph"] else None
+        self.content = {t: acc.SummaryMetadata(t).plugin_data.content for t in self.tags}
+
+    def steps(self, tag: str) -> list[int]:
+        return [s for s, _ in self.tags[tag]]
+
+    def values(self, tag: str) -> list:
+        return [v for _, v in self.tags[tag]]
+
+    def last(self, tag: str):
+        return self.tags[tag][-1][1]
+
+
+class Recorder(keras.callbacks.Callback):
+    """The per-batch logs Keras hands to callbacks."""
+
+    def on_train_begin(self, logs=None):
+        self.batches = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches.append(dict(logs))
+
+
+def _cnn() -> keras.Model:
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(3, activation="softmax", name="head"),
+        ],
+        name="cnn",
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.random((n, 8, 8, 1)).astype("float32") * 0.5
+    x[np.arange(n), y * 2 + 1, :, 0] += 0.5  # a learnable stripe per class
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    """One small CNN fit at the defaults (2 epochs x 6 batches, with validation data)."""
+    logdir = tmp_path_factory.mktemp("cnn")
+    x, y = _images(96, 0)
+    vx, vy = _images(48, 1)
+    model = _cnn()
+    recorder = Recorder()
+    history = model.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=2,
+        validation_data=(vx, vy),
+        shuffle=False,  # the sample batch is then the first 32 training examples
+        callbacks=[recorder, SummaryCallback(logdir)],
+        verbose=0,
+    )
+    return {
+        "logs": Logs(logdir),
+        "logdir": logdir,
+        "model": model,
+        "history": history.history,
+        "batches": recorder.batches,
+        "x": x,
+        "y": y,
+        "vx": vx,
+        "vy": vy,
+    }
+
+
+def test_documented_tags_at_their_steps(cnn_run):
+    logs = cnn_run["logs"]
+    for name in ("loss", "accuracy", "learning_rate"):
+        assert logs.steps(f"batch/{name}") == list(range(1, 13))
+        assert logs.plugin[f"batch/{name}"] == "scalars"
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
+        assert logs.steps(f"epoch/{name}") == [0, 1]
+    for layer in ("conv", "head"):
+        for weight in ("kernel", "bias"):
+            prefix = f"{layer}/{weight}"
+            for stat in ("mean", "stddev", "max", "min"):
+                assert logs.steps(f"{prefix}/summaries/{stat}") == [0, 1]
+            assert logs.plugin[f"{prefix}/summaries/histogram"] == "histograms"
+            assert logs.plugin[f"{prefix}/gradients"] == "histograms"
+            assert logs.steps(f"{prefix}/gradients") == [0, 1]
+        for tag in (
+            "gradient_norm",
+            "update_ratio",
+            "optimizer/momentum_norm",
+            "optimizer/velocity_norm",
+        ):
+            assert logs.steps(f"{layer}/{tag}") == [0, 1], tag
+    assert logs.steps("optimizer/momentum_norm") == [0, 1]
+    assert logs.steps("input/images") == [0]  # the fixed sample batch: logged once
+    assert logs.plugin["input/images"] == "images"
+    assert logs.plugin["confusion"] == "position_confusion"
+    assert logs.steps("confusion") == [0, 1]
+    assert logs.steps("confusion/examples") == [0, 1]
+    for tag in logs.tags:  # one set of summaries: no step written twice
+        assert len(set(logs.steps(tag))) == len(logs.steps(tag)), tag
+
+
+def test_scalars_are_the_values_keras_reported(cnn_run):
+    logs = cnn_run["logs"]
+    batches = cnn_run["batches"]
+    np.testing.assert_allclose(logs.values("batch/loss"), [b["loss"] for b in batches], rtol=1e-6)
+    np.testing.assert_allclose(
+        logs.values("batch/accuracy"), [b["accuracy"] for b in batches], rtol=1e-6
+    )
+    np.testing.assert_allclose(logs.values("batch/learning_rate"), 0.001, rtol=1e-6)
+    for name, values in cnn_run["history"].items():
+        np.testing.assert_allclose(logs.values(f"epoch/{name}"), values, rtol=1e-6)
+
+
+def _gradients(model, x, y):
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=False), training=False)
+    return dict(
+        zip(
+            [v.path for v in model.trainable_variables],
+            tape.gradient(loss, model.trainable_variables),
+            strict=True,
+        )
+    )
+
+
+def test_weight_and_gradient_histograms(cnn_run):
+    logs, model = cnn_run["logs"], cnn_run["model"]
+    # the last epoch's summaries were taken at the weights fit() ended with
+    grads = _gradients(model, cnn_run["x"][:32], cnn_run["y"][:32])
+    for layer in ("conv", "head"):
+        for var in model.get_layer(layer).trainable_weights:
+            prefix = f"{layer}/{var.name}"
+            weights_hist = logs.last(f"{prefix}/summaries/histogram")
+            grads_hist = logs.last(f"{prefix}/gradients")
+            np.testing.assert_allclose(weights_hist, histogram_buckets(var.numpy()), rtol=1e-6)
+            np.testing.assert_allclose(
+                grads_hist, histogram_buckets(grads[var.path]), rtol=1e-4, atol=1e-9
+            )
+            assert weights_hist[:, 2].sum() == grads_hist[:, 2].sum() == np.prod(var.shape)
+            assert not np.allclose(weights_hist[:, :2], grads_hist[:, :2])
+            np.testing.assert_allclose(
+                logs.last(f"{prefix}/summaries/mean"), var.numpy().mean(), rtol=1e-5, atol=1e-7
+            )
+        norm = np.sqrt(
+            sum(
+                np.sum(grads[v.path].numpy() ** 2) for v in model.get_layer(layer).trainable_weights
+            )
+        )
+        np.testing.assert_allclose(logs.last(f"{layer}/gradient_norm"), norm, rtol=1e-4)
+        ratio = float(logs.last(f"{layer}/update_ratio"))
+        assert 0 < ratio < 0.5
+
+
+def test_weight_summaries_have_variable_summaries_layout(cnn_run, tmp_path):
+    logs, model = cnn_run["logs"], cnn_run["model"]
+    kernel = model.get_layer("conv").kernel
+    with tf.summary.create_file_writer(str(tmp_path)).as_default():
+        with tf.name_scope("conv"):
+            variable_summaries(kernel, name="kernel", step=0)
+    library = Logs(tmp_path)
+    ours = {t for t in logs.tags if t.startswith("conv/kernel/summaries/")}
+    assert ours == set(library.tags)
+    for tag in library.tags:
+        np.testing.assert_allclose(logs.last(tag), library.last(tag), rtol=1e-5, atol=1e-7)
+
+
+def test_optimizer_slot_norms(cnn_run):
+    logs, model = cnn_run["logs"], cnn_run["model"]
+    slots = {v.name: v.numpy() for v in model.optimizer.variables}
+    for layer in ("conv", "head"):
+        for kind in ("momentum", "velocity"):
+            expected = np.sqrt(
+                sum(
+                    np.sum(slots[f"{v.path.replace('/', '_')}_{kind}"].astype(np.float64) ** 2)
+                    for v in model.get_layer(layer).trainable_weights
+                )
+            )
+            np.testing.assert_allclose(
+                logs.last(f"{layer}/optimizer/{kind}_norm"), expected, rtol=1e-5
+            )
+
+
+def test_confusion_on_validation_data(cnn_run):
+    logs, model = cnn_run["logs"], cnn_run["model"]
+    predicted = model.predict(cnn_run["vx"], verbose=0).argmax(-1)
+    expected = np.zeros((1, 3, 3), np.int64)
+    np.add.at(expected, (0, cnn_run["vy"], predicted), 1)
+    np.testing.assert_array_equal(logs.last("confusion"), expected)
+    content = json.loads(logs.content["confusion"])
+    assert content["classes"] == ["0", "1", "2"] and len(content["positions"]) == 1
+    examples = logs.last("confusion/examples")
+    index = json.loads(examples[0])
+    assert (
+        len(index["cells"])
+        == len(examples) - 1
+        == min(
+            int((predicted != cnn_run["vy"]).sum()),
+            sum(min(4, c) for c in (expected[0] - np.diag(np.diag(expected[0]))).ravel()),
+        )
+    )
+
+
+def test_op_graph_with_layer_scopes(cnn_run):
+    graph = cnn_run["logs"].graph
+    assert graph is not None
+    names = [node.name for node in graph.node]
+    scopes = {part for name in names for part in name.split("/")[:-1]}
+    assert any(s.startswith("conv") for s in scopes) and any(s.startswith("head") for s in scopes)
+    ops = {node.op for node in graph.node}
+    assert {"Conv2D", "MatMul", "Softmax"} <= ops  # the real ops, not Keras's layer config
+
+
+def test_third_party_reader_gets_the_data(cnn_run):
+    from tbparse import SummaryReader
+
+    frame = SummaryReader(str(cnn_run["logdir"]), pivot=False).tensors
+    loss = frame[frame.tag == "batch/loss"].sort_values("step")
+    assert loss.step.tolist() == list(range(1, 13))
+    np.testing.assert_allclose(
+        loss.value.astype(float), [b["loss"] for b in cnn_run["batches"]], rtol=1e-6
+    )
+    hist = frame[frame.tag == "head/kernel/gradients"]
+    assert len(hist) == 2 and np.asarray(hist.value.iloc[0]).shape == (30, 3)
+
+
+def test_multi_head_confusion_and_names(tmp_path):
+    """A captcha-like model: 3 softmax heads over the same 4 classes plus a regression head."""
+    keras.utils.set_random_seed(2)
+    rng = np.random.default_rng(3)
+    x = rng.random((64, 8, 8, 1)).astype("float32")
+    ys = [rng.integers(0, 4, 64) for _ in range(3)]
+    size = rng.random((64, 1)).astype("float32")
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(
+        keras.layers.Flatten(name="flatten")(inputs)
+    )
+    heads = [
+        keras.layers.Dense(4, activation="softmax", name=f"digit{i}")(hidden) for i in range(3)
+    ]
+    model = keras.Model(inputs, [*heads, keras.layers.Dense(1, name="size")(hidden)])
+    model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy"] * 3 + ["mse"])
+    model.fit(
+        x[:48],
+        [y[:48] for y in ys] + [size[:48]],
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        validation_data=(x[48:], [y[48:] for y in ys] + [size[48:]]),
+        callbacks=[SummaryCallback(tmp_path, class_names=list("abcd"))],
+    )
+    logs = Logs(tmp_path)
+    counts = logs.last("confusion")
+    assert counts.shape == (3, 4, 4)
+    predictions = model.predict(x[48:], verbose=0)
+    for p in range(3):
+        expected = np.zeros((4, 4), np.int64)
+        np.add.at(expected, (ys[p][48:], predictions[p].argmax(-1)), 1)
+        np.testing.assert_array_equal(counts[p], expected)
+    content = json.loads(logs.content["confusion"])
+    assert content["positions"] == ["digit0", "digit1", "digit2"]
+    assert content["classes"] == list("abcd")
+    assert {"digit0/kernel/gradients", "size/kernel/gradients"} <= set(logs.tags)
+
+
+def test_switches_and_frequencies(tmp_path):
+    """Parts switched off write nothing; frequencies pick the steps; SGD momentum and a
+    learning-rate schedule are logged per batch."""
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    x = rng.random((64, 6)).astype("float32")
+    y = rng.integers(0, 2, 64)
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(5, name="fc"),
+            keras.layers.Dense(2, activation="softmax", name="out"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+    )
+    callback = SummaryCallback(
+        tmp_path,
+        batch_freq=2,
+        epoch_freq=0,
+        histogram_freq=0,
+        gradient_freq=2,
+        ratio_freq=0,
+        image_freq=0,
+        write_graph=False,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[callback])
+    assert any("no validation data" in str(w.message) for w in caught)
+    logs = Logs(tmp_path)
+    steps = logs.steps("batch/loss")
+    assert steps == [2, 4, 6, 8, 10, 12]
+    expected_lr = [float(schedule(s - 1)) for s in steps]  # the rate each update used
+    np.testing.assert_allclose(logs.values("batch/learning_rate"), expected_lr, rtol=1e-6)
+    assert logs.steps("fc/kernel/gradients") == [0, 2]
+    assert logs.steps("fc/optimizer/momentum_norm") == [0, 1, 2]
+    assert logs.graph is None
+    forbidden = ("epoch/", "/summaries/", "update_ratio", "input/", "confusion")
+    assert not [t for t in logs.tags if any(f in t for f in forbidden)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"batch_freq": -1}, "batch_freq"),
+        ({"histogram_freq": 1.5}, "histogram_freq"),
+        ({"gradient_freq": True}, "gradient_freq"),
+        ({"image_freq": "epoch"}, "image_freq"),
+        ({"sample_size": 0}, "sample_size"),
+        ({"write_graph": "yes"}, "write_graph"),
+        ({"class_names": "abc"}, "class_names"),
+        ({"data": (np.zeros((4, 2)),)}, "data"),
+        ({"validation_data": (np.zeros((4, 2)), np.zeros(3))}, "validation_data"),
+        ({"cap_per_cell": 0}, "cap_per_cell"),
+    ],
+)
+def test_bad_arguments_name_the_argument(tmp_path, kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        SummaryCallback(tmp_path, **kwargs)
+
+
+def test_unwritable_log_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ValueError, match="log_dir"):
+        SummaryCallback(blocker / "run")
+
+
+DISTRIBUTED = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from summaries import SummaryCallback
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    x = rng.random((64, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 3, 64)
+    with strategy.scope():
+        model = keras.Sequential([
+            keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="conv"),
+            keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax", name="head")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.losses = []
+        def on_train_batch_end(self, batch, logs=None):
+            self.losses.append(float(logs["loss"]))
+
+    recorder = Recorder()
+    history = model.fit(x[:48], y[:48], batch_size=16, epochs=2, verbose=0,
+                        validation_data=(x[48:], y[48:]),
+                        callbacks=[recorder, SummaryCallback(sys.argv[1], data=(x[:16], y[:16]))])
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x[:16], y=y[:16], y_pred=model(x[:16], training=False),
+                                  training=False)
+    grad = tape.gradient(loss, model.get_layer("head").kernel)
+    print(json.dumps({
+        "replicas": strategy.num_replicas_in_sync,
+        "batch_losses": recorder.losses,
+        "history": history.history,
+        "head_kernel_grad_abs_sum": float(np.abs(grad.numpy()).sum()),
+        "head_kernel_grad_min": float(grad.numpy().min()),
+        "head_kernel_grad_max": float(grad.numpy().max()),
+    }))
+    """
+)
+
+
+def test_mirrored_strategy_writes_one_set(tmp_path):
+    logdir = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", DISTRIBUTED, str(logdir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert len(list(logdir.glob("events.out.tfevents.*"))) == 1
+    logs = Logs(logdir)
+    for tag in logs.tags:
+        assert len(set(logs.steps(tag))) == len(logs.steps(tag)), tag
+    assert logs.steps("batch/loss") == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(logs.values("batch/loss"), result["batch_losses"], rtol=1e-6)
+    np.testing.assert_allclose(logs.values("epoch/loss"), result["history"]["loss"], rtol=1e-6)
+    grads = logs.last("head/kernel/gradients")
+    assert grads[:, 2].sum() == 6 * 6 * 2 * 3  # conv output 6x6x2 -> a 72 x 3 kernel
+    np.testing.assert_allclose(
+        [grads[0, 0], grads[-1, 1]],
+        [result["head_kernel_grad_min"], result["head_kernel_grad_max"]],
+        rtol=1e-4,
+    )
+    assert logs.steps("confusion") == [0, 1]
+    assert logs.last("confusion").sum() == 16
+    assert logs.graph is not None
