@@ -6,6 +6,7 @@ saddle) and a big one written here (12 racers x 10,000 steps) for the smoothness
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,9 +17,12 @@ import pytest
 from conftest import REPO, TensorBoard, artifact, open_plugin_tab, wait_for
 from test_race_routes import write_big_race
 
+from summaries import pb
+
 pytestmark = pytest.mark.browser
 
 PLUGIN = "optimizer_race"
+BIG = "tenk"  # races are listed by name: the CLI's "race-saddle" comes first, then this
 CLI_OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 CLI_STEPS = 150
 
@@ -53,6 +57,18 @@ def flowscope() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "demo_models"]
 
 
+def write_unreadable_race(logdir: Path) -> None:
+    """A racer from a future Flowscope: its metadata version is unknown."""
+    summary = pb.trajectory_pb("race/trajectory", [0, 1], [[0, 0], [1, 1]], [1.0, 0.5],
+                               race="future", optimizer="sgd", surface="saddle",
+                               window=[-1, 1, -1, 1])  # fmt: skip
+    content = json.loads(summary.value[0].metadata.plugin_data.content)
+    content["version"] = 99
+    summary.value[0].metadata.plugin_data.content = json.dumps(content).encode()
+    with pb.LogWriter(str(logdir / "zz-future" / "sgd")) as writer:
+        writer.add(summary, step=0)
+
+
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     """TensorBoard over a CLI race and a 12 x 10,000-step race (written meanwhile)."""
@@ -64,12 +80,13 @@ def board(tmp_path_factory):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
-    write_big_race(logdir)
+    write_big_race(logdir, race=BIG)
+    write_unreadable_race(logdir)
     board = TensorBoard(logdir, load_fast=True)
     try:
         output = cli.communicate(timeout=300)[0].decode(errors="replace")
         assert cli.returncode == 0, output
-        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 2, timeout=60)
+        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 3, timeout=60)
         yield board
     finally:
         board.stop()
@@ -186,8 +203,8 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     assert page.errors == []
 
 
-def test_twelve_racers_ten_thousand_steps_play_smoothly(board, page):
-    frame = open_race(page, board, "big")
+def test_twelve_racers_ten_thousand_steps_play_smoothly_and_failures_say_why(board, page):
+    frame = open_race(page, board, BIG)
     assert frame.locator(".race-path").count() == 12
     assert frame.locator(".lb-row").count() == 12
     # diverged racers are crossed out where they left the map, with a badge
@@ -209,4 +226,11 @@ def test_twelve_racers_ten_thousand_steps_play_smoothly(board, page):
     frame.uncheck('.legend-row[data-optimizer="sgd"] .racer-toggle')
     assert frame.get_attribute('.race-racer[data-optimizer="sgd"]', "visibility") == "hidden"
     page.screenshot(path=artifact("race-page-big.png"))
+
+    # a race whose only racer cannot be read (a future format version) says why
+    frame.select_option("#race-picker", "zz-future/sgd")
+    message = frame.locator("#race-body .fs-error")
+    message.wait_for(timeout=30_000)
+    assert "could be read" in message.inner_text() and "version 99" in message.inner_text()
+    assert frame.locator(".race-path").count() == 0
     assert page.errors == []

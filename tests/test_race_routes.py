@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -134,19 +135,21 @@ GROW = dict(race="grow", optimizer="sgd", surface="quadratic", window=SURFACES["
 
 @pytest.fixture(scope="module")
 def boards(logs):
-    """board(load_fast) -> one TensorBoard per loader for the whole module."""
-    started: dict[bool, TensorBoard] = {}
-
-    def get(load_fast: bool) -> TensorBoard:
-        if load_fast not in started:
-            board = TensorBoard(logs[0], load_fast=load_fast)
-            started[load_fast] = board
-            wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 5, timeout=90)
-        return started[load_fast]
-
-    yield get
-    for board in started.values():
-        board.stop()
+    """board(load_fast) -> one TensorBoard per loader for the whole module (started together)."""
+    with ThreadPoolExecutor(2) as pool:
+        futures = {
+            fast: pool.submit(TensorBoard, logs[0], load_fast=fast) for fast in (True, False)
+        }
+    started = {fast: future.result() for fast, future in futures.items() if not future.exception()}
+    try:
+        for future in futures.values():
+            future.result()  # re-raise a failed start
+        for board in started.values():
+            wait_for(lambda b=board: len(b.plugin(PLUGIN, "races")["races"]) == 5, timeout=90)
+        yield started.__getitem__
+    finally:
+        for board in started.values():
+            board.stop()
 
 
 LOADERS = pytest.mark.parametrize("load_fast", [True, False], ids=["load_fast", "load_slow"])

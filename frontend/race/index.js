@@ -85,7 +85,9 @@ class RacePage {
     this.controls.hidden = true;
     this.whatifBanner.hidden = true;
     message(this.body, `Loading ${name}…`);
-    const surfaceP = getJSON("surface", { race: name }).catch((err) => ({ error: err.message }));
+    const surfaceP = race.surface_series
+      ? getJSON("surface", { race: name }).catch((err) => ({ error: err.message }))
+      : Promise.resolve({ error: "the race logged no surface" });
     const boardP = getJSON("leaderboard", { race: name }).catch((err) => ({ error: err.message }));
     const tracks = await Promise.all(race.racers.map((r) =>
       r.error ? Promise.resolve({ error: r.error })
