@@ -164,10 +164,10 @@ class RacePlugin(FlowscopePlugin):
         }
 
     # -- listing -----------------------------------------------------------------------
-    def _races(self, request) -> dict[str, dict]:
+    def _races(self, request, listing: dict | None = None) -> dict[str, dict]:
         """{race: {race, surface, ..., racers: [...]}} from the trajectory and surface tags."""
         races: dict[str, dict] = {}
-        listing = self.list_series(request)
+        listing = self.list_series(request) if listing is None else listing
         for run in sorted(listing):
             for tag, content in sorted(listing[run].items()):
                 if content.get("kind", fmt.TRAJECTORY) != fmt.TRAJECTORY:
@@ -225,8 +225,8 @@ class RacePlugin(FlowscopePlugin):
             )
         return races
 
-    def _race(self, request, name: str) -> dict:
-        race = self._races(request).get(name)
+    def _race(self, request, name: str, listing: dict | None = None) -> dict:
+        race = self._races(request, listing).get(name)
         if race is None:
             raise not_found(f"no race named {name!r}")
         return race
@@ -261,11 +261,14 @@ class RacePlugin(FlowscopePlugin):
         return {"race": name, **cached}
 
     # -- trajectories --------------------------------------------------------------------
-    def _racer(self, request, run: str, tag: str | None) -> tuple[str, _Racer]:
+    def _racer(
+        self, request, run: str, tag: str | None, listing: dict | None = None
+    ) -> tuple[str, _Racer]:
         """The decoded trajectory of one run (cached until its max_step changes)."""
+        listing = self.list_series(request) if listing is None else listing
         tags = {
             t: c
-            for t, c in self.list_series(request).get(run, {}).items()
+            for t, c in listing.get(run, {}).items()
             if c.get("kind", fmt.TRAJECTORY) == fmt.TRAJECTORY
         }
         if not tags:
@@ -325,7 +328,8 @@ class RacePlugin(FlowscopePlugin):
     def _serve_leaderboard(self, request):
         """Metrics of every racer in one race (one row per racer)."""
         name = arg_str(request, "race", max_len=1000)
-        race = self._race(request, name)
+        listing = self.list_series(request)  # once for all racers
+        race = self._race(request, name, listing)
         rows = []
         for entry in race["racers"]:
             row = {
@@ -334,7 +338,7 @@ class RacePlugin(FlowscopePlugin):
                 "hyperparameters": entry["hyperparameters"],
             }
             try:
-                _, racer = self._racer(request, entry["run"], entry["tag"])
+                _, racer = self._racer(request, entry["run"], entry["tag"], listing)
                 row.update(self._metrics(racer), steps=int(racer.rows[-1, 0]), error=None)
             except Exception as exc:  # one broken racer must not hide the others
                 message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
