@@ -17,6 +17,7 @@ from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from summaries import buckets as _hist
+from summaries._autograph import not_converted
 
 _UNIQUIFIED = re.compile(r"^(.+)_(\d+)$")
 
@@ -48,6 +49,7 @@ def _ununiquify(graph: Any, raw_prefix: str, segments: list[str]) -> list[str]:
     return written
 
 
+@not_converted
 def written_scope() -> str:
     """The enclosing `tf.name_scope`s as the user wrote them ('' at top level)."""
     if tf.executing_eagerly():  # eager scopes are never renamed
@@ -75,6 +77,7 @@ def written_scope() -> str:
     return "/".join(parts)
 
 
+@not_converted
 def scope_tag(name: str) -> str:
     """The summary tag for `name` under the enclosing name scopes as written."""
     _check_name(name)
@@ -122,6 +125,7 @@ def _written(result: Any) -> Any:
 # -- public summaries -----------------------------------------------------------------
 
 
+@not_converted
 def scalar(name: str, data: Any, step: Any = None, description: str | None = None) -> Any:
     """Write a scalar to the default writer under the enclosing name scopes.
 
@@ -146,11 +150,13 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
         )
 
 
+@not_converted
 def histogram_buckets(data: Any, buckets: int = 30) -> tf.Tensor:
     """The [buckets, 3] float64 (left, right, count) histogram of `data`, as TensorBoard's."""
     return _hist.buckets(_tensor(data), _hist.check_buckets(buckets))
 
 
+@not_converted
 def histogram(
     name: str,
     data: Any,
@@ -200,6 +206,7 @@ def _image_batch(data: Any) -> tf.Tensor:
     return tensor
 
 
+@not_converted
 def image(
     name: str,
     data: Any,
@@ -233,6 +240,7 @@ def _variable_scope_name(var: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-/]", "_", str(raw).split(":")[0]).strip("/") or "variable"
 
 
+@not_converted
 def variable_summaries(var: Any, name: str | None = None, step: Any = None) -> None:
     """Mean, stddev, max, min scalars and a histogram of `var` under `<scope>/summaries`.
 

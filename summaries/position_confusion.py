@@ -15,6 +15,7 @@ import numpy as np
 
 from summaries import format as fmt
 from summaries import pb
+from summaries._autograph import not_converted
 
 # -- shared checks (numpy) --------------------------------------------------------------
 
@@ -102,6 +103,7 @@ def _labels_predictions_np(labels: Any, predictions: Any, num_classes: int):
     return lab, pred
 
 
+@not_converted
 def counts_np(labels: Any, predictions: Any, num_classes: int) -> np.ndarray:
     """[P, K, K] int64 confusion counts with numpy (rows true class, columns predicted)."""
     k = _check_classes(num_classes)
@@ -189,6 +191,7 @@ def _summaries_np(
     return out
 
 
+@not_converted
 def write_confusion(
     writer: pb.LogWriter,
     name: str,
@@ -320,6 +323,7 @@ def _labels_predictions_tf(labels: Any, predictions: Any, num_classes: int):
         return tf.identity(lab), tf.identity(pred)
 
 
+@not_converted
 def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
     """[P, K, K] int64 confusion counts as TensorFlow ops (rows true class, columns predicted).
 
@@ -343,6 +347,7 @@ def _counts_tf(lab: Any, pred: Any, k: int) -> Any:
     return tf.reshape(counts, tf.stack([p, k, k]))
 
 
+@not_converted
 def confusion(
     name: str,
     labels: Any,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from summaries import pb
+from summaries._autograph import not_converted
 
 _RESERVED = {
     "version",
@@ -60,6 +61,7 @@ def _check_text(argument: str, value: Any) -> str:
     return value
 
 
+@not_converted
 def trajectory_summaries(
     tag: str,
     steps: Any,
@@ -120,6 +122,7 @@ def trajectory_summaries(
     ]
 
 
+@not_converted
 def write_trajectory(
     writer: pb.LogWriter, name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
 ) -> int:
@@ -135,6 +138,7 @@ def write_trajectory(
     return len(events)
 
 
+@not_converted
 def write_surface(
     writer: pb.LogWriter,
     name: str,
@@ -191,6 +195,7 @@ def _scoped(name: str) -> str:
     return scope_tag(_check_tag(name))
 
 
+@not_converted
 def trajectory(
     name: str,
     steps: Any,
@@ -236,6 +241,7 @@ def trajectory(
     return written
 
 
+@not_converted
 def surface(
     name: str,
     grid: Any,
