@@ -210,3 +210,22 @@ def test_trajectory_pb_keeps_old_calls_working():
     summary = pb.trajectory_pb("t", [0], [[0.0, 0.0]], [1.0], **META)
     content = json.loads(summary.value[0].metadata.plugin_data.content)
     assert "tolerance" not in content and content["version"] == fmt.VERSION
+
+
+def test_unwritable_logdir_is_refused_by_name(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ValueError, match="logdir"):
+        pb.LogWriter(str(blocker / "run"))
+    assert blocker.read_text() == "not a directory"
+
+
+def test_log_writer_file_is_read_by_tensorboard_loader(tmp_path):
+    with pb.LogWriter(str(tmp_path)) as log:
+        summaries.write_trajectory(log, "t", [0, 1], [[0, 0], [1, 1]], [1.0, 0.0], **META)
+        name = log.path.name
+    assert name.startswith("events.out.tfevents.")
+    loaded = list(event_file_loader.EventFileLoader(str(tmp_path / name)).Load())
+    assert loaded[0].file_version == "brain.Event:2" and len(loaded) == 2
+    with pytest.raises(ValueError, match="closed"):
+        log.add(pb.surface_pb("s", np.ones((2, 2)), race="r", surface="s", window=WINDOW), 0)
