@@ -6,8 +6,8 @@ y = kx + b with k = b = 0 at the start, the mean squared error as loss, and
 k, b and the loss are logged at every step, the data with the current line is drawn every
 few steps, and the whole path of (k, b) is written as an optimizer trajectory over the
 (k, b) loss surface, so the lesson's gradient descent appears on the Optimizer Race page
-(race `linear-regression`, racer "SGD (lesson)"), where `flowscope race --surface
-linear_regression` can race other optimizers on the very same surface.
+(race `race-linear_regression`, racer "SGD (lesson)"), beside the Keras optimizers that
+`flowscope race --surfaces linear_regression` races on the very same surface.
 
 =========================================  =============================================
 lesson (TF1)                               this module (TF2)
@@ -39,7 +39,9 @@ STEPS = 201
 QUICK_STEPS = 201  # the lesson's run takes well under a second
 PRINT_EVERY = 20
 PLOT_EVERY = 40
-RACE = "linear-regression"
+# `flowscope race` names its race on this surface `race-linear_regression`: the lesson's
+# gradient descent joins that race as one more racer.
+RACE = "race-linear_regression"
 RACER = "SGD (lesson)"
 SURFACE = "linear_regression"
 
@@ -134,5 +136,13 @@ def main(argv: list[str]) -> int:
             window=surface.window,
             hyperparameters={"learning_rate": LEARNING_RATE},
             minima=surface.minima,
+            # the descriptive fields `flowscope race` writes, so the page treats both alike
+            optimizer_title=RACER,
+            keras_class="keras.optimizers.SGD",
+            surface_title=surface.title,
+            analytic=surface.analytic,
+            log_scale=surface.log_scale,
+            tolerance=surface.tolerance,
+            tolerance_kind="distance",
         )
     return 0

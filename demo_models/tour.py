@@ -18,73 +18,82 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from demo_models.lesson import clear_run
 from demo_models.runtime import CliError, writable_dir
 
-# Environment variable for the test suite: `FLOWSCOPE_TOUR_STEPS=N` caps every lesson demo
-# at N steps (on top of --quick), so a whole tour fits the tests' time budget.
-TEST_STEPS_ENV = "FLOWSCOPE_TOUR_STEPS"
+# For the test suite: with FLOWSCOPE_TOUR_TINY=1 every stop runs at its smallest useful
+# size (a dozen steps, two surfaces, a few hundred captchas), so a whole tour fits the
+# tests' time budget. The output has the same kinds of data, just less of it.
+TINY_ENV = "FLOWSCOPE_TOUR_TINY"
+TINY_STEPS = 12
 
 
 @dataclass(frozen=True)
 class Stop:
-    """One stop of the tour: a demo, how to run it quickly, and where to look."""
+    """One stop of the tour: a demo, its quick (and tiny) options, and where to look."""
 
     name: str
     target: str  # "module:function" taking argv
-    args: Callable[[Path], list[str]]  # argv for a run directory
     look: str  # what to open in TensorBoard
-    lesson: bool = True  # a lesson demo (takes --steps)
+    quick: tuple[str, ...] = ("--quick",)
+    tiny: tuple[str, ...] = ("--quick", "--steps", str(TINY_STEPS))
+
+    def argv(self, run: Path, tiny: bool) -> list[str]:
+        """The options for a run into `run`."""
+        return [*(self.tiny if tiny else self.quick), "--logdir", str(run)]
 
 
-def _quick(run: Path) -> list[str]:
-    return ["--quick", "--logdir", str(run)]
-
+# the lesson's optimizer comparison: its seven optimizers, its two pictures (the Beale
+# contour plot and the saddle point) and the linear regression the course starts with
+RACE_QUICK = tuple(
+    "--steps 200 --surfaces beale saddle linear_regression "
+    "--optimizers sgd momentum nag adagrad rmsprop adadelta adam".split()
+)
+RACE_TINY = tuple(
+    "--steps 60 --surfaces saddle linear_regression --optimizers sgd momentum adam".split()
+)
+CAPTCHA_TINY = tuple(
+    "--quick --train-size 192 --validation-size 48 --test-size 0 --epochs 1 --no-cache".split()
+)
 
 STOPS = [
     Stop(
         "linear",
         "demo_models.linear:main",
-        _quick,
-        "Scalars k and b; Optimizer Race 'linear-regression'; Graphs",
+        "Scalars k and b; Optimizer Race 'race-linear_regression'; Graphs",
     ),
     Stop(
         "nonlinear",
         "demo_models.nonlinear:main",
-        _quick,
         "Images fit/data_and_model (drag the step slider); Histograms",
     ),
     Stop(
         "softmax",
         "demo_models.softmax:main",
-        _quick,
         "Graphs (input, layer, loss, train, accuracy); layer/weights/summaries",
     ),
-    Stop("mlp", "demo_models.mlp:main", _quick, "Scalars loss/ and accuracy/; Confusion"),
+    Stop("mlp", "demo_models.mlp:main", "Scalars loss/ and accuracy/; Confusion"),
     Stop(
         "regularized",
         "demo_models.regularized:main",
-        _quick,
-        "Scalars train/learning_rate, accuracy/test_averaged_weights",
+        "Scalars train/learning_rate and accuracy/test_averaged_weights",
     ),
-    Stop("lenet5", "demo_models.lenet5:main", _quick, "Images layer1-conv1/filters; Confusion"),
+    Stop("lenet5", "demo_models.lenet5:main", "Images layer1-conv1/filters; Confusion"),
     Stop(
         "race",
         "demo_models.race.cli:main",
-        lambda run: ["--quick", "--logdir", str(run)],
-        "Optimizer Race: every optimizer on every surface",
-        lesson=False,
+        "Optimizer Race: the lesson's optimizers on its surfaces",
+        quick=RACE_QUICK,
+        tiny=RACE_TINY,
     ),
     Stop(
         "captcha",
         "demo_models.captcha.train:main",
-        _quick,
         "Confusion: one matrix per captcha digit",
-        lesson=False,
+        tiny=CAPTCHA_TINY,
     ),
 ]
 NAMES = [stop.name for stop in STOPS]
@@ -118,20 +127,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _test_steps() -> list[str]:
-    value = os.environ.get(TEST_STEPS_ENV)
-    if not value:
-        return []
-    if not value.isdigit() or int(value) < 1:
-        raise CliError(f"{TEST_STEPS_ENV} must be a positive integer, got {value!r}")
-    return ["--steps", value]
+def _tiny() -> bool:
+    value = os.environ.get(TINY_ENV, "")
+    if value not in ("", "0", "1"):
+        raise CliError(f"{TINY_ENV} must be 0 or 1, got {value!r}")
+    return value == "1"
 
 
-def _run_stop(stop: Stop, run: Path) -> None:
+def _run_stop(stop: Stop, run: Path, tiny: bool) -> None:
     module_name, function = stop.target.split(":")
     main = getattr(importlib.import_module(module_name), function)
-    argv = stop.args(run) + (_test_steps() if stop.lesson else [])
-    status = main(argv)
+    status = main(stop.argv(run, tiny))
     if status:
         raise RuntimeError(f"exited with status {status}")
 
@@ -162,10 +168,11 @@ def main(argv: list[str]) -> int:
     """Run the tour and serve it."""
     args = _parser().parse_args(argv)
     logdir = writable_dir(args.logdir)
-    _test_steps()  # a bad value fails before any work
+    tiny = _tiny()  # a bad value fails before any work
     stops = [s for s in STOPS if not args.only or s.name in args.only]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    print(f"Flowscope tour: {len(stops)} demos into {logdir}", flush=True)
+    size = "tiny (tests)" if tiny else "quick"
+    print(f"Flowscope tour: {len(stops)} demos, {size} runs, into {logdir}", flush=True)
     started = time.monotonic()
     results: list[tuple[Stop, float, str]] = []
     for number, stop in enumerate(stops, 1):
@@ -174,7 +181,7 @@ def main(argv: list[str]) -> int:
         clear_run(run)
         began = time.monotonic()
         try:
-            _run_stop(stop, run)
+            _run_stop(stop, run, tiny)
             outcome = "ok"
         except CliError as exc:
             outcome = f"error: {exc}"

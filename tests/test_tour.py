@@ -1,0 +1,245 @@
+"""`flowscope tour`: every demo's logs, read back from the event files and shown by TensorBoard.
+
+The tour runs here with FLOWSCOPE_TOUR_TINY=1 (each demo a dozen steps, the race on two
+surfaces, a few hundred captchas) so it fits the suite's time budget; the code path is the
+quick tour's. The whole check is one test so that pytest-xdist never runs the tour twice.
+TensorBoard runs with the default (Rust, `--load_fast=true`) loader only: both loaders are
+covered route by route in test_plugins_live.py; this test is about the tour's content.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import artifact, free_port, open_plugin_tab, wait_for
+from PIL import Image
+from sample_logs import write_confusion
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
+from test_demos import LESSON_SCOPES, graph_scopes
+
+from demo_models.tour import NAMES
+from summaries import format as fmt
+
+LESSONS = ["linear", "nonlinear", "softmax", "mlp", "regularized", "lenet5"]
+CLASSIFIERS = ["softmax", "mlp", "regularized", "lenet5"]
+
+
+def tour_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FLOWSCOPE_TOUR_TINY": "1",
+        "FLOWSCOPE_NO_PROGRESS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERAS_HOME": str(tmp_path / "keras"),  # no cached MNIST: the offline stand-in
+        "FLOWSCOPE_CACHE": str(tmp_path / "cache"),
+    }
+
+
+def flowscope(*args: str) -> list[str]:
+    return [sys.executable, "-m", "demo_models", *args]
+
+
+def load(run: Path) -> event_accumulator.EventAccumulator:
+    acc = event_accumulator.EventAccumulator(
+        str(run), size_guidance={"tensors": 0, "images": 0, "histograms": 0}
+    )
+    acc.Reload()
+    return acc
+
+
+def tags_by_plugin(acc) -> dict[str, set[str]]:
+    tags: dict[str, set[str]] = {}
+    for tag in acc.Tags()["tensors"]:
+        tags.setdefault(acc.SummaryMetadata(tag).plugin_data.plugin_name, set()).add(tag)
+    return tags
+
+
+def check_lesson_run(logdir: Path, name: str) -> None:
+    """Graph with the lesson's scopes, scalars, histograms, real PNG images, confusion."""
+    acc = load(logdir / name)
+    missing = LESSON_SCOPES[name] - graph_scopes(acc.Graph())
+    assert not missing, f"{name}: graph lacks the lesson's scopes {missing}"
+    tags = tags_by_plugin(acc)
+    for plugin in ("scalars", "histograms", "images"):
+        assert tags.get(plugin), f"{name}: no {plugin} summaries"
+    for tag in tags["histograms"]:
+        buckets = acc.Tensors(tag)[-1].tensor_proto.tensor_shape
+        assert buckets.dim[-1].size == 3, f"{name}: {tag} is not TensorBoard's histogram format"
+    for tag in tags["images"]:
+        proto = acc.Tensors(tag)[-1].tensor_proto
+        width, height = int(proto.string_val[0]), int(proto.string_val[1])
+        picture = Image.open(io.BytesIO(proto.string_val[2]))
+        assert picture.size == (width, height) and width >= 5, f"{name}: bad image {tag}"
+    if name in CLASSIFIERS:
+        assert "confusion/test" in tags[fmt.CONFUSION_PLUGIN], f"{name}: no confusion"
+        content = fmt.parse_content(acc.SummaryMetadata("confusion/test").plugin_data.content)
+        assert content["classes"] == [str(i) for i in range(10)] and len(content["positions"]) == 1
+        counts = tensor_util.make_ndarray(acc.Tensors("confusion/test")[-1].tensor_proto)
+        assert counts.shape == (1, 10, 10) and counts.sum() == 300  # the stand-in's test set
+
+
+def graph_labels(page) -> set[str]:
+    """Names of the boxes drawn in TensorBoard's graph (each label's own text, no tooltip)."""
+    labels = page.locator("g.node text.nodelabel")
+    return set(labels.evaluate_all("els => els.map((e) => e.firstChild.textContent)"))
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.parametrize("load_fast", [True], indirect=True)
+def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard, page):
+    logdir = tmp_path / "runs"
+    write_confusion(logdir, run="linear")  # left by an earlier tour: must be replaced
+    write_confusion(logdir, run="mine")  # not the tour's: must be left alone
+    started = time.monotonic()
+    result = subprocess.run(
+        flowscope("tour", "--no-serve", "--logdir", str(logdir)),
+        env=tour_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
+    print(f"tour took {time.monotonic() - started:.0f} s")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    for number, name in enumerate(NAMES, 1):  # progress: one numbered line per stop
+        assert f"[{number}/{len(NAMES)}] {name} -> {logdir / name}" in result.stdout
+
+    # -- the event files --------------------------------------------------------------
+    for name in LESSONS:
+        check_lesson_run(logdir, name)
+    assert list((logdir / "softmax").glob("checkpoints/ckpt-*.index"))
+    linear = load(logdir / "linear")
+    assert "confusion/validation" not in linear.Tags()["tensors"]  # the stale run is gone
+    assert len(list((logdir / "linear").glob("events.out.tfevents.*"))) == 1
+    assert list((logdir / "mine").glob("events.out.tfevents.*"))  # the foreign run stays
+    steps = [e.step for e in linear.Tensors("k")]
+    assert steps == list(range(len(steps))) and len(steps) >= 10  # one value per step
+    race_runs = sorted(
+        p.parent.relative_to(logdir).as_posix()
+        for p in (logdir / "race").rglob("events.out.tfevents.*")
+    )
+    assert "race/race-linear_regression/sgd" in race_runs and len(race_runs) >= 4
+    captcha = tags_by_plugin(load(logdir / "captcha"))
+    assert captcha.get("scalars") and captcha.get(fmt.CONFUSION_PLUGIN)
+
+    # -- TensorBoard serves it ----------------------------------------------------------
+    board = tensorboard(logdir)
+    board.wait_enabled(
+        "graphs",
+        "scalars",
+        "histograms",
+        "images",
+        "optimizer_race",
+        "position_confusion",
+        timeout=120,
+    )
+    races = {r["race"]: r for r in board.plugin("optimizer_race", "races")["races"]}
+    racers = {r["optimizer"] for r in races["race-linear_regression"]["racers"]}
+    assert {"SGD (lesson)", "sgd", "adam"} <= racers  # the lesson's GD races Keras' optimizers
+    graphs = board.get_json("/data/plugin/graphs/info")
+    assert all(graphs[name]["run_graph"] for name in LESSONS)
+
+    # Graphs: the softmax lesson's scopes, with `layer` expanded as in the lesson's figure
+    page.goto(board.url + "/#graphs", wait_until="domcontentloaded")
+    page.wait_for_selector("g.node", timeout=60_000)
+    page.locator("paper-dropdown-menu").first.click()  # the Run selector
+    page.locator("paper-item", has_text="softmax").first.click()
+    wait_for(lambda: {"input", "layer", "loss", "train", "accuracy"} <= graph_labels(page))
+    page.locator("g.node", has=page.locator("text", has_text="layer")).first.dblclick()
+    wait_for(lambda: {"weights", "biases", "xw_plus_b", "softmax"} <= graph_labels(page))
+    page.get_by_text("Fit to screen").click()
+    page.wait_for_timeout(1500)  # the zoom animation
+    page.screenshot(path=artifact("tour-graphs-softmax.png"))
+
+    # Scalars, Histograms, Images: cards with charts and images, not an empty page
+    page.goto(board.url + "/#scalars", wait_until="domcontentloaded")
+    page.get_by_text("accuracy/accuracy", exact=True).first.wait_for(timeout=60_000)
+    assert page.locator("tf-scalar-card").count() > 0
+    page.goto(board.url + "/#histograms", wait_until="domcontentloaded")
+    page.locator("vz-histogram-timeseries").first.wait_for(timeout=60_000)
+    page.goto(board.url + "/#images", wait_until="domcontentloaded")
+    page.get_by_text("input/images", exact=True).first.wait_for(timeout=60_000)
+    wait_for(
+        lambda: page.evaluate(
+            "() => { let n = 0; const walk = (root) => root.querySelectorAll('*').forEach("
+            "(el) => { if (el.tagName === 'IMG' && el.naturalWidth > 0) n++;"
+            " if (el.shadowRoot) walk(el.shadowRoot); }); walk(document); return n; }"
+        ),
+        timeout=60,
+    )
+
+    # both Flowscope tabs
+    race_frame = open_plugin_tab(page, board, "optimizer_race", "Optimizer Race")
+    option = race_frame.locator("option", has_text="race-linear_regression").first
+    option.wait_for(state="attached", timeout=60_000)
+    option.locator("xpath=..").select_option(value=option.get_attribute("value"))
+    race_frame.get_by_text("SGD (lesson)").first.wait_for(timeout=60_000)
+    confusion_frame = open_plugin_tab(page, board, "position_confusion", "Confusion")
+    wait_for(lambda: confusion_frame.locator("svg rect").count() >= 100, timeout=60)
+    runs = confusion_frame.locator("option").all_text_contents()
+    assert any(text.startswith("softmax") for text in runs)
+    assert any(text.startswith("captcha") for text in runs)
+    assert not [e for e in page.errors if "favicon" not in e], page.errors
+
+
+def test_tour_serves_tensorboard_and_prints_the_url(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        flowscope(
+            "tour", "--only", "linear", "--logdir", str(tmp_path / "runs"), "--port", str(port)
+        ),
+        env=tour_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in process.stdout:
+            if "TensorBoard is serving" in line:
+                break
+        else:
+            pytest.fail(f"the tour ended without serving (exit {process.wait()})")
+        assert f"http://localhost:{port}/" in line
+        import urllib.request
+
+        def listing():
+            with urllib.request.urlopen(f"http://localhost:{port}/data/plugins_listing") as r:
+                return json.loads(r.read())
+
+        assert wait_for(lambda: listing()["optimizer_race"]["enabled"], timeout=60)
+    finally:
+        os.killpg(process.pid, 2)  # Ctrl-C: the tour stops TensorBoard and exits
+        assert process.wait(30) == 0
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--only", "nope"], {}, "invalid choice: 'nope'"),
+        (["--no-serve"], {"FLOWSCOPE_TOUR_TINY": "yes"}, "FLOWSCOPE_TOUR_TINY must be 0 or 1"),
+        (["--logdir", "{blocker}/runs"], {}, "not writable"),
+    ],
+)
+def test_tour_errors_are_one_line(tmp_path, args, env, message):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a directory")
+    argv = [arg.format(blocker=blocker) for arg in args]
+    result = subprocess.run(
+        flowscope("tour", *argv),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
