@@ -6,6 +6,7 @@ the Adam optimizer with learning rate 0.001, the graph cut into blocks with name
 summaries of the accuracy and the mean loss merged into one op, 20,000 steps of 100
 examples with a summary every 100 steps, and a Saver so the model is not lost. It reports
 about 96 % test accuracy ("not good, but the point is how much you can see for little work").
+The notes lost the code's screenshots; the hidden units here are ReLUs.
 
 ==========================================  =============================================
 lesson (TF1)                                this module (TF2)
