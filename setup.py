@@ -24,6 +24,7 @@ setup(
         "captcha>=0.7",
         "tqdm>=4.60",
         "scikit-learn>=1.3",
+        "google-crc32c>=1.5",
     ],
     extras_require={
         "test": [

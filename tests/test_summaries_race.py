@@ -229,3 +229,12 @@ def test_log_writer_file_is_read_by_tensorboard_loader(tmp_path):
     assert loaded[0].file_version == "brain.Event:2" and len(loaded) == 2
     with pytest.raises(ValueError, match="closed"):
         log.add(pb.surface_pb("s", np.ones((2, 2)), race="r", surface="s", window=WINDOW), 0)
+
+
+def test_log_writer_checksums_match_tensorboards():
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 7, 8, 1000, 65_537):
+        data = rng.bytes(size)
+        assert pb._masked_crc32c(data) == masked_crc32c(data), size
