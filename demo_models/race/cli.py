@@ -72,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         "--name", default=None, help="race name prefix (default: race, or tuned with --tune)"
     )
     parser.add_argument(
-        "--no-xla", action="store_true", help="run the compiled race without XLA (slower)"
+        "--xla",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA-compile the race: auto (default) does from 2500 steps, where the faster "
+        "steps repay the longer compilation",
     )
     return parser
 
@@ -117,7 +121,7 @@ def main(argv: list[str]) -> int:
         overrides=overrides,
         tune=args.tune,
         trials=trials,
-        jit=not args.no_xla,
+        jit={"auto": None, "on": True, "off": False}[args.xla],
     )
     for surface in surfaces:
         race_name = f"{prefix}-{surface}"
@@ -136,7 +140,7 @@ def run(
     overrides: dict[str, dict[str, Any]] | None = None,
     tune: bool = False,
     trials: int | None = None,
-    jit: bool = True,
+    jit: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Race (or tune, then keep the best trials); one dict per racer with its metrics."""
     from demo_models.race import engine, tuning
@@ -145,9 +149,11 @@ def run(
     started = time.perf_counter()
     if tune:
         budget = trials or tuning.DEFAULT_TRIALS
-        count = len(names) * len(surfaces) * budget
-        _status(f"tuning: {count} trials racing in one compiled program ...")
-        tuned = tuning.tune(names, surfaces, steps, budget, overrides, jit=jit)
+        count = len(surfaces) * budget
+        _status(f"tuning: {count} trials per optimizer, one compiled program per optimizer")
+        tuned = []
+        for name in progress(names, "tuning"):
+            tuned += tuning.tune([name], surfaces, steps, budget, overrides, jit=jit)
         results = [
             {"trajectory": t.best, "tuning": t.info(budget, tuning.SEED), "at_edge": t.at_edge}
             for t in tuned

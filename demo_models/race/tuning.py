@@ -2,8 +2,8 @@
 
 The learning rates are the centres of a Latin hypercube over a log-uniform range, so every
 optimizer tries exactly the same learning rates; optimizers that have a momentum get one
-momentum per trial (centred strata too, paired by a seeded permutation). All trials of all
-optimizers on all surfaces race together in one compiled program.
+momentum per trial (centred strata too, paired by a seeded permutation). All trials of
+one optimizer on all surfaces race together in one compiled program.
 """
 
 from __future__ import annotations
@@ -127,18 +127,17 @@ def tune(
     (learning rate, momentum) are taken from the trials.
     """
     overrides = overrides or {}
-    racers, index = [], []
-    for name in optimizers:
-        points = trial_points(name, budget, seed)
-        for surface in surfaces:
-            for t, point in enumerate(points):
-                hp = {**overrides.get(name, {}), **point}
-                racers.append(engine.Racer.make(name, surface, hp))
-                index.append((name, surface, t))
-    trajectories = engine.race(racers, steps, jit=jit)
     by_pair: dict[tuple[str, str], list[tuple[engine.Trajectory, dict]]] = {}
-    for (name, surface, _), trajectory in zip(index, trajectories, strict=True):
-        by_pair.setdefault((name, surface), []).append((trajectory, metrics_of(trajectory)))
+    for name in optimizers:  # one program per optimizer: bounded memory, visible progress
+        points = trial_points(name, budget, seed)
+        racers = [
+            engine.Racer.make(name, surface, {**overrides.get(name, {}), **point})
+            for surface in surfaces
+            for point in points
+        ]
+        for trajectory in engine.race(racers, steps, jit=jit):
+            pair = (name, trajectory.racer.surface)
+            by_pair.setdefault(pair, []).append((trajectory, metrics_of(trajectory)))
     out = []
     for (name, surface), results in by_pair.items():
         keys = [rank_key(m) for _, m in results]
