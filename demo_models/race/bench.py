@@ -1,11 +1,12 @@
 """`flowscope bench race`: the compiled race against a naive eager loop, side by side.
 
 The race is every optimizer on every analytic surface for 1,000 steps, run as one compiled
-TensorFlow program, with XLA and without (`flowscope race` picks XLA from 2,500 steps). The naive loop is what one would write first: for each racer,
-for each step, a GradientTape and `optimizer.apply_gradients`, eagerly. The naive loop is
-timed on all racers for fewer steps and extrapolated linearly (its cost per step is
-constant: no state grows), which the output says; each racer's first eager step (Keras
-building its slots) is left out of the timing, so the naive loop is not overcharged.
+TensorFlow program, with XLA and without (`flowscope race` picks XLA from 2,500 steps).
+The naive loop is what one would write first: for each racer, for each step, a
+GradientTape and `optimizer.apply_gradients`, eagerly. It is timed on all racers for fewer
+steps and extrapolated linearly (its cost per step is constant: no state grows), which
+the output says; each racer's first eager step (Keras building its slots) is left out of
+the timing, so the naive loop is not overcharged.
 """
 
 from __future__ import annotations
