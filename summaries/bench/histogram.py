@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"histogram of {args.size:,} float32 values inside tf.function, 30 buckets")
     print(f"median of {args.repeats} calls after warm-up; peak = resident-set high-water rise")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the end of the run")
     header = f"{'mode':8} {'':22} {'flowscope':>12} {'tf.summary':>12} {'ratio':>8}"
     print(header)
     print("-" * len(header))
