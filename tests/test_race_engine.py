@@ -43,21 +43,28 @@ def assert_same(trajectory: engine.Trajectory, positions: np.ndarray, losses: np
     np.testing.assert_allclose(trajectory.losses, losses[:n], rtol=1e-4, atol=1e-5)
 
 
+RACERS = [engine.Racer.make(o, s) for s in DIRECT for o in optimizers.OPTIMIZERS]
+
+
 @pytest.fixture(scope="module")
-def whole_race():
-    racers = [engine.Racer.make(o, s) for s in DIRECT for o in optimizers.OPTIMIZERS]
-    return engine.Program(racers, jit=True).run(STEPS)  # no fallback: XLA must work
+def eager_runs():
+    return {racer: eager_reference(racer, STEPS) for racer in RACERS}
+
+
+@pytest.fixture(scope="module", params=["xla", "graph"])
+def whole_race(request):
+    # Program directly, so that an XLA failure fails here instead of falling back
+    return engine.Program(RACERS, jit=request.param == "xla").run(STEPS)
 
 
 @pytest.mark.parametrize("surface", DIRECT)
-def test_batched_race_equals_eager_apply_gradients(whole_race, surface):
-    """Every optimizer on every 2-D surface, all in one compiled program."""
+def test_batched_race_equals_eager_apply_gradients(whole_race, eager_runs, surface):
+    """Every optimizer on every 2-D surface, all in one compiled program (XLA or not)."""
     checked = 0
     for trajectory in whole_race:
         if trajectory.racer.surface != surface:
             continue
-        positions, losses = eager_reference(trajectory.racer, STEPS)
-        assert_same(trajectory, positions, losses)
+        assert_same(trajectory, *eager_runs[trajectory.racer])
         assert not np.allclose(trajectory.positions[-1], trajectory.positions[0])  # it moved
         checked += 1
     assert checked == len(optimizers.OPTIMIZERS)
