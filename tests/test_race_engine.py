@@ -149,3 +149,25 @@ def test_simulate_rejects_bad_arguments_by_name(kwargs, argument):
     call = {"optimizer": "adam", "hyperparameters": {}, "surface": "beale", **kwargs}
     with pytest.raises(ValueError, match=argument):
         engine.simulate(**call)
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_surface_numpy_and_tensorflow_agree(name):
+    """value() (grids), tf_loss (racing) and the batched loss are the same function."""
+    import tensorflow as tf
+
+    surf = SURFACES[name]
+    xmin, xmax, ymin, ymax = surf.window
+    points = [surf.start, *surf.minima, (0.3 * xmin + 0.7 * xmax, 0.6 * ymin + 0.4 * ymax)]
+    params = np.stack([surf.initial_params(p) for p in points])
+    single = [float(surf.tf_loss(tf.constant(p))) for p in params]
+    batched = surf.tf_batch_loss(tf.constant(params)).numpy()
+    grid = surf.value(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
+    np.testing.assert_allclose(single, grid, rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(batched, grid, rtol=2e-4, atol=1e-5)
+    # the map position of the parameters at a point is that point
+    positions = surf.tf_batch_position(tf.constant(params)).numpy()
+    np.testing.assert_allclose(positions, np.array(points), atol=1e-4)
+    for minimum in surf.minima:  # known minima are (numerically) minima of the surface
+        assert surf.value(*minimum) <= surf.value(*surf.start)
+        assert surf.value(*minimum) < 1e-6
