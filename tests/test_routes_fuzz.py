@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
+from conftest import TensorBoard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sample_logs import write_confusion, write_race
@@ -22,6 +24,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
 from tb_plugin import loaders
+from tb_plugin.bench_serve import tensorboard_command
 
 PLUGIN_SOURCES = sorted(Path(loaders.__file__).parent.glob("*.py"))
 
@@ -121,3 +124,44 @@ def test_every_route_without_parameters_is_a_json_answer(app):
     assert len(routes) >= 2
     for plugin, route in routes:
         check(client, plugin, route, {})
+
+
+@pytest.fixture(scope="module")
+def rust_board(tmp_path_factory):
+    """The real TensorBoard program over HTTP with the Rust data server (TF-free start)."""
+    logdir = tmp_path_factory.mktemp("fuzz-rust") / "logs"
+    runs = write_race(logdir) + [write_confusion(logdir)]
+    board = TensorBoard(logdir, load_fast=True, command=tensorboard_command(tensorflow=False))
+    try:
+        board.wait_enabled("optimizer_race", "position_confusion")
+        yield board, runs
+    finally:
+        board.stop()
+
+
+def test_a_sample_of_random_queries_through_the_rust_data_server_over_http(rust_board, app):
+    board, runs = rust_board
+    _, routes, known = app
+    names = query_parameter_names()
+
+    @settings(
+        max_examples=100,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        route=st.sampled_from(routes),
+        params=st.dictionaries(st.sampled_from(names), values(known), max_size=6),
+    )
+    def fuzz(route, params):
+        query = urllib.parse.urlencode(params)
+        status, body = board.get(f"/data/plugin/{route[0]}{route[1]}?{query}")
+        assert status in (200, 400, 404), (route, params, status, body[:300])
+        if status == 200 and body.startswith(b"\x89PNG"):
+            return  # /image answers the picture itself
+        answer = json.loads(body)
+        if status != 200:
+            assert isinstance(answer.get("error"), str) and answer["error"]
+            assert "Traceback" not in answer["error"]
+
+    fuzz()
