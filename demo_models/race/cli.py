@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,7 @@ def main(argv: list[str]) -> int:
     from demo_models.race import tuning
     from demo_models.race.surfaces import SURFACES
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     args = _parser().parse_args(argv)
     surfaces = _check_names("surface", args.surfaces, SURFACES)
     names = _check_names("optimizer", args.optimizers, opts.OPTIMIZERS)
@@ -250,7 +252,6 @@ class EventWriter:
     """
 
     def __init__(self, run_dir: Path):
-        import os
         import socket
         import uuid
 
