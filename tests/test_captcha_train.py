@@ -169,3 +169,15 @@ def test_presets_fill_unset_options():
     assert (course.train_size, course.test_size, course.arch) == (9999, 100, "course")
     quick = train._options(["--quick", "--epochs", "5"])
     assert quick.preset == "quick" and quick.epochs == 5 and quick.arch == "fast"
+
+
+@pytest.mark.parametrize("arch,augment", [("course", False), ("fast", True)])
+def test_models_map_gray_images_to_four_softmax_heads(arch, augment):
+    from demo_models.captcha import model
+
+    net = model.build(arch, augment=augment)
+    out = net(np.zeros((2, 60, 160, 1), np.uint8), training=True)
+    assert sorted(out) == ["digit_1", "digit_2", "digit_3", "digit_4"]
+    for scores in out.values():
+        assert tuple(scores.shape) == (2, 10)
+        assert np.allclose(np.asarray(scores).sum(axis=1), 1.0, atol=1e-5)

@@ -43,7 +43,7 @@ FRESH_BASE = 1000  # fresh training data of epoch e uses stream FRESH_BASE + e
 PRESETS = {
     "course": (9999, 100, 100),  # the course notes: 9,999 training and 100 test images
     "quick": (2000, 300, 0),
-    "target": (60000, 1000, 1000),
+    "target": (72000, 1000, 1000),
 }
 
 _patch_lock = threading.Lock()

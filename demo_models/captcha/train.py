@@ -47,10 +47,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "target": {
         "sizes": data.PRESETS["target"],
         "arch": "fast",
-        "epochs": 6,
+        "epochs": 4,
         "batch_size": 64,
         "lr": 2e-3,
-        "eval_every": 0,
+        "eval_every": 500,
         "cap_per_cell": 8,
     },
 }
