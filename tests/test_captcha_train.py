@@ -181,3 +181,13 @@ def test_models_map_gray_images_to_four_softmax_heads(arch, augment):
     for scores in out.values():
         assert tuple(scores.shape) == (2, 10)
         assert np.allclose(np.asarray(scores).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_fresh_training_data_differs_each_epoch_and_is_reproducible():
+    args = train._options(["--fresh", "--train-size", "3", "--no-cache", "--workers", "1"])
+    first, second = train._train_set(args, 0), train._train_set(args, 1)
+    assert first.images.tobytes() != second.images.tobytes()
+    assert train._train_set(args, 0).images.tobytes() == first.images.tobytes()
+    fixed = train._options(["--train-size", "3", "--no-cache", "--workers", "1"])
+    same = train._train_set(fixed, 0), train._train_set(fixed, 5)
+    assert same[0].images.tobytes() == same[1].images.tobytes()
