@@ -176,6 +176,7 @@ class Sizes:
     large_confusion_steps: int = 1000
     sampled_steps: int = 10  # confusion steps per run that /matrix, /examples, /image rotate over
     large_repeats: int = 4
+    slider_moves: int = 12
 
 
 QUICK = Sizes(
@@ -189,6 +190,7 @@ QUICK = Sizes(
     large_confusion_steps=200,  # more than /series sends at 8 x 36 (192): thinning happens
     sampled_steps=3,
     large_repeats=2,
+    slider_moves=6,
 )
 
 
@@ -1044,7 +1046,7 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
         out["race_select_ms"] = _select_ms(
             race_frame, "#race-picker", large["race"], RACE_READY, large["race"]
         )
-        out["race_slide_ms"] = _slide_ms(race_frame, "#race-scrubber")
+        out["race_slide_ms"] = _slide_ms(race_frame, "#race-scrubber", sizes.slider_moves)
         key = json.dumps([large["confusion_run"], MATRIX_TAG], separators=(",", ":"))
         ready = (
             "(key) => document.getElementById('cm-run').value === key && "
@@ -1053,7 +1055,7 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
         )
         opened["confusion"]["page"].bring_to_front()
         out["confusion_select_ms"] = _select_ms(confusion_frame, "#cm-run", key, ready, key)
-        out["confusion_slide_ms"] = _slide_ms(confusion_frame, "#cm-step")
+        out["confusion_slide_ms"] = _slide_ms(confusion_frame, "#cm-step", sizes.slider_moves)
         time.sleep(1)
         out["rss_pages_mb"] = board.rss_mb()
         out["page_errors"] = list(opened["errors"])
