@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import TensorBoard, artifact, open_plugin_tab
+from conftest import TensorBoard, artifact, open_plugin_tab, wait_for
 
 from summaries import pb
 from summaries import race as race_summaries
@@ -179,6 +179,8 @@ def test_confusion_page_shows_new_steps_and_runs_without_reload(live_board, page
 
     within(RELOAD + PAGE_SLACK, shown)
     assert "step 2" in frame.locator("#cm-step-label").inner_text()
+    # the step's metrics (a separate /matrix request) follow the new step too
+    wait_for(lambda: "at step 2" in frame.locator("#cm-pairs").inner_text(), timeout=10)
     page.screenshot(path=artifact("live-confusion.png"))
     assert page.errors == []
 
