@@ -54,7 +54,10 @@ def _finite(value: Any) -> Any:
 
 
 def json_response(payload: Any, code: int = 200) -> wrappers.Response:
-    body = json.dumps(_finite(payload), allow_nan=False, separators=(",", ":"))
+    try:
+        body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # NaN/Inf somewhere: only then pay for the recursive walk
+        body = json.dumps(_finite(payload), allow_nan=False, separators=(",", ":"))
     return wrappers.Response(
         body,
         status=code,
