@@ -29,6 +29,9 @@ from tb_plugin.base import (
 
 MIN_POINTS, MAX_POINTS, DEFAULT_POINTS = 2, 5000, 1000
 MIN_LEVELS, MAX_LEVELS, DEFAULT_LEVELS = 2, 64, 18
+# Race, run, tag and optimizer names come from the logs and may be long (a 2,000-character
+# name must still open); the bound only stops absurd queries.
+MAX_NAME = 4096
 MAX_GRID = 201  # surface cells sent per side; larger grids are strided down
 MAX_WHATIF_STEPS = 10_000
 LR_RANGE = (1e-7, 10.0)
@@ -36,7 +39,9 @@ MOMENTUM_RANGE = (0.0, 0.999)
 # Linear contour levels leaving more than this share of the grid under the lowest level
 # would hide the valley where optimizers race, so levels are log-spaced instead.
 LOG_LEVELS_SHARE = 0.3
-_CACHE_SIZE = 64
+_CACHE_SIZE = 64  # decoded trajectories
+_WHATIF_CACHE = 32  # simulated what-if paths
+_SAMPLES_PER_PATH = 8  # downsampled answers kept per trajectory or what-if (one per `points`)
 
 
 def _sig(values: np.ndarray, digits: int = 7) -> list:
@@ -241,7 +246,7 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_surface(self, request):
         """Grid values, contour lines and minima of one race's loss surface."""
-        name = arg_str(request, "race", max_len=1000)
+        name = arg_str(request, "race", max_len=MAX_NAME)
         count = arg_int(request, "levels", DEFAULT_LEVELS, MIN_LEVELS, MAX_LEVELS)
         race = self._race(request, name)
         series = race["surface_series"]
@@ -302,8 +307,8 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_trajectory(self, request):
         """One racer's trajectory, downsampled to at most `points` rows (LTTB)."""
-        run = arg_str(request, "run", max_len=1000)
-        tag = arg_str(request, "tag", "", max_len=1000) or None
+        run = arg_str(request, "run", max_len=MAX_NAME)
+        tag = arg_str(request, "tag", "", max_len=MAX_NAME) or None
         points = arg_int(request, "points", DEFAULT_POINTS, MIN_POINTS, MAX_POINTS)
         tag, racer = self._racer(request, run, tag)
         with self._lock:
@@ -311,7 +316,7 @@ class RacePlugin(FlowscopePlugin):
         if sample is None:
             sample = _sample(racer.rows, self._metrics(racer), points)
             with self._lock:
-                _remember(racer.samples, points, sample, 8)
+                _remember(racer.samples, points, sample, _SAMPLES_PER_PATH)
         content = racer.content
         return {
             "run": run,
@@ -327,7 +332,7 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_leaderboard(self, request):
         """Metrics of every racer in one race (one row per racer)."""
-        name = arg_str(request, "race", max_len=1000)
+        name = arg_str(request, "race", max_len=MAX_NAME)
         listing = self.list_series(request)  # once for all racers
         race = self._race(request, name, listing)
         rows = []
@@ -350,8 +355,8 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_whatif(self, request):
         """Re-run one racer with another learning rate / momentum on an analytic surface."""
-        name = arg_str(request, "race", max_len=1000)
-        optimizer = arg_str(request, "optimizer", max_len=200)
+        name = arg_str(request, "race", max_len=MAX_NAME)
+        optimizer = arg_str(request, "optimizer", max_len=MAX_NAME)
         warmup = arg_int(request, "warmup", 0, 0, 1) == 1
         lr = None if warmup else arg_float(request, "learning_rate", None, *LR_RANGE)
         momentum = (
@@ -390,8 +395,15 @@ class RacePlugin(FlowscopePlugin):
         if cached is None:
             cached = self._simulate(racer.content, race, optimizer, hyper, start, steps)
             with self._lock:
-                _remember(self._whatifs, key, cached, 32)
-        sample = _sample(cached["rows"], cached["metrics"], points)
+                _remember(self._whatifs, key, cached, _WHATIF_CACHE)
+        # LTTB over up to 10,000 rows costs more than the lookup: keep the downsampled
+        # answers with the simulation (a few `points` values each, evicted with it).
+        with self._lock:
+            sample = cached["samples"].get(points)
+        if sample is None:
+            sample = _sample(cached["rows"], cached["metrics"], points)
+            with self._lock:
+                _remember(cached["samples"], points, sample, _SAMPLES_PER_PATH)
         return {
             "run": entry["run"],
             "tag": tag,
@@ -423,7 +435,7 @@ class RacePlugin(FlowscopePlugin):
         losses = np.asarray(result["losses"], dtype=np.float64).reshape(-1)
         rows = np.column_stack([np.arange(len(losses)), positions, losses])
         merged = {**content, "window": race.get("window"), "minima": race.get("minima")}
-        return {"rows": rows, "metrics": _metrics(rows, merged)}
+        return {"rows": rows, "metrics": _metrics(rows, merged), "samples": OrderedDict()}
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -186,12 +186,6 @@ def test_confusion_page_shows_new_steps_and_runs_without_reload(live_board, page
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(
-    strict=True,
-    reason="the race page fetches /races and the trajectories once at load and never polls: "
-    "it needs a periodic /races check that adds new races to the picker and re-fetches "
-    "racers whose max_step changed",
-)
 def test_race_page_shows_new_steps_and_races_without_reload(live_board, page):
     live, board = live_board
     frame = open_plugin_tab(page, board, RACE_PLUGIN, "Optimizer Race")

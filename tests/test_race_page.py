@@ -13,11 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, TensorBoard, artifact, open_plugin_tab, wait_for
 from test_race_routes import write_big_race
 
 from summaries import pb
+from summaries import race as race_summaries
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +27,10 @@ PLUGIN = "optimizer_race"
 BIG = "tenk"  # races are listed by name: the CLI's "race-saddle" comes first, then this
 CLI_OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 CLI_STEPS = 150
+# 2,000-character names (sorting between BIG and the unreadable "zz-future/sgd" race)
+WIDE = "wide " + "W" * 1995
+WIDE_OPTIMIZER = "O" * 2000
+WIDE_SURFACE = "S" * 2000
 
 # Plays the race for 3 s and reports the gaps between animation frames (what the user
 # sees) and the page's own work per frame.
@@ -69,6 +75,23 @@ def write_unreadable_race(logdir: Path) -> None:
         writer.add(summary, step=0)
 
 
+def write_wide_race(logdir: Path) -> None:
+    """A race whose race, optimizer, surface and hyper-parameter names are 2,000 characters."""
+    window = [-2.0, 2.0, -2.0, 2.0]
+    xs, ys = np.meshgrid(np.linspace(-2, 2, 21), np.linspace(-2, 2, 21))
+    steps = np.arange(40)
+    positions = np.column_stack([1.5 * 0.9**steps, 0.8**steps])
+    with pb.LogWriter(str(logdir / "wide" / "o")) as writer:
+        race_summaries.write_surface(
+            writer, "race/surface", xs**2 + ys**2, race=WIDE, surface=WIDE_SURFACE, window=window
+        )
+        race_summaries.write_trajectory(
+            writer, "race/trajectory", steps, positions, (positions**2).sum(axis=1),
+            race=WIDE, optimizer=WIDE_OPTIMIZER, surface=WIDE_SURFACE, window=window,
+            hyperparameters={"learning_rate": 0.1, "K" * 2000: 0.5},
+        )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     """TensorBoard over a CLI race and a 12 x 10,000-step race (written meanwhile)."""
@@ -76,17 +99,18 @@ def board(tmp_path_factory):
     logdir.mkdir()
     cli = subprocess.Popen(
         [*flowscope(), "race", "--logdir", str(logdir), "--surfaces", "saddle",
-         "--optimizers", *CLI_OPTIMIZERS, "--steps", str(CLI_STEPS), "--no-xla"],
+         "--optimizers", *CLI_OPTIMIZERS, "--steps", str(CLI_STEPS), "--xla", "off"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
     write_big_race(logdir, race=BIG)
+    write_wide_race(logdir)
     write_unreadable_race(logdir)
     board = TensorBoard(logdir, load_fast=True)
     try:
         output = cli.communicate(timeout=300)[0].decode(errors="replace")
         assert cli.returncode == 0, output
-        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 3, timeout=60)
+        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 4, timeout=60)
         yield board
     finally:
         board.stop()
@@ -233,4 +257,24 @@ def test_twelve_racers_ten_thousand_steps_play_smoothly_and_failures_say_why(boa
     message.wait_for(timeout=30_000)
     assert "could be read" in message.inner_text() and "version 99" in message.inner_text()
     assert frame.locator(".race-path").count() == 0
+    assert page.errors == []
+
+
+def test_very_long_names_keep_the_page_within_its_frame(board, page):
+    frame = open_race(page, board, WIDE)
+    frame.wait_for_selector(".race-path")
+    width = frame.evaluate(
+        "() => ({page: document.documentElement.scrollWidth, frame: window.innerWidth})"
+    )
+    assert width["page"] <= width["frame"], width
+    # names are cut on screen, but the full text stays in the title (a tooltip) ...
+    for selector in ("#race-leaderboard .race-name", "#race-legend .race-name"):
+        name = frame.locator(selector)
+        assert name.get_attribute("title") == WIDE_OPTIMIZER
+        assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # ellipsis, not overflow
+    assert frame.get_attribute("#race-picker", "title") == WIDE
+    assert WIDE_SURFACE in frame.get_attribute("#race-surface-name", "title")
+    # ... and the hyper-parameters cell wraps instead of widening the leaderboard
+    assert "K" * 2000 in frame.inner_text("#race-leaderboard td.hyper")
+    page.screenshot(path=artifact("race-page-long-names.png"))
     assert page.errors == []

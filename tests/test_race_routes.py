@@ -360,3 +360,8 @@ def test_whatif_reruns_the_real_optimizer(boards, logs):
     assert body["diverged_step"] is not None
     assert body["step"][body["diverged_index"]] == body["diverged_step"]
     assert math.isfinite(body["metrics"]["best_loss"])
+    # repeats come from the cache, downsampled per `points` (never another size's answer)
+    again = dict(race="saddle", optimizer="momentum", learning_rate=0.05, momentum=0.5)
+    small = board.plugin(PLUGIN, "whatif", points=20, **again)
+    assert small["points"] == 20 and small["total_points"] == body["total_points"]
+    assert board.plugin(PLUGIN, "whatif", **again) == body

@@ -14,6 +14,8 @@ const POINTS = 1500; // rows per path the server keeps (LTTB); plenty for a 500 
 const RACE_SECONDS = 10; // a whole race plays in this many seconds at 1x
 const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
 const WHATIF_DELAY_MS = 250;
+const POLL_MS = 5000; // live training: how often to look for new races and steps
+const NO_RACES = "No optimizer races in this logdir yet. Write one with `flowscope race --logdir DIR`.";
 
 export async function render() {
   loadStyles("race/race.css");
@@ -59,32 +61,111 @@ class RacePage {
 
   async start() {
     message(this.body, "Loading races…");
-    let races;
+    this.races = [];
     try {
-      ({ races } = await getJSON("races"));
+      ({ races: this.races } = await getJSON("races"));
     } catch (err) {
-      return message(this.body, `Could not load races: ${err.message}`, "error");
+      message(this.body, `Could not load races: ${err.message}`, "error");
     }
-    this.races = races;
-    if (!races.length) {
-      return message(this.body, "No optimizer races in this logdir yet. Write one with `flowscope race --logdir DIR`.");
+    // Training may still be writing: check for new races and steps every few seconds
+    // (one /races request), and at once when the tab becomes visible again.
+    setInterval(() => this.poll(), POLL_MS);
+    document.addEventListener("visibilitychange", () => this.poll());
+    if (this.races.length) {
+      this.fillPicker();
+      await this.selectRace(this.races[0].race);
+    } else if (!this.body.querySelector(".fs-error")) {
+      message(this.body, NO_RACES);
     }
-    this.picker.replaceChildren(...races.map((r) =>
-      el("option", { value: r.race, text: `${r.race} · ${r.racers.length} racer${r.racers.length === 1 ? "" : "s"}` })));
-    await this.selectRace(races[0].race);
   }
 
-  async selectRace(name) {
+  /** Options of the race picker (rebuilt only when the list changed; keeps the selection). */
+  fillPicker() {
+    const label = (r) => `${r.race} · ${r.racers.length} racer${r.racers.length === 1 ? "" : "s"}`;
+    const key = JSON.stringify(this.races.map(label));
+    if (key === this.pickerKey) return;
+    this.pickerKey = key;
+    this.picker.replaceChildren(...this.races.map((r) => el("option", { value: r.race, text: label(r), title: r.race })));
+    if (this.race) this.picker.value = this.race.race;
+  }
+
+  /** One live-training check: new races join the picker; grown racers are re-fetched. */
+  async poll() {
+    if (this.polling || document.visibilityState === "hidden") return;
+    this.polling = true;
+    try {
+      const { races } = await getJSON("races");
+      const current = this.race && races.find((r) => r.race === this.race.race);
+      if (this.race && !current) races.push(this.race); // vanished: keep what is shown
+      this.races = races;
+      this.fillPicker();
+      if (!this.race) {
+        if (races.length) await this.selectRace(races[0].race);
+        else message(this.body, NO_RACES);
+        return;
+      }
+      if (!current || this.loaded !== current.race) return; // a race is loading meanwhile
+      const shape = (race) => JSON.stringify([race.surface_series,
+        race.racers.map((r) => [r.run, r.tag, r.optimizer, r.error])]);
+      const grown = this.racers.filter((r, k) => r.max_step !== current.racers[k]?.max_step);
+      if (shape(current) !== shape(this.race) || (grown.length && (!this.built || grown.some((r) => !r.loggedTrack)))) {
+        await this.selectRace(current.race, { quiet: true });
+      } else if (grown.length) {
+        await this.refreshRacers(current, grown);
+      }
+    } catch {
+      // keep showing what we have; the next check tries again
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Re-fetch racers with new logged steps; paths, chart, leaderboard and scrubber follow. */
+  async refreshRacers(race, grown) {
+    const token = this.loadToken;
+    const answers = await Promise.all(grown.map((r) =>
+      getJSON("trajectory", { run: r.run, tag: r.tag, points: POINTS }).catch((err) => ({ error: err.message }))));
+    if (token !== this.loadToken) return; // another race was picked meanwhile
+    const atEnd = this.step >= this.maxStep;
+    grown.forEach((racer, k) => {
+      if (answers[k].error) return; // keep the old path; the next check tries again
+      const track = prepareTrack(answers[k]);
+      racer.max_step = race.racers[racer.index].max_step;
+      racer.loggedTrack = track;
+      racer.metrics = track.metrics;
+      if (!racer.whatif) racer.track = track; // a what-if keeps its path; its ghost grows
+      this.map.updateRacer(racer);
+      this.showStatus(racer);
+    });
+    this.race = race;
+    this.updateMaxStep();
+    this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
+    this.board.refresh();
+    // Someone watching the end keeps watching it; a playing race simply runs further.
+    this.setStep(atEnd && !this.playing ? this.maxStep : this.step);
+  }
+
+  /**
+   * Show one race. `quiet` (a live update of the shown race) keeps the page, the step,
+   * the play state and the hidden racers while loading; what-ifs are dropped.
+   */
+  async selectRace(name, { quiet = false } = {}) {
     const token = ++this.loadToken;
-    this.pause();
+    this.loaded = null;
     const race = this.races.find((r) => r.race === name);
     this.race = race;
     this.picker.value = name;
-    this.surfaceChip.textContent = race.surface ? `surface: ${race.title || race.surface}` : "surface unknown";
-    this.surfaceChip.title = race.description || "";
-    this.controls.hidden = true;
-    this.whatifBanner.hidden = true;
-    message(this.body, `Loading ${name}…`);
+    this.picker.title = name;
+    const surfaceText = race.surface ? `surface: ${race.title || race.surface}` : "surface unknown";
+    this.surfaceChip.textContent = surfaceText;
+    this.surfaceChip.title = race.description ? `${surfaceText} — ${race.description}` : surfaceText;
+    if (!quiet) {
+      this.pause();
+      this.built = false;
+      this.controls.hidden = true;
+      this.whatifBanner.hidden = true;
+      message(this.body, `Loading ${name}…`);
+    }
     const surfaceP = race.surface_series
       ? getJSON("surface", { race: name }).catch((err) => ({ error: err.message }))
       : Promise.resolve({ error: "the race logged no surface" });
@@ -94,6 +175,11 @@ class RacePage {
         : getJSON("trajectory", { run: r.run, tag: r.tag, points: POINTS }).catch((err) => ({ error: err.message }))));
     const [surface, board] = await Promise.all([surfaceP, boardP]);
     if (token !== this.loadToken) return; // another race was picked meanwhile
+    const keep = quiet && this.built
+      ? { step: this.step, atEnd: this.step >= this.maxStep, hidden: new Set(this.racers.filter((r) => !r.visible).map((r) => r.run)) }
+      : null;
+    this.loaded = name;
+    this.built = false;
     const rows = new Map((board.rows || []).map((row) => [row.run, row]));
     // Known optimizers keep one colour in every race; others take the colours left over.
     const known = (r) => Number.isInteger(r.palette_index);
@@ -117,7 +203,7 @@ class RacePage {
         index,
         color,
         dash,
-        visible: Boolean(track),
+        visible: Boolean(track) && !keep?.hidden.has(r.run),
         error: json.error || null,
         track,
         loggedTrack: track,
@@ -129,14 +215,16 @@ class RacePage {
     const live = this.racers.filter((r) => r.track && r.track.n);
     if (!live.length) {
       const why = this.racers.map((r) => `${r.title}: ${r.error || "no rows"}`).join("; ");
+      this.pause();
+      this.controls.hidden = true;
       return message(this.body, `No trajectory in race ${name} could be read (${why}).`, "error");
     }
     this.surface = surface.error ? fallbackSurface(race, live) : surface;
     this.surfaceNote = surface.error ? `No surface summary for this race (${surface.error}); showing paths only.` : "";
-    this.buildViews();
+    this.buildViews(keep);
   }
 
-  buildViews() {
+  buildViews(keep = null) {
     const race = this.race;
     this.map = new ContourMap({ onSeek: (s) => { this.pause(); this.setStep(s); } });
     this.loss = new LossChart({ onSeek: (s) => { this.pause(); this.setStep(s); } });
@@ -174,8 +262,11 @@ class RacePage {
       card("Leaderboard", "race-leaderboard-card", this.board.root),
     );
     this.controls.hidden = false;
+    this.whatifBanner.hidden = true;
+    this.built = true;
     this.scrubber.max = String(this.maxStep);
-    this.setStep(this.maxStep); // start by showing the finished race; Play replays it
+    // Start by showing the finished race (Play replays it); a live update keeps the step.
+    this.setStep(keep && (this.playing || !keep.atEnd) ? keep.step : this.maxStep);
   }
 
   updateMaxStep() {
@@ -229,7 +320,7 @@ class RacePage {
       }
     }
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
-      el("span", { class: "race-name", text: racer.title }), ...chips);
+      el("span", { class: "race-name", text: racer.title, title: racer.title }), ...chips);
     const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer },
       el("td", { class: "text" }, name, note),
       el("td", {}, lr),
@@ -275,6 +366,7 @@ class RacePage {
   }
 
   async runWhatif(racer) {
+    if (!this.racers.includes(racer)) return; // the race was reloaded meanwhile
     const { lr, mom, note } = racer.ui;
     const params = { race: this.race.race, optimizer: racer.optimizer, learning_rate: lr.value, points: POINTS };
     if (mom) params.momentum = mom.value;
@@ -296,7 +388,7 @@ class RacePage {
     }
     try {
       const json = await getJSON("whatif", params);
-      if (ticket !== racer.request) return;
+      if (ticket !== racer.request || !this.racers.includes(racer)) return;
       racer.track = prepareTrack(json);
       racer.whatif = true;
       note.className = "whatif-note";

@@ -50,10 +50,10 @@ export class Leaderboard {
   setRacers(racers, tolerance) {
     this.racers = racers;
     const kind = racers.map((r) => r.metrics?.tolerance_kind).find(Boolean);
-    const tol = tolerance === null || tolerance === undefined ? "unknown" : fmt(tolerance);
-    const arrival = kind === "loss"
-      ? `a loss at or below ${tol} counts as arrived (no known minimum on this surface)`
-      : `within ${tol} of a known minimum counts as arrived`;
+    const tol = fmt(tolerance);
+    let arrival = `within ${tol} of a known minimum counts as arrived`;
+    if (tolerance === null || tolerance === undefined) arrival = "arrival is not measured (no tolerance known)";
+    else if (kind === "loss") arrival = `a loss at or below ${tol} counts as arrived (no known minimum on this surface)`;
     this.note.textContent =
       `Steps count from 0; ${arrival}. Diverged = NaN, Inf or far outside the map. ` +
       "Click a column header to sort; what-if rows show a recomputed path, not the logged run.";
@@ -115,6 +115,7 @@ export class Leaderboard {
 
   _row(racer, rank) {
     const m = metricsOf(racer);
+    const hyper = hyperText(hyperOf(racer));
     const swatch = el("span", { class: "race-swatch" + (racer.dash ? " race-swatch-dashed" : "") });
     swatch.style.background = racer.color;
     let status;
@@ -128,9 +129,9 @@ export class Leaderboard {
     else status = el("span", { class: "race-badge race-badge-ok", text: "finished" });
     const cells = [
       el("td", { class: "num", text: String(rank) }),
-      el("td", { class: "text" }, swatch, el("span", { class: "race-name", text: racer.title }),
+      el("td", { class: "text" }, swatch, el("span", { class: "race-name", text: racer.title, title: racer.title }),
         racer.whatif ? el("span", { class: "race-chip", text: "what-if" }) : null),
-      el("td", { class: "text hyper", text: hyperText(hyperOf(racer)) }),
+      el("td", { class: "text hyper" }, el("div", { class: "race-clamp", text: hyper, title: hyper })),
       ...["final_loss", "best_loss", "distance_to_minimum"].map((k) =>
         el("td", { class: "num", "data-key": k, text: fmt(m[k], 4) })),
       ...["first_entry_step", "settled_step"].map((k) =>

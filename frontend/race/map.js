@@ -149,11 +149,33 @@ export class ContourMap {
     this.gMarks.replaceChildren(...[this.gStatic, crosses].filter(Boolean));
   }
 
-  /** Redraw one racer's path (after a what-if or a reset). */
+  /** Redraw one racer's path (after a what-if, a reset or new logged steps). */
   updateRacer(racer) {
     const view = this.views.get(racer.optimizer);
     if (!view || !this.sx) return;
     const t = racer.track;
+    const { px, py, d } = this._project(t);
+    Object.assign(view, { px, py });
+    for (const p of [view.halo, view.base]) p.setAttribute("d", d || "M0 0");
+    view.group.classList.toggle("race-whatif", t.whatif);
+    // the logged path, dotted, under a what-if (it may have grown since the what-if ran)
+    view.ghost.setAttribute("d", racer.whatif && racer.loggedTrack ? this._project(racer.loggedTrack).d : "");
+    view.exitXY = this._exitPoint(t);
+    if (view.exitXY) {
+      view.cross.setAttribute("d", cross(view.exitXY[0], view.exitXY[1], 6));
+      view.cross.setAttribute("visibility", racer.visible ? "visible" : "hidden");
+      view.cross.replaceChildren(svg("title", {
+        text: `${racer.title} diverged at step ${t.divergedStep}`,
+      }));
+    } else {
+      view.cross.setAttribute("visibility", "hidden");
+    }
+    this.setVisible(racer);
+    if (this.step !== undefined) this.setStep(this.step);
+  }
+
+  /** Pixel coordinates of a track's rows and its SVG path (far-off points clipped). */
+  _project(t) {
     const px = new Float64Array(t.n);
     const py = new Float64Array(t.n);
     let d = "";
@@ -175,23 +197,7 @@ export class ContourMap {
       d += `${pen ? "L" : "M"}${px[i].toFixed(1)} ${py[i].toFixed(1)}`;
       pen = true;
     }
-    Object.assign(view, { px, py });
-    for (const p of [view.halo, view.base]) p.setAttribute("d", d || "M0 0");
-    view.group.classList.toggle("race-whatif", t.whatif);
-    view.ghost.setAttribute("d", racer.whatif ? racer.loggedPathD || "" : "");
-    if (!racer.whatif) racer.loggedPathD = d;
-    view.exitXY = this._exitPoint(t);
-    if (view.exitXY) {
-      view.cross.setAttribute("d", cross(view.exitXY[0], view.exitXY[1], 6));
-      view.cross.setAttribute("visibility", racer.visible ? "visible" : "hidden");
-      view.cross.replaceChildren(svg("title", {
-        text: `${racer.title} diverged at step ${t.divergedStep}`,
-      }));
-    } else {
-      view.cross.setAttribute("visibility", "hidden");
-    }
-    this.setVisible(racer);
-    if (this.step !== undefined) this.setStep(this.step);
+    return { px, py, d };
   }
 
   /** Show or hide one racer (legend toggle). */
@@ -391,7 +397,8 @@ export class ContourMap {
     this.tooltip.replaceChildren(
       el("div", { class: "race-tooltip-title" },
         el("span", { class: "race-swatch" + (hit.racer.dash ? " race-swatch-dashed" : "") }),
-        hit.racer.title + (hit.racer.whatif ? " (what-if)" : "")),
+        el("span", { class: "race-tooltip-name", text: hit.racer.title }),
+        hit.racer.whatif ? "(what-if)" : null),
       el("div", { text: `step ${hit.step}` }),
       el("div", { text: `position (${fmt(hit.x, 4)}, ${fmt(hit.y, 4)})` }),
       el("div", { text: `loss ${fmt(hit.loss, 4)}` }),
