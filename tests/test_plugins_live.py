@@ -53,13 +53,25 @@ def test_broken_optional_import_skips_plugin_but_tensorboard_starts(tmp_path, te
     assert "contourpy is broken here" in board.log()
 
 
-@pytest.mark.parametrize("path", ["../../setup.py", "..%2F..%2Fsetup.py", "%2Fetc%2Fpasswd",
-                                  "common/../../setup.py", "common/dom.js%00.css"])
+TRAVERSALS = [
+    "../../setup.py",
+    "..%2F..%2Fsetup.py",
+    "%2E%2E/%2E%2E/setup.py",
+    "%2Fetc%2Fpasswd",
+    "/etc/passwd",
+    "common/../../setup.py",
+    "common/dom.js%00.css",
+    "common/dom.py",
+]
+
+
 @pytest.mark.parametrize("load_fast", [False], indirect=True)
-def test_static_route_refuses_traversal(tmp_path, tensorboard, path):
+def test_static_route_refuses_traversal(tmp_path, tensorboard):
     (tmp_path / "logs").mkdir()
     board = tensorboard(tmp_path / "logs")
-    status, _ = board.get(f"/data/plugin/optimizer_race/static/{path}")
-    assert status == 404
-    status, body = board.get("/data/plugin/optimizer_race/static/common/dom.js")
-    assert status == 200 and b"export function el" in body
+    for plugin in ("optimizer_race", "position_confusion"):
+        for path in TRAVERSALS:
+            status, _ = board.get(f"/data/plugin/{plugin}/static/{path}")
+            assert status == 404, path
+        status, body = board.get(f"/data/plugin/{plugin}/static/common/dom.js")
+        assert status == 200 and b"export function el" in body
