@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tensorboard.compat.proto import summary_pb2
+from tensorboard.compat.proto import summary_pb2, types_pb2
 from tensorboard.util import tensor_util
 
 from summaries import format as fmt
@@ -345,6 +345,26 @@ class LogWriter:
         self._file.write(_record(event.SerializeToString()))
         if time.monotonic() - self._last_flush >= self._flush_secs:
             self.flush()
+
+    def add_scalars(self, tag: str, values: Sequence[float], first_step: int = 0) -> None:
+        """One scalar event per step from `first_step` (TensorBoard's scalar layout)."""
+        import time
+
+        from tensorboard.compat.proto import event_pb2
+        from tensorboard.plugins.scalar import metadata
+
+        meta = metadata.create_summary_metadata(display_name=tag, description="")
+        meta.data_class = summary_pb2.DATA_CLASS_SCALAR
+        now = time.time()
+        for i, value in enumerate(np.asarray(values, dtype=np.float32).tolist()):
+            event = event_pb2.Event(step=first_step + i, wall_time=now)
+            entry = event.summary.value.add(tag=tag)
+            if i == 0:  # TensorBoard keeps the first metadata of a series
+                entry.metadata.CopyFrom(meta)
+            entry.tensor.dtype = types_pb2.DT_FLOAT
+            entry.tensor.float_val.append(value)
+            self._file.write(_record(event.SerializeToString()))
+        self.flush()
 
     def flush(self) -> None:
         import time

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from demo_models.runtime import CliError, progress, writable_dir
+from summaries.pb import LogWriter
 
 DEFAULT_STEPS = 500
 GRID = 101  # surface grid resolution (analytic surfaces)
@@ -244,64 +245,6 @@ def print_leaderboard(race_name: str, surf, rows: list[dict[str, Any]]) -> None:
         print(line)
 
 
-class EventWriter:
-    """An event file written through TensorFlow's record writer (its CRCs are native code).
-
-    Same files as `summaries.pb.LogWriter` (which computes CRCs in pure Python, slow for
-    tens of thousands of loss scalars); duck-types its `add` for `summaries.race`.
-    """
-
-    def __init__(self, run_dir: Path):
-        import socket
-        import uuid
-
-        import tensorflow as tf
-        from tensorboard.compat.proto import event_pb2
-
-        # TensorBoard's own naming: events.out.tfevents.<time>.<host>.<pid>.<suffix>
-        stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
-        name = f"events.out.tfevents.{stamp}.{uuid.uuid4().hex[:8]}"
-        self._event = event_pb2.Event
-        self._writer = tf.io.TFRecordWriter(str(run_dir / name))
-        self._writer.write(
-            event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
-        )
-
-    def add(self, summary: Any, step: int, wall_time: float | None = None) -> None:
-        event = self._event(
-            step=int(step), wall_time=time.time() if wall_time is None else wall_time
-        )
-        event.summary.CopyFrom(summary)
-        self._writer.write(event.SerializeToString())
-
-    def add_scalars(self, tag: str, values: list[float]) -> None:
-        """One scalar event per step 0, 1, ... (TensorBoard's v2 scalar layout)."""
-        from tensorboard.compat.proto import summary_pb2, tensor_pb2, types_pb2
-        from tensorboard.plugins.scalar import metadata
-
-        meta = metadata.create_summary_metadata(display_name=tag, description="")
-        meta.data_class = summary_pb2.DATA_CLASS_SCALAR
-        now = time.time()
-        for step, value in enumerate(values):
-            event = self._event(step=step, wall_time=now)
-            entry = event.summary.value.add(tag=tag)
-            if step == 0:
-                entry.metadata.CopyFrom(meta)
-            entry.tensor.CopyFrom(
-                tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
-            )
-            self._writer.write(event.SerializeToString())
-
-    def close(self) -> None:
-        self._writer.close()
-
-    def __enter__(self) -> EventWriter:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
 def write_logs(
     logdir: Path, prefix: str, results: list[dict[str, Any]], budget: int | None = None
 ) -> int:
@@ -323,7 +266,7 @@ def write_logs(
             old.unlink()
         spec = opts.get_spec(t.racer.optimizer)
         steps = list(range(len(t.positions)))
-        with EventWriter(run_dir) as writer:
+        with LogWriter(str(run_dir)) as writer:
             race_summaries.write_surface(
                 writer,
                 SURFACE_TAG,
