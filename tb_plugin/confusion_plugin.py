@@ -4,12 +4,20 @@ Routes are documented in `confusion_http_api.md` beside this file. Matrices are 
 per (run, tag) version and kept in a small byte-bounded cache, so the step slider and the
 per-step metrics do not re-read every step's tensor; example images are read lazily, one
 blob per request, and each step's JSON index of examples is decoded once.
+
+Every data-provider call costs a round trip (a gRPC call to the Rust data server with
+`--load_fast=true`), so listings are kept for LISTING_TTL_S and everything read after them
+(matrices, example sequences, the sequence-accuracy scalar, /series bodies) is cached by
+the version the listing reports (max step and wall time): a steady request makes no
+provider call at all, and new data shows up at most LISTING_TTL_S later.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +35,7 @@ from tb_plugin.base import (
     arg_int,
     arg_str,
     bad_request,
+    json_response,
     not_found,
     route,
 )
@@ -41,6 +50,13 @@ SERIES_DEFAULT_STEPS = 1000
 MAX_EXAMPLES = 1000
 MATRIX_CACHE_BYTES = 64 * 2**20
 INDEX_CACHE_ENTRIES = 4096
+# Listings are reused this long: well within TensorBoard's reload interval (5 s by default).
+LISTING_TTL_S = 1.0
+LISTING_CACHE_ENTRIES = 256
+BLOB_CACHE_REFS = 500_000  # blob references (example images) of the cached example series
+SEQUENCE_CACHE_ENTRIES = 256
+BODY_CACHE_BYTES = 32 * 2**20  # encoded /series answers
+SERIES_ENCODINGS = ("json", "base64")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCALARS_PLUGIN = "scalars"
 # Scalar tags (last path component, case-insensitive, Keras' "epoch_" prefix dropped) that
@@ -222,6 +238,50 @@ class _LRU:
                 self._used -= dropped
 
 
+class _TTL:
+    """A thread-safe dictionary whose entries expire `ttl` seconds after they were put."""
+
+    def __init__(self, ttl: float, size: int):
+        self._ttl = ttl
+        self._size = size
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            item = self._items.get(key)
+            return item[1] if item is not None and item[0] > time.monotonic() else None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (time.monotonic() + self._ttl, value)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def _encoded_counts(counts: np.ndarray) -> dict[str, Any]:
+    """[S, N] counts as little-endian bytes in base64 (far cheaper than JSON numbers)."""
+    if counts.dtype.kind != "u":  # beyond uint32: float64 is exact up to 2^53
+        counts = counts.astype(np.float64)
+    data = counts.astype(counts.dtype.newbyteorder("<"), copy=False).tobytes()
+    return {
+        "dtype": counts.dtype.name,
+        "shape": list(counts.shape),
+        "base64": base64.b64encode(data).decode("ascii"),
+    }
+
+
+def _int_rows_json(rows: np.ndarray) -> str:
+    """JSON text of a 2-D array of non-negative integers, about 4x faster than json.dumps
+    for the small counts of a confusion series (each number's text is made once)."""
+    top = int(rows.max()) if rows.size else 0
+    if rows.dtype.kind != "u" or top > 65535:
+        return json.dumps(rows.tolist(), separators=(",", ":"))
+    words = np.array([str(i) for i in range(top + 1)], dtype=object)
+    return "[" + ",".join("[" + ",".join(words[row].tolist()) + "]" for row in rows) + "]"
+
+
 def _compact(counts: np.ndarray) -> np.ndarray:
     top = int(counts.max()) if counts.size else 0
     for dtype in (np.uint8, np.uint16, np.uint32):
@@ -261,6 +321,10 @@ class ConfusionPlugin(FlowscopePlugin):
         super().__init__(context)
         self._matrices = _LRU(MATRIX_CACHE_BYTES)
         self._indexes = _LRU(INDEX_CACHE_ENTRIES)
+        self._listings = _TTL(LISTING_TTL_S, LISTING_CACHE_ENTRIES)
+        self._blobs = _LRU(BLOB_CACHE_REFS)
+        self._sequences = _LRU(SEQUENCE_CACHE_ENTRIES)
+        self._bodies = _LRU(BODY_CACHE_BYTES)
 
     def routes(self):
         return {
@@ -282,21 +346,45 @@ class ConfusionPlugin(FlowscopePlugin):
         except tb_errors.PublicError as exc:
             raise bad_request(str(exc) or type(exc).__name__) from None
 
+    def _listing(self, request, method: str, plugin_name: str, run: str | None = None) -> dict:
+        """A provider listing ({run: {tag: metadata}}, of one run or all), kept LISTING_TTL_S."""
+        _, eid = self.context(request)
+        key = (eid, method, plugin_name, run)
+        listing = self._listings.get(key)
+        if listing is None:
+            runs = None if run is None else provider.RunTagFilter(runs=[run])
+            listing = self._call(method, request, plugin_name=plugin_name, run_tag_filter=runs)
+            self._listings.put(key, listing)
+        return listing
+
+    def _catalog(self, request, blobs: bool = False) -> dict[str, dict[str, tuple]]:
+        """{run: {tag: (content | None, error | None, metadata)}} of this plugin's series
+        (tensors, or blob sequences), parsed once per listing."""
+        _, eid = self.context(request)
+        key = (eid, "catalog", blobs)
+        catalog = self._listings.get(key)
+        if catalog is not None:
+            return catalog
+        method = "list_blob_sequences" if blobs else "list_tensors"
+        catalog = {}
+        for run, tags in self._listing(request, method, self.plugin_name).items():
+            for tag, meta in tags.items():
+                try:
+                    entry = (fmt.parse_content(meta.plugin_content), None, meta)
+                except fmt.FormatError as exc:
+                    entry = (None, str(exc), meta)
+                catalog.setdefault(run, {})[tag] = entry
+        self._listings.put(key, catalog)
+        return catalog
+
     def _matrix_content(self, request, run: str, tag: str):
         """(content, time series metadata) of a matrix series; 404 when absent or unreadable."""
-        listing = self._call(
-            "list_tensors",
-            request,
-            plugin_name=self.plugin_name,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
-        meta = listing.get(run, {}).get(tag)
-        if meta is None:
+        entry = self._catalog(request).get(run, {}).get(tag)
+        if entry is None:
             raise not_found(f"no confusion matrices for run {run!r}, tag {tag!r}")
-        try:
-            content = fmt.parse_content(meta.plugin_content)
-        except fmt.FormatError as exc:
-            raise not_found(f"run {run!r}, tag {tag!r}: {exc}") from None
+        content, error, meta = entry
+        if error is not None:
+            raise not_found(f"run {run!r}, tag {tag!r}: {error}")
         if content.get("kind") != fmt.MATRIX:
             raise not_found(f"run {run!r}, tag {tag!r} is not a confusion matrix series")
         return content, meta
@@ -342,46 +430,48 @@ class ConfusionPlugin(FlowscopePlugin):
         self._matrices.put(key, series, series.counts.nbytes + 1024)
         return series
 
-    def _sequence_accuracy(self, request, run: str, tag: str) -> tuple[str | None, dict]:
-        """(scalar tag, {step: value}) of the logged whole-sequence accuracy, if any."""
-        listing = self._call(
-            "list_scalars",
-            request,
-            plugin_name=SCALARS_PLUGIN,
-            run_tag_filter=provider.RunTagFilter(runs=[run]),
-        )
-        scalar_tag = _sequence_tag(sorted(listing.get(run, {})), tag)
+    def _sequence_accuracy(self, request, run: str, tag: str) -> tuple[str | None, dict, Any]:
+        """(scalar tag, {step: value}, version) of the logged whole-sequence accuracy, if any.
+
+        The values are read again only when the scalar's listing shows new data.
+        """
+        scalars = self._listing(request, "list_scalars", SCALARS_PLUGIN, run).get(run, {})
+        scalar_tag = _sequence_tag(sorted(scalars), tag)
         if scalar_tag is None:
-            return None, {}
-        data = self._call(
-            "read_scalars",
-            request,
-            plugin_name=SCALARS_PLUGIN,
-            downsample=ALL_SAMPLES,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[scalar_tag]),
-        )
-        return scalar_tag, {d.step: d.value for d in data.get(run, {}).get(scalar_tag, [])}
+            return None, {}, None
+        meta = scalars[scalar_tag]
+        _, eid = self.context(request)
+        version = (eid, run, scalar_tag, meta.max_step, meta.max_wall_time)
+        by_step = self._sequences.get(version)
+        if by_step is None:
+            data = self._call(
+                "read_scalars",
+                request,
+                plugin_name=SCALARS_PLUGIN,
+                downsample=ALL_SAMPLES,
+                run_tag_filter=provider.RunTagFilter(runs=[run], tags=[scalar_tag]),
+            )
+            by_step = {d.step: d.value for d in data.get(run, {}).get(scalar_tag, [])}
+            self._sequences.put(version, by_step)
+        return scalar_tag, by_step, version
 
-    def _blob_listing(self, request, run: str, tag: str | None = None) -> dict[str, dict]:
-        """{tag: content} of the readable examples series of `run` (optionally one tag)."""
-        listing = self._call(
-            "list_blob_sequences",
-            request,
-            plugin_name=self.plugin_name,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=None if tag is None else [tag]),
-        )
-        result = {}
-        for name, meta in sorted(listing.get(run, {}).items()):
-            try:
-                content = fmt.parse_content(meta.plugin_content)
-            except fmt.FormatError:
-                continue
-            if content.get("kind") == fmt.EXAMPLES:
-                result[name] = content
-        return result
+    def _examples_series(self, request, run: str) -> dict[str, tuple[dict, Any]]:
+        """{tag: (content, metadata)} of the readable examples series of `run`, sorted by tag."""
+        tags = self._catalog(request, blobs=True).get(run, {})
+        return {
+            tag: (content, meta)
+            for tag, (content, _, meta) in sorted(tags.items())
+            if content is not None and content.get("kind") == fmt.EXAMPLES
+        }
 
-    def _blob_data(self, request, run: str, tag: str) -> list:
-        """BlobSequenceDatum of an examples series, sorted by step."""
+    def _blob_data(self, request, run: str, tag: str, meta) -> tuple[list, dict]:
+        """(BlobSequenceDatum sorted by step, {step: datum}) of an examples series, read again
+        only when its listing metadata shows new data."""
+        _, eid = self.context(request)
+        key = (eid, run, tag, meta.max_step, meta.max_wall_time)
+        cached = self._blobs.get(key)
+        if cached is not None:
+            return cached
         data = self._call(
             "read_blob_sequences",
             request,
@@ -389,7 +479,10 @@ class ConfusionPlugin(FlowscopePlugin):
             downsample=ALL_SAMPLES,
             run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
         )
-        return sorted(data.get(run, {}).get(tag, []), key=lambda d: d.step)
+        ordered = sorted(data.get(run, {}).get(tag, []), key=lambda d: d.step)
+        cached = (ordered, {d.step: d for d in ordered})
+        self._blobs.put(key, cached, 1 + sum(len(d.values) for d in ordered))
+        return cached
 
     def _read_blob(self, request, key: str) -> bytes:
         ctx, _ = self.context(request)
@@ -425,12 +518,20 @@ class ConfusionPlugin(FlowscopePlugin):
     def _serve_runs(self, request):
         """Runs with confusion matrices: tags, position and class names."""
         examples: dict[tuple[str, str], str] = {}
-        for run, tags in self.list_series(request, kind=fmt.EXAMPLES, blobs=True).items():
-            for tag, c in sorted(tags.items()):
+        for run in self._catalog(request, blobs=True):
+            for tag, (c, _) in self._examples_series(request, run).items():
                 if "matrix_tag" in c:
                     examples.setdefault((run, c["matrix_tag"]), tag)
         runs = []
-        for run, tags in sorted(self.list_series(request, kind=fmt.MATRIX).items()):
+        for run, tags in sorted(self._catalog(request).items()):
+            # Matrix series, and series whose metadata cannot be read (to say why).
+            listed = [
+                (tag, c or {}, error, meta)
+                for tag, (c, error, meta) in sorted(tags.items())
+                if error is not None or c.get("kind") == fmt.MATRIX
+            ]
+            if not listed:
+                continue
             runs.append(
                 {
                     "run": run,
@@ -439,11 +540,11 @@ class ConfusionPlugin(FlowscopePlugin):
                             "tag": tag,
                             "positions": c.get("positions", []),
                             "classes": c.get("classes", []),
-                            "max_step": c["max_step"],
+                            "max_step": meta.max_step,
                             "examples_tag": examples.get((run, tag)),
-                            "error": c.get("error"),
+                            "error": error,
                         }
-                        for tag, c in sorted(tags.items())
+                        for tag, c, error, meta in listed
                     ],
                 }
             )
@@ -463,7 +564,7 @@ class ConfusionPlugin(FlowscopePlugin):
         counts = series.counts[i].astype(np.int64)
         pooled = counts.sum(axis=0)
         step_value = int(series.steps[i])
-        scalar_tag, by_step = self._sequence_accuracy(request, run, tag)
+        scalar_tag, by_step, _ = self._sequence_accuracy(request, run, tag)
         acc = accuracy(counts)
         return {
             "run": run,
@@ -505,13 +606,40 @@ class ConfusionPlugin(FlowscopePlugin):
         """Every step's counts at once (flattened), with per-step accuracies."""
         run, tag = arg_str(request, "run"), arg_str(request, "tag")
         max_steps = arg_int(request, "max_steps", default=SERIES_DEFAULT_STEPS, lo=1, hi=100_000)
+        encoding = arg_str(request, "encoding", default="json", max_len=20)
+        if encoding not in SERIES_ENCODINGS:
+            raise bad_request(f"encoding must be one of {list(SERIES_ENCODINGS)}, got {encoding!r}")
+        _, meta = self._matrix_content(request, run, tag)
+        scalar_tag, by_step, seq_version = self._sequence_accuracy(request, run, tag)
+        _, eid = self.context(request)
+        key = (eid, run, tag, meta.max_step, meta.max_wall_time, meta.plugin_content)
+        key += (max_steps, encoding, seq_version)
+        body = self._bodies.get(key)
+        if body is None:
+            # Encoding dominates a large answer (2M numbers): each version is encoded once.
+            payload, compact = self._series_payload(request, run, tag, max_steps)
+            if scalar_tag is not None:
+                values = [by_step.get(s) for s in payload["steps"]]
+                payload["sequence_accuracy"] = {"tag": scalar_tag, "values": values}
+            if encoding == "base64":
+                payload["counts"] = _encoded_counts(compact)
+                body = json_response(payload).get_data()
+            else:  # the counts' JSON text goes in as the last member
+                head = json_response(payload).get_data(as_text=True)
+                body = f'{head[:-1]},"counts":{_int_rows_json(compact)}}}'.encode()
+            self._bodies.put(key, body, len(body))
+        response = json_response(None)
+        response.set_data(body)
+        return response
+
+    def _series_payload(self, request, run: str, tag: str, max_steps: int):
+        """The /series answer without its counts, and the chosen steps' [S, P*K*K] counts."""
         series = self._series(request, run, tag)
         _, p, k, _ = series.counts.shape
         keep = min(max_steps, max(1, SERIES_MAX_CELLS // (p * k * k)))
         chosen = thin_steps(len(series.steps), keep)
-        counts = series.counts[chosen].astype(np.int64)
-        steps = series.steps[chosen]
-        scalar_tag, by_step = self._sequence_accuracy(request, run, tag)
+        compact = series.counts[chosen].reshape(len(chosen), -1)
+        counts = compact.astype(np.int64).reshape(len(chosen), p, k, k)
         return {
             "run": run,
             "tag": tag,
@@ -520,17 +648,12 @@ class ConfusionPlugin(FlowscopePlugin):
             "total_steps": len(series.steps),
             "downsampled": len(chosen) < len(series.steps),
             "skipped_steps": series.skipped_steps,
-            "steps": steps.tolist(),
+            "steps": series.steps[chosen].tolist(),
             "wall_times": series.wall_times[chosen].tolist(),
-            "counts": counts.reshape(len(chosen), -1).tolist(),
             "accuracy": _rounded(accuracy(counts)),
             "pooled_accuracy": _rounded(accuracy(counts.sum(axis=1))),
-            "sequence_accuracy": (
-                None
-                if scalar_tag is None
-                else {"tag": scalar_tag, "values": [by_step.get(int(s)) for s in steps]}
-            ),
-        }
+            "sequence_accuracy": None,
+        }, compact
 
     @route
     def _serve_examples(self, request):
@@ -560,13 +683,13 @@ class ConfusionPlugin(FlowscopePlugin):
             "stored": 0,
             "images": [],
         }
-        listing = self._blob_listing(request, run)
-        found = [(t, c) for t, c in listing.items() if c.get("matrix_tag") == tag]
+        listing = self._examples_series(request, run)
+        found = [(t, c, m) for t, (c, m) in listing.items() if c.get("matrix_tag") == tag]
         if not found:
             return answer
-        examples_tag, content = found[0]
+        examples_tag, content, meta = found[0]
         answer.update(examples_tag=examples_tag, cap_per_cell=content.get("cap_per_cell"))
-        data = self._blob_data(request, run, examples_tag)
+        data, _ = self._blob_data(request, run, examples_tag, meta)
         if not data:
             return answer
         # The nearest logged step (ties go to the earlier one).
@@ -577,8 +700,9 @@ class ConfusionPlugin(FlowscopePlugin):
             match &= cells[:, 0] == position
         hits = np.flatnonzero(match)[:limit]
         count = None
-        if datum.step in set(series.steps.tolist()):
-            cell = series.counts[series.index_of(datum.step)][:, true, predicted].astype(np.int64)
+        at = int(np.searchsorted(series.steps, datum.step))
+        if at < len(series.steps) and series.steps[at] == datum.step:
+            cell = series.counts[at][:, true, predicted].astype(np.int64)
             count = int(cell.sum() if position is None else cell[position])
         images = []
         for i in hits.tolist():
@@ -602,10 +726,11 @@ class ConfusionPlugin(FlowscopePlugin):
         run, tag = arg_str(request, "run"), arg_str(request, "tag")
         step = arg_int(request, "step", hi=2**63 - 1)
         index = arg_int(request, "index", lo=1, hi=2**31)
-        if tag not in self._blob_listing(request, run, tag):
+        found = self._examples_series(request, run).get(tag)
+        if found is None:
             raise not_found(f"no example images for run {run!r}, tag {tag!r}")
-        data = self._blob_data(request, run, tag)
-        datum = next((d for d in data if d.step == step), None)
+        _, by_step = self._blob_data(request, run, tag, found[1])
+        datum = by_step.get(step)
         if datum is None:
             raise not_found(f"no example images at step {step} for run {run!r}, tag {tag!r}")
         if index >= len(datum.values):

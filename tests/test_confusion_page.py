@@ -33,6 +33,10 @@ pytestmark = pytest.mark.browser
 
 DIGITS = [str(d) for d in range(10)]
 POSITIONS = [f"digit {i + 1}" for i in range(4)]
+# 2,000-character names; a run name is a relative path (directory names stop at 255 bytes).
+LONG_RUN = "/".join(["long-" + "r" * 245] * 8)
+LONG_POSITIONS = [f"position {i} " + "p" * 1990 for i in range(3)]
+LONG_CLASSES = [f"class {c} " + "c" * 1992 for c in range(4)]
 
 # Text boxes of every heat map (labels, axis titles, in-cell values) that intersect by more
 # than a hair; [] means nothing overlaps.
@@ -95,6 +99,17 @@ def write_captcha_like(logdir: Path, run: str, seed: int, steps: int = 3) -> Non
             )
 
 
+def write_long_names(logdir: Path) -> None:
+    """3 positions x 4 classes with 2,000-character run, position and class names."""
+    counts = np.arange(48).reshape(3, 4, 4) % 5 + 10 * np.eye(4, dtype=np.int64)
+    with pb.LogWriter(str(logdir / LONG_RUN)) as writer:
+        writer.add(pb.confusion_pb(TAG, counts, positions=LONG_POSITIONS, classes=LONG_CLASSES), 0)
+        image = np.full((12, 30), 128, np.uint8)
+        writer.add(
+            pb.examples_pb(EXAMPLES_TAG, [[0, 0, 1]], [image], matrix_tag=TAG, cap_per_cell=2), 0
+        )
+
+
 def route(board, name: str, **params):
     return board.plugin(PLUGIN, name, **params)
 
@@ -121,13 +136,14 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
         write_alnum(logdir, steps=(0, 1))
         write_toy(logdir)
         write_broken(logdir)
+        write_long_names(logdir)
         board = tensorboard(logdir)
         output = demo.communicate(timeout=300)[0].decode(errors="replace")
     finally:
         demo.kill()
     assert demo.returncode == 0, output[-3000:]
     board.wait_enabled(PLUGIN)
-    wait_for(lambda: len(route(board, "runs")["runs"]) == 5, timeout=60)
+    wait_for(lambda: len(route(board, "runs")["runs"]) == 6, timeout=60)
     runs = {r["run"]: r["tags"] for r in route(board, "runs")["runs"]}
     assert runs[captcha_run][0]["positions"] == POSITIONS
     assert runs[captcha_run][0]["examples_tag"] == EXAMPLES_TAG
@@ -282,4 +298,20 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     wait_for(lambda: "nearest step with images; none at step 10" in note.inner_text())
     assert note.inner_text().startswith("step 0 ")
     wait_for(lambda: frame.locator("#cm-example-grid img").count() == 2)
+
+    # 2,000-character names are cut (full text in title attributes); the page never widens.
+    frame.select_option("#cm-run", value=json.dumps([LONG_RUN, TAG], separators=(",", ":")))
+    wait_for(lambda: "3 positions x 4 classes" in frame.locator("#cm-info").inner_text())
+    frame.locator('.cm-card[data-position="0"] rect[data-true="0"][data-predicted="1"]').click()
+    wait_for(lambda: frame.locator("#cm-example-grid img").count() == 1)
+    wait_for(lambda: frame.locator("#cm-class-table .cm-class-row").count() == 4)
+    assert frame.locator(".cm-card-name").first.get_attribute("title") == LONG_POSITIONS[0]
+    assert frame.locator("#cm-run").get_attribute("title") == f"{LONG_RUN} — {TAG}"
+    widths = frame.evaluate(
+        "() => [document.documentElement.scrollWidth, innerWidth,"
+        " document.getElementById('cm-side').scrollWidth,"
+        " document.getElementById('cm-side').clientWidth]"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
+    page.screenshot(path=artifact("confusion-long-names.png"))
     assert page.errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import string
@@ -248,6 +249,19 @@ def test_series_returns_every_step_compactly_and_thins_long_ones(board):
     assert get(board, "series", run="toy", tag=TAG, max_steps=1)["steps"] == [20]
 
 
+def test_series_base64_counts_match_the_json_ones(board):
+    for run in ("toy", "alnum"):
+        plain = get(board, "series", run=run, tag=TAG)
+        packed = get(board, "series", run=run, tag=TAG, encoding="base64")
+        encoded = packed.pop("counts")
+        assert packed == {k: v for k, v in plain.items() if k != "counts"}
+        flat = np.frombuffer(
+            base64.b64decode(encoded["base64"]), dtype=np.dtype(encoded["dtype"]).newbyteorder("<")
+        )
+        assert encoded["dtype"] == "uint8" and encoded["shape"] == list(np.shape(plain["counts"]))
+        assert np.array_equal(flat.reshape(encoded["shape"]), plain["counts"])
+
+
 def test_examples_per_cell_with_cap_and_nearest_step(board):
     ex = get(board, "examples", run="toy", tag=TAG, step=20, position=0, true=0, predicted=1)
     assert ex["examples_tag"] == EXAMPLES_TAG and ex["cap_per_cell"] == 2
@@ -311,6 +325,7 @@ def test_unreadable_run_does_not_break_the_others(board):
         ("matrix", {"run": "toy", "tag": EXAMPLES_TAG}, 404),
         ("series", {"run": "toy", "tag": TAG, "max_steps": 0}, 400),
         ("series", {"run": "toy", "tag": "nope"}, 404),
+        ("series", {"run": "toy", "tag": TAG, "encoding": "xml"}, 400),
         ("examples", {"run": "toy", "tag": TAG, "true": 0}, 400),
         ("examples", {"run": "toy", "tag": TAG, "true": 3, "predicted": 0}, 400),
         ("examples", {"run": "toy", "tag": TAG, "position": 2, "true": 0, "predicted": 1}, 400),

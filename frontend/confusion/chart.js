@@ -73,7 +73,7 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
   const chart = svg("svg", { class: "cm-chart", width, height, role: "img",
     "aria-label": "accuracy over training" }, grid, xTicks, paths, marker, hit);
   const key = el("div", { class: "cm-chart-key" }, lines.map((l) =>
-    el("span", { class: "cm-key" },
+    el("span", { class: "cm-key", title: l.name },
       el("span", { class: l.dash ? "cm-swatch cm-swatch-dash" : "cm-swatch",
         style: `--swatch:${l.colour}` }),
       l.name)));

@@ -127,6 +127,7 @@ export class HeatMap {
 
   setTitle(name, detail) {
     this.titleText.textContent = name;
+    this.titleText.title = name; // the card cuts long names with an ellipsis
     this.detailText.textContent = detail || "";
   }
 

@@ -15,7 +15,9 @@ const MODES = {
   predicted: { label: "By predicted class (precision)", legend: "% of the predicted class (column)" },
 };
 const PLAY_MS = 700;
-const POLL_MS = 10_000;
+// New steps show within TensorBoard's reload interval (5 s by default) plus this; no polling
+// while the page is hidden, and one poll as soon as it is shown again.
+const POLL_MS = 5_000;
 const MAX_PRINTED_K = 12; // values are printed in cells up to 12 x 12
 
 const state = {
@@ -38,6 +40,10 @@ let tooltip;
 const keyOf = (run, tag) => JSON.stringify([run, tag]);
 const pct = (v, digits = 1) => (Number.isFinite(v) ? `${(v * 100).toFixed(digits)}%` : "–");
 const num3 = (v) => (Number.isFinite(v) ? v.toFixed(3) : "–");
+// Names can be thousands of characters long: the page shows them cut (CSS ellipsis, or
+// short() where CSS cannot), with the full text in a title attribute.
+const short = (text, n = 80) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+const name = (text, cls = "") => el("span", { class: `cm-name ${cls}`.trim(), title: text, text });
 
 export async function render() {
   loadStyles("confusion/style.css");
@@ -50,6 +56,9 @@ export async function render() {
     return;
   }
   setInterval(poll, POLL_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") poll();
+  });
 }
 
 // -- layout ------------------------------------------------------------------------------
@@ -135,15 +144,25 @@ function label(s) {
 
 function fillPickers() {
   const readable = state.series.filter((s) => !s.error);
-  ui.run.replaceChildren(...readable.map((s) =>
-    el("option", { value: s.key, selected: s.key === state.current, text: label(s) })));
+  ui.run.replaceChildren(...readable.map((s) => el("option", { value: s.key,
+    selected: s.key === state.current, text: label(s), title: label(s) })));
   const a = find(state.current);
   ui.compare.replaceChildren(el("option", { value: "", text: "none" }),
     ...readable.filter((s) => s.key !== state.current).map((s) => {
       const ok = a && comparable(a, s);
+      const text = ok ? label(s) : `${label(s)} (different classes)`;
       return el("option", { value: s.key, disabled: !ok, selected: s.key === state.compare,
-        text: ok ? label(s) : `${label(s)} (different classes)` });
+        text, title: text });
     }));
+  pickerTitles();
+}
+
+/** The selects are narrower than long names: their title holds the chosen one in full. */
+function pickerTitles() {
+  const a = find(state.current);
+  const b = find(state.compare);
+  ui.run.title = a ? label(a) : "";
+  ui.compare.title = b ? label(b) : "";
 }
 
 function find(key) {
@@ -157,10 +176,25 @@ function comparable(a, b) {
 
 async function fetchSeries(key) {
   const s = find(key);
-  const data = await getJSON("series", { run: s.run, tag: s.tag });
+  const data = await getJSON("series", { run: s.run, tag: s.tag, encoding: "base64" });
+  data.counts = decodeCounts(data.counts);
   data.max_step = s.max_step;
   state.data.set(key, data);
   return data;
+}
+
+/** /series counts sent as base64 little-endian bytes: one typed array per step. */
+function decodeCounts(encoded) {
+  if (Array.isArray(encoded)) return encoded;
+  const Typed = { uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array,
+    float64: Float64Array }[encoded.dtype];
+  if (!Typed) throw new Error(`unknown counts dtype ${encoded.dtype}`);
+  const text = atob(encoded.base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  const flat = new Typed(bytes.buffer); // every browser TensorBoard runs in is little-endian
+  const [steps, n] = encoded.shape;
+  return Array.from({ length: steps }, (_, i) => flat.subarray(i * n, (i + 1) * n));
 }
 
 async function selectRun(key) {
@@ -267,7 +301,7 @@ function countsOf(data, i, p) {
   const k = data.classes.length;
   const n = k * k;
   const flat = data.counts[i];
-  if (p !== null) return flat.slice(p * n, (p + 1) * n);
+  if (p !== null) return Array.from(flat.slice(p * n, (p + 1) * n)); // plain numbers
   const out = new Array(n).fill(0);
   for (let q = 0; q < data.positions.length; q++) {
     for (let j = 0; j < n; j++) out[j] += flat[q * n + j];
@@ -388,14 +422,14 @@ function draw() {
     const h = ui.heatmaps[n];
     const scale = scales.get(x.key);
     h.update(x.shown, (v, t, p) => (state.errorsOnly && t === p ? null : scale(v)), format);
-    const name = x.p === null ? "All positions pooled" : data.positions[x.p];
+    const title = x.p === null ? "All positions pooled" : data.positions[x.p];
     const acc = x.p === null ? data.pooled_accuracy[state.index] : accA[x.p];
     let detail = `accuracy ${pct(acc)}`;
     if (cmp) {
       const accB = x.p === null ? cmp.data.pooled_accuracy[cmp.index] : cmp.data.accuracy[cmp.index][x.p];
       detail += ` · B ${pct(accB)}`;
     }
-    h.setTitle(name, detail);
+    h.setTitle(title, detail);
     const sel = state.selection;
     const selected = sel && (sel.position === x.p);
     h.select(selected ? sel.true : null, selected ? sel.predicted : null);
@@ -409,8 +443,9 @@ function draw() {
   if (cmp) text += ` · B at step ${cmp.data.steps[cmp.index]}`;
   ui.stepLabel.textContent = text;
   const s = find(state.current);
-  ui.info.textContent = `${s.run} / ${s.tag}: ${data.positions.length} positions x ` +
-    `${k} classes, ${total} step${total === 1 ? "" : "s"}`;
+  ui.info.replaceChildren(name(`${s.run} / ${s.tag}`, "cm-info-name"),
+    `: ${data.positions.length} positions x ${k} classes, ${total} step${total === 1 ? "" : "s"}`);
+  pickerTitles();
   drawAccuracy(f);
   if (ui.chart) ui.chart.placeMarker(state.index);
 }
@@ -443,14 +478,16 @@ function hover(key, t, p, e) {
   const rowTotal = m.counts.slice(t * k, t * k + k).reduce((a, b) => a + b, 0);
   let colTotal = 0;
   for (let q = 0; q < k; q++) colTotal += m.counts[q * k + p];
-  const name = m.p === null ? "All positions pooled" : data.positions[m.p];
+  const where = m.p === null ? "All positions pooled" : data.positions[m.p];
+  const ct = short(data.classes[t], 40);
+  const cp = short(data.classes[p], 40);
   const lines = [
-    el("div", { class: "fs-tooltip-title", text: name }),
-    el("div", { text: `true ${data.classes[t]} → predicted ${data.classes[p]}` }),
+    el("div", { class: "fs-tooltip-title", text: short(where) }),
+    el("div", { text: `true ${ct} → predicted ${cp}` }),
     el("div", { class: "cm-tip-count",
       text: `count ${m.counts[i]}${f.cmp ? ` (B ${m.bCounts[i]})` : ""}` }),
-    el("div", { text: `${pct(rowTotal ? m.counts[i] / rowTotal : NaN)} of true ${data.classes[t]} (${rowTotal})` }),
-    el("div", { text: `${pct(colTotal ? m.counts[i] / colTotal : NaN)} of predicted ${data.classes[p]} (${colTotal})` }),
+    el("div", { text: `${pct(rowTotal ? m.counts[i] / rowTotal : NaN)} of true ${ct} (${rowTotal})` }),
+    el("div", { text: `${pct(colTotal ? m.counts[i] / colTotal : NaN)} of predicted ${cp} (${colTotal})` }),
   ];
   if (f.cmp) {
     lines.push(el("div", { class: "cm-tip-diff",
@@ -505,10 +542,10 @@ function drawAccuracy(f) {
     ui.chart ? ui.chart.node : "");
 }
 
-function accRow(key, name, colour, a, b, cmp, dash) {
+function accRow(key, what, colour, a, b, cmp, dash) {
   const cells = [
     el("td", {}, el("span", { class: dash ? "cm-swatch cm-swatch-dash" : "cm-swatch",
-      style: `--swatch:${colour}` }), name),
+      style: `--swatch:${colour}` }), name(what)),
     el("td", { class: "cm-acc-value", text: pct(a) }),
   ];
   if (cmp) {
@@ -560,8 +597,9 @@ function drawPairs(m) {
     onkeydown: (e) => { if (e.key === "Enter") pick(q.position, q.true, q.predicted); },
   },
   el("td", {}, el("span", { class: "cm-swatch", style: `--swatch:${positionColour(q.position)}` }),
-    m.positions[q.position]),
-  el("td", { class: "cm-pair-classes", text: `${m.classes[q.true]} → ${m.classes[q.predicted]}` }),
+    name(m.positions[q.position], "cm-name-short")),
+  el("td", { class: "cm-pair-classes" }, name(m.classes[q.true], "cm-name-class"), " → ",
+    name(m.classes[q.predicted], "cm-name-class")),
   el("td", { text: String(q.count) }),
   el("td", { text: pct(q.rate) })));
   ui.pairs.replaceChildren(
@@ -580,13 +618,14 @@ function drawClassTable(m) {
   if (!options.some(([v]) => v === state.metricsPosition)) state.metricsPosition = "pooled";
   const select = el("select", { id: "cm-metrics-position",
     onchange: () => { state.metricsPosition = select.value; drawClassTable(state.metrics); } },
-  options.map(([value, text]) => el("option", { value, text,
+  options.map(([value, text]) => el("option", { value, text, title: text,
     selected: value === state.metricsPosition })));
+  select.title = options.find(([v]) => v === state.metricsPosition)[1];
   const cm = state.metricsPosition === "pooled"
     ? m.class_metrics.pooled
     : m.class_metrics.positions[Number(state.metricsPosition)];
-  const rows = m.classes.map((name, c) => el("tr", { class: "cm-class-row", "data-class": c },
-    el("td", { text: name }),
+  const rows = m.classes.map((cls, c) => el("tr", { class: "cm-class-row", "data-class": c },
+    el("td", {}, name(cls, "cm-name-short")),
     el("td", { text: num3(cm.precision[c]) }),
     el("td", { text: num3(cm.recall[c]) }),
     el("td", { text: num3(cm.f1[c]) }),
@@ -621,7 +660,7 @@ async function loadExamples() {
     "aria-label": "close", text: "✕",
     onclick: () => { state.selection = null; ui.examples.hidden = true; draw(); } });
   const head = el("div", { class: "cm-panel-head" },
-    el("h2", { id: "cm-examples-title", text: title }), close);
+    el("h2", { id: "cm-examples-title", text: title, title }), close);
   ui.examples.hidden = false;
   ui.side.scrollTop = 0;
   if (sel.true === sel.predicted) {
@@ -656,7 +695,8 @@ async function loadExamples() {
       el("img", { src: img.url, loading: "lazy",
         alt: `true ${data.classes[sel.true]}, predicted ${data.classes[sel.predicted]}`,
         onload: (e) => e.target.classList.toggle("cm-pixelated", e.target.naturalWidth < 64) }),
-      sel.position === null ? el("figcaption", { text: data.positions[img.position] }) : null)));
+      sel.position === null ? el("figcaption", { text: data.positions[img.position],
+        title: data.positions[img.position] }) : null)));
   ui.examples.replaceChildren(head,
     el("p", { class: ex.exact ? "cm-note" : "cm-note cm-nearest", id: "cm-examples-note", text: note }),
     ex.images.length ? grid : el("p", { class: "cm-note", text: "No stored images for this cell." }));
@@ -664,8 +704,11 @@ async function loadExamples() {
 
 // -- live updates ----------------------------------------------------------------------------
 
+let polling = false;
+
 async function poll() {
-  if (document.hidden) return;
+  if (document.visibilityState === "hidden" || polling) return;
+  polling = true; // a slow answer never piles up polls
   try {
     const before = find(state.current);
     const wasAtEnd = state.data.get(state.current) &&
@@ -682,5 +725,7 @@ async function poll() {
     scheduleMetrics();
   } catch {
     // keep showing what we have; the next poll tries again
+  } finally {
+    polling = false;
   }
 }
