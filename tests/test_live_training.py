@@ -19,7 +19,7 @@ from tb_plugin.bench_serve import tensorboard_command
 RACE_PLUGIN, CONFUSION_PLUGIN = "optimizer_race", "position_confusion"
 RELOAD = 1  # conftest starts TensorBoard with --reload_interval 1
 ROUTE_SLACK = 10  # "a few seconds" on a loaded 2-core machine
-PAGE_SLACK = 14  # the Confusion page polls every 10 s (frontend/confusion/index.js)
+PAGE_SLACK = 10  # both pages poll every 5 s; a few seconds more on a loaded machine
 TAG, MATRIX_TAG = "race/trajectory", "confusion/validation"
 WINDOW = [-2.0, 2.0, -2.0, 2.0]
 CHUNK = 50
