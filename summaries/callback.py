@@ -9,8 +9,9 @@ per epoch (step = the epoch index, as Keras's own callback)
   ``<layer>/<weight>/summaries/{mean,stddev,max,min,histogram}`` for every float weight
   (the layout of `summaries.variable_summaries`), ``<layer>/<weight>/gradients`` (histogram)
   and ``<layer>/gradient_norm``; ``<layer>/update_ratio``; ``<layer>/optimizer/<slot>_norm``
-  and ``optimizer/<slot>_norm``; ``input/images``; ``confusion`` (or ``confusion/<head>``,
-  plugin ``position_confusion``) with ``.../examples``; and the traced op graph.
+  and ``optimizer/<slot>_norm``; ``input/images``; ``confusion`` with ``confusion/examples``
+  (plugin ``position_confusion``; ``confusion/<K>_classes`` when heads differ in their
+  class counts); and the traced op graph.
 
 Cost is kept off the training loop: per-batch hooks only append numbers to a buffer (they
 are marked `async_safe`, so Keras may run them on a worker thread); the buffer is written
@@ -238,6 +239,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self._step0 = 0
         self._lr_kind = "none"
         self._epoch = 0
+        self._steps_per_epoch: int | None = None
+        self._weights_cache: dict[bool, list[tuple[str, str, Any]]] = {}
         self._lr_value: float | None = None
         self._templates: dict[tuple[str, ...], summary_pb2.Summary] = {}
         self._snapshot: dict[int, np.ndarray] | None = None
@@ -249,9 +252,15 @@ class SummaryCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._writer is None:
             pb.check_logdir(self.log_dir, "log_dir")
-            self._writer = tf.summary.create_file_writer(self.log_dir)
+            # TensorFlow's default flushes (and syncs) the file every 10 events, which made
+            # per-batch scalars cost ~4x more; we flush at each epoch end and every 10 s.
+            self._writer = tf.summary.create_file_writer(
+                self.log_dir, max_queue=1000, flush_millis=10_000
+            )
             self._write_steps = None
         self._lr_kind = self._learning_rate_kind()
+        self._steps_per_epoch = (self.params or {}).get("steps")
+        self._weights_cache = {}  # layers may have changed between fits
         if self._sample is None:
             self._sample = self._find_sample()
         if self.write_graph and not self._graph_written:
@@ -285,11 +294,14 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         freq = self.freqs["batch_freq"]
-        step = self._step0 + batch + 1
+        steps = self._steps_per_epoch
+        # Keras reports a short last call (steps_per_execution > 1) at its nominal end
+        step = self._step0 + (min(batch, steps - 1) if steps else batch) + 1
         record = None
         if freq and logs:
+            # log when the call's steps [first, step] hold a multiple of batch_freq
             per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
-            if (step // freq) != ((step - per_call) // freq):
+            if (step // freq) != ((self._step0 + batch + 1 - per_call) // freq):
                 values = {}
                 for key, value in logs.items():
                     try:
@@ -315,27 +327,33 @@ class SummaryCallback(keras.callbacks.Callback):
         if self._wants("histogram_freq", epoch) or self._wants("ratio_freq", epoch):
             weights = self._read_weights(trainable_only=False)
         if self._wants("histogram_freq", epoch):
-            values += self._weight_summaries(weights)
+            values += self._guard("histograms", self._weight_summaries, weights)
         if self._wants("gradient_freq", epoch):
-            values += self._gradient_summaries()
+            values += self._guard("gradients", self._gradient_summaries)
         if self._wants("ratio_freq", epoch):
-            values += self._update_ratios(weights)
+            values += self._guard("update ratios", self._update_ratios, weights)
         if self._wants("optimizer_freq", epoch):
-            values += self._slot_summaries()
+            values += self._guard("optimizer slots", self._slot_summaries)
         with self._writer.as_default():
             if values:
                 blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
                 tf.summary.experimental.write_raw_pb(blobs, step=epoch)
             if self._wants_images(epoch):
-                self._log_images(epoch)
+                self._guard("images", self._log_images, epoch)
             if self._wants("confusion_freq", epoch):
-                self._log_confusion(epoch)
+                self._guard("confusion", self._log_confusion, epoch)
         self._writer.flush()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._flush_batches(force=True)
         if self._writer is not None:
+            # kept open for a further fit(); close() ends the event file
             self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file (a later fit() opens a new one)."""
+        if self._writer is not None:
+            self._flush_batches(force=True)
             self._writer.close()
             self._writer = None
             self._write_steps = None
@@ -350,6 +368,15 @@ class SummaryCallback(keras.callbacks.Callback):
         if self.image_freq is None:
             return not self._images_written
         return bool(self.image_freq) and epoch % self.image_freq == 0
+
+    def _guard(self, part: str, function: Any, *args: Any) -> Any:
+        """Run one optional part; a failure warns (once) instead of stopping training."""
+        try:
+            result = function(*args)
+        except Exception as exc:
+            self._warn_once(f"failed-{part}", f"{part} skipped: {type(exc).__name__}: {exc}")
+            return []
+        return [] if result is None else result
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -419,7 +446,15 @@ class SummaryCallback(keras.callbacks.Callback):
         with self._writer.as_default():
             if self._write_steps is None:
                 self._write_steps = _bulk_writer()
-            self._write_steps(tf.constant(steps), tf.constant(blobs, tf.string))
+            # One trace per writer is intended; TensorFlow counts traces of every closure
+            # of `_bulk_writer` together and would warn after a few short fits.
+            logger = tf.get_logger()
+            level = logger.level
+            logger.setLevel("ERROR")
+            try:
+                self._write_steps(tf.constant(steps), tf.constant(blobs, tf.string))
+            finally:
+                logger.setLevel(level)
         return True
 
     # -- per-epoch summaries -----------------------------------------------------------
@@ -438,17 +473,21 @@ class SummaryCallback(keras.callbacks.Callback):
         return values
 
     def _layer_weights(self, trainable_only: bool) -> list[tuple[str, str, Any]]:
-        """(layer scope, weight name, variable) for every float weight, by top-level layer."""
+        """(layer scope, weight name, variable) for every float weight, by top-level layer;
+        weights the model holds itself go under the model's name."""
+        if trainable_only in self._weights_cache:
+            return self._weights_cache[trainable_only]
         out, seen = [], set()
-        for layer in self.model.layers:
-            scope = _clean(layer.name)
+        owners = [(layer.name, layer) for layer in self.model.layers]
+        owners.append((self.model.name, self.model))
+        for owner, layer in owners:
             weights = layer.trainable_weights if trainable_only else layer.weights
             for var in weights:
                 if id(var) in seen or not keras.backend.is_float_dtype(var.dtype):
                     continue
                 seen.add(id(var))
                 path = str(getattr(var, "path", var.name))
-                marker = f"{layer.name}/"
+                marker = f"{owner}/"
                 index = path.find("/" + marker)
                 if path.startswith(marker):
                     rel = path[len(marker) :]
@@ -456,7 +495,8 @@ class SummaryCallback(keras.callbacks.Callback):
                     rel = path[index + len(marker) + 1 :]
                 else:
                     rel = var.name
-                out.append((scope, _clean(rel), var))
+                out.append((_clean(owner), _clean(rel), var))
+        self._weights_cache[trainable_only] = out
         return out
 
     def _read_weights(self, trainable_only: bool) -> dict[int, np.ndarray]:

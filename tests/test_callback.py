@@ -318,8 +318,8 @@ def test_switches_and_frequencies(tmp_path):
     learning-rate schedule are logged per batch."""
     keras.utils.set_random_seed(4)
     rng = np.random.default_rng(4)
-    x = rng.random((64, 6)).astype("float32")
-    y = rng.integers(0, 2, 64)
+    x = rng.random((80, 6)).astype("float32")
+    y = rng.integers(0, 2, 80)
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
     model = keras.Sequential(
         [
@@ -331,6 +331,7 @@ def test_switches_and_frequencies(tmp_path):
     model.compile(
         optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
         loss="sparse_categorical_crossentropy",
+        steps_per_execution=2,  # calls of 2, 2 and 1 batches per epoch
     )
     callback = SummaryCallback(
         tmp_path,
@@ -348,7 +349,8 @@ def test_switches_and_frequencies(tmp_path):
     assert any("no validation data" in str(w.message) for w in caught)
     logs = Logs(tmp_path)
     steps = logs.steps("batch/loss")
-    assert steps == [2, 4, 6, 8, 10, 12]
+    # calls end at 2, 4, 5 | 7, 9, 10 | 12, 14, 15: log those whose steps hold a multiple of 2
+    assert steps == [2, 4, 7, 9, 10, 12, 14]
     expected_lr = [float(schedule(s - 1)) for s in steps]  # the rate each update used
     np.testing.assert_allclose(logs.values("batch/learning_rate"), expected_lr, rtol=1e-6)
     assert logs.steps("fc/kernel/gradients") == [0, 2]
@@ -464,3 +466,12 @@ def test_mirrored_strategy_writes_one_set(tmp_path):
     assert logs.steps("confusion") == [0, 1]
     assert logs.last("confusion").sum() == 16
     assert logs.graph is not None
+
+
+def test_bench_rejects_bad_options(capsys):
+    from demo_models.cli import main
+
+    assert main(["bench", "callback", "--models", "resnet"]) == 2
+    assert "--models" in capsys.readouterr().err
+    assert main(["bench", "callback", "--repeats", "0"]) == 2
+    assert "--repeats" in capsys.readouterr().err

@@ -87,50 +87,58 @@ def _model(kind: str, seed: int):
     return model
 
 
-def _timed_callback(log_dir: Path, hook_times: dict[str, float]):
-    """SummaryCallback at its defaults, adding the time spent in each hook to hook_times."""
-    from summaries.callback import SummaryCallback
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+)
 
-    class Timed(SummaryCallback):
-        pass
 
-    for hook in (
-        "on_train_begin",
-        "on_epoch_begin",
-        "on_train_batch_begin",
-        "on_train_batch_end",
-        "on_epoch_end",
-        "on_train_end",
-    ):
+def _timed(base: type, hook_times: dict[str, float]) -> type:
+    """A subclass of `base` adding the wall time of every hook it overrides to hook_times."""
+    import keras
+
+    namespace = {}
+    for hook in HOOKS:
+        if getattr(base, hook) is getattr(keras.callbacks.Callback, hook):
+            continue  # an un-overridden hook stays the default (Keras checks for that)
 
         def timed(self, *args, _hook=hook, **kwargs):
             start = time.perf_counter()
-            getattr(SummaryCallback, _hook)(self, *args, **kwargs)
+            getattr(base, _hook)(self, *args, **kwargs)
             hook_times[_hook] = hook_times.get(_hook, 0.0) + time.perf_counter() - start
 
-        setattr(Timed, hook, timed)
-    return Timed(log_dir)
+        namespace[hook] = timed
+    return type(f"Timed{base.__name__}", (base,), namespace)
 
 
-def _callbacks(config: str, log_dir: Path, hook_times: dict[str, float]) -> list:
+def _callbacks(config: str, log_dir: Path, hook_times: dict[str, float] | None) -> list:
     import keras
 
     from summaries.callback import SummaryCallback
 
+    if config == "none":
+        return []
+    base = keras.callbacks.TensorBoard if config == "keras" else SummaryCallback
+    cls = base if hook_times is None else _timed(base, hook_times)
     if config == "keras":
-        return [keras.callbacks.TensorBoard(str(log_dir), histogram_freq=1, update_freq="batch")]
-    if config == "summary":
-        return [SummaryCallback(log_dir)]
-    if config == "summary-timed":
-        return [_timed_callback(log_dir, hook_times)]
-    return []
+        return [cls(str(log_dir), histogram_freq=1, update_freq="batch")]
+    return [cls(log_dir)]
 
 
-def _fit(kind: str, config: str, data, args, log_dir: Path, hook_times=None) -> float:
+def _fit(kind: str, config: str, data, args, log_dir: Path, hook_times=None):
+    """(wall seconds, process CPU seconds) of one fit."""
     (x, y), validation = data
     model = _model(kind, args.seed)
-    callbacks = _callbacks(config, log_dir, hook_times if hook_times is not None else {})
-    start = time.perf_counter()
+    callbacks = _callbacks(config, log_dir, hook_times)
+    wall, cpu = time.perf_counter(), time.process_time()
     model.fit(
         x,
         y,
@@ -141,7 +149,7 @@ def _fit(kind: str, config: str, data, args, log_dir: Path, hook_times=None) -> 
         verbose=0,
         shuffle=True,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _count_events(log_dir: Path) -> tuple[int, int]:
@@ -179,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.epochs} epochs, batch {args.batch_size}, {args.repeats} repeats (median)"
     )
     try:
-        results: dict[tuple[str, str], list[float]] = {}
-        hooks: dict[str, dict[str, float]] = {}
+        results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        hooks: dict[tuple[str, str], dict[str, float]] = {}
         logged: dict[tuple[str, str], tuple[int, int]] = {}
         for kind in models:
             _fit(kind, "none", data, argparse.Namespace(**{**vars(args), "epochs": 1}), root)
@@ -188,14 +196,18 @@ def main(argv: list[str] | None = None) -> int:
                 order = CONFIGS[repeat % 3 :] + CONFIGS[: repeat % 3]
                 for config in order:
                     log_dir = root / f"{kind}-{config}-{repeat}"
-                    seconds = _fit(kind, config, data, args, log_dir)
-                    results.setdefault((kind, config), []).append(seconds)
+                    results.setdefault((kind, config), []).append(
+                        _fit(kind, config, data, args, log_dir)
+                    )
                     if repeat == 0 and config != "none":
                         logged[(kind, config)] = _count_events(log_dir)
                     shutil.rmtree(log_dir, ignore_errors=True)
-            # one extra fit, not in the table, that times SummaryCallback's own hooks
-            hooks[kind] = {}
-            _fit(kind, "summary-timed", data, args, root / f"{kind}-timed", hooks[kind])
+            # extra fits, not in the table: the time spent inside each callback's hooks
+            for config in ("keras", "summary"):
+                hooks[(kind, config)] = {}
+                log_dir = root / f"{kind}-{config}-timed"
+                _fit(kind, config, data, args, log_dir, hooks[(kind, config)])
+                shutil.rmtree(log_dir, ignore_errors=True)
         _report(models, results, logged, hooks, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -203,34 +215,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(models, results, logged, hooks, args) -> None:
+    median = statistics.median
     print()
-    print(f"{'model':5}  {'configuration':58}  {'median s':>8}  {'ratio':>6}  all fits (s)")
+    print(
+        f"{'model':5}  {'configuration':58}  {'wall s':>6} {'ratio':>6}  "
+        f"{'CPU s':>6} {'ratio':>6}  {'in hooks':>8}"
+    )
     for kind in models:
-        base = statistics.median(results[(kind, "none")])
+        base_wall = median(t[0] for t in results[(kind, "none")])
+        base_cpu = median(t[1] for t in results[(kind, "none")])
         for config in CONFIGS:
-            times = results[(kind, config)]
-            median = statistics.median(times)
-            fits = " ".join(f"{t:.2f}" for t in times)
-            print(f"{kind:5}  {LABELS[config]:58}  {median:8.2f}  {median / base:5.2f}x  {fits}")
-        for config in ("keras", "summary"):
-            if (kind, config) in logged:
-                scalars, histograms = logged[(kind, config)]
-                print(f"{'':5}  {config} wrote {scalars} scalar points, {histograms} histograms")
+            wall = median(t[0] for t in results[(kind, config)])
+            cpu = median(t[1] for t in results[(kind, config)])
+            in_hooks = sum(hooks.get((kind, config), {}).values())
+            hook_text = f"{in_hooks:7.2f}s" if config != "none" else f"{'':8}"
+            print(
+                f"{kind:5}  {LABELS[config]:58}  {wall:6.2f} {wall / base_wall:5.2f}x  "
+                f"{cpu:6.2f} {cpu / base_cpu:5.2f}x  {hook_text}"
+            )
     print()
-    for kind in models:
-        keras_median = statistics.median(results[(kind, "keras")])
-        ours = statistics.median(results[(kind, "summary")])
-        print(f"{kind}: SummaryCallback / Keras TensorBoard = {ours / keras_median:.2f}x")
+    print("Every fit (wall s / CPU s), in run order within each repeat:")
+    for (kind, config), times in results.items():
+        fits = " ".join(f"{w:.2f}/{c:.2f}" for w, c in times)
+        print(f"  {kind:4} {config:8} {fits}")
     print()
-    print("Time inside SummaryCallback's hooks (one extra fit per model):")
+    for (kind, config), (scalars, histograms) in logged.items():
+        print(f"{kind} {config} wrote {scalars} scalar points and {histograms} histograms")
+    batches = (args.samples + args.batch_size - 1) // args.batch_size * args.epochs
+    print()
+    print("SummaryCallback's hooks, split (one extra fit per model):")
     for kind in models:
-        t = hooks[kind]
-        batches = (args.samples + args.batch_size - 1) // args.batch_size * args.epochs
+        t = hooks[(kind, "summary")]
         per_batch = t.get("on_train_batch_begin", 0) + t.get("on_train_batch_end", 0)
         per_epoch = t.get("on_epoch_begin", 0) + t.get("on_epoch_end", 0)
         once = t.get("on_train_begin", 0) + t.get("on_train_end", 0)
         print(
-            f"{kind}: once {once:.3f} s, per epoch {per_epoch / args.epochs * 1e3:.0f} ms, "
-            f"per batch {per_batch / batches * 1e6:.0f} us (scalar writes included); "
-            f"total {once + per_epoch + per_batch:.2f} s"
+            f"  {kind}: once {once:.3f} s, per epoch {per_epoch / args.epochs * 1e3:.0f} ms, "
+            f"per batch {per_batch / batches * 1e6:.0f} us (bulk scalar writes included)"
         )
