@@ -764,7 +764,13 @@ class SummaryCallback(keras.callbacks.Callback):
     # -- confusion -------------------------------------------------------------------
 
     def _head_names(self, count: int) -> list[str]:
+        """The outputs' names (their layers' names for a Sequential model)."""
         names = list(getattr(self.model, "output_names", None) or [])
+        if len(names) != count:
+            try:  # symbolic outputs know the layer that made them
+                names = [t._keras_history.operation.name for t in self.model.outputs]
+            except (AttributeError, TypeError, ValueError):
+                names = []
         return names if len(names) == count else [f"output_{i}" for i in range(count)]
 
     @staticmethod

@@ -238,7 +238,7 @@ def test_confusion_on_validation_data(cnn_run):
     np.add.at(expected, (0, cnn_run["vy"], predicted), 1)
     np.testing.assert_array_equal(logs.last("confusion"), expected)
     content = json.loads(logs.content["confusion"])
-    assert content["classes"] == ["0", "1", "2"] and len(content["positions"]) == 1
+    assert content["classes"] == ["0", "1", "2"] and content["positions"] == ["head"]
     examples = logs.last("confusion/examples")
     index = json.loads(examples[0])
     assert (
