@@ -26,6 +26,12 @@ from summaries import format as fmt
 # Rows per trajectory event: 100,000 steps make 25 events, well inside any reservoir.
 DEFAULT_CHUNK = 4096
 
+# Metadata fields a trajectory writes itself; `extra` fields must not reuse them.
+TRAJECTORY_FIELDS = frozenset(
+    {"version", "kind", "race", "optimizer", "hyperparameters", "surface", "window"}
+    | {"start", "minima", "basis", "chunk"}
+)
+
 
 def _summary(tag: str, array: np.ndarray, metadata) -> summary_pb2.Summary:
     if not isinstance(tag, str) or not tag:
@@ -33,6 +39,38 @@ def _summary(tag: str, array: np.ndarray, metadata) -> summary_pb2.Summary:
     summary = summary_pb2.Summary()
     summary.value.add(tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(array))
     return summary
+
+
+def check_tag(name: Any) -> str:
+    """A summary name: a non-empty string without empty path segments."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    if not name or name.startswith("/") or name.endswith("/") or "//" in name:
+        raise ValueError(f"name must be a non-empty tag without empty segments, got {name!r}")
+    return name
+
+
+def check_count(argument: str, value: Any) -> int:
+    """An integer >= 1 (not a bool), or TypeError/ValueError naming `argument`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{argument} must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{argument} must be >= 1, got {value}")
+    return int(value)
+
+
+def check_text(argument: str, value: Any) -> str:
+    """A non-empty string, or TypeError naming `argument`."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{argument} must be a non-empty string, got {value!r}")
+    return value
+
+
+def host(value: Any) -> Any:
+    """numpy view of a tensor, or the value itself."""
+    if hasattr(value, "numpy") and callable(value.numpy):
+        return value.numpy()
+    return value
 
 
 def _float_array(name: str, value: Any, ndim: int, width: int | None = None) -> np.ndarray:
@@ -103,7 +141,7 @@ def trajectory_pb(
         "basis": _jsonable("basis", basis),
         "chunk": int(chunk),
     }
-    clash = sorted(k for k in extra if k in content or k in ("version", "kind"))
+    clash = sorted(TRAJECTORY_FIELDS & set(extra))
     if clash:
         raise ValueError(f"extra metadata fields must not reuse reserved names: {clash}")
     content.update({key: _jsonable(key, value) for key, value in extra.items()})
@@ -112,6 +150,69 @@ def trajectory_pb(
     rows = np.column_stack([steps_a, pos, loss])
     metadata = fmt.make_metadata(fmt.RACE_PLUGIN, fmt.TRAJECTORY, content)
     return _summary(tag, rows, metadata)
+
+
+def trajectory_events(
+    tag: str,
+    steps: Any,
+    positions: Any,
+    losses: Any,
+    *,
+    race: str,
+    optimizer: str,
+    surface: str,
+    window: Sequence[float],
+    hyperparameters: dict[str, Any] | None = None,
+    start: Sequence[float] | None = None,
+    minima: Sequence[Sequence[float]] | None = None,
+    basis: dict[str, Any] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    **extra: Any,
+) -> list[tuple[int, summary_pb2.Summary]]:
+    """Check a whole trajectory, then return its (first step, Summary) chunks.
+
+    Everything is checked before any chunk is built, so a writer never gets half a race.
+    """
+    check_tag(tag)
+    check_text("race", race)
+    check_text("optimizer", optimizer)
+    check_text("surface", surface)
+    chunk = check_count("chunk", chunk)
+    clash = sorted(TRAJECTORY_FIELDS & set(extra))
+    if clash:
+        raise ValueError(f"extra metadata fields must not reuse reserved names: {clash}")
+    steps_a = _float_array("steps", host(steps), 1)
+    pos = _float_array("positions", host(positions), 2, 2)
+    loss = _float_array("losses", host(losses), 1)
+    if not (len(steps_a) == len(pos) == len(loss)) or len(steps_a) == 0:
+        raise ValueError(
+            "steps, positions and losses must have the same non-zero length, got "
+            f"{len(steps_a)}, {len(pos)}, {len(loss)}"
+        )
+    if not np.isfinite(steps_a).all() or (steps_a != np.round(steps_a)).any():
+        raise ValueError("steps must be whole finite numbers")
+    if (np.diff(steps_a) <= 0).any():
+        raise ValueError("steps must be strictly increasing")
+    if steps_a[0] < 0 or steps_a[-1] >= 2**63:
+        raise ValueError("steps must be non-negative int64 values")
+    if start is None:  # the whole race's start, not each chunk's first row
+        start = pos[0] if np.isfinite(pos[0]).all() else None
+    meta = dict(
+        race=race,
+        optimizer=optimizer,
+        surface=surface,
+        window=window,
+        hyperparameters=hyperparameters,
+        start=start,
+        minima=minima,
+        basis=basis,
+        chunk=chunk,
+        **extra,
+    )
+    return [
+        (first, trajectory_pb(tag, s, p, lo, **meta))
+        for first, s, p, lo in trajectory_chunks(steps_a, pos, loss, chunk)
+    ]
 
 
 def trajectory_chunks(

@@ -35,26 +35,9 @@ def _default_positions(count: int) -> list[str]:
     return ["all"] if count == 1 else [f"position {i + 1}" for i in range(count)]
 
 
-def _check_cap(cap_per_cell: Any) -> int:
-    if isinstance(cap_per_cell, bool) or not isinstance(cap_per_cell, int | np.integer):
-        raise TypeError(f"cap_per_cell must be an integer, got {type(cap_per_cell).__name__}")
-    if cap_per_cell < 1:
-        raise ValueError(f"cap_per_cell must be >= 1, got {cap_per_cell}")
-    return int(cap_per_cell)
-
-
-def _check_tag(name: Any) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {type(name).__name__}")
-    if not name or name.startswith("/") or name.endswith("/") or "//" in name:
-        raise ValueError(f"name must be a non-empty tag without empty segments, got {name!r}")
-    return name
-
-
 def _ids_np(argument: str, values: Any, num_classes: int) -> np.ndarray:
     """Class ids [N, P] (int, or scores [N, P, K] reduced by argmax) as int64."""
-    if hasattr(values, "numpy") and callable(values.numpy):
-        values = values.numpy()
+    values = pb.host(values)
     try:
         array = np.asarray(values)
     except (TypeError, ValueError) as exc:
@@ -106,24 +89,15 @@ def _labels_predictions_np(labels: Any, predictions: Any, num_classes: int):
 @not_converted
 def counts_np(labels: Any, predictions: Any, num_classes: int) -> np.ndarray:
     """[P, K, K] int64 confusion counts with numpy (rows true class, columns predicted)."""
-    k = _check_classes(num_classes)
+    k = pb.check_count("num_classes", num_classes)
     lab, pred = _labels_predictions_np(labels, predictions, k)
     p = lab.shape[1]
     flat = (np.arange(p)[None, :] * k + lab) * k + pred
     return np.bincount(flat.ravel(), minlength=p * k * k).reshape(p, k, k).astype(np.int64)
 
 
-def _check_classes(num_classes: Any) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
-        raise TypeError(f"num_classes must be an integer, got {type(num_classes).__name__}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    return int(num_classes)
-
-
 def _image_stack(images: Any, count: int) -> np.ndarray:
-    if hasattr(images, "numpy") and callable(images.numpy):
-        images = images.numpy()
+    images = pb.host(images)
     try:
         array = np.asarray(images)
     except (TypeError, ValueError) as exc:
@@ -213,19 +187,19 @@ def write_confusion(
     """
     if not hasattr(writer, "add"):
         raise TypeError(f"writer must be a summaries.pb.LogWriter, got {type(writer).__name__}")
-    _check_tag(name)
+    pb.check_tag(name)
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
         raise ValueError(f"step must be a non-negative integer, got {step!r}")
     class_names = _names("classes", classes)
     k = len(class_names)
-    cap = _check_cap(cap_per_cell)
+    cap = pb.check_count("cap_per_cell", cap_per_cell)
     lab = pred = imgs = None
     if counts is not None:
         if labels is not None or predictions is not None:
             raise ValueError("give either counts or labels and predictions, not both")
         if images is not None:
             raise ValueError("images need labels and predictions to find the misclassified ones")
-        matrix = pb.confusion_counts(_host(counts))
+        matrix = pb.confusion_counts(pb.host(counts))
         if matrix.shape[1] != k:
             raise ValueError(
                 f"classes must have {matrix.shape[1]} entries (counts is "
@@ -247,10 +221,6 @@ def write_confusion(
     for summary in summaries:
         writer.add(summary, step=int(step))
     return matrix
-
-
-def _host(value: Any) -> Any:
-    return value.numpy() if hasattr(value, "numpy") and callable(value.numpy) else value
 
 
 # -- TensorFlow ---------------------------------------------------------------------------
@@ -331,7 +301,7 @@ def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
     the same shape or scores with a trailing axis of size K (argmax is taken).
     """
 
-    k = _check_classes(num_classes)
+    k = pb.check_count("num_classes", num_classes)
     return _counts_tf(*_labels_predictions_tf(labels, predictions, k), k)
 
 
@@ -369,10 +339,10 @@ def confusion(
 
     from summaries.basic import scope_tag
 
-    tag = scope_tag(_check_tag(name))
+    tag = scope_tag(pb.check_tag(name))
     class_names = _names("classes", classes)
     k = len(class_names)
-    cap = _check_cap(cap_per_cell)
+    cap = pb.check_count("cap_per_cell", cap_per_cell)
     if step is not None and not isinstance(step, tf.Tensor | tf.Variable):
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
             raise ValueError(f"step must be a non-negative integer, got {step!r}")
@@ -414,7 +384,7 @@ def confusion(
     if image_tensor is not None:
 
         def serialized(lab_v, pred_v, images_v) -> bytes:
-            lab_n, pred_n, images_n = _host(lab_v), _host(pred_v), _host(images_v)
+            lab_n, pred_n, images_n = pb.host(lab_v), pb.host(pred_v), pb.host(images_v)
             if len(images_n) != len(lab_n):
                 raise ValueError(f"images must have N = {len(lab_n)} entries, got {len(images_n)}")
             cells, pngs = examples_np(lab_n, pred_n, images_n, cap)
