@@ -166,20 +166,14 @@ def main(argv: list[str]) -> int:
     model, optimizer, train_step, predict = build(side, len(data.x_train), batch_size, args.seed)
     x_test, y_test = data.x_test[:EVAL_LIMIT], data.y_test[:EVAL_LIMIT]
     with lesson.Run("lenet5", args.logdir, model=model, optimizer=optimizer) as run:
-        run.note("about/data", data.source)
-        with tf.name_scope("input"):
-            summaries.image("images", data.x_train[:8, :, :, None], step=run.start, max_outputs=8)
-        batches = data.next_batches(batch_size, seed=args.seed + run.start)
+        batches = lesson.mnist_batches(run, data, batch_size, args.seed)
         last = run.start + steps - 1
         log_every = lesson.interval(steps, LOG_EVERY, 20)
         eval_every = lesson.interval(steps, EVAL_EVERY, 4)
         for step in run.steps(steps):
             images, labels = next(batches)
             rate = float(optimizer.learning_rate)
-            if step == run.start:
-                loss, accuracy = run.call_with_graph(train_step, images, labels)
-            else:
-                loss, accuracy = train_step(images, labels)
+            loss, accuracy = run.train(step, train_step, images, labels)
             if lesson.every(step, log_every, last):
                 with tf.name_scope("loss"):
                     summaries.scalar("loss", loss, step=step)
@@ -203,11 +197,7 @@ def main(argv: list[str]) -> int:
                         step=step,
                         max_outputs=CONV1_DEEP,
                     )
-                predicted = predict(x_test).numpy()
-                test_accuracy = float(np.mean(predicted == y_test))
-                with tf.name_scope("accuracy"):
-                    summaries.scalar("test", test_accuracy, step=step)
-                lesson.log_classifier(step, y_test, predicted, x_test)
+                test_accuracy = lesson.evaluate(step, predict, x_test, y_test, "test")
                 lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")
     return 0
 

@@ -192,6 +192,12 @@ class Run:
             yield step
             self.step.assign(step + 1)
 
+    def train(self, step: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a training step; the run's first call also writes its graph (Graphs tab)."""
+        if step == self.start:
+            return self.call_with_graph(fn, *args)
+        return fn(*args)
+
     def call_with_graph(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a tf.function, first writing its op graph into the run (the Graphs tab)."""
         import tensorflow as tf
@@ -251,3 +257,31 @@ def log_classifier(
         images=(np.clip(images, 0, 1) * 255).astype(np.uint8),
         cap_per_cell=4,
     )
+
+
+def mnist_batches(run: Run, data: Any, batch_size: int, seed: int) -> Iterator[tuple[Any, ...]]:
+    """Note where the digits came from, log a few of them, and return the run's batches."""
+    import tensorflow as tf
+
+    import summaries
+
+    run.note("about/data", data.source)
+    with tf.name_scope("input"):
+        summaries.image("images", data.x_train[:8, :, :, None], step=run.start, max_outputs=8)
+    return data.next_batches(batch_size, seed=seed + run.start)
+
+
+def evaluate(
+    step: int, predict: Callable[[Any], Any], images: np.ndarray, labels: np.ndarray, tag: str
+) -> float:
+    """Test accuracy of `predict`, logged as `accuracy/<tag>` with the confusion matrix."""
+    import tensorflow as tf
+
+    import summaries
+
+    predicted = predict(images).numpy()
+    accuracy = float(np.mean(predicted == labels))
+    with tf.name_scope("accuracy"):
+        summaries.scalar(tag, accuracy, step=step)
+    log_classifier(step, labels, predicted, images)
+    return accuracy

@@ -121,10 +121,7 @@ def main(argv: list[str]) -> int:
         log_every = lesson.interval(steps, LOG_EVERY, 30)
         plot_every = lesson.interval(steps, PLOT_EVERY, 5)
         for step in run.steps(steps):
-            if step == run.start:
-                loss = run.call_with_graph(train_step, x_data, y_data)
-            else:
-                loss = train_step(x_data, y_data)
+            loss = run.train(step, train_step, x_data, y_data)
             if lesson.every(step, log_every, last):
                 with tf.name_scope("loss"):
                     summaries.scalar("loss", loss, step=step)

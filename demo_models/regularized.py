@@ -160,11 +160,8 @@ def main(argv: list[str]) -> int:
         optimizer=optimizer,
         averages=shadows,
     ) as run:
-        run.note("about/data", data.source)
+        batches = lesson.mnist_batches(run, data, BATCH_SIZE, args.seed)
         run.note("about/learning_rate", f"learning rate {base_rate} * {LEARNING_RATE_DECAY}^epoch")
-        with tf.name_scope("input"):
-            summaries.image("images", data.x_train[:8, :, :, None], step=run.start, max_outputs=8)
-        batches = data.next_batches(BATCH_SIZE, seed=args.seed + run.start)
         last = run.start + steps - 1
         log_every = lesson.interval(steps, LOG_EVERY, 20)
         eval_every = lesson.interval(steps, EVAL_EVERY, 4)
@@ -172,10 +169,7 @@ def main(argv: list[str]) -> int:
             images, labels = next(batches)
             # the rate this step uses, read before the step advances the optimizer
             rate = float(optimizer.learning_rate)
-            if step == run.start:
-                loss, cross_entropy, l2, accuracy = run.call_with_graph(train_step, images, labels)
-            else:
-                loss, cross_entropy, l2, accuracy = train_step(images, labels)
+            loss, cross_entropy, l2, accuracy = run.train(step, train_step, images, labels)
             if lesson.every(step, log_every, last):
                 with tf.name_scope("loss"):
                     summaries.scalar("loss", loss, step=step)

@@ -31,8 +31,6 @@ a progress bar.
 
 from __future__ import annotations
 
-import numpy as np
-
 from demo_models import lesson, mnist
 
 BATCH_SIZE = 128
@@ -119,19 +117,13 @@ def main(argv: list[str]) -> int:
     steps = lesson.step_count(args, len(data.x_train), BATCH_SIZE)
     model, optimizer, train_step, predict = build(data.pixels)
     with lesson.Run("softmax", args.logdir, model=model, optimizer=optimizer) as run:
-        run.note("about/data", data.source)
-        with tf.name_scope("input"):
-            summaries.image("images", data.x_train[:8, :, :, None], step=run.start, max_outputs=8)
-        batches = data.next_batches(BATCH_SIZE, seed=args.seed + run.start)
+        batches = lesson.mnist_batches(run, data, BATCH_SIZE, args.seed)
         last = run.start + steps - 1
         log_every = lesson.interval(steps, LOG_EVERY, 20)
         eval_every = lesson.interval(steps, EVAL_EVERY, 4)
         for step in run.steps(steps):
             images, labels = next(batches)
-            if step == run.start:
-                loss, accuracy = run.call_with_graph(train_step, images, labels)
-            else:
-                loss, accuracy = train_step(images, labels)
+            loss, accuracy = run.train(step, train_step, images, labels)
             if lesson.every(step, log_every, last):
                 # the lesson's summaries, under the same name scopes as its graph
                 with tf.name_scope("layer"):
@@ -144,10 +136,8 @@ def main(argv: list[str]) -> int:
                 with tf.name_scope("accuracy"):
                     summaries.scalar("accuracy", accuracy, step=step)
             if lesson.every(step, eval_every, last):
-                predicted = predict(data.x_test).numpy()
-                test_accuracy = float(np.mean(predicted == data.y_test))
-                with tf.name_scope("accuracy"):
-                    summaries.scalar("test_accuracy", test_accuracy, step=step)
-                lesson.log_classifier(step, data.y_test, predicted, data.x_test)
+                test_accuracy = lesson.evaluate(
+                    step, predict, data.x_test, data.y_test, "test_accuracy"
+                )
                 lesson.say(f"Iter {step} Testing Accuracy: {test_accuracy:.4f}")
     return 0
