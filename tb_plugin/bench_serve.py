@@ -215,13 +215,45 @@ def _png_pool(count: int, rng) -> list[bytes]:
     return [encode_png(rng.integers(0, 255, size=(24, 72), dtype="uint8")) for _ in range(count)]
 
 
+def _write_racer(writer, surface, race: str, optimizer: str, lr: float, positions, losses):
+    """One racer's loss surface and whole trajectory (steps 0, 1, ...) into `writer`."""
+    import numpy as np
+
+    from summaries import race as race_summaries
+
+    race_summaries.write_surface(
+        writer,
+        SURFACE_TAG,
+        surface.grid(101)[2],
+        race=race,
+        surface=surface.name,
+        window=surface.window,
+        minima=surface.minima,
+        log_scale=surface.log_scale,
+    )
+    race_summaries.write_trajectory(
+        writer,
+        TRAJECTORY_TAG,
+        np.arange(len(losses)),
+        positions,
+        losses,
+        race=race,
+        optimizer=optimizer,
+        surface=surface.name,
+        window=surface.window,
+        hyperparameters={"learning_rate": lr},
+        start=surface.start,
+        minima=surface.minima,
+        tolerance=surface.tolerance,
+    )
+
+
 def write_race_runs(logdir: Path, runs: int, steps: int, seed: int = 0) -> list[dict]:
     """`runs` racers (surfaces x optimizers), each with a trajectory, a surface and race/loss."""
     import numpy as np
     from tensorboard.plugins.scalar import summary_v2 as scalar_summary
 
     from demo_models.race.surfaces import SURFACES as ALL_SURFACES
-    from summaries import race as race_summaries
     from summaries.pb import LogWriter
 
     rng = np.random.default_rng(seed)
@@ -233,33 +265,8 @@ def write_race_runs(logdir: Path, runs: int, steps: int, seed: int = 0) -> list[
         race = f"bench-{surface.name}" + (f"-{block}" if block else "")
         run = f"{race}/{optimizer}"
         positions, losses = _path(surface, steps, rng, 0.5 + 0.1 * (i % len(OPTIMIZERS)))
-        grid = surface.grid(101)[2]
         with LogWriter(str(logdir / run)) as writer:
-            race_summaries.write_surface(
-                writer,
-                SURFACE_TAG,
-                grid,
-                race=race,
-                surface=surface.name,
-                window=surface.window,
-                minima=surface.minima,
-                log_scale=surface.log_scale,
-            )
-            race_summaries.write_trajectory(
-                writer,
-                TRAJECTORY_TAG,
-                np.arange(steps),
-                positions,
-                losses,
-                race=race,
-                optimizer=optimizer,
-                surface=surface.name,
-                window=surface.window,
-                hyperparameters={"learning_rate": lr},
-                start=surface.start,
-                minima=surface.minima,
-                tolerance=surface.tolerance,
-            )
+            _write_racer(writer, surface, race, optimizer, lr, positions, losses)
             scalar = scalar_summary.scalar_pb(LOSS_TAG, 0.0)  # a template: only the value changes
             for step, loss in enumerate(losses.tolist()):
                 scalar.value[0].tensor.float_val[0] = loss
@@ -339,7 +346,6 @@ def write_large(logdir: Path, sizes: Sizes, seed: int = 2) -> dict[str, Any]:
     import numpy as np
 
     from demo_models.race.surfaces import SURFACES as ALL_SURFACES
-    from summaries import race as race_summaries
     from summaries.pb import LogWriter
 
     rng = np.random.default_rng(seed)
@@ -347,31 +353,7 @@ def write_large(logdir: Path, sizes: Sizes, seed: int = 2) -> dict[str, Any]:
     race, run = "large-race", "large-race/adam"
     positions, losses = _path(surface, sizes.large_steps, rng, 0.7)
     with LogWriter(str(logdir / run)) as writer:
-        race_summaries.write_surface(
-            writer,
-            SURFACE_TAG,
-            surface.grid(101)[2],
-            race=race,
-            surface=surface.name,
-            window=surface.window,
-            minima=surface.minima,
-            log_scale=surface.log_scale,
-        )
-        race_summaries.write_trajectory(
-            writer,
-            TRAJECTORY_TAG,
-            np.arange(sizes.large_steps),
-            positions,
-            losses,
-            race=race,
-            optimizer="adam",
-            surface=surface.name,
-            window=surface.window,
-            hyperparameters={"learning_rate": 0.05},
-            start=surface.start,
-            minima=surface.minima,
-            tolerance=surface.tolerance,
-        )
+        _write_racer(writer, surface, race, "adam", 0.05, positions, losses)
     confusion_run = "large-captcha"
     write_confusion_run(
         logdir,
