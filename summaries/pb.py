@@ -100,6 +100,19 @@ def _points(name: str, points: Sequence[Sequence[float]] | None) -> list[list[fl
     return array.tolist()
 
 
+def _trajectory_arrays(steps: Any, positions: Any, losses: Any) -> tuple[np.ndarray, ...]:
+    """steps [n], positions [n, 2] and losses [n] as float64, with n > 0."""
+    steps_a = _float_array("steps", steps, 1)
+    pos = _float_array("positions", positions, 2, 2)
+    loss = _float_array("losses", losses, 1)
+    if not (len(steps_a) == len(pos) == len(loss)) or len(steps_a) == 0:
+        raise ValueError(
+            "steps, positions and losses must have the same non-zero length, got "
+            f"{len(steps_a)}, {len(pos)}, {len(loss)}"
+        )
+    return steps_a, pos, loss
+
+
 def trajectory_pb(
     tag: str,
     steps: Any,
@@ -122,14 +135,7 @@ def trajectory_pb(
     `extra` keyword arguments (e.g. ``tolerance=1e-3``) are stored as additional JSON
     metadata fields; they must be JSON-serialisable and must not reuse a reserved name.
     """
-    steps_a = _float_array("steps", steps, 1)
-    pos = _float_array("positions", positions, 2, 2)
-    loss = _float_array("losses", losses, 1)
-    if not (len(steps_a) == len(pos) == len(loss)) or len(steps_a) == 0:
-        raise ValueError(
-            "steps, positions and losses must have the same non-zero length, got "
-            f"{len(steps_a)}, {len(pos)}, {len(loss)}"
-        )
+    steps_a, pos, loss = _trajectory_arrays(steps, positions, losses)
     content = {
         "race": str(race),
         "optimizer": str(optimizer),
@@ -181,14 +187,7 @@ def trajectory_events(
     clash = sorted(TRAJECTORY_FIELDS & set(extra))
     if clash:
         raise ValueError(f"extra metadata fields must not reuse reserved names: {clash}")
-    steps_a = _float_array("steps", host(steps), 1)
-    pos = _float_array("positions", host(positions), 2, 2)
-    loss = _float_array("losses", host(losses), 1)
-    if not (len(steps_a) == len(pos) == len(loss)) or len(steps_a) == 0:
-        raise ValueError(
-            "steps, positions and losses must have the same non-zero length, got "
-            f"{len(steps_a)}, {len(pos)}, {len(loss)}"
-        )
+    steps_a, pos, loss = _trajectory_arrays(host(steps), host(positions), host(losses))
     if not np.isfinite(steps_a).all() or (steps_a != np.round(steps_a)).any():
         raise ValueError("steps must be whole finite numbers")
     if (np.diff(steps_a) <= 0).any():
