@@ -47,7 +47,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "target": {
         "sizes": data.PRESETS["target"],
         "arch": "fast",
-        "epochs": 4,
+        "epochs": 3,
         "batch_size": 64,
         "lr": 2e-3,
         "eval_every": 500,
@@ -63,10 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flowscope demo captcha",
         description=(
-            "Train the 4-digit captcha reader of the course notes (3 conv layers + 4 softmax "
-            "heads) on seeded captchas, logging per-head loss/accuracy, whole-captcha "
-            "accuracy, per-position confusion matrices and misclassified images. Running "
-            "again resumes from the checkpoint with continuing step numbers."
+            "Train a 4-digit captcha reader (convolutions + 4 softmax heads, one per digit) "
+            "on seeded captchas, logging per-head loss/accuracy, whole-captcha accuracy, "
+            "per-position confusion matrices and misclassified images. --preset course is "
+            "the course notes' data and network. Running again resumes from the checkpoint "
+            "with continuing step numbers."
         ),
     )
     p.add_argument("--logdir", default="runs/captcha", help="run directory (default %(default)s)")
@@ -83,7 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test-size", type=int, help="test captchas evaluated at the end (0: none)")
     p.add_argument("--arch", choices=sorted(model.ARCHS), help="network (course = the notes')")
     bn = p.add_mutually_exclusive_group()
-    bn.add_argument("--batch-norm", dest="batch_norm", action="store_true", default=None)
+    bn.add_argument(
+        "--batch-norm",
+        dest="batch_norm",
+        action="store_true",
+        default=None,
+        help="batch normalisation after each convolution (default: as the arch says)",
+    )
     bn.add_argument("--no-batch-norm", dest="batch_norm", action="store_false")
     p.add_argument("--augment", action="store_true", help="random shifts/rotation/contrast")
     p.add_argument(
