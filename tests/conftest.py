@@ -184,9 +184,7 @@ def page(browser):
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on(
-        "console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None
-    )
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
     yield page
     context.close()
 

@@ -25,15 +25,25 @@ def write_race(logdir: Path, race: str = "saddle-race", steps: int = 50) -> list
         loss = pos[:, 0] ** 2 - pos[:, 1] ** 2
         with pb.LogWriter(str(logdir / run)) as writer:
             writer.add(
-                pb.surface_pb("race/surface", xs**2 - ys**2, race=race, surface="saddle",
-                              window=SADDLE_WINDOW),
+                pb.surface_pb(
+                    "race/surface", xs**2 - ys**2, race=race, surface="saddle", window=SADDLE_WINDOW
+                ),
                 step=0,
             )
             for first, s, p, lo in pb.trajectory_chunks(np.arange(steps), pos, loss, chunk=16):
                 writer.add(
-                    pb.trajectory_pb("race/trajectory", s, p, lo, race=race, optimizer=name,
-                                     surface="saddle", window=SADDLE_WINDOW,
-                                     hyperparameters={"learning_rate": lr}, chunk=16),
+                    pb.trajectory_pb(
+                        "race/trajectory",
+                        s,
+                        p,
+                        lo,
+                        race=race,
+                        optimizer=name,
+                        surface="saddle",
+                        window=SADDLE_WINDOW,
+                        hyperparameters={"learning_rate": lr},
+                        chunk=16,
+                    ),
                     step=first,
                 )
         runs.append(run)
@@ -47,15 +57,24 @@ def write_confusion(logdir: Path, run: str = "captcha-toy", steps: int = 3) -> s
         for step in range(steps):
             counts = rng.integers(0, 5, size=(2, 3, 3)) + np.eye(3, dtype=int) * (10 + 10 * step)
             writer.add(
-                pb.confusion_pb("confusion/validation", counts, positions=["digit 1", "digit 2"],
-                                classes=["a", "b", "c"]),
+                pb.confusion_pb(
+                    "confusion/validation",
+                    counts,
+                    positions=["digit 1", "digit 2"],
+                    classes=["a", "b", "c"],
+                ),
                 step=step,
             )
             cells = [[0, 0, 1], [0, 0, 1], [1, 2, 0]]
             images = [rng.integers(0, 255, size=(12, 20), dtype=np.uint8) for _ in cells]
             writer.add(
-                pb.examples_pb("confusion/validation/examples", cells, images,
-                               matrix_tag="confusion/validation", cap_per_cell=4),
+                pb.examples_pb(
+                    "confusion/validation/examples",
+                    cells,
+                    images,
+                    matrix_tag="confusion/validation",
+                    cap_per_cell=4,
+                ),
                 step=step,
             )
     return run
