@@ -56,6 +56,7 @@ LISTING_CACHE_ENTRIES = 256
 BLOB_CACHE_REFS = 500_000  # blob references (example images) of the cached example series
 SEQUENCE_CACHE_ENTRIES = 256
 BODY_CACHE_BYTES = 32 * 2**20  # encoded /series answers
+IMAGE_CACHE_BYTES = 16 * 2**20  # example PNGs are a few KB; repeat views skip the provider
 SERIES_ENCODINGS = ("json", "base64")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SCALARS_PLUGIN = "scalars"
@@ -325,6 +326,7 @@ class ConfusionPlugin(FlowscopePlugin):
         self._blobs = _LRU(BLOB_CACHE_REFS)
         self._sequences = _LRU(SEQUENCE_CACHE_ENTRIES)
         self._bodies = _LRU(BODY_CACHE_BYTES)
+        self._images = _LRU(IMAGE_CACHE_BYTES)
 
     def routes(self):
         return {
@@ -735,9 +737,14 @@ class ConfusionPlugin(FlowscopePlugin):
             raise not_found(f"no example images at step {step} for run {run!r}, tag {tag!r}")
         if index >= len(datum.values):
             raise not_found(f"step {step} has {len(datum.values) - 1} images, not {index}")
-        body = self._read_blob(request, datum.values[index].blob_key)
-        if not body.startswith(PNG_SIGNATURE):
-            raise not_found(f"blob {index} at step {step} is not a PNG image")
+        # wall_time in the key: a run rewritten with the same steps gets fresh images
+        key = (self.context(request)[1], run, tag, step, datum.wall_time, index)
+        body = self._images.get(key)
+        if body is None:
+            body = self._read_blob(request, datum.values[index].blob_key)
+            if not body.startswith(PNG_SIGNATURE):
+                raise not_found(f"blob {index} at step {step} is not a PNG image")
+            self._images.put(key, body, len(body))
         return wrappers.Response(
             body,
             content_type="image/png",
