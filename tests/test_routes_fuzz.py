@@ -100,19 +100,30 @@ def check(client, plugin: str, route: str, params: dict[str, str]) -> None:
         assert "Traceback" not in body["error"]
 
 
+def random_queries(routes, known, max_examples: int):
+    """Hypothesis decorator: a random route with up to six random query parameters."""
+
+    def decorate(test):
+        return settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )(
+            given(
+                route=st.sampled_from(routes),
+                params=st.dictionaries(
+                    st.sampled_from(query_parameter_names()), values(known), max_size=6
+                ),
+            )(test)
+        )
+
+    return decorate
+
+
 def test_every_route_answers_json_to_random_queries(app):
     client, routes, known = app
-    names = query_parameter_names()
 
-    @settings(
-        max_examples=150,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-    @given(
-        route=st.sampled_from(routes),
-        params=st.dictionaries(st.sampled_from(names), values(known), max_size=6),
-    )
+    @random_queries(routes, known, max_examples=150)
     def fuzz(route, params):
         check(client, route[0], route[1], params)
 
@@ -142,17 +153,8 @@ def rust_board(tmp_path_factory):
 def test_a_sample_of_random_queries_through_the_rust_data_server_over_http(rust_board, app):
     board, runs = rust_board
     _, routes, known = app
-    names = query_parameter_names()
 
-    @settings(
-        max_examples=100,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
-    @given(
-        route=st.sampled_from(routes),
-        params=st.dictionaries(st.sampled_from(names), values(known), max_size=6),
-    )
+    @random_queries(routes, known, max_examples=100)
     def fuzz(route, params):
         query = urllib.parse.urlencode(params)
         status, body = board.get(f"/data/plugin/{route[0]}{route[1]}?{query}")
