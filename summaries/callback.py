@@ -13,20 +13,27 @@ per epoch (step = the epoch index, as Keras's own callback)
   (plugin ``position_confusion``; ``confusion/<K>_classes`` when heads differ in their
   class counts); and the traced op graph.
 
-Cost is kept off the training loop: per-batch hooks only append numbers to a buffer (they
-are marked `async_safe`, so Keras may run them on a worker thread); the buffer is written
-in bulk by one compiled loop every `flush_batches` logged batches and at each epoch end.
-Epoch summaries are computed in a few calls and written as one event per epoch.
+Cost is kept off the training loop. Per-batch hooks only append numbers to a buffer (they
+are marked `async_safe`, so Keras may run them on a worker thread). At an epoch's end the
+training thread only captures what must be read at that moment (weights, optimizer slots,
+the sample batch's gradients, validation predictions, as host copies or immutable
+tensors); everything else (statistics, histograms, confusion counts, PNGs, protos, file
+writes, and the buffered batch scalars in bulk) runs on the callback's one writer thread,
+in order, while the next epoch trains. `on_train_end` waits for it, so the run is complete
+when `fit` returns; an error on the writer thread is raised on the training thread at the
+next hook.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import keras
@@ -38,7 +45,9 @@ from tensorboard.plugins.histogram import summary_v2 as histogram_v2
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
 
-from summaries import confusion, histogram_buckets, image, pb
+from summaries import histogram_buckets, image, pb
+from summaries.position_confusion import counts_np
+from summaries.position_confusion import summaries_np as confusion_summaries
 
 _SCALAR_META = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 _HISTOGRAM_META = histogram_metadata.create_summary_metadata(display_name=None, description=None)
@@ -47,6 +56,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
 # Above this size a histogram is computed on the device (summaries' one-hot-free op);
 # below it on the host, where TensorBoard's numpy `histogram_pb` is ~10x cheaper per call.
 _DEVICE_HISTOGRAM_SIZE = 1 << 16
+# Jobs queued for the writer thread before the training thread waits for the oldest one
+# (a slow disk must not let captured epochs pile up in memory).
+_MAX_PENDING = 4
 
 # (argument, default): every part's frequency; 0 switches the part off
 _FREQS = {
@@ -65,6 +77,39 @@ def _scalar(tag: str, value: float) -> summary_pb2.Summary.Value:
         dtype=types_pb2.DT_FLOAT, tensor_shape=_SCALAR_SHAPE, float_val=[value]
     )
     return summary_pb2.Summary.Value(tag=tag, metadata=_SCALAR_META, tensor=tensor)
+
+
+class _ScalarRows:
+    """Serialized Summary protos holding one scalar per tag of a fixed tag list, one per
+    step, built from a [steps, tags] array without touching protobuf.
+
+    For a fixed tag list the serialized protos differ only in each value's 4 float bytes,
+    so one template is serialized with distinct sentinel floats, and copies of its bytes
+    get the real floats at the sentinels' offsets: a flush of 100 steps costs tens of
+    microseconds instead of milliseconds of Python (which would hold the GIL the training
+    loop needs).
+    """
+
+    def __init__(self, tags: Sequence[str]):
+        rng = np.random.default_rng(0)
+        while True:  # sentinels whose bytes occur once each in the template
+            marks = rng.uniform(1e3, 1e6, len(tags)).astype("<f4")
+            summary = summary_pb2.Summary(
+                value=[_scalar(tag, float(m)) for tag, m in zip(tags, marks, strict=True)]
+            )
+            template = summary.SerializeToString()
+            if all(template.count(m.tobytes()) == 1 for m in marks):
+                break
+        self._template = np.frombuffer(template, np.uint8)
+        offsets = np.array([template.find(m.tobytes()) for m in marks])
+        self._columns = offsets[:, None] + np.arange(4)  # [tags, 4] byte positions
+
+    def blobs(self, values: np.ndarray) -> list[bytes]:
+        """One serialized Summary per row of `values` [steps, tags]."""
+        floats = np.ascontiguousarray(values, "<f4")
+        rows = np.tile(self._template, (len(floats), 1))
+        rows[:, self._columns] = floats.view(np.uint8).reshape(*floats.shape, 4)
+        return [row.tobytes() for row in rows]
 
 
 def _histogram(tag: str, buckets: np.ndarray) -> summary_pb2.Summary.Value:
@@ -225,7 +270,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self.log_dir = str(pb.check_logdir(log_dir, "log_dir"))
 
         self._writer = None
-        self._write_steps = None  # compiled bulk writer, per writer
+        self._worker: ThreadPoolExecutor | None = None  # the one writer thread
+        self._pending: list[Future] = []
         self._probe = None  # compiled loss-and-gradients on the sample batch
         self._graph_written = False
         self._images_written = False
@@ -242,7 +288,7 @@ class SummaryCallback(keras.callbacks.Callback):
         self._steps_per_epoch: int | None = None
         self._weights_cache: dict[bool, list[tuple[str, str, Any]]] = {}
         self._lr_value: float | None = None
-        self._templates: dict[tuple[str, ...], summary_pb2.Summary] = {}
+        self._scalar_rows: dict[tuple[str, ...], _ScalarRows] = {}
         self._snapshot: dict[int, np.ndarray] | None = None
         self._ratio_after: dict[int, np.ndarray] | None = None
         self._snapshot_batch = -1
@@ -257,7 +303,6 @@ class SummaryCallback(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(
                 self.log_dir, max_queue=1000, flush_millis=10_000
             )
-            self._write_steps = None
         self._lr_kind = self._learning_rate_kind()
         self._steps_per_epoch = (self.params or {}).get("steps")
         self._weights_cache = {}  # layers may have changed between fits
@@ -320,32 +365,36 @@ class SummaryCallback(keras.callbacks.Callback):
             self._sample = _take((*validation, None), self.sample_size)
             if self.write_graph and not self._graph_written:
                 self._log_graph()
-        values: list[summary_pb2.Summary.Value] = []
-        if self._wants("epoch_freq", epoch):
-            values += self._epoch_scalars(logs or {}, epoch)
+        # Capture here what the next batch would change; summarise on the writer thread.
+        self._layer_weights(trainable_only=True)  # cached here, read there
+        scalars = self._epoch_scalars(logs or {}) if self._wants("epoch_freq", epoch) else []
+        parts: list[tuple[str, Callable[[Any], list], Any]] = []
         weights = None
         if self._wants("histogram_freq", epoch) or self._wants("ratio_freq", epoch):
             weights = self._read_weights(trainable_only=False)
         if self._wants("histogram_freq", epoch):
-            values += self._guard("histograms", self._weight_summaries, weights)
+            parts.append(("histograms", self._weight_summaries, weights))
         if self._wants("gradient_freq", epoch):
-            values += self._guard("gradients", self._gradient_summaries)
-        if self._wants("ratio_freq", epoch):
-            values += self._guard("update ratios", self._update_ratios, weights)
+            if (grads := self._guard("gradients", self._gradients)) is not None:
+                parts.append(("gradients", self._gradient_summaries, grads))
+        if self._wants("ratio_freq", epoch) and self._snapshot is not None:
+            after = self._ratio_after if self._snapshot_batch == 0 else None
+            pair = (self._snapshot, weights if after is None else after)
+            parts.append(("update ratios", self._update_ratios, pair))
         if self._wants("optimizer_freq", epoch):
-            values += self._guard("optimizer slots", self._slot_summaries)
-        with self._writer.as_default():
-            if values:
-                blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
-                tf.summary.experimental.write_raw_pb(blobs, step=epoch)
-            if self._wants_images(epoch):
-                self._guard("images", self._log_images, epoch)
-            if self._wants("confusion_freq", epoch):
-                self._guard("confusion", self._log_confusion, epoch)
-        self._writer.flush()
+            if (slots := self._guard("optimizer slots", self._read_slots)) is not None:
+                parts.append(("optimizer slots", self._slot_summaries, slots))
+        if self._wants("confusion_freq", epoch):
+            if (outputs := self._guard("confusion", self._validation_outputs)) is not None:
+                parts.append(("confusion", self._confusion_values, outputs))
+        images = self._wants_images(epoch) and self._sample is not None
+        images = images and _image_like(self._sample[0])
+        self._images_written |= images
+        self._submit(self._write_epoch, epoch, scalars, parts, images)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._flush_batches(force=True)
+        self._drain()  # the run is complete when fit() returns
         if self._writer is not None:
             # kept open for a further fit(); close() ends the event file
             self._writer.flush()
@@ -354,9 +403,47 @@ class SummaryCallback(keras.callbacks.Callback):
         """Flush and close the event file (a later fit() opens a new one)."""
         if self._writer is not None:
             self._flush_batches(force=True)
+            self._drain()
             self._writer.close()
             self._writer = None
-            self._write_steps = None
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+
+    # -- the writer thread -------------------------------------------------------------
+
+    def _submit(self, job: Callable[..., None], *args: Any) -> None:
+        """Queue `job(*args)` for the writer thread, which runs jobs one at a time, in
+        order; a failed earlier job raises here, on the training thread."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="SummaryCallback")
+        pending, self._pending = self._pending, []
+        for future in pending:
+            if future.done():
+                future.result()
+            else:
+                self._pending.append(future)
+        while len(self._pending) >= _MAX_PENDING:
+            self._pending.pop(0).result()
+        self._pending.append(self._worker.submit(job, *args))
+
+    def _drain(self) -> None:
+        """Wait until every queued job has run (raising the first failure)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def _write_epoch(self, epoch: int, values: list, parts: list, images: bool) -> None:
+        """Writer thread: one epoch's summaries from what on_epoch_end captured."""
+        for part, function, captured in parts:
+            values += self._guard(part, function, captured) or []
+        with self._writer.as_default():
+            if values:
+                blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
+                tf.summary.experimental.write_raw_pb(blobs, step=epoch)
+            if images:
+                self._guard("images", self._log_images, epoch)
+        self._writer.flush()
 
     # -- helpers: scheduling -----------------------------------------------------------
 
@@ -370,13 +457,13 @@ class SummaryCallback(keras.callbacks.Callback):
         return bool(self.image_freq) and epoch % self.image_freq == 0
 
     def _guard(self, part: str, function: Any, *args: Any) -> Any:
-        """Run one optional part; a failure warns (once) instead of stopping training."""
+        """Run one optional part; a failure warns (once) and gives None instead of
+        stopping training."""
         try:
-            result = function(*args)
+            return function(*args)
         except Exception as exc:
             self._warn_once(f"failed-{part}", f"{part} skipped: {type(exc).__name__}: {exc}")
-            return []
-        return [] if result is None else result
+            return None
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -419,47 +506,39 @@ class SummaryCallback(keras.callbacks.Callback):
         return np.array([float(np.asarray(schedule(int(s)))) for s in before], np.float64)
 
     def _flush_batches(self, force: bool = False) -> bool:
-        """Write buffered batch scalars in step order, once every batch hook has returned."""
+        """Queue buffered batch scalars for writing, once every batch hook has returned."""
         with self._lock:
             if not self._buffer or self._writer is None:
                 return False
             if self._ended != self._begun and not force:
                 return False
-            records, self._buffer = sorted(self._buffer, key=lambda r: r[0]), []
+            records, self._buffer = self._buffer, []
+        self._submit(self._write_batches, records)
+        return True
+
+    def _write_batches(self, records: list[tuple[int, dict[str, float], float | None]]) -> None:
+        """Writer thread: buffered batch scalars, in step order, by one compiled loop."""
+        records.sort(key=lambda r: r[0])
         steps = np.array([r[0] for r in records], np.int64)
         lrs: Sequence[float | None] = [r[2] for r in records]
         if self._lr_kind == "schedule":
             lrs = self._schedule_lrs(steps).tolist()
-        blobs = []
+        rows = []
         for (_, values, _), lr in zip(records, lrs, strict=True):
-            numbers = [*values.values(), *([] if lr is None else [lr])]
-            names = (*values, *(() if lr is None else ("learning_rate",)))
-            template = self._templates.get(names)
-            if template is None:  # filling a template is ~4x cheaper than building protos
-                template = summary_pb2.Summary(
-                    value=[_scalar(f"batch/{_clean(n)}", 0.0) for n in names]
-                )
-                self._templates[names] = template
-            for value, number in zip(template.value, numbers, strict=True):
-                value.tensor.float_val[0] = number
-            blobs.append(template.SerializeToString())
-        with self._writer.as_default():
-            if self._write_steps is None:
-                self._write_steps = _bulk_writer()
-            # One trace per writer is intended; TensorFlow counts traces of every closure
-            # of `_bulk_writer` together and would warn after a few short fits.
-            logger = tf.get_logger()
-            level = logger.level
-            logger.setLevel("ERROR")
-            try:
-                self._write_steps(tf.constant(steps), tf.constant(blobs, tf.string))
-            finally:
-                logger.setLevel(level)
-        return True
+            if lr is None:
+                rows.append((tuple(values), list(values.values())))
+            else:
+                rows.append(((*values, "learning_rate"), [*values.values(), lr]))
+        blobs: list[bytes] = []
+        for names, run in itertools.groupby(rows, key=lambda row: row[0]):
+            if names not in self._scalar_rows:
+                self._scalar_rows[names] = _ScalarRows([f"batch/{_clean(n)}" for n in names])
+            blobs += self._scalar_rows[names].blobs(np.array([v for _, v in run], np.float32))
+        _write_steps(self._writer, steps, blobs)
 
     # -- per-epoch summaries -----------------------------------------------------------
 
-    def _epoch_scalars(self, logs: dict, epoch: int) -> list:
+    def _epoch_scalars(self, logs: dict) -> list:
         values = []
         for key, value in logs.items():
             try:
@@ -506,18 +585,20 @@ class SummaryCallback(keras.callbacks.Callback):
         }
 
     def _stats(
-        self, array: np.ndarray, device: Any = None
+        self, array: np.ndarray, tensor: Any = None
     ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
         """(histogram buckets [k, 3], (mean, stddev, max, min)) of a host array.
 
         Non-finite values are left out of the histogram (as `summaries.histogram_buckets`)
-        and show in the moments. A large array's histogram runs on `device`, its tensor.
+        and show in the moments. A large array's histogram runs in TensorFlow, on `tensor`
+        (the same values, already on the device) when given.
         """
         flat = np.asarray(array, np.float64).reshape(-1)
         mean = float(flat.mean())
         moments = (mean, float(np.sqrt(np.mean((flat - mean) ** 2))), flat.max(), flat.min())
-        if device is not None and flat.size > _DEVICE_HISTOGRAM_SIZE:
-            buckets = np.asarray(histogram_buckets(device, self.buckets))
+        if flat.size > _DEVICE_HISTOGRAM_SIZE:
+            source = array if tensor is None else tensor
+            buckets = np.asarray(histogram_buckets(source, self.buckets))
         else:
             finite = flat if np.isfinite(mean) else flat[np.isfinite(flat)]
             proto = histogram_v2.histogram_pb("h", finite, buckets=self.buckets)
@@ -530,7 +611,7 @@ class SummaryCallback(keras.callbacks.Callback):
             array = weights[id(var)]
             if array.size == 0:
                 continue
-            hist, (mean, std, high, low) = self._stats(array, var.value)
+            hist, (mean, std, high, low) = self._stats(array)
             prefix = f"{scope}/{name}/summaries"
             values += [
                 _scalar(f"{prefix}/mean", mean),
@@ -573,6 +654,7 @@ class SummaryCallback(keras.callbacks.Callback):
         return self._probe
 
     def _gradients(self) -> dict[int, Any] | None:
+        """The sample batch's gradients by variable id (immutable tensors), or None."""
         if self._sample is None:
             self._warn_once("sample", "no sample batch (pass data=(x, y)): gradients skipped")
             return None
@@ -584,10 +666,7 @@ class SummaryCallback(keras.callbacks.Callback):
         variables = self.model.trainable_variables
         return {id(v): g for v, g in zip(variables, grads, strict=True) if g is not None}
 
-    def _gradient_summaries(self) -> list:
-        grads = self._gradients()
-        if not grads:
-            return []
+    def _gradient_summaries(self, grads: dict[int, Any]) -> list:
         values, norms = [], {}
         for scope, name, var in self._layer_weights(trainable_only=True):
             grad = grads.get(id(var))
@@ -603,14 +682,9 @@ class SummaryCallback(keras.callbacks.Callback):
         values += [_scalar(f"{s}/gradient_norm", math.sqrt(n)) for s, n in norms.items()]
         return values
 
-    def _update_ratios(self, after: dict[int, np.ndarray] | None) -> list:
-        before = self._snapshot
-        if before is None:
-            return []
-        if self._snapshot_batch == 0 and self._ratio_after is not None:
-            after = self._ratio_after
-        if after is None:
-            return []
+    def _update_ratios(self, weights: tuple[dict, dict]) -> list:
+        """||w_after - w_before|| / ||w_before|| per layer, from two host snapshots."""
+        before, after = weights
         delta, size = {}, {}
         for scope, _, var in self._layer_weights(trainable_only=True):
             key = id(var)
@@ -625,25 +699,30 @@ class SummaryCallback(keras.callbacks.Callback):
             if size[scope] > 0
         ]
 
-    def _slot_summaries(self) -> list:
+    def _read_slots(self) -> list[tuple[str, str, np.ndarray]]:
+        """(layer scope, slot kind, host copy) for every float optimizer slot of a layer."""
         if not self._has_optimizer():
             return []
-        optimizer = self.model.optimizer
         owners = {}
         for scope, _, var in self._layer_weights(trainable_only=True):
             path = str(getattr(var, "path", var.name)).replace("/", "_") + "_"
             owners[path] = scope
         keys = sorted(owners, key=len, reverse=True)
-        per_layer: dict[tuple[str, str], float] = {}
-        for slot in optimizer.variables:
+        slots = []
+        for slot in self.model.optimizer.variables:
             name = str(slot.name)
             owner = next((k for k in keys if name.startswith(k)), None)
             if owner is None or not keras.backend.is_float_dtype(slot.dtype):
                 continue
-            kind = _clean(name[len(owner) :])
-            sq = float(np.sum(np.square(keras.ops.convert_to_numpy(slot), dtype=np.float64)))
-            key = (owners[owner], kind)
-            per_layer[key] = per_layer.get(key, 0.0) + sq
+            copy = np.asarray(keras.ops.convert_to_numpy(slot))  # a snapshot
+            slots.append((owners[owner], _clean(name[len(owner) :]), copy))
+        return slots
+
+    def _slot_summaries(self, slots: list[tuple[str, str, np.ndarray]]) -> list:
+        per_layer: dict[tuple[str, str], float] = {}
+        for scope, kind, array in slots:
+            sq = float(np.sum(np.square(array, dtype=np.float64)))
+            per_layer[(scope, kind)] = per_layer.get((scope, kind), 0.0) + sq
         totals: dict[str, float] = {}
         values = []
         for (scope, kind), sq in sorted(per_layer.items()):
@@ -653,8 +732,6 @@ class SummaryCallback(keras.callbacks.Callback):
         return values
 
     def _log_images(self, epoch: int) -> None:
-        if self._sample is None or not _image_like(self._sample[0]):
-            return
         with tf.name_scope("input"):
             image(
                 "images",
@@ -662,7 +739,6 @@ class SummaryCallback(keras.callbacks.Callback):
                 step=epoch,
                 max_outputs=self.max_images,
             )
-        self._images_written = True
 
     # -- data ------------------------------------------------------------------------
 
@@ -805,17 +881,21 @@ class SummaryCallback(keras.callbacks.Callback):
         predicted = predicted.reshape(len(predicted), -1)
         return ids, predicted
 
-    def _log_confusion(self, epoch: int) -> None:
+    def _validation_outputs(self) -> tuple[Any, Any, list[np.ndarray], list[str]] | None:
+        """(x, y, the model's outputs on x, head names) for the confusion matrices."""
         data = self._validation_data()
         if data is None:
             self._warn_once("validation", "no validation data: confusion matrices skipped")
-            return
-        x, y = data
-        preds = self._predict(x)
+            return None
+        preds = self._predict(data[0])
+        return (*data, preds, self._head_names(len(preds)))
+
+    def _confusion_values(self, outputs: tuple[Any, Any, list[np.ndarray], list[str]]) -> list:
+        """Writer thread: one P x K x K summary (and its examples) per class count K."""
+        x, y, preds, names = outputs
         labels = self._flat_outputs(y) if len(preds) > 1 else keras.tree.flatten(y)
         if len(labels) != len(preds):
-            return
-        names = self._head_names(len(preds))
+            return []
         groups: dict[int, dict[str, list]] = {}
         for name, label, pred in zip(names, labels, preds, strict=True):
             ids = self._class_ids(label, pred)
@@ -827,11 +907,10 @@ class SummaryCallback(keras.callbacks.Callback):
             group["preds"].append(ids[1])
             p = ids[0].shape[1]
             group["positions"] += [name] if p == 1 else [f"{name}[{j}]" for j in range(p)]
-        if not groups:
-            return
         images = None
-        if _image_like(x) or (isinstance(x, np.ndarray) and x.ndim == 3):
+        if groups and (_image_like(x) or (isinstance(x, np.ndarray) and x.ndim == 3)):
             images = _as_unit_images(x)
+        values = []
         for k, group in groups.items():
             tag = "confusion" if len(groups) == 1 else f"confusion/{k}_classes"
             classes = (
@@ -842,28 +921,42 @@ class SummaryCallback(keras.callbacks.Callback):
             positions = group["positions"]
             if self.position_names and len(self.position_names) == len(positions):
                 positions = self.position_names
-            confusion(
-                tag,
-                np.concatenate(group["labels"], axis=1),
-                np.concatenate(group["preds"], axis=1),
-                classes=classes,
-                positions=positions,
-                step=epoch,
-                images=images,
-                cap_per_cell=self.cap_per_cell,
+            lab = np.concatenate(group["labels"], axis=1)
+            pred = np.concatenate(group["preds"], axis=1)
+            counts = counts_np(lab, pred, k)
+            summaries = confusion_summaries(
+                tag, counts, classes, positions, lab, pred, images, self.cap_per_cell
             )
+            values += [value for summary in summaries for value in summary.value]
+        return values
 
 
-def _bulk_writer() -> Any:
-    """A compiled loop that writes serialized Summary protos, one event per step."""
+@tf.function(
+    input_signature=[
+        tf.TensorSpec([], tf.resource),
+        tf.TensorSpec([None], tf.int64),
+        tf.TensorSpec([None], tf.string),
+    ],
+    autograph=False,
+)
+def _bulk_write(writer: Any, steps: Any, blobs: Any) -> Any:
+    """A compiled loop writing serialized Summary protos, one event per step. The writer
+    is an argument, so it is traced once per process rather than once per writer."""
 
-    def write(steps, blobs):
-        def body(i):
-            done = tf.summary.experimental.write_raw_pb(blobs[i], step=steps[i])
-            with tf.control_dependencies([done]):
-                return (i + 1,)
+    def body(i):
+        done = tf.raw_ops.WriteRawProtoSummary(writer=writer, step=steps[i], tensor=blobs[i])
+        with tf.control_dependencies([done]):
+            return (i + 1,)
 
-        return tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
+    return tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
 
-    signature = [tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.string)]
-    return tf.function(write, input_signature=signature, autograph=False)
+
+def _write_steps(writer: Any, steps: np.ndarray, blobs: list[bytes]) -> None:
+    """Write blobs[i] at steps[i] to a `tf.summary` file writer."""
+    handle = getattr(writer, "_resource", None)  # the writer op's resource (TF 2.x)
+    if isinstance(handle, tf.Tensor) and handle.dtype == tf.resource:
+        _bulk_write(handle, tf.constant(steps, tf.int64), tf.constant(blobs, tf.string))
+        return
+    with writer.as_default():  # a writer without that resource: one eager call per step
+        for step, blob in zip(steps.tolist(), blobs, strict=True):
+            tf.summary.experimental.write_raw_pb(blob, step=step)

@@ -140,7 +140,7 @@ def examples_np(
     return cells, pngs
 
 
-def _summaries_np(
+def summaries_np(
     tag: str,
     counts: np.ndarray,
     classes: list[str],
@@ -150,6 +150,8 @@ def _summaries_np(
     images: np.ndarray | None,
     cap_per_cell: int,
 ) -> list[Any]:
+    """The matrix Summary and, with images, the examples Summary, from checked host arrays
+    (labels and predictions are class ids [N, P])."""
     out = [pb.confusion_pb(tag, counts, positions=positions, classes=classes)]
     if images is not None:
         cells, pngs = examples_np(labels, predictions, images, cap_per_cell)
@@ -217,7 +219,7 @@ def write_confusion(
         if positions is None
         else _names("positions", positions, matrix.shape[0])
     )
-    summaries = _summaries_np(name, matrix, class_names, position_names, lab, pred, imgs, cap)
+    summaries = summaries_np(name, matrix, class_names, position_names, lab, pred, imgs, cap)
     for summary in summaries:
         writer.add(summary, step=int(step))
     return matrix

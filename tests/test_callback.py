@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -466,6 +468,61 @@ def test_mirrored_strategy_writes_one_set(tmp_path):
     assert logs.steps("confusion") == [0, 1]
     assert logs.last("confusion").sum() == 16
     assert logs.graph is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tags=st.lists(
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=200),
+        min_size=1,
+        max_size=5,
+    ),
+    data=st.data(),
+)
+def test_scalar_rows_equal_protobuf_serialization(tags, data):
+    """The byte-template writer of batch scalars gives exactly the protos protobuf would
+    (long and non-ASCII tags, NaN, infinities, -0.0, subnormals included)."""
+    from tensorboard.compat.proto import summary_pb2
+
+    from summaries.callback import _scalar, _ScalarRows
+
+    floats = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_subnormal=True)
+    steps = data.draw(st.integers(1, 4))
+    values = np.array(
+        [[data.draw(floats) for _ in tags] for _ in range(steps)], np.float32
+    ).reshape(steps, len(tags))
+    blobs = _ScalarRows(tags).blobs(values)
+    assert len(blobs) == steps
+    for blob, row in zip(blobs, values, strict=True):
+        expected = summary_pb2.Summary(
+            value=[_scalar(tag, float(v)) for tag, v in zip(tags, row, strict=True)]
+        )
+        assert blob == expected.SerializeToString()
+
+
+def test_bulk_step_writes_with_and_without_the_writer_resource(tmp_path):
+    """Batch scalars reach the file at their steps through the compiled loop (writer
+    resource as an argument) and through the eager fallback alike."""
+    from summaries.callback import _ScalarRows, _write_steps
+
+    class WithoutResource:  # a writer that does not expose its resource handle
+        def __init__(self, writer):
+            self._writer = writer
+
+        def as_default(self):
+            return self._writer.as_default()
+
+    steps = np.array([3, 4, 9], np.int64)
+    values = np.array([[0.5, 2.0], [0.25, 1.5], [np.nan, -1.0]], np.float32)
+    blobs = _ScalarRows(["batch/loss", "batch/accuracy"]).blobs(values)
+    for name, wrap in (("compiled", lambda w: w), ("eager", WithoutResource)):
+        writer = tf.summary.create_file_writer(str(tmp_path / name))
+        _write_steps(wrap(writer), steps, blobs)
+        writer.close()
+        logs = Logs(tmp_path / name)
+        assert logs.steps("batch/loss") == [3, 4, 9], name
+        np.testing.assert_array_equal(logs.values("batch/loss"), values[:, 0])
+        np.testing.assert_array_equal(logs.values("batch/accuracy"), values[:, 1])
 
 
 def test_bench_rejects_bad_options(capsys):
