@@ -2,14 +2,16 @@
 
 Fits a small CNN and an MLP on the same data, epochs and seeds three ways in one process:
 no callback, Keras's `TensorBoard(histogram_freq=1, update_freq="batch")`, and
-`SummaryCallback` at its defaults. Each configuration is fitted `--repeats` times in a
-rotating order (so drift on a shared machine hits all of them alike); the table shows
-median wall-clock fit times and their ratios to the no-callback fit.
+`SummaryCallback` at its defaults. Each repeat fits every configuration once, in a rotating
+order, after a garbage collection. The table shows median fit times and, as the ratio, the
+median over repeats of each fit's time divided by the no-callback fit of the same repeat:
+fits minutes apart on a shared machine can differ by a third, fits side by side much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -38,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "--samples", type=int, default=9000, help="training examples (default 9000)"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--repeats", type=int, default=5, help="fits per configuration (5)")
+    parser.add_argument("--repeats", type=int, default=7, help="fits per configuration (7)")
     parser.add_argument(
         "--models", default="cnn,mlp", help="comma-separated subset of cnn,mlp (default both)"
     )
@@ -101,13 +103,20 @@ HOOKS = (
 )
 
 
+# SummaryCallback's jobs on its writer thread (they overlap training)
+WRITER_JOBS = ("_write_batches", "_write_epoch")
+
+
 def _timed(base: type, hook_times: dict[str, float]) -> type:
-    """A subclass of `base` adding the wall time of every hook it overrides to hook_times."""
+    """A subclass of `base` adding the wall time of every hook it overrides, and of its
+    writer-thread jobs, to hook_times."""
     import keras
 
     namespace = {}
-    for hook in HOOKS:
-        if getattr(base, hook) is getattr(keras.callbacks.Callback, hook):
+    for hook in (*HOOKS, *WRITER_JOBS):
+        if not hasattr(base, hook):
+            continue
+        if getattr(base, hook) is getattr(keras.callbacks.Callback, hook, None):
             continue  # an un-overridden hook stays the default (Keras checks for that)
 
         def timed(self, *args, _hook=hook, **kwargs):
@@ -138,6 +147,7 @@ def _fit(kind: str, config: str, data, args, log_dir: Path, hook_times=None):
     (x, y), validation = data
     model = _model(kind, args.seed)
     callbacks = _callbacks(config, log_dir, hook_times)
+    gc.collect()  # not the previous fit's garbage on this fit's clock
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(
         x,
@@ -222,16 +232,19 @@ def _report(models, results, logged, hooks, args) -> None:
         f"{'CPU s':>6} {'ratio':>6}  {'in hooks':>8}"
     )
     for kind in models:
-        base_wall = median(t[0] for t in results[(kind, "none")])
-        base_cpu = median(t[1] for t in results[(kind, "none")])
+        base = results[(kind, "none")]
         for config in CONFIGS:
-            wall = median(t[0] for t in results[(kind, config)])
-            cpu = median(t[1] for t in results[(kind, config)])
-            in_hooks = sum(hooks.get((kind, config), {}).values())
+            times = results[(kind, config)]
+            wall, cpu = median(t[0] for t in times), median(t[1] for t in times)
+            # paired: each fit against the no-callback fit of its own repeat
+            wall_ratio = median(t[0] / b[0] for t, b in zip(times, base, strict=True))
+            cpu_ratio = median(t[1] / b[1] for t, b in zip(times, base, strict=True))
+            timed = hooks.get((kind, config), {})
+            in_hooks = sum(v for k, v in timed.items() if k not in WRITER_JOBS)
             hook_text = f"{in_hooks:7.2f}s" if config != "none" else f"{'':8}"
             print(
-                f"{kind:5}  {LABELS[config]:58}  {wall:6.2f} {wall / base_wall:5.2f}x  "
-                f"{cpu:6.2f} {cpu / base_cpu:5.2f}x  {hook_text}"
+                f"{kind:5}  {LABELS[config]:58}  {wall:6.2f} {wall_ratio:5.2f}x  "
+                f"{cpu:6.2f} {cpu_ratio:5.2f}x  {hook_text}"
             )
     print()
     print("Every fit (wall s / CPU s), in run order within each repeat:")
@@ -243,13 +256,15 @@ def _report(models, results, logged, hooks, args) -> None:
         print(f"{kind} {config} wrote {scalars} scalar points and {histograms} histograms")
     batches = (args.samples + args.batch_size - 1) // args.batch_size * args.epochs
     print()
-    print("SummaryCallback's hooks, split (one extra fit per model):")
+    print("SummaryCallback's hooks on the training thread, split (one extra fit per model),")
+    print("and its writer thread's jobs, which run while training goes on:")
     for kind in models:
         t = hooks[(kind, "summary")]
         per_batch = t.get("on_train_batch_begin", 0) + t.get("on_train_batch_end", 0)
         per_epoch = t.get("on_epoch_begin", 0) + t.get("on_epoch_end", 0)
         once = t.get("on_train_begin", 0) + t.get("on_train_end", 0)
+        writer = sum(t.get(job, 0) for job in WRITER_JOBS)
         print(
             f"  {kind}: once {once:.3f} s, per epoch {per_epoch / args.epochs * 1e3:.0f} ms, "
-            f"per batch {per_batch / batches * 1e6:.0f} us (bulk scalar writes included)"
+            f"per batch {per_batch / batches * 1e6:.0f} us; writer thread {writer:.3f} s"
         )
