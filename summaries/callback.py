@@ -31,6 +31,7 @@ import math
 import re
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,7 +46,7 @@ from tensorboard.plugins.histogram import summary_v2 as histogram_v2
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
 
-from summaries import histogram_buckets, image, pb
+from summaries import histogram_buckets, pb
 from summaries.position_confusion import counts_np
 from summaries.position_confusion import summaries_np as confusion_summaries
 
@@ -59,6 +60,8 @@ _DEVICE_HISTOGRAM_SIZE = 1 << 16
 # Jobs queued for the writer thread before the training thread waits for the oldest one
 # (a slow disk must not let captured epochs pile up in memory).
 _MAX_PENDING = 4
+# A buffered batch: (step, {log name: value}, learning rate or None, wall time)
+_BatchRecord = tuple[int, dict[str, float], float | None, float]
 
 # (argument, default): every part's frequency; 0 switches the part off
 _FREQS = {
@@ -277,10 +280,11 @@ class SummaryCallback(keras.callbacks.Callback):
         self._images_written = False
         self._probe_failed = False
         self._sample: tuple[Any, Any, Any] | None = None
+        self._sample_args: tuple[Any, Any, Any] | None = None  # the sample as tensors
         self._val_cache: tuple[Any, Any] | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
-        self._buffer: list[tuple[int, dict[str, float], float | None]] = []
+        self._buffer: list[_BatchRecord] = []
         self._begun = self._ended = 0
         self._step0 = 0
         self._lr_kind = "none"
@@ -297,12 +301,10 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._writer is None:
-            pb.check_logdir(self.log_dir, "log_dir")
-            # TensorFlow's default flushes (and syncs) the file every 10 events, which made
-            # per-batch scalars cost ~4x more; we flush at each epoch end and every 10 s.
-            self._writer = tf.summary.create_file_writer(
-                self.log_dir, max_queue=1000, flush_millis=10_000
-            )
+            # Our own TFRecord writer, used only on the writer thread: no TensorFlow op per
+            # write, and the file is flushed at each epoch end (TensorFlow's writer flushes
+            # and syncs every 10 events by default).
+            self._writer = pb.LogWriter(self.log_dir)
         self._lr_kind = self._learning_rate_kind()
         self._steps_per_epoch = (self.params or {}).get("steps")
         self._weights_cache = {}  # layers may have changed between fits
@@ -353,7 +355,7 @@ class SummaryCallback(keras.callbacks.Callback):
                         values[key] = float(value)
                     except (TypeError, ValueError):
                         continue
-                record = (step, values, self._lr_value)
+                record = (step, values, self._lr_value, time.time())
         with self._lock:
             if record is not None:
                 self._buffer.append(record)
@@ -387,10 +389,11 @@ class SummaryCallback(keras.callbacks.Callback):
         if self._wants("confusion_freq", epoch):
             if (outputs := self._guard("confusion", self._validation_outputs)) is not None:
                 parts.append(("confusion", self._confusion_values, outputs))
-        images = self._wants_images(epoch) and self._sample is not None
-        images = images and _image_like(self._sample[0])
-        self._images_written |= images
-        self._submit(self._write_epoch, epoch, scalars, parts, images)
+        sample = self._sample
+        if self._wants_images(epoch) and sample is not None and _image_like(sample[0]):
+            parts.append(("images", self._image_values, sample[0]))
+            self._images_written = True
+        self._submit(self._write_epoch, epoch, scalars, parts)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._flush_batches(force=True)
@@ -433,16 +436,12 @@ class SummaryCallback(keras.callbacks.Callback):
         for future in pending:
             future.result()
 
-    def _write_epoch(self, epoch: int, values: list, parts: list, images: bool) -> None:
+    def _write_epoch(self, epoch: int, values: list, parts: list) -> None:
         """Writer thread: one epoch's summaries from what on_epoch_end captured."""
         for part, function, captured in parts:
             values += self._guard(part, function, captured) or []
-        with self._writer.as_default():
-            if values:
-                blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
-                tf.summary.experimental.write_raw_pb(blobs, step=epoch)
-            if images:
-                self._guard("images", self._log_images, epoch)
+        blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
+        self._writer.add_serialized(blobs, [epoch] * len(blobs))
         self._writer.flush()
 
     # -- helpers: scheduling -----------------------------------------------------------
@@ -516,15 +515,15 @@ class SummaryCallback(keras.callbacks.Callback):
         self._submit(self._write_batches, records)
         return True
 
-    def _write_batches(self, records: list[tuple[int, dict[str, float], float | None]]) -> None:
-        """Writer thread: buffered batch scalars, in step order, by one compiled loop."""
+    def _write_batches(self, records: list[_BatchRecord]) -> None:
+        """Writer thread: buffered batch scalars, one event per step, in step order."""
         records.sort(key=lambda r: r[0])
         steps = np.array([r[0] for r in records], np.int64)
         lrs: Sequence[float | None] = [r[2] for r in records]
         if self._lr_kind == "schedule":
             lrs = self._schedule_lrs(steps).tolist()
         rows = []
-        for (_, values, _), lr in zip(records, lrs, strict=True):
+        for (_, values, _, _), lr in zip(records, lrs, strict=True):
             if lr is None:
                 rows.append((tuple(values), list(values.values())))
             else:
@@ -534,7 +533,7 @@ class SummaryCallback(keras.callbacks.Callback):
             if names not in self._scalar_rows:
                 self._scalar_rows[names] = _ScalarRows([f"batch/{_clean(n)}" for n in names])
             blobs += self._scalar_rows[names].blobs(np.array([v for _, v in run], np.float32))
-        _write_steps(self._writer, steps, blobs)
+        self._writer.add_serialized(blobs, steps.tolist(), [r[3] for r in records])
 
     # -- per-epoch summaries -----------------------------------------------------------
 
@@ -660,11 +659,25 @@ class SummaryCallback(keras.callbacks.Callback):
             return None
         probe = self._probe_fn()
         if probe is not None:
-            loss, grads = probe(*keras.tree.map_structure(_tensor_or_none, self._sample))
+            loss, grads = probe(*self._sample_tensors())
         else:
             loss, grads = self._loss_and_gradients(*self._sample)
         variables = self.model.trainable_variables
         return {id(v): g for v, g in zip(variables, grads, strict=True) if g is not None}
+
+    def _sample_tensors(self) -> tuple[Any, Any, Any]:
+        if self._sample_args is None:
+            self._sample_args = keras.tree.map_structure(_tensor_or_none, self._sample)
+        return self._sample_args
+
+    def _warm_up(self, probe: Any, args: tuple[Any, Any, Any]) -> None:
+        """Writer thread: the probe's first call, whose one-off preparation (graph
+        optimisation, ~20-30 ms) would otherwise fall on the training thread at the first
+        epoch's end. The result is dropped: training moves the weights meanwhile."""
+        try:
+            probe(*args)
+        except Exception:  # noqa: S110 (the real call, on the training thread, reports it)
+            pass
 
     def _gradient_summaries(self, grads: dict[int, Any]) -> list:
         values, norms = [], {}
@@ -731,14 +744,9 @@ class SummaryCallback(keras.callbacks.Callback):
         values += [_scalar(f"optimizer/{k}_norm", math.sqrt(v)) for k, v in totals.items()]
         return values
 
-    def _log_images(self, epoch: int) -> None:
-        with tf.name_scope("input"):
-            image(
-                "images",
-                _as_unit_images(self._sample[0][: self.max_images]),
-                step=epoch,
-                max_outputs=self.max_images,
-            )
+    def _image_values(self, x: np.ndarray) -> list:
+        """Writer thread: the first `max_images` inputs as ``input/images``."""
+        return list(pb.image_pb("input/images", _as_unit_images(x[: self.max_images])).value)
 
     # -- data ------------------------------------------------------------------------
 
@@ -818,9 +826,13 @@ class SummaryCallback(keras.callbacks.Callback):
             if not self._probe_failed:
                 self._warn_once("graph", "no sample input to trace (pass data=(x, y)): no graph")
             return
-        with self._writer.as_default():
-            tf.summary.graph(probe.graph)
+        self._submit(self._write_graph, probe.graph)
+        self._submit(self._warm_up, probe, self._sample_tensors())
         self._graph_written = True
+
+    def _write_graph(self, graph: Any) -> None:
+        """Writer thread: the traced graph as `tf.summary.graph` writes it (with shapes)."""
+        self._writer.add_graph(graph.as_graph_def(add_shapes=True).SerializeToString())
 
     def _predict(self, x: Any) -> list[np.ndarray]:
         count = len(keras.tree.flatten(x)[0])
@@ -929,34 +941,3 @@ class SummaryCallback(keras.callbacks.Callback):
             )
             values += [value for summary in summaries for value in summary.value]
         return values
-
-
-@tf.function(
-    input_signature=[
-        tf.TensorSpec([], tf.resource),
-        tf.TensorSpec([None], tf.int64),
-        tf.TensorSpec([None], tf.string),
-    ],
-    autograph=False,
-)
-def _bulk_write(writer: Any, steps: Any, blobs: Any) -> Any:
-    """A compiled loop writing serialized Summary protos, one event per step. The writer
-    is an argument, so it is traced once per process rather than once per writer."""
-
-    def body(i):
-        done = tf.raw_ops.WriteRawProtoSummary(writer=writer, step=steps[i], tensor=blobs[i])
-        with tf.control_dependencies([done]):
-            return (i + 1,)
-
-    return tf.while_loop(lambda i: i < tf.shape(steps)[0], body, [tf.constant(0)])
-
-
-def _write_steps(writer: Any, steps: np.ndarray, blobs: list[bytes]) -> None:
-    """Write blobs[i] at steps[i] to a `tf.summary` file writer."""
-    handle = getattr(writer, "_resource", None)  # the writer op's resource (TF 2.x)
-    if isinstance(handle, tf.Tensor) and handle.dtype == tf.resource:
-        _bulk_write(handle, tf.constant(steps, tf.int64), tf.constant(blobs, tf.string))
-        return
-    with writer.as_default():  # a writer without that resource: one eager call per step
-        for step, blob in zip(steps.tolist(), blobs, strict=True):
-            tf.summary.experimental.write_raw_pb(blob, step=step)

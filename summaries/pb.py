@@ -308,6 +308,20 @@ def encode_png(image: Any) -> bytes:
     return buffer.getvalue()
 
 
+def image_pb(tag: str, images: Any) -> summary_pb2.Summary:
+    """Images [k, h, w, c] (uint8, or floats in [0, 1]) in TensorBoard's Images format:
+    a string tensor [width, height, png_1, ..., png_k]."""
+    from tensorboard.plugins.image import metadata as image_metadata
+
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4) or not len(array):
+        raise ValueError(f"images must have shape [k, h, w, 1|3|4], got {list(array.shape)}")
+    height, width = array.shape[1:3]
+    strings = [str(width).encode(), str(height).encode(), *(encode_png(i) for i in array)]
+    metadata = image_metadata.create_summary_metadata(display_name=None, description=None)
+    return _summary(tag, np.array(strings, dtype=object), metadata)
+
+
 def examples_pb(
     tag: str,
     cells: Any,
@@ -404,6 +418,15 @@ def _record(data: bytes) -> bytes:
     )
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 class LogWriter:
     """Writes Summary protos to an event file without TensorFlow.
 
@@ -445,6 +468,45 @@ class LogWriter:
         self._file.write(_record(event.SerializeToString()))
         if time.monotonic() - self._last_flush >= self._flush_secs:
             self.flush()
+
+    def add_serialized(
+        self,
+        summaries: Sequence[bytes],
+        steps: Sequence[int],
+        wall_times: Sequence[float] | None = None,
+    ) -> None:
+        """Append one event per serialized Summary: summaries[i] at steps[i] (at
+        wall_times[i], else now). For callers that build Summary bytes in bulk."""
+        import time
+
+        from tensorboard.compat.proto import event_pb2
+
+        if self._file.closed:
+            raise ValueError("writer is closed")
+        if len(summaries) != len(steps) or (
+            wall_times is not None and len(wall_times) != len(steps)
+        ):
+            raise ValueError("summaries, steps and wall_times must have the same length")
+        now = time.time()
+        records = []
+        for i, (blob, step) in enumerate(zip(summaries, steps, strict=True)):
+            wall = now if wall_times is None else float(wall_times[i])
+            head = event_pb2.Event(wall_time=wall, step=int(step)).SerializeToString()
+            # Event.summary is field 5 (length-delimited): the Event's serialization is its
+            # other fields' bytes followed by this field's tag, length and bytes.
+            records.append(_record(head + b"\x2a" + _varint(len(blob)) + blob))
+        self._file.write(b"".join(records))
+
+    def add_graph(self, graph_def: bytes) -> None:
+        """Append the event holding a serialized GraphDef (TensorBoard's Graphs tab)."""
+        import time
+
+        from tensorboard.compat.proto import event_pb2
+
+        if self._file.closed:
+            raise ValueError("writer is closed")
+        event = event_pb2.Event(wall_time=time.time(), graph_def=graph_def)
+        self._file.write(_record(event.SerializeToString()))
 
     def add_scalars(self, tag: str, values: Sequence[float], first_step: int = 0) -> None:
         """One scalar event per step from `first_step` (TensorBoard's scalar layout)."""

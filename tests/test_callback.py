@@ -152,6 +152,20 @@ def test_documented_tags_at_their_steps(cnn_run):
         assert len(set(logs.steps(tag))) == len(logs.steps(tag)), tag
 
 
+def test_input_images_are_the_sample_batch(cnn_run):
+    """``input/images``: the first 3 training inputs (already in [0, 1]) as 8 x 8 PNGs."""
+    import io
+
+    from PIL import Image
+
+    strings = cnn_run["logs"].last("input/images")
+    assert [bytes(s) for s in strings[:2]] == [b"8", b"8"]  # width, height
+    assert len(strings) == 2 + 3
+    for png, expected in zip(strings[2:], cnn_run["x"][:3], strict=True):
+        pixels = np.asarray(Image.open(io.BytesIO(bytes(png))))
+        np.testing.assert_array_equal(pixels, np.round(expected[..., 0] * 255).astype(np.uint8))
+
+
 def test_scalars_are_the_values_keras_reported(cnn_run):
     logs = cnn_run["logs"]
     batches = cnn_run["batches"]
@@ -500,29 +514,32 @@ def test_scalar_rows_equal_protobuf_serialization(tags, data):
         assert blob == expected.SerializeToString()
 
 
-def test_bulk_step_writes_with_and_without_the_writer_resource(tmp_path):
-    """Batch scalars reach the file at their steps through the compiled loop (writer
-    resource as an argument) and through the eager fallback alike."""
-    from summaries.callback import _ScalarRows, _write_steps
+def test_log_writer_serialized_events_and_graph(tmp_path):
+    """Template-built batch scalars written by `LogWriter.add_serialized` come back at
+    their steps and wall times, and `add_graph` fills the Graphs tab."""
+    from summaries.callback import _ScalarRows
+    from summaries.pb import LogWriter
 
-    class WithoutResource:  # a writer that does not expose its resource handle
-        def __init__(self, writer):
-            self._writer = writer
-
-        def as_default(self):
-            return self._writer.as_default()
-
-    steps = np.array([3, 4, 9], np.int64)
-    values = np.array([[0.5, 2.0], [0.25, 1.5], [np.nan, -1.0]], np.float32)
-    blobs = _ScalarRows(["batch/loss", "batch/accuracy"]).blobs(values)
-    for name, wrap in (("compiled", lambda w: w), ("eager", WithoutResource)):
-        writer = tf.summary.create_file_writer(str(tmp_path / name))
-        _write_steps(wrap(writer), steps, blobs)
-        writer.close()
-        logs = Logs(tmp_path / name)
-        assert logs.steps("batch/loss") == [3, 4, 9], name
-        np.testing.assert_array_equal(logs.values("batch/loss"), values[:, 0])
-        np.testing.assert_array_equal(logs.values("batch/accuracy"), values[:, 1])
+    steps = [3, 4, 200, 70000]  # multi-byte varints too
+    walls = [1000.5, 1001.25, 1002.0, 1003.75]
+    values = np.array([[0.5, 2.0], [0.25, 1.5], [np.nan, -1.0], [1e-30, 3e38]], np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.constant(1.0, name="one")
+    with LogWriter(tmp_path) as writer:
+        blobs = _ScalarRows(["batch/loss", "batch/accuracy"]).blobs(values)
+        writer.add_serialized(blobs, steps, walls)
+        writer.add_graph(graph.as_graph_def().SerializeToString())
+        with pytest.raises(ValueError, match="same length"):
+            writer.add_serialized(blobs, steps[:2])
+    logs = Logs(tmp_path)
+    assert logs.steps("batch/loss") == steps
+    np.testing.assert_array_equal(logs.values("batch/loss"), values[:, 0])
+    np.testing.assert_array_equal(logs.values("batch/accuracy"), values[:, 1])
+    acc = plugin_event_accumulator.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert [e.wall_time for e in acc.Tensors("batch/loss")] == walls
+    assert [n.name for n in logs.graph.node] == ["one"]
 
 
 def test_bench_rejects_bad_options(capsys):
