@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "--samples", type=int, default=9000, help="training examples (default 9000)"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--repeats", type=int, default=7, help="fits per configuration (7)")
+    parser.add_argument("--repeats", type=int, default=11, help="fits per configuration (11)")
     parser.add_argument(
         "--models", default="cnn,mlp", help="comma-separated subset of cnn,mlp (default both)"
     )
@@ -247,10 +247,24 @@ def _report(models, results, logged, hooks, args) -> None:
                 f"{cpu:6.2f} {cpu_ratio:5.2f}x  {hook_text}"
             )
     print()
-    print("Every fit (wall s / CPU s), in run order within each repeat:")
+    print("Every fit (wall s / CPU s), repeat by repeat:")
     for (kind, config), times in results.items():
         fits = " ".join(f"{w:.2f}/{c:.2f}" for w, c in times)
         print(f"  {kind:4} {config:8} {fits}")
+    print()
+    print("Paired wall-time ratios (fit / no-callback fit of its repeat): quartiles and range")
+    for (kind, config), times in results.items():
+        if config == "none":
+            continue
+        ratios = [t[0] / b[0] for t, b in zip(times, results[(kind, "none")], strict=True)]
+        if len(ratios) > 1:
+            q1, q2, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+        else:
+            q1 = q2 = q3 = ratios[0]
+        print(
+            f"  {kind:4} {config:8} min {min(ratios):.2f}  q1 {q1:.2f}  median {q2:.2f}  "
+            f"q3 {q3:.2f}  max {max(ratios):.2f}"
+        )
     print()
     for (kind, config), (scalars, histograms) in logged.items():
         print(f"{kind} {config} wrote {scalars} scalar points and {histograms} histograms")
