@@ -549,3 +549,16 @@ def test_bench_rejects_bad_options(capsys):
     assert "--models" in capsys.readouterr().err
     assert main(["bench", "callback", "--repeats", "0"]) == 2
     assert "--repeats" in capsys.readouterr().err
+
+
+def test_bench_runs_and_reports_every_configuration(capsys):
+    """A tiny bench run: the table, the paired ratios and the hook split for the MLP."""
+    from demo_models.cli import main
+
+    argv = ["bench", "callback", "--models", "mlp", "--samples", "64", "--epochs", "1"]
+    assert main([*argv, "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for label in ("no callback", "keras TensorBoard", "SummaryCallback() defaults"):
+        assert f"mlp    {label}" in out
+    assert "mlp  summary  min" in out and "writer thread" in out
+    assert "mlp summary wrote" in out
