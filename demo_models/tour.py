@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from demo_models.lesson import clear_run
 from demo_models.runtime import CliError, writable_dir
@@ -142,7 +143,7 @@ def _run_stop(stop: Stop, run: Path, tiny: bool) -> None:
         raise RuntimeError(f"exited with status {status}")
 
 
-def serve(logdir: Path, host: str, port: int | None) -> int:
+def serve(logdir: Path, host: str, port: int | None) -> NoReturn:
     """Serve `logdir` with TensorBoard (Flowscope's plugins included) until Ctrl-C."""
     from tensorboard import program
 
@@ -160,8 +161,13 @@ def serve(logdir: Path, host: str, port: int | None) -> int:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        print("TensorBoard stopped.")
-    return 0
+        print("TensorBoard stopped.", flush=True)
+    # TensorBoard's server and loader threads are daemons that may be inside C++ (gRPC to
+    # its data server, TensorFlow) at this moment; interpreter teardown would unwind them
+    # and abort ("FATAL: exception not rethrown", SIGABRT). Nothing is left to write, so
+    # leave at once.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main(argv: list[str]) -> int:
