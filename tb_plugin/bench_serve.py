@@ -30,19 +30,17 @@ import argparse
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tb_plugin.tensorboard_process import TensorBoardProcess
 
 RACE = "optimizer_race"
 CONFUSION = "position_confusion"
@@ -372,85 +370,34 @@ def write_large(logdir: Path, sizes: Sizes, seed: int = 2) -> dict[str, Any]:
 # -- TensorBoard ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Board:
-    """One real TensorBoard process (launched through LAUNCHER) on a loopback port."""
+class Board(TensorBoardProcess):
+    """One real TensorBoard (launched through LAUNCHER, fast loader) on a loopback port."""
 
     def __init__(self, logdir: Path, flowscope: bool, tensorflow: bool, extra: list[str]):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.flowscope = flowscope
-        self.log_path = logdir.parent / f"tensorboard-{'with' if flowscope else 'without'}.log"
-        args = [
-            *tensorboard_command(flowscope, tensorflow),
-            "--logdir",
-            str(logdir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--load_fast=true",
-            *extra,
-        ]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
-        begin = time.monotonic()
-        self.process = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        super().__init__(
+            logdir,
+            command=tensorboard_command(flowscope, tensorflow),
+            load_fast=True,
+            extra_args=extra,
+            env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+            log_path=logdir.parent / f"tensorboard-{'with' if flowscope else 'without'}.log",
         )
-        try:
-            self.start_seconds = self._wait_listing(begin)
-        except BaseException:
-            self.stop()
-            raise
 
-    def _wait_listing(self, begin: float, timeout: float = 300) -> float:
-        while time.monotonic() - begin < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"TensorBoard exited early; see {self.log_path}")
-            try:
-                status, _, _ = self.get("/data/plugins_listing", timeout=5)
-                if status == 200:
-                    return time.monotonic() - begin
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"TensorBoard did not answer within {timeout} s; see {self.log_path}")
-
-    def get(self, path: str, timeout: float = 120) -> tuple[int, bytes, float]:
+    def timed_get(self, path: str, timeout: float = 120) -> tuple[int, bytes, float]:
         """GET a path: (status, body, seconds)."""
         start = time.perf_counter()
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
-                body = response.read()
-                status = response.status
-        except urllib.error.HTTPError as err:
-            body, status = err.read(), err.code
+        status, body = self.get(path, timeout)
         return status, body, time.perf_counter() - start
 
     def json(self, path: str) -> Any:
-        status, body, _ = self.get(path)
+        status, body = self.get(path)
         if status != 200:
             raise RuntimeError(f"{path}: HTTP {status}: {body[:300]!r}")
         return json.loads(body)
 
     def rss_mb(self) -> float:
         return tree_rss_mb(self.process.pid)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(15)
-        self._log.close()
 
 
 def _q(**params: Any) -> str:
@@ -466,7 +413,7 @@ def wait_scalars(board: Board, expected: dict[tuple[str, str], int], timeout: fl
     begin, todo = time.monotonic(), dict(expected)
     while todo:
         for (run, tag), last in list(todo.items()):
-            status, body, _ = board.get(_scalar_path(run, tag))
+            status, body = board.get(_scalar_path(run, tag))
             if status == 200:
                 points = json.loads(body)
                 if points and points[-1][1] == last and len(points) == last + 1:
@@ -608,7 +555,7 @@ def measure(board: Board, cases: list[Case], rounds: int, seed: int = 0) -> None
     """Warm every query once (recording each route's first time), then time shuffled rounds."""
     for case in cases:
         for i, path in enumerate(case.paths):
-            status, body, seconds = board.get(path)
+            status, body, seconds = board.timed_get(path)
             if status != 200:
                 raise RuntimeError(f"{case.name}: {path}: HTTP {status}: {body[:300]!r}")
             if i == 0:
@@ -623,7 +570,7 @@ def measure(board: Board, cases: list[Case], rounds: int, seed: int = 0) -> None
             k = seen.get(case.name, 0)
             seen[case.name] = k + 1
             path = case.paths[(2 * r + k) % len(case.paths)]
-            status, body, seconds = board.get(path)
+            status, body, seconds = board.timed_get(path)
             if status != 200:
                 raise RuntimeError(f"{case.name}: {path}: HTTP {status}: {body[:300]!r}")
             case.times.append(seconds)
@@ -640,7 +587,7 @@ def whatif_fresh(board: Board, race_runs: list[dict], count: int) -> list[float]
             learning_rate=r["lr"] * (1.1 + 0.07 * i),
             points=PAGE_POINTS,
         )
-        status, body, took = board.get(path, timeout=600)
+        status, body, took = board.timed_get(path, timeout=600)
         if status != 200:
             raise RuntimeError(f"what-if: HTTP {status}: {body[:300]!r}")
         seconds.append(took)
@@ -994,7 +941,7 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
     for name, path in routes.items():
         times, body = [], b""
         for _ in range(sizes.large_repeats):
-            status, body, seconds = board.get(path, timeout=600)
+            status, body, seconds = board.timed_get(path, timeout=600)
             if status != 200:
                 raise RuntimeError(f"large {name}: HTTP {status}: {body[:300]!r}")
             times.append(seconds)

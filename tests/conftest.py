@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tb_plugin.tensorboard_process import TensorBoardProcess
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("FLOWSCOPE_ARTIFACTS", REPO / "tests" / "artifacts"))
@@ -45,66 +41,18 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
     pytest.fail(f"timed out after {timeout}s waiting for {predicate!r}: {last_error!r}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tensorboard_command() -> list[str]:
-    """The real `tensorboard` program installed beside this Python."""
-    script = Path(sys.executable).with_name("tensorboard")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
-
-
-class TensorBoard:
-    """One real TensorBoard process on a loopback port."""
+class TensorBoard(TensorBoardProcess):
+    """One real TensorBoard process on a loopback port, reloading every second."""
 
     def __init__(self, logdir: Path, load_fast: bool, extra_args=(), env=None, command=None):
-        self.logdir = Path(logdir)
-        self.load_fast = load_fast
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = self.logdir.parent / f"tensorboard-{self.port}.log"
-        args = [
-            *(command or tensorboard_command()),
-            "--logdir",
-            str(self.logdir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            f"--load_fast={'true' if load_fast else 'false'}",
-            "--reload_interval",
-            "1",
-            *extra_args,
-        ]
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            args,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
+        super().__init__(
+            logdir,
+            command=command,
+            load_fast=load_fast,
+            extra_args=["--reload_interval", "1", *extra_args],
+            env=env,
+            timeout=90,
         )
-        try:
-            wait_for(self._answers, timeout=90)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            pytest.fail(f"tensorboard exited with {self.process.returncode}:\n{self.log()}")
-        return self.get("/data/plugins_listing")[0] == 200
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        """GET a path; returns (status, body) for any status."""
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
 
     def get_json(self, path: str, expect: int = 200):
         status, body = self.get(path)
@@ -124,20 +72,6 @@ class TensorBoard:
             return listing if all(listing.get(p, {}).get("enabled") for p in plugins) else None
 
         return wait_for(ready, timeout)
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._log.close()
 
 
 @pytest.fixture(params=[True, False], ids=["load_fast", "load_slow"])

@@ -53,8 +53,8 @@ CLASSES = [SCRIPT, ALERT, "'", '"']
 class PrefixedTensorBoard(TensorBoard):
     """A TensorBoard served under PREFIX; get() paths are relative to the prefix."""
 
-    def get(self, path: str):
-        return super().get(PREFIX + path)
+    def get(self, path: str, timeout: float = 120):
+        return super().get(PREFIX + path, timeout)
 
 
 def write_hostile(logdir):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import artifact, free_port, open_plugin_tab, wait_for
+from conftest import artifact, open_plugin_tab, wait_for
 from PIL import Image
 from sample_logs import write_confusion
 from tensorboard.backend.event_processing import event_accumulator
@@ -27,6 +27,7 @@ from test_demos import LESSON_SCOPES, graph_scopes
 
 from demo_models.tour import NAMES
 from summaries import format as fmt
+from tb_plugin.tensorboard_process import free_port
 
 LESSONS = ["linear", "nonlinear", "softmax", "mlp", "regularized", "lenet5"]
 CLASSIFIERS = ["softmax", "mlp", "regularized", "lenet5"]

@@ -1,0 +1,115 @@
+"""One real TensorBoard program on a free loopback port, started, waited for and stopped.
+
+`flowscope bench serve` and the test suite both run TensorBoard this way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def installed_command() -> list[str]:
+    """The `tensorboard` program installed beside this Python."""
+    script = Path(sys.executable).with_name("tensorboard")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
+
+
+class TensorBoardProcess:
+    """`command --logdir ... --host 127.0.0.1 --port P --load_fast=...` in its own session
+    (so stop() reaches the data server it starts), output to `log_path`; the constructor
+    returns once /data/plugins_listing answers, after `start_seconds`."""
+
+    def __init__(
+        self,
+        logdir: Path,
+        *,
+        command: Sequence[str] | None = None,
+        load_fast: bool = True,
+        extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        timeout: float = 300,
+    ):
+        self.logdir = Path(logdir)
+        self.load_fast = load_fast
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path or self.logdir.parent / f"tensorboard-{self.port}.log"
+        args = [
+            *(command or installed_command()),
+            "--logdir",
+            str(self.logdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            f"--load_fast={'true' if load_fast else 'false'}",
+            *extra_args,
+        ]
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
+        begin = time.monotonic()
+        self.process = subprocess.Popen(
+            args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        try:
+            self._wait_listing(begin, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - begin
+
+    def _wait_listing(self, begin: float, timeout: float) -> None:
+        while time.monotonic() - begin < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"TensorBoard exited with {self.process.returncode}:\n{self.log()[-4000:]}"
+                )
+            try:
+                if self.get("/data/plugins_listing", timeout=5)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"TensorBoard did not answer within {timeout} s:\n{self.log()[-4000:]}")
+
+    def get(self, path: str, timeout: float = 120) -> tuple[int, bytes]:
+        """GET a path: (status, body) for any status."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(15)
+        self._log.close()
