@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -39,6 +41,29 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
             last_error = exc
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {predicate!r}: {last_error!r}")
+
+
+TWO_CPUS = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+def run_on_two_cpus(script: str, *args: str) -> dict:
+    """Run `script` in a fresh Python whose TensorFlow sees two logical CPUs (they must be
+    set before TensorFlow starts, hence the subprocess); returns the JSON of its last line."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_CPUS + script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 class TensorBoard(TensorBoardProcess):

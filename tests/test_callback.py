@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_on_two_cpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +23,6 @@ from tensorboard.backend.event_processing import plugin_event_accumulator  # noq
 from tensorboard.util import tensor_util  # noqa: E402
 
 from summaries import SummaryCallback, histogram_buckets, variable_summaries  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class Logs:
@@ -407,9 +404,6 @@ DISTRIBUTED = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     from summaries import SummaryCallback
 
@@ -453,17 +447,7 @@ DISTRIBUTED = textwrap.dedent(
 
 def test_mirrored_strategy_writes_one_set(tmp_path):
     logdir = tmp_path / "run"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", DISTRIBUTED, str(logdir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_on_two_cpus(DISTRIBUTED, str(logdir))
     assert result["replicas"] == 2
     assert len(list(logdir.glob("events.out.tfevents.*"))) == 1
     logs = Logs(logdir)

@@ -154,7 +154,8 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     frame = open_plugin_tab(page, board, PLUGIN, "Confusion")
     frame.wait_for_selector("#cm-run", timeout=30_000)
     # The unreadable series says why; the others keep working.
-    assert "version 99" in frame.locator("#cm-unreadable").inner_text()
+    # (the notice is filled in after the run list, so wait for it rather than read it once)
+    wait_for(lambda: "version 99" in frame.locator("#cm-unreadable").inner_text(), timeout=30)
     frame.select_option("#cm-run", value=json.dumps([captcha_run, TAG], separators=(",", ":")))
     wait_for(lambda: "4 positions x 10 classes" in frame.locator("#cm-info").inner_text())
 

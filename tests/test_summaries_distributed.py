@@ -5,25 +5,17 @@ summaries, replica 0's values, tags as written, also from cross-replica context.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
+from conftest import run_on_two_cpus
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.util import tensor_util
-
-REPO = Path(__file__).resolve().parent.parent
 
 SCRIPT = textwrap.dedent(
     """
     import json, sys
     import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import summaries
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -66,17 +58,7 @@ SCRIPT = textwrap.dedent(
 def test_helpers_write_one_set_under_mirrored_strategy(tmp_path):
     labels = [[0, 1], [1, 2], [2, 0], [0, 0]]
     preds = [[0, 2], [1, 2], [1, 0], [0, 1]]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path), json.dumps(labels), json.dumps(preds)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_on_two_cpus(SCRIPT, str(tmp_path), json.dumps(labels), json.dumps(preds))
     assert result["replicas"] == 2
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
 
