@@ -302,8 +302,8 @@ class SummaryCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._writer is None:
             # Our own TFRecord writer, used only on the writer thread: no TensorFlow op per
-            # write, and the file is flushed at each epoch end (TensorFlow's writer flushes
-            # and syncs every 10 events by default).
+            # write; flushed (not synced) after each batch hand-over and epoch (TensorFlow's
+            # writer flushes and syncs every 10 events by default).
             self._writer = pb.LogWriter(self.log_dir)
         self._lr_kind = self._learning_rate_kind()
         self._steps_per_epoch = (self.params or {}).get("steps")
@@ -534,6 +534,7 @@ class SummaryCallback(keras.callbacks.Callback):
                 self._scalar_rows[names] = _ScalarRows([f"batch/{_clean(n)}" for n in names])
             blobs += self._scalar_rows[names].blobs(np.array([v for _, v in run], np.float32))
         self._writer.add_serialized(blobs, steps.tolist(), [r[3] for r in records])
+        self._writer.flush()  # visible to TensorBoard within `flush_batches` batches
 
     # -- per-epoch summaries -----------------------------------------------------------
 

@@ -496,6 +496,8 @@ class LogWriter:
             # other fields' bytes followed by this field's tag, length and bytes.
             records.append(_record(head + b"\x2a" + _varint(len(blob)) + blob))
         self._file.write(b"".join(records))
+        if time.monotonic() - self._last_flush >= self._flush_secs:
+            self.flush()
 
     def add_graph(self, graph_def: bytes) -> None:
         """Append the event holding a serialized GraphDef (TensorBoard's Graphs tab)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_on_two_cpus
+from conftest import run_on_two_cpus, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -546,3 +546,27 @@ def test_bench_runs_and_reports_every_configuration(capsys):
         assert f"mlp    {label}" in out
     assert "mlp  summary  min" in out and "writer thread" in out
     assert "mlp summary wrote" in out
+
+
+def test_batch_scalars_reach_the_file_during_the_epoch(tmp_path):
+    """Live viewing: buffered batch scalars are readable from the event file within
+    `flush_batches` batches, long before the epoch ends."""
+    seen = {}
+
+    class Reader(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 30:  # one hand-over of 20 batches so far (a few KB); the epoch has 100
+
+                def twenty_steps_readable():
+                    return len(Logs(tmp_path).tags.get("batch/loss", [])) >= 20
+
+                seen["mid_epoch"] = wait_for(twenty_steps_readable, timeout=30)
+
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(7).random((100, 4)).astype("float32")
+    callback = SummaryCallback(tmp_path, flush_batches=20, write_graph=False)
+    model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[callback, Reader()])
+    assert seen == {"mid_epoch": True}
+    assert Logs(tmp_path).steps("batch/loss") == list(range(1, 101))
