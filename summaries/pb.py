@@ -12,13 +12,14 @@ import json
 import math
 import os
 import struct
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tensorboard.compat.proto import summary_pb2, types_pb2
+from tensorboard.compat.proto import event_pb2, summary_pb2, types_pb2
 from tensorboard.util import tensor_util
 
 from summaries import format as fmt
@@ -437,9 +438,6 @@ class LogWriter:
 
     def __init__(self, logdir: str, flush_secs: int = 10):
         import socket
-        import time
-
-        from tensorboard.compat.proto import event_pb2
 
         directory = check_logdir(logdir, "logdir")
         host, pid, unique = socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]
@@ -449,25 +447,21 @@ class LogWriter:
         self._flush_secs = flush_secs
         self._last_flush = time.monotonic()
         first = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
-        self._file.write(_record(first.SerializeToString()))
-        self._file.flush()
+        self._append([first.SerializeToString()])
+        self.flush()
+
+    def _append(self, records: Sequence[bytes]) -> None:
+        """Frame serialized Events as TFRecords; flush when `flush_secs` have passed."""
+        if self._file.closed:
+            raise ValueError("writer is closed")
+        self._file.write(b"".join(_record(r) for r in records))
+        if time.monotonic() - self._last_flush >= self._flush_secs:
+            self.flush()
 
     def add(self, summary: summary_pb2.Summary, step: int, wall_time: float | None = None) -> None:
         """Append one event holding `summary` at `step`."""
-        import time
-
-        from tensorboard.compat.proto import event_pb2
-
-        if self._file.closed:
-            raise ValueError("writer is closed")
-        event = event_pb2.Event(
-            step=int(step),
-            wall_time=time.time() if wall_time is None else wall_time,
-            summary=summary,
-        )
-        self._file.write(_record(event.SerializeToString()))
-        if time.monotonic() - self._last_flush >= self._flush_secs:
-            self.flush()
+        walls = None if wall_time is None else [wall_time]
+        self.add_serialized([summary.SerializeToString()], [step], walls)
 
     def add_serialized(
         self,
@@ -477,49 +471,33 @@ class LogWriter:
     ) -> None:
         """Append one event per serialized Summary: summaries[i] at steps[i] (at
         wall_times[i], else now). For callers that build Summary bytes in bulk."""
-        import time
-
-        from tensorboard.compat.proto import event_pb2
-
-        if self._file.closed:
-            raise ValueError("writer is closed")
         if len(summaries) != len(steps) or (
             wall_times is not None and len(wall_times) != len(steps)
         ):
             raise ValueError("summaries, steps and wall_times must have the same length")
         now = time.time()
-        records = []
+        events = []
         for i, (blob, step) in enumerate(zip(summaries, steps, strict=True)):
             wall = now if wall_times is None else float(wall_times[i])
             head = event_pb2.Event(wall_time=wall, step=int(step)).SerializeToString()
             # Event.summary is field 5 (length-delimited): the Event's serialization is its
             # other fields' bytes followed by this field's tag, length and bytes.
-            records.append(_record(head + b"\x2a" + _varint(len(blob)) + blob))
-        self._file.write(b"".join(records))
-        if time.monotonic() - self._last_flush >= self._flush_secs:
-            self.flush()
+            events.append(head + b"\x2a" + _varint(len(blob)) + blob)
+        self._append(events)
 
     def add_graph(self, graph_def: bytes) -> None:
         """Append the event holding a serialized GraphDef (TensorBoard's Graphs tab)."""
-        import time
-
-        from tensorboard.compat.proto import event_pb2
-
-        if self._file.closed:
-            raise ValueError("writer is closed")
         event = event_pb2.Event(wall_time=time.time(), graph_def=graph_def)
-        self._file.write(_record(event.SerializeToString()))
+        self._append([event.SerializeToString()])
 
     def add_scalars(self, tag: str, values: Sequence[float], first_step: int = 0) -> None:
         """One scalar event per step from `first_step` (TensorBoard's scalar layout)."""
-        import time
-
-        from tensorboard.compat.proto import event_pb2
         from tensorboard.plugins.scalar import metadata
 
         meta = metadata.create_summary_metadata(display_name=tag, description="")
         meta.data_class = summary_pb2.DATA_CLASS_SCALAR
         now = time.time()
+        events = []
         for i, value in enumerate(np.asarray(values, dtype=np.float32).tolist()):
             event = event_pb2.Event(step=first_step + i, wall_time=now)
             entry = event.summary.value.add(tag=tag)
@@ -527,12 +505,11 @@ class LogWriter:
                 entry.metadata.CopyFrom(meta)
             entry.tensor.dtype = types_pb2.DT_FLOAT
             entry.tensor.float_val.append(value)
-            self._file.write(_record(event.SerializeToString()))
+            events.append(event.SerializeToString())
+        self._append(events)
         self.flush()
 
     def flush(self) -> None:
-        import time
-
         if not self._file.closed:
             self._file.flush()
         self._last_flush = time.monotonic()
