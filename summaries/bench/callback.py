@@ -224,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _paired(results, kind: str, config: str, column: int) -> list[float]:
+    """Each fit's time (column 0 wall, 1 CPU) over the no-callback fit of its own repeat."""
+    base = results[(kind, "none")]
+    return [t[column] / b[column] for t, b in zip(results[(kind, config)], base, strict=True)]
+
+
 def _report(models, results, logged, hooks, args) -> None:
     median = statistics.median
     print()
@@ -232,13 +238,11 @@ def _report(models, results, logged, hooks, args) -> None:
         f"{'CPU s':>6} {'ratio':>6}  {'in hooks':>8}"
     )
     for kind in models:
-        base = results[(kind, "none")]
         for config in CONFIGS:
             times = results[(kind, config)]
             wall, cpu = median(t[0] for t in times), median(t[1] for t in times)
-            # paired: each fit against the no-callback fit of its own repeat
-            wall_ratio = median(t[0] / b[0] for t, b in zip(times, base, strict=True))
-            cpu_ratio = median(t[1] / b[1] for t, b in zip(times, base, strict=True))
+            wall_ratio = median(_paired(results, kind, config, 0))
+            cpu_ratio = median(_paired(results, kind, config, 1))
             timed = hooks.get((kind, config), {})
             in_hooks = sum(v for k, v in timed.items() if k not in WRITER_JOBS)
             hook_text = f"{in_hooks:7.2f}s" if config != "none" else f"{'':8}"
@@ -253,10 +257,10 @@ def _report(models, results, logged, hooks, args) -> None:
         print(f"  {kind:4} {config:8} {fits}")
     print()
     print("Paired wall-time ratios (fit / no-callback fit of its repeat): quartiles and range")
-    for (kind, config), times in results.items():
+    for kind, config in results:
         if config == "none":
             continue
-        ratios = [t[0] / b[0] for t, b in zip(times, results[(kind, "none")], strict=True)]
+        ratios = _paired(results, kind, config, 0)
         if len(ratios) > 1:
             q1, q2, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
         else:
