@@ -296,6 +296,7 @@ class SummaryCallback(keras.callbacks.Callback):
         self._snapshot: dict[int, np.ndarray] | None = None
         self._ratio_after: dict[int, np.ndarray] | None = None
         self._snapshot_batch = -1
+        self._per_call = 1
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -320,7 +321,8 @@ class SummaryCallback(keras.callbacks.Callback):
         iterations = self.model.optimizer.iterations if self._has_optimizer() else 0
         self._step0 = int(keras.ops.convert_to_numpy(iterations))
         steps = (self.params or {}).get("steps")
-        per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
+        # batches per train call (Keras runs batch hooks once per call)
+        self._per_call = per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
         # snapshot before the epoch's last train call (first, when the length is unknown)
         self._snapshot_batch = ((steps - 1) // per_call) * per_call if steps else 0
         self._snapshot = self._ratio_after = None
@@ -347,8 +349,7 @@ class SummaryCallback(keras.callbacks.Callback):
         record = None
         if freq and logs:
             # log when the call's steps [first, step] hold a multiple of batch_freq
-            per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
-            if (step // freq) != ((self._step0 + batch + 1 - per_call) // freq):
+            if (step // freq) != ((self._step0 + batch + 1 - self._per_call) // freq):
                 values = {}
                 for key, value in logs.items():
                     try:
