@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tb_plugin.tensorboard_process import TensorBoardProcess
+from tb_plugin.tensorboard_process import TensorBoardProcess, tensorboard_command
 
 RACE = "optimizer_race"
 CONFUSION = "position_confusion"
@@ -63,36 +63,6 @@ P95_TARGET = 1.5
 START_TARGET = 1.05
 # The large phase's bound on the TensorBoard tree's resident memory growth (stated in README).
 LARGE_GROWTH_BOUND_MB = 768
-
-# Runs TensorBoard's own main(). argv[1]: "with" / "without" Flowscope's entry points;
-# argv[2]: "tf" (TensorBoard imports TensorFlow, the default when it is installed) or
-# "notf" (TensorBoard's TensorFlow-free mode, as when TensorFlow is not installed).
-LAUNCHER = """
-import sys, types
-flowscope, tf = sys.argv[1], sys.argv[2]
-del sys.argv[1:3]
-if tf == "notf":
-    sys.modules["tensorboard.compat.notf"] = types.ModuleType("tensorboard.compat.notf")
-from tensorboard import default, main
-if flowscope == "without":
-    def get_dynamic_plugins():
-        return [ep.load() for ep in default._iter_entry_points("tensorboard_plugins")
-                if not ep.value.startswith("tb_plugin.")]
-    default.get_dynamic_plugins = get_dynamic_plugins
-sys.exit(main.run_main())
-"""
-
-
-def tensorboard_command(flowscope: bool = True, tensorflow: bool = True) -> list[str]:
-    """Command that runs the real TensorBoard, with or without Flowscope's plugins."""
-    return [
-        sys.executable,
-        "-c",
-        LAUNCHER,
-        "with" if flowscope else "without",
-        "tf" if tensorflow else "notf",
-    ]
-
 
 # Imports what TensorBoard imports first, then times what Flowscope adds to its start-up:
 # importing the entry-point loaders and building both plugins (what load() does).
@@ -371,7 +341,7 @@ def write_large(logdir: Path, sizes: Sizes, seed: int = 2) -> dict[str, Any]:
 
 
 class Board(TensorBoardProcess):
-    """One real TensorBoard (launched through LAUNCHER, fast loader) on a loopback port."""
+    """One real TensorBoard (launched by `tensorboard_command`, fast loader) on a loopback port."""
 
     def __init__(self, logdir: Path, flowscope: bool, tensorflow: bool, extra: list[str]):
         self.flowscope = flowscope

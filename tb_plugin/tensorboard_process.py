@@ -29,6 +29,36 @@ def installed_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
 
 
+# Runs TensorBoard's own main(). argv[1]: "with" / "without" Flowscope's entry points;
+# argv[2]: "tf" (TensorBoard imports TensorFlow, the default when it is installed) or
+# "notf" (TensorBoard's TensorFlow-free mode, as when TensorFlow is not installed).
+LAUNCHER = """
+import sys, types
+flowscope, tf = sys.argv[1], sys.argv[2]
+del sys.argv[1:3]
+if tf == "notf":
+    sys.modules["tensorboard.compat.notf"] = types.ModuleType("tensorboard.compat.notf")
+from tensorboard import default, main
+if flowscope == "without":
+    def get_dynamic_plugins():
+        return [ep.load() for ep in default._iter_entry_points("tensorboard_plugins")
+                if not ep.value.startswith("tb_plugin.")]
+    default.get_dynamic_plugins = get_dynamic_plugins
+sys.exit(main.run_main())
+"""
+
+
+def tensorboard_command(flowscope: bool = True, tensorflow: bool = True) -> list[str]:
+    """Command that runs the real TensorBoard, with or without Flowscope's plugins."""
+    return [
+        sys.executable,
+        "-c",
+        LAUNCHER,
+        "with" if flowscope else "without",
+        "tf" if tensorflow else "notf",
+    ]
+
+
 class TensorBoardProcess:
     """`command --logdir ... --host 127.0.0.1 --port P --load_fast=...` in its own session
     (so stop() reaches the data server it starts), output to `log_path`; the constructor

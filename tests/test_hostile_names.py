@@ -18,7 +18,7 @@ from conftest import TensorBoard, artifact
 
 from summaries import pb
 from summaries import race as race_summaries
-from tb_plugin.bench_serve import tensorboard_command
+from tb_plugin.tensorboard_process import tensorboard_command
 
 pytestmark = pytest.mark.browser
 

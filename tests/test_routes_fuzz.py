@@ -24,7 +24,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
 from tb_plugin import loaders
-from tb_plugin.bench_serve import tensorboard_command
+from tb_plugin.tensorboard_process import tensorboard_command
 
 PLUGIN_SOURCES = sorted(Path(loaders.__file__).parent.glob("*.py"))
 
