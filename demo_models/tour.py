@@ -159,7 +159,9 @@ def serve(logdir: Path, host: str, port: int | None) -> NoReturn:
     print(f"TensorBoard is serving {logdir} at {url}  (Ctrl-C stops it)", flush=True)
     try:
         while True:
-            time.sleep(3600)
+            # short sleeps: a Ctrl-C the kernel hands to another thread (TensorBoard's, gRPC's)
+            # does not wake this one; Python acts on it when the sleep ends
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("TensorBoard stopped.", flush=True)
     # TensorBoard's server and loader threads are daemons that may be inside C++ (gRPC to
