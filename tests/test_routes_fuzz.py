@@ -157,7 +157,11 @@ def test_a_sample_of_random_queries_through_the_rust_data_server_over_http(rust_
     @random_queries(routes, known, max_examples=100)
     def fuzz(route, params):
         query = urllib.parse.urlencode(params)
-        status, body = board.get(f"/data/plugin/{route[0]}{route[1]}?{query}")
+        path = f"/data/plugin/{route[0]}{route[1]}?{query}"
+        status, body = board.get(path)
+        if status == 414:  # Python's HTTP server refuses request lines over 64 KiB itself
+            assert len(path) > 65_000, (route, len(path))
+            return
         assert status in (200, 400, 404), (route, params, status, body[:300])
         if status == 200 and body.startswith(b"\x89PNG"):
             return  # /image answers the picture itself
