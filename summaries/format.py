@@ -1,27 +1,58 @@
 """Flowscope's on-disk format: plugin names, versioned metadata and tensor layouts.
 
 This module is the single source of truth shared by the writers in `summaries` and the
-readers in `tb_plugin`. It imports only numpy and TensorBoard's protos, never TensorFlow.
+readers in `tb_plugin`; every field a page shows is listed here. It imports only the
+standard library and TensorBoard's protos (never TensorFlow, never numpy), because
+TensorBoard loads it at start-up.
 
-Layouts (all summaries set `SummaryMetadata.data_class`, which TensorBoard back-fills only
-for its own plugins):
+Every summary sets `SummaryMetadata.data_class` (TensorBoard back-fills it only for its own
+plugins) and carries a UTF-8 JSON `plugin_data.content` with ``version`` and ``kind``.
+Readers accept every version in `READABLE`; `parse_content` upgrades older metadata to
+the current layout, so readers only ever see version `VERSION`. Writers may add further
+JSON fields; readers ignore the ones they do not know.
 
-optimizer_race (one run per racer, e.g. ``race/saddle/adam``)
+optimizer_race (one run per racer, e.g. ``race/saddle/adam``; tags in `RACE_TAGS`)
   kind "trajectory": TENSOR, float64 [n, 4] rows of (step, x, y, loss); a long trajectory
       is written as consecutive chunks, each event's step is the first step in its chunk.
-      content: race, optimizer, hyperparameters, surface, window [xmin, xmax, ymin, ymax],
-      start [x, y], minima [[x, y], ...], basis (None, or a description of the 2-D
-      projection), chunk (rows per chunk). Writers may add further JSON fields (e.g.
-      tolerance, tuning); readers ignore the ones they do not know.
+      content:
+        race              name of the race the racer belongs to (runs are grouped by it)
+        optimizer         optimizer name, e.g. "adam"
+        hyperparameters   {name: value} the racer ran with (learning_rate, momentum, ...)
+        surface           surface name, e.g. "rosenbrock"
+        window            [xmin, xmax, ymin, ymax] of the map
+        start             [x, y] of the race's first step, or null
+        minima            [[x, y], ...] known minima (may be empty)
+        basis             null, or a description of the 2-D projection of a model's weights
+        chunk             rows per chunk
+        -- display fields (version 2; defaults in `TRAJECTORY_DEFAULTS`) --
+        optimizer_title   the optimizer's label on the page
+        surface_title     the surface's label on the page
+        description       one sentence about the surface (shown as the surface's tooltip)
+        formula           the surface's closed form as plain text, or null
+        analytic          true when `surface` names a closed-form surface of
+                          `summaries.race.SURFACES` that the what-if can re-run
+        tolerance         arrival radius around a minimum (with minima) or loss threshold
+                          (without); null: 1 % of the window diagonal with minima, else none
+        order             the racer's place in the race's colour order (0, 1, ...), or null
+        log_scale         whether the surface reads best on a log scale
+        tuning            null, or how the hyper-parameters were tuned (budget, method, ...)
   kind "surface": TENSOR, float32 [ny, nx] loss values on a regular grid over `window`
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
 position_confusion
   kind "matrix": TENSOR, int64 [P, K, K] counts, rows = true class, columns = predicted.
-      content: positions [P names], classes [K names].
+      content:
+        positions               [P names]
+        classes                 [K names]
+        sequence_accuracy_tag   (version 2) the scalar tag, in the same run and at the same
+                                steps, holding whole-sequence accuracy (all P positions
+                                right); null when none is logged
   kind "examples": BLOB_SEQUENCE, 1-D string tensor. Blob 0 is a UTF-8 JSON index
       {"cells": [[position, true, predicted], ...]} with one entry per following blob;
       blobs 1.. are PNG images. content: matrix_tag, cap_per_cell.
+
+Version 1 (Flowscope 0.1) had no display fields and no ``sequence_accuracy_tag``; see
+`upgrade` for how such metadata is read.
 """
 
 from __future__ import annotations
@@ -33,7 +64,8 @@ from tensorboard.compat.proto import summary_pb2
 
 RACE_PLUGIN = "optimizer_race"
 CONFUSION_PLUGIN = "position_confusion"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 
 TRAJECTORY = "trajectory"
 SURFACE = "surface"
@@ -48,6 +80,39 @@ _DATA_CLASS = {
     EXAMPLES: summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
 }
 
+# Display fields of a trajectory and their values when a writer leaves them out.
+# None for a title means "the name itself" (optimizer or surface).
+TRAJECTORY_DEFAULTS: dict[str, Any] = {
+    "optimizer_title": None,
+    "surface_title": None,
+    "description": None,
+    "formula": None,
+    "analytic": False,
+    "tolerance": None,
+    "order": None,
+    "log_scale": False,
+    "tuning": None,
+}
+MATRIX_DEFAULTS: dict[str, Any] = {"sequence_accuracy_tag": None}
+
+# Tags of the race layout that Flowscope's own writers use; readers find series by plugin
+# and kind, and use these only to prefer one tag when a run holds several.
+RACE_TAGS = {"trajectory": "race/trajectory", "surface": "race/surface", "loss": "race/loss"}
+
+# Version 1 carried no sequence_accuracy_tag; its writers logged whole-sequence accuracy
+# under one of these scalar names (last tag component, any case, Keras's "epoch_" prefix
+# dropped). Only version-1 metadata is matched against them.
+V1_SEQUENCE_ACCURACY_NAMES = frozenset(
+    {
+        "sequence_accuracy",
+        "whole_accuracy",
+        "whole_sequence_accuracy",
+        "captcha_accuracy",
+        "whole_captcha_accuracy",
+        "exact_match",
+    }
+)
+
 
 class FormatError(ValueError):
     """Metadata that this version of Flowscope cannot read."""
@@ -56,7 +121,7 @@ class FormatError(ValueError):
 def make_metadata(
     plugin_name: str, kind: str, content: dict[str, Any], description: str = ""
 ) -> summary_pb2.SummaryMetadata:
-    """Build the SummaryMetadata for one Flowscope summary kind."""
+    """Build the SummaryMetadata (current version) for one Flowscope summary kind."""
     if plugin_name not in _KINDS:
         raise ValueError(f"plugin_name must be one of {sorted(_KINDS)}, got {plugin_name!r}")
     if kind not in _KINDS[plugin_name]:
@@ -71,7 +136,10 @@ def make_metadata(
 
 
 def parse_content(content: bytes) -> dict[str, Any]:
-    """Decode a plugin content blob; raise FormatError for unknown versions or garbage."""
+    """Decode a plugin content blob into current-version fields.
+
+    Raises FormatError for garbage or a version this Flowscope cannot read.
+    """
     try:
         payload = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -79,8 +147,54 @@ def parse_content(content: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise FormatError("metadata is not a JSON object")
     version = payload.get("version")
-    if version != VERSION:
+    if isinstance(version, bool) or version not in READABLE:
         raise FormatError(
-            f"metadata version {version!r} is not supported (this Flowscope reads {VERSION})"
+            f"metadata version {version!r} is not supported (this Flowscope reads "
+            f"{', '.join(map(str, READABLE))})"
         )
+    return upgrade(payload)
+
+
+def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
+    """Fill the fields of the current version into `payload` (a parsed content dict).
+
+    Version 1 had no display fields: its only writer of them was Flowscope's own race
+    command, whose surfaces and optimizers are the library's registries
+    (`summaries.race.SURFACES`, `summaries.race.OPTIMIZERS`), so missing fields are read
+    from there, as version-1 readers did. A version-1 matrix gets
+    ``sequence_accuracy_tag`` null and ``v1_sequence_accuracy_names`` to match scalars by.
+    """
+    kind = payload.get("kind")
+    version = payload.get("version")
+    if kind == TRAJECTORY:
+        if version == 1:
+            _upgrade_v1_trajectory(payload)
+        for key, value in TRAJECTORY_DEFAULTS.items():
+            payload.setdefault(key, value)
+    elif kind == MATRIX:
+        if version == 1:
+            payload["v1_sequence_accuracy_names"] = sorted(V1_SEQUENCE_ACCURACY_NAMES)
+        for key, value in MATRIX_DEFAULTS.items():
+            payload.setdefault(key, value)
+    if version != VERSION:
+        payload["written_version"] = version
+        payload["version"] = VERSION
     return payload
+
+
+def _upgrade_v1_trajectory(payload: dict[str, Any]) -> None:
+    try:  # numpy-only registries; a broken install leaves the defaults
+        from summaries.race.optimizers import OPTIMIZERS
+        from summaries.race.surfaces import SURFACES
+    except Exception:
+        return
+    surface = SURFACES.get(str(payload.get("surface")))
+    if surface is not None and payload.get("basis") is None:
+        payload.setdefault("surface_title", surface.title)
+        payload.setdefault("description", surface.description)
+        payload.setdefault("formula", getattr(surface, "formula", None))
+        payload.setdefault("tolerance", surface.tolerance)
+        payload.setdefault("analytic", bool(surface.analytic))
+    order = list(OPTIMIZERS)
+    if payload.get("optimizer") in order:
+        payload.setdefault("order", order.index(payload["optimizer"]))
