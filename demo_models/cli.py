@@ -27,7 +27,7 @@ EVALUATORS = {"captcha": "demo_models.captcha.evaluate:main"}
 BENCHES = {
     "histogram": "summaries.bench.histogram:main",
     "callback": "summaries.bench.callback:main",
-    "race": "demo_models.race.bench:main",
+    "race": "demo_models.bench.race:main",
     "serve": "tb_plugin.bench_serve:main",
 }
 COMMANDS = {

@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     import tensorflow as tf
 
     import summaries
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race.surfaces import SURFACES
 
     surface = SURFACES[SURFACE]
     x_data, y_data = surface.x_data, surface.y_data

@@ -23,7 +23,7 @@ _EXPORTS: dict[str, str] = {
     "surface": "summaries.race",
     "write_trajectory": "summaries.race",
     "write_surface": "summaries.race",
-    "trajectory_metrics": "summaries.race_metrics",
+    "trajectory_metrics": "summaries.race.metrics",
     # per-position confusion
     "confusion": "summaries.position_confusion",
     "confusion_counts": "summaries.position_confusion",

@@ -417,7 +417,7 @@ class RacePlugin(FlowscopePlugin):
 
     def _simulate(self, content, race, optimizer, hyper, start, steps) -> dict[str, Any]:
         """Run the engine once (serialised: Keras optimizers are not re-entrant here)."""
-        from demo_models.race import engine  # heavy (TensorFlow): only here
+        from summaries.race import engine  # heavy (TensorFlow): only here
 
         with self._simulate_lock:
             try:
@@ -485,7 +485,7 @@ def _engine_surfaces() -> dict[str, Any]:
     global _ENGINE_SURFACES
     if _ENGINE_SURFACES is None:
         try:
-            from demo_models.race.surfaces import SURFACES
+            from summaries.race.surfaces import SURFACES
 
             _ENGINE_SURFACES = dict(SURFACES)
         except Exception:  # the page then offers no what-if and needs logged tolerances
@@ -496,7 +496,7 @@ def _engine_surfaces() -> dict[str, Any]:
 def _optimizer_order() -> dict[str, int]:
     """{optimizer name: position in the engine's registry} (empty without the engine)."""
     try:
-        from demo_models.race.optimizers import OPTIMIZERS
+        from summaries.race.optimizers import OPTIMIZERS
     except Exception:
         return {}
     return {name: i for i, name in enumerate(OPTIMIZERS)}
@@ -538,7 +538,7 @@ def _rows(chunks: list[np.ndarray]) -> np.ndarray | None:
 
 def _metrics(rows: np.ndarray, content: dict[str, Any]) -> dict[str, Any]:
     """trajectory_metrics of one trajectory (the leaderboard row, steps as logged)."""
-    from summaries.race_metrics import trajectory_metrics
+    from summaries.race.metrics import trajectory_metrics
 
     metrics = trajectory_metrics(
         rows[:, 1:3],

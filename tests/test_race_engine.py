@@ -9,9 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from demo_models.race import engine, optimizers
-from demo_models.race.surfaces import SURFACES
-from summaries import race_metrics
+from summaries.race import engine, optimizers
+from summaries.race.surfaces import SURFACES
+from summaries.race import metrics as race_metrics
 
 DIRECT = [name for name, s in SURFACES.items() if s.direct]
 STEPS = 12

@@ -15,7 +15,7 @@ from tensorboard.util import tensor_util
 
 from demo_models import cli as flowscope
 from demo_models.race import cli as race_cli
-from demo_models.race.surfaces import SURFACES
+from summaries.race.surfaces import SURFACES
 
 
 def read_run(path):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from summaries.race_metrics import divergence, outer_window, trajectory_metrics
+from summaries.race.metrics import divergence, outer_window, trajectory_metrics
 
 WINDOW = [-2.0, 2.0, -1.0, 3.0]
 MINIMA = [[1.0, 1.0], [-1.0, 0.0]]

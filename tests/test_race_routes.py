@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from conftest import TensorBoard, wait_for
 
-from demo_models.race.surfaces import SURFACES
+from summaries.race.surfaces import SURFACES
 from summaries import pb
 from summaries.race import write_surface, write_trajectory
-from summaries.race_metrics import trajectory_metrics
+from summaries.race.metrics import trajectory_metrics
 from tb_plugin.race_plugin import contour_levels, lttb_indices
 
 PLUGIN = "optimizer_race"

@@ -28,8 +28,8 @@ LOSS_TAG = "race/loss"
 
 
 def _parser() -> argparse.ArgumentParser:
-    from demo_models.race.optimizers import OPTIMIZERS
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race.optimizers import OPTIMIZERS
+    from summaries.race.surfaces import SURFACES
 
     parser = argparse.ArgumentParser(
         prog="flowscope race",
@@ -92,9 +92,9 @@ def _check_names(kind: str, given: list[str], known: dict) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """Entry point of `flowscope race`."""
-    from demo_models.race import optimizers as opts
-    from demo_models.race import tuning
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race import optimizers as opts
+    from summaries.race import tuning
+    from summaries.race.surfaces import SURFACES
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
     args = _parser().parse_args(argv)
@@ -146,7 +146,7 @@ def run(
     jit: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Race (or tune, then keep the best trials); one dict per racer with its metrics."""
-    from demo_models.race import engine, tuning
+    from summaries.race import engine, tuning
 
     overrides = overrides or {}
     started = time.perf_counter()
@@ -190,9 +190,9 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def _print_settings(names, surfaces, overrides, args, trials) -> None:
-    from demo_models.race import optimizers as opts
-    from demo_models.race import tuning
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race import optimizers as opts
+    from summaries.race import tuning
+    from summaries.race.surfaces import SURFACES
 
     print(f"Optimizer race: {len(names)} optimizers x {len(surfaces)} surfaces, {args.steps} steps")
     print("\nHyper-parameters (Flowscope's defaults for these surfaces; change with --hp):")
@@ -220,8 +220,8 @@ def _print_settings(names, surfaces, overrides, args, trials) -> None:
 
 def print_leaderboard(race_name: str, surf, rows: list[dict[str, Any]]) -> None:
     """One table per surface, best first (the tuning objective's order)."""
-    from demo_models.race import optimizers as opts
-    from demo_models.race.tuning import rank_key
+    from summaries.race import optimizers as opts
+    from summaries.race.tuning import rank_key
 
     rows = sorted(rows, key=lambda r: rank_key(r["metrics"]))
     tol = f"distance {surf.tolerance:g}" if surf.minima else f"loss <= {surf.tolerance:g}"
@@ -249,8 +249,8 @@ def write_logs(
     logdir: Path, prefix: str, results: list[dict[str, Any]], budget: int | None = None
 ) -> int:
     """One run per racer: trajectory, surface grid and loss scalars. Returns the run count."""
-    from demo_models.race import optimizers as opts
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race import optimizers as opts
+    from summaries.race.surfaces import SURFACES
     from summaries import race as race_summaries
 
     grids: dict[str, Any] = {}

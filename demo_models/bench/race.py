@@ -38,8 +38,8 @@ def naive_eager(racers, steps: int) -> tuple[list, float]:
     import numpy as np
     import tensorflow as tf
 
-    from demo_models.race import optimizers as opts
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race import optimizers as opts
+    from summaries.race.surfaces import SURFACES
 
     out, seconds = [], 0.0
     for racer in racers:
@@ -68,9 +68,9 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
-    from demo_models.race import engine
-    from demo_models.race.optimizers import OPTIMIZERS
-    from demo_models.race.surfaces import SURFACES
+    from summaries.race import engine
+    from summaries.race.optimizers import OPTIMIZERS
+    from summaries.race.surfaces import SURFACES
 
     analytic = [name for name, s in SURFACES.items() if s.analytic]
     racers = [engine.Racer.make(o, s) for s in analytic for o in OPTIMIZERS]

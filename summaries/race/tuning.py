@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from demo_models.race import engine
-from demo_models.race import optimizers as opts
-from demo_models.race.surfaces import SURFACES
-from summaries import race_metrics
+from summaries.race import engine
+from summaries.race import optimizers as opts
+from summaries.race.surfaces import SURFACES
+from summaries.race import metrics as race_metrics
 
 LEARNING_RATE = (1e-4, 10.0)  # log-uniform
 MOMENTUM = (0.0, 0.99)  # uniform

@@ -1,0 +1,81 @@
+"""The optimizer race: a library for racing optimizers over 2-D loss surfaces and logging it.
+
+Modules (each documented in its own docstring):
+
+* `summary`: the race's summaries. `trajectory` / `surface` write to the default
+  ``tf.summary`` writer; `trajectory_pb` / `surface_pb` build the protos with numpy only;
+  `write_trajectory` / `write_surface` write them to a `summaries.pb.LogWriter`.
+* `surfaces`: the loss surfaces (`SURFACES`): six analytic test functions with their
+  closed-form `formula`, a linear regression and a small network's loss on a plane.
+* `optimizers`: the racing Keras optimizers (`OPTIMIZERS`) and their default settings.
+* `engine`: many optimizers stepping over surfaces in one compiled TensorFlow program
+  (`race`), and `simulate` for one racer (what the Optimizer Race page's what-if runs).
+* `tuning`: fair tuning (the same trials for every optimizer).
+* `metrics`: arrival, settling and divergence of a trajectory (`trajectory_metrics`).
+
+Names are imported lazily, so ``import summaries.race`` loads neither TensorFlow nor numpy;
+`engine` and `tuning` import TensorFlow only when a race runs. `TAGS` is the tag layout
+Flowscope's own writers use (`summaries.format.RACE_TAGS`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from summaries.format import RACE_TAGS as TAGS
+
+# The tag of each series in a racer's run (the same dict as `summaries.format.RACE_TAGS`).
+TRAJECTORY_TAG: str = TAGS["trajectory"]
+SURFACE_TAG: str = TAGS["surface"]
+LOSS_TAG: str = TAGS["loss"]
+
+_SUBMODULES = ("summary", "surfaces", "optimizers", "engine", "tuning", "metrics")
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # summaries: TensorFlow op, numpy protos, LogWriter writer
+    "trajectory": "summaries.race.summary",
+    "trajectory_pb": "summaries.race.summary",
+    "trajectory_chunk_pb": "summaries.race.summary",
+    "trajectory_chunks": "summaries.race.summary",
+    "write_trajectory": "summaries.race.summary",
+    "surface": "summaries.race.summary",
+    "surface_pb": "summaries.race.summary",
+    "write_surface": "summaries.race.summary",
+    "trajectory_events": "summaries.race.summary",
+    "trajectory_summaries": "summaries.race.summary",
+    "DEFAULT_CHUNK": "summaries.race.summary",
+    "TRAJECTORY_FIELDS": "summaries.race.summary",
+    # the library
+    "SURFACES": "summaries.race.surfaces",
+    "Surface": "summaries.race.surfaces",
+    "get_surface": "summaries.race.surfaces",
+    "OPTIMIZERS": "summaries.race.optimizers",
+    "OptimizerSpec": "summaries.race.optimizers",
+    "get_spec": "summaries.race.optimizers",
+    "Racer": "summaries.race.engine",
+    "Trajectory": "summaries.race.engine",
+    "race": "summaries.race.engine",
+    "simulate": "summaries.race.engine",
+    "tune": "summaries.race.tuning",
+    "trajectory_metrics": "summaries.race.metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"summaries.race.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'summaries.race' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])
+
+
+__all__ = sorted([*_EXPORTS, "TAGS", "TRAJECTORY_TAG", "SURFACE_TAG", "LOSS_TAG"])
