@@ -1,0 +1,1 @@
+"""`flowscope bench` targets: benchmarks that live with the applications, not the library."""
