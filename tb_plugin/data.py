@@ -13,12 +13,15 @@ A plugin makes one `PluginData(context.data_provider, plugin_name)` and reads on
 * `series(ctx, eid, run, tag, kind=None, blobs=False)`: one `Series`; 404 when it is absent,
   unreadable or not of `kind`.
 * `read(ctx, eid, series, decode=None, cost=None)`: every datum of a series (TensorDatum or
-  BlobSequenceDatum, sorted by step), passed through `decode` and cached by the series'
-  `version` (max step, max wall time, metadata) in one byte-bounded LRU: a steady request
-  makes no provider call, and new data is read once the listing shows it. `decode` must be
-  a long-lived callable (a module function or a bound method): it is part of the cache key.
+  BlobSequenceDatum, sorted by step), or `decode(series, data)` of them, cached by the
+  series' `version` (max step, max wall time, metadata) in one byte-bounded LRU (`cost(value)`
+  bytes, `estimate_bytes` by default): a steady request makes no provider call, and new data
+  is read once the listing shows it. Keep only the decoded form (a stacked array, ...):
+  `decode` must be a long-lived callable (a module function or a bound method), it is part
+  of the cache key; an HttpError it raises is answered and nothing is cached.
 * `scalars(ctx, eid, run)` / `read_scalars(ctx, eid, run, tag, decode=None)`: the run's
-  scalar listing, and one scalar series (ScalarDatum sorted by step) cached the same way.
+  scalar listing, and one scalar series (ScalarDatum sorted by step, or `decode(data)`)
+  cached the same way; it returns (value, version).
 * `blob(ctx, eid, blob_key, version=None)`: one blob's bytes, cached when `version` (e.g.
   run, tag, step, wall time) says when it would change.
 * `call(method, ctx, eid, **kwargs)`: any provider method; TensorBoard's public errors become
@@ -272,14 +275,15 @@ class PluginData:
         ctx: Any,
         eid: str,
         series: Series,
-        decode: Callable[[list], Any] | None = None,
+        decode: Callable[[Series, list], Any] | None = None,
         cost: Callable[[Any], int] | None = None,
     ) -> Any:
-        """Every datum of `series` sorted by step, through `decode`, cached by its version."""
+        """Every datum of `series` sorted by step, or `decode(series, data)`, cached by version."""
         method = "read_blob_sequences" if series.blobs else "read_tensors"
         key = (eid, method, series.run, series.tag, series.version, decode)
+        convert = None if decode is None else (lambda data: decode(series, data))
         return self._cached_read(
-            key, ctx, eid, method, self.plugin_name, series.run, series.tag, decode, cost
+            key, ctx, eid, method, self.plugin_name, series.run, series.tag, convert, cost
         )
 
     def scalars(self, ctx: Any, eid: str, run: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The Confusion plugin's routes, served by the real TensorBoard program with both loaders."""
+"""The Confusion plugin's routes and `*_impl` methods, in-process on TensorBoard's own data
+provider (tests/plugin_harness.py); test_plugins_live.py runs them in the real program."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ import io
 import json
 import string
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TensorBoard, wait_for
+from plugin_harness import InProcessBoard
 from sklearn.metrics import precision_recall_fscore_support
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 from summaries import format as fmt
 from summaries import pb
+from tb_plugin.base import HttpError
+from tb_plugin.confusion_metrics import v1_sequence_tag
 
 PLUGIN = fmt.CONFUSION_PLUGIN
 TAG = "confusion/validation"
@@ -54,16 +56,45 @@ def toy_image(position: int, true: int, predicted: int, n: int) -> np.ndarray:
     return np.full((8, 12), 10 * position + 40 * true + 7 * predicted + n, dtype=np.uint8)
 
 
-def write_toy(logdir: Path, run: str = "toy", sequence: bool = True, examples: bool = True) -> None:
-    """Matrices at steps 0, 10, 20; examples at 0 and 20 only; a sequence-accuracy scalar."""
+def matrix_pb(
+    tag: str,
+    counts: np.ndarray,
+    positions: list[str],
+    classes: list[str],
+    sequence_accuracy_tag: str | None = None,
+    version: int = fmt.VERSION,
+) -> summary_pb2.Summary:
+    """A confusion-matrix summary whose metadata names its sequence-accuracy scalar (version
+    2), or version-1 metadata as Flowscope 0.1 wrote it (positions and classes only)."""
+    summary = pb.confusion_pb(tag, counts, positions=positions, classes=classes)
+    content = {"positions": positions, "classes": classes}
+    if version == 1:
+        payload = {"version": 1, "kind": fmt.MATRIX, **content}
+        summary.value[0].metadata.plugin_data.content = json.dumps(payload).encode()
+        return summary
+    content["sequence_accuracy_tag"] = sequence_accuracy_tag
+    metadata = fmt.make_metadata(fmt.CONFUSION_PLUGIN, fmt.MATRIX, content)
+    summary.value[0].metadata.CopyFrom(metadata)
+    return summary
+
+
+def write_toy(
+    logdir: Path,
+    run: str = "toy",
+    sequence: bool = True,
+    examples: bool = True,
+    version: int = fmt.VERSION,
+    sequence_tag: str | None = "validation/sequence_accuracy",
+) -> None:
+    """Matrices at steps 0, 10, 20; examples at 0 and 20 only; sequence-accuracy scalars in
+    the validation and train scopes, `sequence_tag` named by the matrix metadata (version 1
+    had no such field)."""
+    seq_tag = sequence_tag if sequence else None
     with pb.LogWriter(str(logdir / run)) as writer:
         for step in TOY_STEPS:
-            writer.add(
-                pb.confusion_pb(
-                    TAG, toy_counts(step), positions=["first", "second"], classes=["a", "b", "c"]
-                ),
-                step=step,
-            )
+            counts = toy_counts(step)
+            summary = matrix_pb(TAG, counts, ["first", "second"], ["a", "b", "c"], seq_tag, version)
+            writer.add(summary, step=step)
             if sequence:
                 writer.add(scalar_pb("validation/sequence_accuracy", 0.5 + step / 100), step)
                 writer.add(scalar_pb("train/sequence_accuracy", 0.9), step)
@@ -109,37 +140,18 @@ def write_broken(logdir: Path, run: str = "broken") -> None:
 
 
 @pytest.fixture(scope="module")
-def boards(tmp_path_factory):
-    """Two real TensorBoards (fast and Python loader), started side by side, over one logdir
-    with the toy, a toy without examples, 6 x 36 and unreadable runs."""
+def board(tmp_path_factory) -> InProcessBoard:
+    """TensorBoard's own app and data provider, in this process, over one logdir with the
+    toy, a toy without examples, 6 x 36 and unreadable runs."""
     logdir = tmp_path_factory.mktemp("confusion") / "logs"
     write_toy(logdir)
     write_toy(logdir, run="no-examples/toy", sequence=False, examples=False)
     write_alnum(logdir)
     write_broken(logdir)
-    with ThreadPoolExecutor(2) as pool:
-        futures = {fast: pool.submit(TensorBoard, logdir, load_fast=fast) for fast in (True, False)}
-    started = {fast: f.result() for fast, f in futures.items() if f.exception() is None}
-    try:
-        for future in futures.values():
-            if future.exception() is not None:
-                raise future.exception()
-        for tb in started.values():
-            tb.wait_enabled(PLUGIN)
-            # The fast loader reads lazily: wait until every run is listed.
-            wait_for(lambda tb=tb: len(tb.plugin(PLUGIN, "runs")["runs"]) == 4, timeout=60)
-        yield started
-    finally:
-        for tb in started.values():
-            tb.stop()
+    return InProcessBoard(logdir)
 
 
-@pytest.fixture(params=[True, False], ids=["load_fast", "load_slow"])
-def board(request, boards):
-    return boards[request.param]
-
-
-def get(board: TensorBoard, route: str, expect: int = 200, **params):
+def get(board: InProcessBoard, route: str, expect: int = 200, **params):
     return board.plugin(PLUGIN, route, expect, **params)
 
 
@@ -155,7 +167,7 @@ def test_runs_list_names_examples_and_errors(board):
     assert "version 99" in runs["broken"][0]["error"]
 
 
-def test_matrix_counts_normalisations_and_metrics_2x3(board):
+def test_matrix_counts_and_metrics_2x3(board):
     latest = get(board, "matrix", run="toy", tag=TAG)
     counts = toy_counts(20)
     assert latest["step"] == 20 and latest["steps"] == list(TOY_STEPS)
@@ -163,22 +175,16 @@ def test_matrix_counts_normalisations_and_metrics_2x3(board):
     assert np.array_equal(latest["counts"], counts)
     assert np.array_equal(latest["pooled_counts"], counts.sum(0))
     assert latest["totals"] == counts.sum(axis=(1, 2)).tolist()
-    assert np.allclose(latest["values"], counts)
+    # The page normalises the counts itself (one implementation, in frontend/confusion).
+    assert not {"values", "pooled_values", "normalize"} & set(latest)
+    gone = get(board, "matrix", 400, run="toy", tag=TAG, normalize="true")["error"]
+    assert "normalize" in gone and "page" in gone
 
-    by_true = get(board, "matrix", run="toy", tag=TAG, normalize="true")
-    assert np.allclose(by_true["values"], counts / counts.sum(2, keepdims=True), atol=1e-6)
-    assert np.allclose(np.sum(by_true["values"], axis=2), 1, atol=1e-5)
-    by_pred = get(board, "matrix", run="toy", tag=TAG, normalize="predicted", step=0)
-    c0 = toy_counts(0)
-    # Position 1 never predicts class "b" at step 0: that column has no value (null).
-    assert np.sum(by_pred["counts"][1], axis=0)[1] == 0
-    expected = c0 / np.where(c0.sum(1, keepdims=True) > 0, c0.sum(1, keepdims=True), np.nan)
-    got = np.array(by_pred["values"], dtype=float)  # None -> nan
-    assert np.allclose(got, expected, atol=1e-6, equal_nan=True)
-    assert np.isnan(got[1, :, 1]).all() and not np.isnan(got[0]).any()
-    assert np.allclose(
-        by_pred["pooled_values"], c0.sum(0) / c0.sum(0).sum(0, keepdims=True), atol=1e-6
-    )
+    at_0 = get(board, "matrix", run="toy", tag=TAG, step=0)
+    assert at_0["step"] == 0 and np.array_equal(at_0["counts"], toy_counts(0))
+    # Position 1 never predicts class "b" at step 0: that column has no sample.
+    assert np.sum(at_0["counts"][1], axis=0)[1] == 0
+    assert at_0["class_metrics"]["positions"][1]["precision"][1] is None
 
     acc = latest["accuracy"]
     assert np.allclose(acc["positions"], np.trace(counts, axis1=1, axis2=2) / counts.sum((1, 2)))
@@ -225,7 +231,7 @@ def expand(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def test_sequence_accuracy_only_when_logged(board):
     toy = get(board, "matrix", run="toy", tag=TAG, step=10)
-    # The validation scalar, not the training one: its scope matches the matrix tag.
+    # The validation scalar, not the training one: the matrix metadata names it.
     assert toy["sequence_accuracy"] == {
         "tag": "validation/sequence_accuracy",
         "step": 10,
@@ -234,6 +240,76 @@ def test_sequence_accuracy_only_when_logged(board):
     assert get(board, "matrix", run="alnum", tag=TAG)["sequence_accuracy"] is None
     series = get(board, "series", run="toy", tag=TAG)
     assert series["sequence_accuracy"]["values"] == pytest.approx([0.5, 0.6, 0.7])
+
+
+@pytest.fixture(scope="module")
+def formats(tmp_path_factory) -> InProcessBoard:
+    """Runs that log the same scalars with different matrix metadata (versions 1 and 2)."""
+    logdir = tmp_path_factory.mktemp("formats") / "logs"
+    write_toy(logdir, run="v1", examples=False, version=1)
+    write_toy(logdir, run="v1-without", sequence=False, examples=False, version=1)
+    write_toy(logdir, run="v2-unnamed", examples=False, sequence_tag=None)
+    write_toy(logdir, run="v2-train", examples=False, sequence_tag="train/sequence_accuracy")
+    write_toy(logdir, run="v2-missing", examples=False, sequence_tag="validation/nothing")
+    return InProcessBoard(logdir)
+
+
+def test_sequence_accuracy_tag_comes_from_the_metadata(formats):
+    def sequence(run: str, route: str = "matrix"):
+        return get(formats, route, run=run, tag=TAG, step=10)["sequence_accuracy"]
+
+    # Version 2: the tag the metadata names, whatever the scalars are called; no guessing.
+    assert sequence("v2-train") == {
+        "tag": "train/sequence_accuracy",
+        "step": 10,
+        "value": pytest.approx(0.9),
+    }
+    assert sequence("v2-unnamed") is None  # a "sequence_accuracy" scalar, but not named
+    assert sequence("v2-missing") is None  # named, but the run has no such scalar
+    assert get(formats, "series", run="v2-unnamed", tag=TAG)["sequence_accuracy"] is None
+    train = get(formats, "series", run="v2-train", tag=TAG)["sequence_accuracy"]
+    assert train == {"tag": "train/sequence_accuracy", "values": pytest.approx([0.9] * 3)}
+
+
+def test_version_1_logs_find_the_sequence_accuracy_by_name(formats):
+    # Version 1 metadata has no tag: the old name rule, the matrix's scope first.
+    assert get(formats, "matrix", run="v1", tag=TAG, step=10)["sequence_accuracy"] == {
+        "tag": "validation/sequence_accuracy",
+        "step": 10,
+        "value": pytest.approx(0.6),
+    }
+    series = get(formats, "series", run="v1", tag=TAG)
+    assert series["sequence_accuracy"]["values"] == pytest.approx([0.5, 0.6, 0.7])
+    assert get(formats, "matrix", run="v1-without", tag=TAG)["sequence_accuracy"] is None
+    runs = {r["run"]: r["tags"][0] for r in get(formats, "runs")["runs"]}
+    assert runs["v1"]["error"] is None and runs["v1"]["classes"] == ["a", "b", "c"]
+
+
+def test_v1_sequence_tag_rule():
+    names = sorted(fmt.V1_SEQUENCE_ACCURACY_NAMES)
+    tags = ["train/epoch_captcha_accuracy", "validation/Whole_Accuracy", "loss", "accuracy"]
+    assert v1_sequence_tag(tags, "confusion/validation", names) == "validation/Whole_Accuracy"
+    assert v1_sequence_tag(tags, "confusion/train", names) == "train/epoch_captcha_accuracy"
+    assert v1_sequence_tag(["loss", "accuracy"], TAG, names) is None
+
+
+def test_impls_answer_plain_dicts_and_bytes(board):
+    plugin, ctx = board.plugins[PLUGIN], board.context()
+    runs = plugin.runs_impl(ctx, "")
+    assert [r["run"] for r in runs["runs"]] == ["alnum", "broken", "no-examples/toy", "toy"]
+    matrix = plugin.matrix_impl(ctx, "", "toy", TAG, step=0, top=1)
+    assert matrix["counts"] == toy_counts(0).tolist() and len(matrix["confused_pairs"]) == 1
+    assert json.loads(plugin.series_impl(ctx, "", "toy", TAG))["steps"] == list(TOY_STEPS)
+    examples = plugin.examples_impl(ctx, "", "toy", TAG, true=0, predicted=1, position=0)
+    assert examples["stored"] == 2 and examples["step"] == 20
+    png = plugin.image_impl(ctx, "", "toy", EXAMPLES_TAG, step=20, index=1)
+    assert png.startswith(b"\x89PNG")
+    with pytest.raises(HttpError) as missing:
+        plugin.matrix_impl(ctx, "", "toy", "nope")
+    assert missing.value.code == 404
+    with pytest.raises(HttpError) as outside:
+        plugin.examples_impl(ctx, "", "toy", TAG, true=3, predicted=0)
+    assert outside.value.code == 400 and "'true'" in outside.value.message
 
 
 def test_series_returns_every_step_compactly_and_thins_long_ones(board):
@@ -291,11 +367,11 @@ def test_examples_per_cell_with_cap_and_nearest_step(board):
 
 
 def test_6x36_alphanumeric(board):
-    m = get(board, "matrix", run="alnum", tag=TAG, normalize="true")
-    assert np.shape(m["counts"]) == (6, 36, 36) and np.shape(m["pooled_values"]) == (36, 36)
+    m = get(board, "matrix", run="alnum", tag=TAG)
+    assert np.shape(m["counts"]) == (6, 36, 36) and np.shape(m["pooled_counts"]) == (36, 36)
     assert m["classes"] == ALNUM and m["positions"][5] == "char 6"
     assert np.array_equal(m["counts"], alnum_counts(1))
-    assert np.allclose(np.sum(m["values"], axis=2), 1, atol=1e-4)
+    assert np.array_equal(m["pooled_counts"], alnum_counts(1).sum(0))
     assert len(m["class_metrics"]["positions"]) == 6
     assert len(m["class_metrics"]["pooled"]["f1"]) == 36
     series = get(board, "series", run="alnum", tag=TAG)
