@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from summaries.race import metrics as race_metrics
 from summaries.race import optimizers as opts
 from summaries.race.surfaces import SURFACES, Surface, get_surface
-from summaries.race import metrics as race_metrics
 
 MAX_STEPS = 100_000
 # XLA compilation costs more than tracing alone but then runs each step ~20x faster; it

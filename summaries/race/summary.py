@@ -1,42 +1,338 @@
 """Optimizer-race summaries: whole trajectories (in chunks) and loss surfaces.
 
-`trajectory` and `surface` write to the default `tf.summary` writer (eager only: they build
-the protos on the host with `summaries.pb`, one format for both writers). `write_trajectory`
-and `write_surface` are their TensorFlow-free twins for a `pb.LogWriter`, for PyTorch or
-plain-numpy loops. Nothing is written until every argument has been checked (in
-`pb.trajectory_events`), so bad input never leaves a half-written trajectory behind.
+Each kind follows Flowscope's naming scheme:
+
+* `trajectory` / `surface` write to the default `tf.summary` writer (eagerly: they build
+  the protos on the host, so there is one format for both writers);
+* `trajectory_pb` / `surface_pb` build the protos with numpy only (`trajectory_pb` gives
+  one (step, Summary) per chunk of the whole trajectory);
+* `write_trajectory` / `write_surface` write them to a `summaries.pb.LogWriter`, for
+  PyTorch or plain-numpy loops.
+
+The metadata layout is documented in `summaries.format` (plugin "optimizer_race"). Every
+display field of a trajectory (titles, description, formula, analytic, tolerance, colour
+order, log scale, tuning) is written: given ones as given, the others filled from the
+library (`summaries.race.SURFACES` / `OPTIMIZERS`) when the surface or optimizer is one
+of its own, else their documented defaults. Nothing is written until every argument has
+been checked, so bad input never leaves a half-written trajectory behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from tensorboard.compat.proto import summary_pb2
 
-from summaries import pb
+from summaries import checks, protos
+from summaries import format as fmt
 from summaries._autograph import not_converted
 
-# Validate a whole trajectory and return its (event step, Summary proto) chunks.
-trajectory_summaries = not_converted(pb.trajectory_events)
+# Rows per trajectory event: 100,000 steps make 25 events, well inside any reservoir.
+DEFAULT_CHUNK = 4096
+
+# Display fields of a trajectory (`summaries.format.TRAJECTORY_DEFAULTS`), keyword arguments
+# of the trajectory writers.
+DISPLAY_FIELDS = tuple(fmt.TRAJECTORY_DEFAULTS)
+
+# Metadata fields the trajectory writers set themselves; `extra` fields must not reuse them.
+TRAJECTORY_FIELDS = frozenset(
+    {"version", "kind", "race", "optimizer", "hyperparameters", "surface", "window"}
+    | {"start", "minima", "basis", "chunk"}
+    | set(DISPLAY_FIELDS)
+)
 
 
-def _check_writer(writer: Any) -> None:
-    if not hasattr(writer, "add"):
-        raise TypeError(f"writer must be a summaries.pb.LogWriter, got {type(writer).__name__}")
+def _trajectory_arrays(steps: Any, positions: Any, losses: Any) -> tuple[np.ndarray, ...]:
+    """steps [n], positions [n, 2] and losses [n] as float64, with n > 0."""
+    steps_a = checks.float_array("steps", checks.host(steps), 1)
+    pos = checks.float_array("positions", checks.host(positions), 2, 2)
+    loss = checks.float_array("losses", checks.host(losses), 1)
+    if not (len(steps_a) == len(pos) == len(loss)) or len(steps_a) == 0:
+        raise ValueError(
+            "steps, positions and losses must have the same non-zero length, got "
+            f"{len(steps_a)}, {len(pos)}, {len(loss)}"
+        )
+    return steps_a, pos, loss
+
+
+def _optional_text(argument: str, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise checks.ArgumentTypeError(f"{argument} must be a string or None, got {value!r}")
+    return value
+
+
+def _optional_number(argument: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise checks.ArgumentTypeError(f"{argument} must be a number or None, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{argument} must be finite, got {value!r}")
+    return float(value)
+
+
+def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any) -> dict[str, Any]:
+    """Every display field of a trajectory: `given` ones checked, the others filled in.
+
+    A field left out (or None) comes from the library when `surface` names one of
+    `summaries.race.SURFACES` and there is no `basis` (surface_title, description, formula,
+    analytic, tolerance, log_scale), and from `OPTIMIZERS` when `optimizer` is one of its
+    racers (optimizer_title, order); otherwise it takes its `format.TRAJECTORY_DEFAULTS` value.
+    """
+    unknown = sorted(set(given) - set(DISPLAY_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown display fields: {unknown} (known: {list(DISPLAY_FIELDS)})")
+    fields = {key: given.get(key) for key in DISPLAY_FIELDS}
+    for key in ("optimizer_title", "surface_title", "description", "formula"):
+        _optional_text(key, fields[key])
+    for key in ("analytic", "log_scale"):
+        if fields[key] is not None:
+            checks.check_flag(key, fields[key])
+    fields["tolerance"] = _optional_number("tolerance", fields["tolerance"])
+    if fields["order"] is not None:
+        fields["order"] = checks.check_count("order", fields["order"], minimum=0)
+    fields["tuning"] = checks.check_json("tuning", fields["tuning"])
+
+    from summaries.race.optimizers import OPTIMIZERS  # registries: numpy at most
+    from summaries.race.surfaces import SURFACES
+
+    library = SURFACES.get(surface) if basis is None else None
+    if library is not None:
+        known = {
+            "surface_title": library.title,
+            "description": library.description,
+            "formula": library.formula,
+            "analytic": bool(library.analytic),
+            "tolerance": float(library.tolerance),
+            "log_scale": bool(library.log_scale),
+        }
+        for key, value in known.items():
+            if fields[key] is None:
+                fields[key] = value
+    if optimizer in OPTIMIZERS:
+        if fields["optimizer_title"] is None:
+            fields["optimizer_title"] = OPTIMIZERS[optimizer].title
+        if fields["order"] is None:
+            fields["order"] = list(OPTIMIZERS).index(optimizer)
+    for key, default in fmt.TRAJECTORY_DEFAULTS.items():
+        if fields[key] is None:
+            fields[key] = default
+    return fields
+
+
+def _content(
+    race: str,
+    optimizer: str,
+    surface: str,
+    window: Sequence[float],
+    hyperparameters: dict[str, Any] | None,
+    start: Any,
+    minima: Sequence[Sequence[float]] | None,
+    basis: dict[str, Any] | None,
+    chunk: int,
+    display: dict[str, Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """The checked metadata content of a trajectory (the same for each of its chunks)."""
+    checks.check_text("race", race)
+    checks.check_text("optimizer", optimizer)
+    checks.check_text("surface", surface)
+    clash = sorted(TRAJECTORY_FIELDS & set(extra))
+    if clash:
+        raise ValueError(f"extra metadata fields must not reuse reserved names: {clash}")
+    start_point = checks.check_points("start", [checks.host(start)]) if start is not None else []
+    content = {
+        "race": race,
+        "optimizer": optimizer,
+        "hyperparameters": checks.check_json("hyperparameters", hyperparameters or {}),
+        "surface": surface,
+        "window": checks.check_window(window),
+        "start": start_point[0] if start_point else None,
+        "minima": checks.check_points("minima", minima),
+        "basis": checks.check_json("basis", basis),
+        "chunk": checks.check_count("chunk", chunk),
+        **display_fields(optimizer, surface, basis, **display),
+    }
+    content.update({key: checks.check_json(key, value) for key, value in extra.items()})
+    return content
+
+
+def trajectory_chunks(
+    steps: Any, positions: Any, losses: Any, chunk: int = DEFAULT_CHUNK
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Split a whole trajectory into (first_step, steps, positions, losses) chunks."""
+    chunk = checks.check_count("chunk", chunk)
+    steps_a, pos, loss = _trajectory_arrays(steps, positions, losses)
+    for i in range(0, len(steps_a), chunk):
+        yield int(steps_a[i]), steps_a[i : i + chunk], pos[i : i + chunk], loss[i : i + chunk]
+
+
+def _chunk_summary(
+    tag: str, steps: np.ndarray, positions: np.ndarray, losses: np.ndarray, metadata: Any
+) -> summary_pb2.Summary:
+    return protos.summary(tag, np.column_stack([steps, positions, losses]), metadata)
+
+
+def trajectory_pb(
+    tag: str,
+    steps: Any,
+    positions: Any,
+    losses: Any,
+    *,
+    race: str,
+    optimizer: str,
+    surface: str,
+    window: Sequence[float],
+    hyperparameters: dict[str, Any] | None = None,
+    start: Sequence[float] | None = None,
+    minima: Sequence[Sequence[float]] | None = None,
+    basis: dict[str, Any] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    optimizer_title: str | None = None,
+    surface_title: str | None = None,
+    description: str | None = None,
+    formula: str | None = None,
+    analytic: bool | None = None,
+    tolerance: float | None = None,
+    order: int | None = None,
+    log_scale: bool | None = None,
+    tuning: dict[str, Any] | None = None,
+    **extra: Any,
+) -> list[tuple[int, summary_pb2.Summary]]:
+    """Check a whole trajectory, then build its (first step, Summary) chunks (numpy only).
+
+    Rows are (step, x, y, loss), NaN/Inf allowed in x, y and loss; steps are whole,
+    non-negative and strictly increasing. Each chunk of `chunk` rows is one Summary whose
+    event step is its first step.
+
+    race, optimizer, surface: names (the page groups runs by `race`); window: the map
+    [xmin, xmax, ymin, ymax]; hyperparameters: {name: value} the racer ran with; start: the
+    race's start (default: the first finite position); minima: known minima [[x, y], ...];
+    basis: a description of the 2-D projection when the map is a model's weights.
+    Display fields (`summaries.format`; left out: filled as `display_fields` says):
+    optimizer_title, surface_title, description, formula (plain text), analytic (a
+    closed-form library surface the page's what-if can re-run), tolerance (arrival radius
+    with minima, else loss threshold), order (the racer's colour order), log_scale, tuning.
+    Any other keyword is stored as a further JSON metadata field.
+    """
+    checks.check_tag(tag, "tag")
+    steps_a, pos, loss = _trajectory_arrays(steps, positions, losses)
+    if not np.isfinite(steps_a).all() or (steps_a != np.round(steps_a)).any():
+        raise ValueError("steps must be whole finite numbers")
+    if (np.diff(steps_a) <= 0).any():
+        raise ValueError("steps must be strictly increasing")
+    if steps_a[0] < 0 or steps_a[-1] >= 2**63:
+        raise ValueError("steps must be non-negative int64 values")
+    if start is None and np.isfinite(pos[0]).all():  # the race's start, not each chunk's
+        start = pos[0]
+    display = dict(
+        optimizer_title=optimizer_title,
+        surface_title=surface_title,
+        description=description,
+        formula=formula,
+        analytic=analytic,
+        tolerance=tolerance,
+        order=order,
+        log_scale=log_scale,
+        tuning=tuning,
+    )
+    content = _content(
+        race, optimizer, surface, window, hyperparameters, start, minima, basis, chunk,
+        display, extra,
+    )  # fmt: skip
+    metadata = fmt.make_metadata(fmt.RACE_PLUGIN, fmt.TRAJECTORY, content)
+    return [
+        (first, _chunk_summary(tag, s, p, lo, metadata))
+        for first, s, p, lo in trajectory_chunks(steps_a, pos, loss, content["chunk"])
+    ]
+
+
+def trajectory_chunk_pb(
+    tag: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
+) -> summary_pb2.Summary:
+    """One chunk of a trajectory as a single Summary (keywords of `trajectory_pb`).
+
+    For a trajectory written piece by piece; `start` defaults to this chunk's first row,
+    so pass the race's start to every chunk.
+    """
+    checks.check_tag(tag, "tag")
+    steps_a, pos, loss = _trajectory_arrays(steps, positions, losses)
+    fields = dict(kwargs)
+    core = {k: fields.pop(k, None) for k in ("race", "optimizer", "surface", "window")}
+    missing = [k for k, v in core.items() if v is None]
+    if missing:
+        raise TypeError(f"trajectory_chunk_pb needs the keyword arguments {missing}")
+    start = fields.pop("start", None)
+    if start is None and np.isfinite(pos[0]).all():
+        start = pos[0]
+    content = _content(
+        core["race"],
+        core["optimizer"],
+        core["surface"],
+        core["window"],
+        fields.pop("hyperparameters", None),
+        start,
+        fields.pop("minima", None),
+        fields.pop("basis", None),
+        fields.pop("chunk", DEFAULT_CHUNK),
+        {k: fields.pop(k) for k in DISPLAY_FIELDS if k in fields},
+        fields,
+    )
+    metadata = fmt.make_metadata(fmt.RACE_PLUGIN, fmt.TRAJECTORY, content)
+    return _chunk_summary(tag, steps_a, pos, loss, metadata)
+
+
+def surface_pb(
+    tag: str,
+    grid: Any,
+    *,
+    race: str,
+    surface: str,
+    window: Sequence[float],
+    minima: Sequence[Sequence[float]] | None = None,
+    log_scale: bool = False,
+) -> summary_pb2.Summary:
+    """A loss surface sampled on a regular [ny, nx] grid over `window` (rows follow y)."""
+    checks.check_tag(tag, "tag")
+    checks.check_text("race", race)
+    checks.check_text("surface", surface)
+    values = checks.float_array("grid", checks.host(grid), 2).astype(np.float32)
+    if min(values.shape) < 2:
+        raise ValueError(f"grid must be at least 2 x 2, got {list(values.shape)}")
+    content = {
+        "race": race,
+        "surface": surface,
+        "window": checks.check_window(window),
+        "minima": checks.check_points("minima", minima),
+        "log_scale": bool(log_scale),
+    }
+    return protos.summary(tag, values, fmt.make_metadata(fmt.RACE_PLUGIN, fmt.SURFACE, content))
+
+
+# Old names: `trajectory_events` (numpy) and `trajectory_summaries` are `trajectory_pb`.
+trajectory_events = trajectory_pb
+trajectory_summaries = not_converted(trajectory_pb)
+
+
+# -- LogWriter writers (no TensorFlow) -----------------------------------------------------
 
 
 @not_converted
 def write_trajectory(
-    writer: pb.LogWriter, name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
+    writer: Any, name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
 ) -> int:
-    """Write a whole trajectory to a `pb.LogWriter` (no TensorFlow); returns the event count.
+    """Write a whole trajectory to a `summaries.pb.LogWriter`; returns the event count.
 
-    Keyword arguments are those of `pb.trajectory_events` (race, optimizer, surface, window,
-    hyperparameters, start, minima, basis, chunk, extra metadata).
+    Keyword arguments are those of `trajectory_pb` (race, optimizer, surface and window
+    required; hyperparameters, start, minima, basis, chunk; the display fields
+    optimizer_title, surface_title, description, formula, analytic, tolerance, order,
+    log_scale, tuning; any other keyword is stored as further metadata).
     """
-    _check_writer(writer)
-    events = pb.trajectory_events(name, steps, positions, losses, **kwargs)
+    checks.check_writer(writer)
+    checks.check_tag(name)
+    events = trajectory_pb(name, steps, positions, losses, **kwargs)
     for step, summary in events:
         writer.add(summary, step=step)
     return len(events)
@@ -44,7 +340,7 @@ def write_trajectory(
 
 @not_converted
 def write_surface(
-    writer: pb.LogWriter,
+    writer: Any,
     name: str,
     grid: Any,
     *,
@@ -56,29 +352,16 @@ def write_surface(
     step: int = 0,
 ) -> None:
     """Write a loss surface on a regular [ny, nx] grid over `window` (no TensorFlow)."""
-    _check_writer(writer)
-    summary = _surface_pb(name, grid, race, surface, window, minima, log_scale, step)
-    writer.add(summary, step=int(step))
-
-
-def _surface_pb(name, grid, race, surface, window, minima, log_scale, step):
-    pb.check_tag(name)
-    pb.check_text("race", race)
-    pb.check_text("surface", surface)
-    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
-        raise ValueError(f"step must be a non-negative integer, got {step!r}")
-    return pb.surface_pb(
-        name,
-        pb.host(grid),
-        race=race,
-        surface=surface,
-        window=window,
-        minima=minima,
-        log_scale=log_scale,
+    checks.check_writer(writer)
+    checks.check_tag(name)
+    step = checks.check_step(step)
+    summary = surface_pb(
+        name, grid, race=race, surface=surface, window=window, minima=minima, log_scale=log_scale
     )
+    writer.add(summary, step=step)
 
 
-# -- TensorFlow writers ---------------------------------------------------------------
+# -- TensorFlow writers -----------------------------------------------------------------
 
 
 def _write_raw(summary: Any, step: int) -> Any:
@@ -95,7 +378,7 @@ def _write_raw(summary: Any, step: int) -> Any:
 def _scoped(name: str) -> str:
     from summaries.basic import scope_tag
 
-    return scope_tag(pb.check_tag(name))
+    return scope_tag(checks.check_tag(name))
 
 
 @not_converted
@@ -103,12 +386,13 @@ def trajectory(name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
     """Write a whole optimizer trajectory to the default writer, one event per chunk.
 
     Rows are (step, x, y, loss); each event's step is the first step of its chunk.
-    Keyword arguments are those of `pb.trajectory_events`: race, optimizer, surface and
-    window (required), hyperparameters, start, minima, basis, chunk; any other keyword
-    is stored as additional JSON metadata (e.g. tolerance).
+    Keyword arguments are those of `trajectory_pb`: race, optimizer, surface and window
+    (required), hyperparameters, start, minima, basis, chunk, the display fields
+    (optimizer_title, surface_title, description, formula, analytic, tolerance, order,
+    log_scale, tuning); any other keyword is stored as further JSON metadata.
     Returns False when there is no default writer (nothing written).
     """
-    events = pb.trajectory_events(_scoped(name), steps, positions, losses, **kwargs)
+    events = trajectory_pb(_scoped(name), steps, positions, losses, **kwargs)
     written = True
     for step, summary in events:
         written = bool(_write_raw(summary, step)) and written
@@ -128,5 +412,14 @@ def surface(
     step: int = 0,
 ) -> bool:
     """Write a loss surface sampled on a regular [ny, nx] grid over `window`."""
-    summary = _surface_pb(_scoped(name), grid, race, surface, window, minima, log_scale, step)
-    return bool(_write_raw(summary, int(step)))
+    step = checks.check_step(step)
+    summary = surface_pb(
+        _scoped(name),
+        grid,
+        race=race,
+        surface=surface,
+        window=window,
+        minima=minima,
+        log_scale=log_scale,
+    )
+    return bool(_write_raw(summary, step))

@@ -39,6 +39,7 @@ class Surface:
         log_scale: bool,
         tolerance: float,
         description: str,
+        formula: str | None = None,
         defaults: dict[str, dict[str, float]] | None = None,
     ):
         self.name = name
@@ -50,6 +51,8 @@ class Surface:
         # distance to the nearest minimum, or (no minima) the loss threshold counted as arrived
         self.tolerance = float(tolerance)
         self.description = description
+        # the closed form as plain text (shown on the page), None when there is none
+        self.formula = formula
         # surface-specific default hyper-parameters, {optimizer: {key: value}}
         self.defaults = defaults or {}
 
@@ -102,6 +105,7 @@ class Surface:
             "tolerance_kind": "distance" if self.minima else "loss",
             "analytic": self.analytic,
             "description": self.description,
+            "formula": self.formula,
         }
 
     def __repr__(self) -> str:
@@ -111,25 +115,25 @@ class Surface:
 class AnalyticSurface(Surface):
     """A closed-form f(x, y), written once for numpy and TensorFlow."""
 
-    def __init__(self, name: str, title: str, formula: Callable, **kwargs: Any):
+    def __init__(self, name: str, title: str, function: Callable, **kwargs: Any):
         super().__init__(name, title, **kwargs)
-        self._formula = formula  # formula(x, y, cos) with cos from numpy or TensorFlow
+        self._function = function  # function(x, y, cos) with cos from numpy or TensorFlow
 
     def value(self, x: Any, y: Any) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._formula(x, y, np.cos)
+            return self._function(x, y, np.cos)
 
     def tf_loss(self, params: Any) -> Any:
         import tensorflow as tf
 
-        return self._formula(params[0], params[1], tf.cos)
+        return self._function(params[0], params[1], tf.cos)
 
     def tf_batch_loss(self, xy: Any) -> Any:
         import tensorflow as tf
 
-        return self._formula(xy[:, 0], xy[:, 1], tf.cos)
+        return self._function(xy[:, 0], xy[:, 1], tf.cos)
 
 
 def _saddle(x, y, cos):
@@ -358,6 +362,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[],
         log_scale=False,
         tolerance=-1.0,
+        formula="x^2 - y^2",
         description="the course notes' saddle point: no minimum; arriving = loss below -1 "
         "(escaped the saddle)",
     ),
@@ -370,6 +375,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[(3.0, 0.5)],
         log_scale=True,
         tolerance=0.05,
+        formula="(1.5 - x + x y)^2 + (2.25 - x + x y^2)^2 + (2.625 - x + x y^3)^2",
         description="flat plateaus and sharp ridges; minimum 0 at (3, 0.5)",
     ),
     AnalyticSurface(
@@ -381,6 +387,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[(1.0, 1.0)],
         log_scale=True,
         tolerance=0.05,
+        formula="(1 - x)^2 + 100 (y - x^2)^2",
         description="a narrow curved valley; minimum 0 at (1, 1)",
     ),
     AnalyticSurface(
@@ -392,6 +399,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[(0.0, 0.0)],
         log_scale=False,
         tolerance=0.05,
+        formula="20 + x^2 - 10 cos(2 pi x) + y^2 - 10 cos(2 pi y)",
         description="a bowl covered in local minima; global minimum 0 at (0, 0)",
     ),
     AnalyticSurface(
@@ -408,6 +416,7 @@ _SURFACE_LIST: list[Surface] = [
         ],
         log_scale=True,
         tolerance=0.05,
+        formula="(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
         description="four equal minima (0); which one a racer reaches depends on its path",
     ),
     AnalyticSurface(
@@ -419,6 +428,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[(0.0, 0.0)],
         log_scale=True,
         tolerance=0.05,
+        formula=f"0.5 (u^2 + {_COND:g} v^2), u = x cos 30° + y sin 30°, v = y cos 30° - x sin 30°",
         description=f"0.5 (u² + {_COND:g} v²) with (u, v) turned 30°: condition number "
         f"{_COND:g}; minimum 0 at (0, 0)",
     ),
@@ -430,6 +440,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[(0.1, 0.2)],
         log_scale=True,
         tolerance=0.01,
+        formula="mean over the data (x_i, y_i) of (k x_i + b - y_i)^2",
         description="the course notes' first model: MSE of y = kx + b on 100 random points "
         "of y = 0.1x + 0.2, from k = b = 0; minimum 0 at (0.1, 0.2)",
         # the course notes train it with plain gradient descent at 0.2

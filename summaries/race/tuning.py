@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from summaries.race import engine
+from summaries.race import metrics as race_metrics
 from summaries.race import optimizers as opts
 from summaries.race.surfaces import SURFACES
-from summaries.race import metrics as race_metrics
 
 LEARNING_RATE = (1e-4, 10.0)  # log-uniform
 MOMENTUM = (0.0, 0.99)  # uniform
