@@ -1,1 +1,0 @@
-"""Benchmarks of the summaries library, run with `flowscope bench NAME`."""
