@@ -25,6 +25,7 @@ setup(
         "tqdm>=4.60",
         "scikit-learn>=1.3",
         "google-crc32c>=1.5",
+        "portpicker>=1.5",  # free ports for the TensorBoard launcher (flowscope bench serve)
     ],
     extras_require={
         "test": [
@@ -35,6 +36,7 @@ setup(
             "tbparse>=0.0.9",
             "ruff>=0.5",
             "build>=1.0",
+            "import-linter>=2.1",  # the layer contract in pyproject.toml (tests/test_layers.py)
         ],
     },
     entry_points={

@@ -25,10 +25,10 @@ DEMOS = {
 }
 EVALUATORS = {"captcha": "demo_models.captcha.evaluate:main"}
 BENCHES = {
-    "histogram": "summaries.bench.histogram:main",
-    "callback": "summaries.bench.callback:main",
+    "histogram": "demo_models.bench.histogram:main",
+    "callback": "demo_models.bench.callback:main",
     "race": "demo_models.bench.race:main",
-    "serve": "tb_plugin.bench_serve:main",
+    "serve": "demo_models.bench.serve:main",
 }
 COMMANDS = {
     "tour": (

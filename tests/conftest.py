@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tb_plugin.tensorboard_process import TensorBoardProcess
+from demo_models.bench.tensorboard import TensorBoardProcess
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("FLOWSCOPE_ARTIFACTS", REPO / "tests" / "artifacts"))

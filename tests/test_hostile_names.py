@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from conftest import TensorBoard, artifact
 
+from demo_models.bench.tensorboard import tensorboard_command
 from summaries import pb
 from summaries import race as race_summaries
-from tb_plugin.tensorboard_process import tensorboard_command
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import TensorBoard, artifact, open_plugin_tab, wait_for
 
+from demo_models.bench.tensorboard import tensorboard_command
 from summaries import pb
 from summaries import race as race_summaries
-from tb_plugin.tensorboard_process import tensorboard_command
 
 RACE_PLUGIN, CONFUSION_PLUGIN = "optimizer_race", "position_confusion"
 RELOAD = 1  # conftest starts TensorBoard with --reload_interval 1

@@ -23,8 +23,8 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
+from demo_models.bench.tensorboard import tensorboard_command
 from tb_plugin import loaders
-from tb_plugin.tensorboard_process import tensorboard_command
 
 PLUGIN_SOURCES = sorted(Path(loaders.__file__).parent.glob("*.py"))
 

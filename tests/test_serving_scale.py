@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,16 @@ from pathlib import Path
 import pytest
 from tensorboard.plugins import base_plugin
 
-from tb_plugin import bench_serve, loaders
+import frontend
+from tb_plugin import loaders
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def race_page_points() -> int:
+    """Rows per trajectory the race page asks for, read from the page's own source."""
+    source = (frontend.ASSET_DIR / "race" / "index.js").read_text(encoding="utf-8")
+    return int(re.search(r"^const POINTS = (\d+);", source, re.MULTILINE).group(1))
 
 
 def flowscope_command() -> list[str]:
@@ -97,7 +105,8 @@ def test_large_inputs_are_downsampled_and_memory_stays_bounded(results):
     large, sizes = data["large"], data["sizes"]
     trajectory = large["routes"]["trajectory"]
     assert trajectory["total_points"] == sizes["large_steps"]
-    assert trajectory["points"] <= bench_serve.PAGE_POINTS
+    assert data["page_points"] == race_page_points()  # the bench asks what the page asks
+    assert trajectory["points"] <= race_page_points()
     assert trajectory["downsampling"] == "lttb"
     series = large["routes"]["series"]
     p, k = sizes["large_positions"], sizes["large_classes"]

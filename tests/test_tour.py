@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import portpicker
 import pytest
 from conftest import artifact, open_plugin_tab, wait_for
 from PIL import Image
@@ -27,7 +28,6 @@ from test_demos import LESSON_SCOPES, graph_scopes
 
 from demo_models.tour import NAMES
 from summaries import format as fmt
-from tb_plugin.tensorboard_process import free_port
 
 LESSONS = ["linear", "nonlinear", "softmax", "mlp", "regularized", "lenet5"]
 CLASSIFIERS = ["softmax", "mlp", "regularized", "lenet5"]
@@ -192,7 +192,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
 
 
 def test_tour_serves_tensorboard_and_prints_the_url(tmp_path):
-    port = free_port()
+    port = portpicker.pick_unused_port()
     process = subprocess.Popen(
         flowscope(
             "tour", "--only", "linear", "--logdir", str(tmp_path / "runs"), "--port", str(port)

@@ -100,7 +100,7 @@ def _run_variant(variant: str, mode: str, size: int, repeats: int) -> dict:
         command = [
             sys.executable,
             "-m",
-            "summaries.bench.histogram",
+            "demo_models.bench.histogram",
             "--worker",
             variant,
             "--mode",

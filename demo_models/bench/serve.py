@@ -22,14 +22,19 @@ What it does, side by side in one run:
 
 "Without Flowscope" runs the same launcher with Flowscope's `tensorboard_plugins` entry
 points filtered out, so both variants pay the same start-up path.
+
+The logdir is written by `serve_logs`, the pages are timed by `serve_browser` (Playwright,
+imported only when the browser parts run) and the report is `serve_report`'s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -40,28 +45,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tb_plugin.tensorboard_process import TensorBoardProcess, tensorboard_command
-
-RACE = "optimizer_race"
-CONFUSION = "position_confusion"
-LOSS_TAG = "race/loss"
-TRAJECTORY_TAG = "race/trajectory"
-SURFACE_TAG = "race/surface"
-MATRIX_TAG = "confusion/validation"
-EXAMPLES_TAG = "confusion/validation/examples"
-SEQUENCE_TAG = "validation/sequence_accuracy"
-PAGE_POINTS = 1500  # rows per trajectory the race page asks for (frontend/race/index.js)
-SURFACES = ("beale", "rosenbrock", "himmelblau", "quadratic")
-OPTIMIZERS = (
-    ("sgd", 0.001),
-    ("momentum", 0.001),
-    ("adagrad", 0.5),
-    ("rmsprop", 0.01),
-    ("adam", 0.05),
+import frontend
+from demo_models.bench import serve_browser
+from demo_models.bench.serve_logs import (
+    LOSS_TAG,
+    MATRIX_TAG,
+    OPTIMIZERS,
+    QUICK,
+    SEQUENCE_TAG,
+    TRAJECTORY_TAG,
+    Sizes,
+    write_confusion_runs,
+    write_large,
+    write_race_runs,
 )
-P95_TARGET = 1.5
-START_TARGET = 1.05
-# The large phase's bound on the TensorBoard tree's resident memory growth (stated in README).
+from demo_models.bench.serve_report import report
+from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
+from summaries.format import CONFUSION_PLUGIN as CONFUSION
+from summaries.format import RACE_PLUGIN as RACE
+
+
+def page_points() -> int:
+    """Rows per trajectory the race page asks for: `POINTS` in frontend/race/index.js."""
+    source = (frontend.ASSET_DIR / "race" / "index.js").read_text(encoding="utf-8")
+    match = re.search(r"^const POINTS = (\d+);", source, re.MULTILINE)
+    if match is None:
+        raise RuntimeError("frontend/race/index.js no longer defines `const POINTS = <int>;`")
+    return int(match.group(1))
+
+
+# The page's own value, read from its source (one source of truth for the page and the bench).
+PAGE_POINTS = page_points()
+# The large phase's bound on the TensorBoard tree's resident memory growth (stated in
+# docs/benchmarks.md).
 LARGE_GROWTH_BOUND_MB = 768
 
 # Imports what TensorBoard imports first, then times what Flowscope adds to its start-up:
@@ -123,218 +139,6 @@ def tree_rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total_kb / 1024
-
-
-# -- the logdir ----------------------------------------------------------------------------
-
-
-@dataclass
-class Sizes:
-    race_runs: int = 20
-    race_steps: int = 10_000
-    confusion_runs: int = 5
-    confusion_steps: int = 200
-    positions: int = 4
-    classes: int = 10
-    rounds: int = 30
-    starts: int = 5
-    large_steps: int = 1_000_000
-    large_positions: int = 8
-    large_classes: int = 36
-    large_confusion_steps: int = 1000
-    sampled_steps: int = 10  # confusion steps per run that /matrix, /examples, /image rotate over
-    large_repeats: int = 4
-    slider_moves: int = 12
-
-
-QUICK = Sizes(
-    race_runs=4,
-    race_steps=2000,
-    confusion_runs=2,
-    confusion_steps=20,
-    rounds=3,
-    starts=1,
-    large_steps=100_000,
-    large_confusion_steps=200,  # more than /series sends at 8 x 36 (192): thinning happens
-    sampled_steps=3,
-    large_repeats=2,
-    slider_moves=6,
-)
-
-
-def _path(surface, steps: int, rng, speed: float) -> tuple[Any, Any]:
-    """A plausible optimizer path: a damped spiral from the start into a minimum, plus noise."""
-    import numpy as np
-
-    start = np.array(surface.start)
-    goal = np.array(surface.minima[0] if surface.minima else surface.start)
-    t = np.arange(steps) / max(steps - 1, 1)
-    decay = np.exp(-speed * 8 * t)[:, None]
-    angle = speed * 25 * t
-    spin = np.column_stack([np.cos(angle), np.sin(angle)]) * np.linalg.norm(start - goal) * 0.3
-    path = goal + (start - goal) * decay + spin * decay * np.sin(np.pi * t)[:, None]
-    path += rng.normal(0, 0.002, size=path.shape) * decay
-    return path, surface.value(path[:, 0], path[:, 1])
-
-
-def _png_pool(count: int, rng) -> list[bytes]:
-    from summaries.pb import encode_png
-
-    return [encode_png(rng.integers(0, 255, size=(24, 72), dtype="uint8")) for _ in range(count)]
-
-
-def _write_racer(writer, surface, race: str, optimizer: str, lr: float, positions, losses):
-    """One racer's loss surface and whole trajectory (steps 0, 1, ...) into `writer`."""
-    import numpy as np
-
-    from summaries import race as race_summaries
-
-    race_summaries.write_surface(
-        writer,
-        SURFACE_TAG,
-        surface.grid(101)[2],
-        race=race,
-        surface=surface.name,
-        window=surface.window,
-        minima=surface.minima,
-        log_scale=surface.log_scale,
-    )
-    race_summaries.write_trajectory(
-        writer,
-        TRAJECTORY_TAG,
-        np.arange(len(losses)),
-        positions,
-        losses,
-        race=race,
-        optimizer=optimizer,
-        surface=surface.name,
-        window=surface.window,
-        hyperparameters={"learning_rate": lr},
-        start=surface.start,
-        minima=surface.minima,
-        tolerance=surface.tolerance,
-    )
-
-
-def write_race_runs(logdir: Path, runs: int, steps: int, seed: int = 0) -> list[dict]:
-    """`runs` racers (surfaces x optimizers), each with a trajectory, a surface and race/loss."""
-    import numpy as np
-    from tensorboard.plugins.scalar import summary_v2 as scalar_summary
-
-    from demo_models.race.surfaces import SURFACES as ALL_SURFACES
-    from summaries.pb import LogWriter
-
-    rng = np.random.default_rng(seed)
-    made = []
-    for i in range(runs):
-        surface = ALL_SURFACES[SURFACES[i // len(OPTIMIZERS) % len(SURFACES)]]
-        optimizer, lr = OPTIMIZERS[i % len(OPTIMIZERS)]
-        block = i // (len(OPTIMIZERS) * len(SURFACES))
-        race = f"bench-{surface.name}" + (f"-{block}" if block else "")
-        run = f"{race}/{optimizer}"
-        positions, losses = _path(surface, steps, rng, 0.5 + 0.1 * (i % len(OPTIMIZERS)))
-        with LogWriter(str(logdir / run)) as writer:
-            _write_racer(writer, surface, race, optimizer, lr, positions, losses)
-            scalar = scalar_summary.scalar_pb(LOSS_TAG, 0.0)  # a template: only the value changes
-            for step, loss in enumerate(losses.tolist()):
-                scalar.value[0].tensor.float_val[0] = loss
-                writer.add(scalar, step=step)
-        made.append({"run": run, "race": race, "optimizer": optimizer, "lr": lr})
-    return made
-
-
-def _counts(rng, positions: int, classes: int, accuracy: float, samples: int):
-    """[P, K, K] counts: `samples` per position spread evenly over true classes."""
-    import numpy as np
-
-    per_class = max(samples // classes, 1)
-    wrong = rng.binomial(per_class, 1 - accuracy, size=(positions, classes))
-    spread = rng.multinomial(wrong, rng.dirichlet(np.ones(classes - 1)))  # [P, K, K-1]
-    counts = np.zeros((positions, classes, classes), np.int64)
-    counts[:, ~np.eye(classes, dtype=bool)] = spread.reshape(positions, -1)
-    counts[:, np.arange(classes), np.arange(classes)] = per_class - wrong
-    return counts
-
-
-def write_confusion_run(
-    logdir: Path,
-    run: str,
-    steps: int,
-    positions: int,
-    classes: int,
-    rng,
-    pool: list[bytes],
-    examples_every: int = 1,
-    images: int = 24,
-) -> None:
-    """One confusion run: a [P, K, K] matrix per step, example images, sequence accuracy."""
-    import numpy as np
-    from tensorboard.plugins.scalar import summary_v2 as scalar_summary
-
-    from summaries import pb
-
-    position_names = [f"digit {p + 1}" for p in range(positions)]
-    class_names = [str(c) if c < 10 else chr(ord("A") + c - 10) for c in range(classes)]
-    with pb.LogWriter(str(logdir / run)) as writer:
-        for step in range(steps):
-            accuracy = 0.5 + 0.45 * step / max(steps - 1, 1)
-            counts = _counts(rng, positions, classes, accuracy, 25 * classes)
-            writer.add(
-                pb.confusion_pb(MATRIX_TAG, counts, positions=position_names, classes=class_names),
-                step=step,
-            )
-            if step % examples_every == 0:
-                off = np.argwhere(counts * (1 - np.eye(classes, dtype=np.int64)) > 0)
-                cells = off[rng.permutation(len(off))[:images]].tolist()
-                blobs = [pool[(step + j) % len(pool)] for j in range(len(cells))]
-                writer.add(
-                    pb.examples_pb(
-                        EXAMPLES_TAG, cells, blobs, matrix_tag=MATRIX_TAG, cap_per_cell=4
-                    ),
-                    step=step,
-                )
-            writer.add(scalar_summary.scalar_pb(SEQUENCE_TAG, accuracy**positions), step=step)
-
-
-def write_confusion_runs(logdir: Path, sizes: Sizes, seed: int = 1) -> list[str]:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    pool = _png_pool(48, rng)
-    runs = [f"captcha-{i}" for i in range(sizes.confusion_runs)]
-    for run in runs:
-        write_confusion_run(
-            logdir, run, sizes.confusion_steps, sizes.positions, sizes.classes, rng, pool
-        )
-    return runs
-
-
-def write_large(logdir: Path, sizes: Sizes, seed: int = 2) -> dict[str, Any]:
-    """A long trajectory (one racer) and a wide 8 x 36 confusion series."""
-    import numpy as np
-
-    from demo_models.race.surfaces import SURFACES as ALL_SURFACES
-    from summaries.pb import LogWriter
-
-    rng = np.random.default_rng(seed)
-    surface = ALL_SURFACES["rosenbrock"]
-    race, run = "large-race", "large-race/adam"
-    positions, losses = _path(surface, sizes.large_steps, rng, 0.7)
-    with LogWriter(str(logdir / run)) as writer:
-        _write_racer(writer, surface, race, "adam", 0.05, positions, losses)
-    confusion_run = "large-captcha"
-    write_confusion_run(
-        logdir,
-        confusion_run,
-        sizes.large_confusion_steps,
-        sizes.large_positions,
-        sizes.large_classes,
-        rng,
-        _png_pool(48, rng),
-        examples_every=max(sizes.large_confusion_steps // 20, 1),
-        images=60,
-    )
-    return {"race": race, "run": run, "confusion_run": confusion_run}
 
 
 # -- TensorBoard ---------------------------------------------------------------------------
@@ -469,15 +273,11 @@ def build_cases(
         ),
     ]
     matrix, examples, images = [], [], []
-    for i, run in enumerate(confusion_runs):
+    for run in confusion_runs:
         steps = board.json(plugin + f"{CONFUSION}/series" + _q(run=run, tag=MATRIX_TAG))["steps"]
-        for j, step in enumerate(steps[:: max(len(steps) // sampled, 1)][:sampled]):
-            mode = ("count", "true", "predicted")[(i + j) % 3]
-            matrix.append(
-                plugin
-                + f"{CONFUSION}/matrix"
-                + _q(run=run, tag=MATRIX_TAG, step=step, normalize=mode)
-            )
+        for step in steps[:: max(len(steps) // sampled, 1)][:sampled]:
+            # /matrix answers counts (the page normalises them itself)
+            matrix.append(plugin + f"{CONFUSION}/matrix" + _q(run=run, tag=MATRIX_TAG, step=step))
             answer = board.json(
                 plugin + f"{CONFUSION}/matrix" + _q(run=run, tag=MATRIX_TAG, step=step, top=3)
             )
@@ -564,120 +364,6 @@ def whatif_fresh(board: Board, race_runs: list[dict], count: int) -> list[float]
     return seconds
 
 
-# -- browser ---------------------------------------------------------------------------------
-
-CHROMIUM = os.environ.get("FLOWSCOPE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-# Polls (every animation frame) until `check()` is true; resolves with ms since `t0`.
-_UNTIL = """
-(check, t0, limit) => new Promise((resolve, reject) => {
-  const tick = () => {
-    let ok = false;
-    try { ok = check(); } catch (err) { ok = false; }
-    if (ok) return resolve(performance.now() - t0);
-    if (performance.now() - t0 > limit) return reject(new Error("timed out"));
-    requestAnimationFrame(tick);
-  };
-  tick();
-})
-"""
-
-RACE_READY = """
-(race) => {
-  const app = window.flowscopeRace;
-  return Boolean(app && app.race && app.race.race === race && app.board &&
-    !document.getElementById('race-controls').hidden &&
-    document.querySelectorAll('#race-leaderboard-card .lb-row').length >= app.racers.length);
-}
-"""
-
-
-def _frame(page, board: Board, plugin: str, timeout_ms: int = 120_000):
-    """Open TensorBoard on a plugin's tab; return (frame, ms from navigation to the frame)."""
-    start = time.perf_counter()
-    page.goto(f"{board.url}/#{plugin}", wait_until="domcontentloaded")
-    handle = page.wait_for_selector(f'iframe[src*="name={plugin}"]', timeout=timeout_ms)
-    return handle.content_frame(), 1e3 * (time.perf_counter() - start)
-
-
-def _in_frame_ms(frame, ready_js: str, arg: Any, timeout_ms: int = 120_000) -> float:
-    """ms from the frame's own navigation start until `ready_js(arg)` holds."""
-    frame.wait_for_function(ready_js, arg=arg, timeout=timeout_ms, polling="raf")
-    return float(frame.evaluate("performance.now()"))
-
-
-def _select_ms(frame, selector: str, value: str, ready_js: str, arg: Any) -> float:
-    """ms from changing a <select> until the page shows the choice (in-page clock)."""
-    script = f"""
-    async ([value, arg]) => {{
-      const ready = {ready_js};
-      const until = {_UNTIL};
-      const t0 = performance.now();
-      const select = document.querySelector({json.dumps(selector)});
-      select.value = value;
-      select.dispatchEvent(new Event('change'));
-      await new Promise((r) => setTimeout(r, 0));
-      return until(() => ready(arg), t0, 300000);
-    }}"""
-    return float(frame.evaluate(script, [value, arg]))
-
-
-def _slide_ms(frame, selector: str, moves: int = 12) -> list[float]:
-    """ms per slider move until two animation frames later (input handled and painted)."""
-    script = f"""
-    async (moves) => {{
-      const slider = document.querySelector({json.dumps(selector)});
-      const max = Number(slider.max), out = [];
-      for (let i = 0; i < moves; i++) {{
-        const t0 = performance.now();
-        slider.value = String(Math.round(max * ((i * 7) % moves) / moves));
-        slider.dispatchEvent(new Event('input'));
-        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-        out.push(performance.now() - t0);
-      }}
-      return out;
-    }}"""
-    return [float(v) for v in frame.evaluate(script, moves)]
-
-
-def open_pages(browser, board: Board, first_race: str, confusion_run: str) -> dict[str, Any]:
-    """Open both Flowscope pages (each in its own tab); time their first render."""
-    context = browser.new_context(viewport={"width": 1400, "height": 950})
-    errors: list[str] = []
-    result: dict[str, Any] = {"context": context, "errors": errors}
-    for name, plugin in (("race", RACE), ("confusion", CONFUSION)):
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.bring_to_front()
-        frame, shell_ms = _frame(page, board, plugin)
-        if name == "race":
-            frame.wait_for_function(RACE_READY, arg=first_race, timeout=180_000, polling="raf")
-        else:
-            key = json.dumps([confusion_run, MATRIX_TAG], separators=(",", ":"))
-            frame.wait_for_function(
-                "(key) => document.getElementById('cm-run')?.value === key && "
-                "document.querySelectorAll('svg.cm-heatmap').length > 0 && "
-                "!document.querySelector('#cm-maps .cm-loading')",
-                arg=key,
-                timeout=180_000,
-                polling="raf",
-            )
-        result[name] = {
-            "page": page,
-            "frame": frame,
-            "shell_ms": shell_ms,
-            "render_ms": float(frame.evaluate("performance.now()")),
-        }
-    return result
-
-
 # -- the run -----------------------------------------------------------------------------------
 
 
@@ -740,6 +426,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "rounds": rounds,
         "starts": starts,
         "tensorflow_imported_by_tensorboard": tensorflow,
+        "page_points": PAGE_POINTS,
     }
 
     _say(
@@ -766,14 +453,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             f"without {timings['without'][-1]:.2f} s"
         )
 
-    browser, playwright = None, None
-    if not args.no_browser:
-        from playwright.sync_api import sync_playwright
-
-        playwright = sync_playwright().start()
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    browsers = contextlib.ExitStack()
+    browser = None if args.no_browser else browsers.enter_context(serve_browser.chromium())
     try:
         _say("TensorBoard without Flowscope: start, load, memory ...")
         board = Board(logdir, False, tensorflow, extra)
@@ -803,7 +484,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             _wait_flowscope(board, race_runs, confusion_runs, sizes)
             results["with_rss_idle_mb"] = board.rss_mb()
             if browser is not None:
-                opened = open_pages(
+                opened = serve_browser.open_pages(
                     browser, board, min(r["race"] for r in race_runs), min(confusion_runs)
                 )
                 time.sleep(1)
@@ -831,9 +512,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         finally:
             board.stop()
     finally:
-        if browser is not None:
-            browser.close()
-            playwright.stop()
+        browsers.close()
     results["start_seconds"] = timings
     results["own_start_ms"] = own_start_ms(1 if args.quick else 3)
     return results
@@ -847,7 +526,7 @@ def _wait_flowscope(
     timeout: float = 600,
 ) -> None:
     """Wait until Flowscope's listings show every run at its last step."""
-    from summaries.pb import DEFAULT_CHUNK
+    from summaries.race import DEFAULT_CHUNK
 
     last_chunk = (sizes.race_steps - 1) // DEFAULT_CHUNK * DEFAULT_CHUNK
     begin = time.monotonic()
@@ -867,7 +546,7 @@ def _wait_flowscope(
 
 def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, Any]:
     """Write the large runs into the served logdir, then measure serving them."""
-    from summaries.pb import DEFAULT_CHUNK
+    from summaries.race import DEFAULT_CHUNK
 
     out: dict[str, Any] = {"rss_before_mb": board.rss_mb()}
     _say(
@@ -903,9 +582,7 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
         + _q(run=large["run"], tag=TRAJECTORY_TAG, points=PAGE_POINTS),
         "leaderboard": plugin + f"{RACE}/leaderboard" + _q(race=large["race"]),
         "series": plugin + f"{CONFUSION}/series" + _q(run=large["confusion_run"], tag=MATRIX_TAG),
-        "matrix": plugin
-        + f"{CONFUSION}/matrix"
-        + _q(run=large["confusion_run"], tag=MATRIX_TAG, normalize="true"),
+        "matrix": plugin + f"{CONFUSION}/matrix" + _q(run=large["confusion_run"], tag=MATRIX_TAG),
     }
     out["routes"] = {}
     for name, path in routes.items():
@@ -938,23 +615,25 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
     if browser is not None:
         races = [r["race"] for r in board.json(plugin + f"{RACE}/races")["races"]]
         runs = [r["run"] for r in board.json(plugin + f"{CONFUSION}/runs")["runs"]]
-        opened = open_pages(browser, board, races[0], runs[0])
+        opened = serve_browser.open_pages(browser, board, races[0], runs[0])
         race_frame = opened["race"]["frame"]
         confusion_frame = opened["confusion"]["frame"]
         opened["race"]["page"].bring_to_front()  # background tabs get throttled frames
-        out["race_select_ms"] = _select_ms(
-            race_frame, "#race-picker", large["race"], RACE_READY, large["race"]
+        out["race_select_ms"] = serve_browser.select_ms(
+            race_frame, "#race-picker", large["race"], serve_browser.RACE_READY, large["race"]
         )
-        out["race_slide_ms"] = _slide_ms(race_frame, "#race-scrubber", sizes.slider_moves)
-        key = json.dumps([large["confusion_run"], MATRIX_TAG], separators=(",", ":"))
-        ready = (
-            "(key) => document.getElementById('cm-run').value === key && "
-            "document.querySelectorAll('svg.cm-heatmap').length >= "
-            f"{sizes.large_positions} && !document.querySelector('#cm-maps .cm-loading')"
+        out["race_slide_ms"] = serve_browser.slide_ms(
+            race_frame, "#race-scrubber", sizes.slider_moves
         )
+        key = serve_browser.confusion_key(large["confusion_run"])
+        ready = serve_browser.confusion_ready(sizes.large_positions)
         opened["confusion"]["page"].bring_to_front()
-        out["confusion_select_ms"] = _select_ms(confusion_frame, "#cm-run", key, ready, key)
-        out["confusion_slide_ms"] = _slide_ms(confusion_frame, "#cm-step", sizes.slider_moves)
+        out["confusion_select_ms"] = serve_browser.select_ms(
+            confusion_frame, "#cm-run", key, ready, key
+        )
+        out["confusion_slide_ms"] = serve_browser.slide_ms(
+            confusion_frame, "#cm-step", sizes.slider_moves
+        )
         time.sleep(1)
         out["rss_pages_mb"] = board.rss_mb()
         out["page_errors"] = list(opened["errors"])
@@ -966,160 +645,6 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
 
 
 # -- report ------------------------------------------------------------------------------------
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or not b else a / b
-
-
-def report(results: dict[str, Any]) -> list[str]:
-    """Human-readable lines with the ratios the targets are stated in."""
-    lines = []
-    s = results["sizes"]
-    lines.append(
-        f"logdir: {s['race_runs']} race runs x {s['race_steps']:,} steps (+ race/loss "
-        f"scalars), {s['confusion_runs']} confusion runs x {s['confusion_steps']} steps "
-        f"of {s['positions']} x {s['classes']} x {s['classes']} with images"
-    )
-    mode = "imports TensorFlow" if results["tensorflow_imported_by_tensorboard"] else "no TF"
-    lines.append(
-        f"TensorBoard --load_fast=true ({mode}); {results['rounds']} interleaved rounds, "
-        "2 requests per route per round; ratios against the scalars route of the same family"
-    )
-    routes = results.get("routes", [])
-    base = {r["family"]: r for r in routes if r["route"].startswith("scalars")}
-    if routes:
-        lines.append("")
-        header = (
-            f"{'route':26} {'p50 ms':>8} {'p95 ms':>8} {'first ms':>9} {'KB':>7} "
-            f"{'p50 ratio':>9} {'p95 ratio':>9}"
-        )
-        lines.append(header)
-        lines.append("-" * len(header))
-        for r in routes:
-            baseline = base.get(r["family"])
-            ratio = _ratio(r["p95_ms"], baseline and baseline["p95_ms"])
-            ratio50 = _ratio(r["p50_ms"], baseline and baseline["p50_ms"])
-            if r["route"].startswith("scalars"):
-                verdict = f"{'':>9} {'(baseline)':>9}"
-            else:
-                ok = ratio is not None and ratio <= P95_TARGET
-                verdict = (
-                    f"{ratio50:8.2f}x {ratio:8.2f}x  {'ok' if ok else 'OVER'} "
-                    f"(target p95 <= {P95_TARGET}x)"
-                )
-            cold = "" if r["cold_ms"] is None else f"{r['cold_ms']:9.1f}"
-            lines.append(
-                f"{r['route']:26} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {cold:>9} "
-                f"{r['kb']:7.1f} {verdict}"
-            )
-    if results.get("whatif_fresh_ms"):
-        fresh = results["whatif_fresh_ms"]
-        lines.append(
-            f"race /whatif with a new learning rate (runs the optimizer for "
-            f"{s['race_steps']:,} steps): {', '.join(f'{v:.0f}' for v in fresh)} ms "
-            "(a computation, not held to the scalars target)"
-        )
-    starts = results["start_seconds"]
-    if starts["with"] and starts["without"]:
-        w, wo = statistics.median(starts["with"]), statistics.median(starts["without"])
-        ratio = w / wo
-        lines.append("")
-        lines.append(
-            f"start -> /data/plugins_listing (median of {len(starts['with'])}): with "
-            f"Flowscope {w:.2f} s, without {wo:.2f} s: {ratio:.3f}x "
-            f"({'ok' if ratio <= START_TARGET else 'OVER'}, target <= {START_TARGET}x; "
-            f"difference {1e3 * (w - wo):+.0f} ms)"
-        )
-        lines.append(
-            f"  spread: with {min(starts['with']):.2f}..{max(starts['with']):.2f} s, without "
-            f"{min(starts['without']):.2f}..{max(starts['without']):.2f} s"
-        )
-    own = results.get("own_start_ms")
-    if own and starts["without"]:
-        share = statistics.median(own) / (10 * statistics.median(starts["without"]))
-        lines.append(
-            f"Flowscope's own start-up work (import its loaders and plugin modules, build both "
-            f"plugins; fresh process, median of {len(own)}): {statistics.median(own):.0f} ms "
-            f"= {share:.1f} % of the start without Flowscope"
-        )
-    if "with_ready_seconds" in results:
-        lines.append(
-            f"start -> every scalar point served: with {results['with_ready_seconds']:.1f}"
-            f" s after the listing, without {results['without_ready_seconds']:.1f} s"
-        )
-    lines.append("")
-    rss = [
-        ("without Flowscope, data loaded", results.get("without_rss_idle_mb")),
-        ("without Flowscope, Time Series page open", results.get("without_rss_page_mb")),
-        ("with Flowscope, data loaded", results.get("with_rss_idle_mb")),
-        ("with Flowscope, both pages open", results.get("with_rss_pages_mb")),
-        ("with Flowscope, after the route timing", results.get("with_rss_after_routes_mb")),
-    ]
-    lines.append("TensorBoard process tree resident memory (Python + Rust data server):")
-    for label, value in rss:
-        if value is not None:
-            lines.append(f"  {label:44} {value:8.0f} MiB")
-    ratio = _ratio(results.get("with_rss_pages_mb"), results.get("without_rss_page_mb"))
-    if ratio:
-        lines.append(f"  with both Flowscope pages / without (its own page): {ratio:.2f}x")
-    pages = results.get("pages")
-    if pages:
-        lines.append(
-            f"pages: race rendered {pages['race']['render_ms']:.0f} ms after its iframe "
-            f"started, confusion {pages['confusion']['render_ms']:.0f} ms"
-        )
-    if results.get("page_errors"):
-        lines.append(f"PAGE ERRORS: {results['page_errors'][:3]}")
-    large = results.get("large")
-    if large:
-        lines.append("")
-        lines.append(
-            f"large: {s['large_steps']:,}-step trajectory, {s['large_positions']} x "
-            f"{s['large_classes']} confusion x {s['large_confusion_steps']:,} steps "
-            f"(written in {large['write_seconds']:.0f} s, served "
-            f"{large['load_seconds']:.0f} s later)"
-        )
-        for name, r in large["routes"].items():
-            extra = ""
-            if "total_points" in r:
-                extra = f", {r['points']} of {r['total_points']:,} rows ({r['downsampling']})"
-            if "total_steps" in r:
-                extra = f", {r['steps']} of {r['total_steps']:,} steps"
-            lines.append(
-                f"  /{name:11} first {r['cold_ms']:8.0f} ms, then {r['warm_ms']:7.0f}"
-                f" ms, {r['kb']:7.0f} KB{extra}"
-            )
-        for label, key in (
-            ("before the large runs", "rss_before_mb"),
-            ("large runs loaded", "rss_loaded_mb"),
-            ("after their routes", "rss_routes_mb"),
-            ("with both pages on them", "rss_pages_mb"),
-        ):
-            if key in large:
-                lines.append(f"  tree RSS {label:26} {large[key]:8.0f} MiB")
-        ok = large["growth_mb"] <= large["growth_bound_mb"]
-        lines.append(
-            f"  growth {large['growth_mb']:.0f} MiB: {'ok' if ok else 'OVER'} "
-            f"(bound {large['growth_bound_mb']} MiB)"
-        )
-        if "race_select_ms" in large:
-            slide_r, slide_c = large["race_slide_ms"], large["confusion_slide_ms"]
-            lines.append(
-                f"  race page: large race shown {large['race_select_ms']:.0f} ms after "
-                f"picking it; scrubber move -> painted: median "
-                f"{statistics.median(slide_r):.0f} ms, max {max(slide_r):.0f} ms"
-            )
-            lines.append(
-                f"  confusion page: large run shown {large['confusion_select_ms']:.0f} "
-                f"ms after picking it; step slider move -> painted: median "
-                f"{statistics.median(slide_c):.0f} ms, max {max(slide_c):.0f} ms"
-            )
-        if large.get("page_errors"):
-            lines.append(f"  PAGE ERRORS: {large['page_errors'][:3]}")
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the serving benchmark and print the ratios."""
     args = _parser().parse_args(argv)
@@ -1128,9 +653,10 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print("flowscope bench serve: --rounds and --starts must be >= 1", file=sys.stderr)
         return 2
-    if not args.no_browser and not Path(CHROMIUM).exists():
+    if not args.no_browser and not Path(serve_browser.CHROMIUM).exists():
         print(
-            f"flowscope bench serve: {CHROMIUM} not found (or pass --no-browser)", file=sys.stderr
+            f"flowscope bench serve: {serve_browser.CHROMIUM} not found (or pass --no-browser)",
+            file=sys.stderr,
         )
         return 2
     if args.workdir:

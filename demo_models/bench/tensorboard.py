@@ -1,13 +1,13 @@
 """One real TensorBoard program on a free loopback port, started, waited for and stopped.
 
-`flowscope bench serve` and the test suite both run TensorBoard this way.
+`flowscope bench serve` and the test suite both run TensorBoard this way. It lives with the
+applications (not in `tb_plugin`), so nothing TensorBoard loads carries the launcher.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,11 +16,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+import portpicker
 
 
 def installed_command() -> list[str]:
@@ -77,7 +73,7 @@ class TensorBoardProcess:
     ):
         self.logdir = Path(logdir)
         self.load_fast = load_fast
-        self.port = free_port()
+        self.port = portpicker.pick_unused_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or self.logdir.parent / f"tensorboard-{self.port}.log"
         args = [

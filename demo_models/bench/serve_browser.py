@@ -1,0 +1,152 @@
+"""Browser timing for `flowscope bench serve`: both pages in headless Chromium.
+
+Playwright is a test tool, imported only inside `chromium()`, so `flowscope bench serve
+--no-browser` (and everything else that imports the benchmark) runs without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from demo_models.bench.serve_logs import MATRIX_TAG
+from demo_models.bench.tensorboard import TensorBoardProcess
+from summaries.format import CONFUSION_PLUGIN as CONFUSION
+from summaries.format import RACE_PLUGIN as RACE
+
+CHROMIUM = os.environ.get("FLOWSCOPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+# Polls (every animation frame) until `check()` is true; resolves with ms since `t0`.
+_UNTIL = """
+(check, t0, limit) => new Promise((resolve, reject) => {
+  const tick = () => {
+    let ok = false;
+    try { ok = check(); } catch (err) { ok = false; }
+    if (ok) return resolve(performance.now() - t0);
+    if (performance.now() - t0 > limit) return reject(new Error("timed out"));
+    requestAnimationFrame(tick);
+  };
+  tick();
+})
+"""
+
+RACE_READY = """
+(race) => {
+  const app = window.flowscopeRace;
+  return Boolean(app && app.race && app.race.race === race && app.board &&
+    !document.getElementById('race-controls').hidden &&
+    document.querySelectorAll('#race-leaderboard-card .lb-row').length >= app.racers.length);
+}
+"""
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def confusion_key(run: str) -> str:
+    """The Confusion page's run picker value for `run`'s matrix."""
+    return json.dumps([run, MATRIX_TAG], separators=(",", ":"))
+
+
+def confusion_ready(positions: int = 1) -> str:
+    """JS predicate: the Confusion page shows run `key` with `positions` heatmaps, loaded."""
+    return (
+        "(key) => document.getElementById('cm-run')?.value === key && "
+        f"document.querySelectorAll('svg.cm-heatmap').length >= {positions} && "
+        "!document.querySelector('#cm-maps .cm-loading')"
+    )
+
+
+def _frame(page, board: TensorBoardProcess, plugin: str, timeout_ms: int = 120_000):
+    """Open TensorBoard on a plugin's tab; return (frame, ms from navigation to the frame)."""
+    start = time.perf_counter()
+    page.goto(f"{board.url}/#{plugin}", wait_until="domcontentloaded")
+    handle = page.wait_for_selector(f'iframe[src*="name={plugin}"]', timeout=timeout_ms)
+    return handle.content_frame(), 1e3 * (time.perf_counter() - start)
+
+
+def select_ms(frame, selector: str, value: str, ready_js: str, arg: Any) -> float:
+    """ms from changing a <select> until the page shows the choice (in-page clock)."""
+    script = f"""
+    async ([value, arg]) => {{
+      const ready = {ready_js};
+      const until = {_UNTIL};
+      const t0 = performance.now();
+      const select = document.querySelector({json.dumps(selector)});
+      select.value = value;
+      select.dispatchEvent(new Event('change'));
+      await new Promise((r) => setTimeout(r, 0));
+      return until(() => ready(arg), t0, 300000);
+    }}"""
+    return float(frame.evaluate(script, [value, arg]))
+
+
+def slide_ms(frame, selector: str, moves: int = 12) -> list[float]:
+    """ms per slider move until two animation frames later (input handled and painted)."""
+    script = f"""
+    async (moves) => {{
+      const slider = document.querySelector({json.dumps(selector)});
+      const max = Number(slider.max), out = [];
+      for (let i = 0; i < moves; i++) {{
+        const t0 = performance.now();
+        slider.value = String(Math.round(max * ((i * 7) % moves) / moves));
+        slider.dispatchEvent(new Event('input'));
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        out.push(performance.now() - t0);
+      }}
+      return out;
+    }}"""
+    return [float(v) for v in frame.evaluate(script, moves)]
+
+
+def open_pages(
+    browser: Any, board: TensorBoardProcess, first_race: str, confusion_run: str
+) -> dict[str, Any]:
+    """Open both Flowscope pages (each in its own tab); time their first render."""
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    errors: list[str] = []
+    result: dict[str, Any] = {"context": context, "errors": errors}
+    for name, plugin in (("race", RACE), ("confusion", CONFUSION)):
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.bring_to_front()
+        frame, shell_ms = _frame(page, board, plugin)
+        if name == "race":
+            frame.wait_for_function(RACE_READY, arg=first_race, timeout=180_000, polling="raf")
+        else:
+            frame.wait_for_function(
+                confusion_ready(),
+                arg=confusion_key(confusion_run),
+                timeout=180_000,
+                polling="raf",
+            )
+        result[name] = {
+            "page": page,
+            "frame": frame,
+            "shell_ms": shell_ms,
+            "render_ms": float(frame.evaluate("performance.now()")),
+        }
+    return result
