@@ -1,0 +1,210 @@
+"""Pure numpy geometry of the Optimizer Race page: LTTB downsampling, contour levels, grids.
+
+No TensorBoard and no HTTP here: the race plugin's routes call these on decoded data, and
+the tests call them directly. Errors in the data (a grid that is not 2-D, ...) are
+ValueError; the plugin answers them as 404.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import contourpy
+import numpy as np
+
+MAX_GRID = 201  # surface cells sent per side; larger grids are strided down
+# Linear contour levels leaving more than this share of the grid under the lowest level
+# would hide the valley where optimizers race, so levels are log-spaced instead.
+LOG_LEVELS_SHARE = 0.3
+
+
+def sig(values: np.ndarray, digits: int = 7) -> list:
+    """Floats rounded to `digits` significant digits (short JSON); NaN/Inf become None."""
+    out = []
+    for v in np.asarray(values, dtype=np.float64).tolist():
+        out.append(float(f"{v:.{digits}g}") if math.isfinite(v) else None)
+    return out
+
+
+def _loss_axis(losses: np.ndarray) -> np.ndarray:
+    """Losses on a log axis (symlog when some are <= 0), used to weigh loss-curve shape."""
+    finite = losses[np.isfinite(losses)]
+    if finite.size and (finite > 0).all():
+        return np.log10(np.where(np.isfinite(losses), losses, np.nan))
+    scale = max(float(np.abs(finite).max()) * 1e-3, 1e-12) if finite.size else 1.0
+    return np.sign(losses) * np.log10(1 + np.abs(losses) / scale)
+
+
+def lttb_indices(rows: np.ndarray, points: int, keep: list[int] | tuple = ()) -> np.ndarray:
+    """Indices of rows (step, x, y, loss) kept by largest-triangle-three-buckets.
+
+    The triangle area is measured in 4-D (step, x, y, log-loss), each axis normalised to
+    its range, so both the 2-D path's bends and the loss curve's spikes survive. Rows in
+    `keep` (plus the first and last) are always kept; the budget between two kept rows is
+    shared in proportion to the rows between them. Non-finite rows are never picked
+    unless kept explicitly.
+    """
+    n = len(rows)
+    if n <= points:
+        return np.arange(n)
+    mandatory = sorted({0, n - 1, *(int(k) for k in keep if 0 <= k < n)})
+    feats = np.column_stack([rows[:, 0], rows[:, 1], rows[:, 2], _loss_axis(rows[:, 3])])
+    finite = np.isfinite(feats).all(axis=1)
+    if finite.any():
+        lo = np.nanmin(np.where(finite[:, None], feats, np.nan), axis=0)
+        hi = np.nanmax(np.where(finite[:, None], feats, np.nan), axis=0)
+        feats = (feats - lo) / np.where(hi > lo, hi - lo, 1.0)
+    feats = np.where(np.isfinite(feats), feats, 0.0)
+    budget = max(points - len(mandatory), 0)
+    gaps = [
+        np.arange(a + 1, b)[finite[a + 1 : b]]
+        for a, b in zip(mandatory[:-1], mandatory[1:], strict=True)
+    ]
+    sizes = np.array([len(g) for g in gaps], dtype=np.float64)
+    share = np.floor(budget * sizes / sizes.sum()).astype(int) if sizes.sum() else sizes * 0
+    for i in np.argsort(-(budget * sizes / max(sizes.sum(), 1) - share))[: budget - share.sum()]:
+        share[i] += 1  # hand out the rounding remainder to the largest fractions
+    chosen = list(mandatory)
+    for (a, b), gap, k in zip(
+        zip(mandatory[:-1], mandatory[1:], strict=True), gaps, share, strict=True
+    ):
+        k = min(int(k), len(gap))
+        if k == len(gap):
+            chosen.extend(gap.tolist())
+        elif k > 0:
+            chosen.extend(_lttb_gap(feats, a, b, gap, k))
+    return np.array(sorted(set(chosen)), dtype=np.int64)
+
+
+def _lttb_gap(feats: np.ndarray, a: int, b: int, gap: np.ndarray, k: int) -> list[int]:
+    """Pick k of the `gap` rows between anchors a and b (classic LTTB, one per bucket)."""
+    buckets = np.array_split(gap, k)
+    means = [feats[bucket].mean(axis=0) for bucket in buckets[1:]] + [feats[b]]
+    prev = feats[a]
+    picked = []
+    for bucket, nxt in zip(buckets, means, strict=True):
+        u = feats[bucket] - prev
+        v = nxt - prev
+        # squared area of the triangle (prev, candidate, next) in any dimension
+        area2 = (u * u).sum(axis=1) * (v @ v) - (u @ v) ** 2
+        best = int(bucket[int(np.argmax(area2))])
+        picked.append(best)
+        prev = feats[best]
+    return picked
+
+
+def contour_levels(grid: np.ndarray, count: int, log_scale: bool) -> tuple[np.ndarray, str]:
+    """Contour levels for a surface grid and the scale used ("linear" or "log")."""
+    finite = grid[np.isfinite(grid)]
+    zmin, zmax = float(finite.min()), float(finite.max())
+    if zmax <= zmin:
+        return np.array([zmin]), "linear"
+    linear = np.linspace(zmin, zmax, count + 2)[1:-1]
+    if not log_scale and (finite < linear[0]).mean() <= LOG_LEVELS_SHARE:
+        return linear, "linear"
+    shifted = finite - zmin
+    positive = shifted[shifted > 0]
+    low = max(float(np.quantile(positive, 0.002)), (zmax - zmin) * 1e-9)
+    levels = zmin + np.geomspace(low, zmax - zmin, count + 1)[:-1]
+    return levels, "log"
+
+
+def stack_rows(chunks: list[np.ndarray]) -> np.ndarray | None:
+    """Concatenate [k, 4] chunks into one step-sorted array (later writes win)."""
+    parts = [np.asarray(c, dtype=np.float64) for c in chunks]
+    parts = [p for p in parts if p.ndim == 2 and p.shape[1] == 4 and len(p)]
+    if not parts:
+        return None
+    rows = np.concatenate(parts)
+    rows = rows[np.isfinite(rows[:, 0])]
+    # np.unique keeps the first occurrence; reverse so a re-written step keeps its last row
+    _, first = np.unique(rows[::-1, 0], return_index=True)
+    return rows[::-1][first] if len(first) else None
+
+
+def sample(rows: np.ndarray, metrics: dict[str, Any], points: int) -> dict[str, Any]:
+    """The downsampled columns of a trajectory, keeping first, last and divergence rows."""
+    keep: list[int] = []
+    diverged_index = None
+    if metrics.get("diverged_step") is not None:
+        diverged_index = int(np.searchsorted(rows[:, 0], metrics["diverged_step"]))
+        diverged_index = min(diverged_index, len(rows) - 1)
+        keep = [diverged_index - 1, diverged_index]
+    index = lttb_indices(rows, points, keep)
+    picked = rows[index]
+    return {
+        "total_points": len(rows),
+        "points": len(index),
+        "downsampling": "lttb" if len(index) < len(rows) else "none",
+        "step": [int(s) for s in picked[:, 0]],
+        "x": sig(picked[:, 1]),
+        "y": sig(picked[:, 2]),
+        "loss": sig(picked[:, 3]),
+        "diverged_step": metrics.get("diverged_step"),
+        "diverged_index": (
+            None if diverged_index is None else int(np.searchsorted(index, diverged_index))
+        ),
+    }
+
+
+def surface_payload(
+    grid: Any,
+    window: Any,
+    count: int,
+    *,
+    log_scale: bool = False,
+    minima: list | None = None,
+    start: list | None = None,
+    surface: str | None = None,
+) -> dict[str, Any]:
+    """Grid (strided to MAX_GRID per side), contour lines and scale of a surface tensor.
+
+    Raises ValueError when the grid is not 2-D, has no finite value or no window.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    if grid.ndim != 2 or min(grid.shape) < 2:
+        raise ValueError("is not a 2-D grid")
+    if not window:
+        raise ValueError("has no window")
+    xmin, xmax, ymin, ymax = (float(v) for v in window)
+    xs = np.linspace(xmin, xmax, grid.shape[1])
+    ys = np.linspace(ymin, ymax, grid.shape[0])
+    finite = np.isfinite(grid)
+    if not finite.any():
+        raise ValueError("has no finite values")
+    levels, scale = contour_levels(grid, count, bool(log_scale))
+    generator = contourpy.contour_generator(
+        xs, ys, np.ma.masked_invalid(grid), line_type=contourpy.LineType.Separate
+    )
+    contours = []
+    for level in levels:
+        lines = [
+            [sig(line[:, 0], 5), sig(line[:, 1], 5)]
+            for line in generator.lines(float(level))
+            if len(line) >= 2
+        ]
+        contours.append({"level": float(f"{level:.6g}"), "lines": lines})
+    sy = max(1, math.ceil(grid.shape[0] / MAX_GRID))
+    sx = max(1, math.ceil(grid.shape[1] / MAX_GRID))
+    small = grid[::sy, ::sx]
+    values = grid[finite]
+    return {
+        "surface": surface,
+        "window": [xmin, xmax, ymin, ymax],
+        "minima": minima or [],
+        "start": start,
+        "log_scale": bool(log_scale),
+        "scale": scale,
+        "zmin": float(values.min()),
+        "zmax": float(values.max()),
+        "levels": [c["level"] for c in contours],
+        "contours": contours,
+        "grid": {
+            "nx": small.shape[1],
+            "ny": small.shape[0],
+            "x": sig(xs[::sx], 6),
+            "y": sig(ys[::sy], 6),
+            "values": [sig(row, 5) for row in small],
+        },
+    }
