@@ -80,6 +80,7 @@ def main(argv: list[str]) -> int:
     import tensorflow as tf
 
     import summaries
+    from summaries.format import RACE_TAGS
     from summaries.race.surfaces import SURFACES
 
     surface = SURFACES[SURFACE]
@@ -89,7 +90,7 @@ def main(argv: list[str]) -> int:
     with lesson.Run("linear", args.logdir, k=k, b=b, optimizer=optimizer) as run:
         _, _, grid = surface.grid(101)
         summaries.surface(
-            "race/surface",
+            RACE_TAGS["surface"],
             grid,
             race=RACE,
             surface=SURFACE,
@@ -126,7 +127,7 @@ def main(argv: list[str]) -> int:
                     summaries.image("data_and_line", picture, step=step)
         rows = np.array(path)
         summaries.trajectory(
-            "race/trajectory",
+            RACE_TAGS["trajectory"],
             rows[:, 0].astype(np.int64),
             rows[:, 1:3],
             rows[:, 3],
@@ -136,13 +137,15 @@ def main(argv: list[str]) -> int:
             window=surface.window,
             hyperparameters={"learning_rate": LEARNING_RATE},
             minima=surface.minima,
-            # the descriptive fields `flowscope race` writes, so the page treats both alike
+            # the display fields `flowscope race` writes, so the page treats both alike
             optimizer_title=RACER,
-            keras_class="keras.optimizers.SGD",
             surface_title=surface.title,
+            description=surface.description,
+            formula=surface.formula,
             analytic=surface.analytic,
-            log_scale=surface.log_scale,
             tolerance=surface.tolerance,
+            log_scale=surface.log_scale,
+            keras_class="keras.optimizers.SGD",
             tolerance_kind="distance",
         )
     return 0

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from demo_models.runtime import CliError, progress, writable_dir
+from summaries.format import RACE_TAGS
 from summaries.pb import LogWriter
 
 DEFAULT_STEPS = 500
 GRID = 101  # surface grid resolution (analytic surfaces)
 GRID_MODEL = 41  # nn_plane: each grid point is a forward pass of the network
-TRAJECTORY_TAG = "race/trajectory"
-SURFACE_TAG = "race/surface"
-LOSS_TAG = "race/loss"
+# the race tag layout, defined once in summaries.format
+TRAJECTORY_TAG = RACE_TAGS["trajectory"]
+SURFACE_TAG = RACE_TAGS["surface"]
+LOSS_TAG = RACE_TAGS["loss"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -249,9 +251,11 @@ def write_logs(
     logdir: Path, prefix: str, results: list[dict[str, Any]], budget: int | None = None
 ) -> int:
     """One run per racer: trajectory, surface grid and loss scalars. Returns the run count."""
+    from summaries import race as race_summaries
     from summaries.race import optimizers as opts
     from summaries.race.surfaces import SURFACES
-    from summaries import race as race_summaries
+
+    order = list(opts.OPTIMIZERS)  # the colour order on the page
 
     grids: dict[str, Any] = {}
     for r in progress(results, "writing logs"):
@@ -292,12 +296,15 @@ def write_logs(
                 minima=surf.minima,
                 basis=surf.basis,
                 optimizer_title=spec.title,
+                surface_title=surf.title,
+                description=surf.description,
+                formula=surf.formula,
+                analytic=surf.analytic,
+                tolerance=surf.tolerance,
+                order=order.index(t.racer.optimizer),
+                log_scale=surf.log_scale,
                 keras_class=f"keras.optimizers.{spec.keras_class}",
                 fixed_arguments=spec.fixed,
-                surface_title=surf.title,
-                analytic=surf.analytic,
-                log_scale=surf.log_scale,
-                tolerance=surf.tolerance,
                 tolerance_kind=m["tolerance_kind"],
                 diverged_step=t.diverged_step,
                 reason=t.reason,
