@@ -15,7 +15,9 @@ from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
 from summaries import format as fmt
-from summaries import pb
+from summaries import pb, race
+from summaries.race.optimizers import OPTIMIZERS
+from summaries.race.surfaces import SURFACES
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOW = [-2.0, 2.0, -1.0, 3.0]
@@ -207,9 +209,103 @@ def test_bad_surface_raises(tmp_path, change, error, needle):
 
 
 def test_trajectory_pb_keeps_old_calls_working():
+    # `summaries.pb.trajectory_pb` keeps its old meaning (one chunk, one Summary)
     summary = pb.trajectory_pb("t", [0], [[0.0, 0.0]], [1.0], **META)
     content = json.loads(summary.value[0].metadata.plugin_data.content)
-    assert "tolerance" not in content and content["version"] == fmt.VERSION
+    assert content["version"] == fmt.VERSION
+    # no tolerance was given: the library's "quadratic" surface supplies it
+    assert content["tolerance"] == SURFACES["quadratic"].tolerance
+    assert pb.trajectory_events is race.trajectory_pb
+    assert pb.surface_pb is race.surface_pb and pb.DEFAULT_CHUNK == race.DEFAULT_CHUNK
+    assert race.trajectory_summaries is race.trajectory_pb
+
+
+def test_trajectory_pb_builds_every_chunk_of_the_whole_trajectory():
+    steps, positions, losses = path(10)
+    events = race.trajectory_pb("t", steps, positions, losses, chunk=4, **META)
+    assert [step for step, _ in events] == [0, 12, 24]
+    rows = np.concatenate([tf.make_ndarray(s.value[0].tensor) for _, s in events])
+    np.testing.assert_array_equal(rows, np.column_stack([steps, positions, losses]))
+    contents = {s.value[0].metadata.plugin_data.content for _, s in events}
+    assert len(contents) == 1  # every chunk carries the race's metadata
+    chunk = race.trajectory_chunk_pb("t", steps[4:8], positions[4:8], losses[4:8], **META)
+    assert json.loads(chunk.value[0].metadata.plugin_data.content)["start"] == positions[4].tolist()
+
+
+def _content(**kwargs) -> dict:
+    ((_, summary),) = race.trajectory_pb("t", [0], [[0.0, 0.0]], [1.0], **kwargs)
+    return json.loads(summary.value[0].metadata.plugin_data.content)
+
+
+def test_display_fields_are_filled_from_the_library_surface_and_optimizer():
+    content = _content(race="r", optimizer="nag", surface="rosenbrock", window=WINDOW)
+    rosen = SURFACES["rosenbrock"]
+    assert set(fmt.TRAJECTORY_DEFAULTS) <= set(content)
+    assert content["surface_title"] == rosen.title and content["description"] == rosen.description
+    assert content["formula"] == "(1 - x)^2 + 100 (y - x^2)^2" == rosen.formula
+    assert content["analytic"] is True and content["log_scale"] is True
+    assert content["tolerance"] == rosen.tolerance
+    assert content["optimizer_title"] == "NAG" and content["order"] == list(OPTIMIZERS).index("nag")
+    # given fields win over the library's
+    given = _content(
+        race="r", optimizer="nag", surface="rosenbrock", window=WINDOW,
+        surface_title="My valley", tolerance=0.5, order=3, log_scale=False,
+    )  # fmt: skip
+    assert given["surface_title"] == "My valley" and given["tolerance"] == 0.5
+    assert given["order"] == 3 and given["log_scale"] is False
+    assert given["formula"] == rosen.formula
+
+
+def test_display_fields_of_a_user_surface_or_a_projection_take_the_defaults():
+    mine = _content(race="r", optimizer="my-sgd", surface="my-bowl", window=WINDOW)
+    assert {k: mine[k] for k in fmt.TRAJECTORY_DEFAULTS} == fmt.TRAJECTORY_DEFAULTS
+    # a projected model loss is not the library's closed-form surface, whatever its name
+    plane = _content(race="r", optimizer="adam", surface="rosenbrock", window=WINDOW,
+                     basis={"kind": "pca"})  # fmt: skip
+    assert plane["analytic"] is False and plane["formula"] is None
+    assert plane["surface_title"] is None and plane["tolerance"] is None
+    assert plane["optimizer_title"] == "Adam" and plane["order"] == 6
+
+
+@pytest.mark.parametrize(
+    "change, error, needle",
+    [
+        ({"optimizer_title": 3}, TypeError, "optimizer_title"),
+        ({"formula": ["x"]}, TypeError, "formula"),
+        ({"analytic": "yes"}, TypeError, "analytic"),
+        ({"log_scale": 1}, TypeError, "log_scale"),
+        ({"tolerance": "0.1"}, TypeError, "tolerance"),
+        ({"tolerance": float("inf")}, ValueError, "tolerance"),
+        ({"order": -1}, ValueError, "order"),
+        ({"order": 1.5}, TypeError, "order"),
+        ({"tuning": {"x": object()}}, ValueError, "tuning"),
+    ],
+)
+def test_bad_display_fields_are_refused_by_name(change, error, needle):
+    with pytest.raises(error, match=needle):
+        race.trajectory_pb("t", [0], [[0.0, 0.0]], [1.0], **META, **change)
+
+
+def test_importing_the_race_library_is_light():
+    script = textwrap.dedent(
+        """
+        import sys
+        import summaries.race as race
+        assert "numpy" not in sys.modules and "tensorflow" not in sys.modules
+        assert race.TAGS["trajectory"] == race.TRAJECTORY_TAG == "race/trajectory"
+        race.SURFACES, race.OPTIMIZERS, race.engine, race.trajectory_metrics
+        assert "tensorflow" not in sys.modules, "TensorFlow was imported"
+        import demo_models.race.engine as old
+        assert old is race.engine and old.simulate is race.simulate
+        import summaries.race_metrics as old_metrics
+        assert old_metrics is race.metrics
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 def test_unwritable_logdir_is_refused_by_name(tmp_path):
@@ -228,7 +324,7 @@ def test_log_writer_file_is_read_by_tensorboard_loader(tmp_path):
     loaded = list(event_file_loader.EventFileLoader(str(tmp_path / name)).Load())
     assert loaded[0].file_version == "brain.Event:2" and len(loaded) == 2
     with pytest.raises(ValueError, match="closed"):
-        log.add(pb.surface_pb("s", np.ones((2, 2)), race="r", surface="s", window=WINDOW), 0)
+        log.add(race.surface_pb("s", np.ones((2, 2)), race="r", surface="s", window=WINDOW), 0)
 
 
 def test_log_writer_checksums_match_tensorboards():
