@@ -1,15 +1,24 @@
-"""The real TensorBoard program lists and serves both Flowscope plugins, with both loaders."""
+"""The real TensorBoard program lists and serves both Flowscope plugins, with both loaders.
+
+Route behaviour is tested in-process (tests/plugin_harness.py); these tests prove the same
+routes in the real program, under the Rust data server (--load_fast=true) and the Python
+loader alike.
+"""
 
 from __future__ import annotations
 
 import pytest
+from conftest import wait_for
 from sample_logs import write_confusion, write_race
+from test_confusion_routes import EXAMPLES_TAG, TAG, toy_counts, write_toy
 
 
 def test_plugins_listed_and_enabled_with_data(tmp_path, tensorboard):
     logdir = tmp_path / "logs"
     write_race(logdir)
     write_confusion(logdir)
+    write_toy(logdir)  # version 2: the metadata names the sequence-accuracy scalar
+    write_toy(logdir, run="toy-v1", examples=False, version=1)  # found by name
     board = tensorboard(logdir)
     listing = board.wait_enabled("optimizer_race", "position_confusion")
     assert listing["optimizer_race"]["tab_name"] == "Optimizer Race"
@@ -28,6 +37,35 @@ def test_plugins_listed_and_enabled_with_data(tmp_path, tensorboard):
     runs = board.plugin("position_confusion", "runs")["runs"]
     assert runs[0]["run"] == "captcha-toy"
     assert runs[0]["tags"][0]["classes"] == ["a", "b", "c"]
+    check_confusion_routes(board)
+
+
+def check_confusion_routes(board) -> None:
+    """The Confusion routes answer in the real program as they do in-process."""
+
+    def get(route, expect=200, **params):
+        return board.plugin("position_confusion", route, expect, **params)
+
+    def sequence(run):  # the fast loader reads lazily: wait for the scalars too
+        return get("matrix", run=run, tag=TAG, step=10)["sequence_accuracy"]
+
+    for run in ("toy", "toy-v1"):
+        found = wait_for(lambda run=run: sequence(run))
+        assert found["tag"] == "validation/sequence_accuracy"
+        assert found["value"] == pytest.approx(0.6)
+    runs = {r["run"]: r["tags"][0] for r in get("runs")["runs"]}
+    assert runs["toy"]["examples_tag"] == EXAMPLES_TAG and runs["toy-v1"]["error"] is None
+    matrix = get("matrix", run="toy", tag=TAG)
+    assert matrix["steps"] == [0, 10, 20] and matrix["counts"] == toy_counts(20).tolist()
+    series = get("series", run="toy", tag=TAG, encoding="base64")
+    assert series["counts"]["shape"] == [3, 2 * 3 * 3]
+    assert series["sequence_accuracy"]["values"] == pytest.approx([0.5, 0.6, 0.7])
+    examples = get("examples", run="toy", tag=TAG, step=20, position=0, true=0, predicted=1)
+    assert examples["stored"] == 2 and examples["count"] == 3
+    status, body = board.get(f"/data/plugin/position_confusion/{examples['images'][0]['url']}")
+    assert status == 200 and body.startswith(b"\x89PNG")
+    assert "nope" in get("matrix", 404, run="toy", tag="nope")["error"]
+    assert "'max_steps'" in get("series", 400, run="toy", tag=TAG, max_steps=0)["error"]
 
 
 def test_plugins_listed_but_disabled_without_data(tmp_path, tensorboard):
