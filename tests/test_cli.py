@@ -26,13 +26,35 @@ def test_help_lists_every_subcommand():
         assert f"    {name} " in result.stdout
 
 
-@pytest.mark.parametrize("args", [["bogus"], ["demo"], ["demo", "nope"], ["bench", "nope"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bogus"],
+        ["demo"],
+        ["demo", "nope"],
+        ["bench", "nope"],
+        ["bench", "histogram", "--size", "1"],
+        ["bench", "serve", "--rounds", "0"],
+    ],
+)
 def test_bad_arguments_give_one_line_and_nonzero_exit(args):
     result = run(*args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(("flowscope", "usage"))
     assert "error:" in result.stderr
+
+
+def test_every_bench_target_lives_with_the_applications():
+    """`flowscope bench NAME` runs code in demo_models.bench, never in the shipped library."""
+    from demo_models.cli import BENCHES
+
+    assert sorted(BENCHES) == ["callback", "histogram", "race", "serve"]
+    for name, target in BENCHES.items():
+        assert target.startswith("demo_models.bench."), target
+        result = run("bench", name, "--help")
+        assert result.returncode == 0, result.stderr
+        assert f"usage: flowscope bench {name}" in result.stdout
 
 
 def test_unwritable_logdir_is_one_clear_line(tmp_path):

@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from demo_models.runtime import CliError
+
 VARIANTS = ("flowscope", "tensorflow")
 MODES = ("write", "compute")
 
@@ -137,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print both variants side by side with ratios."""
     args = _parser().parse_args(argv)
     if args.size < 2 or args.repeats < 1:
-        print("flowscope bench histogram: --size must be >= 2, --repeats >= 1", file=sys.stderr)
-        return 2
+        raise CliError(f"--size must be >= 2 and --repeats >= 1, got {args.size}, {args.repeats}")
     if args.worker:
         print(json.dumps(_worker(args.worker, args.mode, args.size, args.repeats, args.logdir)))
         return 0

@@ -61,6 +61,7 @@ from demo_models.bench.serve_logs import (
 )
 from demo_models.bench.serve_report import report
 from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
+from demo_models.runtime import CliError
 from summaries.format import CONFUSION_PLUGIN as CONFUSION
 from summaries.format import RACE_PLUGIN as RACE
 
@@ -648,17 +649,13 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
 def main(argv: list[str] | None = None) -> int:
     """Run the serving benchmark and print the ratios."""
     args = _parser().parse_args(argv)
-    if (args.rounds is not None and args.rounds < 1) or (
-        args.starts is not None and args.starts < 1
-    ):
-        print("flowscope bench serve: --rounds and --starts must be >= 1", file=sys.stderr)
-        return 2
+    for name in ("rounds", "starts"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise CliError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if not args.no_browser and not Path(serve_browser.CHROMIUM).exists():
-        print(
-            f"flowscope bench serve: {serve_browser.CHROMIUM} not found (or pass --no-browser)",
-            file=sys.stderr,
+        raise CliError(
+            f"{serve_browser.CHROMIUM} not found (set FLOWSCOPE_CHROMIUM or pass --no-browser)"
         )
-        return 2
     if args.workdir:
         workdir = Path(args.workdir)
         workdir.mkdir(parents=True, exist_ok=True)
