@@ -1,26 +1,30 @@
-"""Race plugin routes over the real TensorBoard (both loaders) on logs written here.
+"""Race plugin routes in-process (TensorBoard's WSGI app and data provider) on logs written here.
 
 The helpers at the top also write the logs of the race page tests (test_race_page.py).
 Racers in these logs follow heavy-ball gradient descent with numerical gradients of the
-engine's numpy surfaces: real paths with arrivals and divergences, without TensorFlow.
+library's numpy surfaces: real paths with arrivals and divergences, without TensorFlow.
+Both loaders of the real program are covered by test_plugins_live.py and the page tests.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TensorBoard, wait_for
+from plugin_harness import InProcessBoard
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
 
-from summaries.race.surfaces import SURFACES
+from summaries import format as fmt
 from summaries import pb
 from summaries.race import write_surface, write_trajectory
 from summaries.race.metrics import trajectory_metrics
-from tb_plugin.race_plugin import contour_levels, lttb_indices
+from summaries.race.surfaces import SURFACES
+from tb_plugin.race_geometry import contour_levels, lttb_indices
 
 PLUGIN = "optimizer_race"
 NAMES = [
@@ -134,25 +138,11 @@ GROW = dict(race="grow", optimizer="sgd", surface="quadratic", window=SURFACES["
 
 
 @pytest.fixture(scope="module")
-def boards(logs):
-    """board(load_fast) -> one TensorBoard per loader for the whole module (started together)."""
-    with ThreadPoolExecutor(2) as pool:
-        futures = {
-            fast: pool.submit(TensorBoard, logs[0], load_fast=fast) for fast in (True, False)
-        }
-    started = {fast: future.result() for fast, future in futures.items() if not future.exception()}
-    try:
-        for future in futures.values():
-            future.result()  # re-raise a failed start
-        for board in started.values():
-            wait_for(lambda b=board: len(b.plugin(PLUGIN, "races")["races"]) == 5, timeout=90)
-        yield started.__getitem__
-    finally:
-        for board in started.values():
-            board.stop()
-
-
-LOADERS = pytest.mark.parametrize("load_fast", [True, False], ids=["load_fast", "load_slow"])
+def board(logs):
+    """TensorBoard's own app and data provider over the logs, in this process."""
+    board = InProcessBoard(logs[0])
+    assert len(board.plugin(PLUGIN, "races")["races"]) == 5
+    return board
 
 
 # -- pure functions ----------------------------------------------------------------------
@@ -183,9 +173,8 @@ def test_contour_levels_log_spaced_when_flagged_or_wide():
 
 
 # -- routes ------------------------------------------------------------------------------
-@LOADERS
-def test_races_lists_every_race_with_its_racers(boards, load_fast):
-    races = {r["race"]: r for r in boards(load_fast).plugin(PLUGIN, "races")["races"]}
+def test_races_lists_every_race_with_its_racers(board):
+    races = {r["race"]: r for r in board.plugin(PLUGIN, "races")["races"]}
     assert sorted(races) == ["bare", "grow", "plane", "rosen", "saddle"]
     assert sorted(r["optimizer"] for r in races["rosen"]["racers"]) == ["adam", "momentum", "sgd"]
     assert races["rosen"]["surface"] == "rosenbrock" and races["rosen"]["log_scale"] is True
@@ -198,9 +187,7 @@ def test_races_lists_every_race_with_its_racers(boards, load_fast):
     assert hyper["momentum"] == {"learning_rate": 0.02, "momentum": 0.9}
 
 
-@LOADERS
-def test_surface_grid_contours_and_minima(boards, load_fast):
-    board = boards(load_fast)
+def test_surface_grid_contours_and_minima(board):
     rosen = board.plugin(PLUGIN, "surface", race="rosen", levels=10)
     assert rosen["scale"] == "log" and len(rosen["levels"]) == 10
     assert rosen["minima"] == [[1.0, 1.0]] and rosen["window"] == [-2.0, 2.0, -1.0, 3.0]
@@ -222,9 +209,7 @@ def test_surface_grid_contours_and_minima(boards, load_fast):
     assert saddle["zmin"] == pytest.approx(-2.25) and saddle["zmax"] == pytest.approx(2.25)
 
 
-@LOADERS
-def test_trajectory_full_and_downsampled_keep_first_last_and_divergence(boards, load_fast, logs):
-    board = boards(load_fast)
+def test_trajectory_full_and_downsampled_keep_first_last_and_divergence(board, logs):
     _, written = logs
     pos, loss = written["rosen/momentum"]
     full = board.plugin(PLUGIN, "trajectory", run="rosen/momentum", points=5000)
@@ -252,12 +237,11 @@ def test_trajectory_full_and_downsampled_keep_first_last_and_divergence(boards, 
     assert len(div["step"]) <= 10
 
 
-@LOADERS
-def test_leaderboard_has_one_row_per_racer_with_the_metrics(boards, load_fast, logs):
+def test_leaderboard_has_one_row_per_racer_with_the_metrics(board, logs):
     _, written = logs
-    board = boards(load_fast).plugin(PLUGIN, "leaderboard", race="rosen")
-    rows = {row["optimizer"]: row for row in board["rows"]}
-    assert sorted(rows) == ["adam", "momentum", "sgd"] and board["tolerance"] == 0.05
+    body = board.plugin(PLUGIN, "leaderboard", race="rosen")
+    rows = {row["optimizer"]: row for row in body["rows"]}
+    assert sorted(rows) == ["adam", "momentum", "sgd"] and body["tolerance"] == 0.05
     for name, row in rows.items():
         pos, loss = written[f"rosen/{name}"]
         expected = trajectory_metrics(pos, loss, minima=[[1, 1]], window=[-2, 2, -1, 3],
@@ -271,13 +255,11 @@ def test_leaderboard_has_one_row_per_racer_with_the_metrics(boards, load_fast, l
             else:
                 assert row[key] == pytest.approx(expected[key], rel=1e-9), (name, key)
     assert rows["adam"]["diverged"] and not rows["sgd"]["diverged"]
-    saddle = boards(load_fast).plugin(PLUGIN, "leaderboard", race="saddle")["rows"]
+    saddle = board.plugin(PLUGIN, "leaderboard", race="saddle")["rows"]
     assert len(saddle) == 3 and all(r["tolerance_kind"] == "loss" for r in saddle)
 
 
-@LOADERS
-def test_bad_parameters_are_400_and_unknown_names_404(boards, load_fast):
-    board = boards(load_fast)
+def test_bad_parameters_are_400_and_unknown_names_404(board):
     for route, params in [
         ("trajectory", {"run": "rosen/sgd", "points": "1"}),
         ("trajectory", {"run": "rosen/sgd", "points": "5001"}),
@@ -313,31 +295,24 @@ def test_bad_parameters_are_400_and_unknown_names_404(boards, load_fast):
         assert body["error"], (route, params)
 
 
-def test_trajectory_cache_follows_a_growing_run(boards, logs):
+def test_trajectory_cache_follows_a_growing_run(board, logs):
     logdir, written = logs
     pos, loss = written["grow/sgd"]
-    board = boards(False)
     first = board.plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000)
     assert first["total_points"] == 201
     assert board.plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000) == first
     time.sleep(1.1)  # event file names carry seconds: the new file must sort last
     with pb.LogWriter(str(logdir / "grow/sgd")) as writer:
-        for first_step, s, p, lo in pb.trajectory_chunks(
-            np.arange(201, 401), pos[201:], loss[201:], chunk=100
-        ):
-            writer.add(pb.trajectory_pb("race/trajectory", s, p, lo, **GROW), step=first_step)
-
-    def grown():
-        body = board.plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000)
-        return body if body["total_points"] == 401 else None
-
-    body = wait_for(grown, timeout=60)
+        write_trajectory(
+            writer, "race/trajectory", np.arange(201, 401), pos[201:], loss[201:], **GROW
+        )
+    body = board.reload().plugin(PLUGIN, "trajectory", run="grow/sgd", points=5000)
+    assert body["total_points"] == 401
     np.testing.assert_allclose(body["y"], pos[:, 1], rtol=1e-6)
     assert board.plugin(PLUGIN, "leaderboard", race="grow")["rows"][0]["steps"] == 400
 
 
-def test_whatif_reruns_the_real_optimizer(boards, logs):
-    board = boards(False)
+def test_whatif_reruns_the_real_optimizer(board, logs):
     logged = board.plugin(PLUGIN, "trajectory", run="saddle/momentum", points=5000)
     assert board.plugin(PLUGIN, "whatif", race="saddle", optimizer="momentum", warmup=1)["warm"]
     started = time.monotonic()
@@ -365,3 +340,107 @@ def test_whatif_reruns_the_real_optimizer(boards, logs):
     small = board.plugin(PLUGIN, "whatif", points=20, **again)
     assert small["points"] == 20 and small["total_points"] == body["total_points"]
     assert board.plugin(PLUGIN, "whatif", **again) == body
+
+
+# -- logs written by older versions and by other writers -------------------------------
+def _v1_value(tag: str, array: np.ndarray, content: dict) -> summary_pb2.Summary:
+    """A Summary as Flowscope 0.1 wrote it: version-1 JSON content, no display fields."""
+    metadata = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_TENSOR)
+    metadata.plugin_data.plugin_name = fmt.RACE_PLUGIN
+    metadata.plugin_data.content = json.dumps({"version": 1, **content}).encode()
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(array))
+    return summary
+
+
+def test_a_version_1_race_displays_as_before(tmp_path):
+    surface = SURFACES["rosenbrock"]
+    pos, losses = heavy_ball("rosenbrock", [1e-3, 2e-4], [0.0, 0.9], 60)
+    for i, name in enumerate(["adam", "sgd"]):  # written in the "wrong" order on purpose
+        with pb.LogWriter(str(tmp_path / "old" / name)) as writer:
+            if i == 0:
+                grid = surface.grid(21)[2].astype(np.float32)
+                writer.add(
+                    _v1_value("race/surface", grid, {
+                        "kind": "surface", "race": "old", "surface": "rosenbrock",
+                        "window": list(surface.window), "minima": surface.minima,
+                        "log_scale": True,
+                    }),
+                    step=0,
+                )  # fmt: skip
+            rows = np.column_stack([np.arange(61), pos[i], losses[i]])
+            writer.add(
+                _v1_value("race/trajectory", rows, {
+                    "kind": "trajectory", "race": "old", "optimizer": name,
+                    "hyperparameters": {"learning_rate": 0.001}, "surface": "rosenbrock",
+                    "window": list(surface.window), "start": list(surface.start),
+                    "minima": [list(m) for m in surface.minima], "basis": None, "chunk": 4096,
+                }),
+                step=0,
+            )  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    (race,) = board.plugin(PLUGIN, "races")["races"]
+    assert race["race"] == "old" and race["title"] == "Rosenbrock"
+    assert race["description"] == surface.description and race["formula"] == surface.formula
+    assert race["tolerance"] == 0.05 and race["whatif"] is True and race["log_scale"] is True
+    # the colour order of version 1: the library's optimizer order (SGD first, Adam 7th)
+    assert [(r["optimizer"], r["palette_index"]) for r in race["racers"]] == [
+        ("sgd", 0),
+        ("adam", 6),
+    ]
+    assert [r["title"] for r in race["racers"]] == ["sgd", "adam"]  # v1 titles: the names
+    body = board.plugin(PLUGIN, "leaderboard", race="old")
+    assert body["tolerance"] == 0.05 and all(row["error"] is None for row in body["rows"])
+    expected = trajectory_metrics(pos[1], losses[1], minima=surface.minima,
+                                  window=surface.window, tolerance=0.05)  # fmt: skip
+    row = next(r for r in body["rows"] if r["optimizer"] == "sgd")
+    assert row["final_loss"] == pytest.approx(expected["final_loss"], rel=1e-9)
+    trajectory = board.plugin(PLUGIN, "trajectory", run="old/sgd")
+    assert trajectory["tolerance"] == 0.05 and trajectory["total_points"] == 61
+    assert board.plugin(PLUGIN, "surface", race="old")["scale"] == "log"
+
+
+def test_a_race_written_by_someone_else_shows_what_its_logs_say(tmp_path):
+    window = [-3.0, 3.0, -3.0, 3.0]
+    steps = np.arange(50)
+    xs, ys = np.meshgrid(np.linspace(-3, 3, 31), np.linspace(-3, 3, 31))
+    racers = {
+        "heavy-ball": dict(optimizer_title="Heavy ball", order=None, decay=0.9),
+        "adam": dict(optimizer_title="Adam (mine)", order=4, decay=0.8),
+    }
+    for name, given in racers.items():
+        positions = np.column_stack([2.5 * given["decay"] ** steps, 1.5 * given["decay"] ** steps])
+        with pb.LogWriter(str(tmp_path / "bowl" / name)) as writer:
+            write_surface(writer, "race/surface", xs**2 + 2 * ys**2, race="my-bowl",
+                          surface="bowl", window=window, minima=[[0, 0]])  # fmt: skip
+            write_trajectory(
+                writer, "race/trajectory", steps, positions,
+                positions[:, 0] ** 2 + 2 * positions[:, 1] ** 2,
+                race="my-bowl", optimizer=name, surface="bowl", window=window,
+                minima=[[0.0, 0.0]], hyperparameters={"learning_rate": 0.1},
+                optimizer_title=given["optimizer_title"], order=given["order"],
+                surface_title="A bowl", description="x^2 + 2 y^2, minimum at the origin",
+                formula="x^2 + 2 y^2", analytic=True, tolerance=0.2,
+            )  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    plugin = board.plugins[PLUGIN]
+    (race,) = plugin.races_impl(board.context(), "")["races"]
+    assert race["title"] == "A bowl" and race["formula"] == "x^2 + 2 y^2"
+    assert race["description"] == "x^2 + 2 y^2, minimum at the origin"
+    assert race["tolerance"] == 0.2 and race["log_scale"] is False
+    # "analytic" is logged, but the library cannot re-run a surface it does not know
+    assert race["whatif"] is False
+    # the logged order and titles; the library's "Adam" (order 6) is not consulted
+    assert [(r["optimizer"], r["title"], r["palette_index"]) for r in race["racers"]] == [
+        ("adam", "Adam (mine)", 4),
+        ("heavy-ball", "Heavy ball", None),
+    ]
+    leaderboard = plugin.leaderboard_impl(board.context(), "", race="my-bowl")
+    assert leaderboard["tolerance"] == 0.2
+    assert all(row["tolerance"] == 0.2 and row["settled_step"] is not None
+               for row in leaderboard["rows"])  # fmt: skip
+    body = board.plugin(PLUGIN, "whatif", expect=400, race="my-bowl", optimizer="adam",
+                        learning_rate=0.1)  # fmt: skip
+    assert "analytic" in body["error"]
+    trajectory = plugin.trajectory_impl(board.context(), "", run="bowl/adam", points=10)
+    assert trajectory["surface"] == "bowl" and trajectory["points"] <= 10
