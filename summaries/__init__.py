@@ -27,7 +27,10 @@ _EXPORTS: dict[str, str] = {
     # per-position confusion
     "confusion": "summaries.position_confusion",
     "confusion_counts": "summaries.position_confusion",
+    "confusion_pb": "summaries.protos",
     "write_confusion": "summaries.position_confusion",
+    # writing event files without TensorFlow
+    "LogWriter": "summaries.writer",
     # the one-line Keras callback
     "SummaryCallback": "summaries.callback",
 }

@@ -17,20 +17,13 @@ from tensorboard.plugins.image import metadata as image_metadata
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from summaries import buckets as _hist
+from summaries import checks
 from summaries._autograph import not_converted
 
 _UNIQUIFIED = re.compile(r"^(.+)_(\d+)$")
 
 
 # -- tags -----------------------------------------------------------------------------
-
-
-def _check_name(name: Any, argument: str = "name") -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"{argument} must be a string, got {type(name).__name__}")
-    if not name or name.startswith("/") or name.endswith("/") or "//" in name:
-        raise ValueError(f"{argument} must be a non-empty tag without empty segments, got {name!r}")
-    return name
 
 
 def _ununiquify(graph: Any, raw_prefix: str, segments: list[str]) -> list[str]:
@@ -80,7 +73,7 @@ def written_scope() -> str:
 @not_converted
 def scope_tag(name: str) -> str:
     """The summary tag for `name` under the enclosing name scopes as written."""
-    _check_name(name)
+    checks.check_tag(name)
     scope = written_scope()
     return f"{scope}/{name}" if scope else name
 
@@ -103,20 +96,6 @@ def _tensor(data: Any, argument: str = "data") -> tf.Tensor:
     return tensor
 
 
-def _check_step(step: Any) -> Any:
-    if step is None or isinstance(step, tf.Tensor | tf.Variable):
-        return step
-    if isinstance(step, bool) or not isinstance(step, int) and not hasattr(step, "__index__"):
-        raise TypeError(f"step must be an integer, got {type(step).__name__}")
-    return int(step)
-
-
-def _check_description(description: Any) -> str | None:
-    if description is not None and not isinstance(description, str):
-        raise TypeError(f"description must be a string, got {type(description).__name__}")
-    return description
-
-
 def _written(result: Any) -> Any:
     """A Python bool eagerly (like the signature says); the bool tensor inside a graph."""
     return bool(result) if tf.executing_eagerly() else result
@@ -136,9 +115,9 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
     if tensor.shape.rank is not None and tensor.shape.num_elements() != 1:
         raise ValueError(f"data must be a single number, got shape {tensor.shape.as_list()}")
     metadata = scalar_metadata.create_summary_metadata(
-        display_name=None, description=_check_description(description)
+        display_name=None, description=checks.check_description(description)
     )
-    step = _check_step(step)
+    step = checks.check_step(step, optional=True)
     with tf.name_scope("scalar_summary"):
         return _written(
             tf.summary.write(
@@ -169,9 +148,9 @@ def histogram(
     tensor = _tensor(data)
     bucket_count = _hist.check_buckets(buckets)
     metadata = histogram_metadata.create_summary_metadata(
-        display_name=None, description=_check_description(description)
+        display_name=None, description=checks.check_description(description)
     )
-    step = _check_step(step)
+    step = checks.check_step(step, optional=True)
     with tf.name_scope("histogram_summary"):
         return _written(
             tf.summary.write(
@@ -217,12 +196,11 @@ def image(
     """Write up to `max_outputs` images (uint8, or floats in [0, 1]) as PNG."""
     tag = scope_tag(name)
     images = _image_batch(data)
-    if isinstance(max_outputs, bool) or not isinstance(max_outputs, int) or max_outputs < 1:
-        raise ValueError(f"max_outputs must be a positive integer, got {max_outputs!r}")
+    max_outputs = checks.check_count("max_outputs", max_outputs)
     metadata = image_metadata.create_summary_metadata(
-        display_name=None, description=_check_description(description)
+        display_name=None, description=checks.check_description(description)
     )
-    step = _check_step(step)
+    step = checks.check_step(step, optional=True)
 
     def encoded() -> tf.Tensor:
         pixels = tf.image.convert_image_dtype(images[:max_outputs], tf.uint8, saturate=True)

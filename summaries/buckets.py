@@ -18,21 +18,13 @@ own op turns the whole histogram into NaN edges and lost counts in that case.
 
 from __future__ import annotations
 
-from typing import Any
-
 import tensorflow as tf
 
+from summaries.checks import MAX_BUCKETS, check_buckets
+
+__all__ = ["DEFAULT_BUCKETS", "MAX_BUCKETS", "buckets", "check_buckets"]
+
 DEFAULT_BUCKETS = 30
-MAX_BUCKETS = 100_000
-
-
-def check_buckets(buckets: Any) -> int:
-    """Validate a bucket count: a Python int in [1, MAX_BUCKETS]."""
-    if isinstance(buckets, bool) or not isinstance(buckets, int):
-        raise TypeError(f"buckets must be an integer, got {type(buckets).__name__}")
-    if not 1 <= buckets <= MAX_BUCKETS:
-        raise ValueError(f"buckets must be in [1, {MAX_BUCKETS}], got {buckets}")
-    return buckets
 
 
 def _histogram(values: tf.Tensor, low: tf.Tensor, high: tf.Tensor, bucket_count: int):

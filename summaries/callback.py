@@ -11,7 +11,8 @@ per epoch (step = the epoch index, as Keras's own callback)
   and ``<layer>/gradient_norm``; ``<layer>/update_ratio``; ``<layer>/optimizer/<slot>_norm``
   and ``optimizer/<slot>_norm``; ``input/images``; ``confusion`` with ``confusion/examples``
   (plugin ``position_confusion``; ``confusion/<K>_classes`` when heads differ in their
-  class counts); and the traced op graph.
+  class counts) and, for several positions, ``confusion/sequence_accuracy`` (named in the
+  matrix metadata); and the traced op graph.
 
 Cost is kept off the training loop. Per-batch hooks only append numbers to a buffer (they
 are marked `async_safe`, so Keras may run them on a worker thread). At an epoch's end the
@@ -21,7 +22,9 @@ tensors); everything else (statistics, histograms, confusion counts, PNGs, proto
 writes, and the buffered batch scalars in bulk) runs on the callback's one writer thread,
 in order, while the next epoch trains. `on_train_end` waits for it, so the run is complete
 when `fit` returns; an error on the writer thread is raised on the training thread at the
-next hook.
+next hook. The thread is the one a background `summaries.pb.LogWriter` runs
+(`LogWriter.submit`): a failed write (full disk, ...) warns once and stops logging, and
+training goes on.
 """
 
 from __future__ import annotations
@@ -34,25 +37,21 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorboard.plugins.histogram import metadata as histogram_metadata
+from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.histogram import summary_v2 as histogram_v2
-from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.util import tensor_util
 
-from summaries import histogram_buckets, pb
-from summaries.position_confusion import counts_np
-from summaries.position_confusion import summaries_np as confusion_summaries
+from summaries import checks, histogram_buckets, protos
+from summaries.protos import ScalarRows
+from summaries.protos import histogram_value as _histogram
+from summaries.protos import scalar_value as _scalar
+from summaries.writer import LogWriter
 
-_SCALAR_META = scalar_metadata.create_summary_metadata(display_name=None, description=None)
-_HISTOGRAM_META = histogram_metadata.create_summary_metadata(display_name=None, description=None)
-_SCALAR_SHAPE = tensor_shape_pb2.TensorShapeProto()
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
 # Above this size a histogram is computed on the device (summaries' one-hot-free op);
 # below it on the host, where TensorBoard's numpy `histogram_pb` is ~10x cheaper per call.
@@ -60,6 +59,8 @@ _DEVICE_HISTOGRAM_SIZE = 1 << 16
 # Jobs queued for the writer thread before the training thread waits for the oldest one
 # (a slow disk must not let captured epochs pile up in memory).
 _MAX_PENDING = 4
+# The scalar under a confusion tag holding its whole-sequence accuracy (all positions right)
+SEQUENCE_ACCURACY = "sequence_accuracy"
 # A buffered batch: (step, {log name: value}, learning rate or None, wall time)
 _BatchRecord = tuple[int, dict[str, float], float | None, float]
 
@@ -75,72 +76,12 @@ _FREQS = {
 }
 
 
-def _scalar(tag: str, value: float) -> summary_pb2.Summary.Value:
-    tensor = tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_FLOAT, tensor_shape=_SCALAR_SHAPE, float_val=[value]
-    )
-    return summary_pb2.Summary.Value(tag=tag, metadata=_SCALAR_META, tensor=tensor)
-
-
-class _ScalarRows:
-    """Serialized Summary protos holding one scalar per tag of a fixed tag list, one per
-    step, built from a [steps, tags] array without touching protobuf.
-
-    For a fixed tag list the serialized protos differ only in each value's 4 float bytes,
-    so one template is serialized with distinct sentinel floats, and copies of its bytes
-    get the real floats at the sentinels' offsets: a flush of 100 steps costs tens of
-    microseconds instead of milliseconds of Python (which would hold the GIL the training
-    loop needs).
-    """
-
-    def __init__(self, tags: Sequence[str]):
-        rng = np.random.default_rng(0)
-        while True:  # sentinels whose bytes occur once each in the template
-            marks = rng.uniform(1e3, 1e6, len(tags)).astype("<f4")
-            summary = summary_pb2.Summary(
-                value=[_scalar(tag, float(m)) for tag, m in zip(tags, marks, strict=True)]
-            )
-            template = summary.SerializeToString()
-            if all(template.count(m.tobytes()) == 1 for m in marks):
-                break
-        self._template = np.frombuffer(template, np.uint8)
-        offsets = np.array([template.find(m.tobytes()) for m in marks])
-        self._columns = offsets[:, None] + np.arange(4)  # [tags, 4] byte positions
-
-    def blobs(self, values: np.ndarray) -> list[bytes]:
-        """One serialized Summary per row of `values` [steps, tags]."""
-        floats = np.ascontiguousarray(values, "<f4")
-        rows = np.tile(self._template, (len(floats), 1))
-        rows[:, self._columns] = floats.view(np.uint8).reshape(*floats.shape, 4)
-        return [row.tobytes() for row in rows]
-
-
-def _histogram(tag: str, buckets: np.ndarray) -> summary_pb2.Summary.Value:
-    tensor = tensor_util.make_tensor_proto(np.asarray(buckets, np.float64))
-    return summary_pb2.Summary.Value(tag=tag, metadata=_HISTOGRAM_META, tensor=tensor)
-
-
 def _clean(name: str) -> str:
     return _UNSAFE.sub("_", str(name).split(":")[0]).strip("/") or "unnamed"
 
 
-def _int_arg(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _names_arg(name: str, value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
-        raise ValueError(f"{name} must be a sequence of names, got {type(value).__name__}")
-    names = [str(v) for v in value]
-    if not names:
-        raise ValueError(f"{name} must not be empty")
-    return names
+    return None if value is None else checks.check_names(name, value)
 
 
 def _data_arg(name: str, value: Any) -> tuple[Any, Any, Any] | None:
@@ -220,6 +161,12 @@ class SummaryCallback(keras.callbacks.Callback):
         class_names / position_names: names for the confusion summary (default "0".."K-1"
             and the heads' output names).
         cap_per_cell: misclassified example images kept per confusion cell (default 4).
+        sequence_accuracy_tag: the whole-sequence accuracy shown beside a confusion matrix
+            with several positions (heads). None (default): the callback logs
+            ``<matrix tag>/sequence_accuracy``, the fraction of the confusion examples with
+            every position right, and names it; a tag: a scalar you log in the same run at
+            the epoch steps (e.g. ``"epoch/val_whole_accuracy"`` from a Keras metric);
+            False: none.
         flush_batches: write buffered batch scalars every N logged batches (default 100)
             and at every epoch end.
         buckets: histogram buckets (default 30).
@@ -250,31 +197,33 @@ class SummaryCallback(keras.callbacks.Callback):
         class_names: Sequence[str] | None = None,
         position_names: Sequence[str] | None = None,
         cap_per_cell: int = 4,
+        sequence_accuracy_tag: str | bool | None = None,
         flush_batches: int = 100,
         buckets: int = 30,
     ):
         super().__init__()
         given = locals()
-        self.freqs = {name: _int_arg(name, given[name], 0) for name in _FREQS}
-        self.image_freq = None if image_freq is None else _int_arg("image_freq", image_freq, 0)
-        if not isinstance(write_graph, bool):
-            raise ValueError(f"write_graph must be True or False, got {write_graph!r}")
-        self.write_graph = write_graph
-        self.sample_size = _int_arg("sample_size", sample_size, 1)
-        self.confusion_samples = _int_arg("confusion_samples", confusion_samples, 1)
-        self.max_images = _int_arg("max_images", max_images, 1)
-        self.cap_per_cell = _int_arg("cap_per_cell", cap_per_cell, 1)
-        self.flush_batches = _int_arg("flush_batches", flush_batches, 1)
-        self.buckets = _int_arg("buckets", buckets, 1)
+        self.freqs = {name: checks.check_count(name, given[name], 0) for name in _FREQS}
+        self.image_freq = (
+            None if image_freq is None else checks.check_count("image_freq", image_freq, 0)
+        )
+        self.write_graph = checks.check_flag("write_graph", write_graph)
+        self.sample_size = checks.check_count("sample_size", sample_size, 1)
+        self.confusion_samples = checks.check_count("confusion_samples", confusion_samples, 1)
+        self.max_images = checks.check_count("max_images", max_images, 1)
+        self.cap_per_cell = checks.check_count("cap_per_cell", cap_per_cell, 1)
+        if sequence_accuracy_tag is not None and sequence_accuracy_tag is not False:
+            checks.check_tag(sequence_accuracy_tag, "sequence_accuracy_tag")
+        self.sequence_accuracy_tag = sequence_accuracy_tag
+        self.flush_batches = checks.check_count("flush_batches", flush_batches, 1)
+        self.buckets = checks.check_count("buckets", buckets, 1)
         self.class_names = _names_arg("class_names", class_names)
         self.position_names = _names_arg("position_names", position_names)
         self._data = _data_arg("data", data)
         self._validation = _data_arg("validation_data", validation_data)
-        self.log_dir = str(pb.check_logdir(log_dir, "log_dir"))
+        self.log_dir = str(checks.check_logdir(log_dir, "log_dir"))
 
-        self._writer = None
-        self._worker: ThreadPoolExecutor | None = None  # the one writer thread
-        self._pending: list[Future] = []
+        self._writer: LogWriter | None = None  # with the one writer thread
         self._probe = None  # compiled loss-and-gradients on the sample batch
         self._graph_written = False
         self._images_written = False
@@ -292,7 +241,7 @@ class SummaryCallback(keras.callbacks.Callback):
         self._steps_per_epoch: int | None = None
         self._weights_cache: dict[bool, list[tuple[str, str, Any]]] = {}
         self._lr_value: float | None = None
-        self._scalar_rows: dict[tuple[str, ...], _ScalarRows] = {}
+        self._scalar_rows: dict[tuple[str, ...], ScalarRows] = {}
         self._snapshot: dict[int, np.ndarray] | None = None
         self._ratio_after: dict[int, np.ndarray] | None = None
         self._snapshot_batch = -1
@@ -302,10 +251,10 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._writer is None:
-            # Our own TFRecord writer, used only on the writer thread: no TensorFlow op per
-            # write; flushed (not synced) after each batch hand-over and epoch (TensorFlow's
-            # writer flushes and syncs every 10 events by default).
-            self._writer = pb.LogWriter(self.log_dir)
+            # Our own TFRecord writer and its one thread: no TensorFlow op per write;
+            # flushed (not synced) after each batch hand-over and epoch (TensorFlow's writer
+            # flushes and syncs every 10 events by default).
+            self._writer = LogWriter(self.log_dir, background=True, max_pending=_MAX_PENDING)
         self._lr_kind = self._learning_rate_kind()
         self._steps_per_epoch = (self.params or {}).get("steps")
         self._weights_cache = {}  # layers may have changed between fits
@@ -398,44 +347,28 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._flush_batches(force=True)
-        self._drain()  # the run is complete when fit() returns
         if self._writer is not None:
             # kept open for a further fit(); close() ends the event file
             self._writer.flush()
+            self._writer.drain()  # the run is complete when fit() returns
 
     def close(self) -> None:
         """Flush and close the event file (a later fit() opens a new one)."""
         if self._writer is not None:
             self._flush_batches(force=True)
-            self._drain()
-            self._writer.close()
-            self._writer = None
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-            self._worker = None
+            writer, self._writer = self._writer, None
+            writer.close()
 
     # -- the writer thread -------------------------------------------------------------
 
     def _submit(self, job: Callable[..., None], *args: Any) -> None:
         """Queue `job(*args)` for the writer thread, which runs jobs one at a time, in
-        order; a failed earlier job raises here, on the training thread."""
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(1, thread_name_prefix="SummaryCallback")
-        pending, self._pending = self._pending, []
-        for future in pending:
-            if future.done():
-                future.result()
-            else:
-                self._pending.append(future)
-        while len(self._pending) >= _MAX_PENDING:
-            self._pending.pop(0).result()
-        self._pending.append(self._worker.submit(job, *args))
-
-    def _drain(self) -> None:
-        """Wait until every queued job has run (raising the first failure)."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
+        order; a failed earlier job raises here, on the training thread. Once a write has
+        failed (warned once) nothing more is computed: training goes on without logs."""
+        if self._writer.fault is None:
+            self._writer.submit(job, *args)
+        else:
+            self._writer.drain()
 
     def _write_epoch(self, epoch: int, values: list, parts: list) -> None:
         """Writer thread: one epoch's summaries from what on_epoch_end captured."""
@@ -532,7 +465,7 @@ class SummaryCallback(keras.callbacks.Callback):
         blobs: list[bytes] = []
         for names, run in itertools.groupby(rows, key=lambda row: row[0]):
             if names not in self._scalar_rows:
-                self._scalar_rows[names] = _ScalarRows([f"batch/{_clean(n)}" for n in names])
+                self._scalar_rows[names] = ScalarRows([f"batch/{_clean(n)}" for n in names])
             blobs += self._scalar_rows[names].blobs(np.array([v for _, v in run], np.float32))
         self._writer.add_serialized(blobs, steps.tolist(), [r[3] for r in records])
         self._writer.flush()  # visible to TensorBoard within `flush_batches` batches
@@ -748,7 +681,7 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def _image_values(self, x: np.ndarray) -> list:
         """Writer thread: the first `max_images` inputs as ``input/images``."""
-        return list(pb.image_pb("input/images", _as_unit_images(x[: self.max_images])).value)
+        return list(protos.image_pb("input/images", _as_unit_images(x[: self.max_images])).value)
 
     # -- data ------------------------------------------------------------------------
 
@@ -937,9 +870,27 @@ class SummaryCallback(keras.callbacks.Callback):
                 positions = self.position_names
             lab = np.concatenate(group["labels"], axis=1)
             pred = np.concatenate(group["preds"], axis=1)
-            counts = counts_np(lab, pred, k)
-            summaries = confusion_summaries(
-                tag, counts, classes, positions, lab, pred, images, self.cap_per_cell
+            sequence_tag = self._sequence_accuracy_tag(tag, lab.shape[1])
+            if sequence_tag == f"{tag}/{SEQUENCE_ACCURACY}":  # the callback's own scalar
+                whole = float(np.mean(np.all(lab == pred, axis=1))) if len(lab) else math.nan
+                values.append(_scalar(sequence_tag, whole))
+            summary = protos.confusion_pb(
+                tag,
+                classes=classes,
+                positions=positions,
+                labels=lab,
+                predictions=pred,
+                images=images,
+                cap_per_cell=self.cap_per_cell,
+                sequence_accuracy_tag=sequence_tag,
             )
-            values += [value for summary in summaries for value in summary.value]
+            values += list(summary.value)
         return values
+
+    def _sequence_accuracy_tag(self, tag: str, positions: int) -> str | None:
+        """The scalar tag the matrix names as its whole-sequence accuracy, if any."""
+        if isinstance(self.sequence_accuracy_tag, str):
+            return self.sequence_accuracy_tag
+        if self.sequence_accuracy_tag is None and positions > 1:
+            return f"{tag}/{SEQUENCE_ACCURACY}"
+        return None

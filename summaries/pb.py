@@ -26,10 +26,7 @@ from summaries.checks import (
     host,
 )
 from summaries.protos import confusion_pb, encode_png, examples_pb, image_pb
-from summaries.records import crc32c as _crc32c
-from summaries.records import masked_crc32c as _masked_crc32c
-from summaries.records import record as _record
-from summaries.records import varint as _varint
+from summaries.records import masked_crc32c as _masked_crc32c  # noqa: F401 (old private name)
 from summaries.writer import BackgroundWriter, LogWriter
 
 __all__ = [
@@ -47,9 +44,6 @@ __all__ = [
     "examples_pb",
     "host",
     "image_pb",
-    "surface_pb",
-    "trajectory_chunks",
-    "trajectory_pb",
 ]
 
 # Old names whose meaning moved: using one raises AttributeError naming the new one.

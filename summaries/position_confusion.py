@@ -1,9 +1,17 @@
 """Per-position confusion summaries: P x K x K counts plus the misclassified examples.
 
-`confusion_counts` and the matrix part of `confusion` are TensorFlow ops (graph-compatible).
-The examples part encodes PNGs on the host: eagerly it runs directly, inside a
-`tf.function` it runs through `tf.py_function` (CPU, not exportable to a SavedModel).
-`write_confusion` is the TensorFlow-free twin for a `pb.LogWriter`.
+The naming scheme of every summary kind (see `summaries.format`):
+
+* `confusion` writes to the default ``tf.summary`` writer (graph-compatible; the examples
+  part encodes PNGs on the host: eagerly it runs directly, inside a `tf.function` through
+  `tf.py_function`, CPU only, not exportable to a SavedModel);
+* `confusion_pb` (in `summaries.protos`, re-exported by `summaries.pb`) builds the Summary
+  with numpy only;
+* `write_confusion` writes it to a `summaries.pb.LogWriter` (no TensorFlow).
+
+`confusion_counts` takes numpy or tensors: numpy in, numpy out (TensorFlow not imported);
+a tensor in gives TensorFlow ops. Old names: `counts_np` still works; `summaries_np` and
+`examples_np` raise AttributeError naming their replacements.
 """
 
 from __future__ import annotations
@@ -13,163 +21,53 @@ from typing import Any
 
 import numpy as np
 
+from summaries import checks, protos
 from summaries import format as fmt
-from summaries import pb
 from summaries._autograph import not_converted
+from summaries.protos import confusion_pb
 
-# -- shared checks (numpy) --------------------------------------------------------------
+__all__ = ["confusion", "confusion_counts", "confusion_pb", "write_confusion"]
 
-
-def _names(argument: str, values: Any, length: int | None = None) -> list[str]:
-    if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
-        raise TypeError(f"{argument} must be a sequence of names, got {type(values).__name__}")
-    names = [str(v) for v in values]
-    if length is not None and len(names) != length:
-        raise ValueError(f"{argument} must have {length} entries, got {len(names)}")
-    if not names:
-        raise ValueError(f"{argument} must not be empty")
-    return names
+_RENAMED = {
+    "summaries_np": "summaries_np is now summaries.confusion_pb (numpy; it also takes "
+    "labels, predictions and images) or summaries.write_confusion (to a LogWriter)",
+    "examples_np": "examples_np is now summaries.confusion_pb(..., labels=, predictions=, "
+    "images=), which builds the examples with the matrix "
+    "(the bare cells and PNGs: summaries.protos.misclassified)",
+}
 
 
-def _default_positions(count: int) -> list[str]:
-    return ["all"] if count == 1 else [f"position {i + 1}" for i in range(count)]
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        raise AttributeError(_RENAMED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _ids_np(argument: str, values: Any, num_classes: int) -> np.ndarray:
-    """Class ids [N, P] (int, or scores [N, P, K] reduced by argmax) as int64."""
-    values = pb.host(values)
-    try:
-        array = np.asarray(values)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{argument} must be a numeric array") from exc
-    if array.dtype.kind not in "iuf" and array.dtype != bool:
-        raise TypeError(f"{argument} must be numeric class ids, got dtype {array.dtype}")
-    return array
+@not_converted
+def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
+    """[P, K, K] int64 confusion counts (rows true class, columns predicted).
 
-
-def _ids_shape(argument: str, array: np.ndarray, rank: int | None, num_classes: int):
-    """Normalise ids to [N, P]; `rank` is the labels' rank once known (scores add one)."""
-    if array.dtype.kind == "f" and rank is not None and array.ndim == rank + 1:
-        if array.shape[-1] != num_classes:
-            raise ValueError(
-                f"{argument} scores must have {num_classes} classes on the last axis, "
-                f"got shape {list(array.shape)}"
-            )
-        array = array.argmax(-1)
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2:
-        raise ValueError(f"{argument} must have shape [N] or [N, P], got {list(array.shape)}")
-    if array.dtype.kind == "f":
-        if not np.isfinite(array).all() or (array != np.round(array)).any():
-            raise ValueError(f"{argument} must hold whole class ids")
-    array = array.astype(np.int64)
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(
-            f"{argument} must be class ids in [0, {num_classes}), got values in "
-            f"[{array.min()}, {array.max()}]"
-        )
-    return array
-
-
-def _labels_predictions_np(labels: Any, predictions: Any, num_classes: int):
-    lab = _ids_np("labels", labels, num_classes)
-    lab = _ids_shape("labels", lab, None, num_classes)
-    pred = _ids_np("predictions", predictions, num_classes)
-    original_rank = np.ndim(_ids_np("labels", labels, num_classes))
-    pred = _ids_shape("predictions", pred, original_rank, num_classes)
-    if lab.shape != pred.shape:
-        raise ValueError(
-            f"labels and predictions must have the same shape [N, P], got "
-            f"{list(lab.shape)} and {list(pred.shape)}"
-        )
-    return lab, pred
+    `labels` are class ids [N, P] (or [N] for one position); `predictions` are class ids of
+    the same shape or scores with a trailing axis of size K (argmax is taken). numpy (or
+    lists) in, a numpy array out, without TensorFlow; a tensor in, TensorFlow ops out
+    (graph-compatible: inside a `tf.function` out-of-range ids fail when it runs).
+    """
+    k = checks.check_count("num_classes", num_classes)
+    if checks.is_tensor(labels) or checks.is_tensor(predictions):
+        return _counts_tf(*_labels_predictions_tf(labels, predictions, k), k)
+    return protos.counts_from_ids(*protos.class_ids(labels, predictions, k), k)
 
 
 @not_converted
 def counts_np(labels: Any, predictions: Any, num_classes: int) -> np.ndarray:
-    """[P, K, K] int64 confusion counts with numpy (rows true class, columns predicted)."""
-    k = pb.check_count("num_classes", num_classes)
-    lab, pred = _labels_predictions_np(labels, predictions, k)
-    p = lab.shape[1]
-    flat = (np.arange(p)[None, :] * k + lab) * k + pred
-    return np.bincount(flat.ravel(), minlength=p * k * k).reshape(p, k, k).astype(np.int64)
-
-
-def _image_stack(images: Any, count: int) -> np.ndarray:
-    images = pb.host(images)
-    try:
-        array = np.asarray(images)
-    except (TypeError, ValueError) as exc:
-        raise TypeError("images must be a numeric array [N, h, w] or [N, h, w, c]") from exc
-    if array.dtype.kind not in "iuf" and array.dtype != bool:
-        raise TypeError(f"images must be numeric, got dtype {array.dtype}")
-    if array.ndim not in (3, 4) or len(array) != count:
-        raise ValueError(
-            f"images must have shape [N, h, w] or [N, h, w, c] with N = {count}, "
-            f"got {list(array.shape)}"
-        )
-    if array.ndim == 4 and array.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"images must have 1, 3 or 4 channels, got {array.shape[-1]}")
-    return array
-
-
-def _to_png_ready(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype.kind in "iub":
-        return np.clip(image, 0, 255).astype(np.uint8)
-    return image  # floats in [0, 1]: pb.encode_png scales them
-
-
-def examples_np(
-    labels: np.ndarray, predictions: np.ndarray, images: np.ndarray, cap_per_cell: int
-) -> tuple[list[list[int]], list[bytes]]:
-    """(cells, pngs) of misclassified examples, at most `cap_per_cell` per cell."""
-    cells: list[list[int]] = []
-    pngs: list[bytes] = []
-    seen: dict[tuple[int, int, int], int] = {}
-    wrong_n, wrong_p = np.nonzero(labels != predictions)
-    for n, p in zip(wrong_n.tolist(), wrong_p.tolist(), strict=True):
-        cell = (p, int(labels[n, p]), int(predictions[n, p]))
-        if seen.get(cell, 0) >= cap_per_cell:
-            continue
-        seen[cell] = seen.get(cell, 0) + 1
-        cells.append(list(cell))
-        pngs.append(pb.encode_png(_to_png_ready(images[n])))
-    return cells, pngs
-
-
-def summaries_np(
-    tag: str,
-    counts: np.ndarray,
-    classes: list[str],
-    positions: list[str],
-    labels: np.ndarray | None,
-    predictions: np.ndarray | None,
-    images: np.ndarray | None,
-    cap_per_cell: int,
-) -> list[Any]:
-    """The matrix Summary and, with images, the examples Summary, from checked host arrays
-    (labels and predictions are class ids [N, P])."""
-    out = [pb.confusion_pb(tag, counts, positions=positions, classes=classes)]
-    if images is not None:
-        cells, pngs = examples_np(labels, predictions, images, cap_per_cell)
-        out.append(
-            pb.examples_pb(
-                f"{tag}/{fmt.EXAMPLES}",
-                cells,
-                pngs,
-                matrix_tag=tag,
-                cap_per_cell=cap_per_cell,
-            )
-        )
-    return out
+    """Old name: `confusion_counts` with numpy (a tensor in still gives numpy out)."""
+    k = checks.check_count("num_classes", num_classes)
+    return protos.counts_from_ids(*protos.class_ids(labels, predictions, k), k)
 
 
 @not_converted
 def write_confusion(
-    writer: pb.LogWriter,
+    writer: Any,
     name: str,
     counts: Any = None,
     *,
@@ -180,48 +78,33 @@ def write_confusion(
     step: int = 0,
     images: Any = None,
     cap_per_cell: int = 8,
+    sequence_accuracy_tag: str | None = None,
 ) -> np.ndarray:
-    """Write per-position confusion to a `pb.LogWriter` (no TensorFlow); returns the counts.
+    """Write per-position confusion to a `summaries.pb.LogWriter` (no TensorFlow); returns
+    the counts.
 
     Give either `counts` [P, K, K] or `labels` and `predictions` ([N] or [N, P] class ids,
     predictions may be scores with a trailing K axis). `images` [N, h, w(, c)] (needs
     labels and predictions) adds the misclassified examples under `name + "/examples"`.
+    `sequence_accuracy_tag` names the scalar tag (same run, same steps) holding
+    whole-sequence accuracy, which the Confusion page shows beside the matrix.
     """
-    if not hasattr(writer, "add"):
-        raise TypeError(f"writer must be a summaries.pb.LogWriter, got {type(writer).__name__}")
-    pb.check_tag(name)
-    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
-        raise ValueError(f"step must be a non-negative integer, got {step!r}")
-    class_names = _names("classes", classes)
-    k = len(class_names)
-    cap = pb.check_count("cap_per_cell", cap_per_cell)
-    lab = pred = imgs = None
-    if counts is not None:
-        if labels is not None or predictions is not None:
-            raise ValueError("give either counts or labels and predictions, not both")
-        if images is not None:
-            raise ValueError("images need labels and predictions to find the misclassified ones")
-        matrix = pb.confusion_counts(pb.host(counts))
-        if matrix.shape[1] != k:
-            raise ValueError(
-                f"classes must have {matrix.shape[1]} entries (counts is "
-                f"{list(matrix.shape)}), got {k}"
-            )
-    else:
-        if labels is None or predictions is None:
-            raise ValueError("give counts, or both labels and predictions")
-        lab, pred = _labels_predictions_np(labels, predictions, k)
-        matrix = counts_np(lab, pred, k)
-        if images is not None:
-            imgs = _image_stack(images, len(lab))
-    position_names = (
-        _default_positions(matrix.shape[0])
-        if positions is None
-        else _names("positions", positions, matrix.shape[0])
+    checks.check_writer(writer)
+    checks.check_tag(name)
+    step = checks.check_step(step)
+    matrix, summary = protos.build_confusion(
+        name,
+        counts,
+        classes=classes,
+        positions=positions,
+        labels=labels,
+        predictions=predictions,
+        images=images,
+        cap_per_cell=cap_per_cell,
+        sequence_accuracy_tag=sequence_accuracy_tag,
     )
-    summaries = summaries_np(name, matrix, class_names, position_names, lab, pred, imgs, cap)
-    for summary in summaries:
-        writer.add(summary, step=int(step))
+    for value in summary.value:  # one event per tag, as the TensorFlow writer does
+        writer.add(type(summary)(value=[value]), step=step)
     return matrix
 
 
@@ -278,7 +161,7 @@ def _labels_predictions_tf(labels: Any, predictions: Any, num_classes: int):
                 f"{lab.shape.as_list()} and {pred.shape.as_list()}"
             )
         return lab, pred
-    checks = [
+    asserts = [
         tf.debugging.assert_equal(
             tf.shape(lab), tf.shape(pred), message="labels and predictions shapes differ"
         ),
@@ -291,20 +174,8 @@ def _labels_predictions_tf(labels: Any, predictions: Any, num_classes: int):
             pred, tf.constant(num_classes, tf.int64), message="predictions must be < num_classes"
         ),
     ]
-    with tf.control_dependencies(checks):
+    with tf.control_dependencies(asserts):
         return tf.identity(lab), tf.identity(pred)
-
-
-@not_converted
-def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
-    """[P, K, K] int64 confusion counts as TensorFlow ops (rows true class, columns predicted).
-
-    `labels` are class ids [N, P] (or [N] for one position); `predictions` are class ids of
-    the same shape or scores with a trailing axis of size K (argmax is taken).
-    """
-
-    k = pb.check_count("num_classes", num_classes)
-    return _counts_tf(*_labels_predictions_tf(labels, predictions, k), k)
 
 
 def _counts_tf(lab: Any, pred: Any, k: int) -> Any:
@@ -330,33 +201,33 @@ def confusion(
     step: Any = None,
     images: Any = None,
     cap_per_cell: int = 8,
+    sequence_accuracy_tag: str | None = None,
 ) -> Any:
     """Write per-position confusion counts under `name` (and examples); returns the counts.
 
     With `images` [N, h, w(, c)], misclassified examples are written under
     `name + "/examples"`, each linked to its (position, true, predicted) cell, at most
-    `cap_per_cell` per cell.
+    `cap_per_cell` per cell. `sequence_accuracy_tag` is the full tag of the scalar (same
+    run, same steps) holding whole-sequence accuracy, shown beside the matrix.
     """
     import tensorflow as tf
 
     from summaries.basic import scope_tag
 
-    tag = scope_tag(pb.check_tag(name))
-    class_names = _names("classes", classes)
+    tag = scope_tag(checks.check_tag(name))
+    class_names = checks.check_names("classes", classes)
     k = len(class_names)
-    cap = pb.check_count("cap_per_cell", cap_per_cell)
-    if step is not None and not isinstance(step, tf.Tensor | tf.Variable):
-        if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
-            raise ValueError(f"step must be a non-negative integer, got {step!r}")
-        step = int(step)
+    cap = checks.check_count("cap_per_cell", cap_per_cell)
+    step = checks.check_step(step, optional=True)
     lab, pred = _labels_predictions_tf(labels, predictions, k)
     p_static = lab.shape[1]
     if positions is None:
         if p_static is None:
             raise ValueError("positions must be given when the number of positions is unknown")
-        position_names = _default_positions(p_static)
+        position_names = protos.default_positions(p_static)
     else:
-        position_names = _names("positions", positions, p_static)
+        position_names = checks.check_names("positions", positions, p_static)
+    content = protos.matrix_content(position_names, class_names, sequence_accuracy_tag)
     image_tensor = None
     if images is not None:  # checked in full before anything is written
         image_tensor = tf.convert_to_tensor(images)
@@ -379,18 +250,17 @@ def confusion(
             with tf.control_dependencies([same_n]):
                 lab = tf.identity(lab)
     counts = _counts_tf(lab, pred, k)
-    matrix_meta = fmt.make_metadata(
-        fmt.CONFUSION_PLUGIN, fmt.MATRIX, {"positions": position_names, "classes": class_names}
-    )
+    matrix_meta = fmt.make_metadata(fmt.CONFUSION_PLUGIN, fmt.MATRIX, content)
     tf.summary.write(tag=tag, tensor=counts, step=step, metadata=matrix_meta)
     if image_tensor is not None:
 
         def serialized(lab_v, pred_v, images_v) -> bytes:
-            lab_n, pred_n, images_n = pb.host(lab_v), pb.host(pred_v), pb.host(images_v)
+            lab_n, pred_n = checks.host(lab_v), checks.host(pred_v)
+            images_n = checks.host(images_v)
             if len(images_n) != len(lab_n):
                 raise ValueError(f"images must have N = {len(lab_n)} entries, got {len(images_n)}")
-            cells, pngs = examples_np(lab_n, pred_n, images_n, cap)
-            return pb.examples_pb(
+            cells, pngs = protos.misclassified(lab_n, pred_n, images_n, cap)
+            return protos.examples_pb(
                 f"{tag}/{fmt.EXAMPLES}", cells, pngs, matrix_tag=tag, cap_per_cell=cap
             ).SerializeToString()
 

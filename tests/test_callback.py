@@ -482,7 +482,8 @@ def test_scalar_rows_equal_protobuf_serialization(tags, data):
     (long and non-ASCII tags, NaN, infinities, -0.0, subnormals included)."""
     from tensorboard.compat.proto import summary_pb2
 
-    from summaries.callback import _scalar, _ScalarRows
+    from summaries.protos import ScalarRows as _ScalarRows
+    from summaries.protos import scalar_value as _scalar
 
     floats = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_subnormal=True)
     steps = data.draw(st.integers(1, 4))
@@ -501,7 +502,7 @@ def test_scalar_rows_equal_protobuf_serialization(tags, data):
 def test_log_writer_serialized_events_and_graph(tmp_path):
     """Template-built batch scalars written by `LogWriter.add_serialized` come back at
     their steps and wall times, and `add_graph` fills the Graphs tab."""
-    from summaries.callback import _ScalarRows
+    from summaries.protos import ScalarRows as _ScalarRows
     from summaries.pb import LogWriter
 
     steps = [3, 4, 200, 70000]  # multi-byte varints too

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +56,12 @@ PREDICTIONS = np.where(rng.random((60, 3)) < 0.6, LABELS, rng.integers(0, 4, (60
 
 def test_counts_match_a_plain_loop_eagerly_and_in_graph():
     expected = reference_counts(LABELS, PREDICTIONS, 4)
-    eager = summaries.confusion_counts(LABELS, PREDICTIONS, 4)
+    eager = summaries.confusion_counts(tf.constant(LABELS), tf.constant(PREDICTIONS), 4)
     assert eager.dtype == tf.int64 and eager.shape == (3, 4, 4)
     np.testing.assert_array_equal(eager.numpy(), expected)
+    host = summaries.confusion_counts(LABELS, PREDICTIONS, 4)  # numpy in, numpy out
+    assert isinstance(host, np.ndarray) and host.dtype == np.int64 and host.shape == (3, 4, 4)
+    np.testing.assert_array_equal(host, expected)
     graph = tf.function(
         lambda lab, pred: summaries.confusion_counts(lab, pred, 4),
         input_signature=[tf.TensorSpec([None, 3], tf.int32)] * 2,
@@ -68,18 +73,21 @@ def test_counts_match_a_plain_loop_eagerly_and_in_graph():
 def test_one_position_and_scores():
     labels = LABELS[:, 0]
     scores = np.eye(4, dtype=np.float32)[PREDICTIONS[:, 0]] + 0.1  # one-hot-ish scores
-    counts = summaries.confusion_counts(labels, scores, 4).numpy()
-    np.testing.assert_array_equal(counts, reference_counts(labels, PREDICTIONS[:, 0], 4))
     multi = np.eye(4, dtype=np.float32)[PREDICTIONS]  # [N, P, K]
-    counts = summaries.confusion_counts(LABELS.astype(np.float32), multi, 4).numpy()
-    np.testing.assert_array_equal(counts, reference_counts(LABELS, PREDICTIONS, 4))
+    for convert in (np.asarray, tf.constant):  # the numpy path and the TensorFlow path
+        counts = pb.host(summaries.confusion_counts(convert(labels), convert(scores), 4))
+        np.testing.assert_array_equal(counts, reference_counts(labels, PREDICTIONS[:, 0], 4))
+        floats = convert(LABELS.astype(np.float32))
+        counts = pb.host(summaries.confusion_counts(floats, convert(multi), 4))
+        np.testing.assert_array_equal(counts, reference_counts(LABELS, PREDICTIONS, 4))
 
 
 def test_out_of_range_ids_fail_eagerly_and_in_graph():
-    with pytest.raises(ValueError, match="labels"):
-        summaries.confusion_counts([0, 4], [0, 1], 4)
-    with pytest.raises(ValueError, match="predictions"):
-        summaries.confusion_counts([0, 1], [0, -1], 4)
+    for convert in (np.asarray, tf.constant):
+        with pytest.raises(ValueError, match="labels"):
+            summaries.confusion_counts(convert([0, 4]), convert([0, 1]), 4)
+        with pytest.raises(ValueError, match="predictions"):
+            summaries.confusion_counts(convert([0, 1]), convert([0, -1]), 4)
     graph = tf.function(lambda lab, pred: summaries.confusion_counts(lab, pred, 4))
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels"):
         graph(tf.constant([0, 9]), tf.constant([0, 1]))
@@ -232,3 +240,99 @@ def test_out_of_range_ids_in_a_graph_write_nothing(tmp_path):
         evaluate(tf.constant([0, 5]))
     writer.close()
     assert "bad" not in confusion_events(tmp_path)
+
+
+SHAPE_ERRORS = [
+    ([[[0]]], [[[0]]], r"labels must have shape \[N\] or \[N, P\], got \[1, 1, 1\]"),
+    ([0, 1], [0, 1, 2], r"labels and predictions must have the same shape \[N, P\], got "),
+    ([0, 1], np.zeros((2, 3), np.float32), r"predictions scores must have 4 classes"),
+]
+
+
+@pytest.mark.parametrize("labels, predictions, message", SHAPE_ERRORS)
+def test_counts_give_the_same_shape_errors_on_both_paths(labels, predictions, message):
+    errors = []
+    for convert in (np.asarray, tf.constant):
+        with pytest.raises(ValueError, match=message) as caught:
+            summaries.confusion_counts(convert(labels), convert(predictions), 4)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_numpy_counts_do_not_import_tensorflow():
+    script = (
+        "import sys, summaries\n"
+        "counts = summaries.confusion_counts([0, 1, 1], [[.9, .1], [.2, .8], [.6, .4]], 2)\n"
+        "assert type(counts).__name__ == 'ndarray' and counts.tolist() == [[[1, 0], [1, 1]]]\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_old_names_work_or_name_the_new_one():
+    from summaries import position_confusion
+
+    np.testing.assert_array_equal(
+        position_confusion.counts_np(LABELS, PREDICTIONS, 4),
+        reference_counts(LABELS, PREDICTIONS, 4),
+    )
+    for old in ("summaries_np", "examples_np"):
+        with pytest.raises(AttributeError, match="confusion_pb"):
+            getattr(position_confusion, old)
+    with pytest.raises(AttributeError, match="check_counts"):
+        pb.confusion_counts  # noqa: B018 (the attribute access is the test)
+    assert pb.confusion_pb is summaries.confusion_pb
+
+
+def test_confusion_pb_builds_matrix_and_examples_in_one_summary():
+    images = np.stack([np.full((3, 3), n, np.uint8) for n in range(60)])
+    summary = pb.confusion_pb(
+        "m",
+        classes=CLASSES,
+        labels=LABELS,
+        predictions=PREDICTIONS,
+        images=images,
+        cap_per_cell=1,
+        sequence_accuracy_tag="validation/whole_accuracy",
+    )
+    matrix, examples = summary.value
+    assert (matrix.tag, examples.tag) == ("m", "m/examples")
+    content = fmt.parse_content(matrix.metadata.plugin_data.content)
+    assert content["sequence_accuracy_tag"] == "validation/whole_accuracy"
+    assert content["positions"] == ["position 1", "position 2", "position 3"]
+    np.testing.assert_array_equal(
+        tf.make_ndarray(matrix.tensor), reference_counts(LABELS, PREDICTIONS, 4)
+    )
+    cells, _ = decode_examples(tf.make_ndarray(examples.tensor))
+    assert len(cells) == len({tuple(c) for c in cells}) > 0
+    plain = pb.confusion_pb("m", np.ones((1, 4, 4), int), classes=CLASSES)
+    assert (
+        fmt.parse_content(plain.value[0].metadata.plugin_data.content)["sequence_accuracy_tag"]
+        is None
+    )
+    with pytest.raises(ValueError, match="sequence_accuracy_tag"):
+        pb.confusion_pb("m", np.ones((1, 4, 4), int), classes=CLASSES, sequence_accuracy_tag="")
+
+
+def test_sequence_accuracy_tag_is_written_by_every_confusion_writer(tmp_path):
+    tag = "validation/captcha_accuracy"
+    writer = tf.summary.create_file_writer(str(tmp_path / "tf"))
+    with writer.as_default():
+        summaries.confusion(
+            "c", LABELS, PREDICTIONS, classes=CLASSES, step=1, sequence_accuracy_tag=tag
+        )
+    writer.close()
+    with pb.LogWriter(tmp_path / "np") as log:
+        summaries.write_confusion(
+            log,
+            "c",
+            labels=LABELS,
+            predictions=PREDICTIONS,
+            classes=CLASSES,
+            step=1,
+            sequence_accuracy_tag=tag,
+        )
+    for run in ("tf", "np"):
+        [(step, content, _)] = confusion_events(tmp_path / run)["c"]
+        assert step == 1 and content["sequence_accuracy_tag"] == tag
