@@ -108,3 +108,52 @@ def test_every_query_parameter_read_is_documented(name):
     parameters = read_parameters(name)
     assert parameters, f"no query parameters found in {name}_plugin.py (parser out of date?)"
     assert parameters - named == set(), f"query parameters read but not documented in {path.name}"
+
+
+# The README and the manual in docs/ name routes too; each must be one a plugin serves.
+ROOT = PLUGIN_DIR.parent
+MANUAL = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PLUGIN_NAMES = {"optimizer_race": "race", "position_confusion": "confusion"}
+PAGE_PLUGIN = {"race.md": "race", "confusion.md": "confusion"}  # other pages: either plugin
+BARE_ROUTE = re.compile(r"^(?:GET\s+)?(/[\w.-]+)(?:\?.*)?$")
+FULL_ROUTE = re.compile(r"^(?:GET\s+)?/data/plugin/([\w-]+)(/[\w.-]+)(?:\?.*)?$")
+
+
+def manual_routes(text: str, default: tuple[str, ...]) -> set[tuple[str, tuple[str, ...]]]:
+    """(route, plugins that may serve it) for each route named in a code span of the page."""
+    found = set()
+    for span in CODE_SPAN.findall(fenced_removed(text)):
+        full = FULL_ROUTE.match(span)
+        if full:  # another plugin's route (TensorBoard's scalars) is not Flowscope's to check
+            if full.group(1) in PLUGIN_NAMES:
+                found.add((full.group(2), (PLUGIN_NAMES[full.group(1)],)))
+            continue
+        bare = BARE_ROUTE.match(span)
+        if bare:
+            found.add((bare.group(1), default))
+    return found
+
+
+def test_manual_route_parser_understands_the_styles_in_use():
+    text = (
+        "`/races`, `GET /matrix?run=R`, `/data/plugin/position_confusion/image`, "
+        "`/data/plugin/scalars/scalars`, `/data/plugins_listing`, `/usr/bin/chromium`\n"
+        "```\n`/inside-a-code-block`\n```\n"
+    )
+    assert manual_routes(text, ("race",)) == {
+        ("/races", ("race",)),
+        ("/matrix", ("race",)),
+        ("/image", ("confusion",)),
+    }
+
+
+@pytest.mark.parametrize("page", MANUAL, ids=lambda p: p.name)
+def test_every_route_named_in_the_readme_and_docs_is_served(page):
+    served = {name: served_routes(name) for name in sorted(LOADERS)}
+    default = (PAGE_PLUGIN[page.name],) if page.name in PAGE_PLUGIN else tuple(LOADERS)
+    unknown = [
+        f"{route} (not served by {' or '.join(plugins)})"
+        for route, plugins in sorted(manual_routes(page.read_text(encoding="utf-8"), default))
+        if not any(route in served[name] for name in plugins)
+    ]
+    assert unknown == []
