@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,26 @@ from sample_logs import write_race
 pytestmark = pytest.mark.slow
 
 
+PACKAGES = ("summaries", "tb_plugin", "frontend", "demo_models")
+
+
 @pytest.fixture(scope="module")
-def wheel_venv(tmp_path_factory) -> Path:
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built from a copy of the checkout's packaging files and packages.
+
+    A copy, so that files left in the checkout's build/ folder by an earlier build (setuptools
+    puts everything under build/lib into the wheel) cannot hide a module that moved away.
+    """
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    for path in REPO.iterdir():
+        if path.is_file():
+            shutil.copy2(path, source / path.name)
+    for package in PACKAGES:
+        shutil.copytree(
+            REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     subprocess.run(
         [
             sys.executable,
@@ -28,13 +47,18 @@ def wheel_venv(tmp_path_factory) -> Path:
             "--no-isolation",
             "--outdir",
             str(root),
-            str(REPO),
+            str(source),
         ],
         check=True,
         capture_output=True,
         cwd=root,
     )
-    wheel = next(root.glob("flowscope-*.whl"))
+    return next(root.glob("flowscope-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(wheel, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("wheel-venv")
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -96,3 +120,14 @@ def test_wheel_ships_assets_and_serves_pages(wheel_venv, tmp_path):
         assert board.plugin("optimizer_race", "races")["races"][0]["race"] == "saddle-race"
     finally:
         board.stop()
+
+
+def test_wheel_ships_benchmarks_with_the_applications_only(wheel):
+    """Benchmarks and the TensorBoard launcher ship in demo_models.bench, not in the library."""
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = [name for name in names if name.endswith(".py")]
+    assert "demo_models/bench/serve.py" in modules
+    assert "demo_models/bench/tensorboard.py" in modules
+    shipped = [name for name in modules if name.split("/")[0] in ("summaries", "tb_plugin")]
+    assert "summaries/format.py" in shipped and "tb_plugin/loaders.py" in shipped
+    assert [name for name in shipped if "bench" in name or "tensorboard_process" in name] == []
