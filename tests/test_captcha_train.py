@@ -79,6 +79,7 @@ def test_confusion_and_examples_are_written_with_their_shapes(trained):
         assert meta["kind"] == fmt.MATRIX
         assert meta["positions"] == ["digit 1", "digit 2", "digit 3", "digit 4"]
         assert meta["classes"] == list("0123456789")
+        assert meta["sequence_accuracy_tag"] == "validation/captcha_accuracy"  # logged too
         assert counts.shape == (4, 10, 10)
         assert (counts.sum(axis=(1, 2)) == 40).all()  # every validation captcha, per position
     # validated at steps 2 (every 2 steps) and 3 (end of the epoch: 96 / 32 steps)

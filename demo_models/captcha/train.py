@@ -215,6 +215,8 @@ class Validator:
                 step=step,
                 images=self.images,
                 cap_per_cell=self.cap,
+                # the whole-captcha accuracy scalar written above, at the same steps
+                sequence_accuracy_tag=f"{self.name}/captcha_accuracy",
             )
         return metrics
 
