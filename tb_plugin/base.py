@@ -1,4 +1,8 @@
-"""What both Flowscope plugins share: JSON routes, errors, static assets, data access."""
+"""What both Flowscope plugins share: JSON routes, query arguments, errors, static assets.
+
+Data access lives in `tb_plugin.data` (one `PluginData` per plugin); a plugin's routes parse
+their query here and call `*_impl` methods that return plain dicts.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,24 @@ from collections.abc import Callable
 from typing import Any
 
 from tensorboard import plugin_util
-from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 import frontend
-from summaries.format import FormatError, parse_content
 
 logger = logging.getLogger("flowscope")
 
-# TensorBoard's data provider needs an explicit sample count; our loaders keep every
-# event, so ask for all of them.
-ALL_SAMPLES = 1_000_000_000
+_MOVED = {
+    "ALL_SAMPLES": "tb_plugin.data.ALL_SAMPLES",
+    "list_series": "tb_plugin.data.PluginData.catalog",
+    "read_series": "tb_plugin.data.PluginData.read",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        raise AttributeError(f"tb_plugin.base.{name} moved: use {_MOVED[name]}")
+    raise AttributeError(f"module 'tb_plugin.base' has no attribute {name!r}")
 
 
 class HttpError(Exception):
@@ -35,10 +45,12 @@ class HttpError(Exception):
 
 
 def bad_request(message: str) -> HttpError:
+    """A 400 error (bad or missing query parameter)."""
     return HttpError(400, message)
 
 
 def not_found(message: str) -> HttpError:
+    """A 404 error (unknown run, tag, step, ...)."""
     return HttpError(404, message)
 
 
@@ -54,6 +66,7 @@ def _finite(value: Any) -> Any:
 
 
 def json_response(payload: Any, code: int = 200) -> wrappers.Response:
+    """`payload` as a JSON response (NaN and infinities become null)."""
     try:
         body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
     except ValueError:  # NaN/Inf somewhere: only then pay for the recursive walk
@@ -129,14 +142,15 @@ def arg_float(request, name: str, default: float | None = None, lo=-math.inf, hi
 
 
 class FlowscopePlugin(base_plugin.TBPlugin):
-    """Base class: serves the page's ES module and assets, reads through the data provider."""
+    """Base class: serves the page's ES module and assets; data routes come from `routes()`."""
 
     plugin_name = ""
     tab_name = ""
     page = ""  # folder under frontend/ holding index.js
 
     def __init__(self, context: base_plugin.TBContext):
-        self._provider = context.data_provider
+        # Data is read through `tb_plugin.data.PluginData(context.data_provider, ...)`.
+        self.tb_context = context
 
     # -- TensorBoard hooks ------------------------------------------------------------
     def is_active(self) -> bool:
@@ -186,44 +200,13 @@ class FlowscopePlugin(base_plugin.TBPlugin):
             headers={"X-Content-Type-Options": "nosniff"},
         )
 
-    # -- data access ------------------------------------------------------------------
+    # -- request --------------------------------------------------------------------
     @staticmethod
-    def context(request):
+    def context(request) -> tuple[Any, str]:
+        """(TensorBoard's RequestContext, experiment id) of a request, for the `*_impl` calls."""
         return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
-    def list_series(self, request, kind: str | None = None, blobs: bool = False):
-        """{run: {tag: content}} for this plugin's series (optionally of one kind).
-
-        Series whose metadata cannot be read are returned as {"error": message} so that a
-        page can say what is wrong with that run while the others keep working.
-        """
-        ctx, eid = self.context(request)
-        lister = self._provider.list_blob_sequences if blobs else self._provider.list_tensors
-        listing = lister(ctx, experiment_id=eid, plugin_name=self.plugin_name)
-        result: dict[str, dict[str, dict]] = {}
-        for run, tags in listing.items():
-            for tag, meta in tags.items():
-                try:
-                    content = parse_content(meta.plugin_content)
-                except FormatError as exc:
-                    content = {"error": str(exc)}
-                if kind is not None and content.get("kind", kind) != kind:
-                    continue
-                content["max_step"] = meta.max_step
-                result.setdefault(run, {})[tag] = content
-        return result
-
-    def read_series(self, request, run: str, tag: str):
-        """All TensorDatum of one run/tag (404 if absent), sorted by step."""
-        ctx, eid = self.context(request)
-        data = self._provider.read_tensors(
-            ctx,
-            experiment_id=eid,
-            plugin_name=self.plugin_name,
-            downsample=ALL_SAMPLES,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
-        series = data.get(run, {}).get(tag)
-        if series is None:
-            raise not_found(f"no data for run {run!r}, tag {tag!r}")
-        return sorted(series, key=lambda d: d.step)
+    def __getattr__(self, name: str) -> Any:
+        if name in _MOVED:
+            raise AttributeError(f"FlowscopePlugin.{name} moved: use {_MOVED[name]}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -104,7 +104,9 @@ def test_reads_are_cached_by_the_version_the_listing_reports(logdir):
     assert [d.step for d in raw] == [0, 1]
     assert counting.calls["read_tensors"] == 2 and len(decoded) == 1
 
-    # New steps: the cached listing still says max_step 1 until it is refreshed.
+    # New steps: the cached listing still says max_step 1 until it is refreshed. (An event
+    # file named in a later second: the Python loader reads a run's files in name order.)
+    time.sleep(1.1)
     write_confusion(logdir, run="captcha-toy", steps=3)
     board.reload()
     assert data.read(ctx, "", data.series(ctx, "", "captcha-toy", MATRIX_TAG), stack) is first
