@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from summaries.race import engine, optimizers
-from summaries.race.surfaces import SURFACES
 from summaries.race import metrics as race_metrics
+from summaries.race.surfaces import SURFACES
 
 DIRECT = [name for name, s in SURFACES.items() if s.direct]
 STEPS = 12

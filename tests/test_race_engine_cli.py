@@ -15,6 +15,8 @@ from tensorboard.util import tensor_util
 
 from demo_models import cli as flowscope
 from demo_models.race import cli as race_cli
+from summaries import format as fmt
+from summaries.race.optimizers import OPTIMIZERS
 from summaries.race.surfaces import SURFACES
 
 
@@ -54,6 +56,13 @@ def test_trajectory_surface_and_loss_scalars(raced):
     assert meta["hyperparameters"] == {"learning_rate": 0.02}  # the --hp override
     assert meta["tolerance"] == SURFACES["rosenbrock"].tolerance
     assert meta["tuning"] is None and meta["keras_class"] == "keras.optimizers.Adam"
+    # every display field of the format, passed by the command itself
+    rosen = SURFACES["rosenbrock"]
+    assert meta["version"] == fmt.VERSION and set(fmt.TRAJECTORY_DEFAULTS) <= set(meta)
+    assert meta["optimizer_title"] == "Adam" and meta["order"] == list(OPTIMIZERS).index("adam")
+    assert meta["surface_title"] == rosen.title and meta["formula"] == rosen.formula
+    assert meta["description"] == rosen.description and meta["analytic"] is True
+    assert meta["log_scale"] is True
     assert rows.shape == (41, 4) and steps == [0]
     np.testing.assert_array_equal(rows[:, 0], np.arange(41))
     np.testing.assert_allclose(rows[0, 1:3], SURFACES["rosenbrock"].start)
@@ -77,6 +86,7 @@ def test_network_racer_records_its_plane(raced):
     assert meta["basis"]["parameters"] == SURFACES["nn_plane"].size
     assert "filter-normalised" in meta["basis"]["directions"]
     assert meta["tolerance_kind"] == "loss" and meta["minima"] == []
+    assert meta["analytic"] is False and meta["formula"] is None  # a model's loss
     assert rows[-1, 3] < rows[0, 3]  # the network learned
     assert np.abs(rows[-1, 1:3]).max() > 1e-3  # and its projection moved
     _, (grid,), _ = run["race/surface"]

@@ -1,4 +1,4 @@
-"""`summaries.race_metrics`: arrival, settling and divergence of hand-made trajectories."""
+"""`summaries.race.metrics`: arrival, settling and divergence of hand-made trajectories."""
 
 from __future__ import annotations
 
