@@ -93,7 +93,14 @@ def write_captcha_like(logdir: Path, run: str, seed: int, steps: int = 3) -> Non
             counts = np.zeros((4, 10, 10), np.int64)
             for p in range(4):
                 np.add.at(counts[p], (labels[:, p], preds[:, p]), 1)
-            writer.add(pb.confusion_pb(TAG, counts, positions=POSITIONS, classes=DIGITS), 4 * s)
+            matrix = pb.confusion_pb(
+                TAG,
+                counts,
+                positions=POSITIONS,
+                classes=DIGITS,
+                sequence_accuracy_tag="validation/captcha_accuracy",
+            )
+            writer.add(matrix, 4 * s)
             writer.add(
                 scalar_pb("validation/captcha_accuracy", (preds == labels).all(1).mean()), 4 * s
             )
