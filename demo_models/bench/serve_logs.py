@@ -31,6 +31,8 @@ OPTIMIZERS = (
 
 @dataclass
 class Sizes:
+    """How big the benchmark's logdir is, and how many rounds, start-ups and moves it times."""
+
     race_runs: int = 20
     race_steps: int = 10_000
     confusion_runs: int = 5
@@ -204,6 +206,7 @@ def write_confusion_run(
 
 
 def write_confusion_runs(logdir: Path, sizes: Sizes, seed: int = 1) -> list[str]:
+    """`sizes.confusion_runs` confusion runs (captcha-0, ...); returns their names."""
     import numpy as np
 
     rng = np.random.default_rng(seed)

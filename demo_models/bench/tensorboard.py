@@ -126,11 +126,13 @@ class TensorBoardProcess:
             return err.code, err.read()
 
     def log(self) -> str:
+        """Everything TensorBoard has printed so far."""
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
+        """Stop TensorBoard and its data server (SIGTERM, then SIGKILL after 15 s)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
