@@ -66,15 +66,17 @@ def matrix_pb(
 ) -> summary_pb2.Summary:
     """A confusion-matrix summary whose metadata names its sequence-accuracy scalar (version
     2), or version-1 metadata as Flowscope 0.1 wrote it (positions and classes only)."""
+    if version != 1:
+        return pb.confusion_pb(
+            tag,
+            counts,
+            positions=positions,
+            classes=classes,
+            sequence_accuracy_tag=sequence_accuracy_tag,
+        )
     summary = pb.confusion_pb(tag, counts, positions=positions, classes=classes)
-    content = {"positions": positions, "classes": classes}
-    if version == 1:
-        payload = {"version": 1, "kind": fmt.MATRIX, **content}
-        summary.value[0].metadata.plugin_data.content = json.dumps(payload).encode()
-        return summary
-    content["sequence_accuracy_tag"] = sequence_accuracy_tag
-    metadata = fmt.make_metadata(fmt.CONFUSION_PLUGIN, fmt.MATRIX, content)
-    summary.value[0].metadata.CopyFrom(metadata)
+    payload = {"version": 1, "kind": fmt.MATRIX, "positions": positions, "classes": classes}
+    summary.value[0].metadata.plugin_data.content = json.dumps(payload).encode()
     return summary
 
 
