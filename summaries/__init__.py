@@ -19,10 +19,12 @@ _EXPORTS: dict[str, str] = {
     "variable_summaries": "summaries.basic",
     "scope_tag": "summaries.basic",
     # optimizer races
-    "trajectory": "summaries.race",
-    "surface": "summaries.race",
-    "write_trajectory": "summaries.race",
-    "write_surface": "summaries.race",
+    "trajectory": "summaries.race.summary",
+    "trajectory_pb": "summaries.race.summary",
+    "write_trajectory": "summaries.race.summary",
+    "surface": "summaries.race.summary",
+    "surface_pb": "summaries.race.summary",
+    "write_surface": "summaries.race.summary",
     "trajectory_metrics": "summaries.race.metrics",
     # per-position confusion
     "confusion": "summaries.position_confusion",
