@@ -393,6 +393,9 @@ def test_helper_signatures_in_the_docs_match_the_code():
         function = getattr(summaries, match.group(1))
         parameters = inspect.signature(function).parameters
         open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        listed = {item.strip().partition("=")[0] for item in match.group(2).split(",")}
+        if "..." not in listed:  # a complete signature lists every parameter
+            assert set(parameters) <= listed, f"{match.group(1)}: {set(parameters) - listed}"
         for item in match.group(2).split(","):
             item = item.strip()
             if item in ("*", "...", ""):
