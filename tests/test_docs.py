@@ -326,9 +326,29 @@ CLAIMS: list[tuple[str, str, Callable[[], Any]]] = [
         lambda: (resolve("demo_models.race.cli.GRID"), resolve("demo_models.race.cli.GRID_MODEL")),
     ),
     (
+        "docs/race.md",
+        r"SGD uses the notes'\s+([\d.]+) on the linear regression",
+        lambda: resolve("summaries.race.SURFACES")["linear_regression"].defaults["sgd"][
+            "learning_rate"
+        ],
+    ),
+    (
         "docs/callback.md",
         r"in chunks of ([\d,]+) rows",
         attr("summaries.race.summary.DEFAULT_CHUNK"),
+    ),
+    (
+        "docs/lessons.md",
+        r"gradient descent \(learning rate ([\d.]+), ([\d,]+) steps\)",
+        lambda: (resolve("demo_models.linear.LEARNING_RATE"), resolve("demo_models.linear.STEPS")),
+    ),
+    (
+        "docs/lessons.md",
+        r"y = x² \+ noise \(learning rate ([\d.]+), ([\d,]+) steps\)",
+        lambda: (
+            resolve("demo_models.nonlinear.LEARNING_RATE"),
+            resolve("demo_models.nonlinear.STEPS"),
+        ),
     ),
 ]
 
