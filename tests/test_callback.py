@@ -252,6 +252,9 @@ def test_confusion_on_validation_data(cnn_run):
     np.testing.assert_array_equal(logs.last("confusion"), expected)
     content = json.loads(logs.content["confusion"])
     assert content["classes"] == ["0", "1", "2"] and content["positions"] == ["head"]
+    # one position: no whole-sequence accuracy of its own
+    assert content["sequence_accuracy_tag"] is None
+    assert "confusion/sequence_accuracy" not in logs.tags
     examples = logs.last("confusion/examples")
     index = json.loads(examples[0])
     assert (
@@ -324,6 +327,65 @@ def test_multi_head_confusion_and_names(tmp_path):
     assert content["positions"] == ["digit0", "digit1", "digit2"]
     assert content["classes"] == list("abcd")
     assert {"digit0/kernel/gradients", "size/kernel/gradients"} <= set(logs.tags)
+    # the whole-sequence accuracy (every head right), logged beside the matrix and named by it
+    right = [predictions[p].argmax(-1) == ys[p][48:] for p in range(3)]
+    assert content["sequence_accuracy_tag"] == "confusion/sequence_accuracy"
+    assert logs.steps("confusion/sequence_accuracy") == logs.steps("confusion") == [0]
+    np.testing.assert_allclose(
+        logs.last("confusion/sequence_accuracy"), np.mean(np.all(right, axis=0)), rtol=1e-6
+    )
+
+
+def test_sequence_accuracy_tag_named_by_the_user_or_off(tmp_path):
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    x = rng.random((32, 6)).astype("float32")
+    ys = [rng.integers(0, 3, 32) for _ in range(2)]
+    inputs = keras.Input((6,))
+    heads = [keras.layers.Dense(3, activation="softmax", name=f"h{i}")(inputs) for i in range(2)]
+    model = keras.Model(inputs, heads)
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy"] * 2)
+    quiet = dict(histogram_freq=0, gradient_freq=0, ratio_freq=0, optimizer_freq=0)
+    quiet.update(batch_freq=0, write_graph=False)
+    named = SummaryCallback(tmp_path / "named", sequence_accuracy_tag="epoch/val_whole", **quiet)
+    off = SummaryCallback(tmp_path / "off", sequence_accuracy_tag=False, **quiet)
+    model.fit(x, ys, epochs=1, verbose=0, validation_data=(x, ys), callbacks=[named, off])
+    for run, expected in (("named", "epoch/val_whole"), ("off", None)):
+        logs = Logs(tmp_path / run)
+        assert json.loads(logs.content["confusion"])["sequence_accuracy_tag"] == expected
+        assert "confusion/sequence_accuracy" not in logs.tags
+
+
+def test_a_full_disk_never_ends_training(tmp_path):
+    """A logging fault (the disk fills up after the first epoch) warns once; fit goes on."""
+
+    class FillDisk(keras.callbacks.Callback):
+        def __init__(self, summary: SummaryCallback):
+            super().__init__()
+            self.summary = summary
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                writer = self.summary._writer
+                writer.drain()
+                writer._file.close()
+                writer._file = open("/dev/full", "wb")  # noqa: SIM115 (closed by the writer)
+
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(5).random((64, 4)).astype("float32")
+    summary = SummaryCallback(tmp_path, write_graph=False, confusion_freq=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(
+            x, x[:, :2], batch_size=8, epochs=4, verbose=0, callbacks=[summary, FillDisk(summary)]
+        )
+        summary.close()
+    assert len(history.history["loss"]) == 4
+    faults = [w for w in caught if "logging stopped" in str(w.message)]
+    assert len(faults) == 1 and "No space left" in str(faults[0].message)
+    assert Logs(tmp_path).steps("epoch/loss") == [0]  # written before the disk filled up
 
 
 def test_switches_and_frequencies(tmp_path):
@@ -386,6 +448,8 @@ def test_switches_and_frequencies(tmp_path):
         ({"data": (np.zeros((4, 2)),)}, "data"),
         ({"validation_data": (np.zeros((4, 2)), np.zeros(3))}, "validation_data"),
         ({"cap_per_cell": 0}, "cap_per_cell"),
+        ({"sequence_accuracy_tag": "a//b"}, "sequence_accuracy_tag"),
+        ({"sequence_accuracy_tag": 3}, "sequence_accuracy_tag"),
     ],
 )
 def test_bad_arguments_name_the_argument(tmp_path, kwargs, argument):
@@ -502,8 +566,8 @@ def test_scalar_rows_equal_protobuf_serialization(tags, data):
 def test_log_writer_serialized_events_and_graph(tmp_path):
     """Template-built batch scalars written by `LogWriter.add_serialized` come back at
     their steps and wall times, and `add_graph` fills the Graphs tab."""
-    from summaries.protos import ScalarRows as _ScalarRows
     from summaries.pb import LogWriter
+    from summaries.protos import ScalarRows as _ScalarRows
 
     steps = [3, 4, 200, 70000]  # multi-byte varints too
     walls = [1000.5, 1001.25, 1002.0, 1003.75]
