@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from summaries.checks import check_window
+
 # A racer "leaves the window" when it is further outside than this fraction of the window's
 # width (height) on either side: generous, so that a wide swing is not called divergence.
 MARGIN = 1.0
@@ -23,7 +25,7 @@ REASON_LEFT = "left window"
 
 def outer_window(window: Sequence[float], margin: float = MARGIN) -> list[float]:
     """The window grown by `margin` times its size on every side: leaving it is divergence."""
-    xmin, xmax, ymin, ymax = _window(window)
+    xmin, xmax, ymin, ymax = check_window(window)
     dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
     return [xmin - dx, xmax + dx, ymin - dy, ymax + dy]
 
@@ -104,16 +106,6 @@ def trajectory_metrics(
         "tolerance": tol,
         "tolerance_kind": "distance" if len(mins) else "loss",
     }
-
-
-def _window(window: Sequence[float]) -> list[float]:
-    try:
-        w = [float(v) for v in window]
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"window must be four numbers, got {window!r}") from exc
-    if len(w) != 4 or not np.isfinite(w).all() or w[0] >= w[1] or w[2] >= w[3]:
-        raise ValueError(f"window must be finite [xmin, xmax, ymin, ymax], got {window!r}")
-    return w
 
 
 def _arrays(positions: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
