@@ -160,6 +160,9 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     assert frame.locator("#race-start").count() == 1
     assert frame.locator(".race-contour").count() > 5
     assert "step 150 / 150" in frame.inner_text("#race-step")
+    # the surface's title, formula and description, as the CLI logged them
+    about = frame.get_attribute("#race-surface-name", "title")
+    assert "Saddle x² − y²" in about and "f(x, y) = x^2 - y^2" in about and "saddle" in about
 
     # the scrubber moves every marker, in sync, and the loss chart's cursor with them
     scrub(frame, 0)

@@ -158,7 +158,8 @@ class RacePage {
     this.picker.title = name;
     const surfaceText = race.surface ? `surface: ${race.title || race.surface}` : "surface unknown";
     this.surfaceChip.textContent = surfaceText;
-    this.surfaceChip.title = race.description ? `${surfaceText} — ${race.description}` : surfaceText;
+    const about = [race.formula && `f(x, y) = ${race.formula}`, race.description].filter(Boolean);
+    this.surfaceChip.title = [surfaceText, ...about].join(" — ");
     if (!quiet) {
       this.pause();
       this.built = false;
