@@ -356,8 +356,8 @@ class SummaryCallback(keras.callbacks.Callback):
         """Flush and close the event file (a later fit() opens a new one)."""
         if self._writer is not None:
             self._flush_batches(force=True)
-            writer, self._writer = self._writer, None
-            writer.close()
+            self._writer.close()  # queued jobs still write through self._writer
+            self._writer = None
 
     # -- the writer thread -------------------------------------------------------------
 

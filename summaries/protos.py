@@ -29,8 +29,7 @@ _SCALAR_SHAPE = tensor_shape_pb2.TensorShapeProto()
 
 def summary(tag: str, array: np.ndarray, metadata: summary_pb2.SummaryMetadata) -> Any:
     """A Summary with one value: `array` as a tensor under `tag`."""
-    if not isinstance(tag, str) or not tag:
-        raise ValueError(f"tag must be a non-empty string, got {tag!r}")
+    checks.check_text("tag", tag)
     out = summary_pb2.Summary()
     out.value.add(tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(array))
     return out

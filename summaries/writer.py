@@ -224,10 +224,12 @@ class LogWriter:
         rest of the file unreadable, and training must go on."""
         if self.fault is None:
             self.fault = exc
-        if self._thread is None or not self._thread.on_thread():
-            self._warn_fault()
+        self._warn_fault()
 
     def _warn_fault(self) -> None:
+        """Warn once, on the caller's thread (the writer thread's fault waits for it)."""
+        if self._thread is not None and self._thread.on_thread():
+            return
         if self.fault is not None and not self._warned:
             self._warned = True
             warnings.warn(
