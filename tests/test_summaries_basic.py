@@ -203,6 +203,8 @@ def test_public_names_are_the_functions_whatever_was_imported_first():
         (lambda: summaries.scalar(3, 1.0, step=0), TypeError, "name"),
         (lambda: summaries.scalar("a//b", 1.0, step=0), ValueError, "name"),
         (lambda: summaries.scalar("loss", 1.0, step="7"), TypeError, "step"),
+        (lambda: summaries.scalar("loss", 1.0, step=-1), ValueError, "step"),
+        (lambda: summaries.histogram("w", [1.0], step=True), TypeError, "step"),
         (lambda: summaries.scalar("loss", 1.0, step=0, description=5), TypeError, "description"),
         (lambda: summaries.histogram("w", ["a"], step=0), TypeError, "data"),
         (lambda: summaries.histogram("w", [1.0], step=0, buckets=0), ValueError, "buckets"),
