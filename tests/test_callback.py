@@ -546,19 +546,18 @@ def test_scalar_rows_equal_protobuf_serialization(tags, data):
     (long and non-ASCII tags, NaN, infinities, -0.0, subnormals included)."""
     from tensorboard.compat.proto import summary_pb2
 
-    from summaries.protos import ScalarRows as _ScalarRows
-    from summaries.protos import scalar_value as _scalar
+    from summaries.protos import ScalarRows, scalar_value
 
     floats = st.floats(width=32, allow_nan=True, allow_infinity=True, allow_subnormal=True)
     steps = data.draw(st.integers(1, 4))
     values = np.array(
         [[data.draw(floats) for _ in tags] for _ in range(steps)], np.float32
     ).reshape(steps, len(tags))
-    blobs = _ScalarRows(tags).blobs(values)
+    blobs = ScalarRows(tags).blobs(values)
     assert len(blobs) == steps
     for blob, row in zip(blobs, values, strict=True):
         expected = summary_pb2.Summary(
-            value=[_scalar(tag, float(v)) for tag, v in zip(tags, row, strict=True)]
+            value=[scalar_value(tag, float(v)) for tag, v in zip(tags, row, strict=True)]
         )
         assert blob == expected.SerializeToString()
 
@@ -567,7 +566,7 @@ def test_log_writer_serialized_events_and_graph(tmp_path):
     """Template-built batch scalars written by `LogWriter.add_serialized` come back at
     their steps and wall times, and `add_graph` fills the Graphs tab."""
     from summaries.pb import LogWriter
-    from summaries.protos import ScalarRows as _ScalarRows
+    from summaries.protos import ScalarRows
 
     steps = [3, 4, 200, 70000]  # multi-byte varints too
     walls = [1000.5, 1001.25, 1002.0, 1003.75]
@@ -576,7 +575,7 @@ def test_log_writer_serialized_events_and_graph(tmp_path):
     with graph.as_default():
         tf.constant(1.0, name="one")
     with LogWriter(tmp_path) as writer:
-        blobs = _ScalarRows(["batch/loss", "batch/accuracy"]).blobs(values)
+        blobs = ScalarRows(["batch/loss", "batch/accuracy"]).blobs(values)
         writer.add_serialized(blobs, steps, walls)
         writer.add_graph(graph.as_graph_def().SerializeToString())
         with pytest.raises(ValueError, match="same length"):
