@@ -247,6 +247,18 @@ def js_constant(folder: str, name: str) -> float:
     return values[0]
 
 
+def confused_pairs_asked() -> float:
+    """The `top` the Confusion page asks /matrix for (its "Most confused" list)."""
+    pattern = re.compile(r"getJSON\(\s*\"matrix\"[^)]*\btop:\s*(\d+)")
+    values = [
+        float(m.group(1))
+        for path in sorted((ROOT / "frontend" / "confusion").glob("*.js"))
+        for m in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert len(set(values)) == 1, f"the page asks /matrix for top = {values}"
+    return values[0]
+
+
 def attr(dotted: str) -> Callable[[], Any]:
     return lambda: resolve(dotted)
 
@@ -267,6 +279,7 @@ CLAIMS: list[tuple[str, str, Callable[[], Any]]] = [
         r"printed in the cells up to (\d+) x \d+ classes",
         lambda: js_constant("confusion", "MAX_PRINTED_K"),
     ),
+    ("docs/confusion.md", r"the \*\*top (\d+) confused pairs\*\*", confused_pairs_asked),
     (
         "docs/confusion.md",
         r"server\s+keeps TensorBoard's listings for (\d+) s",
