@@ -48,6 +48,11 @@ __all__ = [
 
 # Old names whose meaning moved: using one raises AttributeError naming the new one.
 _RENAMED = {
+    "trajectory_pb": (
+        "summaries.pb.trajectory_pb (which built one chunk) is now "
+        "summaries.race.trajectory_chunk_pb; summaries.trajectory_pb builds a whole "
+        "trajectory as (step, Summary) pairs"
+    ),
     "confusion_counts": (
         "summaries.pb.confusion_counts (which checked a [P, K, K] counts array) is now "
         "summaries.checks.check_counts; counts from labels and predictions are "
@@ -57,10 +62,8 @@ _RENAMED = {
 
 
 # The race's builders live in `summaries.race.summary`; these names keep working (loaded on
-# first use: the race module imports `summaries.checks`). `pb.trajectory_pb` keeps its old
-# meaning, one chunk; `summaries.race.trajectory_pb` builds a whole trajectory.
+# first use: the race module imports `summaries.checks`).
 _RACE_NAMES = {
-    "trajectory_pb": "trajectory_chunk_pb",
     "trajectory_events": "trajectory_pb",
     "trajectory_chunks": "trajectory_chunks",
     "surface_pb": "surface_pb",

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from summaries import pb
+from summaries import race as race_summaries
 
 SADDLE_WINDOW = [-2.0, 2.0, -2.0, 2.0]
 
@@ -30,22 +31,20 @@ def write_race(logdir: Path, race: str = "saddle-race", steps: int = 50) -> list
                 ),
                 step=0,
             )
-            for first, s, p, lo in pb.trajectory_chunks(np.arange(steps), pos, loss, chunk=16):
-                writer.add(
-                    pb.trajectory_pb(
-                        "race/trajectory",
-                        s,
-                        p,
-                        lo,
-                        race=race,
-                        optimizer=name,
-                        surface="saddle",
-                        window=SADDLE_WINDOW,
-                        hyperparameters={"learning_rate": lr},
-                        chunk=16,
-                    ),
-                    step=first,
-                )
+            events = race_summaries.trajectory_pb(
+                "race/trajectory",
+                np.arange(steps),
+                pos,
+                loss,
+                race=race,
+                optimizer=name,
+                surface="saddle",
+                window=SADDLE_WINDOW,
+                hyperparameters={"learning_rate": lr},
+                chunk=16,
+            )
+            for first, summary in events:
+                writer.add(summary, step=first)
         runs.append(run)
     return runs
 

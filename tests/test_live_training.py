@@ -30,7 +30,7 @@ def trajectory(writer: pb.LogWriter, race: str, first: int, count: int) -> None:
     """Append `count` rows of a racer spiralling into (0, 0), starting at step `first`."""
     steps = np.arange(first, first + count)
     positions = np.column_stack([1.5 * 0.97**steps, 1.0 * 0.95**steps])
-    for step, summary in race_summaries.trajectory_summaries(
+    for step, summary in race_summaries.trajectory_pb(
         TAG,
         steps,
         positions,

@@ -65,9 +65,16 @@ def flowscope() -> list[str]:
 
 def write_unreadable_race(logdir: Path) -> None:
     """A racer from a future Flowscope: its metadata version is unknown."""
-    summary = pb.trajectory_pb("race/trajectory", [0, 1], [[0, 0], [1, 1]], [1.0, 0.5],
-                               race="future", optimizer="sgd", surface="saddle",
-                               window=[-1, 1, -1, 1])  # fmt: skip
+    summary = race_summaries.trajectory_chunk_pb(
+        "race/trajectory",
+        [0, 1],
+        [[0, 0], [1, 1]],
+        [1.0, 0.5],
+        race="future",
+        optimizer="sgd",
+        surface="saddle",
+        window=[-1, 1, -1, 1],
+    )
     content = json.loads(summary.value[0].metadata.plugin_data.content)
     content["version"] = 99
     summary.value[0].metadata.plugin_data.content = json.dumps(content).encode()

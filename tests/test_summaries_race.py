@@ -208,9 +208,12 @@ def test_bad_surface_raises(tmp_path, change, error, needle):
         summaries.write_surface(log, "s", **args)
 
 
-def test_trajectory_pb_keeps_old_calls_working():
-    # `summaries.pb.trajectory_pb` keeps its old meaning (one chunk, one Summary)
-    summary = pb.trajectory_pb("t", [0], [[0.0, 0.0]], [1.0], **META)
+def test_old_race_names_keep_working_or_name_the_new_one():
+    # `summaries.pb.trajectory_pb` built one chunk: that is now `trajectory_chunk_pb`, and
+    # the old name says so rather than meaning something else under the same name
+    with pytest.raises(AttributeError, match="summaries.race.trajectory_chunk_pb"):
+        pb.trajectory_pb  # noqa: B018
+    summary = race.trajectory_chunk_pb("t", [0], [[0.0, 0.0]], [1.0], **META)
     content = json.loads(summary.value[0].metadata.plugin_data.content)
     assert content["version"] == fmt.VERSION
     # no tolerance was given: the library's "quadratic" surface supplies it
