@@ -23,8 +23,9 @@ writes, and the buffered batch scalars in bulk) runs on the callback's one write
 in order, while the next epoch trains. `on_train_end` waits for it, so the run is complete
 when `fit` returns; an error on the writer thread is raised on the training thread at the
 next hook. The thread is the one a background `summaries.pb.LogWriter` runs
-(`LogWriter.submit`): a failed write (full disk, ...) warns once and stops logging, and
-training goes on.
+(`LogWriter.submit`): a failed write (full disk, lost permission, a remote store that
+went away) warns once and pauses logging, which resumes when writes succeed again; training
+goes on. `log_dir` may be a URI (``gs://bucket/runs/x``), written through tf.io.gfile.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ class SummaryCallback(keras.callbacks.Callback):
     matrices and the op graph of any Keras model to TensorBoard.
 
     Args:
-        log_dir: the run directory (created if needed; must be writable).
+        log_dir: the run directory (created if needed; must be writable): a local path or
+            a URI of a filesystem TensorFlow has registered (``gs://bucket/runs/x``).
         batch_freq: log loss, metrics and learning rate every N batches (default 1; 0 = off).
         epoch_freq: log the epoch logs (``val_*`` too) every N epochs (default 1; 0 = off).
         histogram_freq: weight histograms and `variable_summaries` every N epochs.
@@ -349,7 +351,7 @@ class SummaryCallback(keras.callbacks.Callback):
         self._flush_batches(force=True)
         if self._writer is not None:
             # kept open for a further fit(); close() ends the event file
-            self._writer.flush()
+            self._writer.flush(retry=True)  # after a storage fault: one more try now
             self._writer.drain()  # the run is complete when fit() returns
 
     def close(self) -> None:
@@ -363,12 +365,9 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def _submit(self, job: Callable[..., None], *args: Any) -> None:
         """Queue `job(*args)` for the writer thread, which runs jobs one at a time, in
-        order; a failed earlier job raises here, on the training thread. Once a write has
-        failed (warned once) nothing more is computed: training goes on without logs."""
-        if self._writer.fault is None:
-            self._writer.submit(job, *args)
-        else:
-            self._writer.drain()
+        order; a failed earlier job raises here, on the training thread. A storage fault
+        only pauses the writer (it keeps what is computed and retries), so work goes on."""
+        self._writer.submit(job, *args)
 
     def _write_epoch(self, epoch: int, values: list, parts: list) -> None:
         """Writer thread: one epoch's summaries from what on_epoch_end captured."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import operator
-import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from summaries import storage
 
 MAX_BUCKETS = 100_000
 
@@ -201,12 +202,16 @@ def check_writer(writer: Any) -> Any:
     return writer
 
 
-def check_logdir(path: Any, name: str = "log_dir") -> Path:
-    """Create `path` if needed and prove it is writable, or raise ValueError naming `name`."""
+def check_logdir(path: Any, name: str = "log_dir") -> Path | storage.RemotePath:
+    """Create `path` if needed and prove it is writable, or raise ValueError naming `name`.
+
+    A local path gives a `Path`; a ``scheme://`` URI a `storage.RemotePath` written through
+    tf.io.gfile (an unknown scheme, or a URI without TensorFlow, is a ValueError).
+    """
     try:
-        target = Path(os.fspath(path)).expanduser()
+        target = storage.log_path(path, name)
     except TypeError as exc:
-        raise ArgumentTypeError(f"{name} must be a path, got {type(path).__name__}") from exc
+        raise ArgumentTypeError(str(exc)) from None
     try:
         target.mkdir(parents=True, exist_ok=True)
         probe = target / f".flowscope-write-test-{uuid.uuid4().hex}"

@@ -2,22 +2,30 @@
 
 TensorBoard's own `EventFileWriter` imports TensorFlow whenever it is installed (for
 `tf.io.gfile`), which costs a PyTorch or numpy loop seconds and hundreds of MB; `LogWriter`
-frames TFRecords itself (`summaries.records`) into a plain local file.
+frames TFRecords itself (`summaries.records`) into a plain local file, or through
+`tf.io.gfile` for a URI logdir such as ``gs://bucket/run`` (`summaries.storage`; TensorFlow
+is imported for URIs only).
 
 `LogWriter(logdir, background=True)` hands every write to a `BackgroundWriter`: one thread
 that runs jobs in order, with a bounded queue, so a training loop never waits on file I/O
 unless the disk falls behind by `max_pending` jobs. `SummaryCallback` runs its summary
 work on the same thread through `LogWriter.submit`.
 
-A logging fault never ends training: when a write or flush fails (full disk, a file
-system that went away...), the writer warns once, keeps the error in `LogWriter.fault` and
-drops later writes; training goes on. Other errors in a background job (bugs) are raised
-on the caller's thread at its next call.
+A logging fault never ends training. Records are held in memory between flushes and
+appended whole; when an append or flush fails (a full disk, a lost permission, a remote
+store that went away) the file is cut back to its last whole record (or, where that is
+not possible, the writer goes on in a new event file), the writer warns once, keeps the
+error in `LogWriter.fault` and pauses: later events are kept (up to `max_paused_bytes`,
+then dropped and counted in `dropped`) and the write is retried with a back-off from
+`retry_secs` up to `max_retry_secs`; when it succeeds, logging resumes. Other errors in a
+background job (bugs) are raised on the caller's thread at its next call.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import logging
 import os
 import queue
 import socket
@@ -32,10 +40,12 @@ from typing import Any
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, types_pb2
 
-from summaries import checks, records
+from summaries import checks, records, storage
 
 # Background jobs a LogWriter queues before `add` waits for the oldest one.
 DEFAULT_MAX_PENDING = 256
+
+_log = logging.getLogger(__name__)
 
 _OPEN: weakref.WeakSet[LogWriter] = weakref.WeakSet()
 
@@ -123,10 +133,17 @@ class BackgroundWriter:
 class LogWriter:
     """Writes Summary protos to a new event file in `logdir`, without TensorFlow.
 
-    With `background=True` the framing and file writes run on a `BackgroundWriter` thread
-    (at most `max_pending` queued jobs); otherwise on the caller's thread. Either way, a
-    failed write warns once and stops logging instead of raising (see `fault`).
+    `logdir` is a local path (plain file I/O) or a URI such as ``gs://bucket/run``, written
+    through tf.io.gfile (`summaries.storage`). With `background=True` the framing and file
+    writes run on a `BackgroundWriter` thread (at most `max_pending` queued jobs);
+    otherwise on the caller's thread. Either way a failed write never raises: it warns
+    once, pauses logging and retries (see `fault`).
     """
+
+    #: the longest wait between two retries after a fault, in seconds
+    max_retry_secs = 60.0
+    #: pending bytes held while logging is paused; events beyond it are dropped (`dropped`)
+    max_paused_bytes = 32 << 20
 
     def __init__(
         self,
@@ -135,26 +152,45 @@ class LogWriter:
         *,
         background: bool = False,
         max_pending: int = DEFAULT_MAX_PENDING,
+        retry_secs: float = 1.0,
     ):
         directory = checks.check_logdir(logdir, "logdir")
-        if isinstance(flush_secs, bool) or not isinstance(flush_secs, int | float):
-            raise checks.ArgumentTypeError(
-                f"flush_secs must be a number, got {type(flush_secs).__name__}"
-            )
+        for argument, value in (("flush_secs", flush_secs), ("retry_secs", retry_secs)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise checks.ArgumentTypeError(
+                    f"{argument} must be a number, got {type(value).__name__}"
+                )
+            if not value >= 0:
+                raise ValueError(f"{argument} must be >= 0, got {value}")
         checks.check_flag("background", background)
         host, pid, unique = socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]
         name = f"events.out.tfevents.{int(time.time()):010d}.{host}.{pid}.{unique}"
+        #: the event file being written (a successor gets a numbered suffix, see `_open`)
         self.path = directory / name
-        #: the OSError that stopped logging, or None
+        self._base = self.path
+        self._files = 0
+        #: the OSError that paused logging, or None while writes succeed
         self.fault: OSError | None = None
+        #: events dropped because the store failed for longer than the pause buffer lasts
+        self.dropped = 0
         self._warned = False
+        self._unwarned: tuple[Any, OSError] | None = None  # the first fault, until warned
         self._closed = False
         self._flush_secs = float(flush_secs)
+        self._retry_secs = float(retry_secs)
+        self._backoff = 0.0
+        self._retry_at = 0.0
         self._last_flush = time.monotonic()
         self._thread = BackgroundWriter(max_pending, "LogWriter") if background else None
-        self._file = open(self.path, "wb")  # noqa: SIM115 (closed in close())
-        first = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
-        self._append([first.SerializeToString()])
+        # Whole framed records not yet in the file: appended at flushes, kept while paused.
+        self._pending = bytearray()
+        # the framed record every event file starts with
+        self._header = records.record(
+            event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString()
+        )
+        self._file: storage.LogFile | None = None
+        self._new_file = True
+        self._file = storage.open_log(self.path)  # an unwritable store raises here, once
         self.flush()
         _OPEN.add(self)
 
@@ -196,45 +232,106 @@ class LogWriter:
     # -- file I/O (the writer thread when background) --------------------------------------
 
     def _write(self, events: Sequence[bytes]) -> None:
-        if self.fault is not None or self._file.closed:
+        data = records.records(events)
+        if self.fault is not None and len(self._pending) + len(data) > self.max_paused_bytes:
+            self.dropped += len(events)  # paused for long: memory stays bounded
+            return
+        self._pending += data
+        due = time.monotonic() - self._last_flush >= self._flush_secs
+        if due or len(self._pending) >= self._file_buffer():
+            self._flush_now()
+
+    def _file_buffer(self) -> int:
+        return storage.LogFile.buffer_bytes if self._file is None else self._file.buffer_bytes
+
+    def _flush_now(self, retry: bool = False) -> None:
+        """Append the pending records and flush; on a fault, pause until the back-off ends
+        (`retry` tries at once)."""
+        self._last_flush = time.monotonic()
+        if self._closed and self._file is None:
+            return
+        if self.fault is not None and not retry and time.monotonic() < self._retry_at:
             return
         try:
-            self._file.write(records.records(events))
-            if time.monotonic() - self._last_flush >= self._flush_secs:
-                self._flush_now()
+            if self._file is None or self._file.torn:
+                self._open()
+            data = self._header + self._pending if self._new_file else self._pending
+            if data:
+                self._file.append(bytes(data))
+                self._new_file = False
+            self._file.flush()
         except OSError as exc:
-            self._stop(exc)
+            self._pause(exc)  # the records stay pending: whole, for the retry
+            return
+        self._pending.clear()
+        if self.fault is not None:
+            self._resume()
 
-    def _flush_now(self) -> None:
-        if self.fault is None and not self._file.closed:
-            try:
-                self._file.flush()
-            except OSError as exc:
-                self._stop(exc)
-        self._last_flush = time.monotonic()
+    def _open(self) -> None:
+        """Go on in a new event file: the last one may end in a partial record."""
+        if self._file is not None:
+            old, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                old.close()
+        self._files += 1
+        # the base name plus a suffix sorts after the files before it, as readers expect
+        self.path = self._base.parent / f"{self._base.name}.{self._files:04d}"
+        self._new_file = True
+        self._file = storage.open_log(self.path)
+
+    def _pause(self, exc: OSError) -> None:
+        """Stop writing until the back-off ends; warn once (on the caller's thread)."""
+        first = self.fault is None
+        self.fault = exc
+        self._backoff = min(self.max_retry_secs, max(self._retry_secs, 2 * self._backoff))
+        self._retry_at = time.monotonic() + self._backoff
+        if first and not self._warned and self._unwarned is None:
+            # warned on the caller's thread, even if a retry succeeds before it looks
+            self._unwarned = (self.path, exc)
+        if first and self._warned:  # a later fault: the warning has been given
+            _log.warning(
+                "Flowscope LogWriter: writing %s failed again (%s); logging paused",
+                self.path,
+                exc.strerror or exc,
+            )
+        self._warn_fault()
+
+    def _resume(self) -> None:
+        _log.warning(
+            "Flowscope LogWriter: writing %s works again; logging resumed "
+            "(%d events dropped while paused)",
+            self.path,
+            self.dropped,
+        )
+        self.fault = None
+        self._backoff = 0.0
 
     def _close_now(self) -> None:
-        try:
-            self._file.close()  # flushes what is buffered
-        except OSError as exc:
-            self._stop(exc)
-
-    def _stop(self, exc: OSError) -> None:
-        """Logging stops at the first I/O fault: a partly written record would make the
-        rest of the file unreadable, and training must go on."""
-        if self.fault is None:
-            self.fault = exc
-        self._warn_fault()
+        self._flush_now(retry=True)  # one last try, whatever the back-off
+        if self._pending:
+            _log.warning(
+                "Flowscope LogWriter: %d bytes of events could not be written to %s",
+                len(self._pending),
+                self.path,
+            )
+            self._pending.clear()
+        if self._file is not None:
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                self._pause(exc)
 
     def _warn_fault(self) -> None:
         """Warn once, on the caller's thread (the writer thread's fault waits for it)."""
         if self._thread is not None and self._thread.on_thread():
             return
-        if self.fault is not None and not self._warned:
+        if self._unwarned is not None and not self._warned:
             self._warned = True
+            path, fault = self._unwarned
             warnings.warn(
-                f"Flowscope LogWriter: writing {self.path} failed "
-                f"({self.fault.strerror or self.fault}); logging stopped, training goes on",
+                f"Flowscope LogWriter: writing {path} failed "
+                f"({fault.strerror or fault}); logging paused and retried, training goes on",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -291,14 +388,16 @@ class LogWriter:
         self._append(events)
         self.flush()
 
-    def flush(self) -> None:
-        """Write buffered events to the file (queued after earlier writes when background)."""
+    def flush(self, retry: bool = False) -> None:
+        """Write buffered events to the file (queued after earlier writes when background).
+        While logging is paused by a fault, a flush retries once the back-off has passed;
+        `retry=True` retries now."""
         if self._closed:
             return
         if self._thread is None or self._thread.on_thread():
-            self._flush_now()
+            self._flush_now(retry)
         else:
-            self._thread.submit(self._flush_now)
+            self._thread.submit(self._flush_now, retry)
         self._warn_fault()
 
     def close(self) -> None:
@@ -313,8 +412,7 @@ class LogWriter:
             self._closed = True
             if self._thread is not None:
                 self._thread.close()
-            if not self._file.closed:
-                self._close_now()
+            self._close_now()
         self._warn_fault()
 
     def __enter__(self) -> LogWriter:

@@ -168,3 +168,26 @@ def open_plugin_tab(page, board: TensorBoard, plugin: str, tab_name: str):
 
 def have_chromium() -> bool:
     return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Callable[[str], Path]]:
+    """A function mounting a tmpfs of the given size (a real disk that fills up); skips
+    without root or mount; every mount is unmounted at teardown."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("a real full disk needs root, to mount a small tmpfs")
+        path = tmp_path / f"disk{len(mounts)}"
+        path.mkdir()
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+        mounts.append(path)
+        return path
+
+    yield mount
+    for path in mounts:  # lazily: a file a failed test left open must not keep it mounted
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)

@@ -1,5 +1,5 @@
 """The writer stack without TensorFlow: LogWriter (in place and in the background), the one
-background writer thread, and logging faults that must never end training."""
+background writer thread, and storage faults that pause logging but never end training."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
-from summaries import checks, pb
+from summaries import checks, pb, storage
 from summaries.writer import BackgroundWriter, LogWriter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,31 +49,27 @@ def test_both_modes_write_the_same_events_in_order(tmp_path, background):
         log.add(matrix(0), 0)
 
 
-class SlowFile:
-    """A file whose writes take `delay` seconds (a slow disk)."""
+class SlowFile(storage.LocalLogFile):
+    """A local event file whose appends take `delay` seconds (a slow disk)."""
 
-    def __init__(self, real, delay: float):
-        self.real, self.delay, self.closed = real, delay, False
+    def __init__(self, path: Path, delay: float):
+        super().__init__(path)
+        self.delay = delay
 
-    def write(self, data: bytes) -> int:
+    def append(self, data: bytes) -> None:
         time.sleep(self.delay)
-        return self.real.write(data)
-
-    def flush(self) -> None:
-        self.real.flush()
-
-    def close(self) -> None:
-        self.closed = True
-        self.real.close()
+        super().append(data)
 
 
 def test_background_writes_do_not_wait_for_the_disk(tmp_path):
     with LogWriter(tmp_path, background=True) as log:
         log.drain()
-        log._file = SlowFile(log._file, 0.2)
+        log._file.close()
+        log._file, log._new_file = SlowFile(log.path, 0.2), True
         start = time.perf_counter()
         for step in range(5):
             log.add(matrix(step), step)
+            log.flush()  # each flush appends: 0.2 s on this disk
         queued = time.perf_counter() - start
         log.drain()  # waits for the writes
         assert time.perf_counter() - start >= 5 * 0.2
@@ -114,21 +110,19 @@ def test_a_failed_job_is_raised_on_the_callers_thread():
     writer.close()
 
 
-class BrokenFile:
-    """A file whose writes fail like a lost file system (`error` is raised)."""
+class FlakyFile(storage.LocalLogFile):
+    """A local event file whose appends fail with `error` while `failing` is set, as a
+    full disk or a lost permission does."""
 
-    def __init__(self, error: OSError):
-        self.error, self.closed, self.writes = error, False, 0
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(path)
+        self.error, self.failing, self.attempts = error, True, 0
 
-    def write(self, data: bytes) -> int:
-        self.writes += 1
-        raise self.error
-
-    def flush(self) -> None:
-        raise self.error
-
-    def close(self) -> None:
-        self.closed = True
+    def append(self, data: bytes) -> None:
+        self.attempts += 1
+        if self.failing:
+            raise self.error
+        super().append(data)
 
 
 FAULTS = {
@@ -137,38 +131,100 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("background", [False, True])
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_write_fault_warns_once_and_logging_stops(tmp_path, background, fault):
-    log = LogWriter(tmp_path, background=background)
+def _flaky(log: LogWriter, error: OSError) -> FlakyFile:
+    """Swap the writer's (empty, unwritten) file for a failing one at the same path."""
     log.drain()
     log._file.close()
-    log._file = broken = BrokenFile(FAULTS[fault])
-    with pytest.warns(RuntimeWarning, match="logging stopped") as caught:
-        for step in range(20):  # a training loop that logs every step goes on
+    log._file = flaky = FlakyFile(log.path, error)
+    log._new_file = True
+    return flaky
+
+
+@pytest.mark.parametrize("background", [False, True])
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_write_fault_warns_once_pauses_and_resumes(tmp_path, background, fault):
+    log = LogWriter(tmp_path, background=background, retry_secs=0.05)
+    flaky = _flaky(log, FAULTS[fault])
+    with pytest.warns(RuntimeWarning, match="logging paused") as caught:
+        for step in range(20):  # a training loop that logs and flushes every step goes on
             summaries.write_confusion(
                 log, "m", np.ones((1, 2, 2), int), classes=["a", "b"], step=step
             )
-        log.flush()
+            log.flush()
+        log.drain()
+        assert log.fault is FAULTS[fault]
+        # the back-off: 20 flushes in well under a second, far fewer attempts
+        assert 1 <= flaky.attempts < 10, flaky.attempts
+        flaky.failing = False  # space freed, permission back
+        time.sleep(0.2)
+        for step in range(20, 25):
+            log.add(matrix(step), step)
+            log.flush()
+        log.drain()
+        assert log.fault is None  # resumed
         log.close()
-    assert len([w for w in caught if "logging stopped" in str(w.message)]) == 1
-    assert log.fault is FAULTS[fault] and broken.writes == 1  # nothing more was tried
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1, messages
+    assert str(log.path) in messages[0] and FAULTS[fault].strerror in messages[0]
+    # nothing was lost: the paused events were kept and written on resume, in order
+    assert [s for s, _ in events(tmp_path)] == list(range(25)) and log.dropped == 0
 
 
-def test_a_real_full_disk(tmp_path):
-    """/dev/full fails every flush with ENOSPC, as a full disk does."""
-    log = LogWriter(tmp_path, background=True)
+def test_a_long_fault_drops_events_beyond_the_pause_buffer(tmp_path):
+    log = LogWriter(tmp_path, retry_secs=60)
+    log.max_paused_bytes = 4096
+    flaky = _flaky(log, FAULTS["full disk"])
+    with pytest.warns(RuntimeWarning, match="logging paused"):
+        for step in range(100):
+            log.add(matrix(step), step)
+            log.flush()
+    assert flaky.attempts == 1 and log.dropped > 0  # one try, then the 60 s back-off
+    flaky.failing = False
+    log.close()  # close tries once more, whatever the back-off
+    kept = [s for s, _ in events(tmp_path)]
+    assert kept == list(range(100 - log.dropped)) and len(kept) > 5
+
+
+def test_a_real_full_disk_goes_on_in_a_new_file(tmp_path):
+    """/dev/full fails every write with ENOSPC and cannot be truncated back: the writer
+    goes on in a new event file, which readers take up after the first."""
+    log = LogWriter(tmp_path, background=True, retry_secs=0)
     log.drain()
     log._file.close()
-    log._file = open("/dev/full", "wb")  # noqa: SIM115 (the writer closes it)
+    log._file, log._new_file = storage.LocalLogFile(Path("/dev/full")), True
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for step in range(5):
             log.add(matrix(step), step)
             log.flush()
         log.close()
-    assert log.fault is not None and log.fault.errno == errno.ENOSPC
-    assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
+    warned = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(warned) == 1 and "No space left" in str(warned[0].message)
+    assert log.fault is None and log.path.name.endswith(".0001")
+    assert [s for s, _ in events(tmp_path)] == list(range(5))
+
+
+def test_a_real_full_tmpfs_pauses_and_resumes_without_a_torn_record(small_disk):
+    disk = small_disk("64k")
+    filler = disk / "filler"
+    filler.write_bytes(b"x" * (56 << 10))
+    with pytest.warns(RuntimeWarning, match="No space left on device"):
+        with LogWriter(disk / "run", background=True, retry_secs=0) as log:
+            for step in range(120):  # 226 bytes per event: the disk fills mid-record
+                log.add(matrix(step), step)
+                log.flush()
+            log.drain()
+            assert log.fault is not None and log.fault.errno == errno.ENOSPC
+            # what is on the disk now is whole records only, read without an error
+            written = [s for s, _ in events(disk / "run")]
+            assert 0 < len(written) < 120 and written == list(range(len(written)))
+            filler.unlink()  # space freed: the next flush resumes
+            log.add(matrix(120), 120)
+            log.flush()
+            log.drain()
+            assert log.fault is None
+    assert [s for s, _ in events(disk / "run")] == list(range(121))
+    assert len(list((disk / "run").glob("events.out.tfevents.*"))) == 1  # cut back, kept
 
 
 def test_unwritable_logdir_is_refused_before_anything_runs(tmp_path):
