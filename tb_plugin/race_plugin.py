@@ -282,11 +282,8 @@ class RacePlugin(FlowscopePlugin):
         entry = next((r for r in found["racers"] if r["optimizer"] == optimizer), None)
         if entry is None:
             raise not_found(f"race {race!r} has no optimizer {optimizer!r}")
-        if not found["whatif"]:
-            raise bad_request(
-                f"what-if needs an analytic surface; race {race!r} runs on "
-                f"{found['surface']!r}" + (" (a projected model loss)" if found["basis"] else "")
-            )
+        if not entry["whatif"]:  # a surface or optimizer the engine cannot re-run
+            raise bad_request(entry["whatif_reason"])
         hyper = dict(entry["hyperparameters"])
         if warmup:
             self._simulate({}, found, optimizer, hyper, found["start"], 1)
@@ -348,11 +345,23 @@ class RacePlugin(FlowscopePlugin):
             )
             if race["tolerance"] is None:
                 race["tolerance"] = _default_tolerance(race)
-            race["whatif"] = bool(
-                race.pop("analytic")
-                and race["basis"] is None
-                and race["surface"] in closed_form
-                and race["racers"]
+            rerunnable = race.pop("analytic") and race["basis"] is None
+            surface_reason = None
+            if not (rerunnable and race["surface"] in closed_form):
+                surface_reason = (
+                    f"what-if needs an analytic surface; race {race['race']!r} runs on "
+                )
+                surface_reason += repr(race["surface"])
+                surface_reason += " (a projected model loss)" if race["basis"] else ""
+            for racer in race["racers"]:
+                racer["whatif_reason"] = surface_reason or _racer_reason(racer)
+                racer["whatif"] = racer["whatif_reason"] is None
+            race["whatif"] = any(r["whatif"] for r in race["racers"])
+            race["whatif_reason"] = (
+                None
+                if race["whatif"]
+                else surface_reason
+                or next((r["whatif_reason"] for r in race["racers"]), "the race has no racers")
             )
         return races
 
@@ -459,6 +468,35 @@ def _add_racer(races: dict[str, dict], series: Series) -> None:
 
 
 _CLOSED_FORM: frozenset[str] | None = None
+_KERAS_RACERS: tuple[str, ...] | None = None
+
+
+def _keras_racers() -> tuple[str, ...]:
+    """Names of the library's racers (`summaries.race.OPTIMIZERS`): the optimizers the
+    what-if can re-run, as real Keras optimizers."""
+    global _KERAS_RACERS
+    if _KERAS_RACERS is None:
+        try:  # standard library only; Keras is imported by the engine, later
+            from summaries.race.optimizers import OPTIMIZERS
+
+            _KERAS_RACERS = tuple(OPTIMIZERS)
+        except Exception as exc:
+            logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
+            _KERAS_RACERS = ()
+    return _KERAS_RACERS
+
+
+def _racer_reason(racer: dict[str, Any]) -> str | None:
+    """Why the what-if cannot re-run this racer on a re-runnable surface (None: it can)."""
+    if racer["error"] is not None:
+        return f"what-if needs the racer's metadata, which cannot be read: {racer['error']}"
+    if racer["optimizer"] not in _keras_racers():
+        return (
+            f"what-if can only re-run Keras optimizers: {racer['optimizer']!r} is not one of "
+            f"Flowscope's racers ({', '.join(_keras_racers())}), so its path is "
+            "shown as logged"
+        )
+    return None
 
 
 def _closed_form_surfaces() -> frozenset[str]:

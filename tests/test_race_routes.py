@@ -182,6 +182,9 @@ def test_races_lists_every_race_with_its_racers(board):
     assert races["rosen"]["minima"] == [[1.0, 1.0]] and races["rosen"]["start"] == [-2.0, 2.0]
     assert races["saddle"]["whatif"] is True and races["rosen"]["whatif"] is True
     assert races["plane"]["whatif"] is False  # a projected (basis) race cannot be re-run
+    (plane_racer,) = races["plane"]["racers"]  # and says why, for the race and each racer
+    assert plane_racer["whatif"] is False and "analytic surface" in plane_racer["whatif_reason"]
+    assert races["plane"]["whatif_reason"] == plane_racer["whatif_reason"]
     assert races["bare"]["surface_series"] is None and races["saddle"]["surface_series"]
     hyper = {r["optimizer"]: r["hyperparameters"] for r in races["saddle"]["racers"]}
     assert hyper["momentum"] == {"learning_rate": 0.02, "momentum": 0.9}
@@ -444,3 +447,44 @@ def test_a_race_written_by_someone_else_shows_what_its_logs_say(tmp_path):
     assert "analytic" in body["error"]
     trajectory = plugin.trajectory_impl(board.context(), "", run="bowl/adam", points=10)
     assert trajectory["surface"] == "bowl" and trajectory["points"] <= 10
+
+
+def test_racers_of_other_libraries_show_as_logged_without_a_whatif(tmp_path):
+    """A PyTorch racer (optimizer "torch.optim.AdamW", torch's own hyper-parameter names)
+    is listed, drawn and ranked; only its what-if is refused, saying why."""
+    saddle = SURFACES["saddle"]
+    pos, loss = heavy_ball("saddle", [0.05, 0.05], [0.0, 0.9], 60)
+    racers = {  # run: (optimizer, hyperparameters as the library that ran it names them)
+        "mixed/sgd": ("sgd", {"learning_rate": 0.05}),
+        "mixed/adamw": ("torch.optim.AdamW", {"lr": 0.05, "weight_decay": 0.01}),
+        "torch/adamw": ("torch.optim.AdamW", {"lr": 0.05, "weight_decay": 0.01}),
+    }
+    for i, (run, (optimizer, hyper)) in enumerate(racers.items()):
+        with pb.LogWriter(str(tmp_path / run)) as writer:
+            write_trajectory(
+                writer, "race/trajectory", np.arange(61), pos[i % 2], loss[i % 2],
+                race=run.split("/")[0], optimizer=optimizer, surface="saddle",
+                window=saddle.window, hyperparameters=hyper,
+            )  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    races = {r["race"]: r for r in board.plugin(PLUGIN, "races")["races"]}
+    mixed = {r["optimizer"]: r for r in races["mixed"]["racers"]}
+    assert races["mixed"]["whatif"] is True and races["mixed"]["whatif_reason"] is None
+    assert mixed["sgd"]["whatif"] is True and mixed["sgd"]["whatif_reason"] is None
+    torch_racer = mixed["torch.optim.AdamW"]
+    assert torch_racer["whatif"] is False
+    assert torch_racer["hyperparameters"] == {"lr": 0.05, "weight_decay": 0.01}
+    reason = torch_racer["whatif_reason"]
+    assert reason.startswith("what-if can only re-run Keras optimizers")
+    assert "'torch.optim.AdamW'" in reason and "adamw" in reason
+    # a race of PyTorch racers only: no what-if at all, for the same reason
+    assert races["torch"]["whatif"] is False and races["torch"]["whatif_reason"] == reason
+    for params in ({"learning_rate": 0.1}, {"warmup": 1}):
+        body = board.plugin(PLUGIN, "whatif", expect=400, race="mixed",
+                            optimizer="torch.optim.AdamW", **params)  # fmt: skip
+        assert body == {"error": reason}
+    # drawn and ranked like any other racer
+    rows = {r["optimizer"]: r for r in board.plugin(PLUGIN, "leaderboard", race="mixed")["rows"]}
+    assert rows["torch.optim.AdamW"]["error"] is None and rows["torch.optim.AdamW"]["steps"] == 60
+    path = board.plugin(PLUGIN, "trajectory", run="mixed/adamw")
+    assert path["hyperparameters"] == {"lr": 0.05, "weight_decay": 0.01} and path["points"] == 61

@@ -247,9 +247,10 @@ class RacePage {
         el("th", { class: "text", text: "" }))),
       this.legend);
     this.legend.replaceChildren(...this.racers.map((r) => this.legendRow(r)));
+    // The server says why a race or racer cannot be re-run (surface, or not a Keras optimizer).
     const whatifHelp = race.whatif
       ? "Change a learning rate or momentum to re-run that optimizer on the server (real Keras optimizer)."
-      : "What-if needs an analytic surface; this race's paths are fixed.";
+      : `No what-if: ${race.whatif_reason || "this race's paths are fixed"}.`;
 
     const card = (title, id, ...children) =>
       el("section", { class: "race-card", id }, el("h2", { text: title }), ...children);
@@ -284,19 +285,26 @@ class RacePage {
       "aria-label": `show ${racer.title}`,
       onchange: () => this.setVisible(racer, toggle.checked) });
     const hyper = racer.hyperparameters || {};
-    const canWhatif = this.race.whatif && Boolean(racer.track);
+    const canWhatif = Boolean(racer.whatif && racer.track);
+    const off = racer.whatif ? "" : racer.whatif_reason || "what-if is not available for this racer";
     const lr = el("input", { type: "number", class: "whatif-lr", step: "any", min: "0", value: shown(hyper.learning_rate),
       disabled: !canWhatif || typeof hyper.learning_rate !== "number", "aria-label": `${racer.title} learning rate`,
-      title: "learning rate (what-if)" });
+      title: off || "learning rate (what-if)" });
     const hasMomentum = typeof hyper.momentum === "number";
     const mom = hasMomentum
       ? el("input", { type: "number", class: "whatif-momentum", step: "any", min: "0", max: "0.999", value: shown(hyper.momentum),
-        disabled: !canWhatif, "aria-label": `${racer.title} momentum`, title: "momentum (what-if)" })
+        disabled: !canWhatif, "aria-label": `${racer.title} momentum`, title: off || "momentum (what-if)" })
       : el("span", { class: "race-muted", text: "—" });
     const reset = el("button", { type: "button", class: "race-button whatif-reset", text: "reset", hidden: true,
       title: "back to the logged path", onclick: () => this.resetWhatif(racer) });
     const status = el("span", { class: "race-row-status" });
     const note = el("div", { class: "whatif-note", hidden: true });
+    // A racer the others' what-if cannot cover (not a Keras optimizer): its logged
+    // hyper-parameters as written, and why its inputs are off (the caption covers a race
+    // where no racer can be re-run).
+    const offNote = off && this.race.whatif
+      ? el("div", { class: "whatif-off", text: `${hyperText(hyper)} · ${off}`, title: off })
+      : null;
     const now = () => {
       clearTimeout(racer.ui.timer);
       this.runWhatif(racer);
@@ -323,7 +331,7 @@ class RacePage {
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
       el("span", { class: "race-name", text: racer.title, title: racer.title }), ...chips);
     const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer },
-      el("td", { class: "text" }, name, note),
+      el("td", { class: "text" }, name, offNote, note),
       el("td", {}, lr),
       el("td", {}, mom),
       el("td", { class: "text" }, status, reset));
