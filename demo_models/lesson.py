@@ -10,7 +10,6 @@ records the op graph of the `tf.function` training step for TensorBoard's Graphs
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from demo_models.runtime import CliError, progress, writable_dir
+from summaries import storage
+from summaries.storage import RemotePath
 
 CHECKPOINTS = "checkpoints"
 
@@ -89,7 +90,7 @@ def parse(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.fresh:
         clear_run(args.logdir)
-    args.logdir = writable_dir(args.logdir)
+    args.logdir = writable_dir(args.logdir, "--logdir")
     return args
 
 
@@ -106,24 +107,27 @@ def step_count(args: argparse.Namespace, examples: int = 0, batch_size: int = 1)
     return args.default_steps
 
 
-def has_event_files(path: Path) -> bool:
+def has_event_files(path: Path | RemotePath) -> bool:
     """Whether a directory holds TensorBoard event files (it is, or contains, a run)."""
     return any(path.rglob("events.out.tfevents.*"))
 
 
-def clear_run(path: str | Path) -> None:
-    """Delete a previous run directory; refuse one that holds no event files (not a run)."""
-    path = Path(path)
-    if not path.exists():
-        return
-    if path.is_symlink() or not path.is_dir():
-        raise CliError(f"{path} is not a run directory; refusing to delete it")
-    if any(path.iterdir()) and not has_event_files(path):
-        raise CliError(f"{path} holds no TensorBoard event files; refusing to delete it")
+def clear_run(path: str | Path | RemotePath, name: str = "--logdir") -> None:
+    """Delete a previous run directory (local or a URI); refuse one that holds no event
+    files (not a run)."""
     try:
-        shutil.rmtree(path)
+        path = storage.log_path(path, name)
+        if not path.exists():
+            return
+        if path.is_symlink() or not path.is_dir():
+            raise CliError(f"{path} is not a run directory; refusing to delete it")
+        if any(path.iterdir()) and not has_event_files(path):
+            raise CliError(f"{path} holds no TensorBoard event files; refusing to delete it")
+        storage.rmtree(path)
     except OSError as exc:
         raise CliError(f"cannot clear {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def say(message: str) -> None:
@@ -143,11 +147,14 @@ def global_step() -> Any:
 class Run:
     """One demo run: summary writer, checkpoint of `trackables`, global step, graph tracing."""
 
-    def __init__(self, name: str, logdir: Path, step: Any = None, **trackables: Any) -> None:
+    def __init__(
+        self, name: str, logdir: Path | RemotePath, step: Any = None, **trackables: Any
+    ) -> None:
         import tensorflow as tf
 
         self.name = name
-        self.logdir = Path(logdir)
+        # a URI stays one (summary writer and checkpoints go through tf.io.gfile)
+        self.logdir = storage.log_path(logdir, "--logdir")
         # the lesson's `global_step`; a model that needs it in its graph passes its own
         self.step = step if step is not None else global_step()
         self.checkpoint = tf.train.Checkpoint(step=self.step, **trackables)

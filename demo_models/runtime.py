@@ -6,7 +6,10 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from summaries.storage import RemotePath
 
 T = TypeVar("T")
 
@@ -15,10 +18,23 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def writable_dir(path: str | os.PathLike, name: str = "log directory") -> Path:
-    """Create `path` if needed and prove it is writable, or raise CliError."""
-    from summaries.pb import check_logdir
+def writable_dir(
+    path: str | os.PathLike, name: str = "log directory", *, local_only: str | None = None
+) -> Path | RemotePath:
+    """Create `path` if needed and prove it is writable, or raise CliError.
 
+    A ``scheme://`` URI (``gs://bucket/runs``, ``ram://...``) gives a `RemotePath` written
+    through tf.io.gfile; `local_only` (what must stay local, e.g. "the saved model") refuses
+    URIs with that reason.
+    """
+    from summaries.checks import check_logdir
+    from summaries.storage import uri_scheme
+
+    text = os.fsdecode(os.fspath(path))
+    if local_only and uri_scheme(text):
+        raise CliError(
+            f"{name} must be a local path here ({local_only} is written locally), got {text!r}"
+        )
     try:
         return check_logdir(path, name)
     except ValueError as exc:

@@ -190,6 +190,7 @@ class LogWriter:
         )
         self._file: storage.LogFile | None = None
         self._new_file = True
+        self._flushed = False  # whether a flush of the current file has succeeded
         self._file = storage.open_log(self.path)  # an unwritable store raises here, once
         self.flush()
         _OPEN.add(self)
@@ -264,6 +265,7 @@ class LogWriter:
             self._pause(exc)  # the records stay pending: whole, for the retry
             return
         self._pending.clear()
+        self._flushed = True
         if self.fault is not None:
             self._resume()
 
@@ -273,7 +275,10 @@ class LogWriter:
             old, self._file = self._file, None
             with contextlib.suppress(OSError):
                 old.close()
+                if not self._flushed:  # an abandoned file that never took a record
+                    self.path.unlink()
         self._files += 1
+        self._flushed = False
         # the base name plus a suffix sorts after the files before it, as readers expect
         self.path = self._base.parent / f"{self._base.name}.{self._files:04d}"
         self._new_file = True

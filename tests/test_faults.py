@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
+import uuid
 
+import keras
+import numpy as np
+import pytest
 from conftest import wait_for
 from sample_logs import write_confusion, write_race
+from tensorboard.compat.proto import event_pb2
 
-from summaries import pb
+from summaries import SummaryCallback, pb, storage
 
 
 def _event_file(run_dir):
@@ -73,3 +79,138 @@ def test_corrupt_truncated_empty_unknown_version_and_deleted_runs(tmp_path, tens
         return "doomed" not in names and "good" in names
 
     wait_for(doomed_gone, timeout=60)
+
+
+# -- storage faults while training
+
+
+def _read_all(logdir: str) -> list[tuple[int, str]]:
+    """(step, tag) of every value, read by TensorBoard's loader; a torn or corrupt record
+    raises (RawEventFileLoader would only log and stop)."""
+    import tensorflow as tf
+
+    out = []
+    for path in sorted(tf.io.gfile.glob(f"{logdir}/events.out.tfevents.*")):
+        for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():  # raises on DataLoss
+            event = event_pb2.Event.FromString(raw)
+            out += [(event.step, value.tag) for value in event.summary.value]
+    return out
+
+
+class _Then(keras.callbacks.Callback):
+    """At the end of epoch `epoch`: wait for the summary writer, record its fault, then
+    call `action` (free the space, give the permission back)."""
+
+    def __init__(self, summary: SummaryCallback, epoch: int, action):
+        super().__init__()
+        self.summary, self.epoch, self.action, self.fault = summary, epoch, action, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.summary._writer.drain()
+            self.fault = self.summary._writer.fault
+            self.action()
+
+
+def test_a_full_disk_mid_fit_pauses_logging_and_training_finishes(small_disk):
+    disk = small_disk("256k")
+    filler = disk / "filler"
+    filler.write_bytes(b"x" * (200 << 10))  # ~50 KiB left: a few epochs of summaries
+    run = disk / "run"
+    then: list[_Then] = []
+
+    def extra(callback):
+        then.append(_Then(callback, 5, filler.unlink))
+        return then
+
+    with pytest.warns(RuntimeWarning) as caught:
+        history, callback = _fit_with(run, 8, extra)
+    assert history.model is not None and len(history.history["loss"]) == 8  # fit finished
+    messages = [str(w.message) for w in caught if "Flowscope LogWriter" in str(w.message)]
+    assert len(messages) == 1, messages  # one warning, naming the path and the error
+    assert str(run) in messages[0] and "No space left on device" in messages[0]
+    assert then[0].fault is not None and then[0].fault.errno == errno.ENOSPC
+    assert callback._writer.fault is None  # resumed once the space was freed
+    callback.close()
+    tags = _read_all(str(run))  # every record whole
+    assert [s for s, t in tags if t == "epoch/loss"] == list(range(8))  # none lost
+    assert [s for s, t in tags if t == "batch/loss"] == list(range(1, 8 * 8 + 1))
+
+
+class _FailingRemoteFile:
+    """A gfile file of the ram:// store whose writes and flushes fail while `down` is set,
+    as a remote store that went away (TensorFlow raises UnavailableError)."""
+
+    down = True
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, data: bytes) -> None:
+        self._check()
+        self.real.write(data)
+
+    def flush(self) -> None:
+        self._check()
+        self.real.flush()
+
+    def close(self) -> None:
+        self.real.close()
+
+    def _check(self) -> None:
+        import tensorflow as tf
+
+        if _FailingRemoteFile.down:
+            raise tf.errors.UnavailableError(None, None, "connection reset by the store")
+
+
+def test_a_failing_remote_store_pauses_logging_and_resumes(monkeypatch):
+    real_open = storage.open_remote
+    monkeypatch.setattr(
+        storage, "open_remote", lambda uri, mode: _FailingRemoteFile(real_open(uri, mode))
+    )
+    monkeypatch.setattr(_FailingRemoteFile, "down", False)
+    run = f"ram://flowscope-faults/{uuid.uuid4().hex[:8]}/run"
+
+    stages: list[_Then] = []
+
+    def extra(callback):
+        def store_down():
+            _FailingRemoteFile.down = True
+
+        def store_back():
+            _FailingRemoteFile.down = False
+
+        stages.extend([_Then(callback, 1, store_down), _Then(callback, 4, store_back)])
+        return stages
+
+    with pytest.warns(RuntimeWarning) as caught:
+        history, callback = _fit_with(run, 7, extra)
+    assert len(history.history["loss"]) == 7
+    assert history.model is not None and isinstance(callback._writer.path, storage.RemotePath)
+    messages = [str(w.message) for w in caught if "Flowscope LogWriter" in str(w.message)]
+    assert len(messages) == 1 and run in messages[0] and "connection reset" in messages[0]
+    assert stages[0].fault is None and stages[1].fault is not None  # paused while down
+    assert callback._writer.fault is None
+    callback.close()
+    tags = _read_all(run)
+    assert [s for s, t in tags if t == "epoch/loss"] == list(range(7))
+    assert [s for s, t in tags if t == "batch/loss"] == list(range(1, 7 * 8 + 1))
+
+
+def _fit_with(log_dir, epochs: int, extra):
+    """`_tiny_fit` with callbacks made from the SummaryCallback (`extra(callback)`)."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(256, 8)).astype("float32"), rng.integers(0, 3, 256)
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(3)]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    callback = SummaryCallback(str(log_dir), write_graph=False)
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=32, validation_data=(x[:64], y[:64]), verbose=0,
+        callbacks=[callback, *extra(callback)],
+    )  # fmt: skip
+    return history, callback

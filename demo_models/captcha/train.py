@@ -295,7 +295,7 @@ def _compile(keras_model, lr: float, total_steps: int) -> None:
 def main(argv: list[str]) -> int:
     """Train (or resume) the captcha reader and write its logs, checkpoint and model."""
     args = _options(argv)
-    run = writable_dir(args.logdir, "--logdir")
+    run = writable_dir(args.logdir, "--logdir", local_only="the checkpoint and saved model")
     if args.restart:
         _clear(run)
     ckpt_dir = run / "checkpoint"
