@@ -77,7 +77,8 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
       el("span", { class: l.dash ? "cm-swatch cm-swatch-dash" : "cm-swatch",
         style: `--swatch:${l.colour}` }),
       l.name)));
-  return { node: el("div", { class: "cm-chart-box" }, chart, key), placeMarker };
+  // one line needs no key (a single classifier's accuracy)
+  return { node: el("div", { class: "cm-chart-box" }, chart, lines.length > 1 ? key : null), placeMarker };
 }
 
 export function compactStep(s) {

@@ -4,6 +4,7 @@ import { el, svg } from "../common/dom.js";
 import { css, textOn } from "../common/colormaps.js";
 
 const LABEL_MAX = 64; // px: longer class names are cut with an ellipsis (full name on hover)
+const LABEL_MAX_LARGE = 160; // px, for the one large map of a single classifier
 const AXIS_TITLE = 14;
 
 /** Cell size in px for K classes: big enough to print values at 10 x 10, compact at 36. */
@@ -16,9 +17,9 @@ export function textWidth(text, size) {
   return String(text).length * size * 0.6;
 }
 
-function cut(label, size) {
-  const max = Math.floor(LABEL_MAX / (size * 0.6));
-  return label.length > max ? `${label.slice(0, max - 1)}…` : label;
+function cut(label, size, max) {
+  const chars = Math.floor(max / (size * 0.6));
+  return label.length > chars ? `${label.slice(0, chars - 1)}…` : label;
 }
 
 /** Every k-th label, k chosen so that labels `need` px apart never overlap. */
@@ -26,31 +27,64 @@ function stride(need, cell) {
   return Math.max(1, Math.ceil(need / cell));
 }
 
+/** Font sizes (px) to try for in-cell values, largest first: bigger cells get bigger text. */
+function valueSizes(cell) {
+  const big = Math.max(10, Math.min(20, Math.floor(cell * 0.3)));
+  return Array.from({ length: big - 8 }, (_, i) => big - i);
+}
+
+/**
+ * Geometry of a map of `classes` with `cell` px cells: label size, cut labels, which labels
+ * show, margins and the whole size. `large` is the single classifier's map (bigger labels).
+ */
+export function layout(classes, cell, large = false) {
+  const k = classes.length;
+  const c = cell;
+  // the large map's labels grow with its cells, one label per line as soon as they fit
+  const labelSize = large ? Math.max(9, Math.min(13, Math.floor(c / 1.35))) : k <= 12 ? 11 : 9;
+  const max = large ? LABEL_MAX_LARGE : LABEL_MAX;
+  const labels = classes.map((name) => cut(String(name), labelSize, max));
+  const widest = Math.max(0, ...labels.map((l) => textWidth(l, labelSize)));
+  const lineNeed = labelSize * 1.35;
+  const horizontal = widest + 4 <= c;
+  const xStride = horizontal ? 1 : stride(lineNeed, c);
+  const yStride = stride(lineNeed, c);
+  const left = AXIS_TITLE + Math.min(max, widest) + 6;
+  const bottom = (horizontal ? labelSize + 6 : Math.min(max, widest) + 8) + AXIS_TITLE;
+  const top = 4;
+  const size = k * c;
+  return { k, c, labelSize, labels, horizontal, xStride, yStride, left, bottom, top, size,
+    width: left + size + 6, height: top + size + bottom };
+}
+
+/** The largest cell size in [min, max] px whose whole map fits `width` x `height` px. */
+export function fitCell(classes, width, height, { min = 8, max = 112 } = {}) {
+  for (let c = max; c > min; c--) {
+    const g = layout(classes, c, true);
+    if (g.width <= width && g.height <= height) return c;
+  }
+  return min;
+}
+
 export class HeatMap {
   /**
    * @param {object} o
    * @param {string} o.key        "0".."P-1" or "pooled" (data-position of the card)
    * @param {string[]} o.classes  class names
+   * @param {number} [o.cell]     cell size in px (default: cellSize(K), for small multiples)
+   * @param {boolean} [o.large]   the single classifier's one large map (bigger labels)
+   * @param {Node} [o.tools]      controls shown in the card's title row (zoom)
    * @param {(t:number, p:number, e:MouseEvent) => void} o.onHover
    * @param {() => void} o.onLeave
    * @param {(t:number, p:number) => void} o.onClick
    */
-  constructor({ key, classes, onHover, onLeave, onClick }) {
+  constructor({ key, classes, cell, large = false, tools = null, onHover, onLeave, onClick }) {
     this.key = key;
     this.k = classes.length;
     const k = this.k;
-    const c = (this.cell = cellSize(k));
-    const labelSize = k <= 12 ? 11 : 9;
-    const labels = classes.map((name) => cut(String(name), labelSize));
-    const widest = Math.max(0, ...labels.map((l) => textWidth(l, labelSize)));
-    const lineNeed = labelSize * 1.35;
-    const horizontal = widest + 4 <= c;
-    const xStride = horizontal ? 1 : stride(lineNeed, c);
-    const yStride = stride(lineNeed, c);
-    const left = AXIS_TITLE + Math.min(LABEL_MAX, widest) + 6;
-    const bottom = (horizontal ? labelSize + 6 : Math.min(LABEL_MAX, widest) + 8) + AXIS_TITLE;
-    const top = 4;
-    const size = k * c;
+    const g = layout(classes, cell || cellSize(k), large);
+    const { c, labelSize, labels, horizontal, xStride, yStride, left, bottom, top, size } = g;
+    this.cell = c;
     this.origin = { left, top };
 
     const grid = svg("g", { class: "cm-grid", transform: `translate(${left},${top})` });
@@ -76,33 +110,51 @@ export class HeatMap {
     const yLabels = svg("g", { class: "cm-labels cm-labels-y" });
     const xLabels = svg("g", { class: "cm-labels cm-labels-x" });
     for (let i = 0; i < k; i++) {
-      const shown = i % yStride === 0;
-      if (shown) {
+      // a cut label names its class in full on hover
+      const full = () => (labels[i] === String(classes[i]) ? null : svg("title", { text: classes[i] }));
+      if (i % yStride === 0) {
         yLabels.append(svg("text", {
           x: left - 4, y: top + i * c + c / 2, "text-anchor": "end",
-          "dominant-baseline": "central", "font-size": labelSize, text: labels[i],
-        }));
+          "dominant-baseline": "central", "font-size": labelSize, text: labels[i], "data-class": i,
+        }, full()));
       }
       if (i % xStride === 0) {
         const x = left + i * c + c / 2;
         const y = top + size + 4;
         xLabels.append(horizontal
           ? svg("text", { x, y: y + labelSize * 0.85, "text-anchor": "middle",
-            "font-size": labelSize, text: labels[i] })
+            "font-size": labelSize, text: labels[i], "data-class": i }, full())
           : svg("text", { x, y, "text-anchor": "end", "dominant-baseline": "central",
-            "font-size": labelSize, transform: `rotate(-90 ${x} ${y})`, text: labels[i] }));
+            "font-size": labelSize, transform: `rotate(-90 ${x} ${y})`, text: labels[i],
+            "data-class": i }, full()));
       }
     }
-    const titles = svg("g", { class: "cm-axis-titles" },
-      svg("text", { x: left + size / 2, y: top + size + bottom - 3, "text-anchor": "middle",
-        text: "predicted" }),
-      svg("text", { x: 10, y: top + size / 2, "text-anchor": "middle",
-        transform: `rotate(-90 10 ${top + size / 2})`, text: "true" }));
+    const xTitle = svg("text", { x: left + size / 2, y: top + size + bottom - 3,
+      "text-anchor": "middle", text: "predicted" });
+    const yTitle = svg("text", { x: 10, y: top + size / 2, "text-anchor": "middle",
+      transform: `rotate(-90 10 ${top + size / 2})`, text: "true" });
+    let axes;
+    this.height = g.height;
+    if (large) {
+      // Frozen panes: when the box scrolls, the labels stay at its left and bottom edges
+      // (pin()), on a white ground that hides the cells passing under them.
+      this.yAxis = svg("g", { class: "cm-axis cm-axis-y" },
+        svg("rect", { class: "cm-axis-bg", width: left, height: g.height }), yLabels,
+        svg("g", { class: "cm-axis-titles" }, yTitle));
+      this.xAxis = svg("g", { class: "cm-axis cm-axis-x" },
+        svg("rect", { class: "cm-axis-bg", y: top + size, width: g.width, height: bottom }),
+        xLabels, svg("g", { class: "cm-axis-titles" }, xTitle));
+      // the corner hides the row labels of the rows under the pinned column labels
+      this.corner = svg("rect", { class: "cm-axis-bg", y: top + size, width: left, height: bottom });
+      axes = [this.xAxis, this.yAxis, this.corner];
+    } else {
+      axes = [yLabels, xLabels, svg("g", { class: "cm-axis-titles" }, xTitle, yTitle)];
+    }
 
     this.svg = svg("svg", {
-      class: c < 14 ? "cm-heatmap cm-dense" : "cm-heatmap", width: left + size + 6, height: top + size + bottom,
+      class: c < 14 ? "cm-heatmap cm-dense" : "cm-heatmap", width: g.width, height: g.height,
       role: "img", "data-k": k,
-    }, grid, this.textLayer, this.selection, yLabels, xLabels, titles);
+    }, grid, this.textLayer, this.selection, axes);
     this.svg.addEventListener("mousemove", (e) => {
       const cell = this.cellOf(e.target);
       if (cell) onHover(cell[0], cell[1], e);
@@ -116,8 +168,21 @@ export class HeatMap {
 
     this.titleText = el("span", { class: "cm-card-name" });
     this.detailText = el("span", { class: "cm-card-detail" });
-    this.node = el("div", { class: "cm-card", "data-position": key },
-      el("div", { class: "cm-card-title" }, this.titleText, this.detailText), this.svg);
+    // The large map scrolls inside its own box when zoomed past the panel.
+    this.plot = el("div", { class: large ? "cm-plot cm-plot-large" : "cm-plot" }, this.svg);
+    this.node = el("div", { class: large ? "cm-card cm-card-large" : "cm-card", "data-position": key },
+      el("div", { class: "cm-card-title" }, this.titleText, this.detailText, tools), this.plot);
+    if (large) this.plot.addEventListener("scroll", () => this.pin(), { passive: true });
+  }
+
+  /** Keep the large map's axes at the visible left and bottom edges of its scroll box. */
+  pin() {
+    if (!this.xAxis) return;
+    const box = this.plot;
+    this.yAxis.setAttribute("transform", `translate(${box.scrollLeft},0)`);
+    const dy = Math.min(0, box.scrollTop + box.clientHeight - this.height);
+    this.xAxis.setAttribute("transform", `translate(0,${dy})`);
+    this.corner.setAttribute("transform", `translate(${box.scrollLeft},${dy})`);
   }
 
   cellOf(target) {
@@ -145,7 +210,7 @@ export class HeatMap {
       labels = Array.from(values, (v) => (Number.isFinite(v) ? format(v) : ""));
       const chars = Math.max(0, ...labels.map((s) => s.length));
       // The largest font that fits the widest value; no text rather than overlapping text.
-      const size = [10, 9].find((px) => textWidth("0".repeat(chars), px) <= c - 3);
+      const size = valueSizes(c).find((px) => textWidth("0".repeat(chars), px) <= c - 3);
       if (size) this.textLayer.setAttribute("font-size", size);
       else labels = null;
     }

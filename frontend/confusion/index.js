@@ -221,9 +221,10 @@ class ConfusionPage {
     this.maps.draw(f, { errorsOnly: this.errorsOnly, selection: this.selection, runA: s.run });
     this.steps.describe(data, cmp);
     const total = data.total_steps;
+    const p = data.positions.length;
+    const shape = p === 1 ? "" : `${p} positions x `; // one position: a plain classifier
     this.info.replaceChildren(name(`${s.run} / ${s.tag}`, "cm-info-name"),
-      `: ${data.positions.length} positions x ${data.classes.length} classes, ` +
-      `${total} step${total === 1 ? "" : "s"}`);
+      `: ${shape}${data.classes.length} classes, ${total} step${total === 1 ? "" : "s"}`);
     this.pickerTitles();
     this.accuracy.draw(f);
   }

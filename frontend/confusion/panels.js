@@ -4,7 +4,8 @@ import { el, message } from "../common/dom.js";
 import { accuracyChart, positionColour } from "./chart.js";
 import { num3, name, pct } from "./text.js";
 
-/** Accuracy per position, pooled and whole-sequence at the shown step, and over training. */
+/** Accuracy per position, pooled and whole-sequence at the shown step, and over training;
+ * for a single classifier (one position) just its accuracy, as pooling would repeat it. */
 export class AccuracyPanel {
   /** @param {(index:number) => void} onPick a step was clicked on the chart */
   constructor(onPick) {
@@ -17,19 +18,22 @@ export class AccuracyPanel {
   draw(f) {
     const { data, cmp, index: i } = f;
     const seq = data.sequence_accuracy;
-    const head = ["position", "accuracy", ...(cmp ? ["B", "A − B"] : [])];
+    const single = data.positions.length === 1;
+    const head = [single ? "" : "position", "accuracy", ...(cmp ? ["B", "A − B"] : [])];
     const rows = data.positions.map((what, p) => {
       const b = cmp ? cmp.data.accuracy[cmp.index][p] : null;
       return accRow(String(p), what, positionColour(p), data.accuracy[i][p], b, cmp);
     });
-    rows.push(accRow("pooled", "all positions pooled", "#757575", data.pooled_accuracy[i],
-      cmp ? cmp.data.pooled_accuracy[cmp.index] : null, cmp, "dash"));
-    let seqNote;
+    if (!single) {
+      rows.push(accRow("pooled", "all positions pooled", "#757575", data.pooled_accuracy[i],
+        cmp ? cmp.data.pooled_accuracy[cmp.index] : null, cmp, "dash"));
+    }
+    let seqNote = null; // one position: the whole sequence is that position, nothing to explain
     if (seq) {
       const b = cmp && cmp.data.sequence_accuracy ? cmp.data.sequence_accuracy.values[cmp.index] : null;
       rows.push(accRow("sequence", "whole sequence", "#212121", seq.values[i], b, cmp, "dash"));
       seqNote = `Whole-sequence accuracy is the logged scalar “${seq.tag}”.`;
-    } else {
+    } else if (!single) {
       seqNote = "Whole-sequence accuracy is not logged for this run (it cannot be derived " +
         "from per-position matrices).";
     }
@@ -38,14 +42,14 @@ export class AccuracyPanel {
       el("tbody", {}, rows));
     const lines = data.positions.map((what, p) => ({ name: what, colour: positionColour(p),
       values: data.accuracy.map((r) => r[p]) }));
-    lines.push({ name: "pooled", colour: "#757575", dash: "4 3", values: data.pooled_accuracy });
+    if (!single) lines.push({ name: "pooled", colour: "#757575", dash: "4 3", values: data.pooled_accuracy });
     if (seq) lines.push({ name: "whole sequence", colour: "#212121", dash: "1 2", values: seq.values });
     this.chart = data.steps.length > 1
       ? accuracyChart({ steps: data.steps, lines, current: i, onPick: this.onPick })
       : null;
     this.node.replaceChildren(
       el("h2", { text: `Accuracy at step ${data.steps[i]}` }), table,
-      el("p", { class: "cm-note", id: "cm-sequence-note", text: seqNote }),
+      seqNote ? el("p", { class: "cm-note", id: "cm-sequence-note", text: seqNote }) : "",
       this.chart ? this.chart.node : "");
     if (this.chart) this.chart.placeMarker(i);
   }
@@ -76,24 +80,28 @@ export class PairsPanel {
 
   draw(m) {
     const pick = (q) => this.onPick(q.position, q.true, q.predicted);
+    const single = m.positions.length === 1; // no position column: there is only one
+    // Class names are shown in full, wrapped (only names of several lines are cut).
     const rows = m.confused_pairs.map((q) => el("tr", {
       class: "cm-pair", tabindex: 0, title: "show the images",
       "data-position": q.position, "data-true": q.true, "data-predicted": q.predicted,
       onclick: () => pick(q),
       onkeydown: (e) => { if (e.key === "Enter") pick(q); },
     },
-    el("td", {}, el("span", { class: "cm-swatch", style: `--swatch:${positionColour(q.position)}` }),
+    single ? null : el("td", {},
+      el("span", { class: "cm-swatch", style: `--swatch:${positionColour(q.position)}` }),
       name(m.positions[q.position], "cm-name-short")),
-    el("td", { class: "cm-pair-classes" }, name(m.classes[q.true], "cm-name-class"), " → ",
-      name(m.classes[q.predicted], "cm-name-class")),
+    el("td", { class: "cm-pair-classes" }, name(m.classes[q.true], "cm-name-class"),
+      el("span", { class: "cm-arrow", text: " → " }), name(m.classes[q.predicted], "cm-name-class")),
     el("td", { text: String(q.count) }),
     el("td", { text: pct(q.rate) })));
+    const head = [...(single ? [] : ["position"]), "true → predicted", "count", "of true"];
     this.node.replaceChildren(
       el("h2", { text: `Most confused at step ${m.step}` }),
       rows.length
-        ? el("table", { class: "fs-table cm-pairs-table", id: "cm-pairs-table" },
-          el("thead", {}, el("tr", {}, ["position", "true → predicted", "count", "of true"].map(
-            (h) => el("th", { text: h })))),
+        ? el("table", { class: single ? "fs-table cm-pairs-table cm-single" : "fs-table cm-pairs-table",
+          id: "cm-pairs-table" },
+          el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))),
           el("tbody", {}, rows))
         : el("p", { class: "cm-note", text: "No confusions at this step." }));
   }
@@ -103,7 +111,8 @@ export class PairsPanel {
   }
 }
 
-/** Precision, recall, F1 and support per class, for one position or all pooled. */
+/** Precision, recall, F1 and support per class, for one position or all pooled (a single
+ * classifier has no position to choose). */
 export class ClassTable {
   constructor() {
     this.node = el("section", { id: "cm-metrics", class: "cm-panel" });
@@ -117,9 +126,11 @@ export class ClassTable {
 
   draw(m) {
     this.metrics = m;
+    const single = m.positions.length === 1;
+    if (single) this.position = "0";
     const options = [["pooled", "all positions pooled"],
       ...m.positions.map((what, p) => [String(p), what])];
-    if (!options.some(([v]) => v === this.position)) this.position = "pooled";
+    if (!single && !options.some(([v]) => v === this.position)) this.position = "pooled";
     const select = el("select", { id: "cm-metrics-position",
       onchange: () => { this.position = select.value; this.draw(this.metrics); } },
     options.map(([value, text]) => el("option", { value, text, title: text,
@@ -129,7 +140,7 @@ export class ClassTable {
       ? m.class_metrics.pooled
       : m.class_metrics.positions[Number(this.position)];
     const rows = m.classes.map((cls, c) => el("tr", { class: "cm-class-row", "data-class": c },
-      el("td", {}, name(cls, "cm-name-short")),
+      el("td", { class: "cm-class-name" }, name(cls, "cm-name-class")),
       el("td", { text: num3(cm.precision[c]) }),
       el("td", { text: num3(cm.recall[c]) }),
       el("td", { text: num3(cm.f1[c]) }),
@@ -141,7 +152,8 @@ export class ClassTable {
       el("td", { text: num3(cm.macro.f1) }),
       el("td", { text: String(cm.support.reduce((a, b) => a + b, 0)) }));
     this.node.replaceChildren(
-      el("div", { class: "cm-panel-head" }, el("h2", { text: "Per-class metrics" }), select),
+      el("div", { class: "cm-panel-head" }, el("h2", { text: "Per-class metrics" }),
+        single ? "" : select),
       el("div", { class: "cm-scroll" },
         el("table", { class: "fs-table cm-class-table", id: "cm-class-table" },
           el("thead", {}, el("tr", {}, ["class", "precision", "recall", "F1", "support"].map(
@@ -169,7 +181,8 @@ export class ExamplesPanel {
   async show(data, selection, load) {
     const sel = selection;
     const where = sel.position === null ? "All positions pooled" : data.positions[sel.position];
-    const title = `${where}: true ${data.classes[sel.true]} → predicted ${data.classes[sel.predicted]}`;
+    const cell = `true ${data.classes[sel.true]} → predicted ${data.classes[sel.predicted]}`;
+    const title = data.positions.length === 1 ? cell : `${where}: ${cell}`;
     const close = el("button", { type: "button", class: "fs-icon-button", id: "cm-examples-close",
       "aria-label": "close", text: "✕", onclick: () => this.onClose() });
     const head = el("div", { class: "cm-panel-head" },
