@@ -22,7 +22,7 @@ import tensorflow as tf  # noqa: E402
 from tensorboard.backend.event_processing import plugin_event_accumulator  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402
 
-from summaries import SummaryCallback, histogram_buckets, variable_summaries  # noqa: E402
+from summaries import SummaryCallback, histogram_buckets, storage, variable_summaries  # noqa: E402
 
 
 class Logs:
@@ -357,7 +357,9 @@ def test_sequence_accuracy_tag_named_by_the_user_or_off(tmp_path):
 
 
 def test_a_full_disk_never_ends_training(tmp_path):
-    """A logging fault (the disk fills up after the first epoch) warns once; fit goes on."""
+    """A logging fault (the disk fills up after the first epoch) warns once; fit goes on,
+    and logging resumes (in a new event file: /dev/full cannot be cut back) with nothing
+    lost."""
 
     class FillDisk(keras.callbacks.Callback):
         def __init__(self, summary: SummaryCallback):
@@ -369,7 +371,7 @@ def test_a_full_disk_never_ends_training(tmp_path):
                 writer = self.summary._writer
                 writer.drain()
                 writer._file.close()
-                writer._file = open("/dev/full", "wb")  # noqa: SIM115 (closed by the writer)
+                writer._file = storage.LocalLogFile(Path("/dev/full"))  # closed by the writer
 
     keras.utils.set_random_seed(5)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
@@ -383,9 +385,10 @@ def test_a_full_disk_never_ends_training(tmp_path):
         )
         summary.close()
     assert len(history.history["loss"]) == 4
-    faults = [w for w in caught if "logging stopped" in str(w.message)]
+    faults = [w for w in caught if "logging paused" in str(w.message)]
     assert len(faults) == 1 and "No space left" in str(faults[0].message)
-    assert Logs(tmp_path).steps("epoch/loss") == [0]  # written before the disk filled up
+    assert Logs(tmp_path).steps("epoch/loss") == [0, 1, 2, 3]
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
 
 
 def test_switches_and_frequencies(tmp_path):
