@@ -153,8 +153,14 @@ def _labels_predictions_tf(labels: Any, predictions: Any, num_classes: int):
         )
     if tf.executing_eagerly():
         for argument, ids in (("labels", lab), ("predictions", pred)):
-            if tf.size(ids) > 0 and (tf.reduce_min(ids) < 0 or tf.reduce_max(ids) >= num_classes):
-                raise ValueError(f"{argument} must be class ids in [0, {num_classes})")
+            if tf.size(ids) == 0:
+                continue
+            low, high = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
+            if low < 0 or high >= num_classes:  # the numpy path's message, word for word
+                raise ValueError(
+                    f"{argument} must be class ids in [0, {num_classes}), got values in "
+                    f"[{low}, {high}]"
+                )
         if lab.shape != pred.shape:
             raise ValueError(
                 f"labels and predictions must have the same shape [N, P], got "

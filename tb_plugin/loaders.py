@@ -33,6 +33,12 @@ class _LazyLoader(base_plugin.TBLoader):
             samples = {}
             flags.samples_per_plugin = samples
         samples.setdefault(self.plugin_name, KEEP_ALL)
+        # A run folder often holds two live event files (a PyTorch SummaryWriter's and a
+        # Flowscope LogWriter's). TensorBoard's Python loader then polls only the last one
+        # and drops what the other gains (tensorboard#1011) unless --reload_multifile is
+        # on; the flag defaults to None (unset), so a user's explicit false still wins.
+        if getattr(flags, "reload_multifile", False) is None:
+            flags.reload_multifile = True
 
     def load(self, context):
         try:

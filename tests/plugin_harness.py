@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,26 @@ from tb_plugin import loaders
 LOADERS = (loaders.RaceLoader, loaders.ConfusionLoader)
 
 
+def _active_filter(flags: argparse.Namespace):
+    """Which event files the loader keeps polling, as TensorBoard's LocalDataIngester
+    derives it from the flags: None (only the last file) unless --reload_multifile."""
+    if not flags.reload_multifile or flags.reload_multifile_inactive_secs == 0:
+        return None
+    return lambda timestamp: timestamp + flags.reload_multifile_inactive_secs >= time.time()
+
+
 class InProcessBoard:
     """TensorBoard's WSGI app over `logdir` with both Flowscope plugins, in this process."""
 
-    def __init__(self, logdir: Path | str):
+    def __init__(self, logdir: Path | str, reload_multifile: bool | None = None):
         self.logdir = str(logdir)
         flags = argparse.Namespace(
-            logdir=self.logdir, path_prefix="", samples_per_plugin={}, window_title=""
+            logdir=self.logdir,
+            path_prefix="",
+            samples_per_plugin={},
+            window_title="",
+            reload_multifile=reload_multifile,  # None: unset, as on TensorBoard's command line
+            reload_multifile_inactive_secs=86400,
         )
         instances = [loader() for loader in LOADERS]
         for loader in instances:
@@ -44,7 +58,9 @@ class InProcessBoard:
         guidance = dict(data_ingester.DEFAULT_TENSOR_SIZE_GUIDANCE)
         guidance.update(flags.samples_per_plugin)
         self.multiplexer = plugin_event_multiplexer.EventMultiplexer(
-            size_guidance=data_ingester.DEFAULT_SIZE_GUIDANCE, tensor_size_guidance=guidance
+            size_guidance=data_ingester.DEFAULT_SIZE_GUIDANCE,
+            tensor_size_guidance=guidance,
+            event_file_active_filter=_active_filter(flags),
         )
         self.provider = MultiplexerDataProvider(self.multiplexer, self.logdir)
         # What application.TensorBoardWSGIApp does, keeping the plugin instances at hand.

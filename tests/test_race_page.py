@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO, TensorBoard, artifact, open_plugin_tab, wait_for
-from test_race_routes import write_big_race
+from test_race_routes import heavy_ball, write_big_race
 
 from summaries import pb
 from summaries import race as race_summaries
@@ -31,6 +31,7 @@ CLI_STEPS = 150
 WIDE = "wide " + "W" * 1995
 WIDE_OPTIMIZER = "O" * 2000
 WIDE_SURFACE = "S" * 2000
+TORCH = "torch-saddle"  # a Keras racer and a PyTorch one (sorts between BIG and WIDE)
 
 # Plays the race for 3 s and reports the gaps between animation frames (what the user
 # sees) and the page's own work per frame.
@@ -82,6 +83,28 @@ def write_unreadable_race(logdir: Path) -> None:
         writer.add(summary, step=0)
 
 
+def write_torch_race(logdir: Path) -> None:
+    """A Keras racer and a PyTorch one (hyper-parameters in torch's names) on the saddle."""
+    saddle = race_summaries.SURFACES["saddle"]
+    pos, loss = heavy_ball("saddle", [0.05, 0.05], [0.0, 0.9], 80)
+    racers = [
+        ("sgd", {"learning_rate": 0.05}),
+        ("torch.optim.AdamW", {"lr": 0.05, "weight_decay": 0.01}),
+    ]
+    for i, (optimizer, hyper) in enumerate(racers):
+        with pb.LogWriter(str(logdir / TORCH / f"racer{i}")) as writer:
+            if i == 0:
+                race_summaries.write_surface(
+                    writer, "race/surface", saddle.grid(41)[2], race=TORCH, surface="saddle",
+                    window=saddle.window,
+                )  # fmt: skip
+            race_summaries.write_trajectory(
+                writer, "race/trajectory", np.arange(81), pos[i], loss[i], race=TORCH,
+                optimizer=optimizer, surface="saddle", window=saddle.window,
+                hyperparameters=hyper,
+            )  # fmt: skip
+
+
 def write_wide_race(logdir: Path) -> None:
     """A race whose race, optimizer, surface and hyper-parameter names are 2,000 characters."""
     window = [-2.0, 2.0, -2.0, 2.0]
@@ -113,11 +136,12 @@ def board(tmp_path_factory):
     write_big_race(logdir, race=BIG)
     write_wide_race(logdir)
     write_unreadable_race(logdir)
+    write_torch_race(logdir)
     board = TensorBoard(logdir, load_fast=True)
     try:
         output = cli.communicate(timeout=300)[0].decode(errors="replace")
         assert cli.returncode == 0, output
-        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 4, timeout=60)
+        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 5, timeout=60)
         yield board
     finally:
         board.stop()
@@ -287,4 +311,21 @@ def test_very_long_names_keep_the_page_within_its_frame(board, page):
     # ... and the hyper-parameters cell wraps instead of widening the leaderboard
     assert "K" * 2000 in frame.inner_text("#race-leaderboard td.hyper")
     page.screenshot(path=artifact("race-page-long-names.png"))
+    assert page.errors == []
+
+
+def test_a_pytorch_racer_is_drawn_with_its_whatif_off_saying_why(board, page):
+    frame = open_race(page, board, TORCH)
+    paths = frame.eval_on_selector_all(".race-path", "ps => ps.map(p => p.dataset.optimizer)")
+    assert sorted(paths) == ["sgd", "torch.optim.AdamW"]
+    assert frame.locator('.lb-row[data-optimizer="torch.optim.AdamW"]').count() == 1
+    row = '.legend-row[data-optimizer="torch.optim.AdamW"]'
+    lr = frame.locator(f"{row} .whatif-lr")
+    assert lr.is_disabled()
+    assert lr.get_attribute("title").startswith("what-if can only re-run Keras optimizers")
+    note = frame.inner_text(f"{row} .whatif-off")  # its hyper-parameters as logged, and why
+    assert note.startswith("lr=0.05, weight_decay=0.01") and "only re-run Keras" in note
+    assert frame.locator('.legend-row[data-optimizer="sgd"] .whatif-lr').is_enabled()
+    assert frame.locator('.legend-row[data-optimizer="sgd"] .whatif-off').count() == 0
+    page.screenshot(path=artifact("race-page-torch.png"))
     assert page.errors == []

@@ -201,6 +201,7 @@ class RacePage {
       const track = json.error ? null : prepareTrack(json);
       return {
         ...r,
+        rerunnable: Boolean(r.whatif), // the server's per-racer answer; `whatif` is the shown state
         index,
         color,
         dash,
@@ -285,8 +286,8 @@ class RacePage {
       "aria-label": `show ${racer.title}`,
       onchange: () => this.setVisible(racer, toggle.checked) });
     const hyper = racer.hyperparameters || {};
-    const canWhatif = Boolean(racer.whatif && racer.track);
-    const off = racer.whatif ? "" : racer.whatif_reason || "what-if is not available for this racer";
+    const canWhatif = Boolean(racer.rerunnable && racer.track);
+    const off = racer.rerunnable ? "" : racer.whatif_reason || "what-if is not available for this racer";
     const lr = el("input", { type: "number", class: "whatif-lr", step: "any", min: "0", value: shown(hyper.learning_rate),
       disabled: !canWhatif || typeof hyper.learning_rate !== "number", "aria-label": `${racer.title} learning rate`,
       title: off || "learning rate (what-if)" });
