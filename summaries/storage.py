@@ -69,7 +69,14 @@ def log_path(value: Any, argument: str = "log_dir") -> Path | RemotePath:
                 f"(write {half.group(1)}://...); a local folder named {half.group(1)}: is refused"
             )
         return Path(text).expanduser()
-    known = gfile(argument, text).get_registered_schemes()
+    fs = gfile(argument, text)
+    known = fs.get_registered_schemes()
+    if scheme not in known:
+        try:  # s3://, hdfs://, ...: registered on import, as TensorBoard's loader does it
+            import tensorflow_io  # noqa: F401
+        except ImportError:
+            pass
+        known = fs.get_registered_schemes()
     if scheme not in known:
         schemes = ", ".join(f"{s}://" for s in sorted(s for s in known if s))
         raise ValueError(

@@ -119,7 +119,7 @@ def test_a_lesson_demo_resumes_from_its_remote_checkpoint():
 @pytest.mark.parametrize(
     "make, needle",
     [
-        (lambda: LogWriter("zz://bucket/run"), r"logdir 'zz://bucket/run'.*zz://"),
+        (lambda: LogWriter("zz://bucket/run"), r"logdir 'zz://bucket/run'.*zz://.*knows.*gs://"),
         (lambda: SummaryCallback("zz://bucket/run"), r"log_dir 'zz://bucket/run'.*zz://"),
         (lambda: SummaryCallback("ram:/logs/run"), r"log_dir 'ram:/logs/run'.*slash missing"),
         (lambda: pb.check_logdir("s3://bucket/run", "logdir"), r"s3://.*plugin"),
