@@ -251,7 +251,7 @@ class RacePage {
     // The server says why a race or racer cannot be re-run (surface, or not a Keras optimizer).
     const whatifHelp = race.whatif
       ? "Change a learning rate or momentum to re-run that optimizer on the server (real Keras optimizer)."
-      : `No what-if: ${race.whatif_reason || "this race's paths are fixed"}.`;
+      : sentence(race.whatif_reason || "this race's paths are fixed");
 
     const card = (title, id, ...children) =>
       el("section", { class: "race-card", id }, el("h2", { text: title }), ...children);
@@ -483,6 +483,11 @@ class RacePage {
     this.playButton.textContent = "▶ Play";
     this.playButton.classList.remove("playing");
   }
+}
+
+/** A server's reason ("what-if needs ...") as a sentence of the page. */
+function sentence(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
 }
 
 /** A hyper-parameter as an input shows it (4 significant digits). */
