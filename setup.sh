@@ -28,10 +28,12 @@ if [[ ! -f "$stamp" || setup.py -nt "$stamp" ]]; then
   touch "$stamp"
 fi
 
-# The PyTorch tests (tests/test_torch.py) use the CPU wheel, pinned: an unpinned `torch`
-# would pull a multi-GB CUDA build. Kept out of setup.py: Flowscope never needs torch.
+# The PyTorch tests (tests/test_torch.py) use the CPU wheel, pinned with its +cpu label:
+# PyPI's plain `torch` is a multi-GB CUDA build, so where no local index offers the CPU
+# wheel, pip fails instead (set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu).
+# Kept out of setup.py: Flowscope never needs torch.
 if [[ "${1:-}" == "--test" ]] \
-  && ! .venv/bin/python -c 'import importlib.metadata as m, sys; sys.exit(m.version("torch").split("+")[0] != "2.13.0")' 2>/dev/null; then
-  echo "setup: installing the PyTorch CPU wheel (torch==2.13.0) for tests/test_torch.py" >&2
-  .venv/bin/python -m pip install -q torch==2.13.0
+  && ! .venv/bin/python -c 'import importlib.metadata as m, sys; sys.exit(m.version("torch") != "2.13.0+cpu")' 2>/dev/null; then
+  echo "setup: installing the PyTorch CPU wheel (torch==2.13.0+cpu) for tests/test_torch.py" >&2
+  .venv/bin/python -m pip install -q "torch==2.13.0+cpu"
 fi

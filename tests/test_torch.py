@@ -33,7 +33,7 @@ EPOCHS, BATCHES = 6, 30  # the recipe's classifier: 3000 images in batches of 10
 
 needs_torch = pytest.mark.skipif(
     importlib.util.find_spec("torch") is None,
-    reason="PyTorch is not installed: `./setup.sh --test` installs the CPU wheel torch==2.13.0",
+    reason="PyTorch is not installed: `./setup.sh --test` installs the CPU wheel torch==2.13.0+cpu",
 )
 
 # Put first in every child process: from then on `import tensorflow` (or keras) raises
@@ -99,7 +99,7 @@ result = {{
 def recipe(tmp_path_factory) -> tuple[Path, dict]:
     """The recipe's logdir, written by a Python without TensorFlow, and what it reported."""
     if importlib.util.find_spec("torch") is None:
-        pytest.skip("PyTorch is not installed: `./setup.sh --test` installs torch==2.13.0")
+        pytest.skip("PyTorch is not installed: `./setup.sh --test` installs torch==2.13.0+cpu")
     logdir = tmp_path_factory.mktemp("pytorch") / "logs"
     return logdir, without_tensorflow(RUN_RECIPE, str(logdir))
 
