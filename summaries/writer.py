@@ -177,7 +177,8 @@ class LogWriter:
         self._unwarned: tuple[Any, OSError] | None = None  # the first fault, until warned
         self._closed = False
         self._flush_secs = float(flush_secs)
-        self._retry_secs = float(retry_secs)
+        #: the first wait before a retry after a fault (doubled up to `max_retry_secs`)
+        self.retry_secs = float(retry_secs)
         self._backoff = 0.0
         self._retry_at = 0.0
         self._last_flush = time.monotonic()
@@ -288,7 +289,7 @@ class LogWriter:
         """Stop writing until the back-off ends; warn once (on the caller's thread)."""
         first = self.fault is None
         self.fault = exc
-        self._backoff = min(self.max_retry_secs, max(self._retry_secs, 2 * self._backoff))
+        self._backoff = min(self.max_retry_secs, max(self.retry_secs, 2 * self._backoff))
         self._retry_at = time.monotonic() + self._backoff
         if first and not self._warned and self._unwarned is None:
             # warned on the caller's thread, even if a retry succeeds before it looks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import shutil
 import uuid
 
@@ -177,6 +178,7 @@ def test_a_failing_remote_store_pauses_logging_and_resumes(monkeypatch):
     def extra(callback):
         def store_down():
             _FailingRemoteFile.down = True
+            callback._writer.retry_secs = 0  # retry at every flush: many failed files
 
         def store_back():
             _FailingRemoteFile.down = False
@@ -195,6 +197,10 @@ def test_a_failing_remote_store_pauses_logging_and_resumes(monkeypatch):
     callback.close()
     tags = _read_all(run)
     assert [s for s, t in tags if t == "epoch/loss"] == list(range(7))
+    # the file written before the fault, and the one logging resumed in (a remote file
+    # that failed is in an unknown state; files that never took a record are removed)
+    first, resumed = [p.name for p in storage.RemotePath(run).glob("events.out.tfevents.*")]
+    assert re.fullmatch(re.escape(first) + r"\.\d{4}", resumed), (first, resumed)
     assert [s for s, t in tags if t == "batch/loss"] == list(range(1, 7 * 8 + 1))
 
 

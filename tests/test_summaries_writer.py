@@ -204,6 +204,36 @@ def test_a_real_full_disk_goes_on_in_a_new_file(tmp_path):
     assert [s for s, _ in events(tmp_path)] == list(range(5))
 
 
+class TornFile(storage.LocalLogFile):
+    """A file whose appends fail and leave it in an unknown state (as a remote object's)."""
+
+    failing = True
+
+    def append(self, data: bytes) -> None:
+        if TornFile.failing:
+            self.torn = True
+            raise OSError(errno.EIO, "Input/output error")
+        super().append(data)
+
+
+def test_a_torn_file_is_left_for_a_new_one_and_empty_ones_are_removed(tmp_path, monkeypatch):
+    log = LogWriter(tmp_path, retry_secs=0)
+    log.add(matrix(0), 0)
+    log.flush()
+    monkeypatch.setattr(storage, "open_log", TornFile)
+    monkeypatch.setattr(TornFile, "failing", True)
+    log._file.torn = True  # as after a failed remote flush: go on in a new file
+    with pytest.warns(RuntimeWarning, match="Input/output error"):
+        for step in range(1, 6):  # each flush tries a new file, which fails
+            log.add(matrix(step), step)
+            log.flush()
+    TornFile.failing = False
+    log.close()
+    files = sorted(p.name for p in tmp_path.glob("events.out.tfevents.*"))
+    assert len(files) == 2 and files[1] == files[0] + ".0006", files  # .0001-.0005 removed
+    assert [s for s, _ in events(tmp_path)] == list(range(6))
+
+
 def test_a_real_full_tmpfs_pauses_and_resumes_without_a_torn_record(small_disk):
     disk = small_disk("64k")
     filler = disk / "filler"
