@@ -123,6 +123,8 @@ def test_a_lesson_demo_resumes_from_its_remote_checkpoint():
         (lambda: SummaryCallback("zz://bucket/run"), r"log_dir 'zz://bucket/run'.*zz://"),
         (lambda: SummaryCallback("ram:/logs/run"), r"log_dir 'ram:/logs/run'.*slash missing"),
         (lambda: pb.check_logdir("s3://bucket/run", "logdir"), r"s3://.*plugin"),
+        # a store that cannot be written: the probe write fails before training
+        (lambda: SummaryCallback("file:///proc/flowscope/run"), r"log_dir .* is not writable"),
     ],
 )
 def test_an_unknown_scheme_is_a_value_error_naming_the_argument(make, needle):
