@@ -30,11 +30,12 @@ CLASSES = {
 }
 MIN_CELL = 40  # px: the smallest cell the page may draw for 3 or 10 classes
 
-# Every class name in the side tables: its text, its title and whether CSS cut it.
+# Every class name in the side tables: its text, whether CSS cut it and whether it wrapped.
 SIDE_NAMES_JS = """
 (sel) => [...document.querySelectorAll(sel)].map((n) => ({
-  text: n.textContent, title: n.title,
+  text: n.textContent,
   cut: n.scrollWidth > n.clientWidth + 1 || n.scrollHeight > n.clientHeight + 1,
+  wrapped: n.getBoundingClientRect().height > 1.6 * parseFloat(getComputedStyle(n).fontSize),
 }))
 """
 
@@ -104,7 +105,7 @@ def plot_box(frame) -> dict:
     return frame.eval_on_selector(
         ".cm-plot",
         "b => ({sw: b.scrollWidth, cw: b.clientWidth, sh: b.scrollHeight, ch: b.clientHeight,"
-        " top: b.scrollTop})",
+        " top: b.scrollTop, left: b.scrollLeft})",
     )
 
 
@@ -113,13 +114,14 @@ def show_run(frame, k: int) -> None:
     frame.select_option("#cm-run", value=json.dumps([f"classes-{k}", TAG], separators=(",", ":")))
     info = frame.locator("#cm-info")
     wait_for(lambda: info.inner_text().endswith(f": {k} classes, 3 steps"))  # no "1 positions"
-    wait_for(lambda: frame.locator(".cm-card rect.cm-cell").count() == k * k)
+    wait_for(lambda: frame.locator('.cm-card[data-position="0"] rect.cm-cell').count() == k * k)
     wait_for(lambda: frame.locator("#cm-class-table .cm-class-row").count() == k)
     wait_for(lambda: frame.locator("#cm-pairs-table .cm-pair").count() > 0)
 
 
 def check_one_map_and_full_names(frame, classes: list[str]) -> None:
-    """One map and no pooled duplicate; the side tables name the classes in full."""
+    """One map and no pooled duplicate; the side tables name the classes in full (these
+    names are short enough for one line each)."""
     assert frame.locator(".cm-card").count() == 1
     assert frame.locator('.cm-card[data-position="pooled"]').count() == 0
     assert frame.locator(".fs-legend").count() == 1
@@ -129,9 +131,10 @@ def check_one_map_and_full_names(frame, classes: list[str]) -> None:
     assert "pooled" not in frame.locator("#confusion-page").inner_text()
     assert frame.locator("#cm-pairs-table th").all_text_contents()[0] == "true → predicted"
     pairs = frame.evaluate(SIDE_NAMES_JS, "#cm-pairs-table .cm-name")
-    assert pairs and all(p["text"] in classes and not p["cut"] for p in pairs), pairs
+    assert pairs and all(p["text"] in classes for p in pairs), pairs
     rows = frame.evaluate(SIDE_NAMES_JS, "#cm-class-table .cm-class-row .cm-name")
-    assert [r["text"] for r in rows] == classes and not any(r["cut"] for r in rows), rows
+    assert [r["text"] for r in rows] == classes
+    assert not any(n["cut"] or n["wrapped"] for n in pairs + rows), pairs + rows
 
 
 def check_few_classes(frame, counts: np.ndarray) -> None:
@@ -161,9 +164,10 @@ def check_many_classes(frame, page, classes: list[str], counts: np.ndarray) -> N
     # (pinned axes pass over the cells and over each other's ends: compare one axis at a time)
     assert frame.evaluate(LABEL_OVERLAPS_JS) == []
 
-    # Hover a confusion in the last rows: the tooltip names both classes in full.
-    rows, cols = np.nonzero((counts >= 2) & ~np.eye(len(classes), dtype=bool))
-    t, p = int(rows[-1]), int(cols[-1])
+    # Hover a confusion right of the diagonal near row 70 (so the box scrolls both ways, and
+    # not to its end): the tooltip names both classes in full.
+    rows, cols = np.nonzero((counts >= 2) & np.triu(np.ones_like(counts, dtype=bool), 1))
+    t, p = min(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda c: abs(c[0] - 70))
     target = cell(frame, t, p)
     target.scroll_into_view_if_needed()
     target.hover()
@@ -172,7 +176,8 @@ def check_many_classes(frame, page, classes: list[str], counts: np.ndarray) -> N
     assert f"true {classes[t]} → predicted {classes[p]}" in tip.inner_text()
     assert f"count {counts[t, p]}" in tip.inner_text()
     # The box has scrolled and its axes stay pinned: the cell's row and column labels show.
-    assert plot_box(frame)["top"] > 0
+    box = plot_box(frame)
+    assert box["left"] > 0 and 0 < box["top"] < box["sh"] - box["ch"], box
     assert frame.evaluate(LABELS_SHOWN_JS, [t, p]) == [classes[t], classes[p]]
     page.screenshot(path=artifact("confusion-single-100-zoomed.png"))
 

@@ -260,8 +260,8 @@ export class HeatMaps {
     const colTotal = totals(m.counts, k, "predicted")[p];
     const where = m.p === null ? "All positions pooled" : data.positions[m.p];
     // class names in full (the axis labels may be thinned or cut); only huge names are cut
-    const ct = short(data.classes[t], 300);
-    const cp = short(data.classes[p], 300);
+    const ct = short(data.classes[t], 100);
+    const cp = short(data.classes[p], 100);
     const lines = [
       this.single ? null : el("div", { class: "fs-tooltip-title", text: short(where) }),
       el("div", { class: "cm-tip-classes", text: `true ${ct} → predicted ${cp}` }),

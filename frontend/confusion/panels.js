@@ -101,7 +101,8 @@ export class PairsPanel {
       rows.length
         ? el("table", { class: single ? "fs-table cm-pairs-table cm-single" : "fs-table cm-pairs-table",
           id: "cm-pairs-table" },
-          el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))),
+          el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h,
+            class: h === "true → predicted" ? "cm-pair-classes" : null })))),
           el("tbody", {}, rows))
         : el("p", { class: "cm-note", text: "No confusions at this step." }));
   }
