@@ -134,16 +134,19 @@ export class HeatMap {
     const yTitle = svg("text", { x: 10, y: top + size / 2, "text-anchor": "middle",
       transform: `rotate(-90 10 ${top + size / 2})`, text: "true" });
     let axes;
-    this.height = g.height;
+    this.geometry = g;
+    this.printFrom = large ? 20 : 16; // px: smallest cell that prints its value
     if (large) {
       // Frozen panes: when the box scrolls, the labels stay at its left and bottom edges
       // (pin()), on a white ground that hides the cells passing under them.
+      // the axis titles stay in the middle of the visible part
+      this.yTitle = svg("g", { class: "cm-axis-titles" }, yTitle);
+      this.xTitle = svg("g", { class: "cm-axis-titles" }, xTitle);
       this.yAxis = svg("g", { class: "cm-axis cm-axis-y" },
-        svg("rect", { class: "cm-axis-bg", width: left, height: g.height }), yLabels,
-        svg("g", { class: "cm-axis-titles" }, yTitle));
+        svg("rect", { class: "cm-axis-bg", width: left, height: g.height }), yLabels, this.yTitle);
       this.xAxis = svg("g", { class: "cm-axis cm-axis-x" },
         svg("rect", { class: "cm-axis-bg", y: top + size, width: g.width, height: bottom }),
-        xLabels, svg("g", { class: "cm-axis-titles" }, xTitle));
+        xLabels, this.xTitle);
       // the corner hides the row labels of the rows under the pinned column labels
       this.corner = svg("rect", { class: "cm-axis-bg", y: top + size, width: left, height: bottom });
       axes = [this.xAxis, this.yAxis, this.corner];
@@ -180,9 +183,17 @@ export class HeatMap {
     if (!this.xAxis) return;
     const box = this.plot;
     this.yAxis.setAttribute("transform", `translate(${box.scrollLeft},0)`);
-    const dy = Math.min(0, box.scrollTop + box.clientHeight - this.height);
+    const g = this.geometry;
+    const dy = Math.min(0, box.scrollTop + box.clientHeight - g.height);
     this.xAxis.setAttribute("transform", `translate(0,${dy})`);
     this.corner.setAttribute("transform", `translate(${box.scrollLeft},${dy})`);
+    // centre of the cells in view (between the pinned axes) minus centre of all the cells
+    const y = box.clientHeight >= g.height ? 0
+      : box.scrollTop + (box.clientHeight - g.bottom) / 2 - (g.top + g.size / 2);
+    const x = box.clientWidth >= g.width ? 0
+      : box.scrollLeft + (box.clientWidth + g.left) / 2 - (g.left + g.size / 2);
+    this.yTitle.setAttribute("transform", `translate(0,${y})`);
+    this.xTitle.setAttribute("transform", `translate(${x},0)`);
   }
 
   cellOf(target) {
@@ -206,7 +217,7 @@ export class HeatMap {
     const k = this.k;
     const c = this.cell;
     let labels = null;
-    if (format && c >= 16) {
+    if (format && c >= this.printFrom) {
       labels = Array.from(values, (v) => (Number.isFinite(v) ? format(v) : ""));
       const chars = Math.max(0, ...labels.map((s) => s.length));
       // The largest font that fits the widest value; no text rather than overlapping text.
