@@ -22,6 +22,7 @@ DEMOS = {
     "regularized": "demo_models.regularized:main",
     "lenet5": "demo_models.lenet5:main",
     "captcha": "demo_models.captcha.train:main",
+    "distributed": "demo_models.distributed.main:main",
 }
 EVALUATORS = {"captcha": "demo_models.captcha.evaluate:main"}
 BENCHES = {

@@ -1,0 +1,206 @@
+"""`flowscope demo distributed`: the lesson's ps/worker training as real processes on loopback.
+
+This process starts the cluster's tasks as children, relays the chief's lines, and ends
+them all however the run ends; it imports no TensorFlow itself. Bad options, a busy
+`--port` and an unwritable `--logdir` are refused before any process starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import select
+import sys
+import time
+
+from demo_models import lesson
+from demo_models.distributed.cluster import LocalCluster, Task, cluster_spec, pick_ports, spec_json
+from demo_models.distributed.model import Options
+from demo_models.distributed.ps import describe
+from demo_models.runtime import CliError, writable_dir
+
+STEPS = 1000
+QUICK_STEPS = 40
+LOG_EVERY = 50
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="flowscope demo distributed",
+        description="Train the lesson's MNIST model on a local TensorFlow cluster (real "
+        "processes on loopback ports) and write one run, from the chief.",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["ps", "multiworker"],
+        default="ps",
+        help="ps: ParameterServerStrategy with a coordinator, ps and worker tasks; "
+        "multiworker: MultiWorkerMirroredStrategy over the worker tasks (default: %(default)s)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="worker tasks (default: %(default)s)")
+    p.add_argument(
+        "--ps", type=int, default=1, help="parameter-server tasks (default: %(default)s)"
+    )
+    p.add_argument(
+        "--steps", type=int, help=f"training steps (default: {STEPS}; --quick: {QUICK_STEPS})"
+    )
+    p.add_argument("--quick", action="store_true", help=f"a short run ({QUICK_STEPS} steps)")
+    p.add_argument("--logdir", default="runs/distributed", help="the run (default: %(default)s)")
+    p.add_argument(
+        "--fresh", action="store_true", help="replace the run already in --logdir, if any"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--mnist", metavar="PATH", help="a Keras-format mnist.npz (default: as `demo mlp`)"
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        help="first of the consecutive loopback ports to use (default: any free ports)",
+    )
+    p.add_argument(
+        "--kill-worker-at",
+        type=int,
+        metavar="STEP",
+        help="ps only: SIGKILL the last worker process once step STEP is done, to watch "
+        "the coordinator carry on with the others",
+    )
+    return p
+
+
+def check(args: argparse.Namespace) -> int:
+    """Validate the options (CliError naming the option); returns the number of steps."""
+    steps = args.steps if args.steps is not None else QUICK_STEPS if args.quick else STEPS
+    if steps < 1:
+        raise CliError(f"--steps must be >= 1, got {steps}")
+    if args.workers < 1:
+        raise CliError(f"--workers must be >= 1, got {args.workers}")
+    if args.strategy == "ps" and args.ps < 1:
+        raise CliError(f"--ps must be >= 1, got {args.ps}")
+    if args.strategy == "multiworker" and args.ps != 1:
+        raise CliError("--ps applies to --strategy ps only")
+    if args.strategy == "multiworker" and lesson_batch() % args.workers:
+        raise CliError(f"--workers must divide the batch of {lesson_batch()}, got {args.workers}")
+    if args.kill_worker_at is not None:
+        if args.strategy != "ps":
+            raise CliError("--kill-worker-at applies to --strategy ps only")
+        if args.workers < 2:
+            raise CliError("--kill-worker-at needs --workers 2 or more (one must remain)")
+        if not 0 <= args.kill_worker_at < steps - 1:
+            raise CliError(f"--kill-worker-at must be in 0..{steps - 2}, got {args.kill_worker_at}")
+    return steps
+
+
+def lesson_batch() -> int:
+    """The global batch size: the lesson's 100 examples a step."""
+    from demo_models import mlp
+
+    return mlp.BATCH_SIZE
+
+
+def supervise(cluster: LocalCluster, main: list[Task], tolerated: list[Task]) -> None:
+    """Relay the main tasks' lines until they end; a task failing (not tolerated) is an error."""
+    streams = {t.process.stdout.fileno(): t for t in cluster.tasks}
+    reported: set[int] = set()
+    while True:
+        readable, _, _ = select.select(list(streams), [], [], 0.2)
+        for fd in readable:
+            task = streams[fd]
+            line = task.process.stdout.readline().decode(errors="replace")
+            if not line:
+                del streams[fd]
+            elif task in main and line.strip() != "FLOWSCOPE-TASK-READY":
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        for task in cluster.tasks:
+            status = task.process.poll()
+            if status is None or status == 0 and task in main:
+                continue
+            if task in tolerated and task.process.pid not in reported:
+                reported.add(task.process.pid)
+                print(f"distributed: {task.name} exited (status {status})", flush=True)
+            elif task not in tolerated:
+                raise CliError(
+                    f"{task.name} failed (exit status {status}):\n{task.stderr_tail()}".rstrip()
+                )
+        if all(t.process.poll() == 0 for t in main):
+            for task in list(streams.values()):  # what is left of the chief's lines
+                if task in main:
+                    rest = task.process.stdout.read().decode(errors="replace")
+                    sys.stdout.write(rest.replace("FLOWSCOPE-TASK-READY\n", ""))
+            return
+
+
+def run_ps(args: argparse.Namespace, opts: Options) -> None:
+    """Start ps and worker servers, then the coordinator, and supervise them."""
+    jobs = {"chief": 1, "ps": args.ps, "worker": args.workers}
+    spec = cluster_spec(pick_ports(sum(jobs.values()), args.port), jobs)
+    print(f"distributed: starting {args.ps} ps and {args.workers} worker task(s): {describe(spec)}")
+    with LocalCluster() as cluster:
+        servers = [
+            cluster.start(
+                job, i, ["server", "--cluster", spec_json(spec), "--job", job, "--index", str(i)]
+            )
+            for job in ("ps", "worker")
+            for i in range(jobs[job])
+        ]
+        cluster.wait_ready(servers)
+        workers = [t for t in servers if t.job == "worker"]
+        opts = dataclasses.replace(
+            opts, cluster=spec, worker_pids=tuple(t.process.pid for t in workers)
+        )
+        coordinator = cluster.start("chief", 0, ["coordinator", "--options", _json(opts)])
+        supervise(cluster, [coordinator], tolerated=workers)
+
+
+def run_multiworker(args: argparse.Namespace, opts: Options) -> None:
+    """Start the worker processes, which train together, and supervise them."""
+    spec = cluster_spec(pick_ports(args.workers, args.port), {"worker": args.workers})
+    print(
+        f"distributed: starting {args.workers} MultiWorkerMirroredStrategy worker(s) on "
+        f"loopback: {describe(spec)}"
+    )
+    with LocalCluster() as cluster:
+        workers = [
+            cluster.start(
+                "worker",
+                i,
+                [
+                    "multiworker",
+                    "--options",
+                    _json(dataclasses.replace(opts, cluster=spec, index=i)),
+                ],
+            )
+            for i in range(args.workers)
+        ]
+        supervise(cluster, workers, tolerated=[])
+
+
+def _json(opts: Options) -> str:
+    return json.dumps(dataclasses.asdict(opts), separators=(",", ":"))
+
+
+def main(argv: list[str]) -> int:
+    """Run the distributed demo."""
+    args = _parser().parse_args(argv)
+    steps = check(args)
+    if args.fresh:
+        lesson.clear_run(args.logdir)
+    logdir = writable_dir(args.logdir, "--logdir")
+    if lesson.has_event_files(logdir) if hasattr(logdir, "rglob") else False:
+        raise CliError(f"--logdir {logdir} already holds a run; pass --fresh to replace it")
+    opts = Options(
+        logdir=str(logdir),
+        steps=steps,
+        log_every=lesson.interval(steps, LOG_EVERY, 10),
+        seed=args.seed,
+        mnist=args.mnist,
+        workers=args.workers,
+        ps=args.ps,
+        kill_worker_at=args.kill_worker_at,
+    )
+    began = time.monotonic()
+    (run_ps if args.strategy == "ps" else run_multiworker)(args, opts)
+    print(f"distributed: done in {time.monotonic() - began:.0f} s; the run is in {logdir}")
+    return 0

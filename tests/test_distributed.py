@@ -1,0 +1,219 @@
+"""`flowscope demo distributed`: a real local cluster (ps, workers, chief) on loopback.
+
+Each run is bounded (timeouts), uses free ports, and must leave no task process behind.
+The parameter-server run loses a worker mid-run and still reaches its step count; the
+MultiWorkerMirroredStrategy run logs what one process computes on the same batches.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
+
+from demo_models import cli
+from demo_models.distributed import cluster as cluster_lib
+from demo_models.distributed.cluster import LocalCluster
+from demo_models.runtime import CliError
+
+FLOWSCOPE = str(Path(sys.executable).with_name("flowscope"))
+ENV = {**os.environ, "FLOWSCOPE_NO_PROGRESS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+TIMEOUT = 120  # a run takes 20-40 s on 2 busy cores; a hang must still end the test
+
+
+def values(run: Path) -> tuple[event_accumulator.EventAccumulator, dict[str, list]]:
+    acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
+    acc.Reload()
+    series = {
+        tag: [(e.step, tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)]
+        for tag in acc.Tags()["tensors"]
+    }
+    return acc, series
+
+
+def task_processes(marker: str) -> list[int]:
+    """Pids of live cluster tasks whose command line holds `marker` (e.g. their chief's port)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if "demo_models.distributed.task" in command and marker in command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def cluster_marker(stdout: str) -> str:
+    """The first task address the demo printed: every task's command line holds it."""
+    match = re.search(r"(?:chief|worker): (localhost:\d+)", stdout)
+    assert match, stdout
+    return match.group(1)
+
+
+def demo(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [FLOWSCOPE, "demo", "distributed", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+    )
+
+
+# -- bad input: refused before any process starts ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--strategy", "multiworker", "--workers", "3"], "--workers must divide"),
+        (["--strategy", "multiworker", "--kill-worker-at", "3"], "--kill-worker-at applies"),
+        (["--workers", "1", "--kill-worker-at", "3"], "--kill-worker-at needs --workers 2"),
+        (["--steps", "0"], "--steps must be >= 1"),
+    ],
+)
+def test_bad_options_are_clear_errors(tmp_path, capsys, args, message):
+    assert cli.main(["demo", "distributed", *args, "--logdir", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was made
+
+
+def test_busy_port_and_unwritable_logdir_are_refused_before_starting(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(CliError, match=rf"--port {port - 1}: port {port} is already in use"):
+            cluster_lib.pick_ports(4, port - 1)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    began = time.monotonic()
+    assert cli.main(["demo", "distributed", "--logdir", str(blocker / "run")]) == 2
+    assert "--logdir" in capsys.readouterr().err
+    assert time.monotonic() - began < 5  # no cluster was started
+
+
+def test_a_task_that_cannot_start_fails_fast_with_its_stderr():
+    with LocalCluster() as cluster:
+        task = cluster.start("worker", 0, ["server", "--cluster", "{}", "--job", "chief"])
+        began = time.monotonic()
+        with pytest.raises(CliError, match=r"(?s)worker 0 failed to start.*invalid choice"):
+            cluster.wait_ready(timeout=30)
+        assert time.monotonic() - began < 10
+    assert task.process.poll() is not None
+
+
+# -- real clusters ---------------------------------------------------------------------
+
+
+def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
+    run = tmp_path / "ps"
+    result = demo("--quick", "--steps", "30", "--kill-worker-at", "10", "--logdir", str(run))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert task_processes(cluster_marker(result.stdout)) == []  # no task left running
+    assert "killed worker 1 after step 10" in result.stdout
+    assert re.search(r"worker 1 \(localhost:\d+\) lost by step \d+", result.stdout)
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1  # the chief's, only
+    assert [p.name for p in run.iterdir()] == [next(run.glob("events.*")).name]
+
+    acc, series = values(run)
+    losses = series["loss/loss"]
+    assert [step for step, _ in losses] == list(range(30))  # every step, none lost
+    loss = np.array([float(v) for _, v in losses])
+    assert np.all(np.isfinite(loss)) and loss[-5:].mean() < 0.7 * loss[:5].mean()
+    assert float(series["accuracy/test_accuracy"][-1][1]) > 0.5  # the offline digits
+    live = [int(v) for _, v in series["cluster/live_workers"]]
+    assert live[0] == 2 and live[-1] == 1 and sorted(live, reverse=True) == live
+    lost_at = series["cluster/events"][0][0]
+    assert b"worker 1" in series["cluster/events"][0][1].item()
+    after = [float(v) for s, v in series["cluster/steps_per_second/worker_1"] if s > lost_at]
+    assert after and max(after) == 0.0  # the lost worker ran nothing more ...
+    assert min(float(v) for _, v in series["cluster/steps_per_second/worker_0"]) > 0  # ... w0 did
+    for tag in ("model/hidden1/weights", "model/output/biases"):
+        assert np.all(np.isfinite(series[tag][-1][1]))
+    assert "model/hidden1/weights/summaries/stddev" in series
+
+    devices = {node.device for node in acc.Graph().node}
+    assert "/job:ps/replica:0/task:0/device:CPU:0" in devices
+    assert any(d.startswith("/job:worker") for d in devices)
+    ps_ops = {n.op for n in acc.Graph().node if n.device.startswith("/job:ps")}
+    assert "ReadVariableOp" in ps_ops and "MatMul" not in ps_ops
+
+
+def test_multiworker_run_logs_what_one_process_computes(tmp_path):
+    run = tmp_path / "multi"
+    result = demo("--strategy", "multiworker", "--steps", "12", "--logdir", str(run))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert task_processes(cluster_marker(result.stdout)) == []
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+    import tensorflow as tf
+
+    from demo_models.distributed import multiworker
+    from demo_models.distributed.main import LOG_EVERY
+    from demo_models.distributed.model import Options
+    from demo_models.lesson import interval
+
+    single = tmp_path / "single"
+    opts = Options(logdir=str(single), steps=12, log_every=interval(12, LOG_EVERY, 10))
+    multiworker.train(tf.distribute.get_strategy(), opts, shard=0, shards=1, write=True)
+    _, distributed = values(run)
+    _, alone = values(single)
+    for tag in ("loss/loss", "accuracy/accuracy", "accuracy/test_accuracy"):
+        assert [s for s, _ in distributed[tag]] == [s for s, _ in alone[tag]], tag
+    compared = [t for t in alone if t.startswith(("loss/", "accuracy/", "model/"))]
+    assert len(compared) >= 12
+    for tag in compared:
+        ours = np.array([v for _, v in distributed[tag]], np.float64)
+        theirs = np.array([v for _, v in alone[tag]], np.float64)
+        if ours.ndim == 3:  # histograms: same edges; an element on an edge may switch bucket
+            np.testing.assert_allclose(ours[..., :2], theirs[..., :2], rtol=1e-5, atol=1e-6)
+            assert np.abs(ours[..., 2] - theirs[..., 2]).sum(axis=-1).max() <= 2, tag
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6, err_msg=tag)
+    rates = {t for t in distributed if t.startswith("cluster/steps_per_second/")}
+    assert rates == {"cluster/steps_per_second/worker_0", "cluster/steps_per_second/worker_1"}
+
+
+def test_ctrl_c_ends_every_task(tmp_path):
+    process = subprocess.Popen(
+        [FLOWSCOPE, "demo", "distributed", "--steps", "100000", "--logdir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:  # the coordinator prints once it is training
+            line = process.stdout.readline()
+            lines.append(line)
+            if "cluster: chief" in line or not line:
+                break
+        marker = cluster_marker("".join(lines))
+        assert task_processes(marker), "the cluster should be running"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        assert "interrupted" in process.stderr.read()
+        assert task_processes(marker) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
