@@ -23,8 +23,10 @@ DEMOS = {
     "lenet5": "demo_models.lenet5:main",
     "captcha": "demo_models.captcha.train:main",
     "distributed": "demo_models.distributed.main:main",
+    "catsdogs": "demo_models.catsdogs.train:main",
 }
 EVALUATORS = {"captcha": "demo_models.captcha.evaluate:main"}
+PREDICTORS = {"catsdogs": "demo_models.catsdogs.predict:main"}
 BENCHES = {
     "histogram": "demo_models.bench.histogram:main",
     "callback": "demo_models.bench.callback:main",
@@ -39,6 +41,7 @@ COMMANDS = {
     "race": ("demo_models.race.cli:main", "race optimizers over loss surfaces and log the race"),
     "demo": (DEMOS, "train one demo model with full instrumentation"),
     "evaluate": (EVALUATORS, "evaluate a trained model on fresh data"),
+    "predict": (PREDICTORS, "sort unlabelled images into folders with a trained model"),
     "bench": (BENCHES, "run a benchmark that prints side-by-side ratios"),
 }
 
