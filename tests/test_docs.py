@@ -282,6 +282,11 @@ CLAIMS: list[tuple[str, str, Callable[[], Any]]] = [
     ("docs/confusion.md", r"the \*\*top (\d+) confused pairs\*\*", confused_pairs_asked),
     (
         "docs/confusion.md",
+        r"the largest cells, up to (\d+) px,[^.]*never smaller than (\d+) px",
+        lambda: (js_constant("confusion", "FIT_MAX"), js_constant("confusion", "FIT_MIN")),
+    ),
+    (
+        "docs/confusion.md",
         r"server\s+keeps TensorBoard's listings for (\d+) s",
         attr("tb_plugin.data.LISTING_TTL_S"),
     ),
