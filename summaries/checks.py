@@ -37,6 +37,8 @@ def is_tensor(value: Any) -> bool:
 
 def host(value: Any) -> Any:
     """numpy view of a tensor, or the value itself."""
+    if callable(getattr(value, "detach", None)) and callable(getattr(value, "cpu", None)):
+        value = value.detach().cpu()  # a torch tensor: `.numpy()` refuses grads and devices
     if hasattr(value, "numpy") and callable(value.numpy):
         return value.numpy()
     return value

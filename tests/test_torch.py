@@ -359,3 +359,20 @@ def test_the_block_check_notices_a_change():
     block = python_blocks(PAGE.read_text())[0]
     assert "\n".join(stripped(block)) in recipe
     assert "\n".join(stripped(block.replace("get_logdir()", "log_dir"))) not in recipe
+
+
+@needs_torch
+def test_torch_tensors_that_require_grad_are_logged_as_their_values(tmp_path):
+    import torch
+
+    from summaries import checks
+
+    weights = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+    assert checks.host(weights).tolist() == [[1.0, -2.0], [0.5, 3.0]]
+    labels = torch.tensor([0, 1, 1])
+    scores = torch.tensor([[2.0, 1.0], [0.0, 3.0], [4.0, 0.0]], requires_grad=True) * 1.0
+    with summaries.LogWriter(str(tmp_path)) as log:
+        counts = summaries.write_confusion(
+            log, "confusion", labels=labels, predictions=scores, classes=["a", "b"]
+        )
+    assert np.asarray(counts).tolist() == [[[1, 0], [1, 1]]]
