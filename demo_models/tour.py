@@ -2,7 +2,8 @@
 
 The tour is the quickest way to see what Flowscope shows: it trains each of the course's
 models briefly (the same code as `flowscope demo NAME --quick`), races the optimizers,
-trains the captcha model, and serves the result. Each demo writes into its own run
+trains the captcha model, runs the ps/worker lesson on a small local cluster of processes,
+and serves the result. Each demo writes into its own run
 directory, `<logdir>/<name>` (the race writes one run per racer under `<logdir>/race/`).
 
 Re-running never mixes old and new data in one run: before a demo starts, the tour
@@ -95,6 +96,11 @@ STOPS = [
         "demo_models.captcha.train:main",
         "Confusion: one matrix per captcha digit",
         tiny=CAPTCHA_TINY,
+    ),
+    Stop(
+        "distributed",
+        "demo_models.distributed.main:main",
+        "Graphs coloured by Device (ps and worker); Scalars cluster/",
     ),
 ]
 NAMES = [stop.name for stop in STOPS]

@@ -26,7 +26,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 from test_demos import LESSON_SCOPES, graph_scopes
 
-from demo_models.tour import NAMES
+from demo_models.tour import NAMES, TINY_STEPS
 from summaries import format as fmt
 
 LESSONS = ["linear", "nonlinear", "softmax", "mlp", "regularized", "lenet5"]
@@ -130,6 +130,9 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert "race/race-linear_regression/sgd" in race_runs and len(race_runs) >= 4
     captcha = tags_by_plugin(load(logdir / "captcha"))
     assert captcha.get("scalars") and captcha.get(fmt.CONFUSION_PLUGIN)
+    distributed = load(logdir / "distributed")  # the ps/worker cluster's one run
+    assert [e.step for e in distributed.Tensors("loss/loss")] == list(range(TINY_STEPS))
+    assert any(node.device.startswith("/job:ps/") for node in distributed.Graph().node)
 
     # -- TensorBoard serves it ----------------------------------------------------------
     board = tensorboard(logdir)
