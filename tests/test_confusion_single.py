@@ -187,6 +187,7 @@ def check_many_classes(frame, page, classes: list[str], counts: np.ndarray) -> N
     wait_for(lambda: title.is_visible())
     assert title.inner_text() == f"true {classes[t]} → predicted {classes[p]}"
     wait_for(lambda: frame.locator("#cm-example-grid img").count() == 2)
+    assert "(at most 2 per cell)" in frame.locator("#cm-examples-note").inner_text()
 
     frame.click("#cm-zoom-fit")
     wait_for(lambda: cell_size(frame) == fitted)

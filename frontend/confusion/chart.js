@@ -78,7 +78,8 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
         style: `--swatch:${l.colour}` }),
       l.name)));
   // one line needs no key (a single classifier's accuracy)
-  return { node: el("div", { class: "cm-chart-box" }, chart, lines.length > 1 ? key : null), placeMarker };
+  const box = el("div", { class: "cm-chart-box" }, chart, lines.length > 1 ? key : null);
+  return { node: box, placeMarker };
 }
 
 export function compactStep(s) {

@@ -42,7 +42,9 @@ export class AccuracyPanel {
       el("tbody", {}, rows));
     const lines = data.positions.map((what, p) => ({ name: what, colour: positionColour(p),
       values: data.accuracy.map((r) => r[p]) }));
-    if (!single) lines.push({ name: "pooled", colour: "#757575", dash: "4 3", values: data.pooled_accuracy });
+    if (!single) {
+      lines.push({ name: "pooled", colour: "#757575", dash: "4 3", values: data.pooled_accuracy });
+    }
     if (seq) lines.push({ name: "whole sequence", colour: "#212121", dash: "1 2", values: seq.values });
     this.chart = data.steps.length > 1
       ? accuracyChart({ steps: data.steps, lines, current: i, onPick: this.onPick })
@@ -204,6 +206,7 @@ export class ExamplesPanel {
     }
     if (token !== this.token) return;
     let note;
+    const per = data.positions.length === 1 ? "cell" : "position and cell";
     if (!ex.examples_tag) note = "This run logs no example images.";
     else if (ex.step === null) note = "No example images have been logged yet.";
     else {
@@ -211,7 +214,7 @@ export class ExamplesPanel {
         : `step ${ex.step} (nearest step with images; none at step ${ex.requested_step})`;
       const count = ex.count === null ? "" : `${ex.count} misclassified, `;
       note = `${at} · ${count}${ex.stored} image${ex.stored === 1 ? "" : "s"} stored` +
-        (ex.cap_per_cell ? ` (at most ${ex.cap_per_cell} per position and cell)` : "");
+        (ex.cap_per_cell ? ` (at most ${ex.cap_per_cell} per ${per})` : "");
     }
     const grid = el("div", { class: "cm-example-grid", id: "cm-example-grid" },
       ex.images.map((img) => el("figure", { class: "cm-example", "data-index": img.index },
