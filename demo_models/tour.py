@@ -98,6 +98,11 @@ STOPS = [
         tiny=CAPTCHA_TINY,
     ),
     Stop(
+        "catsdogs",
+        "demo_models.catsdogs.train:main",
+        "Confusion: the misclassified photos (offline: crops of two photos, not cats/dogs)",
+    ),
+    Stop(
         "distributed",
         "demo_models.distributed.main:main",
         "Graphs coloured by Device (ps and worker); Scalars cluster/",

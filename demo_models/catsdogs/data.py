@@ -162,13 +162,14 @@ def standin(
     """Write (once) and list the offline two-class set: crops of scikit-learn's two photos.
 
     Training crops come from the left 75 % of each photo, test crops from the right 25 %,
-    so a test crop never overlaps a training crop. Each crop has a random size (1/4 to 2/3
-    of the photo's height), so the classes differ in content, not in scale.
+    so a test crop never overlaps a training crop. Each crop has a random size (1/8 to 1/3
+    of the photo's height): small crops of leaves or shadow can look alike in both photos,
+    so the task is not trivial and the Confusion page has mistakes to show.
     """
     from PIL import Image
     from sklearn.datasets import load_sample_images
 
-    root = root or cache_root() / f"catsdogs-standin-{per_class}-{side}-{seed}"
+    root = root or cache_root() / f"catsdogs-standin-v3-{per_class}-{side}-{seed}"
     done = root / ".complete"
     if not done.is_file():
         photos = load_sample_images().images  # [china, flower], uint8 427 x 640 x 3
@@ -181,11 +182,12 @@ def standin(
                 h, w = photo.shape[:2]
                 lo, hi = (0, int(w * 0.75)) if split == "train" else (int(w * 0.75), w)
                 for i in range(count):
-                    size = int(rng.integers(h // 4, min(2 * h // 3, hi - lo) + 1))
+                    size = int(rng.integers(h // 8, min(h // 3, hi - lo) + 1))
                     y = int(rng.integers(0, h - size + 1))
                     x = int(rng.integers(lo, hi - size + 1))
-                    crop = Image.fromarray(photo[y : y + size, x : x + size])
-                    crop.resize((side, side), Image.BILINEAR).save(
+                    # gray: colour alone (pink petals, blue sky) would give it away
+                    crop = Image.fromarray(photo[y : y + size, x : x + size]).convert("L")
+                    crop.resize((side, side), Image.BILINEAR).convert("RGB").save(
                         folder / f"{label}.{i}.jpg", quality=90
                     )
         done.write_text("ok\n")
