@@ -147,6 +147,17 @@ def check_few_classes(frame, counts: np.ndarray) -> None:
     assert frame.evaluate(OVERLAPS_JS) == []
 
 
+def check_refit(frame, page) -> None:
+    """A narrower, lower window (the side panel moves below): the map is fitted again."""
+    big = cell_size(frame)
+    page.set_viewport_size({"width": 900, "height": 800})
+    wait_for(lambda: cell_size(frame) < big)
+    box = plot_box(frame)
+    assert box["sw"] <= box["cw"] and box["sh"] <= box["ch"], box
+    page.set_viewport_size({"width": 1400, "height": 950})
+    wait_for(lambda: cell_size(frame) == big)
+
+
 def check_many_classes(frame, page, classes: list[str], counts: np.ndarray) -> None:
     """The map scrolls inside its box; zoom shows every label; hover and click still work."""
     fitted = cell_size(frame)
@@ -206,6 +217,8 @@ def test_single_classifier_at_3_10_and_100_classes(tmp_path, tensorboard, page):
         check_one_map_and_full_names(frame, classes)
         if k <= 10:
             check_few_classes(frame, last[k][0])
+            if k == 10:
+                check_refit(frame, page)
         else:
             check_many_classes(frame, page, classes, last[k][0])
         page.mouse.move(5, 5)

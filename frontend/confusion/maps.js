@@ -74,11 +74,15 @@ export class HeatMaps {
     this.zoomIn = button("cm-zoom-in", "+", "zoom in (bigger cells)", () => this.zoomBy(1));
     this.zoomTools = el("div", { class: "fs-seg cm-zoom", id: "cm-zoom", role: "group",
       "aria-label": "zoom" }, this.zoomOut, this.zoomFit, this.zoomIn);
+    // Fit again when the window or the panel changes size (a page scroll bar coming or going
+    // narrows the panel without resizing the window).
     let pending = 0;
-    window.addEventListener("resize", () => {
+    const later = () => {
       cancelAnimationFrame(pending);
       pending = requestAnimationFrame(() => this.refit());
-    });
+    };
+    window.addEventListener("resize", later);
+    new ResizeObserver(later).observe(this.maps);
   }
 
   /** Placeholder while a series loads. */
