@@ -25,7 +25,7 @@ setup(
         "tqdm>=4.60",
         "scikit-learn>=1.3",
         "google-crc32c>=1.5",
-        "portpicker>=1.5",  # free ports for the TensorBoard launcher (flowscope bench serve)
+        "portpicker>=1.5",  # free ports: the TensorBoard launcher, `demo distributed`
     ],
     extras_require={
         "test": [

@@ -15,7 +15,14 @@ import sys
 import time
 
 from demo_models import lesson
-from demo_models.distributed.cluster import LocalCluster, Task, cluster_spec, pick_ports, spec_json
+from demo_models.distributed.cluster import (
+    READY,
+    LocalCluster,
+    Task,
+    cluster_spec,
+    pick_ports,
+    spec_json,
+)
 from demo_models.distributed.model import Options
 from demo_models.distributed.ps import describe
 from demo_models.runtime import CliError, writable_dir
@@ -107,12 +114,11 @@ def supervise(cluster: LocalCluster, main: list[Task], tolerated: list[Task]) ->
         readable, _, _ = select.select(list(streams), [], [], 0.2)
         for fd in readable:
             task = streams[fd]
-            line = task.process.stdout.readline().decode(errors="replace")
-            if not line:
+            chunk = task.process.stdout.read1(65536)  # what is there; select saw the fd
+            if not chunk:
                 del streams[fd]
-            elif task in main and line.strip() != "FLOWSCOPE-TASK-READY":
-                sys.stdout.write(line)
-                sys.stdout.flush()
+            elif task in main:
+                _relay(chunk)
         for task in cluster.tasks:
             status = task.process.poll()
             if status is None or status == 0 and task in main:
@@ -127,9 +133,15 @@ def supervise(cluster: LocalCluster, main: list[Task], tolerated: list[Task]) ->
         if all(t.process.poll() == 0 for t in main):
             for task in list(streams.values()):  # what is left of the chief's lines
                 if task in main:
-                    rest = task.process.stdout.read().decode(errors="replace")
-                    sys.stdout.write(rest.replace("FLOWSCOPE-TASK-READY\n", ""))
+                    _relay(task.process.stdout.read())
             return
+
+
+def _relay(chunk: bytes) -> None:
+    """Print a task's output here, without its READY line."""
+    text = chunk.decode(errors="replace").replace(READY + "\n", "")
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def run_ps(args: argparse.Namespace, opts: Options) -> None:
