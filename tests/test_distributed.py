@@ -84,10 +84,11 @@ def demo(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
         (["--strategy", "multiworker", "--kill-worker-at", "3"], "--kill-worker-at applies"),
         (["--workers", "1", "--kill-worker-at", "3"], "--kill-worker-at needs --workers 2"),
         (["--steps", "0"], "--steps must be >= 1"),
+        (["--logdir", "ram://runs/d"], "--logdir ram://... is the memory of one process"),
     ],
 )
 def test_bad_options_are_clear_errors(tmp_path, capsys, args, message):
-    assert cli.main(["demo", "distributed", *args, "--logdir", str(tmp_path / "run")]) == 2
+    assert cli.main(["demo", "distributed", "--logdir", str(tmp_path / "run"), *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before anything was made
 

@@ -197,6 +197,11 @@ def main(argv: list[str]) -> int:
     """Run the distributed demo."""
     args = _parser().parse_args(argv)
     steps = check(args)
+    if args.logdir.lower().startswith("ram://"):  # each process has its own ram://
+        raise CliError(
+            "--logdir ram://... is the memory of one process; the chief is a separate "
+            "process, so its run would be lost: use a local path or a shared URI (gs://...)"
+        )
     if args.fresh:
         lesson.clear_run(args.logdir)
     logdir = writable_dir(args.logdir, "--logdir")
