@@ -111,6 +111,12 @@ def test_bad_data_folders_are_clear_errors(tmp_path):
         data.scan(tmp_path)
     with pytest.raises(CliError, match="--test-fraction"):
         data.scan(tmp_path, test_fraction=1.5)
+    run = tmp_path / "run"
+    with pytest.raises(CliError, match="--data .* is not a folder"):
+        train.main(["--data", str(tmp_path / "missing"), "--logdir", str(run)])
+    assert not run.exists()  # nothing written before the data is known to be good
+    with pytest.raises(CliError, match="--image-size must be >= 16"):
+        train.main(["--image-size", "8", "--logdir", str(run)])
 
 
 def test_offline_standin_is_real_photo_crops_and_says_so(tmp_path):
@@ -177,6 +183,12 @@ def test_a_second_run_resumes_where_the_first_stopped(trained, tmp_path):
     acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4, 6]
+
+    assert train.main(["--data", str(root), "--logdir", str(run), *TINY, "--fresh"]) == 0
+    assert json.loads((run / "checkpoint" / train.STATE).read_text())["step"] == 4
+    acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4]  # the old run is gone
 
 
 def test_a_run_refuses_other_classes(trained, tmp_path):

@@ -15,7 +15,7 @@ training never crashes on a bad photo. The test images are a fixed, name-hashed 
 the labelled files (the Kaggle test folder has no labels).
 
 Offline, without --data, `standin` writes a two-class set of REAL photographs instead:
-random crops of the two photos scikit-learn ships (a Chinese temple and a flower), written
+random gray crops of the two photos scikit-learn ships (a temple and a flower), written
 as JPEG files in the sub-folder layout, so the same pipeline reads them. It is NOT cats vs
 dogs, and every run that uses it says so.
 """
@@ -38,8 +38,8 @@ EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
 STANDIN_CLASSES = ("temple", "flower")  # scikit-learn's china.jpg and flower.jpg
 STANDIN_SOURCE = (
-    "NOT cats vs dogs: no --data given, so the lesson runs offline on random crops of the "
-    "two photographs scikit-learn ships (china.jpg, a temple: class 'temple'; flower.jpg: "
+    "NOT cats vs dogs: no --data given, so the lesson runs offline on random gray crops of "
+    "the two photographs scikit-learn ships (china.jpg, a temple: class 'temple'; flower.jpg: "
     "class 'flower'); test crops come from a strip of each photo that training never sees"
 )
 

@@ -156,12 +156,12 @@ def evaluate(net, test_ds) -> dict[str, float]:
 def main(argv: list[str]) -> int:
     """Train (or resume) the cats-vs-dogs network and write its logs, checkpoint and model."""
     args = _options(argv)
+    listing = _listing(args)  # a bad --data fails before anything is written
     run = writable_dir(args.logdir, "--logdir", local_only="the checkpoint and saved model")
     if args.fresh:
         _clear(run)
     ckpt = run / "checkpoint"
     state = json.loads((ckpt / STATE).read_text()) if (ckpt / STATE).is_file() else None
-    listing = _listing(args)
     side = args.image_size
     if state:
         if state["classes"] != listing.classes:
