@@ -368,6 +368,24 @@ CLAIMS: list[tuple[str, str, Callable[[], Any]]] = [
             resolve("demo_models.nonlinear.STEPS"),
         ),
     ),
+    (
+        "docs/lessons.md",
+        r"Adam and sparse softmax cross entropy, for ([\d,]+) steps, printing training\s+"
+        r"accuracy every (\d+) steps and test accuracy every ([\d,]+)",
+        lambda: tuple(
+            resolve(f"demo_models.catsdogs.train.{name}")
+            for name in ("TRAINING_STEPS", "LOG_EVERY", "TEST_EVERY")
+        ),
+    ),
+    (
+        "docs/lessons.md",
+        r"`--quick` is (\d+) steps of\s+(\d+) images at (\d+) x \d+ \(test every (\d+), "
+        r"log every (\d+)\)",
+        lambda: tuple(
+            resolve("demo_models.catsdogs.train.QUICK")[key]
+            for key in ("steps", "batch_size", "image_size", "test_every", "log_every")
+        ),
+    ),
 ]
 
 
