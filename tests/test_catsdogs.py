@@ -256,6 +256,10 @@ def test_predict_names_the_bad_argument(trained, tmp_path):
         predict.main([str(run), str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     with pytest.raises(CliError, match="DIR .* holds no image files"):
         predict.main([str(run), str(tmp_path / "imgs"), "--out", str(tmp_path / "o")])
+    (tmp_path / "imgs" / "1.jpg").write_bytes(photo(np.random.default_rng(0), 0))
     (tmp_path / "file").write_text("x")
     with pytest.raises(CliError, match="--out .* is a file"):
         predict.main([str(run), str(tmp_path / "imgs"), "--out", str(tmp_path / "file")])
+    with pytest.raises(CliError, match="--out .* must not be inside DIR"):
+        predict.main([str(run), str(tmp_path / "imgs"), "--out", str(tmp_path / "imgs" / "o")])
+    assert not (tmp_path / "o").exists()  # nothing made for a refused command

@@ -22,7 +22,7 @@ def run(*args: str, **kw) -> subprocess.CompletedProcess:
 def test_help_lists_every_subcommand():
     result = run("--help")
     assert result.returncode == 0
-    for name in ("tour", "race", "demo", "evaluate", "bench"):
+    for name in ("tour", "race", "demo", "evaluate", "predict", "bench"):
         assert f"    {name} " in result.stdout
 
 
@@ -35,6 +35,8 @@ def test_help_lists_every_subcommand():
         ["bench", "nope"],
         ["bench", "histogram", "--size", "1"],
         ["bench", "serve", "--rounds", "0"],
+        ["predict", "nope"],
+        ["predict", "catsdogs", "/no/model", "/no/photos", "--out", "/no/sorted"],
     ],
 )
 def test_bad_arguments_give_one_line_and_nonzero_exit(args):

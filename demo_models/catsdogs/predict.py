@@ -84,7 +84,6 @@ def main(argv: list[str]) -> int:
     images = Path(args.images).expanduser()
     if not images.is_dir():
         raise CliError(f"DIR {args.images!r} is not a folder")
-    out = _out_dir(args.out, images, args.force)
     try:
         spec = json.loads(spec_path.read_text())
         classes, side = list(spec["classes"]), int(spec["image_size"])
@@ -93,6 +92,7 @@ def main(argv: list[str]) -> int:
     files = [p for p in data.paths_in(images) if not p.name.startswith(".")]
     if not files:
         raise CliError(f"DIR {args.images!r} holds no image files ({', '.join(data.EXTENSIONS)})")
+    out = _out_dir(args.out, images, args.force)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
