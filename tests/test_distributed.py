@@ -123,6 +123,7 @@ def test_a_task_that_cannot_start_fails_fast_with_its_stderr():
 # -- real clusters ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
     run = tmp_path / "ps"
     result = demo("--quick", "--steps", "30", "--kill-worker-at", "10", "--logdir", str(run))
@@ -157,6 +158,7 @@ def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
     assert "ReadVariableOp" in ps_ops and "MatMul" not in ps_ops
 
 
+@pytest.mark.slow
 def test_multiworker_run_logs_what_one_process_computes(tmp_path):
     run = tmp_path / "multi"
     result = demo("--strategy", "multiworker", "--steps", "12", "--logdir", str(run))
@@ -192,6 +194,7 @@ def test_multiworker_run_logs_what_one_process_computes(tmp_path):
     assert rates == {"cluster/steps_per_second/worker_0", "cluster/steps_per_second/worker_1"}
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_every_task(tmp_path):
     process = subprocess.Popen(
         [FLOWSCOPE, "demo", "distributed", "--steps", "100000", "--logdir", str(tmp_path)],
