@@ -130,6 +130,10 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert "race/race-linear_regression/sgd" in race_runs and len(race_runs) >= 4
     captcha = tags_by_plugin(load(logdir / "captcha"))
     assert captcha.get("scalars") and captcha.get(fmt.CONFUSION_PLUGIN)
+    catsdogs = load(logdir / "catsdogs")  # offline: the stand-in, and it says so
+    assert [e.step for e in catsdogs.Tensors("test/accuracy")] == [TINY_STEPS]
+    about = catsdogs.Tensors("about/data")[0].tensor_proto.string_val[0].decode()
+    assert "NOT cats vs dogs" in about and "confusion" in catsdogs.Tags()["tensors"]
     distributed = load(logdir / "distributed")  # the ps/worker cluster's one run
     assert [e.step for e in distributed.Tensors("loss/loss")] == list(range(TINY_STEPS))
     assert any(node.device.startswith("/job:ps/") for node in distributed.Graph().node)
