@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 from plugin_harness import InProcessBoard
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
 
 from demo_models.catsdogs import data, predict, train
 from demo_models.catsdogs.model import layer_names
@@ -66,6 +67,12 @@ def trained(tmp_path_factory) -> tuple[Path, Path, str]:
     import contextlib
 
     root = write_photos(tmp_path_factory.mktemp("kaggle"), "kaggle")
+    # a JPEG header cut short, named so that it falls into the test split: dropped, counted
+    good = (root / "train" / "dog.0.jpg").read_bytes()
+    name = next(
+        f"dog.cut{i}.jpg" for i in range(1000) if data._is_test(f"train/dog.cut{i}.jpg", 0.25)
+    )
+    (root / "train" / name).write_bytes(good[: len(good) // 3])
     run = tmp_path_factory.mktemp("run") / "catsdogs"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -133,6 +140,7 @@ def test_offline_standin_is_real_photo_crops_and_says_so(tmp_path):
 def test_training_logs_the_lessons_layers_and_the_confusion_page(trained):
     _, run, stdout = trained
     assert "skipped 2 file(s)" in stdout and "[Test ] step:4" in stdout
+    assert "1 test file(s) did not decode and were dropped" in stdout
     acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
     tags = set(acc.Tags()["tensors"])
@@ -141,6 +149,8 @@ def test_training_logs_the_lessons_layers_and_the_confusion_page(trained):
         assert f"{layer}/kernel/gradients" in tags, layer
     assert {"batch/accuracy", "batch/loss", "test/accuracy", "test/loss"} <= tags
     assert {"data/skipped_files", "input/images", "confusion"} <= tags
+    undecodable = acc.Tensors("data/undecodable_test_files")
+    assert [float(tensor_util.make_ndarray(e.tensor_proto)) for e in undecodable] == [1.0, 1.0]
     assert [e.step for e in acc.Tensors("batch/accuracy")] == [1, 2, 3, 4]
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4]
     # the graph's scopes carry the layer names (Keras may add a _N suffix in a busy process)

@@ -225,9 +225,14 @@ def main(argv: list[str]) -> int:
         train_seconds += time.perf_counter() - began
         step = int(net.optimizer.iterations.numpy())
         tested = evaluate(net, test_ds)
+        undecodable = len(listing.test) - tested["images"]
+        if i == 0 and undecodable:
+            print(f"catsdogs: {undecodable} test file(s) did not decode and were dropped")
         with writer.as_default():
             summaries.scalar("test/accuracy", float(tested["accuracy"]), step=step)
             summaries.scalar("test/loss", float(tested["loss"]), step=step)
+            # files with an image header that still fail to decode (the pipeline drops them)
+            summaries.scalar("data/undecodable_test_files", undecodable, step=step)
         writer.flush()
         ckpt.mkdir(exist_ok=True)
         net.save(ckpt / MODEL_FILE)
