@@ -170,6 +170,8 @@ def main(argv: list[str]) -> int:
                 f"{state['classes']}; use another --logdir or --fresh"
             )
         side = int(state["image_size"])
+        if side != args.image_size:
+            print(f"catsdogs: resuming with the run's image size {side}, not {args.image_size}")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -188,7 +190,10 @@ def main(argv: list[str]) -> int:
     first_epoch = int(state["epoch"]) if state else 0
     start_step = int(net.optimizer.iterations.numpy())
 
-    train_ds = data.dataset(listing.train, side, args.batch_size, train=True, seed=args.seed)
+    # a resumed run draws a new order, not the first run's again
+    train_ds = data.dataset(
+        listing.train, side, args.batch_size, train=True, seed=args.seed + start_step
+    )
     test_ds = data.dataset(listing.test, side, 64, train=False)
     confusion = _confusion_set(listing, side, args.seed)
     callback = SummaryCallback(
