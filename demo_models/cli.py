@@ -23,6 +23,7 @@ DEMOS = {
     "lenet5": "demo_models.lenet5:main",
     "captcha": "demo_models.captcha.train:main",
     "distributed": "demo_models.distributed.main:main",
+    "transfer": "demo_models.transfer.main:main",
     "catsdogs": "demo_models.catsdogs.train:main",
 }
 EVALUATORS = {"captcha": "demo_models.captcha.evaluate:main"}

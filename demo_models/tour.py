@@ -103,6 +103,11 @@ STOPS = [
         "Confusion: the misclassified photos (offline: crops of two photos, not cats/dogs)",
     ),
     Stop(
+        "transfer",
+        "demo_models.transfer.main:main",
+        "Projector: bottleneck vectors (colour by class); Text about/comparison; Confusion",
+    ),
+    Stop(
         "distributed",
         "demo_models.distributed.main:main",
         "Graphs coloured by Device (ps and worker); Scalars cluster/",
