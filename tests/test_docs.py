@@ -386,6 +386,19 @@ CLAIMS: list[tuple[str, str, Callable[[], Any]]] = [
             for key in ("steps", "batch_size", "image_size", "test_every", "log_every")
         ),
     ),
+    (
+        "docs/lessons.md",
+        r"gradient descent \(learning rate ([\d.]+), ([\d,]+) steps; (\d+) with `--quick`\)",
+        lambda: tuple(
+            resolve(f"demo_models.transfer.main.{name}")
+            for name in ("LEARNING_RATE", "STEPS", "QUICK_STEPS")
+        ),
+    ),
+    (
+        "docs/lessons.md",
+        r"`layer1` \((\d+)\s+units\) and `layer2` \((\d+)\)",
+        attr("demo_models.transfer.head.LAYERS"),
+    ),
 ]
 
 

@@ -137,6 +137,13 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     distributed = load(logdir / "distributed")  # the ps/worker cluster's one run
     assert [e.step for e in distributed.Tensors("loss/loss")] == list(range(TINY_STEPS))
     assert any(node.device.startswith("/job:ps/") for node in distributed.Graph().node)
+    transfer = load(logdir / "transfer")  # offline: the digits stand-in, and it says so
+    assert [e.step for e in transfer.Tensors("accuracy/test")][-1] == TINY_STEPS - 1
+    about = transfer.Tensors("about/data")[0].tensor_proto.string_val[0].decode()
+    assert "NOT Inception-V3" in about and "confusion/test" in transfer.Tags()["tensors"]
+    table = transfer.Tensors("about/comparison")[0].tensor_proto.string_val[0].decode()
+    assert "| with transfer" in table and table.count("| without transfer") == 2
+    assert (logdir / "transfer" / "projector_config.pbtxt").is_file()
 
     # -- TensorBoard serves it ----------------------------------------------------------
     board = tensorboard(logdir)
@@ -147,6 +154,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
         "images",
         "optimizer_race",
         "position_confusion",
+        "projector",  # the transfer stop's bottleneck vectors
         timeout=120,
     )
     races = {r["race"]: r for r in board.plugin("optimizer_race", "races")["races"]}
