@@ -25,7 +25,6 @@ BATCH_SIZE = 100
 LOG_EVERY = 50
 EVAL_EVERY = 500
 PROJECTOR_MAX = 2000  # vectors shown in the Projector (the sprite holds one thumbnail each)
-SPRITE_SIDE = 32  # thumbnail side in the sprite, pixels
 
 
 @dataclass(frozen=True)
@@ -105,13 +104,13 @@ def build(dim: int, classes: int, learning_rate: float, seed: int = 0):
 def train(
     run: lesson.Run,
     data: Bottlenecks,
+    model: tuple[Any, Any, Any],
     steps: int,
-    learning_rate: float,
     seed: int = 0,
     batch_size: int = BATCH_SIZE,
-    head: Any = None,
 ) -> float:
-    """Train the head in `run` on random batches of cached bottlenecks; returns test accuracy.
+    """Train `model` (what `build` returns) in `run` on random batches of cached bottlenecks;
+    returns the test accuracy.
 
     Logs cross entropy and train accuracy, weight histograms, test accuracy and the test
     set's confusion matrix with its misclassified images (the Confusion page).
@@ -120,7 +119,7 @@ def train(
 
     import summaries
 
-    head, train_step, predict = head
+    head, train_step, predict = model
     rng = np.random.default_rng(seed + run.start)
     last = run.start + steps - 1
     log_every = lesson.interval(steps, LOG_EVERY, 20)

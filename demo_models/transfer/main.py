@@ -88,17 +88,16 @@ def main(argv: list[str]) -> int:
     weights = inception.find_weights(args.weights)
     if args.data is not None and weights is None:
         raise CliError(inception.missing_weights_message())
-    if args.data is not None:
-        inception.scan(args.data)  # a bad folder fails before the run directory is touched
+    # a bad folder fails before the run directory is touched
+    folder = inception.scan(args.data) if args.data is not None else None
     args = lesson.parse(p, argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.data is not None:
-        return _inception(args, weights)
+    if folder is not None:
+        return _inception(args, weights, folder)
     return _standin(args, weights)
 
 
-def _inception(args: argparse.Namespace, weights) -> int:
-    folder = inception.scan(args.data)
+def _inception(args: argparse.Namespace, weights, folder: inception.ImageFolder) -> int:
     began = time.perf_counter()
     vectors, cache, extract = inception.bottlenecks(
         folder, weights, args.image_size, cache_root(args.cache_dir)
@@ -143,7 +142,7 @@ def _inception(args: argparse.Namespace, weights) -> int:
             + (f"; {skipped} files skipped (not readable images)" if skipped else ""),
         )
         run.note("about/bottlenecks", about)
-        accuracy = head_module.train(run, data, steps, args.lr, args.seed, head=head)
+        accuracy = head_module.train(run, data, head, steps, args.seed)
         head_module.write_projector(
             run.logdir,
             vectors[shown],
@@ -199,7 +198,7 @@ def _standin(args: argparse.Namespace, weights) -> int:
             f"bottlenecks of {len(images)} digits: {cache.stats} in {seconds:.2f} s; "
             f"cache {cache.folder}",
         )
-        transfer = head_module.train(run, bottlenecks, steps, args.lr, args.seed, head=head)
+        transfer = head_module.train(run, bottlenecks, head, steps, args.seed)
         rows = [
             (
                 "without transfer (whole network from scratch)",
