@@ -96,12 +96,29 @@ def test_bad_options_are_clear_errors(tmp_path, capsys, args, message):
 def test_busy_port_and_unwritable_logdir_are_refused_before_starting(tmp_path, capsys):
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        with pytest.raises(CliError, match=rf"--port {port - 1}: port {port} is already in use"):
-            cluster_lib.pick_ports(4, port - 1)
+    def free(port: int) -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    # The second port of the range is busy: a listener on P whose neighbour P - 1 is free
+    # (other tests hold ports of their own, so look until one such pair turns up).
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+            port = sock.getsockname()[1]
+            if not free(port - 1):
+                continue
+            busy = rf"--port {port - 1}: port {port} is already in use"
+            with pytest.raises(CliError, match=busy):
+                cluster_lib.pick_ports(4, port - 1)
+            break
+    else:
+        pytest.fail("no listening port with a free neighbour in 50 tries")
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     began = time.monotonic()
