@@ -376,3 +376,8 @@ def test_torch_tensors_that_require_grad_are_logged_as_their_values(tmp_path):
             log, "confusion", labels=labels, predictions=scores, classes=["a", "b"]
         )
     assert np.asarray(counts).tolist() == [[[1, 0], [1, 1]]]
+    path = torch.tensor([[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]], requires_grad=True) * 1.0
+    metrics = summaries.trajectory_metrics(
+        path, (path**2).sum(dim=1), minima=[[0.0, 0.0]], window=[-2, 2, -2, 2], tolerance=0.1
+    )
+    assert metrics["first_entry_step"] == 2 and metrics["final_loss"] == 0.0

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from summaries.checks import check_window
+from summaries import checks
 
 # A racer "leaves the window" when it is further outside than this fraction of the window's
 # width (height) on either side: generous, so that a wide swing is not called divergence.
@@ -25,7 +25,7 @@ REASON_LEFT = "left window"
 
 def outer_window(window: Sequence[float], margin: float = MARGIN) -> list[float]:
     """The window grown by `margin` times its size on every side: leaving it is divergence."""
-    xmin, xmax, ymin, ymax = check_window(window)
+    xmin, xmax, ymin, ymax = checks.check_window(window)
     dx, dy = (xmax - xmin) * margin, (ymax - ymin) * margin
     return [xmin - dx, xmax + dx, ymin - dy, ymax + dy]
 
@@ -109,13 +109,8 @@ def trajectory_metrics(
 
 
 def _arrays(positions: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        pos = np.asarray(positions, dtype=np.float64)
-        loss = np.asarray(losses, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"positions and losses must be numeric arrays: {exc}") from exc
-    if pos.ndim != 2 or pos.shape[1] != 2:
-        raise ValueError(f"positions must have shape [n, 2], got {list(pos.shape)}")
+    pos = checks.float_array("positions", checks.host(positions), 2, 2)
+    loss = checks.float_array("losses", checks.host(losses), 1)
     if loss.shape != (len(pos),):
         raise ValueError(f"losses must have shape [{len(pos)}], got {list(loss.shape)}")
     return pos, loss
@@ -124,19 +119,15 @@ def _arrays(positions: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
 def _steps(steps: Any, n: int) -> np.ndarray:
     if steps is None:
         return np.arange(n, dtype=np.int64)
-    array = np.asarray(steps)
+    array = np.asarray(checks.host(steps))
     if array.shape != (n,) or array.dtype.kind not in "iuf":
         raise ValueError(f"steps must be {n} numbers, got shape {list(array.shape)}")
     return array.astype(np.int64)
 
 
 def _minima(minima: Sequence[Sequence[float]] | None) -> np.ndarray:
-    if minima is None or len(minima) == 0:
-        return np.zeros((0, 2))
-    array = np.asarray(minima, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 2 or not np.isfinite(array).all():
-        raise ValueError(f"minima must be finite [[x, y], ...], got {minima!r}")
-    return array
+    points = checks.check_points("minima", checks.host(minima))
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
 
 
 def _number(name: str, value: Any) -> float:
