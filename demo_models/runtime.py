@@ -18,6 +18,14 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where data sets are cached: cache_dir, else $FLOWSCOPE_CACHE, else ~/.cache/flowscope."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("FLOWSCOPE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "flowscope"
+
+
 def writable_dir(
     path: str | os.PathLike, name: str = "log directory", *, local_only: str | None = None
 ) -> Path | RemotePath:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from demo_models.captcha import data
+from demo_models.runtime import cache_root
 
 
 def test_same_seed_gives_byte_identical_images_and_different_seeds_differ():
@@ -74,10 +75,10 @@ def test_cache_hit_reuses_the_stored_files(tmp_path):
 
 def test_cache_location_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("FLOWSCOPE_CACHE", str(tmp_path / "env-cache"))
-    assert data.cache_root() == tmp_path / "env-cache"
-    assert data.cache_root(tmp_path / "explicit") == tmp_path / "explicit"
+    assert cache_root() == tmp_path / "env-cache"
+    assert cache_root(tmp_path / "explicit") == tmp_path / "explicit"
     monkeypatch.delenv("FLOWSCOPE_CACHE")
-    assert data.cache_root().name == "flowscope"
+    assert cache_root().name == "flowscope"
 
 
 def test_bad_arguments_name_the_argument():

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from demo_models.runtime import cache_root
+
 DIGITS = "0123456789"
 LENGTH = 4
 WIDTH = 160
@@ -184,14 +186,6 @@ def generate(
             labels[start : start + len(chunk_labels)] = chunk_labels
             start += len(chunk_images)
     return images, labels
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where data sets are cached: cache_dir, else $FLOWSCOPE_CACHE, else ~/.cache/flowscope."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("FLOWSCOPE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "flowscope"
 
 
 @dataclass(frozen=True)

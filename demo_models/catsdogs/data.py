@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, cache_root
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 # first bytes of the formats tf.io.decode_image reads
@@ -148,12 +148,6 @@ def scan(root: str | os.PathLike, test_fraction: float = 0.1, name: str = "--dat
 
 
 # -- the offline stand-in -----------------------------------------------------------------
-
-
-def cache_root() -> Path:
-    """$FLOWSCOPE_CACHE, else ~/.cache/flowscope (as the captcha data)."""
-    env = os.environ.get("FLOWSCOPE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "flowscope"
 
 
 def standin(

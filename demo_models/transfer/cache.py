@@ -22,14 +22,6 @@ from demo_models.runtime import progress
 FORMAT = 1  # bump when the vectors' meaning changes, so old entries are not reused
 
 
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """cache_dir, else $FLOWSCOPE_CACHE, else ~/.cache/flowscope (as the captcha data)."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("FLOWSCOPE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "flowscope"
-
-
 def content_key(data: bytes) -> str:
     """The SHA-256 of some bytes (an image file's content), as hex."""
     return hashlib.sha256(data).hexdigest()

@@ -16,10 +16,9 @@ import time
 import numpy as np
 
 from demo_models import lesson
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, cache_root
 from demo_models.transfer import head as head_module
 from demo_models.transfer import inception, standin
-from demo_models.transfer.cache import cache_root
 
 STEPS = 4000  # the head's gradient-descent steps (the lesson's max_steps)
 QUICK_STEPS = 300
