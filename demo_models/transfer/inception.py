@@ -117,7 +117,8 @@ def load_image(path: Path, side: int) -> np.ndarray | None:
 def split(keys: list[str], labels: np.ndarray, fraction: float = TEST_FRACTION) -> np.ndarray:
     """A boolean test mask: per class the images whose content hash sorts first.
 
-    Stable: adding or changing an image moves no other image between training and test.
+    Stable for a fixed set of images (it depends on contents, not names or order); adding
+    or changing an image may move at most a neighbour in hash order across the boundary.
     Every class with two or more images keeps at least one of each.
     """
     test = np.zeros(len(keys), bool)
