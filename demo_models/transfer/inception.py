@@ -118,7 +118,7 @@ def split(keys: list[str], labels: np.ndarray, fraction: float = TEST_FRACTION) 
     """A boolean test mask: per class the images whose content hash sorts first.
 
     Stable for a fixed set of images (it depends on contents, not names or order); adding
-    or changing an image may move at most a neighbour in hash order across the boundary.
+    or changing an image may move at most one other image between training and test.
     Every class with two or more images keeps at least one of each.
     """
     test = np.zeros(len(keys), bool)
