@@ -164,7 +164,9 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_whatif(self, request):
         name = arg_str(request, "race", max_len=MAX_NAME)
-        optimizer = arg_str(request, "optimizer", max_len=MAX_NAME)
+        # `run` names the racer; `optimizer` still works where one racer has it
+        run = arg_str(request, "run", "", max_len=MAX_NAME) or None
+        optimizer = arg_str(request, "optimizer", "", max_len=MAX_NAME) or None
         warmup = arg_int(request, "warmup", 0, 0, 1) == 1
         lr = None if warmup else arg_float(request, "learning_rate", None, *LR_RANGE)
         momentum = (
@@ -180,6 +182,7 @@ class RacePlugin(FlowscopePlugin):
         return self.whatif_impl(
             *self.context(request),
             race=name,
+            run=run,
             optimizer=optimizer,
             learning_rate=lr,
             momentum=momentum,
@@ -266,28 +269,29 @@ class RacePlugin(FlowscopePlugin):
         ctx,
         experiment_id: str,
         race: str,
-        optimizer: str,
+        run: str | None = None,
+        optimizer: str | None = None,
         learning_rate: float | None = None,
         momentum: float | None = None,
         steps: int | None = None,
         points: int = DEFAULT_POINTS,
         warmup: bool = False,
     ) -> dict[str, Any]:
-        """Re-run one racer with another learning rate / momentum on an analytic surface.
+        """Re-run one racer (by `run`, or by an `optimizer` only one racer uses) with another
+        learning rate / momentum on an analytic surface.
 
         `warmup` only prepares the engine (imports TensorFlow, traces one step) so that the
         page's first real what-if answers quickly; the page asks on first focus.
         """
         found = self._race(ctx, experiment_id, race)
-        entry = next((r for r in found["racers"] if r["optimizer"] == optimizer), None)
-        if entry is None:
-            raise not_found(f"race {race!r} has no optimizer {optimizer!r}")
+        entry = _racer(found, run, optimizer)
         if not entry["whatif"]:  # a surface or optimizer the engine cannot re-run
             raise bad_request(entry["whatif_reason"])
+        optimizer = entry["optimizer"]
         hyper = dict(entry["hyperparameters"])
         if warmup:
             self._simulate({}, found, optimizer, hyper, found["start"], 1)
-            return {"race": race, "optimizer": optimizer, "warm": True}
+            return {"race": race, "run": entry["run"], "optimizer": optimizer, "warm": True}
         if learning_rate is None:
             raise bad_request("missing query parameter 'learning_rate'")
         if momentum is not None and "momentum" not in hyper:
@@ -413,6 +417,32 @@ class RacePlugin(FlowscopePlugin):
             "tolerance": race["tolerance"],
         }
         return Track(rows, merged)
+
+
+def _racer(race: dict[str, Any], run: str | None, optimizer: str | None) -> dict[str, Any]:
+    """The racer a what-if names: by run (its identity), else by an unambiguous optimizer."""
+    name = race["race"]
+    if run is not None:
+        entry = next((r for r in race["racers"] if r["run"] == run), None)
+        if entry is None:
+            raise not_found(f"race {name!r} has no racer with run {run!r}")
+        if optimizer is not None and entry["optimizer"] != optimizer:
+            raise bad_request(
+                f"run {run!r} races optimizer {entry['optimizer']!r}, not {optimizer!r}"
+            )
+        return entry
+    if optimizer is None:
+        raise bad_request("missing query parameter 'run'")
+    matches = [r for r in race["racers"] if r["optimizer"] == optimizer]
+    if not matches:
+        raise not_found(f"race {name!r} has no optimizer {optimizer!r}")
+    if len(matches) > 1:  # e.g. Adam at two learning rates: only the run tells them apart
+        runs = ", ".join(repr(r["run"]) for r in matches)
+        raise bad_request(
+            f"optimizer {optimizer!r} races {len(matches)} times in race {name!r} ({runs}): "
+            "name the racer with query parameter 'run'"
+        )
+    return matches[0]
 
 
 # -- listing -----------------------------------------------------------------------------

@@ -345,6 +345,64 @@ def test_whatif_reruns_the_real_optimizer(board, logs):
     assert board.plugin(PLUGIN, "whatif", **again) == body
 
 
+def test_racers_sharing_an_optimizer_are_told_apart_by_run(tmp_path):
+    """Two `momentum` racers in one race (momentum 0.9 for 60 steps, 0.5 for 40): a what-if
+    by run re-runs that racer's own settings; the optimizer name alone is ambiguous."""
+    bowl = SURFACES["quadratic"]
+    twins = {
+        "twin/heavy": (0.02, 0.9, 60),
+        "twin/light": (0.05, 0.5, 40),
+        "twin/sgd": (0.05, 0.0, 50),
+    }
+    for run, (lr, mom, steps) in twins.items():
+        optimizer = "sgd" if run == "twin/sgd" else "momentum"
+        hyper = {"learning_rate": lr, **({"momentum": mom} if optimizer == "momentum" else {})}
+        pos, loss = heavy_ball("quadratic", [lr], [mom], steps)
+        with pb.LogWriter(str(tmp_path / run)) as writer:
+            write_trajectory(
+                writer, "race/trajectory", np.arange(steps + 1), pos[0], loss[0], race="twin",
+                optimizer=optimizer, surface="quadratic", window=bowl.window, start=bowl.start,
+                hyperparameters=hyper,
+            )  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    (race,) = board.plugin(PLUGIN, "races")["races"]
+    assert sorted(r["run"] for r in race["racers"] if r["optimizer"] == "momentum") == [
+        "twin/heavy", "twin/light",
+    ]  # fmt: skip
+    assert board.plugin(PLUGIN, "whatif", race="twin", run="twin/light", warmup=1)["run"] == (
+        "twin/light"
+    )
+    for run, (_, mom, steps) in twins.items():
+        if run == "twin/sgd":
+            continue
+        body = board.plugin(PLUGIN, "whatif", race="twin", run=run, learning_rate=0.03)
+        assert body["run"] == run and body["optimizer"] == "momentum"
+        assert body["logged_hyperparameters"]["momentum"] == mom
+        assert body["hyperparameters"] == {"learning_rate": 0.03, "momentum": mom}
+        assert body["total_points"] == steps + 1  # as many steps as that racer logged
+        pos, _ = heavy_ball("quadratic", [0.03], [mom], steps)  # that racer's momentum, new lr
+        n = min(len(body["x"]), 20)
+        np.testing.assert_allclose(body["x"][:n], pos[0, :n, 0], rtol=1e-3, atol=1e-5)
+    # the optimizer name alone: fine where one racer uses it, 400 naming `run` where several
+    sgd = board.plugin(PLUGIN, "whatif", race="twin", optimizer="sgd", learning_rate=0.03)
+    assert sgd["run"] == "twin/sgd"
+    for params in ({"learning_rate": 0.03}, {"warmup": 1}):
+        body = board.plugin(PLUGIN, "whatif", expect=400, race="twin", optimizer="momentum",
+                            **params)  # fmt: skip
+        assert "'run'" in body["error"] and "twin/heavy" in body["error"], body
+    for params, status in [
+        ({}, 400),  # neither run nor optimizer
+        ({"run": "twin/heavy", "optimizer": "sgd"}, 400),  # not that racer's optimizer
+        ({"run": "twin/nope"}, 404),
+        ({"run": "rosen/sgd"}, 404),  # a run of another race
+    ]:
+        body = board.plugin(PLUGIN, "whatif", expect=status, race="twin", learning_rate=0.03,
+                            **params)  # fmt: skip
+        assert body["error"], params
+    assert "'run'" in board.plugin(PLUGIN, "whatif", expect=400, race="twin",
+                                   learning_rate=0.03)["error"]  # fmt: skip
+
+
 # -- logs written by older versions and by other writers -------------------------------
 def _v1_value(tag: str, array: np.ndarray, content: dict) -> summary_pb2.Summary:
     """A Summary as Flowscope 0.1 wrote it: version-1 JSON content, no display fields."""

@@ -194,6 +194,9 @@ class RacePage {
       taken.add(spare);
       return spare;
     });
+    // Two racers may share an optimizer (and so a title): their runs tell them apart.
+    const titles = new Map();
+    for (const r of race.racers) titles.set(r.title, (titles.get(r.title) || 0) + 1);
     this.racers = race.racers.map((r, index) => {
       const { color, dash } = categorical(slots[index]);
       const json = tracks[index];
@@ -201,6 +204,7 @@ class RacePage {
       const track = json.error ? null : prepareTrack(json);
       return {
         ...r,
+        title: titles.get(r.title) > 1 ? `${r.title} (${r.run})` : r.title,
         rerunnable: Boolean(r.whatif), // the server's per-racer answer; `whatif` is the shown state
         index,
         color,
@@ -331,7 +335,7 @@ class RacePage {
     }
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
       el("span", { class: "race-name", text: racer.title, title: racer.title }), ...chips);
-    const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer },
+    const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer, "data-run": racer.run },
       el("td", { class: "text" }, name, offNote, note),
       el("td", {}, lr),
       el("td", {}, mom),
@@ -350,7 +354,7 @@ class RacePage {
   warmup(racer) {
     if (racer.warming) return;
     racer.warming = true;
-    getJSON("whatif", { race: this.race.race, optimizer: racer.optimizer, warmup: 1 }).catch(() => {
+    getJSON("whatif", { race: this.race.race, run: racer.run, warmup: 1 }).catch(() => {
       racer.warming = false; // try again on the next visit
     });
   }
@@ -378,7 +382,7 @@ class RacePage {
   async runWhatif(racer) {
     if (!this.racers.includes(racer)) return; // the race was reloaded meanwhile
     const { lr, mom, note } = racer.ui;
-    const params = { race: this.race.race, optimizer: racer.optimizer, learning_rate: lr.value, points: POINTS };
+    const params = { race: this.race.race, run: racer.run, learning_rate: lr.value, points: POINTS };
     if (mom) params.momentum = mom.value;
     const logged = racer.hyperparameters || {};
     if (lr.value === shown(logged.learning_rate) && (!mom || mom.value === shown(logged.momentum))) {
