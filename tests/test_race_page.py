@@ -31,7 +31,8 @@ CLI_STEPS = 150
 WIDE = "wide " + "W" * 1995
 WIDE_OPTIMIZER = "O" * 2000
 WIDE_SURFACE = "S" * 2000
-TORCH = "torch-saddle"  # a Keras racer and a PyTorch one (sorts between BIG and WIDE)
+TORCH = "torch-saddle"  # a Keras racer and two PyTorch ones (sorts between BIG and WIDE)
+ADAMW = "torch.optim.AdamW"  # two racers share it: runs TORCH/racer1 and TORCH/racer2
 
 # Plays the race for 3 s and reports the gaps between animation frames (what the user
 # sees) and the page's own work per frame.
@@ -84,12 +85,14 @@ def write_unreadable_race(logdir: Path) -> None:
 
 
 def write_torch_race(logdir: Path) -> None:
-    """A Keras racer and a PyTorch one (hyper-parameters in torch's names) on the saddle."""
+    """A Keras racer and two PyTorch ones sharing an optimizer (AdamW at two learning
+    rates; hyper-parameters in torch's names) on the saddle."""
     saddle = race_summaries.SURFACES["saddle"]
-    pos, loss = heavy_ball("saddle", [0.05, 0.05], [0.0, 0.9], 80)
+    pos, loss = heavy_ball("saddle", [0.05, 0.05, 0.02], [0.0, 0.9, 0.0], 80)
     racers = [
         ("sgd", {"learning_rate": 0.05}),
-        ("torch.optim.AdamW", {"lr": 0.05, "weight_decay": 0.01}),
+        (ADAMW, {"lr": 0.05, "weight_decay": 0.01}),
+        (ADAMW, {"lr": 0.02, "weight_decay": 0.01}),
     ]
     for i, (optimizer, hyper) in enumerate(racers):
         with pb.LogWriter(str(logdir / TORCH / f"racer{i}")) as writer:
@@ -163,10 +166,10 @@ def open_race(page, board, race: str):
     return frame
 
 
-def markers(frame) -> dict[str, tuple[float, float]]:
+def markers(frame, key: str = "optimizer") -> dict[str, tuple[float, float]]:
     return frame.eval_on_selector_all(
         ".race-marker",
-        "els => Object.fromEntries(els.map(e => [e.dataset.optimizer, "
+        f"els => Object.fromEntries(els.map(e => [e.dataset.{key}, "
         "[Number(e.getAttribute('cx')), Number(e.getAttribute('cy'))]]))",
     )
 
@@ -317,9 +320,35 @@ def test_very_long_names_keep_the_page_within_its_frame(board, page):
 def test_a_pytorch_racer_is_drawn_with_its_whatif_off_saying_why(board, page):
     frame = open_race(page, board, TORCH)
     paths = frame.eval_on_selector_all(".race-path", "ps => ps.map(p => p.dataset.optimizer)")
-    assert sorted(paths) == ["sgd", "torch.optim.AdamW"]
-    assert frame.locator('.lb-row[data-optimizer="torch.optim.AdamW"]').count() == 1
-    row = '.legend-row[data-optimizer="torch.optim.AdamW"]'
+    assert sorted(paths) == ["sgd", ADAMW, ADAMW]
+    assert frame.locator(f'.lb-row[data-optimizer="{ADAMW}"]').count() == 2
+    # two racers sharing an optimizer: each its own path, colour, marker, line and toggle
+    one, two = f"{TORCH}/racer1", f"{TORCH}/racer2"
+    path = '.race-path[data-run="{}"]'.format
+    line = '.race-loss-path[data-run="{}"]'.format
+    assert frame.get_attribute(path(one), "stroke") != frame.get_attribute(path(two), "stroke")
+    assert frame.get_attribute(path(one), "d") != frame.get_attribute(path(two), "d")
+    assert frame.get_attribute(line(one), "d") != frame.get_attribute(line(two), "d")
+    scrub(frame, 0)
+    start = markers(frame, "run")
+    scrub(frame, 40)
+    later = markers(frame, "run")
+    assert start[one] == start[two] and later[one] != start[one] and later[two] != start[two]
+    assert later[one] != later[two], later
+    names = frame.eval_on_selector_all(
+        f'.legend-row[data-optimizer="{ADAMW}"] .race-name', "els => els.map(e => e.textContent)"
+    )
+    assert sorted(names) == [f"{ADAMW} ({one})", f"{ADAMW} ({two})"]
+    frame.uncheck(f'.legend-row[data-run="{one}"] .racer-toggle')
+    shown = {
+        run: [frame.get_attribute(f'{kind}[data-run="{run}"]', "visibility") for kind in
+              (".race-racer", ".race-marker", ".race-loss-path")]
+        for run in (one, two)
+    }  # fmt: skip
+    assert shown == {one: ["hidden"] * 3, two: ["visible"] * 3}, shown
+    frame.check(f'.legend-row[data-run="{one}"] .racer-toggle')
+    assert frame.get_attribute(f'.race-racer[data-run="{one}"]', "visibility") == "visible"
+    row = f'.legend-row[data-run="{one}"]'
     lr = frame.locator(f"{row} .whatif-lr")
     assert lr.is_disabled()
     assert lr.get_attribute("title").startswith("what-if can only re-run Keras optimizers")
