@@ -63,12 +63,32 @@ def cluster_marker(stdout: str) -> str:
     return match.group(1)
 
 
-def demo(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+def cluster_ports(stdout: str) -> set[int]:
+    """Every task port in the demo's `starting` line."""
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("distributed: starting"))
+    return {int(p) for p in re.findall(r"localhost:(\d+)", line)}
+
+
+def listening_ports() -> set[int]:
+    """TCP ports in LISTEN state (0A) in this process's network namespace, IPv4 and IPv6."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":
+                found.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return found
+
+
+FALLBACK = "distributed: the cluster's servers listen on all interfaces"
+
+
+def demo(*args: str, timeout: float = TIMEOUT, env: dict | None = None):
     return subprocess.run(
         [FLOWSCOPE, "demo", "distributed", *args],
         capture_output=True,
         text=True,
-        env=ENV,
+        env=env or ENV,
         timeout=timeout,
     )
 
@@ -137,6 +157,40 @@ def test_a_task_that_cannot_start_fails_fast_with_its_stderr():
     assert task.process.poll() is not None
 
 
+def test_isolation_says_why_it_cannot_be_had(tmp_path, monkeypatch):
+    monkeypatch.delenv(cluster_lib.ISOLATION_ENV, raising=False)
+    assert cluster_lib.isolation("gs://bucket/run") == (
+        None,
+        "--logdir is a URI, and the chief needs the network to reach it",
+    )
+    monkeypatch.setenv(cluster_lib.ISOLATION_ENV, "0")
+    assert cluster_lib.isolation(str(tmp_path)) == (None, "FLOWSCOPE_CLUSTER_ISOLATION=0")
+    monkeypatch.setenv(cluster_lib.ISOLATION_ENV, "1")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no unshare there
+    assert cluster_lib.isolation(str(tmp_path))[0] is None
+    assert "no `unshare` command" in cluster_lib.isolation(str(tmp_path))[1]
+
+
+def test_the_namespace_has_loopback_up_and_nothing_else():
+    prefix, why = cluster_lib.isolation("runs/x")
+    if prefix is None:
+        pytest.skip(f"no private network namespace here: {why}")
+    probe = (
+        "import socket; from demo_models.distributed.cluster import loopback_up; loopback_up(); "
+        "s = socket.create_server(('127.0.0.1', 0)); socket.create_connection(s.getsockname()); "
+        "print(sorted(n for _, n in socket.if_nameindex()))"
+    )
+    result = subprocess.run(
+        [*prefix, sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(cluster_lib.REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['lo']"
+
+
 # -- real clusters ---------------------------------------------------------------------
 
 
@@ -146,6 +200,8 @@ def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
     result = demo("--quick", "--steps", "30", "--kill-worker-at", "10", "--logdir", str(run))
     assert result.returncode == 0, result.stderr[-3000:]
     assert task_processes(cluster_marker(result.stdout)) == []  # no task left running
+    isolated = cluster_lib.isolation(str(run))[0] is not None
+    assert (FALLBACK in result.stdout) != isolated  # the line says so when not isolated
     assert "killed worker 1 after step 10" in result.stdout
     assert re.search(r"worker 1 \(localhost:\d+\) lost by step \d+", result.stdout)
     assert len(list(run.glob("events.out.tfevents.*"))) == 1  # the chief's, only
@@ -178,8 +234,15 @@ def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
 @pytest.mark.slow
 def test_multiworker_run_logs_what_one_process_computes(tmp_path):
     run = tmp_path / "multi"
-    result = demo("--strategy", "multiworker", "--steps", "12", "--logdir", str(run))
+    # without the private network namespace (as where it cannot be had): the same run
+    shared = {**ENV, cluster_lib.ISOLATION_ENV: "0"}
+    result = demo("--strategy", "multiworker", "--steps", "12", "--logdir", str(run), env=shared)
     assert result.returncode == 0, result.stderr[-3000:]
+    fallback = [line for line in result.stdout.splitlines() if line.startswith(FALLBACK)]
+    assert fallback == [
+        f"{FALLBACK} (TensorFlow's gRPC server binds every address; no private network "
+        "namespace: FLOWSCOPE_CLUSTER_ISOLATION=0)"
+    ]
     assert task_processes(cluster_marker(result.stdout)) == []
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
 
@@ -230,6 +293,13 @@ def test_ctrl_c_ends_every_task(tmp_path):
                 break
         marker = cluster_marker("".join(lines))
         assert task_processes(marker), "the cluster should be running"
+        ports = cluster_ports("".join(lines))
+        assert len(ports) == 4  # chief, ps, 2 workers; the servers are serving by now
+        if cluster_lib.isolation(str(tmp_path))[0] is not None:
+            # TensorFlow binds every interface: none of it shows in this network namespace
+            assert not ports & listening_ports()
+        else:
+            assert FALLBACK in "".join(lines)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
         assert "interrupted" in process.stderr.read()

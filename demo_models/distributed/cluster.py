@@ -6,33 +6,134 @@ is serving (or fails fast with its stderr tail), and stops them all on exit: SIG
 group, then SIGKILL after a grace period. It is a context manager and also registers
 `atexit` and SIGINT/SIGTERM handlers, and each task watches its parent and exits when the
 parent is gone (a SIGKILLed parent runs no handlers).
+
+TensorFlow's gRPC server binds every interface whatever host the cluster spec names, so
+`run_isolated` runs the launcher and with it the whole cluster in a private network
+namespace whose only interface is loopback (`unshare -n`, or `unshare -rn` through a user
+namespace); `isolation` says why when that cannot be done.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import json
 import os
 import select
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from demo_models.runtime import CliError
 
-HOST = "localhost"  # loopback only: nothing of the cluster listens beyond this machine
+HOST = "localhost"  # the spec's host; the servers still bind every interface (see isolation)
 READY = "FLOWSCOPE-TASK-READY"
 START_TIMEOUT = 90.0  # seconds for a task to import TensorFlow and start serving
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 TAIL = 1500  # characters of a failed task's stderr shown to the user
 
 REPO = Path(__file__).resolve().parents[2]
+ISOLATION_ENV = "FLOWSCOPE_CLUSTER_ISOLATION"  # "0": run the cluster in this network namespace
+INSIDE_ENV = "FLOWSCOPE_CLUSTER_NETNS"  # set (to the outer pid) inside the private namespace
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def isolation(logdir: str) -> tuple[list[str] | None, str]:
+    """The `unshare` prefix that gives a private loopback-only network, or None and why not."""
+    if os.environ.get(ISOLATION_ENV, "1") == "0":
+        return None, f"{ISOLATION_ENV}=0"
+    if "://" in logdir:
+        return None, "--logdir is a URI, and the chief needs the network to reach it"
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None, "no `unshare` command to make a private network namespace"
+    # root can make a network namespace itself; anyone else needs a user namespace too
+    tries = [["-n"], ["-rn"]] if os.geteuid() == 0 else [["-rn"]]
+    error = ""
+    for flags in tries:
+        try:
+            probe = subprocess.run(
+                [unshare, *flags, "true"], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            error = str(exc)
+            continue
+        if probe.returncode == 0:
+            return [unshare, *flags, "--"], ""
+        lines = probe.stderr.strip().splitlines()
+        error = lines[-1] if lines else f"exit status {probe.returncode}"
+    return None, f"`unshare {' '.join(tries[-1])}` failed ({error})"
+
+
+def loopback_up() -> None:
+    """Bring up `lo`, down in a new network namespace (an ioctl: no `ip` command needed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+
+
+def enter_isolated() -> None:
+    """Inside the namespace: bring up loopback, and end (as if SIGTERMed) when the outer
+    launcher is gone, so that a SIGKILLed launcher leaves no cluster behind."""
+    try:
+        loopback_up()
+    except OSError as exc:
+        raise CliError(
+            f"cannot bring up loopback in the cluster's network namespace ({exc}); "
+            f"{ISOLATION_ENV}=0 runs the cluster without one"
+        ) from exc
+    outer = int(os.environ[INSIDE_ENV])
+
+    def watch() -> None:
+        while os.getppid() == outer:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="watch-launcher", daemon=True).start()
+
+
+def run_isolated(prefix: list[str], argv: list[str]) -> int:
+    """Run `flowscope demo distributed ARGV` again under `prefix` (unshare), passing on
+    SIGINT and SIGTERM, and return its exit status; it prints its own lines and errors."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = [*prefix, sys.executable, "-m", "demo_models.cli", "demo", "distributed", *argv]
+    env = {**os.environ, "PYTHONPATH": task_env()["PYTHONPATH"], INSIDE_ENV: str(os.getpid())}
+    # a group of its own: a Ctrl-C at the terminal reaches this process only, passed on once
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env, process_group=0)
+
+    def forward(signum: int, frame) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, forward)
+    try:
+        status = process.wait()
+    finally:
+        if process.poll() is None:  # this process is ending some other way: end it too
+            process.terminate()
+            try:
+                process.wait(timeout=START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):  # TypeError: None, set from C
+                signal.signal(sig, handler)
+    return 128 - status if status < 0 else status
 
 
 def port_free(port: int) -> bool:

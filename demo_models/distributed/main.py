@@ -2,7 +2,9 @@
 
 This process starts the cluster's tasks as children, relays the chief's lines, and ends
 them all however the run ends; it imports no TensorFlow itself. Bad options, a busy
-`--port` and an unwritable `--logdir` are refused before any process starts.
+`--port` and an unwritable `--logdir` are refused before any process starts. The cluster
+runs in a private network namespace (see `cluster.isolation`): this command runs itself
+again there, and that inner launcher starts the tasks.
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import select
 import sys
 import time
 
 from demo_models import lesson
 from demo_models.distributed.cluster import (
+    INSIDE_ENV,
     READY,
     LocalCluster,
     Task,
     cluster_spec,
+    enter_isolated,
+    isolation,
     pick_ports,
+    run_isolated,
     spec_json,
 )
 from demo_models.distributed.model import Options
@@ -217,6 +224,17 @@ def main(argv: list[str]) -> int:
         ps=args.ps,
         kill_worker_at=args.kill_worker_at,
     )
+    if INSIDE_ENV in os.environ:
+        enter_isolated()
+    else:
+        prefix, why = isolation(args.logdir)
+        if prefix is not None:  # the same command again, in a loopback-only network namespace
+            return run_isolated(prefix, argv)
+        print(
+            "distributed: the cluster's servers listen on all interfaces (TensorFlow's gRPC "
+            f"server binds every address; no private network namespace: {why})",
+            flush=True,
+        )
     began = time.monotonic()
     (run_ps if args.strategy == "ps" else run_multiworker)(args, opts)
     print(f"distributed: done in {time.monotonic() - began:.0f} s; the run is in {logdir}")

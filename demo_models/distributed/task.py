@@ -30,8 +30,10 @@ def watch_parent(parent: int) -> None:
 
 
 def ready() -> None:
-    """Tell the parent this task is up."""
-    print(READY, flush=True)
+    """Tell the parent this task is up, in one write (the relay drops it whole)."""
+    sys.stdout.flush()
+    # print() under PYTHONUNBUFFERED writes the line and its newline apart: a chunk may split
+    os.write(sys.stdout.fileno(), f"{READY}\n".encode())
 
 
 def serve(spec: dict, job: str, index: int) -> None:
