@@ -36,6 +36,8 @@ optimizer_race (one run per racer, e.g. ``race/saddle/adam``; tags in `RACE_TAGS
         order             the racer's place in the race's colour order (0, 1, ...), or null
         log_scale         whether the surface reads best on a log scale
         tuning            null, or how the hyper-parameters were tuned (budget, method, ...)
+        unbounded_below   true when the surface has no lower bound (the saddle): leaving
+                          its window is an escape, not a divergence (default false)
   kind "surface": TENSOR, float32 [ny, nx] loss values on a regular grid over `window`
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
@@ -92,6 +94,7 @@ TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "order": None,
     "log_scale": False,
     "tuning": None,
+    "unbounded_below": False,
 }
 MATRIX_DEFAULTS: dict[str, Any] = {"sequence_accuracy_tag": None}
 
@@ -195,6 +198,7 @@ def _upgrade_v1_trajectory(payload: dict[str, Any]) -> None:
         payload.setdefault("formula", getattr(surface, "formula", None))
         payload.setdefault("tolerance", surface.tolerance)
         payload.setdefault("analytic", bool(surface.analytic))
+        payload.setdefault("unbounded_below", bool(surface.unbounded_below))
     order = list(OPTIMIZERS)
     if payload.get("optimizer") in order:
         payload.setdefault("order", order.index(payload["optimizer"]))

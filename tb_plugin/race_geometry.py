@@ -124,11 +124,16 @@ def stack_rows(chunks: list[np.ndarray]) -> np.ndarray | None:
 
 
 def sample(rows: np.ndarray, metrics: dict[str, Any], points: int) -> dict[str, Any]:
-    """The downsampled columns of a trajectory, keeping first, last and divergence rows."""
+    """The downsampled columns of a trajectory, keeping first, last and stop rows.
+
+    `diverged_step`/`diverged_index` name the row where the path stops: where it diverged or
+    escaped (`metrics["outcome"]` says which).
+    """
     keep: list[int] = []
     diverged_index = None
-    if metrics.get("diverged_step") is not None:
-        diverged_index = int(np.searchsorted(rows[:, 0], metrics["diverged_step"]))
+    stopped = metrics.get("stopped_step", metrics.get("diverged_step"))
+    if stopped is not None:
+        diverged_index = int(np.searchsorted(rows[:, 0], stopped))
         diverged_index = min(diverged_index, len(rows) - 1)
         keep = [diverged_index - 1, diverged_index]
     index = lttb_indices(rows, points, keep)
@@ -141,7 +146,7 @@ def sample(rows: np.ndarray, metrics: dict[str, Any], points: int) -> dict[str, 
         "x": sig(picked[:, 1]),
         "y": sig(picked[:, 2]),
         "loss": sig(picked[:, 3]),
-        "diverged_step": metrics.get("diverged_step"),
+        "diverged_step": stopped,
         "diverged_index": (
             None if diverged_index is None else int(np.searchsorted(index, diverged_index))
         ),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from summaries import format as fmt
-from summaries.race.metrics import trajectory_metrics
+from summaries.race.metrics import ranks, trajectory_metrics
 from tb_plugin import race_geometry as geometry
 from tb_plugin.base import (
     FlowscopePlugin,
@@ -246,7 +246,8 @@ class RacePlugin(FlowscopePlugin):
         }
 
     def leaderboard_impl(self, ctx, experiment_id: str, race: str) -> dict[str, Any]:
-        """Metrics of every racer in one race (one row per racer, in /races order)."""
+        """Metrics of every racer in one race, each with its `rank` by arrival (`ranks`: ties
+        share a rank; null for an unreadable racer), rows in rank order (ties in /races order)."""
         found = self._race(ctx, experiment_id, race)
         rows = []
         for entry in found["racers"]:
@@ -262,6 +263,10 @@ class RacePlugin(FlowscopePlugin):
                 message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
                 row.update(error=message)
             rows.append(row)
+        places = ranks([r if r["error"] is None else {} for r in rows])
+        for row, rank in zip(rows, places, strict=True):
+            row["rank"] = rank
+        rows.sort(key=lambda r: math.inf if r["rank"] is None else r["rank"])  # stable
         return {"race": race, "tolerance": found["tolerance"], "rows": rows}
 
     def whatif_impl(
@@ -563,5 +568,6 @@ def _metrics(rows: np.ndarray, content: dict[str, Any]) -> dict[str, Any]:
         window=content.get("window"),
         tolerance=-math.inf if tolerance is None else float(tolerance),  # never arrives
         steps=rows[:, 0],
+        unbounded_below=content.get("unbounded_below") is True,
     )
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in metrics.items()}

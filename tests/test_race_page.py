@@ -186,6 +186,13 @@ def order(frame) -> list[str]:
     return frame.eval_on_selector_all(".lb-row", "rows => rows.map(r => r.dataset.optimizer)")
 
 
+def ranks(frame) -> list[int]:
+    """The leaderboard's "#" column, top to bottom (the rank by arrival)."""
+    return frame.eval_on_selector_all(
+        ".lb-row td.lb-rank", "cs => cs.map(c => Number(c.textContent))"
+    )
+
+
 def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     frame = open_race(page, board, "race-saddle")
     paths = frame.eval_on_selector_all(".race-path", "ps => ps.map(p => p.dataset.optimizer)")
@@ -219,6 +226,26 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
 
     # one leaderboard row per optimizer; clicking a header sorts, clicking again reverses
     assert sorted(order(frame)) == sorted(CLI_OPTIMIZERS)
+    # by default rows follow the rank by arrival; on the saddle (no lower bound) leaving the
+    # map is an escape, never a divergence, and every status says what happened
+    default = dict(zip(order(frame), ranks(frame), strict=True))
+    assert ranks(frame) == sorted(ranks(frame)) and ranks(frame)[0] == 1, default
+    outcomes = frame.eval_on_selector_all(
+        "#race-leaderboard .race-badge", "bs => bs.map(b => [b.dataset.outcome, b.textContent])"
+    )
+    assert len(outcomes) == len(CLI_OPTIMIZERS), outcomes
+    assert "escaped" in {o for o, _ in outcomes} and "diverged" not in {o for o, _ in outcomes}
+    assert all(text.startswith(("arrived at step", "escaped at step", "not arrived in"))
+               for _, text in outcomes), outcomes  # fmt: skip
+    assert frame.locator(".diverged-badge").count() == 0
+    # sorting a column that is all dashes (no known minimum) keeps each racer's own rank
+    frame.click('#race-leaderboard th[data-key="distance_to_minimum"]')
+    assert set(
+        frame.eval_on_selector_all(
+            '.lb-row td[data-key="distance_to_minimum"]', "cs => cs.map(c => c.textContent)"
+        )
+    ) == {"–"}
+    assert dict(zip(order(frame), ranks(frame), strict=True)) == default
     frame.click('#race-leaderboard th[data-key="final_loss"]')
     ascending = order(frame)
     losses = frame.eval_on_selector_all(
@@ -229,6 +256,7 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     assert order(frame) == ascending[::-1]
     frame.click('#race-leaderboard th[data-key="optimizer"]')  # by title: Adam, Momentum, ...
     assert order(frame) == ["adam", "momentum", "rmsprop", "sgd"]
+    assert dict(zip(order(frame), ranks(frame), strict=True)) == default  # "#" is the rank
     page.screenshot(path=artifact("race-page-cli.png"))
 
     # what-if: a new learning rate redraws momentum's path, says so, and reset restores it

@@ -23,6 +23,7 @@ from summaries import format as fmt
 from summaries import pb
 from summaries.race import write_surface, write_trajectory
 from summaries.race.metrics import trajectory_metrics
+from summaries.race.summary import trajectory_pb
 from summaries.race.surfaces import SURFACES
 from tb_plugin.race_geometry import contour_levels, lttb_indices
 
@@ -546,3 +547,44 @@ def test_racers_of_other_libraries_show_as_logged_without_a_whatif(tmp_path):
     assert rows["torch.optim.AdamW"]["error"] is None and rows["torch.optim.AdamW"]["steps"] == 60
     path = board.plugin(PLUGIN, "trajectory", run="mixed/adamw")
     assert path["hyperparameters"] == {"lr": 0.05, "weight_decay": 0.01} and path["points"] == 61
+
+
+def test_leaderboard_ranks_by_arrival_with_ties_and_outcomes_in_the_lessons_terms(board, tmp_path):
+    # the quadratic: two identical racers arrive first (a tie), one later, one never, one diverges
+    lrs = [1e-4, 0.02, 0.03, 0.03, 0.05]
+    write_race(tmp_path, "ties", "quadratic", lrs, steps=300, grid=21,
+               names=["sgd", "adam", "nag", "rmsprop", "lion"])  # fmt: skip
+    rows = InProcessBoard(tmp_path).plugin(PLUGIN, "leaderboard", race="ties")["rows"]
+    got = [(r["optimizer"], r["rank"], r["outcome"]) for r in rows]
+    assert got == [
+        ("nag", 1, "arrived"),
+        ("rmsprop", 1, "arrived"),
+        ("adam", 3, "arrived"),
+        ("sgd", 4, "not_arrived"),
+        ("lion", 5, "diverged"),
+    ]
+    assert rows[0]["settled_step"] == rows[1]["settled_step"] < rows[2]["settled_step"]
+    # on the saddle (unbounded below) every racer that leaves the window escaped: none diverged
+    saddle = board.plugin(PLUGIN, "leaderboard", race="saddle")["rows"]
+    assert {r["outcome"] for r in saddle} == {"escaped"}
+    assert not any(r["diverged"] or r["diverged_step"] is not None for r in saddle)
+    assert all(r["escaped_step"] is not None and r["reason"] == "left window" for r in saddle)
+    assert [r["rank"] for r in saddle] == [1, 2, 3]  # all arrived; by settled step
+    assert [r["settled_step"] for r in saddle] == sorted(r["settled_step"] for r in saddle)
+    # the map's stop row is where the racer escaped
+    run = saddle[0]["run"]
+    assert board.plugin(PLUGIN, "trajectory", run=run)["diverged_step"] == saddle[0]["escaped_step"]
+
+
+def test_unbounded_below_is_written_from_the_library_and_filled_in_for_version_1():
+    content = {"kind": "trajectory", "race": "old", "optimizer": "sgd", "surface": "saddle",
+               "window": [-1.5, 1.5, -1.5, 1.5], "minima": [], "basis": None}  # fmt: skip
+    assert fmt.upgrade({**content, "version": 1})["unbounded_below"] is True
+    assert fmt.upgrade({**content, "version": 1, "surface": "beale"})["unbounded_below"] is False
+    assert fmt.upgrade({**content, "version": 2})["unbounded_below"] is False  # the default
+    events = trajectory_pb(
+        "race/trajectory", [0], [[1.0, 0.0]], [1.0], race="r", optimizer="sgd",
+        surface="saddle", window=SURFACES["saddle"].window,
+    )  # fmt: skip
+    written = json.loads(events[0][1].value[0].metadata.plugin_data.content)
+    assert written["version"] == 2 and written["unbounded_below"] is True

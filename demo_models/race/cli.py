@@ -221,23 +221,24 @@ def _print_settings(names, surfaces, overrides, args, trials) -> None:
 
 
 def print_leaderboard(race_name: str, surf, rows: list[dict[str, Any]]) -> None:
-    """One table per surface, best first (the tuning objective's order)."""
+    """One table per surface, ranked by arrival as the page's leaderboard (ties share a rank)."""
     from summaries.race import optimizers as opts
-    from summaries.race.tuning import rank_key
+    from summaries.race.metrics import outcome_text, rank_key, ranks
 
     rows = sorted(rows, key=lambda r: rank_key(r["metrics"]))
+    places = ranks([r["metrics"] for r in rows])
     tol = f"distance {surf.tolerance:g}" if surf.minima else f"loss <= {surf.tolerance:g}"
     print(f"\n{race_name}: {surf.title} (arrived = {tol})")
     header = f"  {'#':>2} {'optimizer':10} {'final loss':>11} {'best loss':>11} {'distance':>9} "
-    header += f"{'entered':>8} {'settled':>8}  diverged"
+    header += f"{'entered':>8} {'settled':>8}  outcome"
     print(header)
-    for i, r in enumerate(rows, 1):
+    for i, r in zip(places, rows, strict=True):
         m, t = r["metrics"], r["trajectory"]
-        diverged = f"step {m['diverged_step']} ({m['reason']})" if m["diverged"] else "-"
+        outcome = outcome_text(m)
         line = (
             f"  {i:>2} {opts.get_spec(t.racer.optimizer).title:10} {_fmt(m['final_loss']):>11} "
             f"{_fmt(m['best_loss']):>11} {_fmt(m['distance_to_minimum'], 3):>9} "
-            f"{_fmt(m['first_entry_step']):>8} {_fmt(m['settled_step']):>8}  {diverged}"
+            f"{_fmt(m['first_entry_step']):>8} {_fmt(m['settled_step']):>8}  {outcome}"
         )
         if r.get("tuning"):
             searched = r["tuning"]["search_space"]

@@ -365,8 +365,11 @@ class RacePage {
     if (racer.error) {
       status.replaceChildren(el("span", { class: "race-badge race-badge-error", text: "no data", title: racer.error }));
     } else if (t && t.divergedStep !== null) {
-      status.replaceChildren(el("span", { class: "race-badge race-badge-diverged diverged-badge",
-        text: `diverged at step ${t.divergedStep}`, title: t.metrics?.reason || "diverged" }));
+      // the path stops here: an escape (surface unbounded below, the lesson's aim) or a divergence
+      const escaped = t.metrics?.outcome === "escaped";
+      status.replaceChildren(el("span", {
+        class: escaped ? "race-badge race-badge-escaped escaped-badge" : "race-badge race-badge-diverged diverged-badge",
+        text: `${escaped ? "escaped" : "diverged"} at step ${t.divergedStep}`, title: t.metrics?.reason || "diverged" }));
     } else {
       status.replaceChildren();
     }

@@ -99,7 +99,7 @@ export class LossChart {
           `sign(loss)·log10(1 + |loss|/${fmt(this.axis.c)}), linear within ±${fmt(this.axis.c)}.`
         : "Loss on a log axis" +
           (this.axis.zeros ? " (losses of exactly 0 are drawn on the bottom edge)" : "") +
-          ". × marks where a racer diverged.";
+          ". × marks where a racer diverged or escaped.";
     if (this.step !== undefined) this.setStep(this.step);
   }
 
@@ -186,7 +186,7 @@ export class LossChart {
       const row = el("div", { class: "race-tooltip-row" },
         el("span", { class: "race-swatch" }),
         el("span", { class: "race-tooltip-name", text: r.title }),
-        el("span", { class: "race-tooltip-value", text: diverged ? "diverged" : fmt(t.loss[i], 4) }));
+        el("span", { class: "race-tooltip-value", text: diverged ? (t.metrics?.outcome === "escaped" ? "escaped" : "diverged") : fmt(t.loss[i], 4) }));
       row.firstChild.style.background = r.color;
       rows.push(row);
     }

@@ -111,7 +111,7 @@ export class ContourMap {
     this.caption.textContent = levels.length
       ? `${levels.length} ${surface.scale === "log" ? "log-spaced" : "evenly spaced"} contour ` +
         `levels from ${fmt(levels[0])} to ${fmt(levels[levels.length - 1])}` +
-        `${surface.minima?.length ? " · ★ known minimum" : ""} · ○ start · × diverged` +
+        `${surface.minima?.length ? " · ★ known minimum" : ""} · ○ start · × diverged or escaped` +
         " · click a path to jump to that step"
       : "";
   }
@@ -165,7 +165,7 @@ export class ContourMap {
       view.cross.setAttribute("d", cross(view.exitXY[0], view.exitXY[1], 6));
       view.cross.setAttribute("visibility", racer.visible ? "visible" : "hidden");
       view.cross.replaceChildren(svg("title", {
-        text: `${racer.title} diverged at step ${t.divergedStep}`,
+        text: `${racer.title} ${t.metrics?.outcome === "escaped" ? "escaped" : "diverged"} at step ${t.divergedStep}`,
       }));
     } else {
       view.cross.setAttribute("visibility", "hidden");

@@ -1,4 +1,4 @@
-"""Metrics of one optimizer trajectory (numpy only): losses, distances, arrival and divergence.
+"""Metrics of one optimizer trajectory (numpy only): losses, distances, arrival, outcome, rank.
 
 Shared by `flowscope race` (printed leaderboards, tuning) and the race plugin's leaderboard
 route, so both rank racers the same way. Row i of a trajectory is the position and loss
@@ -7,6 +7,7 @@ after i updates (row 0 is the start), unless `steps` says otherwise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,13 @@ MARGIN = 1.0
 REASON_NAN = "nan"
 REASON_INF = "inf"
 REASON_LEFT = "left window"
+
+# What happened to a racer, in the lesson's terms (the `outcome` metric):
+ARRIVED = "arrived"  # settled within the tolerance by its last row
+NOT_ARRIVED = "not_arrived"  # raced every step without settling
+ESCAPED = "escaped"  # left the window of a surface that is unbounded below (the lesson's aim)
+DIVERGED = "diverged"  # NaN, Inf, or left the window of a surface bounded below
+OUTCOMES = (ARRIVED, NOT_ARRIVED, ESCAPED, DIVERGED)
 
 
 def outer_window(window: Sequence[float], margin: float = MARGIN) -> list[float]:
@@ -56,13 +64,17 @@ def trajectory_metrics(
     tolerance: float,
     steps: Any = None,
     margin: float = MARGIN,
+    unbounded_below: bool = False,
 ) -> dict[str, Any]:
     """Leaderboard metrics of one trajectory.
 
     `tolerance` is a distance to the nearest known minimum when `minima` are given, else a
     loss threshold (loss <= tolerance counts as arrived). `first_entry_step` is the first
     step inside the tolerance, `settled_step` the step from which the racer stays inside
-    until its last row (None when it diverged). Non-finite values are reported as None.
+    until its last row (None when it diverged). Leaving the window where the surface is
+    `unbounded_below` (e.g. the saddle x^2 - y^2) is an escape, not a divergence: the racer
+    is frozen there as a diverged one is, but keeps its arrival. `outcome` is one of
+    `OUTCOMES`. Non-finite values are reported as None.
     """
     pos, loss = _arrays(positions, losses)
     if len(pos) == 0:
@@ -72,7 +84,11 @@ def trajectory_metrics(
         raise ValueError("tolerance must not be NaN")
     step_of = _steps(steps, len(pos))
     mins = _minima(minima)
+    if not isinstance(unbounded_below, bool | np.bool_):
+        raise TypeError(f"unbounded_below must be a bool, got {unbounded_below!r}")
     div_row, reason = divergence(pos, loss, window, margin)
+    # Only a finite exit from the window escapes; NaN or Inf is a divergence everywhere.
+    escaped = div_row is not None and reason == REASON_LEFT and bool(unbounded_below)
     # Everything after the divergence row is ignored: a diverged racer is frozen there.
     end = len(pos) if div_row is None else div_row + 1
     pos, loss, step_of = pos[:end], loss[:end], step_of[:end]
@@ -89,23 +105,67 @@ def trajectory_metrics(
     entered = np.flatnonzero(inside)
     first_entry = int(step_of[entered[0]]) if len(entered) else None
     settled = None
-    if div_row is None and len(entered) and inside[-1]:
+    if (div_row is None or escaped) and len(entered) and inside[-1]:
         outside = np.flatnonzero(~inside)
         settled = int(step_of[0 if len(outside) == 0 else outside[-1] + 1])
     finite_losses = loss[np.isfinite(loss)]
+    stopped = None if div_row is None else int(step_of[div_row])
+    diverged = div_row is not None and not escaped
+    if diverged:
+        outcome = DIVERGED
+    elif escaped:
+        outcome = ESCAPED
+    else:
+        outcome = ARRIVED if settled is not None else NOT_ARRIVED
     return {
         "final_loss": _finite(loss[-1]),
         "best_loss": float(finite_losses.min()) if len(finite_losses) else None,
         "distance_to_minimum": final_distance,
         "first_entry_step": first_entry,
         "settled_step": settled,
-        "diverged": div_row is not None,
-        "diverged_step": None if div_row is None else int(step_of[div_row]),
+        "outcome": outcome,
+        "diverged": diverged,
+        "diverged_step": stopped if diverged else None,
+        "escaped_step": stopped if escaped else None,
+        "stopped_step": stopped,
         "reason": reason,
         "steps": int(step_of[-1]),
         "tolerance": tol,
         "tolerance_kind": "distance" if len(mins) else "loss",
     }
+
+
+def outcome_text(metrics: dict[str, Any]) -> str:
+    """The outcome in words, as the page's status badge says it."""
+    outcome = metrics["outcome"]
+    if outcome == ARRIVED:
+        return f"arrived at step {metrics['settled_step']}"
+    if outcome == ESCAPED:
+        return f"escaped at step {metrics['escaped_step']}"
+    if outcome == DIVERGED:
+        return f"diverged at step {metrics['diverged_step']} ({metrics['reason']})"
+    return f"not arrived in {metrics['steps']} steps"
+
+
+def rank_key(metrics: dict[str, Any]) -> tuple:
+    """Leaderboard order (smaller is better): arrival first, by settled step, then first entry,
+    then final loss; racers that never settled after all that did, by first entry then final
+    loss (unknowns last)."""
+    settled = metrics.get("settled_step")
+    key = (_or_inf(metrics.get("first_entry_step")), _or_inf(metrics.get("final_loss")))
+    return (0, settled, *key) if settled is not None else (1, math.inf, *key)
+
+
+def ranks(rows: Sequence[dict[str, Any]]) -> list[int | None]:
+    """Rank (1, 2, ...) of each metrics dict by `rank_key`; ties share the best rank
+    ("1, 1, 3"); None for a row without metrics (an empty dict)."""
+    keys = [rank_key(m) if m else None for m in rows]
+    known = sorted(k for k in keys if k is not None)
+    return [None if k is None else known.index(k) + 1 for k in keys]
+
+
+def _or_inf(value: Any) -> float:
+    return math.inf if value is None else float(value)
 
 
 def _arrays(positions: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:

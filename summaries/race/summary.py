@@ -78,8 +78,9 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
 
     A field left out (or None) comes from the library when `surface` names one of
     `summaries.race.SURFACES` and there is no `basis` (surface_title, description, formula,
-    analytic, tolerance, log_scale), and from `OPTIMIZERS` when `optimizer` is one of its
-    racers (optimizer_title, order); otherwise it takes its `format.TRAJECTORY_DEFAULTS` value.
+    analytic, tolerance, log_scale, unbounded_below), and from `OPTIMIZERS` when `optimizer` is
+    one of its racers (optimizer_title, order); otherwise it takes its
+    `format.TRAJECTORY_DEFAULTS` value.
     """
     unknown = sorted(set(given) - set(DISPLAY_FIELDS))
     if unknown:
@@ -87,7 +88,7 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
     fields = {key: given.get(key) for key in DISPLAY_FIELDS}
     for key in ("optimizer_title", "surface_title", "description", "formula"):
         _optional_text(key, fields[key])
-    for key in ("analytic", "log_scale"):
+    for key in ("analytic", "log_scale", "unbounded_below"):
         if fields[key] is not None:
             checks.check_flag(key, fields[key])
     fields["tolerance"] = _optional_number("tolerance", fields["tolerance"])
@@ -107,6 +108,7 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
             "analytic": bool(library.analytic),
             "tolerance": float(library.tolerance),
             "log_scale": bool(library.log_scale),
+            "unbounded_below": bool(library.unbounded_below),
         }
         for key, value in known.items():
             if fields[key] is None:
@@ -199,6 +201,7 @@ def trajectory_pb(
     order: int | None = None,
     log_scale: bool | None = None,
     tuning: dict[str, Any] | None = None,
+    unbounded_below: bool | None = None,
     **extra: Any,
 ) -> list[tuple[int, summary_pb2.Summary]]:
     """Check a whole trajectory, then build its (first step, Summary) chunks (numpy only).
@@ -214,7 +217,8 @@ def trajectory_pb(
     Display fields (`summaries.format`; left out: filled as `display_fields` says):
     optimizer_title, surface_title, description, formula (plain text), analytic (a
     closed-form library surface the page's what-if can re-run), tolerance (arrival radius
-    with minima, else loss threshold), order (the racer's colour order), log_scale, tuning.
+    with minima, else loss threshold), order (the racer's colour order), log_scale, tuning,
+    unbounded_below (the surface has no lower bound: leaving its window is an escape).
     Any other keyword is stored as a further JSON metadata field.
     """
     checks.check_tag(tag, "tag")
@@ -237,6 +241,7 @@ def trajectory_pb(
         order=order,
         log_scale=log_scale,
         tuning=tuning,
+        unbounded_below=unbounded_below,
     )
     content = _content(
         race, optimizer, surface, window, hyperparameters, start, minima, basis, chunk,
@@ -328,7 +333,7 @@ def write_trajectory(
     Keyword arguments are those of `trajectory_pb` (race, optimizer, surface and window
     required; hyperparameters, start, minima, basis, chunk; the display fields
     optimizer_title, surface_title, description, formula, analytic, tolerance, order,
-    log_scale, tuning; any other keyword is stored as further metadata).
+    log_scale, tuning, unbounded_below; any other keyword is stored as further metadata).
     """
     checks.check_writer(writer)
     checks.check_tag(name)
@@ -389,7 +394,7 @@ def trajectory(name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
     Keyword arguments are those of `trajectory_pb`: race, optimizer, surface and window
     (required), hyperparameters, start, minima, basis, chunk, the display fields
     (optimizer_title, surface_title, description, formula, analytic, tolerance, order,
-    log_scale, tuning); any other keyword is stored as further JSON metadata.
+    log_scale, tuning, unbounded_below); any other keyword is stored as further JSON metadata.
     Returns False when there is no default writer (nothing written).
     """
     events = trajectory_pb(_scoped(name), steps, positions, losses, **kwargs)

@@ -41,6 +41,7 @@ class Surface:
         description: str,
         formula: str | None = None,
         defaults: dict[str, dict[str, float]] | None = None,
+        unbounded_below: bool = False,
     ):
         self.name = name
         self.title = title
@@ -55,6 +56,8 @@ class Surface:
         self.formula = formula
         # surface-specific default hyper-parameters, {optimizer: {key: value}}
         self.defaults = defaults or {}
+        # no lower bound: a racer leaving the window escapes (the lesson), it does not diverge
+        self.unbounded_below = bool(unbounded_below)
 
     def value(self, x: Any, y: Any) -> np.ndarray:
         """Loss at (x, y), numpy-vectorised (broadcasts x and y)."""
@@ -104,6 +107,7 @@ class Surface:
             "tolerance": self.tolerance,
             "tolerance_kind": "distance" if self.minima else "loss",
             "analytic": self.analytic,
+            "unbounded_below": self.unbounded_below,
             "description": self.description,
             "formula": self.formula,
         }
@@ -362,6 +366,7 @@ _SURFACE_LIST: list[Surface] = [
         minima=[],
         log_scale=False,
         tolerance=-1.0,
+        unbounded_below=True,
         formula="x^2 - y^2",
         description="the course notes' saddle point: no minimum; arriving = loss below -1 "
         "(escaped the saddle)",

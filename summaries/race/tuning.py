@@ -84,6 +84,7 @@ def metrics_of(trajectory: engine.Trajectory) -> dict[str, Any]:
         minima=surf.minima,
         window=surf.window,
         tolerance=surf.tolerance,
+        unbounded_below=surf.unbounded_below,
     )
 
 
