@@ -14,18 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from demo_models.bench.serve_browser import CHROMIUM, CHROMIUM_ARGS
 from demo_models.bench.tensorboard import TensorBoardProcess
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("FLOWSCOPE_ARTIFACTS", REPO / "tests" / "artifacts"))
-CHROMIUM = os.environ.get("FLOWSCOPE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.25):
