@@ -239,11 +239,6 @@ class LocalCluster:
         else:
             raise SystemExit(128 + signum)
 
-    @property
-    def pids(self) -> list[int]:
-        """The process ids of every task started (for checks that none is left)."""
-        return [t.process.pid for t in self.tasks]
-
     def start(
         self, job: str, index: int, argv: list[str], env: dict[str, str] | None = None
     ) -> Task:
