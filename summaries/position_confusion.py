@@ -61,8 +61,7 @@ def confusion_counts(labels: Any, predictions: Any, num_classes: int) -> Any:
 @not_converted
 def counts_np(labels: Any, predictions: Any, num_classes: int) -> np.ndarray:
     """Old name: `confusion_counts` with numpy (a tensor in still gives numpy out)."""
-    k = checks.check_count("num_classes", num_classes)
-    return protos.counts_from_ids(*protos.class_ids(labels, predictions, k), k)
+    return confusion_counts(checks.host(labels), checks.host(predictions), num_classes)
 
 
 @not_converted
