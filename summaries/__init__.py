@@ -6,8 +6,7 @@ start-up) never pulls in TensorFlow.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from summaries._exports import lazy
 
 # public name -> module that defines it; each owner adds its names here
 _EXPORTS: dict[str, str] = {
@@ -38,17 +37,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'summaries' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy(globals(), _EXPORTS)
 
 
 __all__ = sorted(_EXPORTS)

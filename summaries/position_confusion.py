@@ -24,6 +24,7 @@ import numpy as np
 from summaries import checks, protos
 from summaries import format as fmt
 from summaries._autograph import not_converted
+from summaries._exports import lazy
 from summaries.protos import confusion_pb
 
 __all__ = ["confusion", "confusion_counts", "confusion_pb", "write_confusion"]
@@ -37,10 +38,7 @@ _RENAMED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _RENAMED:
-        raise AttributeError(_RENAMED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy(globals(), {}, _RENAMED)[0]
 
 
 @not_converted

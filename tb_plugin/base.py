@@ -19,6 +19,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 import frontend
+from summaries._exports import lazy
 
 logger = logging.getLogger("flowscope")
 
@@ -29,10 +30,9 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        raise AttributeError(f"tb_plugin.base.{name} moved: use {_MOVED[name]}")
-    raise AttributeError(f"module 'tb_plugin.base' has no attribute {name!r}")
+__getattr__ = lazy(
+    globals(), {}, {name: f"tb_plugin.base.{name} moved: use {new}" for name, new in _MOVED.items()}
+)[0]
 
 
 class HttpError(Exception):

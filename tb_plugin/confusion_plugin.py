@@ -20,6 +20,7 @@ import numpy as np
 from werkzeug import wrappers
 
 from summaries import format as fmt
+from summaries._exports import lazy
 from tb_plugin.base import (
     FlowscopePlugin,
     arg_int,
@@ -67,10 +68,11 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        raise AttributeError(f"tb_plugin.confusion_plugin.{name} was removed: {_MOVED[name]}")
-    raise AttributeError(f"module 'tb_plugin.confusion_plugin' has no attribute {name!r}")
+__getattr__ = lazy(
+    globals(),
+    {},
+    {name: f"tb_plugin.confusion_plugin.{name} was removed: {why}" for name, why in _MOVED.items()},
+)[0]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from summaries._exports import lazy
 from summaries.format import RACE_TAGS as TAGS
 
 # The tag of each series in a racer's run (the same dict as `summaries.format.RACE_TAGS`).
@@ -63,19 +64,17 @@ _EXPORTS: dict[str, str] = {
 }
 
 
+_exported, _dir = lazy(globals(), _EXPORTS)
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"summaries.race.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'summaries.race' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _exported(name)
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])
+    return sorted([*_dir(), *_SUBMODULES])
 
 
 __all__ = sorted([*_EXPORTS, "TAGS", "TRAJECTORY_TAG", "SURFACE_TAG", "LOSS_TAG"])
