@@ -18,6 +18,7 @@ metrics, contour payloads and what-if simulations are cached beside them.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import Any
@@ -502,23 +503,16 @@ def _add_racer(races: dict[str, dict], series: Series) -> None:
     )
 
 
-_CLOSED_FORM: frozenset[str] | None = None
-_KERAS_RACERS: tuple[str, ...] | None = None
-
-
+@functools.cache
 def _keras_racers() -> tuple[str, ...]:
     """Names of the library's racers (`summaries.race.OPTIMIZERS`): the optimizers the
     what-if can re-run, as real Keras optimizers."""
-    global _KERAS_RACERS
-    if _KERAS_RACERS is None:
-        try:  # standard library only; Keras is imported by the engine, later
-            from summaries.race.optimizers import OPTIMIZERS
-
-            _KERAS_RACERS = tuple(OPTIMIZERS)
-        except Exception as exc:
-            logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
-            _KERAS_RACERS = ()
-    return _KERAS_RACERS
+    try:  # standard library only; Keras is imported by the engine, later
+        from summaries.race.optimizers import OPTIMIZERS
+    except Exception as exc:
+        logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
+        return ()
+    return tuple(OPTIMIZERS)
 
 
 def _racer_reason(racer: dict[str, Any]) -> str | None:
@@ -534,18 +528,15 @@ def _racer_reason(racer: dict[str, Any]) -> str | None:
     return None
 
 
+@functools.cache
 def _closed_form_surfaces() -> frozenset[str]:
     """Names of the library's closed-form surfaces: the only ones a what-if can re-run."""
-    global _CLOSED_FORM
-    if _CLOSED_FORM is None:
-        try:  # numpy only; without the library the page offers no what-if
-            from summaries.race.surfaces import SURFACES
-
-            _CLOSED_FORM = frozenset(n for n, s in SURFACES.items() if s.analytic)
-        except Exception as exc:
-            logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
-            _CLOSED_FORM = frozenset()
-    return _CLOSED_FORM
+    try:  # numpy only; without the library the page offers no what-if
+        from summaries.race.surfaces import SURFACES
+    except Exception as exc:
+        logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
+        return frozenset()
+    return frozenset(n for n, s in SURFACES.items() if s.analytic)
 
 
 def _default_tolerance(content: dict[str, Any]) -> float | None:
