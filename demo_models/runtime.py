@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from summaries.storage import RemotePath
@@ -16,6 +16,13 @@ T = TypeVar("T")
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+def check_minimums(args: Any, minimums: dict[str, int]) -> None:
+    """CliError naming the first option of `args` below its minimum ({dest: minimum})."""
+    for name, minimum in minimums.items():
+        if getattr(args, name) < minimum:
+            raise CliError(f"--{name.replace('_', '-')} must be >= {minimum}")
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:

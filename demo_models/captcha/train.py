@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from demo_models.captcha import data, model
-from demo_models.runtime import CliError, writable_dir
+from demo_models.runtime import CliError, check_minimums, writable_dir
 
 # Each preset: data sizes and the training recipe; explicit options override it.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -132,19 +132,20 @@ def _options(argv: list[str]) -> argparse.Namespace:
     for key, value in {**sizes, **preset}.items():
         if key != "sizes" and getattr(args, key, None) is None:
             setattr(args, key, value)
-    for name, minimum in (
-        ("train_size", 1),
-        ("validation_size", 1),
-        ("test_size", 0),
-        ("epochs", 1),
-        ("batch_size", 1),
-        ("eval_every", 0),
-        ("scalar_every", 1),
-        ("cap_per_cell", 1),
-        ("seed", 0),
-    ):
-        if getattr(args, name) < minimum:
-            raise CliError(f"--{name.replace('_', '-')} must be >= {minimum}")
+    check_minimums(
+        args,
+        {
+            "train_size": 1,
+            "validation_size": 1,
+            "test_size": 0,
+            "epochs": 1,
+            "batch_size": 1,
+            "eval_every": 0,
+            "scalar_every": 1,
+            "cap_per_cell": 1,
+            "seed": 0,
+        },
+    )
     if not args.lr > 0:
         raise CliError("--lr must be > 0")
     return args

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from demo_models.catsdogs import data, model
-from demo_models.runtime import CliError, writable_dir
+from demo_models.runtime import CliError, check_minimums, writable_dir
 
 TRAINING_STEPS = 10_000  # the lesson's TRAIN_STEP
 LOG_EVERY = 100  # training accuracy, as the lesson prints it
@@ -102,15 +102,9 @@ def _options(argv: list[str]) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    for key, minimum in (
-        ("steps", 1),
-        ("log_every", 1),
-        ("test_every", 1),
-        ("batch_size", 1),
-        ("image_size", 16),
-    ):
-        if getattr(args, key) < minimum:
-            raise CliError(f"--{key.replace('_', '-')} must be >= {minimum}")
+    check_minimums(
+        args, {"steps": 1, "log_every": 1, "test_every": 1, "batch_size": 1, "image_size": 16}
+    )
     if not args.lr > 0:
         raise CliError("--lr must be > 0")
     return args
