@@ -122,6 +122,9 @@ class RacePlugin(FlowscopePlugin):
         super().__init__(context)
         self.data = PluginData(context.data_provider, self.plugin_name)
         self._surfaces = LRU(_SURFACE_CACHE)
+        # The races derived from one parsed catalog (every route needs them; the catalog
+        # object is reused until its listing expires, so its identity is the version).
+        self._derived: tuple[Any, dict[str, dict]] = (None, {})
         self._whatifs = LRU(_WHATIF_CACHE)
         self._simulate_lock = threading.Lock()
 
@@ -327,8 +330,14 @@ class RacePlugin(FlowscopePlugin):
 
     # -- helpers ---------------------------------------------------------------------------
     def _races(self, ctx, experiment_id: str) -> dict[str, dict]:
-        """{race: {race, surface, ..., racers: [...]}} from the trajectory and surface tags."""
+        """{race: {race, surface, ..., racers: [...]}} from the trajectory and surface tags.
+
+        Callers read the answer and never change it: it is shared until the catalog changes.
+        """
         catalog = self.data.catalog(ctx, experiment_id)
+        known, derived = self._derived
+        if known is catalog:
+            return derived
         races: dict[str, dict] = {}
         for run in sorted(catalog):
             for _tag, series in sorted(catalog[run].items()):
@@ -373,6 +382,7 @@ class RacePlugin(FlowscopePlugin):
                 else surface_reason
                 or next((r["whatif_reason"] for r in race["racers"]), "the race has no racers")
             )
+        self._derived = (catalog, races)
         return races
 
     def _race(self, ctx, experiment_id: str, name: str) -> dict:
