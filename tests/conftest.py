@@ -141,6 +141,31 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def make_page(browser):
+    """make_page(width=, height=, locale=, color_scheme=) -> a fresh page, errors collected.
+
+    For the checks that need a laptop-sized window, another browser language (`zh-CN`), or
+    the dark colour scheme; every context it opens is closed after the test.
+    """
+    contexts = []
+
+    def make(width=1400, height=950, locale="en-US", color_scheme="light"):
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale=locale, color_scheme=color_scheme
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
 def artifact(name: str) -> Path:
     """Path for a test artifact (screenshots), kept after the run under tests/artifacts."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,11 @@
+export default {
+  "common": {
+    "language": "Language",
+    "languageTitle": "Page language (remembered in this browser)",
+    "none": "—"
+  },
+  "race": {
+  },
+  "confusion": {
+  }
+};
