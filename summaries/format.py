@@ -11,11 +11,19 @@ Readers accept every version in `READABLE`; `parse_content` upgrades older metad
 the current layout, so readers only ever see version `VERSION`. Writers may add further
 JSON fields; readers ignore the ones they do not know.
 
-optimizer_race (one run per racer, e.g. ``race/saddle/adam``; tags in `RACE_TAGS`)
+optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every racer)
+  Layout of Flowscope's writers (`race_tag`): the race's surface ``race/surface``, and per
+  racer NAME a trajectory ``race/trajectory/NAME`` and a loss scalar ``race/loss/NAME`` (so a
+  race adds one run to TensorBoard's run lists, and its losses sit side by side in one
+  Scalars section). Versions 1 and 2 wrote one run per racer (``race-saddle/adam``) with the
+  tags ``race/trajectory``, ``race/surface``, ``race/loss``; readers accept both, and any
+  other layout: races are grouped by the ``race`` field, never by run or tag.
+  A racer is one trajectory series, identified by (run, tag); `racer_id` gives it one string
+  and `racer_name` its name within the race.
   kind "trajectory": TENSOR, float64 [n, 4] rows of (step, x, y, loss); a long trajectory
       is written as consecutive chunks, each event's step is the first step in its chunk.
       content:
-        race              name of the race the racer belongs to (runs are grouped by it)
+        race              name of the race the racer belongs to (racers are grouped by it)
         optimizer         optimizer name, e.g. "adam"
         hyperparameters   {name: value} the racer ran with (learning_rate, momentum, ...)
         surface           surface name, e.g. "rosenbrock"
@@ -38,6 +46,8 @@ optimizer_race (one run per racer, e.g. ``race/saddle/adam``; tags in `RACE_TAGS
         tuning            null, or how the hyper-parameters were tuned (budget, method, ...)
         unbounded_below   true when the surface has no lower bound (the saddle): leaving
                           its window is an escape, not a divergence (default false)
+        racer             (version 3) the racer's name within its race, e.g. "adam"; null:
+                          named by its tag or run (`racer_name`)
   kind "surface": TENSOR, float32 [ny, nx] loss values on a regular grid over `window`
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
@@ -53,8 +63,8 @@ position_confusion
       {"cells": [[position, true, predicted], ...]} with one entry per following blob;
       blobs 1.. are PNG images. content: matrix_tag, cap_per_cell.
 
-Version 1 (Flowscope 0.1) had no display fields and no ``sequence_accuracy_tag``; see
-`upgrade` for how such metadata is read.
+Version 1 (Flowscope 0.1) had no display fields and no ``sequence_accuracy_tag``; version 2
+wrote one run per racer and had no ``racer``; see `upgrade` for how such metadata is read.
 """
 
 from __future__ import annotations
@@ -66,8 +76,8 @@ from tensorboard.compat.proto import summary_pb2
 
 RACE_PLUGIN = "optimizer_race"
 CONFUSION_PLUGIN = "position_confusion"
-VERSION = 2
-READABLE = (1, 2)
+VERSION = 3
+READABLE = (1, 2, 3)
 
 TRAJECTORY = "trajectory"
 SURFACE = "surface"
@@ -95,11 +105,12 @@ TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "log_scale": False,
     "tuning": None,
     "unbounded_below": False,
+    "racer": None,
 }
 MATRIX_DEFAULTS: dict[str, Any] = {"sequence_accuracy_tag": None}
 
-# Tags of the race layout that Flowscope's own writers use; readers find series by plugin
-# and kind, and use these only to prefer one tag when a run holds several.
+# Tags of the race layout that Flowscope's own writers use (per racer: `race_tag`); readers
+# find series by plugin and kind, and use these only to name racers and to prefer one tag.
 RACE_TAGS = {"trajectory": "race/trajectory", "surface": "race/surface", "loss": "race/loss"}
 
 # Version 1 carried no sequence_accuracy_tag; its writers logged whole-sequence accuracy
@@ -119,6 +130,46 @@ V1_SEQUENCE_ACCURACY_NAMES = frozenset(
 
 class FormatError(ValueError):
     """Metadata that this version of Flowscope cannot read."""
+
+
+def race_tag(kind: str, racer: str | None = None) -> str:
+    """The tag of one series of the race layout: ``race/surface``, ``race/trajectory/NAME``,
+    ``race/loss/NAME`` (without `racer`: the version-2 tag of a run holding one racer)."""
+    if kind not in RACE_TAGS:
+        raise ValueError(f"kind must be one of {sorted(RACE_TAGS)}, got {kind!r}")
+    if racer is None:
+        return RACE_TAGS[kind]
+    if kind == "surface":
+        raise ValueError("racer must be None for the surface tag (one surface per race)")
+    if not isinstance(racer, str) or not racer.strip("/") or racer != racer.strip("/ "):
+        raise ValueError(f"racer must be a non-empty name without outer slashes, got {racer!r}")
+    return f"{RACE_TAGS[kind]}/{racer}"
+
+
+def racer_name(run: str, tag: str, content: dict[str, Any] | None = None) -> str:
+    """A racer's name within its race: the logged ``racer``, else the part of its tag after
+    ``race/trajectory/``, else (a version-2 run of one racer) its run's last component."""
+    logged = (content or {}).get("racer")
+    if isinstance(logged, str) and logged:
+        return logged
+    prefix = RACE_TAGS["trajectory"] + "/"
+    if tag.startswith(prefix) and len(tag) > len(prefix):
+        return tag[len(prefix) :]
+    if tag == RACE_TAGS["trajectory"]:
+        return run.rstrip("/").rsplit("/", 1)[-1] or run
+    return tag
+
+
+def racer_id(run: str, tag: str) -> str:
+    """One string for the racer (run, tag): the run itself for the version-2 layout (tag
+    ``race/trajectory``), else ``RUN/NAME`` (NAME the tag after ``race/trajectory/``, or the
+    whole tag). Unique as long as no run is named like another run's racer; readers make it
+    unique where one is."""
+    if tag == RACE_TAGS["trajectory"]:
+        return run
+    prefix = RACE_TAGS["trajectory"] + "/"
+    name = tag[len(prefix) :] if tag.startswith(prefix) and len(tag) > len(prefix) else tag
+    return f"{run}/{name}"
 
 
 def make_metadata(
@@ -166,6 +217,8 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
     (`summaries.race.SURFACES`, `summaries.race.OPTIMIZERS`), so missing fields are read
     from there, as version-1 readers did. A version-1 matrix gets
     ``sequence_accuracy_tag`` null and ``v1_sequence_accuracy_names`` to match scalars by.
+    Version 2 differs from 3 only in layout (one run per racer): its trajectories get
+    ``racer`` null, so readers name each racer by its run (`racer_name`).
     """
     kind = payload.get("kind")
     version = payload.get("version")

@@ -6,7 +6,7 @@ the tests call in-process against TensorBoard's own data provider.
 
 The page shows what the logs say: titles, description, formula, tolerance, colour order
 (`order`), log scale and whether the surface is analytic all come from the trajectory
-metadata (`summaries.format`, version 2; older metadata is upgraded on reading). The only
+metadata (`summaries.format`, version 3; older metadata is upgraded on reading). The only
 library this module calls is `summaries.race`: its surface names decide whether a what-if
 can re-run a race (`summaries.race.engine.simulate`, TensorFlow, imported on first use).
 
@@ -168,7 +168,9 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_whatif(self, request):
         name = arg_str(request, "race", max_len=MAX_NAME)
-        # `run` names the racer; `optimizer` still works where one racer has it
+        # `racer` (its id) names the racer; `run` or `optimizer` still work where one racer
+        # has it
+        racer = arg_str(request, "racer", "", max_len=2 * MAX_NAME) or None
         run = arg_str(request, "run", "", max_len=MAX_NAME) or None
         optimizer = arg_str(request, "optimizer", "", max_len=MAX_NAME) or None
         warmup = arg_int(request, "warmup", 0, 0, 1) == 1
@@ -186,6 +188,7 @@ class RacePlugin(FlowscopePlugin):
         return self.whatif_impl(
             *self.context(request),
             race=name,
+            racer=racer,
             run=run,
             optimizer=optimizer,
             learning_rate=lr,
@@ -240,6 +243,9 @@ class RacePlugin(FlowscopePlugin):
         """One racer's trajectory, downsampled to at most `points` rows (LTTB)."""
         series, path = self._path(ctx, experiment_id, run, tag)
         return {
+            "id": self._ids(ctx, experiment_id).get(
+                (run, series.tag), fmt.racer_id(run, series.tag)
+            ),
             "run": run,
             "tag": series.tag,
             "whatif": False,
@@ -256,7 +262,10 @@ class RacePlugin(FlowscopePlugin):
         rows = []
         for entry in found["racers"]:
             row = {
+                "id": entry["id"],
                 "run": entry["run"],
+                "tag": entry["tag"],
+                "name": entry["name"],
                 "optimizer": entry["optimizer"],
                 "hyperparameters": entry["hyperparameters"],
             }
@@ -285,22 +294,29 @@ class RacePlugin(FlowscopePlugin):
         steps: int | None = None,
         points: int = DEFAULT_POINTS,
         warmup: bool = False,
+        racer: str | None = None,
     ) -> dict[str, Any]:
-        """Re-run one racer (by `run`, or by an `optimizer` only one racer uses) with another
-        learning rate / momentum on an analytic surface.
+        """Re-run one racer (by its `racer` id, or by a `run` or an `optimizer` only one racer
+        uses) with another learning rate / momentum on an analytic surface.
 
         `warmup` only prepares the engine (imports TensorFlow, traces one step) so that the
         page's first real what-if answers quickly; the page asks on first focus.
         """
         found = self._race(ctx, experiment_id, race)
-        entry = _racer(found, run, optimizer)
+        entry = _racer(found, racer, run, optimizer)
         if not entry["whatif"]:  # a surface or optimizer the engine cannot re-run
             raise bad_request(entry["whatif_reason"])
         optimizer = entry["optimizer"]
         hyper = dict(entry["hyperparameters"])
         if warmup:
             self._simulate({}, found, optimizer, hyper, found["start"], 1)
-            return {"race": race, "run": entry["run"], "optimizer": optimizer, "warm": True}
+            return {
+                "race": race,
+                "id": entry["id"],
+                "run": entry["run"],
+                "optimizer": optimizer,
+                "warm": True,
+            }
         if learning_rate is None:
             raise bad_request("missing query parameter 'learning_rate'")
         if momentum is not None and "momentum" not in hyper:
@@ -318,6 +334,7 @@ class RacePlugin(FlowscopePlugin):
             simulated = self._simulate(path.content, found, optimizer, hyper, start, steps)
             self._whatifs.put(key, simulated)
         return {
+            "id": entry["id"],
             "run": entry["run"],
             "tag": series.tag,
             "whatif": True,
@@ -357,10 +374,11 @@ class RacePlugin(FlowscopePlugin):
                     for key in ("window", "minima"):
                         race[key] = race.get(key) or content.get(key)
         closed_form = _closed_form_surfaces()
+        _unique_ids(races)
         for race in races.values():
             # the logged colour order gives every optimizer one colour in every race
             race["racers"].sort(
-                key=lambda r: (r["palette_index"] is None, r["palette_index"] or 0, r["run"])
+                key=lambda r: (r["palette_index"] is None, r["palette_index"] or 0, r["id"])
             )
             if race["tolerance"] is None:
                 race["tolerance"] = _default_tolerance(race)
@@ -385,6 +403,11 @@ class RacePlugin(FlowscopePlugin):
         self._derived = (catalog, races)
         return races
 
+    def _ids(self, ctx, experiment_id: str) -> dict[tuple[str, str], str]:
+        """{(run, tag): racer id} of every listed racer."""
+        races = self._races(ctx, experiment_id)
+        return {(r["run"], r["tag"]): r["id"] for race in races.values() for r in race["racers"]}
+
     def _race(self, ctx, experiment_id: str, name: str) -> dict:
         race = self._races(ctx, experiment_id).get(name)
         if race is None:
@@ -397,6 +420,11 @@ class RacePlugin(FlowscopePlugin):
         tags = {t: s for t, s in listed.items() if s.error is not None or s.kind == fmt.TRAJECTORY}
         if not tags:
             raise not_found(f"no trajectory in run {run!r}")
+        if tag is None and DEFAULT_TAG not in tags and len(tags) > 1:  # the race layout
+            raise bad_request(
+                f"run {run!r} holds {len(tags)} racers: name one with query parameter 'tag' "
+                f"({', '.join(map(repr, sorted(tags)))})"
+            )
         if tag is None:
             tag = DEFAULT_TAG if DEFAULT_TAG in tags else sorted(tags)[0]
         series = tags.get(tag)
@@ -435,28 +463,45 @@ class RacePlugin(FlowscopePlugin):
         return Track(rows, merged)
 
 
-def _racer(race: dict[str, Any], run: str | None, optimizer: str | None) -> dict[str, Any]:
-    """The racer a what-if names: by run (its identity), else by an unambiguous optimizer."""
+def _racer(
+    race: dict[str, Any], racer: str | None, run: str | None, optimizer: str | None
+) -> dict[str, Any]:
+    """The racer a what-if names: by id (its identity), else by a run or an optimizer that
+    only one racer of the race has."""
     name = race["race"]
-    if run is not None:
-        entry = next((r for r in race["racers"] if r["run"] == run), None)
+    if racer is not None:
+        entry = next((r for r in race["racers"] if r["id"] == racer), None)
         if entry is None:
+            raise not_found(f"race {name!r} has no racer {racer!r}")
+        if run is not None and entry["run"] != run:
+            raise bad_request(f"racer {racer!r} is in run {entry['run']!r}, not {run!r}")
+    elif run is not None:
+        found = [r for r in race["racers"] if r["run"] == run]
+        if not found:
             raise not_found(f"race {name!r} has no racer with run {run!r}")
+        if len(found) > 1:  # the race layout: one run holds every racer of the race
+            ids = ", ".join(repr(r["id"]) for r in found)
+            raise bad_request(
+                f"run {run!r} holds {len(found)} racers of race {name!r} ({ids}): "
+                "name one with query parameter 'racer'"
+            )
+        entry = found[0]
+    if racer is not None or run is not None:
         if optimizer is not None and entry["optimizer"] != optimizer:
             raise bad_request(
-                f"run {run!r} races optimizer {entry['optimizer']!r}, not {optimizer!r}"
+                f"racer {entry['id']!r} races optimizer {entry['optimizer']!r}, not {optimizer!r}"
             )
         return entry
     if optimizer is None:
-        raise bad_request("missing query parameter 'run'")
+        raise bad_request("missing query parameter 'racer' (or 'run')")
     matches = [r for r in race["racers"] if r["optimizer"] == optimizer]
     if not matches:
         raise not_found(f"race {name!r} has no optimizer {optimizer!r}")
-    if len(matches) > 1:  # e.g. Adam at two learning rates: only the run tells them apart
-        runs = ", ".join(repr(r["run"]) for r in matches)
+    if len(matches) > 1:  # e.g. Adam at two learning rates: only the id tells them apart
+        ids = ", ".join(repr(r["id"]) for r in matches)
         raise bad_request(
-            f"optimizer {optimizer!r} races {len(matches)} times in race {name!r} ({runs}): "
-            "name the racer with query parameter 'run'"
+            f"optimizer {optimizer!r} races {len(matches)} times in race {name!r} ({ids}): "
+            "name the racer with query parameter 'racer'"
         )
     return matches[0]
 
@@ -500,6 +545,8 @@ def _add_racer(races: dict[str, dict], series: Series) -> None:
     optimizer = str(content.get("optimizer", series.run))
     race["racers"].append(
         {
+            "id": fmt.racer_id(series.run, series.tag),
+            "name": fmt.racer_name(series.run, series.tag, content),
             "run": series.run,
             "tag": series.tag,
             "optimizer": optimizer,
@@ -511,6 +558,22 @@ def _add_racer(races: dict[str, dict], series: Series) -> None:
             "error": series.error,
         }
     )
+
+
+def _unique_ids(races: dict[str, dict]) -> None:
+    """Make every racer's id unique (a run named like another run's racer: ``a/b`` beside
+    ``a`` holding ``race/trajectory/b``): a later repeat becomes ``RUN/TAG``, then ``#n``."""
+    seen: set[str] = set()
+    for name in sorted(races):
+        for racer in races[name]["racers"]:
+            candidate = racer["id"]
+            if candidate in seen:
+                candidate = f"{racer['run']}/{racer['tag']}"
+                count = 2
+                while candidate in seen:
+                    candidate, count = f"{racer['run']}/{racer['tag']}#{count}", count + 1
+            racer["id"] = candidate
+            seen.add(candidate)
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_ingester, plugin_event_multiplexer
 from tensorboard.backend.event_processing.data_provider import MultiplexerDataProvider
 from tensorboard.plugins import base_plugin
+from tensorboard.plugins.core import core_plugin
 from werkzeug import test as werkzeug_test
 
 from tb_plugin import loaders
@@ -41,7 +42,11 @@ def _active_filter(flags: argparse.Namespace):
 class InProcessBoard:
     """TensorBoard's WSGI app over `logdir` with both Flowscope plugins, in this process."""
 
-    def __init__(self, logdir: Path | str, reload_multifile: bool | None = None):
+    def __init__(
+        self, logdir: Path | str, reload_multifile: bool | None = None, core: bool = False
+    ):
+        """`core`: also TensorBoard's core plugin (``/data/runs``, ``/data/environment``),
+        whose run list every stock dashboard shows."""
         self.logdir = str(logdir)
         flags = argparse.Namespace(
             logdir=self.logdir,
@@ -50,6 +55,7 @@ class InProcessBoard:
             window_title="",
             reload_multifile=reload_multifile,  # None: unset, as on TensorBoard's command line
             reload_multifile_inactive_secs=86400,
+            logdir_spec="",
         )
         instances = [loader() for loader in LOADERS]
         for loader in instances:
@@ -74,6 +80,9 @@ class InProcessBoard:
         for loader in instances:
             plugin = loader.load(context)
             assert plugin is not None, f"{type(loader).__name__} failed to load"
+            self.plugins[plugin.plugin_name] = plugin
+        if core:
+            plugin = core_plugin.CorePlugin(context)
             self.plugins[plugin.plugin_name] = plugin
         self.app = application.TensorBoardWSGI(
             list(self.plugins.values()), data_provider=self.provider

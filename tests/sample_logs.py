@@ -8,45 +8,51 @@ import numpy as np
 
 from summaries import pb
 from summaries import race as race_summaries
+from summaries.format import race_tag
 
 SADDLE_WINDOW = [-2.0, 2.0, -2.0, 2.0]
 
 
-def write_race(logdir: Path, race: str = "saddle-race", steps: int = 50) -> list[str]:
-    """A race of two racers on the saddle x^2 - y^2; returns the run names."""
+def write_race(
+    logdir: Path, race: str = "saddle-race", steps: int = 50, one_run: bool = True
+) -> list[str]:
+    """A race of two racers on the saddle x^2 - y^2; returns the run names.
+
+    `one_run`: Flowscope's layout (format version 3), one run `<race>` holding both racers
+    (`race/trajectory/<name>`); else the version-2 layout, one run `<race>/<name>` per racer.
+    """
     xs, ys = np.meshgrid(np.linspace(-2, 2, 41), np.linspace(-2, 2, 41))
-    runs = []
+    surface = pb.surface_pb(
+        "race/surface", xs**2 - ys**2, race=race, surface="saddle", window=SADDLE_WINDOW
+    )
+    runs: dict[str, list] = {}
     for name, lr in (("sgd", 0.05), ("adam", 0.1)):
-        run = f"{race}/{name}"
         pos = np.zeros((steps, 2))
         pos[0] = (1.0, 1e-3)
         for i in range(1, steps):
             x, y = pos[i - 1]
             pos[i] = (x - lr * 2 * x, y + lr * 2 * y)
         loss = pos[:, 0] ** 2 - pos[:, 1] ** 2
-        with pb.LogWriter(str(logdir / run)) as writer:
-            writer.add(
-                pb.surface_pb(
-                    "race/surface", xs**2 - ys**2, race=race, surface="saddle", window=SADDLE_WINDOW
-                ),
-                step=0,
-            )
-            events = race_summaries.trajectory_pb(
-                "race/trajectory",
-                np.arange(steps),
-                pos,
-                loss,
-                race=race,
-                optimizer=name,
-                surface="saddle",
-                window=SADDLE_WINDOW,
-                hyperparameters={"learning_rate": lr},
-                chunk=16,
-            )
+        events = race_summaries.trajectory_pb(
+            race_tag("trajectory", name) if one_run else race_tag("trajectory"),
+            np.arange(steps),
+            pos,
+            loss,
+            race=race,
+            optimizer=name,
+            racer=name if one_run else None,
+            surface="saddle",
+            window=SADDLE_WINDOW,
+            hyperparameters={"learning_rate": lr},
+            chunk=16,
+        )
+        runs.setdefault(race if one_run else f"{race}/{name}", []).extend(events)
+    for run, events in runs.items():
+        with pb.LogWriter(str(logdir / run)) as writer:  # one event file per run
+            writer.add(surface, step=0)
             for first, summary in events:
                 writer.add(summary, step=first)
-        runs.append(run)
-    return runs
+    return list(runs)
 
 
 def write_confusion(logdir: Path, run: str = "captcha-toy", steps: int = 3) -> str:

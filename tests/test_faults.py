@@ -30,9 +30,9 @@ def test_corrupt_truncated_empty_unknown_version_and_deleted_runs(tmp_path, tens
     write_confusion(logdir, run="good-confusion")
     # truncated: a copy of a good file cut mid-record
     write_race(logdir, race="truncated")
-    for run_dir in (logdir / "truncated").iterdir():
-        data = _event_file(run_dir).read_bytes()
-        _event_file(run_dir).write_bytes(data[: len(data) // 2])
+    for path in (logdir / "truncated").rglob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
     # corrupt: bytes flipped inside a record
     write_confusion(logdir, run="corrupt")
     path = _event_file(logdir / "corrupt")

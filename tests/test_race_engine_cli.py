@@ -1,4 +1,4 @@
-"""`flowscope race`: runs per racer, what the logs hold, tuning records and one-line errors."""
+"""`flowscope race`: one run per race, what the logs hold, tuning records and one-line errors."""
 
 from __future__ import annotations
 
@@ -42,17 +42,21 @@ def raced(tmp_path_factory):
     return logdir
 
 
-def test_one_run_per_racer_named_after_race_and_optimizer(raced):
+def test_one_run_per_race_holding_every_racer(raced):
     runs = sorted(str(p.parent.relative_to(raced)) for p in raced.rglob("events.out.tfevents.*"))
-    assert runs == [
-        f"race-{s}/{o}" for s in ("nn_plane", "rosenbrock") for o in ("adam", "lion", "sgd")
-    ]
+    assert runs == ["race-nn_plane", "race-rosenbrock"]
+    tags = sorted(read_run(raced / "race-rosenbrock"))
+    names = ("adam", "lion", "sgd")
+    assert tags == sorted(
+        ["race/surface", *(f"race/{kind}/{o}" for kind in ("loss", "trajectory") for o in names)]
+    )
 
 
 def test_trajectory_surface_and_loss_scalars(raced):
-    run = read_run(raced / "race-rosenbrock" / "adam")
-    meta, (rows,), steps = run["race/trajectory"]
+    run = read_run(raced / "race-rosenbrock")
+    meta, (rows,), steps = run["race/trajectory/adam"]
     assert meta["race"] == "race-rosenbrock" and meta["optimizer"] == "adam"
+    assert meta["racer"] == "adam"
     assert meta["hyperparameters"] == {"learning_rate": 0.02}  # the --hp override
     assert meta["tolerance"] == SURFACES["rosenbrock"].tolerance
     assert meta["tuning"] is None and meta["keras_class"] == "keras.optimizers.Adam"
@@ -73,16 +77,18 @@ def test_trajectory_surface_and_loss_scalars(raced):
     smeta, (grid,), _ = run["race/surface"]
     assert smeta["window"] == list(SURFACES["rosenbrock"].window) and smeta["log_scale"]
     np.testing.assert_allclose(grid, SURFACES["rosenbrock"].grid(race_cli.GRID)[2], rtol=1e-6)
-    acc = ea.EventAccumulator(str(raced / "race-rosenbrock" / "adam"), {ea.TENSORS: 0})
+    acc = ea.EventAccumulator(str(raced / "race-rosenbrock"), {ea.TENSORS: 0})
     acc.Reload()
     # scalars written as tensors by the v2 format
-    losses = [float(tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors("race/loss")]
+    losses = [
+        float(tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors("race/loss/adam")
+    ]
     np.testing.assert_allclose(losses, rows[:, 3], rtol=1e-6)
 
 
 def test_network_racer_records_its_plane(raced):
-    run = read_run(raced / "race-nn_plane" / "sgd")
-    meta, (rows,), _ = run["race/trajectory"]
+    run = read_run(raced / "race-nn_plane")
+    meta, (rows,), _ = run["race/trajectory/sgd"]
     assert meta["basis"]["parameters"] == SURFACES["nn_plane"].size
     assert "filter-normalised" in meta["basis"]["directions"]
     assert meta["tolerance_kind"] == "loss" and meta["minima"] == []
@@ -104,7 +110,7 @@ def test_leaderboard_printed_per_surface(raced, capsys):
     assert "keras.optimizers.Adam(learning_rate=0.05)" in out  # defaults stated
     board = out[out.index("race-rosenbrock: Rosenbrock") :]
     assert all(name in board for name in ("SGD", "Adam", "Lion"))
-    assert len(list((raced / "race-rosenbrock" / "adam").glob("events.out.tfevents.*"))) == 1
+    assert len(list((raced / "race-rosenbrock").glob("events.out.tfevents.*"))) == 1
 
 
 def test_tune_records_search_and_flags_the_edge(tmp_path, capsys):
@@ -113,13 +119,14 @@ def test_tune_records_search_and_flags_the_edge(tmp_path, capsys):
     assert race_cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "objective:" in out and "search space:" in out and "3 trials" in out
-    meta, _, _ = read_run(tmp_path / "tuned-quadratic" / "momentum")["race/trajectory"]
+    tuned = read_run(tmp_path / "tuned-quadratic")
+    meta = tuned["race/trajectory/momentum"][0]
     tuning = meta["tuning"]
     assert tuning["budget"] == 3 and len(tuning["trials"]) == 3
     assert set(tuning["search_space"]) == {"learning_rate", "momentum"}
     best = tuning["trials"][tuning["best"]]["hyperparameters"]
     assert meta["hyperparameters"]["learning_rate"] == pytest.approx(best["learning_rate"])
-    adam = read_run(tmp_path / "tuned-quadratic" / "adam")["race/trajectory"][0]["tuning"]
+    adam = tuned["race/trajectory/adam"][0]["tuning"]
     assert set(adam["search_space"]) == {"learning_rate"}
     # every optimizer tried the same learning rates
     rates = [t["hyperparameters"]["learning_rate"] for t in tuning["trials"]]

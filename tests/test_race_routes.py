@@ -69,19 +69,29 @@ def write_race(
     chunk: int = pb.DEFAULT_CHUNK,
     with_surface: bool = True,
     basis: dict | None = None,
+    one_run: bool = False,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """One run `<race>/<name>` per racer (+ the surface in the first); {run: (pos, loss)}."""
+    """The racers of one race and its surface; {racer id: (pos, loss)}.
+
+    `one_run`: Flowscope's layout (format version 3), one run `<race>` holding every racer as
+    `race/trajectory/<name>` (+ `race/loss/<name>` scalars), so the racer id is `<race>/<name>`;
+    else one run `<race>/<name>` per racer (tag `race/trajectory`), whose id is that run.
+    """
     surface = SURFACES[surface_name]
     momenta = [0.0] * len(lrs) if momenta is None else list(momenta)
     names = names or NAMES[: len(lrs)]
     pos, losses = heavy_ball(surface_name, lrs, momenta, steps)
     written = {}
-    for i, name in enumerate(names):
-        run = f"{race}/{name}"
-        hyper = {"learning_rate": float(lrs[i])}
-        if name in MOMENTUM_OPTIMIZERS:
-            hyper["momentum"] = float(momenta[i])
-        with pb.LogWriter(str(logdir / run)) as writer:
+    writers = {}
+    try:
+        for i, name in enumerate(names):
+            run = race if one_run else f"{race}/{name}"
+            hyper = {"learning_rate": float(lrs[i])}
+            if name in MOMENTUM_OPTIMIZERS:
+                hyper["momentum"] = float(momenta[i])
+            if run not in writers:  # one writer (one event file) per run
+                writers[run] = pb.LogWriter(str(logdir / run))
+            writer = writers[run]
             if i == 0 and with_surface:
                 _, _, values = surface.grid(grid)
                 write_surface(
@@ -89,13 +99,27 @@ def write_race(
                     window=surface.window, minima=surface.minima, log_scale=surface.log_scale,
                 )  # fmt: skip
             write_trajectory(
-                writer, "race/trajectory", np.arange(steps + 1), pos[i], losses[i],
+                writer, fmt.race_tag("trajectory", name if one_run else None),
+                np.arange(steps + 1), pos[i], losses[i],
                 race=race, optimizer=name, surface=surface_name, window=surface.window,
                 start=surface.start, minima=surface.minima, hyperparameters=hyper,
                 tolerance=surface.tolerance, chunk=chunk, basis=basis,
+                racer=name if one_run else None,
             )  # fmt: skip
-        written[run] = (pos[i], losses[i])
+            if one_run:
+                with np.errstate(over="ignore"):  # a diverged racer's loss is inf in float32
+                    writer.add_scalars(fmt.race_tag("loss", name), losses[i].tolist())
+            written[f"{race}/{name}"] = (pos[i], losses[i])
+    finally:
+        for writer in writers.values():
+            writer.close()
     return written
+
+
+def where(racer_id: str) -> dict[str, str]:
+    """The /trajectory query (run, tag) of a racer written by `write_race(..., one_run=True)`."""
+    run, name = racer_id.rsplit("/", 1)
+    return {"run": run, "tag": fmt.race_tag("trajectory", name)}
 
 
 def write_big_race(logdir: Path, race: str = "big", steps: int = 10_000) -> dict:
@@ -111,14 +135,15 @@ def logs(tmp_path_factory):
     """A logdir with four races, and what was written (for exact comparisons)."""
     logdir = tmp_path_factory.mktemp("race-routes") / "logs"
     written = {}
+    # saddle and rosen in Flowscope's layout (one run per race), the others one run per racer
     written.update(
         write_race(logdir, "saddle", "saddle", [0.05, 0.02, 0.1], [0.0, 0.9, 0.0],
-                   names=["sgd", "momentum", "adam"], steps=120)
+                   names=["sgd", "momentum", "adam"], steps=120, one_run=True)
     )  # fmt: skip
     # Rosenbrock: sgd arrives slowly, adam (lr 0.01) flies off within a few steps
     written.update(
         write_race(logdir, "rosen", "rosenbrock", [1e-3, 2e-4, 1e-2], [0.0, 0.9, 0.0],
-                   names=["sgd", "momentum", "adam"], steps=3000, chunk=256)
+                   names=["sgd", "momentum", "adam"], steps=3000, chunk=256, one_run=True)
     )  # fmt: skip
     written.update(write_race(logdir, "bare", "himmelblau", [0.01], with_surface=False))
     written.update(
@@ -216,14 +241,15 @@ def test_surface_grid_contours_and_minima(board):
 def test_trajectory_full_and_downsampled_keep_first_last_and_divergence(board, logs):
     _, written = logs
     pos, loss = written["rosen/momentum"]
-    full = board.plugin(PLUGIN, "trajectory", run="rosen/momentum", points=5000)
+    full = board.plugin(PLUGIN, "trajectory", **where("rosen/momentum"), points=5000)
+    assert full["id"] == "rosen/momentum" and full["run"] == "rosen"
     assert full["total_points"] == full["points"] == 3001 and full["downsampling"] == "none"
     assert full["step"] == list(range(3001))
     np.testing.assert_allclose(full["x"], pos[:, 0], rtol=1e-6)
     np.testing.assert_allclose(full["loss"], loss, rtol=1e-6)
     assert full["optimizer"] == "momentum" and full["hyperparameters"]["momentum"] == 0.9
 
-    small = board.plugin(PLUGIN, "trajectory", run="rosen/momentum", points=40)
+    small = board.plugin(PLUGIN, "trajectory", **where("rosen/momentum"), points=40)
     assert small["points"] == len(small["step"]) <= 40 and small["downsampling"] == "lttb"
     assert small["step"][0] == 0 and small["step"][-1] == 3000
     assert small["step"] == sorted(set(small["step"]))
@@ -234,7 +260,7 @@ def test_trajectory_full_and_downsampled_keep_first_last_and_divergence(board, l
     expected = trajectory_metrics(pos, loss, minima=[[1, 1]], window=[-2, 2, -1, 3],
                                   tolerance=0.05)  # fmt: skip
     assert expected["diverged"]
-    div = board.plugin(PLUGIN, "trajectory", run="rosen/adam", points=10)
+    div = board.plugin(PLUGIN, "trajectory", **where("rosen/adam"), points=10)
     assert div["diverged_step"] == expected["diverged_step"]
     assert div["step"][div["diverged_index"]] == expected["diverged_step"]
     assert {0, 3000, expected["diverged_step"], expected["diverged_step"] - 1} <= set(div["step"])
@@ -265,9 +291,13 @@ def test_leaderboard_has_one_row_per_racer_with_the_metrics(board, logs):
 
 def test_bad_parameters_are_400_and_unknown_names_404(board):
     for route, params in [
-        ("trajectory", {"run": "rosen/sgd", "points": "1"}),
-        ("trajectory", {"run": "rosen/sgd", "points": "5001"}),
-        ("trajectory", {"run": "rosen/sgd", "points": "many"}),
+        ("trajectory", {**where("rosen/sgd"), "points": "1"}),
+        ("trajectory", {**where("rosen/sgd"), "points": "5001"}),
+        ("trajectory", {**where("rosen/sgd"), "points": "many"}),
+        ("trajectory", {"run": "rosen"}),  # a run holding three racers: which one?
+        ("whatif", {"race": "saddle", "run": "saddle", "learning_rate": "0.1"}),
+        ("whatif", {"race": "saddle", "racer": "saddle/sgd", "run": "rosen",
+                    "learning_rate": "0.1"}),
         ("trajectory", {}),
         ("surface", {}),
         ("surface", {"race": "rosen", "levels": "1000"}),
@@ -288,7 +318,10 @@ def test_bad_parameters_are_400_and_unknown_names_404(board):
         assert body["error"], (route, params)
     for route, params in [
         ("trajectory", {"run": "nope/sgd"}),
-        ("trajectory", {"run": "rosen/sgd", "tag": "race/nope"}),
+        ("trajectory", {"run": "rosen", "tag": "race/nope"}),
+        ("trajectory", {"run": "rosen/sgd"}),  # a racer's id is not a run
+        ("whatif", {"race": "saddle", "racer": "saddle/lion", "learning_rate": "0.1"}),
+        ("whatif", {"race": "saddle", "racer": "rosen/sgd", "learning_rate": "0.1"}),
         ("surface", {"race": "nope"}),
         ("surface", {"race": "bare"}),  # a race without a surface summary
         ("leaderboard", {"race": "nope"}),
@@ -317,7 +350,7 @@ def test_trajectory_cache_follows_a_growing_run(board, logs):
 
 
 def test_whatif_reruns_the_real_optimizer(board, logs):
-    logged = board.plugin(PLUGIN, "trajectory", run="saddle/momentum", points=5000)
+    logged = board.plugin(PLUGIN, "trajectory", **where("saddle/momentum"), points=5000)
     assert board.plugin(PLUGIN, "whatif", race="saddle", optimizer="momentum", warmup=1)["warm"]
     started = time.monotonic()
     body = board.plugin(PLUGIN, "whatif", race="saddle", optimizer="momentum",
@@ -390,7 +423,7 @@ def test_racers_sharing_an_optimizer_are_told_apart_by_run(tmp_path):
     for params in ({"learning_rate": 0.03}, {"warmup": 1}):
         body = board.plugin(PLUGIN, "whatif", expect=400, race="twin", optimizer="momentum",
                             **params)  # fmt: skip
-        assert "'run'" in body["error"] and "twin/heavy" in body["error"], body
+        assert "'racer'" in body["error"] and "twin/heavy" in body["error"], body
     for params, status in [
         ({}, 400),  # neither run nor optimizer
         ({"run": "twin/heavy", "optimizer": "sgd"}, 400),  # not that racer's optimizer
@@ -405,11 +438,11 @@ def test_racers_sharing_an_optimizer_are_told_apart_by_run(tmp_path):
 
 
 # -- logs written by older versions and by other writers -------------------------------
-def _v1_value(tag: str, array: np.ndarray, content: dict) -> summary_pb2.Summary:
+def _v1_value(tag: str, array: np.ndarray, content: dict, version: int = 1) -> summary_pb2.Summary:
     """A Summary as Flowscope 0.1 wrote it: version-1 JSON content, no display fields."""
     metadata = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_TENSOR)
     metadata.plugin_data.plugin_name = fmt.RACE_PLUGIN
-    metadata.plugin_data.content = json.dumps({"version": 1, **content}).encode()
+    metadata.plugin_data.content = json.dumps({"version": version, **content}).encode()
     summary = summary_pb2.Summary()
     summary.value.add(tag=tag, metadata=metadata, tensor=tensor_util.make_tensor_proto(array))
     return summary
@@ -572,8 +605,8 @@ def test_leaderboard_ranks_by_arrival_with_ties_and_outcomes_in_the_lessons_term
     assert [r["rank"] for r in saddle] == [1, 2, 3]  # all arrived; by settled step
     assert [r["settled_step"] for r in saddle] == sorted(r["settled_step"] for r in saddle)
     # the map's stop row is where the racer escaped
-    run = saddle[0]["run"]
-    assert board.plugin(PLUGIN, "trajectory", run=run)["diverged_step"] == saddle[0]["escaped_step"]
+    path = board.plugin(PLUGIN, "trajectory", run=saddle[0]["run"], tag=saddle[0]["tag"])
+    assert path["diverged_step"] == saddle[0]["escaped_step"] and path["id"] == saddle[0]["id"]
 
 
 def test_unbounded_below_is_written_from_the_library_and_filled_in_for_version_1():
@@ -587,4 +620,153 @@ def test_unbounded_below_is_written_from_the_library_and_filled_in_for_version_1
         surface="saddle", window=SURFACES["saddle"].window,
     )  # fmt: skip
     written = json.loads(events[0][1].value[0].metadata.plugin_data.content)
-    assert written["version"] == 2 and written["unbounded_below"] is True
+    assert written["version"] == 3 and written["unbounded_below"] is True
+
+
+# -- the race layout: one run per race (format version 3) ----------------------------------
+def test_a_race_is_one_run_listing_every_racer_and_stock_tabs_list_one_run_per_race(tmp_path):
+    """Seven racers in each of two races make two runs in TensorBoard's own run list (the one
+    every stock tab shows); the race page still lists, draws, ranks and re-runs each racer."""
+    names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adadelta", "adam"]
+    lrs, momenta = [0.01] * 7, [0.0, 0.5, 0.5, 0.0, 0.5, 0.0, 0.0]
+    written = write_race(tmp_path, "race-quadratic", "quadratic", lrs, momenta, names=names,
+                         steps=40, grid=21, one_run=True)  # fmt: skip
+    written.update(write_race(tmp_path, "race-saddle", "saddle", lrs, momenta, names=names,
+                              steps=40, grid=21, one_run=True))  # fmt: skip
+    board = InProcessBoard(tmp_path, core=True)
+    assert sorted(board.get_json("/data/runs")) == ["race-quadratic", "race-saddle"]
+    races = {r["race"]: r for r in board.plugin(PLUGIN, "races")["races"]}
+    assert sorted(races) == ["race-quadratic", "race-saddle"]
+    racers = races["race-quadratic"]["racers"]
+    assert [r["name"] for r in racers] == names  # in the library's colour order
+    assert [r["id"] for r in racers] == [f"race-quadratic/{n}" for n in names]
+    assert {r["run"] for r in racers} == {"race-quadratic"}
+    assert [r["tag"] for r in racers] == [f"race/trajectory/{n}" for n in names]
+    assert [r["palette_index"] for r in racers] == [NAMES.index(n) for n in names]
+    assert races["race-quadratic"]["surface_series"] == {"run": "race-quadratic",
+                                                         "tag": "race/surface"}  # fmt: skip
+    # every racer's own path, leaderboard row and what-if, by its id
+    rows = board.plugin(PLUGIN, "leaderboard", race="race-quadratic")["rows"]
+    assert sorted(r["id"] for r in rows) == sorted(written)[: len(names)]
+    for row in rows:
+        pos, loss = written[row["id"]]
+        path = board.plugin(PLUGIN, "trajectory", run=row["run"], tag=row["tag"], points=5000)
+        assert path["id"] == row["id"] and path["optimizer"] == row["name"]
+        np.testing.assert_allclose(path["x"], pos[:, 0], rtol=1e-6)
+        assert row["final_loss"] == pytest.approx(loss[-1], rel=1e-9)
+    body = board.plugin(PLUGIN, "whatif", race="race-quadratic", racer="race-quadratic/nag",
+                        learning_rate=0.02)  # fmt: skip
+    assert body["id"] == "race-quadratic/nag" and body["hyperparameters"]["momentum"] == 0.5
+    assert body["logged_hyperparameters"]["learning_rate"] == 0.01
+    # the losses are scalars of the race's run, one tag per racer: one Scalars section
+    scalars = board.provider.list_scalars(board.context(), experiment_id="",
+                                          plugin_name="scalars")  # fmt: skip
+    assert sorted(scalars) == ["race-quadratic", "race-saddle"]
+    assert sorted(scalars["race-saddle"]) == sorted(f"race/loss/{n}" for n in names)
+
+
+def _v2_value(tag: str, array: np.ndarray, content: dict) -> summary_pb2.Summary:
+    """A Summary as Flowscope 0.2 wrote it: version-2 JSON content (display fields, no racer)."""
+    return _v1_value(tag, array, content, version=2)
+
+
+def test_a_version_2_race_with_one_run_per_racer_displays_as_before(tmp_path):
+    """A hand-built logdir of format version 2: one run `<race>/<optimizer>` per racer, tags
+    race/trajectory, race/surface, race/loss; each racer is still its run, as before."""
+    surface = SURFACES["quadratic"]
+    pos, losses = heavy_ball("quadratic", [0.02, 0.01], [0.0, 0.5], 50)
+    display = {
+        "surface_title": surface.title, "description": surface.description,
+        "formula": surface.formula, "analytic": True, "tolerance": 0.05, "log_scale": False,
+        "tuning": None, "unbounded_below": False,
+    }  # fmt: skip
+    for i, name in enumerate(["sgd", "momentum"]):
+        with pb.LogWriter(str(tmp_path / "race-quadratic" / name)) as writer:
+            grid = surface.grid(21)[2].astype(np.float32)
+            writer.add(
+                _v2_value("race/surface", grid, {
+                    "kind": "surface", "race": "race-quadratic", "surface": "quadratic",
+                    "window": list(surface.window), "minima": surface.minima,
+                    "log_scale": False,
+                }),
+                step=0,
+            )  # fmt: skip
+            hyper = {"learning_rate": [0.02, 0.01][i], **({"momentum": 0.5} if i else {})}
+            writer.add(
+                _v2_value("race/trajectory", np.column_stack([np.arange(51), pos[i], losses[i]]), {
+                    "kind": "trajectory", "race": "race-quadratic", "optimizer": name,
+                    "hyperparameters": hyper, "surface": "quadratic",
+                    "window": list(surface.window), "start": list(surface.start),
+                    "minima": [list(m) for m in surface.minima], "basis": None, "chunk": 4096,
+                    "optimizer_title": name.title(), "order": NAMES.index(name), **display,
+                }),
+                step=0,
+            )  # fmt: skip
+            writer.add_scalars("race/loss", losses[i].tolist())
+    board = InProcessBoard(tmp_path, core=True)
+    assert sorted(board.get_json("/data/runs")) == ["race-quadratic/momentum", "race-quadratic/sgd"]
+    (race,) = board.plugin(PLUGIN, "races")["races"]
+    got = [(r["id"], r["run"], r["tag"], r["name"], r["title"]) for r in race["racers"]]
+    assert got == [
+        ("race-quadratic/sgd", "race-quadratic/sgd", "race/trajectory", "sgd", "Sgd"),
+        ("race-quadratic/momentum", "race-quadratic/momentum", "race/trajectory", "momentum",
+         "Momentum"),
+    ]  # fmt: skip
+    assert race["title"] == surface.title and race["whatif"] is True
+    path = board.plugin(PLUGIN, "trajectory", run="race-quadratic/momentum")  # tag: the default
+    assert path["id"] == "race-quadratic/momentum" and path["total_points"] == 51
+    rows = board.plugin(PLUGIN, "leaderboard", race="race-quadratic")["rows"]
+    assert {r["id"] for r in rows} == {"race-quadratic/sgd", "race-quadratic/momentum"}
+    assert all(r["error"] is None for r in rows)
+    for params in ({"run": "race-quadratic/momentum"}, {"racer": "race-quadratic/momentum"}):
+        body = board.plugin(PLUGIN, "whatif", race="race-quadratic", learning_rate=0.03, **params)
+        assert body["id"] == "race-quadratic/momentum" and body["hyperparameters"] == {
+            "learning_rate": 0.03, "momentum": 0.5,
+        }  # fmt: skip
+    upgraded = fmt.upgrade({"version": 2, "kind": "trajectory", "race": "r", "optimizer": "sgd"})
+    assert upgraded["racer"] is None and upgraded["written_version"] == 2
+
+
+def test_racer_ids_are_unique_even_where_a_run_is_named_like_another_runs_racer(tmp_path):
+    """Run `r/adam` (one racer) beside run `r` holding `race/trajectory/adam`: both would be
+    `r/adam`; the second listed becomes `RUN/TAG`, and each id finds its own racer."""
+    bowl = SURFACES["quadratic"]
+    pos, loss = heavy_ball("quadratic", [0.01, 0.02], [0.0, 0.0], 20)
+    for i, (run, tag) in enumerate([("r", "race/trajectory/adam"), ("r/adam", "race/trajectory")]):
+        with pb.LogWriter(str(tmp_path / run)) as writer:
+            write_trajectory(writer, tag, np.arange(21), pos[i], loss[i], race="r",
+                             optimizer="adam", surface="quadratic", window=bowl.window,
+                             hyperparameters={"learning_rate": [0.01, 0.02][i]})  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    (race,) = board.plugin(PLUGIN, "races")["races"]
+    ids = {(r["run"], r["tag"]): r["id"] for r in race["racers"]}
+    assert len(set(ids.values())) == 2 and ids[("r", "race/trajectory/adam")] == "r/adam"
+    assert ids[("r/adam", "race/trajectory")] == "r/adam/race/trajectory"
+    for (run, tag), racer in ids.items():
+        body = board.plugin(PLUGIN, "whatif", race="r", racer=racer, learning_rate=0.05)
+        assert (body["run"], body["tag"], body["id"]) == (run, tag, racer)
+        assert board.plugin(PLUGIN, "trajectory", run=run, tag=tag)["id"] == racer
+
+
+def test_race_tags_and_racer_names():
+    assert fmt.race_tag("trajectory", "adam") == "race/trajectory/adam"
+    assert fmt.race_tag("loss", "adam") == "race/loss/adam"
+    assert fmt.race_tag("surface") == "race/surface" == fmt.RACE_TAGS["surface"]
+    assert fmt.race_tag("trajectory") == "race/trajectory"  # version 2: one racer per run
+    for kind, racer in [("trajectory", ""), ("loss", "/adam"), ("surface", "adam"),
+                        ("nope", "adam"), ("trajectory", 3)]:  # fmt: skip
+        with pytest.raises(ValueError, match="racer|kind"):
+            fmt.race_tag(kind, racer)
+    assert fmt.racer_name("race-x", "race/trajectory/adam") == "adam"
+    assert fmt.racer_name("race-x/adam", "race/trajectory") == "adam"
+    assert fmt.racer_name("race-x", "paths/mine", {"racer": "Mine"}) == "Mine"
+    assert fmt.racer_id("race-x/adam", "race/trajectory") == "race-x/adam"
+    assert fmt.racer_id("race-x", "race/trajectory/adam") == "race-x/adam"
+    assert fmt.racer_id("race-x", "paths/mine") == "race-x/paths/mine"
+    # the writers check the name they store
+    with pytest.raises(ValueError, match="racer"):
+        trajectory_pb("race/trajectory/a", [0], [[0.0, 0.0]], [0.0], race="r", optimizer="a",
+                      surface="s", window=[-1, 1, -1, 1], racer="/a/")  # fmt: skip
+    with pytest.raises(TypeError, match="racer"):
+        trajectory_pb("race/trajectory/a", [0], [[0.0, 0.0]], [0.0], race="r", optimizer="a",
+                      surface="s", window=[-1, 1, -1, 1], racer=7)  # fmt: skip

@@ -1,9 +1,10 @@
 """`flowscope race`: race real Keras optimizers over loss surfaces and log the race.
 
-Each surface makes one race (``race-<surface>``, or ``tuned-<surface>`` with --tune); each
-optimizer in it is a TensorBoard run ``<race>/<optimizer>`` holding its whole trajectory
-(`race/trajectory`), the surface it raced on (`race/surface`) and its loss per step
-(`race/loss`, so TensorBoard's Scalars tab compares optimizers as runs too).
+Each surface makes one race (``race-<surface>``, or ``tuned-<surface>`` with --tune), written
+as ONE TensorBoard run ``<race>`` (format version 3, so a race adds one run to TensorBoard's
+run lists, not one per optimizer): the surface it is raced on (`race/surface`) and, per
+optimizer, its whole trajectory (`race/trajectory/<optimizer>`) and its loss per step
+(`race/loss/<optimizer>`, side by side in the Scalars tab's `race` section).
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ def main(argv: list[str]) -> int:
         rows = [r for r in results if r["trajectory"].racer.surface == surface]
         print_leaderboard(race_name, SURFACES[surface], rows)
     written = write_logs(logdir, prefix, results, trials if args.tune else None)
-    print(f"\nwrote {written} runs under {logdir}; view them with: tensorboard --logdir {logdir}")
+    print(
+        f"\nwrote {len(results)} racers as {written} runs (one per race) under {logdir}; "
+        f"view them with: tensorboard --logdir {logdir}"
+    )
     return 0
 
 
@@ -251,65 +255,78 @@ def print_leaderboard(race_name: str, surf, rows: list[dict[str, Any]]) -> None:
 def write_logs(
     logdir: Path, prefix: str, results: list[dict[str, Any]], budget: int | None = None
 ) -> int:
-    """One run per racer: trajectory, surface grid and loss scalars. Returns the run count."""
+    """One run per race: its surface grid, and every racer's trajectory and loss scalars
+    under its own tags (`summaries.format.race_tag`). Returns the run count."""
     from summaries import race as race_summaries
+    from summaries.format import race_tag
     from summaries.race import optimizers as opts
     from summaries.race.surfaces import SURFACES
 
     order = list(opts.OPTIMIZERS)  # the colour order on the page
+    races: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        races.setdefault(r["trajectory"].racer.surface, []).append(r)
 
-    grids: dict[str, Any] = {}
-    for r in progress(results, "writing logs"):
-        t, m = r["trajectory"], r["metrics"]
-        surf = SURFACES[t.racer.surface]
-        if surf.name not in grids:
-            grids[surf.name] = surf.grid(GRID if surf.direct else GRID_MODEL)[2]
+    for surface_name, racers in progress(list(races.items()), "writing logs"):
+        surf = SURFACES[surface_name]
         race_name = f"{prefix}-{surf.name}"
-        run_dir = logdir / race_name / t.racer.optimizer
+        run_dir = logdir / race_name
         run_dir.mkdir(parents=True, exist_ok=True)
-        for old in run_dir.glob("events.out.tfevents.*"):  # a re-run replaces the race
-            old.unlink()
-        spec = opts.get_spec(t.racer.optimizer)
-        steps = list(range(len(t.positions)))
+        _clear_race(run_dir, order)
         with LogWriter(str(run_dir)) as writer:
             race_summaries.write_surface(
                 writer,
                 SURFACE_TAG,
-                grids[surf.name],
+                surf.grid(GRID if surf.direct else GRID_MODEL)[2],
                 race=race_name,
                 surface=surf.name,
                 window=surf.window,
                 minima=surf.minima,
                 log_scale=surf.log_scale,
             )
-            race_summaries.write_trajectory(
-                writer,
-                TRAJECTORY_TAG,
-                steps,
-                t.positions,
-                t.losses,
-                race=race_name,
-                optimizer=t.racer.optimizer,
-                surface=surf.name,
-                window=surf.window,
-                hyperparameters=t.racer.hp,
-                start=t.racer.start,
-                minima=surf.minima,
-                basis=surf.basis,
-                optimizer_title=spec.title,
-                surface_title=surf.title,
-                description=surf.description,
-                formula=surf.formula,
-                analytic=surf.analytic,
-                tolerance=surf.tolerance,
-                order=order.index(t.racer.optimizer),
-                log_scale=surf.log_scale,
-                keras_class=f"keras.optimizers.{spec.keras_class}",
-                fixed_arguments=spec.fixed,
-                tolerance_kind=m["tolerance_kind"],
-                diverged_step=t.diverged_step,
-                reason=t.reason,
-                tuning=r.get("tuning"),
-            )
-            writer.add_scalars(LOSS_TAG, t.losses.tolist())
-    return len(results)
+            for r in racers:
+                t, m = r["trajectory"], r["metrics"]
+                name = t.racer.optimizer
+                spec = opts.get_spec(name)
+                race_summaries.write_trajectory(
+                    writer,
+                    race_tag("trajectory", name),
+                    list(range(len(t.positions))),
+                    t.positions,
+                    t.losses,
+                    race=race_name,
+                    racer=name,
+                    optimizer=name,
+                    surface=surf.name,
+                    window=surf.window,
+                    hyperparameters=t.racer.hp,
+                    start=t.racer.start,
+                    minima=surf.minima,
+                    basis=surf.basis,
+                    optimizer_title=spec.title,
+                    surface_title=surf.title,
+                    description=surf.description,
+                    formula=surf.formula,
+                    analytic=surf.analytic,
+                    tolerance=surf.tolerance,
+                    order=order.index(name),
+                    log_scale=surf.log_scale,
+                    keras_class=f"keras.optimizers.{spec.keras_class}",
+                    fixed_arguments=spec.fixed,
+                    tolerance_kind=m["tolerance_kind"],
+                    diverged_step=t.diverged_step,
+                    reason=t.reason,
+                    tuning=r.get("tuning"),
+                )
+                writer.add_scalars(race_tag("loss", name), t.losses.tolist())
+    return len(races)
+
+
+def _clear_race(run_dir: Any, optimizers: list[str]) -> None:
+    """A re-run replaces the race: drop its old event files, and those of the one-run-per-racer
+    layout of earlier versions (``<race>/<optimizer>``), which would list every racer twice."""
+    folders = [run_dir, *(run_dir / name for name in optimizers)]
+    for folder in folders:
+        if folder.is_dir():
+            for old in folder.glob("events.out.tfevents.*"):
+                old.unlink()

@@ -15,7 +15,8 @@ Modules (each documented in its own docstring):
 
 Names are imported lazily, so ``import summaries.race`` loads neither TensorFlow nor numpy;
 `engine` and `tuning` import TensorFlow only when a race runs. `TAGS` is the tag layout
-Flowscope's own writers use (`summaries.format.RACE_TAGS`).
+Flowscope's own writers use (`summaries.format.RACE_TAGS`): a race is one run, each racer
+NAME is a trajectory `race_tag("trajectory", NAME)` and a loss `race_tag("loss", NAME)`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ _EXPORTS: dict[str, str] = {
     "trajectory_summaries": "summaries.race.summary",
     "DEFAULT_CHUNK": "summaries.race.summary",
     "TRAJECTORY_FIELDS": "summaries.race.summary",
+    # the race layout: one run per race, one tag per racer (format version 3)
+    "race_tag": "summaries.format",
+    "racer_id": "summaries.format",
     # the library
     "SURFACES": "summaries.race.surfaces",
     "Surface": "summaries.race.surfaces",

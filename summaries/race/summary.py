@@ -86,8 +86,10 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
     if unknown:
         raise TypeError(f"unknown display fields: {unknown} (known: {list(DISPLAY_FIELDS)})")
     fields = {key: given.get(key) for key in DISPLAY_FIELDS}
-    for key in ("optimizer_title", "surface_title", "description", "formula"):
+    for key in ("optimizer_title", "surface_title", "description", "formula", "racer"):
         _optional_text(key, fields[key])
+    if fields["racer"] is not None:
+        fmt.race_tag("trajectory", fields["racer"])  # a name that makes a tag: ValueError
     for key in ("analytic", "log_scale", "unbounded_below"):
         if fields[key] is not None:
             checks.check_flag(key, fields[key])
@@ -202,6 +204,7 @@ def trajectory_pb(
     log_scale: bool | None = None,
     tuning: dict[str, Any] | None = None,
     unbounded_below: bool | None = None,
+    racer: str | None = None,
     **extra: Any,
 ) -> list[tuple[int, summary_pb2.Summary]]:
     """Check a whole trajectory, then build its (first step, Summary) chunks (numpy only).
@@ -218,7 +221,9 @@ def trajectory_pb(
     optimizer_title, surface_title, description, formula (plain text), analytic (a
     closed-form library surface the page's what-if can re-run), tolerance (arrival radius
     with minima, else loss threshold), order (the racer's colour order), log_scale, tuning,
-    unbounded_below (the surface has no lower bound: leaving its window is an escape).
+    unbounded_below (the surface has no lower bound: leaving its window is an escape),
+    racer (the racer's name within its race; the race layout writes every racer of a race
+    into one run, under the tag `summaries.format.race_tag("trajectory", racer)`).
     Any other keyword is stored as a further JSON metadata field.
     """
     checks.check_tag(tag, "tag")
@@ -242,6 +247,7 @@ def trajectory_pb(
         log_scale=log_scale,
         tuning=tuning,
         unbounded_below=unbounded_below,
+        racer=racer,
     )
     content = _content(
         race, optimizer, surface, window, hyperparameters, start, minima, basis, chunk,
@@ -333,7 +339,7 @@ def write_trajectory(
     Keyword arguments are those of `trajectory_pb` (race, optimizer, surface and window
     required; hyperparameters, start, minima, basis, chunk; the display fields
     optimizer_title, surface_title, description, formula, analytic, tolerance, order,
-    log_scale, tuning, unbounded_below; any other keyword is stored as further metadata).
+    log_scale, tuning, unbounded_below, racer; any other keyword is stored as further metadata).
     """
     checks.check_writer(writer)
     checks.check_tag(name)
@@ -394,7 +400,8 @@ def trajectory(name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
     Keyword arguments are those of `trajectory_pb`: race, optimizer, surface and window
     (required), hyperparameters, start, minima, basis, chunk, the display fields
     (optimizer_title, surface_title, description, formula, analytic, tolerance, order,
-    log_scale, tuning, unbounded_below); any other keyword is stored as further JSON metadata.
+    log_scale, tuning, unbounded_below, racer); any other keyword is stored as further JSON
+    metadata.
     Returns False when there is no default writer (nothing written).
     """
     events = trajectory_pb(_scoped(name), steps, positions, losses, **kwargs)
