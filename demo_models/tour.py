@@ -4,7 +4,7 @@ The tour is the quickest way to see what Flowscope shows: it trains each of the 
 models briefly (the same code as `flowscope demo NAME --quick`), races the optimizers,
 trains the captcha model, runs the ps/worker lesson on a small local cluster of processes,
 and serves the result. Each demo writes into its own run
-directory, `<logdir>/<name>` (the race writes one run per racer under `<logdir>/race/`).
+directory, `<logdir>/<name>` (the race writes one run per race under `<logdir>/race/`).
 
 Re-running never mixes old and new data in one run: before a demo starts, the tour
 deletes that demo's previous run directory (only the ones it is about to write, and only

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from plugin_harness import InProcessBoard
 from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins import base_plugin
 from tensorboard.util import tensor_util
 
 from summaries import format as fmt
@@ -770,3 +771,43 @@ def test_race_tags_and_racer_names():
     with pytest.raises(TypeError, match="racer"):
         trajectory_pb("race/trajectory/a", [0], [[0.0, 0.0]], [0.0], race="r", optimizer="a",
                       surface="s", window=[-1, 1, -1, 1], racer=7)  # fmt: skip
+
+
+def test_flowscope_race_writes_one_run_per_race_replacing_an_older_layout(tmp_path):
+    """`flowscope race` over logs of the one-run-per-racer layout: the old racer runs go (they
+    would list every racer twice), the race is one run, and TensorBoard's Custom Scalars tab
+    gets one chart of its racers' losses."""
+    import re
+
+    from tensorboard.plugins.custom_scalar import custom_scalars_plugin
+
+    from demo_models.race import cli as race_cli
+
+    write_race(tmp_path, "race-saddle", "saddle", [0.05, 0.1], names=["sgd", "adam"], steps=20)
+    assert (tmp_path / "race-saddle" / "sgd").is_dir()
+    argv = ["--logdir", str(tmp_path), "--steps", "12", "--surfaces", "saddle", "--optimizers",
+            "sgd", "adam", "lion", "--xla", "off"]  # fmt: skip
+    assert race_cli.main(argv) == 0
+    events = sorted(p.parent.name for p in tmp_path.rglob("events.out.tfevents.*"))
+    assert events == ["race-saddle"]
+    board = InProcessBoard(tmp_path, core=True)
+    assert board.get_json("/data/runs") == ["race-saddle"]
+    (race,) = board.plugin(PLUGIN, "races")["races"]
+    assert [(r["id"], r["name"]) for r in race["racers"]] == [
+        ("race-saddle/sgd", "sgd"), ("race-saddle/adam", "adam"), ("race-saddle/lion", "lion"),
+    ]  # fmt: skip
+    assert all(
+        r["steps"] == 12 for r in board.plugin(PLUGIN, "leaderboard", race="race-saddle")["rows"]
+    )
+    context = base_plugin.TBContext(
+        data_provider=board.provider, logdir=str(tmp_path), plugin_name_to_instance={}
+    )
+    plugin = custom_scalars_plugin.CustomScalarsPlugin(context)
+    layout = json.loads(plugin.layout_impl(board.context(), ""))  # the /layout route's JSON
+    (category,) = layout["category"]
+    (chart,) = category["chart"]
+    patterns = chart["multiline"]["tag"]
+    scalars = board.provider.list_scalars(board.context(), experiment_id="",
+                                          plugin_name="scalars")["race-saddle"]  # fmt: skip
+    drawn = sorted(t for t in scalars if any(re.match(p, t) for p in patterns))
+    assert drawn == ["race/loss/adam", "race/loss/lion", "race/loss/sgd"]

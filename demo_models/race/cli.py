@@ -4,7 +4,8 @@ Each surface makes one race (``race-<surface>``, or ``tuned-<surface>`` with --t
 as ONE TensorBoard run ``<race>`` (format version 3, so a race adds one run to TensorBoard's
 run lists, not one per optimizer): the surface it is raced on (`race/surface`) and, per
 optimizer, its whole trajectory (`race/trajectory/<optimizer>`) and its loss per step
-(`race/loss/<optimizer>`, side by side in the Scalars tab's `race` section).
+(`race/loss/<optimizer>`, side by side in the Scalars tab's `race` section, and on one chart
+in the Custom Scalars tab).
 """
 
 from __future__ import annotations
@@ -284,6 +285,7 @@ def write_logs(
                 minima=surf.minima,
                 log_scale=surf.log_scale,
             )
+            writer.add(race_summaries.loss_chart_pb(), step=0)  # Custom Scalars: one chart
             for r in racers:
                 t, m = r["trajectory"], r["metrics"]
                 name = t.racer.optimizer

@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "TRAJECTORY_FIELDS": "summaries.race.summary",
     # the race layout: one run per race, one tag per racer (format version 3)
     "race_tag": "summaries.format",
+    "loss_chart_pb": "summaries.race.summary",
     "racer_id": "summaries.format",
     # the library
     "SURFACES": "summaries.race.surfaces",

@@ -19,6 +19,7 @@ been checked, so bad input never leaves a half-written trajectory behind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -320,6 +321,30 @@ def surface_pb(
         "log_scale": bool(log_scale),
     }
     return protos.summary(tag, values, fmt.make_metadata(fmt.RACE_PLUGIN, fmt.SURFACE, content))
+
+
+def loss_chart_pb(title: str = "Optimizer race") -> summary_pb2.Summary:
+    """A Custom Scalars layout drawing every racer's loss (tags ``race/loss/NAME``) on one chart.
+
+    TensorBoard's Scalars tab draws one chart per tag (a race's losses side by side in its
+    ``race`` section); with this layout in a race's run, its Custom Scalars tab draws them
+    on one chart (select the race's run). Layouts of several runs merge into one chart.
+    """
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    from tensorboard.plugins.custom_scalar import metadata as layout_metadata
+
+    checks.check_text("title", title)
+    prefix = fmt.RACE_TAGS["loss"] + "/"
+    chart = layout_pb2.Chart(
+        title=f"loss per racer ({prefix}*)",
+        multiline=layout_pb2.MultilineChartContent(tag=["^" + re.escape(prefix)]),
+    )
+    layout = layout_pb2.Layout(category=[layout_pb2.Category(title=title, chart=[chart])])
+    return protos.summary(
+        layout_metadata.CONFIG_SUMMARY_TAG,
+        np.array(layout.SerializeToString(), dtype=object),
+        layout_metadata.create_summary_metadata(),
+    )
 
 
 # Old names: `trajectory_events` (numpy) and `trajectory_summaries` are `trajectory_pb`.
