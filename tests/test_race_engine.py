@@ -94,6 +94,47 @@ def test_simulate_equals_eager_and_reuses_its_program():
     np.testing.assert_allclose(again["positions"], positions, rtol=1e-5, atol=1e-6)
 
 
+def test_new_learning_rate_momentum_start_or_steps_never_retrace():
+    """The what-if's loop reads learning rate and momentum from variables: one trace per
+    optimizer, surface and other hyper-parameters, and each answer equals the eager loop."""
+    before = engine.trace_count()
+    engine.simulate("momentum", {"learning_rate": 0.002}, "quadratic", steps=STEPS)
+    assert engine.trace_count() == before + 1
+    for hp, start, steps in [
+        ({"learning_rate": 0.01, "momentum": 0.5}, None, STEPS),
+        ({"learning_rate": 0.003, "momentum": 0.0}, (1.0, -1.0), STEPS + 5),  # plain SGD
+        ({"learning_rate": 0.03, "momentum": 0.95}, None, 3),
+    ]:
+        result = engine.simulate("momentum", hp, "quadratic", start=start, steps=steps)
+        positions, losses = eager_reference(
+            engine.Racer.make("momentum", "quadratic", hp, start), steps
+        )
+        np.testing.assert_allclose(result["positions"], positions, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(result["losses"], losses, rtol=1e-5, atol=1e-6)
+    assert engine.trace_count() == before + 1
+    # RMSprop logs momentum 0 and offers it as a what-if: a momentum of 0.5 moves differently
+    rms = engine.simulate("rmsprop", {"momentum": 0.0}, "quadratic", steps=STEPS)
+    traced = engine.trace_count()
+    moved = engine.simulate("rmsprop", {"momentum": 0.5}, "quadratic", steps=STEPS)
+    assert engine.trace_count() == traced
+    positions, _ = eager_reference(
+        engine.Racer.make("rmsprop", "quadratic", {"momentum": 0.5}), STEPS
+    )
+    np.testing.assert_allclose(moved["positions"], positions, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(moved["positions"], rms["positions"])
+    # another fixed hyper-parameter is another loop
+    engine.simulate("rmsprop", {"rho": 0.8}, "quadratic", steps=STEPS)
+    assert engine.trace_count() == traced + 1
+
+
+def test_prepare_traces_once_and_is_idempotent():
+    before = engine.trace_count()
+    assert engine.prepare("adamax", {"learning_rate": 0.02}, "himmelblau") is False
+    assert engine.prepare("adamax", {"learning_rate": 0.3}, "himmelblau") is True
+    engine.simulate("adamax", {"learning_rate": 0.1}, "himmelblau", steps=STEPS)
+    assert engine.trace_count() == before + 1
+
+
 def test_divergence_freezes_only_the_diverged_racer():
     racers = [
         engine.Racer.make("sgd", "rosenbrock", {"learning_rate": 0.5}),  # flies off

@@ -1,13 +1,17 @@
 """The race engine: many Keras optimizers stepping over loss surfaces in one compiled program.
 
 All racers run inside ONE `tf.function` that loops `tf.while_loop` over the steps and writes
-every racer's (x, y, loss) into a TensorArray (XLA-compiled when it can be). Racers with
-the same optimizer and hyper-parameters on 2-D surfaces share one optimizer and one [k, 2]
-variable, one row per racer: every Keras update rule offered here works element by
-element, so each row follows exactly the trajectory it would follow alone (the tests check
-this against a plain eager `apply_gradients` loop). A racer that produces NaN or Inf, or
-leaves the surface's outer window, is frozen where it is and its step recorded; the
-others race on.
+every racer's (x, y, loss) into a TensorArray (XLA-compiled from XLA_MIN_STEPS steps, where
+its faster steps repay its longer compilation). Racers with the same optimizer and
+hyper-parameters and parameter count share one optimizer and one [k, n] variable, one row
+per racer: every Keras update rule offered here works element by element, so each row
+follows exactly the trajectory it would follow alone (the tests check this against a
+plain eager `apply_gradients` loop). A racer that produces NaN or Inf, or leaves the
+surface's outer window, is cut there (the host finds the first bad row) and its step
+recorded; the others race on, untouched.
+
+`simulate` re-runs one racer per request (the page's what-if) with a cached loop that reads
+its learning rate and momentum from variables, so a new value never retraces it.
 """
 
 from __future__ import annotations
@@ -102,17 +106,71 @@ def _check_steps(steps: Any) -> int:
     return int(steps)
 
 
+class _TensorHyper:
+    """A hyper-parameter that Keras reads as a tensor from a variable: a new value is an
+    assignment, never a retrace.
+
+    Keras decides in Python which slots and branches an optimizer has, by comparing the
+    value with 0 (`if self.momentum != 0:` in SGD, `> 0` in RMSprop). Those comparisons see
+    a non-zero stand-in, so the program always has the momentum branch; with a momentum of
+    0 that branch computes m = 0 * m - lr * g, the very update of the branch without it.
+    Everywhere else Keras converts the value to a tensor (`ops.cast`, `ops.multiply`),
+    which reads the variable inside the compiled loop.
+    """
+
+    def __init__(self, name: str, value: float):
+        import tensorflow as tf
+
+        self.name = name
+        self.variable = tf.Variable(float(value), dtype=tf.float32, trainable=False, name=name)
+
+    def assign(self, value: float) -> None:
+        self.variable.assign(float(value))
+
+    def __tf_tensor__(self, dtype: Any = None, name: str | None = None) -> Any:
+        import tensorflow as tf
+
+        value = self.variable.read_value()
+        return value if dtype is None else tf.cast(value, dtype)
+
+    # what Keras's Python branches see: a value that is never 0
+    def __eq__(self, other: object) -> bool:
+        return False if other == 0 else NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        return True if other == 0 else NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if other == 0:
+            return True
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
+    def __float__(self) -> float:
+        return float(self.variable.numpy())
+
+    def __repr__(self) -> str:
+        return f"_TensorHyper({self.name}={float(self):g})"
+
+
 class _Group:
     """Racers sharing one Keras optimizer: the rows of one [k, size] parameter variable."""
 
-    def __init__(self, racers: list[Racer], rows: list[int]):
+    def __init__(self, racers: list[Racer], rows: list[int], tensor_hyper: bool):
         import tensorflow as tf
 
         self.racers = racers
         self.rows = rows
         self.size = SURFACES[racers[0].surface].size
         self.variable = tf.Variable(self._starts([r.start for r in racers]), name="params")
-        self.optimizer = opts.make(racers[0].optimizer, racers[0].hp)
+        hp = racers[0].hp
+        self.optimizer = opts.make(racers[0].optimizer, hp)
+        # Keras keeps the learning rate in a variable already; momentum is a Python float
+        self.momentum = None
+        if tensor_hyper and "momentum" in hp:
+            self.momentum = _TensorHyper("momentum", hp["momentum"])
+            self.optimizer.momentum = self.momentum
         self.optimizer.build([self.variable])
         # what `reset` restores: the optimizer's state just after build (not always zeros)
         self._initial_state = [(v, v.numpy()) for v in self.optimizer.variables]
@@ -125,28 +183,42 @@ class _Group:
             ]
         )
 
-    def apply(self, grad: Any, moving: Any) -> None:
-        """One optimizer step; rows that are not moving keep their parameters (frozen)."""
-        import tensorflow as tf
-
-        before = tf.identity(self.variable.read_value())
-        # dense, as in a plain loop (a gather can hand the optimizer IndexedSlices)
-        grad = tf.convert_to_tensor(grad)
-        self.optimizer.apply_gradients([(grad, self.variable)])
-        self.variable.assign(tf.where(moving[:, None], self.variable.read_value(), before))
-
-    def reset(self, starts: Sequence[tuple[float, float]], learning_rate: float | None) -> None:
+    def reset(
+        self,
+        starts: Sequence[tuple[float, float]],
+        learning_rate: float | None,
+        momentum: float | None,
+    ) -> None:
         for v, value in self._initial_state:
             v.assign(value)
-        if learning_rate is not None:
-            self.optimizer.learning_rate = learning_rate
+        hp = self.racers[0].hp
+        # an assignment to Keras's learning-rate variable (the loop reads it): no retrace
+        self.optimizer.learning_rate = (
+            hp["learning_rate"] if learning_rate is None else learning_rate
+        )
+        if self.momentum is not None:
+            self.momentum.assign(hp["momentum"] if momentum is None else momentum)
+        elif momentum is not None:
+            raise ValueError(f"momentum: {self.racers[0].optimizer} has no tensor momentum here")
         self.variable.assign(self._starts(starts))
 
 
-class Program:
-    """A compiled race over a fixed set of racers; call `run(steps)` (repeatable)."""
+_TRACES = 0  # how many times any program was traced (the tests check that what-ifs do not)
 
-    def __init__(self, racers: Sequence[Racer], jit: bool = True):
+
+def trace_count() -> int:
+    """How many times the engine has traced a compiled loop in this process."""
+    return _TRACES
+
+
+class Program:
+    """A compiled race over a fixed set of racers; call `run(steps)` (repeatable).
+
+    `tensor_hyper`: read the learning rate and momentum from variables, so that
+    `run(learning_rate=..., momentum=...)` re-runs the same compiled loop (the what-if).
+    """
+
+    def __init__(self, racers: Sequence[Racer], jit: bool = True, tensor_hyper: bool = False):
         import tensorflow as tf
 
         if not racers:
@@ -158,99 +230,106 @@ class Program:
             key = (SURFACES[r.surface].size, r.optimizer, r.hyperparameters)
             grouped.setdefault(key, []).append(i)
         self.groups = [
-            _Group([self.racers[i] for i in grouped[key]], grouped[key])
+            _Group([self.racers[i] for i in grouped[key]], grouped[key], tensor_hyper)
             for key in sorted(grouped, key=lambda k: k[0])
         ]
         order = [i for g in self.groups for i in g.rows]
         self._row_of = np.argsort(order)  # racer index -> row in the program's output
-        # Rows of one surface are evaluated together, for all groups of its parameter size.
-        self._classes = []  # (groups, [(surface, rows within the class)], unsort)
+        # Rows of one parameter size are evaluated together, whatever their group:
+        # (number of groups, [(surface, rows of the class on it)]).
+        self._classes = []
         for size in sorted({g.size for g in self.groups}):
             groups = [g for g in self.groups if g.size == size]
-            by_surface: dict[str, list[int]] = {}
-            for row, i in enumerate(i for g in groups for i in g.rows):
-                by_surface.setdefault(self.racers[i].surface, []).append(row)
-            parts = [(SURFACES[name], rows) for name, rows in by_surface.items()]
-            unsort = np.argsort([row for _, rows in parts for row in rows])
-            self._classes.append((groups, parts, unsort))
-        bounds = [race_metrics.outer_window(SURFACES[self.racers[i].surface].window) for i in order]
-        self._bounds = tf.constant(np.array(bounds, dtype=np.float32))
+            names = [self.racers[i].surface for g in groups for i in g.rows]
+            parts = [
+                (SURFACES[name], np.array([n == name for n in names]))
+                for name in dict.fromkeys(names)
+            ]
+            self._classes.append((len(groups), parts))
         self.jit = jit
-        self._fn = tf.function(self._loop, jit_compile=jit)
+        self.calls = 0
+        # autograph off: the loop is an explicit tf.while_loop, and converting Keras's
+        # optimizer code on every trace cost more than half of the tracing time
+        self._fn = tf.function(
+            self._loop,
+            jit_compile=jit,
+            autograph=False,
+            input_signature=[tf.TensorSpec([], tf.int32)],
+        )
         self.lock = threading.Lock()
 
-    def _losses(self) -> tuple[Any, Any]:
-        """Losses [n] and positions [n, 2] of every racer, in program row order."""
+    def _evaluate(self, params: list[Any]) -> tuple[Any, Any]:
+        """Losses [n] and positions [n, 2] of every racer, in program row order, from the
+        groups' parameters (one tensor per group)."""
         import tensorflow as tf
 
-        losses, positions = [], []
-        for groups, parts, unsort in self._classes:
-            params = tf.concat([tf.convert_to_tensor(g.variable) for g in groups], axis=0)
-            loss, pos = [], []
-            for surf, rows in parts:
-                mine = tf.gather(params, rows)
-                loss.append(surf.tf_batch_loss(mine))
-                pos.append(surf.tf_batch_position(mine))
-            losses.append(tf.gather(tf.concat(loss, axis=0), unsort))
-            positions.append(tf.gather(tf.concat(pos, axis=0), unsort))
+        losses, positions, first = [], [], 0
+        for count, parts in self._classes:
+            mine = params[first : first + count]
+            first += count
+            p = mine[0] if count == 1 else tf.concat(mine, axis=0)
+            if len(parts) == 1:
+                surf = parts[0][0]
+                losses.append(surf.tf_batch_loss(p))
+                positions.append(surf.tf_batch_position(p))
+                continue
+            # Several surfaces: each is evaluated on every row and its own rows selected,
+            # cheaper to trace and run than gathering and scattering rows. The other rows
+            # are evaluated at this surface's start, so that they get finite values and
+            # zero gradients (a select alone would pass 0 * inf = NaN back to them).
+            loss = pos = None
+            for surf, mask in parts:
+                keep = tf.constant(mask)
+                safe = tf.where(keep[:, None], p, tf.constant(surf.initial_params()[None, :]))
+                value, where = surf.tf_batch_loss(safe), surf.tf_batch_position(safe)
+                loss = value if loss is None else tf.where(keep, value, loss)
+                pos = where if pos is None else tf.where(keep[:, None], where, pos)
+            losses.append(loss)
+            positions.append(pos)
+        if len(losses) == 1:
+            return losses[0], positions[0]
         return tf.concat(losses, axis=0), tf.concat(positions, axis=0)
 
-    def _step(self, t: Any, steps: Any, alive: Any, div: Any) -> tuple[Any, Any, Any]:
-        """Record row t, detect divergence, then update every racer still moving."""
+    def _loop(self, steps: Any) -> Any:
+        """Rows [steps + 1, n, 3]: every racer's (x, y, loss) before each update."""
         import tensorflow as tf
 
-        variables = [g.variable for g in self.groups]
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(variables)
-            loss, pos = self._losses()
-            # racers are independent, so one gradient of the sum gives each its own gradient
-            total = tf.reduce_sum(loss)
-        b = self._bounds
-        outside = (
-            (pos[:, 0] < b[:, 0])
-            | (pos[:, 0] > b[:, 1])
-            | (pos[:, 1] < b[:, 2])
-            | (pos[:, 1] > b[:, 3])
-        )
-        finite = tf.reduce_all(tf.math.is_finite(pos), axis=1) & tf.math.is_finite(loss)
-        bad = outside | ~finite
-        div = tf.where(alive & bad, t, div)
-        alive = alive & ~bad
-        # The last pass (t == steps) only records: nothing moves. Reading the variables after
-        # the loop instead is not reliably ordered after it under XLA.
-        moving = alive & (t < steps)
-        grads = tape.gradient(total, variables)
-        start = 0
-        for g, grad in zip(self.groups, grads, strict=True):
-            g.apply(grad, moving[start : start + len(g.rows)])
-            start += len(g.rows)
-        rows = tf.concat([pos, loss[:, None]], axis=1)
-        return rows, alive, div
-
-    def _loop(self, steps: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
+        global _TRACES
+        _TRACES += 1
         n = len(self.racers)
+        variables = [g.variable for g in self.groups]
         table = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[n, 3])
-        alive = tf.ones([n], tf.bool)
-        div = tf.fill([n], tf.constant(-1, tf.int32))
 
-        def body(t, table, alive, div):
-            rows, alive, div = self._step(t, steps, alive, div)
-            return t + 1, table.write(t, rows), alive, div
+        def body(t, table):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(variables)
+                loss, pos = self._evaluate([v.read_value() for v in variables])
+                # racers are independent: one gradient of the sum is each racer's gradient
+                total = tf.reduce_sum(loss)
+            table = table.write(t, tf.concat([pos, loss[:, None]], axis=1))
+            # Every row moves, even one that diverged: rows never mix (every update rule
+            # here works element by element), and the host cuts each path where it
+            # diverged. The last pass's update (t == steps) is never recorded.
+            grads = tape.gradient(total, variables)
+            for g, grad in zip(self.groups, grads, strict=True):
+                g.optimizer.apply_gradients([(grad, g.variable)])
+            return t + 1, table
 
-        _, table, _, div = tf.while_loop(
-            lambda t, *_: t <= steps, body, (tf.constant(0), table, alive, div)
-        )
-        return table.stack(), div
+        _, table = tf.while_loop(lambda t, _: t <= steps, body, (tf.constant(0), table))
+        return table.stack()
 
     def run(
         self,
         steps: int,
         starts: Sequence[tuple[float, float]] | None = None,
         learning_rate: float | None = None,
+        momentum: float | None = None,
     ) -> list[Trajectory]:
-        """Reset every racer to its start (or `starts`) and race `steps` updates."""
+        """Reset every racer to its start (or `starts`) and race `steps` updates.
+
+        `learning_rate` and `momentum` replace every group's own (momentum only with
+        `tensor_hyper`); neither retraces the loop.
+        """
         import tensorflow as tf
 
         steps = _check_steps(steps)
@@ -259,21 +338,17 @@ class Program:
                 g.reset(
                     [starts[i] if starts else self.racers[i].start for i in g.rows],
                     learning_rate,
+                    momentum,
                 )
-            table, div = self._fn(tf.constant(steps, tf.int32))
-            table, div = table.numpy().astype(np.float64), div.numpy()
+            table = self._fn(tf.constant(steps, tf.int32)).numpy().astype(np.float64)
+            self.calls += 1
         out = []
         for i, racer in enumerate(self.racers):
             row = self._row_of[i]
             pos, loss = table[:, row, :2], table[:, row, 2]
-            d = int(div[row])
-            if d >= 0:
+            d, reason = race_metrics.divergence(pos, loss, SURFACES[racer.surface].window)
+            if d is not None:  # frozen there: the path ends at its first bad row
                 pos, loss = pos[: d + 1], loss[: d + 1]
-                _, reason = race_metrics.divergence(
-                    pos[-1:], loss[-1:], SURFACES[racer.surface].window
-                )
-            else:
-                d, reason = None, None
             out.append(Trajectory(racer, pos, loss, d, reason))
         return out
 
@@ -301,9 +376,30 @@ def race(racers: Sequence[Racer], steps: int, jit: bool | None = None) -> list[T
 
 # -- simulate: one racer, per request (the page's what-if) ----------------------------
 
+# Hyper-parameters a what-if changes, read from variables in the compiled loop.
+TENSOR_HYPERPARAMETERS = ("learning_rate", "momentum")
 _CACHE: collections.OrderedDict[tuple, Program] = collections.OrderedDict()
-_CACHE_SIZE = 32
+_CACHE_SIZE = 64  # a race page warms one program per racer (12 optimizers)
 _CACHE_LOCK = threading.Lock()
+
+
+def _program(racer: Racer) -> Program:
+    """The cached one-racer program for this optimizer, surface and fixed hyper-parameters."""
+    key = (
+        racer.optimizer,
+        racer.surface,
+        tuple((k, v) for k, v in racer.hyperparameters if k not in TENSOR_HYPERPARAMETERS),
+    )
+    with _CACHE_LOCK:
+        program = _CACHE.get(key)
+        if program is not None:
+            _CACHE.move_to_end(key)
+            return program
+        program = Program([racer], jit=False, tensor_hyper=True)
+        _CACHE[key] = program
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return program
 
 
 def simulate(
@@ -315,26 +411,29 @@ def simulate(
 ) -> dict[str, Any]:
     """Race one optimizer alone; returns positions [n, 2], losses [n], diverged_step, ...
 
-    Compiled programs are cached per (optimizer, surface, hyper-parameters other than the
-    learning rate), so a new learning rate or start point reuses the compiled loop.
+    Compiled loops are cached per (optimizer, surface, hyper-parameters other than the
+    learning rate and momentum): a new learning rate, momentum, start or step count
+    re-runs the same loop, without tracing it again.
     """
     steps = _check_steps(steps)
     racer = Racer.make(optimizer, surface, hyperparameters, start)
     hp = racer.hp
-    key = (
-        optimizer,
-        surface,
-        tuple((k, v) for k, v in racer.hyperparameters if k != "learning_rate"),
+    program = _program(racer)
+    (trajectory,) = program.run(
+        steps, [racer.start], learning_rate=hp["learning_rate"], momentum=hp.get("momentum")
     )
-    with _CACHE_LOCK:
-        program = _CACHE.get(key)
-        if program is not None:
-            _CACHE.move_to_end(key)
-        else:
-            program = Program([racer], jit=False)
-            _CACHE[key] = program
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    (trajectory,) = program.run(steps, [racer.start], learning_rate=hp["learning_rate"])
     trajectory.racer = racer
     return trajectory.as_dict()
+
+
+def prepare(optimizer: str, hyperparameters: dict[str, Any], surface: str) -> bool:
+    """Trace and run once the loop `simulate` would use (the page's warm-up); idempotent.
+
+    Returns True when it was ready already. Tracing alone is not enough: TensorFlow
+    optimises the graph on its first call.
+    """
+    program = _program(Racer.make(optimizer, surface, hyperparameters))
+    if program.calls:
+        return True
+    program.run(1)
+    return False
