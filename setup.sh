@@ -12,6 +12,11 @@ if [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
+# a CJK font, so that the pages' Chinese (zh-CN) checks and screenshots show characters
+if [[ "${1:-}" == "--test" ]] && command -v fc-list >/dev/null 2>&1 && [[ -z "$(fc-list :lang=zh)" ]]; then
+  SUDO=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null
+fi
 
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

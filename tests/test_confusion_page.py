@@ -274,12 +274,13 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     b_index = int(np.argmin([abs(b - steps[last]) for b in other["steps"]]))
     b_counts = np.reshape(other["counts"][b_index], (4, 10, 10))[0]
     t = next(t for t in range(10) if latest[0][t].sum() and b_counts[t].sum())
-    diff = latest[0][t, 0] / latest[0][t].sum() - b_counts[t, 0] / b_counts[t].sum()
-    r = int(np.floor(diff * 100 + 0.5))  # JavaScript's Math.round
-    wanted = "0" if diff == 0 else f"{'+' if diff > 0 else '−'}{abs(r)}"
+    # B − A, rounded to whole points; a change that rounds to nothing is "0", never "+0" / "−0"
+    diff = b_counts[t, 0] / b_counts[t].sum() - latest[0][t, 0] / latest[0][t].sum()
+    r = int(np.floor(abs(diff) * 100 + 0.5))  # JavaScript's Math.round of the magnitude
+    wanted = "0" if r == 0 else f"{'+' if diff > 0 else '−'}{r}"
     assert cell_texts(frame, "0")[t * 10] == wanted
     assert f"B at step {other['steps'][b_index]}" in frame.locator("#cm-step-label").inner_text()
-    assert frame.locator("#cm-acc-table th").all_text_contents()[-1] == "A − B"
+    assert frame.locator("#cm-acc-table th").all_text_contents()[-1] == "B − A"
     assert frame.evaluate(OVERLAPS_JS) == []
     page.screenshot(path=artifact("confusion-compare.png"))
 

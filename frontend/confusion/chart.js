@@ -1,7 +1,11 @@
 // Accuracy over training: one line per position (Okabe-Ito colours), pooled and, when the
-// writer logged it, whole-sequence accuracy; a marker shows the step on the slider.
+// writer logged it, whole-sequence accuracy; in compare mode run A and run B. A marker shows
+// the step on the slider; hovering reads every line's value at the nearest step.
 import { el, svg } from "../common/dom.js";
 import { ticks } from "../common/colormaps.js";
+import { fmtNumber, t } from "../common/i18n.js";
+import { createTooltip } from "../common/tooltip.js";
+import { pct } from "./text.js";
 
 // Okabe-Ito, without the yellow that is hard to see on white.
 export const POSITION_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00",
@@ -11,34 +15,47 @@ export function positionColour(i) {
   return POSITION_COLOURS[i % POSITION_COLOURS.length];
 }
 
+let tooltip = null; // one readout for every chart the page draws
+
+function nearestIndex(steps, step) {
+  let best = 0;
+  steps.forEach((s, i) => {
+    if (Math.abs(s - step) < Math.abs(steps[best] - step)) best = i;
+  });
+  return best;
+}
+
 /**
  * @param {object} o
- * @param {number[]} o.steps
- * @param {{name:string, values:(number|null)[], colour:string, dash?:string}[]} o.lines
+ * @param {number[]} o.steps the steps of the slider (run A)
+ * @param {{name:string, values:(number|null)[], colour:string, dash?:string,
+ *   steps?:number[]}[]} o.lines a line's own steps default to o.steps (run B has its own)
  * @param {number} o.current index of the marked step
  * @param {(index:number) => void} o.onPick
  */
 export function accuracyChart({ steps, lines, current, onPick, width = 314, height = 132 }) {
-  const m = { left: 36, right: 8, top: 8, bottom: 22 };
+  const m = { left: 40, right: 8, top: 8, bottom: 22 };
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
   const all = lines.flatMap((l) => l.values.filter((v) => Number.isFinite(v)));
   const lo = all.length ? Math.max(0, Math.floor(Math.min(...all) * 10) / 10) : 0;
   const hi = 1;
-  const s0 = steps[0] ?? 0;
-  const s1 = steps[steps.length - 1] ?? 1;
+  const every = lines.flatMap((l) => l.steps || steps);
+  const s0 = every.length ? Math.min(...every) : 0;
+  const s1 = every.length ? Math.max(...every) : 1;
   const x = (s) => m.left + (s1 > s0 ? ((s - s0) / (s1 - s0)) * w : w / 2);
   const y = (v) => m.top + (1 - (v - lo) / (hi - lo || 1)) * h;
 
   const grid = ticks(lo, hi, 4).map((v) => svg("g", { class: "cm-chart-grid" },
     svg("line", { x1: m.left, x2: m.left + w, y1: y(v), y2: y(v) }),
     svg("text", { x: m.left - 4, y: y(v), "text-anchor": "end", "dominant-baseline": "central",
-      text: `${Math.round(v * 100)}%` })));
-  const whole = [...new Set((steps.length > 1 ? ticks(s0, s1, 4) : [s0]).map(Math.round))];
+      text: pct(v, 0) })));
+  const whole = [...new Set((s1 > s0 ? ticks(s0, s1, 4) : [s0]).map(Math.round))];
   const xTicks = whole.map((s) =>
     svg("text", { x: x(s), y: m.top + h + 14, "text-anchor": "middle", text: compactStep(s) }));
 
   const paths = lines.map((line) => {
+    const own = line.steps || steps;
     let d = "";
     let pen = false;
     line.values.forEach((v, i) => {
@@ -46,13 +63,15 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
         pen = false;
         return;
       }
-      d += `${pen ? "L" : "M"}${x(steps[i]).toFixed(1)},${y(v).toFixed(1)}`;
+      d += `${pen ? "L" : "M"}${x(own[i]).toFixed(1)},${y(v).toFixed(1)}`;
       pen = true;
     });
-    return svg("path", { class: "cm-chart-line", d, stroke: line.colour,
+    return svg("path", { class: "cm-chart-line", d, style: `stroke:${line.colour}`,
       "stroke-dasharray": line.dash || null, "data-name": line.name });
   });
   const marker = svg("line", { class: "cm-chart-marker", y1: m.top, y2: m.top + h });
+  const guide = svg("line", { class: "cm-chart-guide", y1: m.top, y2: m.top + h,
+    visibility: "hidden" });
   const placeMarker = (index) => {
     const px = x(steps[index] ?? s0);
     marker.setAttribute("x1", px);
@@ -61,17 +80,36 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
   placeMarker(current);
   const hit = svg("rect", { x: m.left, y: m.top, width: w, height: h, fill: "transparent",
     class: "cm-chart-hit" });
-  hit.addEventListener("click", (e) => {
+  const stepAt = (e) => {
     const box = hit.getBoundingClientRect();
-    const step = s0 + ((e.clientX - box.left) / box.width) * (s1 - s0);
-    let best = 0;
-    steps.forEach((s, i) => {
-      if (Math.abs(s - step) < Math.abs(steps[best] - step)) best = i;
-    });
-    onPick(best);
+    return nearestIndex(steps, s0 + ((e.clientX - box.left) / box.width) * (s1 - s0));
+  };
+  hit.addEventListener("click", (e) => onPick(stepAt(e)));
+  tooltip = tooltip || createTooltip("cm-chart-tip");
+  hit.addEventListener("mousemove", (e) => {
+    const i = stepAt(e);
+    const step = steps[i];
+    guide.setAttribute("x1", x(step));
+    guide.setAttribute("x2", x(step));
+    guide.setAttribute("visibility", "visible");
+    tooltip.show(e, el("div", { class: "fs-tooltip-title",
+      text: t("confusion.chart.step", { step: fmtNumber(step, 12) }) }),
+    lines.map((line) => {
+      const own = line.steps || steps;
+      const j = line.steps ? nearestIndex(own, step) : i;
+      const at = own[j] === step ? "" : t("confusion.chart.atStep", { step: fmtNumber(own[j], 12) });
+      return el("div", { class: "cm-chart-readout" },
+        el("span", { class: line.dash ? "cm-swatch cm-swatch-dash" : "cm-swatch",
+          style: `--swatch:${line.colour}` }),
+        `${line.name}: ${pct(line.values[j])}${at}`);
+    }));
+  });
+  hit.addEventListener("mouseleave", () => {
+    guide.setAttribute("visibility", "hidden");
+    tooltip.hide();
   });
   const chart = svg("svg", { class: "cm-chart", width, height, role: "img",
-    "aria-label": "accuracy over training" }, grid, xTicks, paths, marker, hit);
+    "aria-label": t("confusion.chart.label") }, grid, xTicks, paths, marker, guide, hit);
   const key = el("div", { class: "cm-chart-key" }, lines.map((l) =>
     el("span", { class: "cm-key", title: l.name },
       el("span", { class: l.dash ? "cm-swatch cm-swatch-dash" : "cm-swatch",
@@ -83,7 +121,7 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
 }
 
 export function compactStep(s) {
-  if (Math.abs(s) >= 1e6) return `${+(s / 1e6).toFixed(1)}M`;
-  if (Math.abs(s) >= 1e4) return `${+(s / 1e3).toFixed(0)}k`;
-  return String(Math.round(s));
+  if (Math.abs(s) >= 1e6) return `${fmtNumber(s / 1e6, 2)}M`;
+  if (Math.abs(s) >= 1e4) return `${fmtNumber(Math.round(s / 1e3), 6)}k`;
+  return fmtNumber(Math.round(s), 12);
 }

@@ -75,10 +75,33 @@ export function nearest(data, step) {
   return best;
 }
 
-/** Whether two series can be compared cell by cell (same positions count, same classes). */
-export function comparable(a, b) {
-  return a.positions.length === b.positions.length &&
-    JSON.stringify(a.classes) === JSON.stringify(b.classes);
+/**
+ * How run B's maps line up with run A's, or null when their classes differ (nothing to
+ * compare). Positions are matched by name: `partner(key)` gives, for one of A's map keys
+ * ("0".."P-1" or "pooled"), B's position index, null for B's pooled counts, or undefined when
+ * B has no such position. `kind` says what is compared: "same" (every position), "shared"
+ * (pooled plus the positions both runs have), "pooled" (pooled counts only).
+ */
+export function pairing(a, b) {
+  if (!a || !b || JSON.stringify(a.classes) !== JSON.stringify(b.classes)) return null;
+  const same = JSON.stringify(a.positions) === JSON.stringify(b.positions);
+  const pooledKey = a.positions.length === 1 ? "0" : "pooled";
+  const partner = (key) => {
+    if (same) return key === "pooled" ? null : Number(key);
+    if (key === pooledKey) return null; // a one-position run's only map is its pooled counts
+    const q = b.positions.indexOf(a.positions[Number(key)]);
+    if (q < 0) return undefined;
+    return b.positions.length === 1 ? null : q;
+  };
+  const shared = same ? a.positions.length
+    : a.positions.filter((name) => b.positions.includes(name)).length;
+  const kind = same ? "same" : shared && a.positions.length > 1 ? "shared" : "pooled";
+  return { kind, shared, partner };
+}
+
+/** Accuracy of position p (null: every position pooled) at step index i of a series. */
+export function accuracyOf(data, i, p) {
+  return p === null ? data.pooled_accuracy[i] : data.accuracy[i][p];
 }
 
 /** Call `poll` every POLL_MS and as soon as the page becomes visible again. */

@@ -2,6 +2,7 @@
 // Cells are created once and recoloured on update, so the step slider stays smooth at 36 x 36.
 import { el, svg } from "../common/dom.js";
 import { css, textOn } from "../common/colormaps.js";
+import { t } from "../common/i18n.js";
 
 const LABEL_MAX = 64; // px: longer class names are cut with an ellipsis (full name on hover)
 const LABEL_MAX_LARGE = 160; // px, for the one large map of a single classifier
@@ -77,6 +78,10 @@ export class HeatMap {
    * @param {(t:number, p:number, e:MouseEvent) => void} o.onHover
    * @param {() => void} o.onLeave
    * @param {(t:number, p:number) => void} o.onClick
+   *
+   * Keyboard: the map is one tab stop; arrow keys move a cursor cell (Home / End: row ends,
+   * PageUp / PageDown: column ends), which shows the same readout as hovering; Enter or
+   * Space opens the cell as a click does.
    */
   constructor({ key, classes, cell, large = false, tools = null, onHover, onLeave, onClick }) {
     this.key = key;
@@ -130,9 +135,9 @@ export class HeatMap {
       }
     }
     const xTitle = svg("text", { x: left + size / 2, y: top + size + bottom - 3,
-      "text-anchor": "middle", text: "predicted" });
+      "text-anchor": "middle", text: t("confusion.axis.predicted") });
     const yTitle = svg("text", { x: 10, y: top + size / 2, "text-anchor": "middle",
-      transform: `rotate(-90 10 ${top + size / 2})`, text: "true" });
+      transform: `rotate(-90 10 ${top + size / 2})`, text: t("confusion.axis.true") });
     let axes;
     this.geometry = g;
     this.printFrom = large ? 20 : 16; // px: smallest cell that prints its value
@@ -154,10 +159,25 @@ export class HeatMap {
       axes = [yLabels, xLabels, svg("g", { class: "cm-axis-titles" }, xTitle, yTitle)];
     }
 
+    this.cursor = { t: 0, p: 0 };
+    this.cursorRect = svg("rect", { class: "cm-cursor", width: c, height: c,
+      transform: `translate(${left},${top})`, x: 0, y: 0 });
     this.svg = svg("svg", {
       class: c < 14 ? "cm-heatmap cm-dense" : "cm-heatmap", width: g.width, height: g.height,
-      role: "img", "data-k": k,
-    }, grid, this.textLayer, this.selection, axes);
+      role: "grid", tabindex: 0, "aria-label": t("confusion.keys"), "data-k": k,
+    }, grid, this.textLayer, this.selection, this.cursorRect, axes);
+    this.svg.addEventListener("keydown", (e) => this.onKey(e, onClick, onLeave));
+    // the cursor follows the pointer, so that focusing by a click never scrolls the map away
+    // from the clicked cell; only keyboard focus shows the cursor's readout
+    this.svg.addEventListener("mousedown", (e) => {
+      const cell = this.cellOf(e.target);
+      if (cell) this.moveCursor(cell[0], cell[1]);
+    });
+    this.svg.addEventListener("focus", () => {
+      if (this.svg.matches(":focus-visible")) this.showCursor();
+    });
+    this.svg.addEventListener("blur", () => onLeave());
+    this.onHover = onHover;
     this.svg.addEventListener("mousemove", (e) => {
       const cell = this.cellOf(e.target);
       if (cell) onHover(cell[0], cell[1], e);
@@ -166,7 +186,9 @@ export class HeatMap {
     this.svg.addEventListener("mouseleave", () => onLeave());
     this.svg.addEventListener("click", (e) => {
       const cell = this.cellOf(e.target);
-      if (cell) onClick(cell[0], cell[1]);
+      if (!cell) return;
+      this.moveCursor(cell[0], cell[1]);
+      onClick(cell[0], cell[1]);
     });
 
     this.titleText = el("span", { class: "cm-card-name" });
@@ -194,6 +216,63 @@ export class HeatMap {
       : box.scrollLeft + (box.clientWidth + g.left) / 2 - (g.left + g.size / 2);
     this.yTitle.setAttribute("transform", `translate(0,${y})`);
     this.xTitle.setAttribute("transform", `translate(${x},0)`);
+  }
+
+  /** Arrow keys, Home / End, PageUp / PageDown move the cursor; Enter or Space opens it. */
+  onKey(e, onClick, onLeave) {
+    const last = this.k - 1;
+    let { t: row, p: col } = this.cursor;
+    switch (e.key) {
+      case "ArrowUp": row -= 1; break;
+      case "ArrowDown": row += 1; break;
+      case "ArrowLeft": col -= 1; break;
+      case "ArrowRight": col += 1; break;
+      case "Home": col = 0; break;
+      case "End": col = last; break;
+      case "PageUp": row = 0; break;
+      case "PageDown": row = last; break;
+      case "Enter":
+      case " ":
+        e.preventDefault();
+        onClick(row, col);
+        return;
+      case "Escape":
+        onLeave();
+        return;
+      default:
+        return;
+    }
+    e.preventDefault(); // the keys move the cursor, not the page
+    this.moveCursor(Math.max(0, Math.min(last, row)), Math.max(0, Math.min(last, col)));
+    this.showCursor();
+  }
+
+  moveCursor(row, col) {
+    this.cursor = { t: row, p: col };
+    this.cursorRect.setAttribute("x", col * this.cell);
+    this.cursorRect.setAttribute("y", row * this.cell);
+  }
+
+  /** The cursor cell's readout (the hover tooltip, beside the cell), scrolled into view. */
+  showCursor() {
+    const rect = this.rects[this.cursor.t * this.k + this.cursor.p];
+    if (this.xAxis) {
+      // the large map scrolls in its own box: bring the cell in, clear of the pinned axes
+      const box = this.plot;
+      const g = this.geometry;
+      const x = g.left + this.cursor.p * this.cell;
+      const y = g.top + this.cursor.t * this.cell;
+      if (x - g.left < box.scrollLeft) box.scrollLeft = x - g.left;
+      else if (x + this.cell > box.scrollLeft + box.clientWidth) {
+        box.scrollLeft = x + this.cell - box.clientWidth;
+      }
+      if (y < box.scrollTop) box.scrollTop = y - g.top;
+      else if (y + this.cell > box.scrollTop + box.clientHeight - g.bottom) {
+        box.scrollTop = y + this.cell - box.clientHeight + g.bottom;
+      }
+    }
+    const r = rect.getBoundingClientRect();
+    this.onHover(this.cursor.t, this.cursor.p, { clientX: r.right, clientY: r.bottom });
   }
 
   cellOf(target) {
@@ -231,7 +310,8 @@ export class HeatMap {
       const rect = this.rects[i];
       rect.setAttribute("fill", rgb ? css(rgb) : "#eeeeee");
       rect.classList.toggle("cm-empty", !Number.isFinite(v));
-      if (labels) this.rects[i].dataset.text = rgb ? textOn(rgb) : "#424242";
+      rect.classList.toggle("cm-neutral", Number.isFinite(v) && !rgb); // CSS colours these by theme
+      if (labels) this.rects[i].dataset.text = rgb ? textOn(rgb) : "";
     }
     if (!labels) {
       this.textLayer.replaceChildren();
@@ -252,7 +332,9 @@ export class HeatMap {
     for (let i = 0; i < k * k; i++) {
       const t = this.texts[i];
       t.textContent = labels[i];
-      t.setAttribute("fill", this.rects[i].dataset.text);
+      const fill = this.rects[i].dataset.text;
+      if (fill) t.setAttribute("fill", fill);
+      t.classList.toggle("cm-neutral-text", !fill);
       t.classList.toggle("cm-zero", labels[i] === "0");
     }
   }

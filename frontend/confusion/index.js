@@ -3,23 +3,39 @@
 // One request per run (`series`) gives every step's counts, so the slider and the play
 // button redraw locally; the current step's metrics (`matrix`) and a clicked cell's images
 // (`examples`, then `image`) are fetched on demand. Modules: data.js (routes, decoding,
-// polling), steps.js (slider and play), normalise.js (count / true / predicted / share),
-// maps.js (heat maps, legends, tooltip), panels.js (accuracy, pairs, class table, examples).
+// polling, which runs compare), steps.js (slider and play), normalise.js (count / true /
+// predicted / share), maps.js (heat maps, legends, tooltip), panels.js (accuracy, pairs,
+// class table, examples). What is chosen survives a reload (localStorage); the page follows
+// TensorBoard's light or dark theme and speaks the language of common/i18n.js.
 import { el, loadStyles, message } from "./static/common/dom.js";
+import { languageSwitch, t } from "./static/common/i18n.js";
+import { followTheme } from "./static/common/theme.js";
 import {
-  comparable, fetchExamples, fetchMatrix, fetchSeries, fetchSeriesList, label, nearest, watch,
+  fetchExamples, fetchMatrix, fetchSeries, fetchSeriesList, label, nearest, pairing, watch,
 } from "./static/confusion/data.js";
 import { HeatMaps, MODES, frameAt } from "./static/confusion/maps.js";
 import { AccuracyPanel, ClassTable, ExamplesPanel, PairsPanel } from "./static/confusion/panels.js";
 import { StepControl } from "./static/confusion/steps.js";
 import { name } from "./static/confusion/text.js";
 
+const STATE_KEY = "flowscope.confusion.state";
+
 export async function render() {
+  followTheme();
   loadStyles("confusion/style.css");
   const app = new ConfusionPage();
   document.body.append(app.root);
   window.flowscopeConfusion = app; // handy from the devtools console and for tests
   await app.start();
+}
+
+/** What the page remembers across reloads (a language switch reloads too). */
+function savedState() {
+  try {
+    return JSON.parse(window.localStorage.getItem(STATE_KEY)) || {};
+  } catch {
+    return {}; // storage blocked or unreadable: start fresh
+  }
 }
 
 /** The page: what is selected (runs, mode, step, cell) and the views that show it. */
@@ -32,20 +48,22 @@ class ConfusionPage {
     this.errorsOnly = false;
     this.data = new Map(); // key -> /series answer
     this.metrics = null; // /matrix answer for A at the current step
+    this.bMetrics = null; // /matrix answer for B at its nearest step, when comparing
     this.selection = null; // {position: number|null, true, predicted}
     this.frame = null; // what the maps show now (see maps.js frameAt())
     this.metricsTimer = null;
     this.metricsToken = 0;
     this.polling = false;
+    this.restoring = savedState(); // consumed by the first run selection
 
     this.steps = new StepControl(() => {
       this.draw();
       this.scheduleMetrics();
     });
-    this.maps = new HeatMaps((position, t, p) => this.pick(position, t, p));
+    this.maps = new HeatMaps((position, tc, pc) => this.pick(position, tc, pc));
     this.accuracy = new AccuracyPanel((index) => this.steps.set(index));
-    this.pairs = new PairsPanel((position, t, p) => this.pick(position, t, p));
-    this.classes = new ClassTable();
+    this.pairs = new PairsPanel((position, tc, pc) => this.pick(position, tc, pc));
+    this.classes = new ClassTable(() => this.save());
     this.examples = new ExamplesPanel(() => {
       this.selection = null;
       this.examples.hide();
@@ -59,13 +77,14 @@ class ConfusionPage {
     this.comparePicker = el("select", { id: "cm-compare",
       onchange: () => this.selectCompare(this.comparePicker.value) });
     this.modes = el("div", { class: "fs-seg", id: "cm-normalize", role: "group",
-      "aria-label": "normalisation" },
-    Object.entries(MODES).map(([mode, { label: text }]) =>
-      el("button", { type: "button", id: `cm-norm-${mode}`, "data-mode": mode,
-        "aria-pressed": String(mode === this.mode), onclick: () => this.setMode(mode), text })));
+      "aria-label": t("confusion.controls.normalise") },
+    MODES.map((mode) => el("button", { type: "button", id: `cm-norm-${mode}`, "data-mode": mode,
+      "aria-pressed": String(mode === this.mode), onclick: () => this.setMode(mode),
+      text: t(`confusion.mode.${mode}`) })));
     this.errors = el("input", { type: "checkbox", id: "cm-errors",
       onchange: () => { this.errorsOnly = this.errors.checked; this.draw(); } });
     this.info = el("div", { class: "confusion-series", id: "cm-info" });
+    this.compareNote = el("div", { class: "cm-compare-note", id: "cm-compare-note", hidden: true });
     this.unreadable = el("div", { id: "cm-unreadable" });
     this.side = el("aside", { class: "cm-side", id: "cm-side" },
       this.examples.node, this.accuracy.node, this.pairs.node, this.classes.node);
@@ -73,25 +92,41 @@ class ConfusionPage {
       el("div", { class: "cm-left" }, this.maps.legends, this.maps.maps), this.side);
     this.controls = el("div", { id: "cm-controls" },
       el("div", { class: "fs-toolbar", id: "cm-toolbar" },
-        el("label", {}, "Run (A)", this.runPicker),
-        el("label", {}, "Compare with (B)", this.comparePicker),
+        el("label", {}, t("confusion.controls.run"), this.runPicker),
+        el("label", {}, t("confusion.controls.compare"), this.comparePicker),
         this.modes,
-        el("label", { class: "cm-check", title: "Colour only the off-diagonal cells (the errors)" },
-          this.errors, "Colour errors only")),
-      this.steps.node);
+        el("label", { class: "cm-check", title: t("confusion.controls.errorsTitle") },
+          this.errors, t("confusion.controls.errors"))),
+      this.steps.node, this.compareNote);
     this.body = el("div", { id: "confusion-body" }, this.controls, this.unreadable, this.main);
     this.root = el("div", { class: "fs-page", id: "confusion-page" },
-      el("div", { class: "cm-header" }, el("h1", { text: "Confusion" }), this.info), this.body);
+      el("div", { class: "cm-header" }, el("h1", { text: t("confusion.title") }), this.info,
+        el("div", { class: "cm-header-end" }, languageSwitch(el))), this.body);
   }
 
   async start() {
     try {
       await this.loadRuns();
     } catch (err) {
-      message(this.body, `Could not load runs: ${err.message}`, "error");
+      message(this.body, t("confusion.error.runs", { error: err.message }), "error");
       return;
     }
     watch(() => this.poll());
+  }
+
+  /** Remember what is chosen, so that a reload (or a language switch) shows the same. */
+  save() {
+    const data = this.data.get(this.current);
+    const s = this.find(this.current);
+    if (!data || !s) return;
+    const state = { run: this.current, compare: this.compare, mode: this.mode,
+      errorsOnly: this.errorsOnly, step: data.steps[this.steps.index], selection: this.selection,
+      position: this.classes.position };
+    try {
+      window.localStorage.setItem(STATE_KEY, JSON.stringify(state));
+    } catch {
+      // not remembered; the page works the same
+    }
   }
 
   // -- runs ----------------------------------------------------------------------------
@@ -108,15 +143,14 @@ class ConfusionPage {
     if (!series.length) {
       this.controls.hidden = true;
       this.main.hidden = true;
-      message(this.unreadable, "No confusion matrices in this logdir yet. Log them with " +
-        "summaries' confusion summary (one [positions, classes, classes] count tensor per step).");
+      message(this.unreadable, t("confusion.empty"));
       return;
     }
     this.controls.hidden = false;
     this.main.hidden = false;
     this.unreadable.replaceChildren(...series.filter((s) => s.error).map((s) => el("div", {
       class: "fs-message fs-error cm-unreadable-item",
-      text: `${s.run} / ${s.tag} cannot be read: ${s.error}`,
+      text: t("confusion.error.unreadable", { series: `${s.run} / ${s.tag}`, error: s.error }),
     })));
     if (changed) this.fillPickers();
     const readable = series.filter((s) => !s.error);
@@ -125,7 +159,9 @@ class ConfusionPage {
       return;
     }
     if (!this.current || !readable.some((s) => s.key === this.current)) {
-      await this.selectRun(readable[0].key);
+      const saved = this.restoring;
+      const again = saved && readable.some((s) => s.key === saved.run);
+      await this.selectRun(again ? saved.run : readable[0].key);
     }
   }
 
@@ -134,11 +170,11 @@ class ConfusionPage {
     this.runPicker.replaceChildren(...readable.map((s) => el("option", { value: s.key,
       selected: s.key === this.current, text: label(s), title: label(s) })));
     const a = this.find(this.current);
-    this.comparePicker.replaceChildren(el("option", { value: "", text: "none" }),
+    this.comparePicker.replaceChildren(el("option", { value: "", text: t("confusion.controls.none") }),
       ...readable.filter((s) => s.key !== this.current).map((s) => {
-        const ok = a && comparable(a, s);
-        const text = ok ? label(s) : `${label(s)} (different classes)`;
-        return el("option", { value: s.key, disabled: !ok, selected: s.key === this.compare,
+        const pair = a && pairing(a, s);
+        const text = pair ? label(s) : t("confusion.controls.differentClasses", { series: label(s) });
+        return el("option", { value: s.key, disabled: !pair, selected: s.key === this.compare,
           text, title: text });
       }));
     this.pickerTitles();
@@ -162,10 +198,11 @@ class ConfusionPage {
     this.steps.stop();
     this.current = key;
     const a = this.find(key);
-    if (this.compare && !comparable(a, this.find(this.compare))) this.compare = "";
+    if (this.compare && !pairing(a, this.find(this.compare))) this.compare = "";
     this.fillPickers();
     this.selection = null;
     this.metrics = null;
+    this.bMetrics = null;
     this.examples.hide();
     this.maps.loading();
     try {
@@ -173,32 +210,64 @@ class ConfusionPage {
       if (this.current !== key) return;
       this.maps.build(data);
       this.steps.configure(data.steps.length, data.steps.length - 1);
+      if (await this.restore(key, data)) return;
       this.draw();
       this.loadMetrics();
     } catch (err) {
-      message(this.maps.maps, `Could not load ${label(a)}: ${err.message}`, "error");
+      message(this.maps.maps, t("confusion.error.series", { series: label(a), error: err.message }),
+        "error");
     }
+  }
+
+  /** The first selection after a reload puts back what was chosen; true when it did. */
+  async restore(key, data) {
+    const saved = this.restoring;
+    this.restoring = null;
+    if (!saved || saved.run !== key) return false;
+    if (MODES.includes(saved.mode)) this.setMode(saved.mode, false);
+    this.errorsOnly = Boolean(saved.errorsOnly);
+    this.errors.checked = this.errorsOnly;
+    if (typeof saved.position === "string") this.classes.position = saved.position;
+    if (Number.isFinite(saved.step)) this.steps.configure(data.steps.length, nearest(data, saved.step));
+    if (saved.compare && this.find(saved.compare) && pairing(this.find(key), this.find(saved.compare))) {
+      await this.selectCompare(saved.compare);
+      this.comparePicker.value = this.compare;
+    }
+    const sel = saved.selection;
+    const k = data.classes.length;
+    const inRange = (v) => Number.isInteger(v) && v >= 0 && v < k;
+    if (sel && inRange(sel.true) && inRange(sel.predicted) &&
+      (sel.position === null || (Number.isInteger(sel.position) && sel.position < data.positions.length))) {
+      this.pick(sel.position, sel.true, sel.predicted, false);
+    } else {
+      this.draw();
+    }
+    this.loadMetrics();
+    return true;
   }
 
   async selectCompare(key) {
     this.compare = key;
+    this.bMetrics = null;
     if (key && !this.data.has(key)) {
       try {
         await this.load(key);
       } catch (err) {
         this.compare = "";
         this.comparePicker.value = "";
-        message(this.maps.legends, `Could not load ${key}: ${err.message}`, "error");
+        message(this.maps.legends, t("confusion.error.series", { series: key, error: err.message }),
+          "error");
         return;
       }
     }
     this.draw();
+    this.loadMetrics();
   }
 
-  setMode(mode) {
+  setMode(mode, redraw = true) {
     this.mode = mode;
     for (const b of this.modes.children) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
-    this.draw();
+    if (redraw) this.draw();
   }
 
   // -- drawing ---------------------------------------------------------------------------
@@ -208,31 +277,48 @@ class ConfusionPage {
     if (!this.compare) return null;
     const b = this.data.get(this.compare);
     const a = this.data.get(this.current);
-    if (!a || !b) return null;
-    return { data: b, index: nearest(b, a.steps[this.steps.index]), series: this.find(this.compare) };
+    const pair = pairing(this.find(this.current), this.find(this.compare));
+    if (!a || !b || !pair) return null;
+    return { data: b, index: nearest(b, a.steps[this.steps.index]), series: this.find(this.compare),
+      pair, runA: this.find(this.current).run };
   }
 
   draw() {
     const data = this.data.get(this.current);
-    if (!data || !this.maps.heatmaps) return;
+    // not before the maps are built for this series (a run just chosen may still be loading)
+    if (!data || !this.maps.heatmaps || this.maps.data !== data) return;
     const cmp = this.compareState();
     const f = (this.frame = frameAt(data, this.steps.index, cmp, this.mode));
     const s = this.find(this.current);
     this.maps.draw(f, { errorsOnly: this.errorsOnly, selection: this.selection, runA: s.run });
     this.steps.describe(data, cmp);
-    const total = data.total_steps;
     const p = data.positions.length;
-    const shape = p === 1 ? "" : `${p} positions x `; // one position: a plain classifier
+    const params = { positions: p, classes: data.classes.length, count: data.total_steps };
+    // one position: a plain classifier
     this.info.replaceChildren(name(`${s.run} / ${s.tag}`, "cm-info-name"),
-      `: ${shape}${data.classes.length} classes, ${total} step${total === 1 ? "" : "s"}`);
+      p === 1 ? t("confusion.info.single", params) : t("confusion.info.positions", params));
+    this.describeCompare(cmp, data);
     this.pickerTitles();
     this.accuracy.draw(f);
+    if (this.metrics) this.drawMetrics();
+    this.save();
   }
 
-  pick(position, t, p) {
-    this.selection = { position, true: t, predicted: p };
+  /** Which maps compare: every position, the shared ones and pooled, or pooled only. */
+  describeCompare(cmp, data) {
+    this.compareNote.hidden = !cmp;
+    if (!cmp) return;
+    const nb = cmp.data.positions.length;
+    const na = data.positions.length;
+    const key = { same: "same", shared: "shared", pooled: "pooled" }[cmp.pair.kind];
+    this.compareNote.textContent = t(`confusion.compare.kind.${key}`,
+      { a: na, b: nb, shared: cmp.pair.shared, run: cmp.series.run });
+  }
+
+  pick(position, tc, pc, scroll = true) {
+    this.selection = { position, true: tc, predicted: pc };
     this.draw();
-    this.loadExamples();
+    this.loadExamples(scroll);
   }
 
   // -- metrics and examples of the shown step ---------------------------------------------
@@ -241,7 +327,7 @@ class ConfusionPage {
     clearTimeout(this.metricsTimer);
     this.metricsTimer = setTimeout(() => {
       this.loadMetrics();
-      if (this.selection) this.loadExamples();
+      if (this.selection) this.loadExamples(false);
     }, this.steps.playing ? 50 : 150);
   }
 
@@ -250,28 +336,63 @@ class ConfusionPage {
     const data = this.data.get(this.current);
     if (!s || !data) return;
     const token = ++this.metricsToken;
+    const cmp = this.compareState();
     try {
-      const m = await fetchMatrix(s, data.steps[this.steps.index]);
+      const [m, mB] = await Promise.all([fetchMatrix(s, data.steps[this.steps.index]),
+        cmp ? fetchMatrix(cmp.series, cmp.data.steps[cmp.index]) : null]);
       if (token !== this.metricsToken) return;
       this.metrics = m;
-      this.pairs.draw(m);
-      this.classes.draw(m);
+      this.bMetrics = mB;
+      this.drawMetrics();
     } catch (err) {
       if (token !== this.metricsToken) return;
-      this.pairs.error(`Could not load metrics: ${err.message}`);
+      this.pairs.error(t("confusion.error.metrics", { error: err.message }));
       this.classes.clear();
     }
   }
 
-  loadExamples() {
+  /** Pairs and class table of the fetched step; B's change beside A's when comparing. */
+  drawMetrics() {
+    const f = this.frame;
+    const mB = f && f.cmp ? this.bMetrics : null;
+    this.pairs.draw(this.metrics, mB ? f : null, mB);
+    let bMetrics = null;
+    if (mB) {
+      bMetrics = (position) => {
+        const x = f.maps.find((y) => y.key === position) ||
+          f.maps.find((y) => y.p === null); // the pooled choice of a one-position map
+        if (!x || x.missing) return null;
+        return x.bp === null ? mB.class_metrics.pooled : mB.class_metrics.positions[x.bp];
+      };
+    }
+    this.classes.draw(this.metrics, bMetrics);
+  }
+
+  /** Fetch and show the selected cell's images; `scroll` brings the panel into view (the
+   * user clicked: the result must be visible, even on a laptop-sized window). */
+  loadExamples(scroll = true) {
     const sel = this.selection;
     const s = this.find(this.current);
     const data = this.data.get(this.current);
     if (!sel || !s || !data) return;
     const step = data.steps[this.steps.index];
     const shown = this.examples.show(data, sel, () => fetchExamples(s, step, sel));
-    this.side.scrollTop = 0;
+    if (scroll) {
+      this.side.scrollTop = 0;
+      this.reveal();
+      shown.then(() => this.reveal()); // the images make the panel taller
+    }
     return shown;
+  }
+
+  /** Scroll the examples panel's top into view, below the sticky controls, unless it is. */
+  reveal() {
+    const node = this.examples.node;
+    if (node.hidden) return;
+    const top = this.controls.getBoundingClientRect().bottom;
+    node.style.scrollMarginTop = `${Math.ceil(top) + 8}px`;
+    const box = node.getBoundingClientRect();
+    if (box.top < top || box.top > window.innerHeight - 160) node.scrollIntoView({ block: "start" });
   }
 
   // -- live updates ----------------------------------------------------------------------
@@ -287,6 +408,7 @@ class ConfusionPage {
       if (!before || !now || now.max_step === before.max_step) return;
       const data = await this.load(this.current);
       if (this.compare) await this.load(this.compare).catch(() => null);
+      this.maps.data = data; // same classes and positions: the maps stay, with the new steps
       const last = data.steps.length - 1;
       this.steps.configure(data.steps.length, wasAtEnd && !this.steps.playing ? last : this.steps.index);
       this.draw();

@@ -4,19 +4,16 @@
 // zoom buttons and its own scroll box (100 classes stay navigable).
 import { el } from "../common/dom.js";
 import { diverging, legend, sequential } from "../common/colormaps.js";
+import { fmtInteger, fmtNumber, fmtPercent, t } from "../common/i18n.js";
 import { createTooltip } from "../common/tooltip.js";
 import { HeatMap, fitCell } from "./heatmap.js";
 import { compactStep } from "./chart.js";
-import { countsOf } from "./data.js";
+import { accuracyOf, countsOf } from "./data.js";
 import { normalise, totals } from "./normalise.js";
-import { compactCount, pct, points, short, signedPoints } from "./text.js";
+import { compactCount, pct, points, short, signedPoints, verdict } from "./text.js";
 
-/** The normalisations the page offers: button label and legend title. */
-export const MODES = {
-  count: { label: "Count", legend: "count" },
-  true: { label: "By true class (recall)", legend: "% of the true class (row)" },
-  predicted: { label: "By predicted class (precision)", legend: "% of the predicted class (column)" },
-};
+/** The normalisations the page offers (labels: confusion.mode.*, legends: confusion.legend.*). */
+export const MODES = ["count", "true", "predicted"];
 const MAX_PRINTED_K = 12; // small multiples print values in cells up to 12 x 12
 // Cell sizes (px) the zoom buttons step through; "fit" picks the largest that fits the panel,
 // never below FIT_MIN so that a cell can still be hovered and clicked.
@@ -33,8 +30,11 @@ export function mapKeys(data) {
 
 /**
  * Everything the maps show at step `index` of `data`: per map {key, p, counts, values,
- * shown} (and B's counts and values when comparing with `cmp` = {data, index, series}).
- * Compare mode shows differences of normalised matrices; counts compare as shares.
+ * shown}; when comparing with `cmp` = {data, index, series, pair} (pair: data.js pairing()),
+ * also B's position `bp`, counts and values, `shown` = B − A and `gain` = how much better B
+ * is in that cell: on the diagonal more is better, off it less is better, so the colour says
+ * what the change means whatever its sign. Counts compare as shares. A map whose position B
+ * lacks has `missing` set and no values.
  */
 export function frameAt(data, index, cmp, selectedMode) {
   const k = data.classes.length;
@@ -45,13 +45,29 @@ export function frameAt(data, index, cmp, selectedMode) {
     const values = normalise(counts, k, mode);
     const entry = { key, p, counts, values, shown: values };
     if (cmp) {
-      entry.bCounts = countsOf(cmp.data, cmp.index, p);
+      entry.bp = cmp.pair.partner(key);
+      if (entry.bp === undefined) {
+        entry.missing = true;
+        entry.shown = values.map(() => NaN);
+        entry.gain = entry.shown;
+        return entry;
+      }
+      entry.bCounts = countsOf(cmp.data, cmp.index, entry.bp);
       entry.bValues = normalise(entry.bCounts, k, mode);
-      entry.shown = values.map((v, i) => v - entry.bValues[i]);
+      entry.shown = values.map((v, i) => entry.bValues[i] - v);
+      entry.gain = entry.shown.map((d, i) => (Math.floor(i / k) === i % k ? d : -d));
     }
     return entry;
   });
   return { data, index, k, cmp, mode, maps };
+}
+
+/** A diverging scale over B's gain in [-m, m]: "B better" one colour (blue), "B worse" the
+ * other (orange), white for no change. */
+export function gainScale(m) {
+  const base = diverging(m);
+  const scale = (g) => base(-g);
+  return Object.assign(scale, { lo: base.lo, hi: base.hi, map: base.map, kind: "diverging" });
 }
 
 export class HeatMaps {
@@ -69,11 +85,12 @@ export class HeatMaps {
     this.zoom = null; // cell size in px chosen with the zoom buttons, or null to fit the panel
     const button = (id, text, label, onclick) =>
       el("button", { type: "button", id, text, title: label, "aria-label": label, onclick });
-    this.zoomOut = button("cm-zoom-out", "−", "zoom out (smaller cells)", () => this.zoomBy(-1));
-    this.zoomFit = button("cm-zoom-fit", "fit", "fit the panel", () => this.setZoom(null));
-    this.zoomIn = button("cm-zoom-in", "+", "zoom in (bigger cells)", () => this.zoomBy(1));
+    this.zoomOut = button("cm-zoom-out", "−", t("confusion.zoom.out"), () => this.zoomBy(-1));
+    this.zoomFit = button("cm-zoom-fit", t("confusion.zoom.fit"), t("confusion.zoom.fitTitle"),
+      () => this.setZoom(null));
+    this.zoomIn = button("cm-zoom-in", "+", t("confusion.zoom.in"), () => this.zoomBy(1));
     this.zoomTools = el("div", { class: "fs-seg cm-zoom", id: "cm-zoom", role: "group",
-      "aria-label": "zoom" }, this.zoomOut, this.zoomFit, this.zoomIn);
+      "aria-label": t("confusion.zoom.label") }, this.zoomOut, this.zoomFit, this.zoomIn);
     // Fit again when the window or the panel changes size (a page scroll bar coming or going
     // narrows the panel without resizing the window).
     let pending = 0;
@@ -87,7 +104,7 @@ export class HeatMaps {
 
   /** Placeholder while a series loads. */
   loading() {
-    this.maps.replaceChildren(el("div", { class: "cm-loading", text: "Loading…" }));
+    this.maps.replaceChildren(el("div", { class: "cm-loading", text: t("confusion.loading") }));
   }
 
   /** One empty map per position of `data` plus the pooled one (one map for one position),
@@ -111,9 +128,9 @@ export class HeatMaps {
       cell,
       large: this.single,
       tools: this.single ? this.zoomTools : null,
-      onHover: (t, p, e) => this.hover(key, t, p, e),
+      onHover: (tc, pc, e) => this.hover(key, tc, pc, e),
       onLeave: () => this.tooltip.hide(),
-      onClick: (t, p) => this.onPick(key === "pooled" ? null : Number(key), t, p),
+      onClick: (tc, pc) => this.onPick(key === "pooled" ? null : Number(key), tc, pc),
     }));
     this.maps.replaceChildren(...this.heatmaps.map((h) => h.node));
     this.maps.dataset.k = String(data.classes.length);
@@ -189,62 +206,73 @@ export class HeatMaps {
     this.drawOptions = { errorsOnly, selection, runA };
     const { data, k, cmp, mode } = f;
     const offDiag = (i) => Math.floor(i / k) !== i % k;
-    const values = (m) => m.shown.filter((v, i) => Number.isFinite(v) && (!errorsOnly || offDiag(i)));
+    const values = (m, of = m.shown) =>
+      of.filter((v, i) => Number.isFinite(v) && (!errorsOnly || offDiag(i)));
     const legends = [];
     const scales = new Map();
-    const errorsNote = errorsOnly ? ", off-diagonal cells" : "";
+    const errors = errorsOnly ? t("confusion.legend.offDiagonal") : "";
     if (cmp) {
-      const m = Math.max(1e-9, ...f.maps.flatMap((x) => values(x).map(Math.abs)));
-      const scale = diverging(m);
+      const m = Math.max(1e-9, ...f.maps.flatMap((x) => values(x, x.gain).map(Math.abs)));
+      const scale = gainScale(m);
       f.maps.forEach((x) => scales.set(x.key, scale));
-      const what = mode === "share" ? "share of samples" : MODES[mode].legend;
+      const what = mode === "share" ? t("confusion.legend.share") : t(`confusion.legend.${mode}`);
       legends.push(legend(scale, {
-        title: `difference A − B (${what}, percentage points${errorsNote})`,
-        format: (v) => `${v > 0 ? "+" : ""}${+(v * 100).toFixed(1)}`,
-        ends: [`◀ B higher (${cmp.series.run})`, `A higher (${runA}) ▶`],
+        title: t("confusion.legend.compare", { what, errors }),
+        // the ticks say how far from "no change"; the ends say which way is better
+        format: (v) => fmtNumber(Math.round(Math.abs(v) * 1000) / 10, 3),
+        ends: [t("confusion.compare.worse", { run: cmp.series.run }),
+          t("confusion.compare.better", { run: cmp.series.run })],
         width: 320,
       }));
     } else if (mode === "count") {
       const perPosition = f.maps.filter((x) => x.p !== null);
       const pooled = f.maps.find((x) => x.p === null);
-      const sp = sequential(0, Math.max(1, ...perPosition.flatMap(values)));
+      const sp = sequential(0, Math.max(1, ...perPosition.flatMap((x) => values(x))));
       const sa = pooled && sequential(0, Math.max(1, ...values(pooled)));
       perPosition.forEach((x) => scales.set(x.key, sp));
-      legends.push(legend(sp, { title: `count${this.single ? "" : " per position"}${errorsNote}`,
-        format: compactStep }));
+      legends.push(legend(sp, { title: this.single ? t("confusion.legend.count", { errors })
+        : t("confusion.legend.countPerPosition", { errors }), format: compactStep }));
       if (pooled) {
         scales.set("pooled", sa);
-        legends.push(legend(sa, { title: `count, all positions pooled${errorsNote}`,
+        legends.push(legend(sa, { title: t("confusion.legend.countPooled", { errors }),
           format: compactStep }));
       }
     } else {
-      const hi = errorsOnly ? Math.max(1e-9, ...f.maps.flatMap(values)) : 1;
+      const hi = errorsOnly ? Math.max(1e-9, ...f.maps.flatMap((x) => values(x))) : 1;
       const scale = sequential(0, hi);
       f.maps.forEach((x) => scales.set(x.key, scale));
-      legends.push(legend(scale, { title: `${MODES[mode].legend}${errorsNote}`,
-        format: (v) => `${+(v * 100).toFixed(1)}%` }));
+      legends.push(legend(scale, { title: `${t(`confusion.legend.${mode}`)}${errors}`,
+        format: (v) => fmtPercent(v, v * 100 === Math.round(v * 100) ? 0 : 1) }));
     }
     this.legends.replaceChildren(...legends);
 
     // The large map prints values whenever its cells are big enough (heatmap.js decides).
+    // changes print in whole points, or in tenths when every change is under 2 points
+    const fine = cmp && Math.max(0, ...f.maps.flatMap((x) => values(x).map(Math.abs))) < 0.02;
     const format = k > MAX_PRINTED_K && !this.single ? null
-      : cmp ? (v) => signedPoints(v)
+      : cmp ? (v) => (fine ? points(v) : signedPoints(v))
       : mode === "count" ? (v) => compactCount(v)
       : (v) => String(Math.round(v * 100));
-    const accA = data.accuracy[f.index];
     f.maps.forEach((x, n) => {
       const h = this.heatmaps[n];
       const scale = scales.get(x.key);
-      h.update(x.shown, (v, t, p) => (errorsOnly && t === p ? null : scale(v)), format);
-      const title = x.p === null ? "All positions pooled" : data.positions[x.p];
-      const acc = x.p === null ? data.pooled_accuracy[f.index] : accA[x.p];
-      let detail = `accuracy ${pct(acc)}`;
-      if (this.single) detail = `${x.counts.reduce((a, b) => a + b, 0)} samples · ${detail}`;
+      const colour = cmp
+        ? (v, tc, pc) => (errorsOnly && tc === pc ? null : scale(x.gain[tc * k + pc]))
+        : (v, tc, pc) => (errorsOnly && tc === pc ? null : scale(v));
+      h.update(x.shown, colour, format);
+      const title = x.p === null ? t("confusion.pooled") : data.positions[x.p];
+      let detail = t("confusion.map.accuracy", { value: pct(accuracyOf(data, f.index, x.p)) });
+      if (this.single) {
+        detail = t("confusion.map.samples", { count: x.counts.reduce((a, b) => a + b, 0),
+          samples: fmtInteger(x.counts.reduce((a, b) => a + b, 0)), detail });
+      }
       if (cmp) {
-        const accB = x.p === null ? cmp.data.pooled_accuracy[cmp.index] : cmp.data.accuracy[cmp.index][x.p];
-        detail += ` · B ${pct(accB)}`;
+        detail = x.missing ? t("confusion.map.notInB", { detail })
+          : t("confusion.map.withB", { detail,
+            value: pct(accuracyOf(cmp.data, cmp.index, x.bp)) });
       }
       h.setTitle(title, detail);
+      h.node.classList.toggle("cm-missing", Boolean(x.missing));
       const selected = selection && selection.position === x.p;
       h.select(selected ? selection.true : null, selected ? selection.predicted : null);
     });
@@ -252,33 +280,41 @@ export class HeatMaps {
   }
 
   /** Tooltip of one cell: exact counts, its shares of the row and column, A and B. */
-  hover(key, t, p, e) {
+  hover(key, tc, pc, e) {
     const f = this.frame;
     const m = f && f.maps.find((x) => x.key === key);
     if (!m) return;
     const { data, k } = f;
-    const i = t * k + p;
+    const i = tc * k + pc;
     const byTrue = normalise(m.counts, k, "true");
     const byPredicted = normalise(m.counts, k, "predicted");
-    const rowTotal = totals(m.counts, k, "true")[t];
-    const colTotal = totals(m.counts, k, "predicted")[p];
-    const where = m.p === null ? "All positions pooled" : data.positions[m.p];
+    const rowTotal = totals(m.counts, k, "true")[tc];
+    const colTotal = totals(m.counts, k, "predicted")[pc];
+    const where = m.p === null ? t("confusion.pooled") : data.positions[m.p];
     // class names in full (the axis labels may be thinned or cut); only huge names are cut
-    const ct = short(data.classes[t], 100);
-    const cp = short(data.classes[p], 100);
+    const ct = short(data.classes[tc], 100);
+    const cp = short(data.classes[pc], 100);
+    const compared = f.cmp && !m.missing;
     const lines = [
       this.single ? null : el("div", { class: "fs-tooltip-title", text: short(where) }),
-      el("div", { class: "cm-tip-classes", text: `true ${ct} → predicted ${cp}` }),
-      el("div", { class: "cm-tip-count",
-        text: `count ${m.counts[i]}${f.cmp ? ` (B ${m.bCounts[i]})` : ""}` }),
-      el("div", { text: `${pct(byTrue[i])} of true ${ct} (${rowTotal})` }),
-      el("div", { text: `${pct(byPredicted[i])} of predicted ${cp} (${colTotal})` }),
+      el("div", { class: "cm-tip-classes", text: t("confusion.cell", { true: ct, predicted: cp }) }),
+      el("div", { class: "cm-tip-count", text: compared
+        ? t("confusion.tip.countB", { count: fmtInteger(m.counts[i]), b: fmtInteger(m.bCounts[i]) })
+        : t("confusion.tip.count", { count: fmtInteger(m.counts[i]) }) }),
+      el("div", { text: t("confusion.tip.ofTrue", { value: pct(byTrue[i]), name: ct,
+        total: fmtInteger(rowTotal) }) }),
+      el("div", { text: t("confusion.tip.ofPredicted", { value: pct(byPredicted[i]), name: cp,
+        total: fmtInteger(colTotal) }) }),
     ];
-    if (f.cmp) {
-      lines.push(el("div", { class: "cm-tip-diff",
-        text: `A ${pct(m.values[i])} · B ${pct(m.bValues[i])} · A − B ${points(m.shown[i])} points` }));
+    if (compared) {
+      const v = verdict(m.gain[i]);
+      lines.push(el("div", { class: `cm-tip-diff cm-${v}`, text: t("confusion.tip.diff", {
+        a: pct(m.values[i]), b: pct(m.bValues[i]), change: points(m.shown[i]),
+        verdict: t(`confusion.verdict.${v}`) }) }));
     }
-    if (t !== p && m.counts[i] > 0) lines.push(el("div", { class: "fs-muted", text: "click for the images" }));
+    if (tc !== pc && m.counts[i] > 0) {
+      lines.push(el("div", { class: "fs-muted", text: t("confusion.tip.click") }));
+    }
     this.tooltip.show(e, lines.filter(Boolean));
   }
 }

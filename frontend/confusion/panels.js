@@ -1,8 +1,24 @@
 // The side panels of the Confusion page: accuracy (table and chart over training), the most
-// confused pairs, the per-class metrics table and a clicked cell's example images.
+// confused pairs, the per-class metrics table and a clicked cell's example images. In compare
+// mode each panel shows run B beside run A and the change, coloured by what it means.
 import { el, message } from "../common/dom.js";
+import { fmtInteger, t } from "../common/i18n.js";
 import { accuracyChart, positionColour } from "./chart.js";
-import { num3, name, pct } from "./text.js";
+import { accuracyOf } from "./data.js";
+import { normalise } from "./normalise.js";
+import { change, name, num3, pct, points, signed, verdict } from "./text.js";
+
+const POOLED_COLOUR = "#757575";
+const SEQUENCE_COLOUR = "var(--fs-fg)";
+const RUN_A_COLOUR = "#0072B2";
+const RUN_B_COLOUR = "#CC79A7";
+
+/** A change of a fraction where more is better (accuracy, precision, ...), in points. */
+function gainCell(a, b, digits = 1, scale = 100) {
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return t("common.none");
+  const d = b - a;
+  return change(signed(d, digits, scale), verdict(d, digits, scale));
+}
 
 /** Accuracy per position, pooled and whole-sequence at the shown step, and over training;
  * for a single classifier (one position) just its accuracy, as pooling would repeat it. */
@@ -19,40 +35,66 @@ export class AccuracyPanel {
     const { data, cmp, index: i } = f;
     const seq = data.sequence_accuracy;
     const single = data.positions.length === 1;
-    const head = [single ? "" : "position", "accuracy", ...(cmp ? ["B", "A − B"] : [])];
-    const rows = data.positions.map((what, p) => {
-      const b = cmp ? cmp.data.accuracy[cmp.index][p] : null;
-      return accRow(String(p), what, positionColour(p), data.accuracy[i][p], b, cmp);
-    });
+    const head = [single ? "" : t("confusion.accuracy.position"), t("confusion.accuracy.accuracy"),
+      ...(cmp ? [t("confusion.accuracy.b"), t("confusion.accuracy.change")] : [])];
+    const partner = (key) => (cmp ? cmp.pair.partner(key) : undefined);
+    const bAcc = (bp) => (bp === undefined ? NaN : accuracyOf(cmp.data, cmp.index, bp));
+    const rows = data.positions.map((what, p) =>
+      accRow(String(p), what, positionColour(p), accuracyOf(data, i, single ? null : p),
+        cmp ? bAcc(partner(String(p))) : null, cmp));
     if (!single) {
-      rows.push(accRow("pooled", "all positions pooled", "#757575", data.pooled_accuracy[i],
-        cmp ? cmp.data.pooled_accuracy[cmp.index] : null, cmp, "dash"));
+      rows.push(accRow("pooled", t("confusion.pooled"), POOLED_COLOUR, data.pooled_accuracy[i],
+        cmp ? bAcc(null) : null, cmp, "dash"));
     }
+    const bSeq = cmp && cmp.data.sequence_accuracy;
     let seqNote = null; // one position: the whole sequence is that position, nothing to explain
     if (seq) {
-      const b = cmp && cmp.data.sequence_accuracy ? cmp.data.sequence_accuracy.values[cmp.index] : null;
-      rows.push(accRow("sequence", "whole sequence", "#212121", seq.values[i], b, cmp, "dash"));
-      seqNote = `Whole-sequence accuracy is the logged scalar “${seq.tag}”.`;
+      rows.push(accRow("sequence", t("confusion.accuracy.sequence"), SEQUENCE_COLOUR, seq.values[i],
+        bSeq ? bSeq.values[cmp.index] : NaN, cmp, "dash"));
+      seqNote = t("confusion.accuracy.sequenceTag", { tag: seq.tag });
     } else if (!single) {
-      seqNote = "Whole-sequence accuracy is not logged for this run (it cannot be derived " +
-        "from per-position matrices).";
+      seqNote = t("confusion.accuracy.noSequence");
     }
     const table = el("table", { class: "fs-table cm-acc-table", id: "cm-acc-table" },
       el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))),
       el("tbody", {}, rows));
-    const lines = data.positions.map((what, p) => ({ name: what, colour: positionColour(p),
-      values: data.accuracy.map((r) => r[p]) }));
-    if (!single) {
-      lines.push({ name: "pooled", colour: "#757575", dash: "4 3", values: data.pooled_accuracy });
+    let lines;
+    if (cmp) {
+      // A against B: all positions pooled (a single classifier: its accuracy), and the whole
+      // sequence when both runs log it; each run on its own steps
+      lines = [
+        { name: t("confusion.chart.run", { which: "A", run: cmp.runA }), colour: RUN_A_COLOUR,
+          values: data.pooled_accuracy },
+        { name: t("confusion.chart.run", { which: "B", run: cmp.series.run }), colour: RUN_B_COLOUR,
+          dash: "5 3", values: cmp.data.pooled_accuracy, steps: cmp.data.steps },
+      ];
+      if (seq && bSeq) {
+        lines.push({ name: t("confusion.chart.sequence", { which: "A" }), colour: RUN_A_COLOUR,
+          dash: "1 2", values: seq.values },
+        { name: t("confusion.chart.sequence", { which: "B" }), colour: RUN_B_COLOUR, dash: "1 2",
+          values: bSeq.values, steps: cmp.data.steps });
+      }
+    } else {
+      lines = data.positions.map((what, p) => ({ name: what, colour: positionColour(p),
+        values: data.accuracy.map((r) => r[p]) }));
+      if (!single) {
+        lines.push({ name: t("confusion.chart.pooled"), colour: POOLED_COLOUR, dash: "4 3",
+          values: data.pooled_accuracy });
+      }
+      if (seq) {
+        lines.push({ name: t("confusion.accuracy.sequence"), colour: SEQUENCE_COLOUR, dash: "1 2",
+          values: seq.values });
+      }
     }
-    if (seq) lines.push({ name: "whole sequence", colour: "#212121", dash: "1 2", values: seq.values });
-    this.chart = data.steps.length > 1
+    this.chart = data.steps.length > 1 || (cmp && cmp.data.steps.length > 1)
       ? accuracyChart({ steps: data.steps, lines, current: i, onPick: this.onPick })
       : null;
     this.node.replaceChildren(
-      el("h2", { text: `Accuracy at step ${data.steps[i]}` }), table,
+      el("h2", { text: t("confusion.accuracy.title", { step: fmtInteger(data.steps[i]) }) }), table,
       seqNote ? el("p", { class: "cm-note", id: "cm-sequence-note", text: seqNote }) : "",
-      this.chart ? this.chart.node : "");
+      this.chart ? this.chart.node : "",
+      this.chart && cmp ? el("p", { class: "cm-note", id: "cm-chart-note",
+        text: single ? t("confusion.chart.compareSingle") : t("confusion.chart.compareNote") }) : "");
     if (this.chart) this.chart.placeMarker(i);
   }
 }
@@ -63,50 +105,101 @@ function accRow(key, what, colour, a, b, cmp, dash) {
       style: `--swatch:${colour}` }), name(what)),
     el("td", { class: "cm-acc-value", text: pct(a) }),
   ];
-  if (cmp) {
-    const d = Number.isFinite(a) && Number.isFinite(b) ? a - b : NaN;
-    cells.push(el("td", { text: pct(b) }),
-      el("td", { class: d > 0 ? "cm-a-higher" : d < 0 ? "cm-b-higher" : "",
-        text: Number.isFinite(d) ? `${d > 0 ? "+" : ""}${(d * 100).toFixed(1)}` : "–" }));
-  }
+  if (cmp) cells.push(el("td", { text: pct(b) }), el("td", { class: "cm-change" }, gainCell(a, b)));
   return el("tr", { class: "cm-acc-row", "data-position": key }, cells);
 }
 
-/** The most confused (position, true, predicted) cells of a /matrix answer. */
+/** The most confused (position, true, predicted) cells of a /matrix answer; in compare mode
+ * those of A and of B, with each run's share of the true class and the change. */
 export class PairsPanel {
-  /** @param {(position:number, t:number, p:number) => void} onPick a pair was chosen */
+  /** @param {(position:number|null, t:number, p:number) => void} onPick a pair was chosen */
   constructor(onPick) {
     this.onPick = onPick;
     this.node = el("section", { id: "cm-pairs", class: "cm-panel" });
   }
 
-  draw(m) {
-    const pick = (q) => this.onPick(q.position, q.true, q.predicted);
+  /** `m`: A's /matrix answer; with `f` (frame) comparing and `mB` B's answer, the change. */
+  draw(m, f = null, mB = null) {
+    if (f && f.cmp && mB) return this.drawChange(m, f, mB);
     const single = m.positions.length === 1; // no position column: there is only one
     // Class names are shown in full, wrapped (only names of several lines are cut).
-    const rows = m.confused_pairs.map((q) => el("tr", {
-      class: "cm-pair", tabindex: 0, title: "show the images",
+    const rows = m.confused_pairs.map((q) => this.row(q, single ? null : m.positions[q.position],
+      m.classes, [el("td", { text: fmtInteger(q.count) }), el("td", { text: pct(q.rate) })]));
+    const head = [...(single ? [] : [t("confusion.pairs.position")]), t("confusion.pairs.pair"),
+      t("confusion.pairs.count"), t("confusion.pairs.rate")];
+    this.show(t("confusion.pairs.title", { step: fmtInteger(m.step) }), head, rows, single);
+  }
+
+  drawChange(m, f, mB) {
+    const { data, k } = f;
+    const single = data.positions.length === 1;
+    // pooled pairs when only the pooled counts compare (the runs' positions differ)
+    const pooledOnly = !single && f.cmp.pair.kind === "pooled";
+    const maps = f.maps.filter((x) => !x.missing && (pooledOnly ? x.p === null : x.p !== null || single));
+    const seen = new Map();
+    const add = (x, tc, pc) => {
+      const id = `${x.key}/${tc}/${pc}`;
+      if (seen.has(id)) return;
+      const i = tc * k + pc;
+      const rateA = normalise(x.counts, k, "true")[i];
+      const rateB = normalise(x.bCounts, k, "true")[i];
+      seen.set(id, { x, t: tc, p: pc, rateA, rateB,
+        top: Math.max(Number.isFinite(rateA) ? rateA : 0, Number.isFinite(rateB) ? rateB : 0) });
+    };
+    const one = single || pooledOnly; // one map compares: A's pooled (or only) counts
+    const listA = pooledOnly ? m.pooled_confused_pairs : m.confused_pairs;
+    const listB = one && mB.positions.length > 1 ? mB.pooled_confused_pairs : mB.confused_pairs;
+    for (const q of listA) {
+      const x = one ? maps[0] : maps.find((y) => y.p === q.position);
+      if (x) add(x, q.true, q.predicted);
+    }
+    for (const q of listB) {
+      // B's position q belongs to the A map whose partner it is
+      const x = one ? maps[0] : maps.find((y) => y.bp === q.position);
+      if (x) add(x, q.true, q.predicted);
+    }
+    const pairs = [...seen.values()].sort((a, b) => b.top - a.top).slice(0, 10);
+    const rows = pairs.map((q) => this.row({ position: q.x.p, true: q.t, predicted: q.p },
+      single || pooledOnly ? null : data.positions[q.x.p], data.classes,
+      [el("td", { text: pct(q.rateA) }), el("td", { text: pct(q.rateB) }),
+        // a confusion that shrinks is B doing better
+        el("td", { class: "cm-change" }, Number.isFinite(q.rateA) && Number.isFinite(q.rateB)
+          ? change(points(q.rateB - q.rateA), verdict(q.rateA - q.rateB)) : t("common.none"))]));
+    const head = [...(single || pooledOnly ? [] : [t("confusion.pairs.position")]),
+      t("confusion.pairs.pair"), t("confusion.pairs.rateA"), t("confusion.pairs.rateB"),
+      t("confusion.pairs.change")];
+    this.show(t("confusion.pairs.titleCompare", { step: fmtInteger(m.step) }), head, rows,
+      single || pooledOnly, pooledOnly ? t("confusion.pairs.pooledOnly") : null);
+  }
+
+  row(q, where, classes, values) {
+    const pick = () => this.onPick(q.position, q.true, q.predicted);
+    return el("tr", {
+      class: "cm-pair", tabindex: 0, title: t("confusion.pairs.show"),
       "data-position": q.position, "data-true": q.true, "data-predicted": q.predicted,
-      onclick: () => pick(q),
-      onkeydown: (e) => { if (e.key === "Enter") pick(q); },
+      onclick: pick,
+      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } },
     },
-    single ? null : el("td", {},
+    where === null ? null : el("td", {},
       el("span", { class: "cm-swatch", style: `--swatch:${positionColour(q.position)}` }),
-      name(m.positions[q.position], "cm-name-short")),
-    el("td", { class: "cm-pair-classes" }, name(m.classes[q.true], "cm-name-class"),
-      el("span", { class: "cm-arrow", text: " → " }), name(m.classes[q.predicted], "cm-name-class")),
-    el("td", { text: String(q.count) }),
-    el("td", { text: pct(q.rate) })));
-    const head = [...(single ? [] : ["position"]), "true → predicted", "count", "of true"];
+      name(where, "cm-name-short")),
+    el("td", { class: "cm-pair-classes" }, name(classes[q.true], "cm-name-class"),
+      el("span", { class: "cm-arrow", text: " → " }), name(classes[q.predicted], "cm-name-class")),
+    values);
+  }
+
+  show(title, head, rows, single, note = null) {
+    const pairHead = t("confusion.pairs.pair");
     this.node.replaceChildren(
-      el("h2", { text: `Most confused at step ${m.step}` }),
+      el("h2", { text: title }),
+      note ? el("p", { class: "cm-note", text: note }) : "",
       rows.length
         ? el("table", { class: single ? "fs-table cm-pairs-table cm-single" : "fs-table cm-pairs-table",
           id: "cm-pairs-table" },
           el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h,
-            class: h === "true → predicted" ? "cm-pair-classes" : null })))),
+            class: h === pairHead ? "cm-pair-classes" : null })))),
           el("tbody", {}, rows))
-        : el("p", { class: "cm-note", text: "No confusions at this step." }));
+        : el("p", { class: "cm-note", text: t("confusion.pairs.none") }));
   }
 
   error(text) {
@@ -115,52 +208,65 @@ export class PairsPanel {
 }
 
 /** Precision, recall, F1 and support per class, for one position or all pooled (a single
- * classifier has no position to choose). */
+ * classifier has no position to choose); in compare mode each metric with B's change. */
 export class ClassTable {
-  constructor() {
+  /** @param {() => void} onChange the position was changed (the page remembers it) */
+  constructor(onChange = () => {}) {
+    this.onChange = onChange;
     this.node = el("section", { id: "cm-metrics", class: "cm-panel" });
     this.position = "pooled"; // "pooled" or a position index as a string
     this.metrics = null;
+    this.bMetrics = null; // (position) => B's class metrics for it, or null
   }
 
   clear() {
     this.node.replaceChildren();
   }
 
-  draw(m) {
+  /** `m`: A's /matrix answer; `bMetrics(position)`: B's metrics of that choice, or null. */
+  draw(m, bMetrics = null) {
     this.metrics = m;
+    this.bMetrics = bMetrics;
     const single = m.positions.length === 1;
     if (single) this.position = "0";
-    const options = [["pooled", "all positions pooled"],
+    const options = [["pooled", t("confusion.pooled")],
       ...m.positions.map((what, p) => [String(p), what])];
     if (!single && !options.some(([v]) => v === this.position)) this.position = "pooled";
-    const select = el("select", { id: "cm-metrics-position",
-      onchange: () => { this.position = select.value; this.draw(this.metrics); } },
+    const select = el("select", { id: "cm-metrics-position", "aria-label": t("confusion.metrics.position"),
+      onchange: () => { this.position = select.value; this.draw(this.metrics, this.bMetrics); this.onChange(); } },
     options.map(([value, text]) => el("option", { value, text, title: text,
       selected: value === this.position })));
     select.title = options.find(([v]) => v === this.position)[1];
     const cm = this.position === "pooled"
       ? m.class_metrics.pooled
       : m.class_metrics.positions[Number(this.position)];
+    const cb = bMetrics ? bMetrics(this.position) : null;
+    const comparing = Boolean(bMetrics);
+    // a metric of A, and under it B's change (higher is better for all three)
+    const metric = (a, b) => el("td", {}, num3(a),
+      cb ? el("span", { class: "cm-delta-line" }, gainCell(a, b, 3, 1)) : null);
     const rows = m.classes.map((cls, c) => el("tr", { class: "cm-class-row", "data-class": c },
       el("td", { class: "cm-class-name" }, name(cls, "cm-name-class")),
-      el("td", { text: num3(cm.precision[c]) }),
-      el("td", { text: num3(cm.recall[c]) }),
-      el("td", { text: num3(cm.f1[c]) }),
-      el("td", { text: String(cm.support[c]) })));
+      metric(cm.precision[c], cb && cb.precision[c]),
+      metric(cm.recall[c], cb && cb.recall[c]),
+      metric(cm.f1[c], cb && cb.f1[c]),
+      el("td", { text: fmtInteger(cm.support[c]) })));
     const macro = el("tr", { class: "cm-macro" },
-      el("td", { text: "macro mean" }),
-      el("td", { text: num3(cm.macro.precision) }),
-      el("td", { text: num3(cm.macro.recall) }),
-      el("td", { text: num3(cm.macro.f1) }),
-      el("td", { text: String(cm.support.reduce((a, b) => a + b, 0)) }));
+      el("td", { text: t("confusion.metrics.macro") }),
+      metric(cm.macro.precision, cb && cb.macro.precision),
+      metric(cm.macro.recall, cb && cb.macro.recall),
+      metric(cm.macro.f1, cb && cb.macro.f1),
+      el("td", { text: fmtInteger(cm.support.reduce((a, b) => a + b, 0)) }));
+    let note = null;
+    if (comparing) note = cb ? t("confusion.metrics.compareNote") : t("confusion.metrics.notInB");
     this.node.replaceChildren(
-      el("div", { class: "cm-panel-head" }, el("h2", { text: "Per-class metrics" }),
+      el("div", { class: "cm-panel-head" }, el("h2", { text: t("confusion.metrics.title") }),
         single ? "" : select),
+      note ? el("p", { class: "cm-note", id: "cm-metrics-note", text: note }) : "",
       el("div", { class: "cm-scroll" },
         el("table", { class: "fs-table cm-class-table", id: "cm-class-table" },
-          el("thead", {}, el("tr", {}, ["class", "precision", "recall", "F1", "support"].map(
-            (h) => el("th", { text: h })))),
+          el("thead", {}, el("tr", {}, ["class", "precision", "recall", "f1", "support"].map(
+            (h) => el("th", { text: t(`confusion.metrics.head.${h}`) })))),
           el("tbody", {}, rows, macro))));
   }
 }
@@ -183,17 +289,18 @@ export class ExamplesPanel {
    */
   async show(data, selection, load) {
     const sel = selection;
-    const where = sel.position === null ? "All positions pooled" : data.positions[sel.position];
-    const cell = `true ${data.classes[sel.true]} → predicted ${data.classes[sel.predicted]}`;
+    const where = sel.position === null ? t("confusion.pooled") : data.positions[sel.position];
+    const cell = t("confusion.cell", { true: data.classes[sel.true], predicted: data.classes[sel.predicted] });
     const title = data.positions.length === 1 ? cell : `${where}: ${cell}`;
     const close = el("button", { type: "button", class: "fs-icon-button", id: "cm-examples-close",
-      "aria-label": "close", text: "✕", onclick: () => this.onClose() });
+      "aria-label": t("confusion.examples.close"), title: t("confusion.examples.close"), text: "✕",
+      onclick: () => this.onClose() });
     const head = el("div", { class: "cm-panel-head" },
       el("h2", { id: "cm-examples-title", text: title, title }), close);
     this.node.hidden = false;
     if (sel.true === sel.predicted) {
       this.node.replaceChildren(head, el("p", { class: "cm-note", id: "cm-examples-note",
-        text: "Correct predictions: only misclassified images are stored." }));
+        text: t("confusion.examples.correct") }));
       return;
     }
     const token = (this.token = (this.token || 0) + 1);
@@ -201,30 +308,39 @@ export class ExamplesPanel {
     try {
       ex = await load();
     } catch (err) {
-      if (token === this.token) message(this.node, `Could not load images: ${err.message}`, "error");
+      if (token === this.token) {
+        message(this.node, t("confusion.error.images", { error: err.message }), "error");
+      }
       return;
     }
     if (token !== this.token) return;
     let note;
-    const per = data.positions.length === 1 ? "cell" : "position and cell";
-    if (!ex.examples_tag) note = "This run logs no example images.";
-    else if (ex.step === null) note = "No example images have been logged yet.";
+    if (!ex.examples_tag) note = t("confusion.examples.noTag");
+    else if (ex.step === null) note = t("confusion.examples.noneYet");
     else {
-      const at = ex.exact ? `step ${ex.step}`
-        : `step ${ex.step} (nearest step with images; none at step ${ex.requested_step})`;
-      const count = ex.count === null ? "" : `${ex.count} misclassified, `;
-      note = `${at} · ${count}${ex.stored} image${ex.stored === 1 ? "" : "s"} stored` +
-        (ex.cap_per_cell ? ` (at most ${ex.cap_per_cell} per ${per})` : "");
+      const at = ex.exact ? t("confusion.examples.step", { step: fmtInteger(ex.step) })
+        : t("confusion.examples.nearest", { step: fmtInteger(ex.step),
+          requested: fmtInteger(ex.requested_step) });
+      const count = ex.count === null ? ""
+        : t("confusion.examples.misclassified", { count: ex.count, n: fmtInteger(ex.count) });
+      const stored = t("confusion.examples.stored", { count: ex.stored, n: fmtInteger(ex.stored) });
+      const n = fmtInteger(ex.cap_per_cell);
+      const cap = !ex.cap_per_cell ? ""
+        : data.positions.length === 1 ? t("confusion.examples.capCell", { n })
+          : t("confusion.examples.capPosition", { n });
+      note = `${at} · ${count}${stored}${cap}`;
     }
+    const alt = t("confusion.examples.alt", { true: data.classes[sel.true],
+      predicted: data.classes[sel.predicted] });
     const grid = el("div", { class: "cm-example-grid", id: "cm-example-grid" },
       ex.images.map((img) => el("figure", { class: "cm-example", "data-index": img.index },
-        el("img", { src: img.url, loading: "lazy",
-          alt: `true ${data.classes[sel.true]}, predicted ${data.classes[sel.predicted]}`,
+        el("img", { src: img.url, loading: "lazy", alt,
+          // small images (28 x 28 digits) are drawn as crisp pixels, not smoothed into blur
           onload: (e) => e.target.classList.toggle("cm-pixelated", e.target.naturalWidth < 64) }),
         sel.position === null ? el("figcaption", { text: data.positions[img.position],
           title: data.positions[img.position] }) : null)));
     this.node.replaceChildren(head,
       el("p", { class: ex.exact ? "cm-note" : "cm-note cm-nearest", id: "cm-examples-note", text: note }),
-      ex.images.length ? grid : el("p", { class: "cm-note", text: "No stored images for this cell." }));
+      ex.images.length ? grid : el("p", { class: "cm-note", text: t("confusion.examples.noImages") }));
   }
 }

@@ -1,5 +1,6 @@
 // Step control of the Confusion page: the slider, the play button and the step label.
 import { el } from "../common/dom.js";
+import { fmtInteger, t } from "../common/i18n.js";
 
 const PLAY_MS = 700;
 
@@ -12,9 +13,10 @@ export class StepControl {
     this.count = 0;
     this.timer = null;
     this.play = el("button", { type: "button", id: "cm-play", class: "fs-icon-button",
-      "aria-label": "play", title: "Play through training", onclick: () => this.toggle(), text: "▶" });
+      "aria-label": t("confusion.steps.play"), title: t("confusion.steps.playTitle"),
+      onclick: () => this.toggle(), text: "▶" });
     this.slider = el("input", { type: "range", id: "cm-step", min: 0, max: 0, value: 0,
-      "aria-label": "step", oninput: () => this.set(Number(this.slider.value)) });
+      "aria-label": t("confusion.steps.step"), oninput: () => this.set(Number(this.slider.value)) });
     this.label = el("span", { id: "cm-step-label", class: "cm-step-label" });
     this.node = el("div", { class: "cm-stepbar" }, this.play, this.slider, this.label);
   }
@@ -50,7 +52,7 @@ export class StepControl {
     if (this.count < 2) return;
     if (this.index >= this.count - 1) this.set(0);
     this.play.textContent = "❚❚";
-    this.play.setAttribute("aria-label", "pause");
+    this.play.setAttribute("aria-label", t("confusion.steps.pause"));
     this.play.classList.add("fs-active");
     this.timer = setInterval(() => {
       if (this.index >= this.count - 1) return this.stop();
@@ -62,15 +64,16 @@ export class StepControl {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.play.textContent = "▶";
-    this.play.setAttribute("aria-label", "play");
+    this.play.setAttribute("aria-label", t("confusion.steps.play"));
     this.play.classList.remove("fs-active");
   }
 
   /** Label: the step shown, its place among the steps kept, and B's nearest step. */
   describe(data, cmp) {
-    let text = `step ${data.steps[this.index]} (${this.index + 1} of ${data.steps.length}` +
-      (data.downsampled ? `, thinned from ${data.total_steps}` : "") + ")";
-    if (cmp) text += ` · B at step ${cmp.data.steps[cmp.index]}`;
+    const params = { step: fmtInteger(data.steps[this.index]), n: fmtInteger(this.index + 1),
+      count: fmtInteger(data.steps.length), total: fmtInteger(data.total_steps) };
+    let text = data.downsampled ? t("confusion.steps.labelThinned", params) : t("confusion.steps.label", params);
+    if (cmp) text += t("confusion.steps.b", { step: fmtInteger(cmp.data.steps[cmp.index]) });
     this.label.textContent = text;
   }
 }
