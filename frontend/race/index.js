@@ -106,7 +106,7 @@ class RacePage {
       }
       if (!current || this.loaded !== current.race) return; // a race is loading meanwhile
       const shape = (race) => JSON.stringify([race.surface_series,
-        race.racers.map((r) => [r.run, r.tag, r.optimizer, r.error])]);
+        race.racers.map((r) => [r.id, r.run, r.tag, r.optimizer, r.error])]);
       const grown = this.racers.filter((r, k) => r.max_step !== current.racers[k]?.max_step);
       if (shape(current) !== shape(this.race) || (grown.length && (!this.built || grown.some((r) => !r.loggedTrack)))) {
         await this.selectRace(current.race, { quiet: true });
@@ -177,11 +177,11 @@ class RacePage {
     const [surface, board] = await Promise.all([surfaceP, boardP]);
     if (token !== this.loadToken) return; // another race was picked meanwhile
     const keep = quiet && this.built
-      ? { step: this.step, atEnd: this.step >= this.maxStep, hidden: new Set(this.racers.filter((r) => !r.visible).map((r) => r.run)) }
+      ? { step: this.step, atEnd: this.step >= this.maxStep, hidden: new Set(this.racers.filter((r) => !r.visible).map((r) => r.id)) }
       : null;
     this.loaded = name;
     this.built = false;
-    const rows = new Map((board.rows || []).map((row) => [row.run, row]));
+    const rows = new Map((board.rows || []).map((row) => [row.id, row]));
     // Known optimizers keep one colour in every race; others take the colours left over.
     const known = (r) => Number.isInteger(r.palette_index);
     const firsts = new Map();
@@ -194,22 +194,23 @@ class RacePage {
       taken.add(spare);
       return spare;
     });
-    // Two racers may share an optimizer (and so a title): their runs tell them apart.
+    // Two racers may share an optimizer (and so a title): their ids tell them apart
+    // (a racer is its id: a race run holds every racer, format version 3).
     const titles = new Map();
     for (const r of race.racers) titles.set(r.title, (titles.get(r.title) || 0) + 1);
     this.racers = race.racers.map((r, index) => {
       const { color, dash } = categorical(slots[index]);
       const json = tracks[index];
-      const row = rows.get(r.run);
+      const row = rows.get(r.id);
       const track = json.error ? null : prepareTrack(json);
       return {
         ...r,
-        title: titles.get(r.title) > 1 ? `${r.title} (${r.run})` : r.title,
+        title: titles.get(r.title) > 1 ? `${r.title} (${r.id})` : r.title,
         rerunnable: Boolean(r.whatif), // the server's per-racer answer; `whatif` is the shown state
         index,
         color,
         dash,
-        visible: Boolean(track) && !keep?.hidden.has(r.run),
+        visible: Boolean(track) && !keep?.hidden.has(r.id),
         error: json.error || null,
         track,
         loggedTrack: track,
@@ -335,7 +336,7 @@ class RacePage {
     }
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
       el("span", { class: "race-name", text: racer.title, title: racer.title }), ...chips);
-    const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer, "data-run": racer.run },
+    const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id },
       el("td", { class: "text" }, name, offNote, note),
       el("td", {}, lr),
       el("td", {}, mom),
@@ -354,7 +355,7 @@ class RacePage {
   warmup(racer) {
     if (racer.warming) return;
     racer.warming = true;
-    getJSON("whatif", { race: this.race.race, run: racer.run, warmup: 1 }).catch(() => {
+    getJSON("whatif", { race: this.race.race, racer: racer.id, warmup: 1 }).catch(() => {
       racer.warming = false; // try again on the next visit
     });
   }
@@ -385,7 +386,7 @@ class RacePage {
   async runWhatif(racer) {
     if (!this.racers.includes(racer)) return; // the race was reloaded meanwhile
     const { lr, mom, note } = racer.ui;
-    const params = { race: this.race.race, run: racer.run, learning_rate: lr.value, points: POINTS };
+    const params = { race: this.race.race, racer: racer.id, learning_rate: lr.value, points: POINTS };
     if (mom) params.momentum = mom.value;
     const logged = racer.hyperparameters || {};
     if (lr.value === shown(logged.learning_rate) && (!mom || mom.value === shown(logged.momentum))) {

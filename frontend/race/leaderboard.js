@@ -188,7 +188,7 @@ export class Leaderboard {
     ];
     return el("tr", {
       class: `lb-row${racer.visible ? "" : " lb-hidden"}${racer.whatif ? " lb-whatif" : ""}`,
-      "data-optimizer": racer.optimizer, "data-run": racer.run,
+      "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id,
     }, cells);
   }
 }

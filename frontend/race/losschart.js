@@ -84,13 +84,13 @@ export class LossChart {
         class: "race-loss-path",
         stroke: r.color,
         "stroke-dasharray": r.dash || null,
-        "data-optimizer": r.optimizer, "data-run": r.run,
+        "data-optimizer": r.optimizer, "data-run": r.run, "data-racer": r.id,
       });
       const cross = svg("path", { class: "race-diverged", stroke: r.color });
-      const dot = svg("circle", { class: "race-loss-dot", r: 3.5, fill: r.color, "data-optimizer": r.optimizer, "data-run": r.run });
+      const dot = svg("circle", { class: "race-loss-dot", r: 3.5, fill: r.color, "data-optimizer": r.optimizer, "data-run": r.run, "data-racer": r.id });
       this.gLines.append(path, cross);
       this.gDots.append(dot);
-      this.paths.set(r.run, { path, cross, dot });
+      this.paths.set(r.id, { path, cross, dot });
       this._drawRacer(r);
     }
     this.note.textContent =
@@ -110,7 +110,7 @@ export class LossChart {
   }
 
   _drawRacer(r) {
-    const view = this.paths.get(r.run);
+    const view = this.paths.get(r.id);
     if (!view) return;
     const t = r.track;
     const f = this.axis.f;
@@ -150,7 +150,7 @@ export class LossChart {
     this.cursor.setAttribute("x1", x);
     this.cursor.setAttribute("x2", x);
     for (const r of this.racers) {
-      const view = this.paths.get(r.run);
+      const view = this.paths.get(r.id);
       if (!view || !r.visible) continue;
       const t = r.track;
       const i = indexAt(t, s);

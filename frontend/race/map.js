@@ -125,25 +125,25 @@ export class ContourMap {
     const crosses = svg("g", { class: "race-crosses" });
     for (const racer of racers) {
       const view = {
-        group: svg("g", { class: "race-racer", "data-optimizer": racer.optimizer, "data-run": racer.run }),
+        group: svg("g", { class: "race-racer", "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id }),
         ghost: svg("path", { class: "race-ghost", stroke: racer.color }),
         halo: svg("path", { class: "race-halo" }),
         base: svg("path", {
           class: "race-path",
           stroke: racer.color,
           "stroke-dasharray": racer.dash || null,
-          "data-optimizer": racer.optimizer, "data-run": racer.run,
+          "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id,
         }),
         cross: svg("path", { class: "race-diverged", stroke: racer.color, visibility: "hidden",
-          "data-optimizer": racer.optimizer, "data-run": racer.run }),
+          "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id }),
         marker: svg("circle", { class: "race-marker", r: 5.5, fill: racer.color,
-          "data-optimizer": racer.optimizer, "data-run": racer.run }),
+          "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id }),
       };
       view.group.append(view.ghost, view.halo, view.base);
       this.gPaths.append(view.group);
       crosses.append(view.cross);
       this.gMarkers.append(view.marker);
-      this.views.set(racer.run, view);
+      this.views.set(racer.id, view);
       this.updateRacer(racer);
     }
     this.gMarks.replaceChildren(...[this.gStatic, crosses].filter(Boolean));
@@ -151,7 +151,7 @@ export class ContourMap {
 
   /** Redraw one racer's path (after a what-if, a reset or new logged steps). */
   updateRacer(racer) {
-    const view = this.views.get(racer.run);
+    const view = this.views.get(racer.id);
     if (!view || !this.sx) return;
     const t = racer.track;
     const { px, py, d } = this._project(t);
@@ -202,7 +202,7 @@ export class ContourMap {
 
   /** Show or hide one racer (legend toggle). */
   setVisible(racer) {
-    const view = this.views.get(racer.run);
+    const view = this.views.get(racer.id);
     if (!view) return;
     const vis = racer.visible ? "visible" : "hidden";
     view.group.setAttribute("visibility", vis);
@@ -220,7 +220,7 @@ export class ContourMap {
     ctx.lineJoin = "round";
     ctx.lineCap = "round";
     for (const racer of this.racers) {
-      const view = this.views.get(racer.run);
+      const view = this.views.get(racer.id);
       if (view && racer.visible) this._place(racer, view, s, ctx);
     }
   }
@@ -367,7 +367,7 @@ export class ContourMap {
     let best = null;
     let bestD = HOVER_RADIUS * HOVER_RADIUS;
     for (const racer of this.racers) {
-      const view = this.views.get(racer.run);
+      const view = this.views.get(racer.id);
       if (!racer.visible || !view?.px) continue;
       const { px, py } = view;
       for (let i = 0; i < px.length; i++) {
@@ -383,8 +383,8 @@ export class ContourMap {
     if (!best) return null;
     const t = best.racer.track;
     return { ...best, step: t.step[best.i], x: t.x[best.i], y: t.y[best.i], loss: t.loss[best.i],
-      px: this.views.get(best.racer.run).px[best.i],
-      py: this.views.get(best.racer.run).py[best.i], mx, my };
+      px: this.views.get(best.racer.id).px[best.i],
+      py: this.views.get(best.racer.id).py[best.i], mx, my };
   }
 
   _hover(event) {
