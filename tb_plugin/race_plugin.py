@@ -19,6 +19,7 @@ metrics, contour payloads and what-if simulations are cached beside them.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import threading
 from typing import Any
@@ -127,6 +128,7 @@ class RacePlugin(FlowscopePlugin):
         self._derived: tuple[Any, dict[str, dict]] = (None, {})
         self._whatifs = LRU(_WHATIF_CACHE)
         self._simulate_lock = threading.Lock()
+        self._warmer = _Warmer(self._simulate_lock)
 
     def routes(self):
         return {
@@ -135,6 +137,7 @@ class RacePlugin(FlowscopePlugin):
             "/trajectory": self._serve_trajectory,
             "/leaderboard": self._serve_leaderboard,
             "/whatif": self._serve_whatif,
+            "/warmup": self._serve_warmup,
         }
 
     # -- routes: parse the query, call the impl ------------------------------------------
@@ -196,6 +199,12 @@ class RacePlugin(FlowscopePlugin):
             steps=steps,
             points=arg_int(request, "points", DEFAULT_POINTS, MIN_POINTS, MAX_POINTS),
             warmup=warmup,
+        )
+
+    @route
+    def _serve_warmup(self, request):
+        return self.warmup_impl(
+            *self.context(request), race=arg_str(request, "race", max_len=MAX_NAME)
         )
 
     # -- implementations -----------------------------------------------------------------
@@ -345,6 +354,29 @@ class RacePlugin(FlowscopePlugin):
             "metrics": simulated.metrics(),
         }
 
+    def warmup_impl(self, ctx, experiment_id: str, race: str) -> dict[str, Any]:
+        """Start preparing the what-if of every re-runnable racer of `race` in a background
+        thread (TensorFlow's import, then one traced loop per racer) and say how far it is.
+
+        Returns at once; idempotent (a racer is prepared once per server). The page calls it
+        when it opens a race, so that the first what-if does not pay for the import.
+        """
+        found = self._race(ctx, experiment_id, race)
+        jobs = [
+            (entry["optimizer"], dict(entry["hyperparameters"]), found["surface"])
+            for entry in found["racers"]
+            if entry["whatif"]
+        ]
+        if not jobs:
+            return {
+                "race": race,
+                "state": "unavailable",
+                "racers": 0,
+                "ready": 0,
+                "reason": found["whatif_reason"],
+            }
+        return {"race": race, **self._warmer.request(jobs)}
+
     # -- helpers ---------------------------------------------------------------------------
     def _races(self, ctx, experiment_id: str) -> dict[str, dict]:
         """{race: {race, surface, ..., racers: [...]}} from the trajectory and surface tags.
@@ -461,6 +493,67 @@ class RacePlugin(FlowscopePlugin):
             "tolerance": race["tolerance"],
         }
         return Track(rows, merged)
+
+
+class _Warmer:
+    """Prepares what-if loops (`summaries.race.engine.prepare`) in one background thread."""
+
+    def __init__(self, engine_lock: threading.Lock):
+        self._engine_lock = engine_lock  # the plugin's: one engine call at a time
+        self._lock = threading.Lock()
+        self._state: dict[str, str | None] = {}  # job -> None (queued), READY or an error
+        self._queue: list[tuple[str, tuple]] = []
+        self._thread: threading.Thread | None = None
+
+    def request(self, jobs: list[tuple[str, dict[str, Any], str]]) -> dict[str, Any]:
+        """Queue the jobs not seen before; the state of all of them (see warmup_impl)."""
+        keys = [json.dumps(job, sort_keys=True) for job in jobs]
+        with self._lock:
+            for key, job in zip(keys, jobs, strict=True):
+                if key not in self._state:
+                    self._state[key] = None
+                    self._queue.append((key, job))
+            if self._queue and self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="flowscope-race-warmup", daemon=True
+                )
+                self._thread.start()
+            states = [self._state[key] for key in keys]
+        errors = [s for s in states if s not in (None, _READY)]
+        ready = sum(s == _READY for s in states)
+        if None in states:
+            state = "warming"
+        else:
+            state = "failed" if errors else "ready"
+        return {
+            "state": state,
+            "racers": len(jobs),
+            "ready": ready,
+            "reason": errors[0] if errors and state == "failed" else None,
+        }
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._thread = None
+                    return
+                key, (optimizer, hyper, surface) = self._queue.pop(0)
+            try:
+                from summaries.race import engine  # heavy (TensorFlow): only here
+
+                # one racer at a time: a what-if waits for at most one racer's preparation
+                with self._engine_lock:
+                    engine.prepare(optimizer, hyper, surface)
+                state = _READY
+            except Exception as exc:  # the what-if of that racer will say why, as a 400
+                logger.warning("what-if warm-up of %s failed: %s", optimizer, exc)
+                state = f"{optimizer}: {type(exc).__name__}: {exc}"
+            with self._lock:
+                self._state[key] = state
+
+
+_READY = "ready"
 
 
 def _racer(
