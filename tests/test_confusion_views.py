@@ -249,6 +249,12 @@ def test_laptop_window_keyboard_reload_and_theme(make_page, board, scheme):
         frame.press('.cm-card[data-position="0"] svg.cm-heatmap', k)
     tip = frame.locator("#cm-tooltip")
     wait_for(lambda: tip.is_visible() and "true 2 → predicted 3" in tip.inner_text())
+    cursor = '.cm-card[data-position="0"] .cm-cursor'
+    assert frame.eval_on_selector(cursor, "c => getComputedStyle(c).visibility") == "visible"
+    assert frame.eval_on_selector(cursor, "c => [c.getAttribute('x'), c.getAttribute('y')]") == [
+        str(3 * frame.evaluate("() => window.flowscopeConfusion.maps.heatmaps[0].cell")),
+        str(2 * frame.evaluate("() => window.flowscopeConfusion.maps.heatmaps[0].cell")),
+    ]
     frame.press('.cm-card[data-position="0"] svg.cm-heatmap', "Enter")
     title = frame.locator("#cm-examples-title")
     wait_for(lambda: title.inner_text() == "true 2 → predicted 3")

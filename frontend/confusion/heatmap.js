@@ -170,6 +170,7 @@ export class HeatMap {
     // the cursor follows the pointer, so that focusing by a click never scrolls the map away
     // from the clicked cell; only keyboard focus shows the cursor's readout
     this.svg.addEventListener("mousedown", (e) => {
+      this.svg.classList.remove("cm-keys"); // the cursor's outline is for keyboard use only
       const cell = this.cellOf(e.target);
       if (cell) this.moveCursor(cell[0], cell[1]);
     });
@@ -243,6 +244,7 @@ export class HeatMap {
         return;
     }
     e.preventDefault(); // the keys move the cursor, not the page
+    this.svg.classList.add("cm-keys");
     this.moveCursor(Math.max(0, Math.min(last, row)), Math.max(0, Math.min(last, col)));
     this.showCursor();
   }
