@@ -140,7 +140,8 @@ def check_recipe_routes(board) -> None:
     # Race: six torch.optim racers, drawn and ranked, with their hyper-parameters as written
     (race,) = board.plugin(RACE, "races")["races"]
     assert race["race"] == "torch-himmelblau" and race["title"] == "Himmelblau"
-    racers = {r["run"]: r for r in race["racers"]}
+    racers = {r["id"]: r for r in race["racers"]}
+    assert {r["run"] for r in race["racers"]} == {"race"}  # one run for the whole race
     assert racers["race/adamw"]["optimizer"] == "torch.optim.AdamW"
     assert racers["race/adamw"]["hyperparameters"] == {"lr": 0.05, "weight_decay": 0.01}
     assert [r["palette_index"] for r in race["racers"]] == list(range(6))

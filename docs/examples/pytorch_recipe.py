@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from torch.utils.tensorboard import SummaryWriter
 
 import summaries
-from summaries.race import SURFACE_TAG, SURFACES, TRAJECTORY_TAG, write_surface, write_trajectory
+from summaries.race import SURFACE_TAG, SURFACES, race_tag, write_surface, write_trajectory
 
 # -- 1. a two-digit classifier: per-position confusion with example images ----------------
 
@@ -75,7 +75,7 @@ def train_classifier(run: Path, epochs: int = 6) -> None:
 
 # -- 2. an optimizer race: torch.optim optimizers on Himmelblau's surface ---------------
 
-RACERS = {  # run name: (torch.optim class, its keyword arguments)
+RACERS = {  # racer name: (torch.optim class, its keyword arguments)
     "sgd": (torch.optim.SGD, {"lr": 0.01}),
     "momentum": (torch.optim.SGD, {"lr": 0.002, "momentum": 0.9}),
     "rmsprop": (torch.optim.RMSprop, {"lr": 0.01}),
@@ -109,30 +109,31 @@ def run_racer(
 
 
 def race(logdir: Path, steps: int = 300) -> None:
-    """One run per racer under logdir/race, and the surface's grid for the map."""
+    """The whole race in one run, logdir/race: the surface's grid for the map, and one
+    trajectory (and loss scalar) per racer."""
     surface = SURFACES["himmelblau"]  # window, start, minima; .value(x, y) is numpy
     _, _, grid = surface.grid(101)
-    for order, (name, (optimizer_class, settings)) in enumerate(RACERS.items()):
-        positions, losses = run_racer(optimizer_class, settings, surface.start, steps)
-        with summaries.LogWriter(logdir / "race" / name) as writer:
-            if order == 0:  # one surface summary per race is enough
-                write_surface(
-                    writer,
-                    SURFACE_TAG,
-                    grid,
-                    race="torch-himmelblau",
-                    surface=surface.name,
-                    window=surface.window,
-                    minima=surface.minima,
-                    log_scale=surface.log_scale,
-                )
+    with summaries.LogWriter(logdir / "race") as writer:
+        write_surface(
+            writer,
+            SURFACE_TAG,
+            grid,
+            race="torch-himmelblau",
+            surface=surface.name,
+            window=surface.window,
+            minima=surface.minima,
+            log_scale=surface.log_scale,
+        )
+        for order, (name, (optimizer_class, settings)) in enumerate(RACERS.items()):
+            positions, losses = run_racer(optimizer_class, settings, surface.start, steps)
             write_trajectory(
                 writer,
-                TRAJECTORY_TAG,
+                race_tag("trajectory", name),  # race/trajectory/sgd, ...: one tag per racer
                 np.arange(steps + 1),
                 positions,
                 losses,
                 race="torch-himmelblau",
+                racer=name,
                 optimizer=f"torch.optim.{optimizer_class.__name__}",
                 hyperparameters=settings,  # shown as written: lr, momentum, weight_decay
                 optimizer_title=f"{name} (torch)",
@@ -141,6 +142,7 @@ def race(logdir: Path, steps: int = 300) -> None:
                 window=surface.window,
                 minima=surface.minima,
             )
+            writer.add_scalars(race_tag("loss", name), losses)  # race/loss/sgd, ...
 
 
 def main(argv: list[str]) -> None:
