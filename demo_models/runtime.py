@@ -56,6 +56,22 @@ def writable_dir(
         raise CliError(str(exc)) from None
 
 
+# A run's resumable state lives in `checkpoints/`, never `checkpoint/`: TensorBoard reads a
+# run's `checkpoint` as a TensorFlow checkpoint index and warns "Checkpoint ignored" about a
+# folder of that name on every reload.
+CHECKPOINT_DIR = "checkpoints"
+OLD_CHECKPOINT_DIR = "checkpoint"  # what captcha and catsdogs used before 2026-11-25
+
+
+def checkpoint_dir(run: Path, marker: str = "state.json") -> Path:
+    """`run`/checkpoints; an old `run`/checkpoint holding `marker` is moved there first."""
+    new, old = run / CHECKPOINT_DIR, run / OLD_CHECKPOINT_DIR
+    if old.is_dir() and (old / marker).is_file() and not new.exists():
+        old.rename(new)
+        print(f"moved the checkpoint folder {old} to {new} (TensorBoard reads `checkpoint`)")
+    return new
+
+
 def progress(iterable: Iterable[T], desc: str, total: int | None = None, **kw) -> Iterator[T]:
     """A progress bar on stderr (quiet when FLOWSCOPE_NO_PROGRESS is set)."""
     from tqdm.auto import tqdm

@@ -33,7 +33,10 @@ def _by_tag(events, tag):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
-    """Train 1 epoch on 96 captchas, then resume for 1 more (module-wide: TF is slow)."""
+    """Train 1 epoch on 96 captchas, then resume for 1 more (module-wide: TF is slow).
+
+    The resume starts from the checkpoint folder's old name, `checkpoint`, to prove that such
+    runs still resume (their folder moved to `checkpoints`)."""
     import os
 
     os.environ["FLOWSCOPE_NO_PROGRESS"] = "1"
@@ -57,9 +60,11 @@ def trained(tmp_path_factory) -> dict:
     assert train.main(argv) == 0
     first = _events(run)
     first_files = set(run.glob("events.out.tfevents.*"))
-    state_1 = json.loads((run / "checkpoint" / train.STATE).read_text())
+    state_1 = json.loads((run / "checkpoints" / train.STATE).read_text())
+    (run / "checkpoints").rename(run / "checkpoint")
     assert train.main(argv) == 0
-    state_2 = json.loads((run / "checkpoint" / train.STATE).read_text())
+    assert not (run / "checkpoint").exists()
+    state_2 = json.loads((run / "checkpoints" / train.STATE).read_text())
     return {
         "run": run,
         "root": root,
@@ -71,26 +76,26 @@ def trained(tmp_path_factory) -> dict:
 
 
 def test_confusion_and_examples_are_written_with_their_shapes(trained):
-    matrices = _by_tag(trained["first"], "confusion/validation")
-    assert matrices, "no confusion/validation summary"
+    matrices = _by_tag(trained["first"], train.CONFUSION_TAG)
+    assert train.CONFUSION_TAG == "confusion/test" and matrices
     for _tag, _step, counts, plugin, content in matrices:
         assert plugin == fmt.CONFUSION_PLUGIN
         meta = fmt.parse_content(content)
         assert meta["kind"] == fmt.MATRIX
         assert meta["positions"] == ["digit 1", "digit 2", "digit 3", "digit 4"]
         assert meta["classes"] == list("0123456789")
-        assert meta["sequence_accuracy_tag"] == "validation/captcha_accuracy"  # logged too
+        assert meta["sequence_accuracy_tag"] == "test/sequence_accuracy"  # logged too
         assert counts.shape == (4, 10, 10)
         assert (counts.sum(axis=(1, 2)) == 40).all()  # every validation captcha, per position
     # validated at steps 2 (every 2 steps) and 3 (end of the epoch: 96 / 32 steps)
     assert sorted({m[1] for m in matrices}) == [2, 3]
 
-    examples = _by_tag(trained["first"], "confusion/validation/examples")
+    examples = _by_tag(trained["first"], "confusion/test/examples")
     assert examples
     _tag, _step, blobs, plugin, content = examples[-1]
     meta = fmt.parse_content(content)
     assert plugin == fmt.CONFUSION_PLUGIN and meta["kind"] == fmt.EXAMPLES
-    assert meta["matrix_tag"] == "confusion/validation" and meta["cap_per_cell"] == 2
+    assert meta["matrix_tag"] == "confusion/test" and meta["cap_per_cell"] == 2
     cells = json.loads(blobs[0])["cells"]
     assert len(blobs) == len(cells) + 1 and cells  # an untrained model errs
     per_cell: dict[tuple, int] = {}
@@ -101,15 +106,28 @@ def test_confusion_and_examples_are_written_with_their_shapes(trained):
     assert all(blob[:8] == b"\x89PNG\r\n\x1a\n" for blob in blobs[1:])
 
 
-def test_scalars_per_head_and_whole_captcha(trained):
-    tags = {e[0] for e in trained["first"]}
+def test_scalars_follow_the_lesson_tag_scheme(trained):
+    tags = {e[0] for e in trained["first"] if e[3] == "scalars"}
     for head in ("digit_1", "digit_2", "digit_3", "digit_4"):
         assert f"train/{head}/loss" in tags and f"train/{head}/accuracy" in tags
-        assert f"validation/{head}/loss" in tags and f"validation/{head}/accuracy" in tags
-    assert {"validation/captcha_accuracy", "validation/digit_accuracy", "train/loss"} <= tags
-    assert "test/captcha_accuracy" in tags
-    for _tag, _step, value, *_ in _by_tag(trained["first"], "validation/captcha_accuracy"):
-        assert 0.0 <= float(value) <= 1.0
+        assert f"test/{head}/loss" in tags and f"test/{head}/accuracy" in tags
+    scheme = {
+        "train/loss",
+        "train/accuracy",
+        "test/loss",
+        "test/accuracy",
+        "test/sequence_accuracy",
+    }
+    assert scheme <= tags
+    assert {"test/final_accuracy", "test/final_sequence_accuracy"} <= tags
+    assert all(tag.startswith(("train/", "test/")) for tag in tags), tags
+    # train/accuracy is the heads' mean, as test/accuracy pools the digits
+    heads = [_by_tag(trained["first"], f"train/digit_{i}/accuracy")[-1][2] for i in (1, 2, 3, 4)]
+    mean = _by_tag(trained["first"], "train/accuracy")[-1][2]
+    assert float(mean) == pytest.approx(float(np.mean(heads)), abs=1e-6)
+    for name in ("test/sequence_accuracy", "test/accuracy"):
+        for _tag, _step, value, *_ in _by_tag(trained["first"], name):
+            assert 0.0 <= float(value) <= 1.0
 
 
 def test_resume_continues_steps_and_epochs(trained):
@@ -120,9 +138,9 @@ def test_resume_continues_steps_and_epochs(trained):
     later = trained["later"]
     assert max(first_steps) == 3
     assert later and min(e[1] for e in later if e[0].startswith("train/")) > 3
-    steps = sorted({e[1] for e in _by_tag(trained["all"], "confusion/validation")})
+    steps = sorted({e[1] for e in _by_tag(trained["all"], train.CONFUSION_TAG)})
     assert steps == [2, 3, 4, 6]
-    epochs = sorted(float(e[2]) for e in _by_tag(trained["all"], "epoch"))
+    epochs = sorted(float(e[2]) for e in _by_tag(trained["all"], "train/epoch"))
     assert epochs == [1.0, 2.0]
     run = trained["run"]
     assert (run / "model.keras").is_file()
@@ -169,10 +187,12 @@ def test_presets_fill_unset_options():
     course = train._options(["--preset", "course"])
     assert (course.train_size, course.test_size, course.arch) == (9999, 100, "course")
     quick = train._options(["--quick", "--epochs", "5"])
-    assert quick.preset == "quick" and quick.epochs == 5 and quick.arch == "fast"
+    assert quick.preset == "quick" and quick.epochs == 5 and quick.arch == "lite"
+    assert train._options([]).arch == "lite"  # the default (target) preset
+    assert train._options(["--arch", "course"]).arch == "course"  # the notes' net stays
 
 
-@pytest.mark.parametrize("arch,augment", [("course", False), ("fast", True)])
+@pytest.mark.parametrize("arch,augment", [("course", False), ("fast", True), ("lite", False)])
 def test_models_map_gray_images_to_four_softmax_heads(arch, augment):
     from demo_models.captcha import model
 

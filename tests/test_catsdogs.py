@@ -147,11 +147,14 @@ def test_training_logs_the_lessons_layers_and_the_confusion_page(trained):
     for layer in layer_names() + ["fc1", "fc2", "fc3"]:
         assert f"{layer}/kernel/summaries/histogram" in tags, layer
         assert f"{layer}/kernel/gradients" in tags, layer
-    assert {"batch/accuracy", "batch/loss", "test/accuracy", "test/loss"} <= tags
+    # the lessons' tag scheme, and no folder TensorBoard would read as a checkpoint index
+    assert {"train/accuracy", "train/loss", "test/accuracy", "test/loss"} <= tags
+    assert not any(tag.startswith(("batch/", "epoch/")) for tag in tags)
+    assert (run / "checkpoints" / train.STATE).is_file() and not (run / "checkpoint").exists()
     assert {"data/skipped_files", "input/images", "confusion"} <= tags
     undecodable = acc.Tensors("data/undecodable_test_files")
     assert [float(tensor_util.make_ndarray(e.tensor_proto)) for e in undecodable] == [1.0, 1.0]
-    assert [e.step for e in acc.Tensors("batch/accuracy")] == [1, 2, 3, 4]
+    assert [e.step for e in acc.Tensors("train/accuracy")] == [1, 2, 3, 4]
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4]
     # the graph's scopes carry the layer names (Keras may add a _N suffix in a busy process)
     scopes = {re.sub(r"_\d+$", "", part) for n in acc.Graph().node for part in n.name.split("/")}
@@ -183,19 +186,23 @@ def test_training_logs_the_lessons_layers_and_the_confusion_page(trained):
     assert status == 200 and Image.open(io.BytesIO(body)).size == (16, 16)
 
 
-def test_a_second_run_resumes_where_the_first_stopped(trained, tmp_path):
+def test_a_second_run_resumes_where_the_first_stopped(trained, tmp_path, capsys):
     root, first, _ = trained
     run = tmp_path / "catsdogs"
     shutil.copytree(first, run)
+    # a run written before the folder was renamed resumes too, its folder moved
+    (run / "checkpoints").rename(run / "checkpoint")
     assert train.main(["--data", str(root), "--logdir", str(run), *TINY[:1], "2", *TINY[2:]]) == 0
-    state = json.loads((run / "checkpoint" / train.STATE).read_text())
+    assert "moved the checkpoint folder" in capsys.readouterr().out
+    assert not (run / "checkpoint").exists()
+    state = json.loads((run / "checkpoints" / train.STATE).read_text())
     assert state["step"] == 6 and state["epoch"] == 3
     acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4, 6]
 
     assert train.main(["--data", str(root), "--logdir", str(run), *TINY, "--fresh"]) == 0
-    assert json.loads((run / "checkpoint" / train.STATE).read_text())["step"] == 4
+    assert json.loads((run / "checkpoints" / train.STATE).read_text())["step"] == 4
     acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4]  # the old run is gone

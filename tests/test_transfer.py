@@ -114,7 +114,8 @@ def test_the_run_logs_the_head_confusion_with_examples_and_the_projector(lesson)
     acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
     tags = set(acc.Tags()["tensors"])
-    assert {"cross_entropy", "accuracy/train", "accuracy/test"} <= tags
+    assert {"train/loss", "train/accuracy", "test/accuracy"} <= tags  # the lessons' scheme
+    assert not (run / "checkpoint").is_dir()  # TensorBoard reads `checkpoint` as an index
     assert {f"{layer}/weights" for layer in ("layer1", "layer2", "logits")} <= tags
     scopes = {node.name.split("/")[0] for node in acc.Graph().node}
     assert {"input", "layer1", "layer2", "logits", "cross_entropy", "train"} <= scopes

@@ -44,7 +44,7 @@ FRESH_BASE = 1000  # fresh training data of epoch e uses stream FRESH_BASE + e
 # Named presets: (train, validation, test) sizes.
 PRESETS = {
     "course": (9999, 100, 100),  # the course notes: 9,999 training and 100 test images
-    "quick": (2000, 300, 0),
+    "quick": (8000, 500, 0),
     "target": (72000, 1000, 1000),
 }
 

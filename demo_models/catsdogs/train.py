@@ -1,16 +1,18 @@
 """`flowscope demo catsdogs`: the course's cats-vs-dogs CNN on a folder of photos.
 
 The lesson trains 10,000 steps, printing training accuracy every 100 steps and test
-accuracy every 1,000. Here each 1,000-step stretch is one Keras epoch, so `fit` runs with
-`SummaryCallback`: training loss and accuracy every 100 steps (``batch/*``, at the global
-step), and at each test (``epoch/*``, weight and gradient histograms, the optimizer's
-state, sample inputs and the Confusion page with the misclassified photos, at the test's
-number, 0, 1, 2, ...). The whole test set's accuracy and loss go to ``test/accuracy`` and
-``test/loss`` at the global step, as the lesson prints them.
+accuracy every 1,000. Here each 1,000-step stretch is one Keras epoch. The lessons' tags:
+training loss and accuracy every 100 steps (``train/loss``, ``train/accuracy``, Keras's
+running means, at the global step), the whole test set's accuracy and loss at each test
+(``test/accuracy``, ``test/loss``, at the global step), as the lesson prints them.
+`SummaryCallback` adds at each test the weight and gradient histograms, the optimizer's
+state, sample inputs and the Confusion page with the misclassified photos (at the test's
+number, 0, 1, 2, ...).
 
-The run directory holds the event files, ``checkpoint/`` (model, optimizer and counters,
-saved after every test) and, at the end, ``model.keras`` and ``labels.json`` for
-`flowscope predict catsdogs`. Running the same command again resumes: steps continue.
+The run directory holds the event files, ``checkpoints/`` (model, optimizer and counters,
+saved after every test; not ``checkpoint/``, which TensorBoard reads as its own) and, at
+the end, ``model.keras`` and ``labels.json`` for `flowscope predict catsdogs`. Running the
+same command again resumes: steps continue.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from demo_models import notes
 from demo_models.catsdogs import data, model
-from demo_models.runtime import CliError, check_minimums, writable_dir
+from demo_models.runtime import CliError, check_minimums, checkpoint_dir, writable_dir
 
 TRAINING_STEPS = 10_000  # the lesson's TRAIN_STEP
 LOG_EVERY = 100  # training accuracy, as the lesson prints it
@@ -147,6 +151,28 @@ def evaluate(net, test_ds) -> dict[str, float]:
     return {"accuracy": correct / max(total, 1), "loss": loss / max(total, 1), "images": total}
 
 
+def train_scalars(writer: Any, every: int, first_step: int) -> Any:
+    """A Keras callback writing ``train/loss`` and ``train/accuracy`` every `every` steps."""
+    import keras
+
+    import summaries
+
+    class TrainScalars(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = first_step  # counted here: reading the optimizer's would sync
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.step += 1
+            if self.step % every == 0 and logs:
+                with writer.as_default():
+                    for key in ("loss", "accuracy"):
+                        if key in logs:
+                            summaries.scalar(f"train/{key}", float(logs[key]), step=self.step)
+
+    return TrainScalars()
+
+
 def main(argv: list[str]) -> int:
     """Train (or resume) the cats-vs-dogs network and write its logs, checkpoint and model."""
     args = _options(argv)
@@ -154,7 +180,7 @@ def main(argv: list[str]) -> int:
     run = writable_dir(args.logdir, "--logdir", local_only="the checkpoint and saved model")
     if args.fresh:
         _clear(run)
-    ckpt = run / "checkpoint"
+    ckpt = checkpoint_dir(run, STATE)
     state = json.loads((ckpt / STATE).read_text()) if (ckpt / STATE).is_file() else None
     side = args.image_size
     if state:
@@ -192,7 +218,8 @@ def main(argv: list[str]) -> int:
     confusion = _confusion_set(listing, side, args.seed)
     callback = SummaryCallback(
         run,
-        batch_freq=args.log_every,
+        batch_freq=0,  # train/loss and train/accuracy come from train_scalars (the tag scheme)
+        epoch_freq=0,
         validation_data=confusion,
         confusion_samples=CONFUSION_SAMPLES,
         class_names=listing.classes,
@@ -200,8 +227,10 @@ def main(argv: list[str]) -> int:
         cap_per_cell=8,
     )
     writer = tf.summary.create_file_writer(str(run))
+    scalars = train_scalars(writer, args.log_every, start_step)
     with writer.as_default():
         tf.summary.text("about/data", description, step=start_step)
+        notes.write("catsdogs", start_step)  # the lesson note (Text tab)
         summaries.scalar("data/skipped_files", listing.skipped_total, step=start_step)
 
     chunks = [args.test_every] * (args.steps // args.test_every)
@@ -219,7 +248,7 @@ def main(argv: list[str]) -> int:
             initial_epoch=epoch,
             shuffle=False,  # the dataset shuffles its file list itself
             verbose=0,
-            callbacks=[callback],
+            callbacks=[scalars, callback],
         )
         train_seconds += time.perf_counter() - began
         step = int(net.optimizer.iterations.numpy())

@@ -129,10 +129,9 @@ def train(
         # get_random_cached_bottlenecks: random images, with replacement
         take = rng.integers(0, len(data.y_train), batch_size)
         loss, train_accuracy = run.train(step, train_step, data.x_train[take], data.y_train[take])
-        if lesson.every(step, log_every, last):
-            summaries.scalar("cross_entropy", loss, step=step)
-            with tf.name_scope("accuracy"):
-                summaries.scalar("train", train_accuracy, step=step)
+        if lesson.every(step, log_every, last):  # the lessons' tags: train/..., test/...
+            summaries.scalar("train/loss", loss, step=step)
+            summaries.scalar("train/accuracy", train_accuracy, step=step)
         if lesson.every(step, eval_every, last):
             for name, (weights, biases) in zip(head.names, head.layers, strict=True):
                 with tf.name_scope(name):
@@ -140,8 +139,7 @@ def train(
                     summaries.histogram("biases", biases, step=step)
             predicted = predict(data.x_test).numpy()
             accuracy = float(np.mean(predicted == data.y_test))
-            with tf.name_scope("accuracy"):
-                summaries.scalar("test", accuracy, step=step)
+            summaries.scalar("test/accuracy", accuracy, step=step)
             summaries.confusion(
                 "confusion/test",
                 data.y_test,
