@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from demo_models import notes
 from demo_models.runtime import CliError, progress, writable_dir
 from summaries import storage
 from summaries.storage import RemotePath
@@ -176,6 +177,7 @@ class Run:
             say(f"{self.name}: new run in {self.logdir}")
         self._writer_context = self.writer.as_default()
         self._writer_context.__enter__()
+        notes.write(self.name, step=self.start)  # what the run teaches (the Text tab)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -249,6 +251,15 @@ def every(step: int, interval: int, last: int) -> bool:
     return step % interval == 0 or step == last
 
 
+def log_training(step: int, **values: Any) -> None:
+    """The lessons' training scalars, `train/<name>` (`train/loss`, `train/accuracy`, ...): one
+    tag scheme for every lesson, so one Scalars chart compares the course's models."""
+    import summaries
+
+    for name, value in values.items():
+        summaries.scalar(f"train/{name}", value, step=step)
+
+
 def log_classifier(
     step: int, labels: np.ndarray, predictions: np.ndarray, images: np.ndarray
 ) -> None:
@@ -279,16 +290,18 @@ def mnist_batches(run: Run, data: Any, batch_size: int, seed: int) -> Iterator[t
 
 
 def evaluate(
-    step: int, predict: Callable[[Any], Any], images: np.ndarray, labels: np.ndarray, tag: str
+    step: int,
+    predict: Callable[[Any], Any],
+    images: np.ndarray,
+    labels: np.ndarray,
+    tag: str = "test/accuracy",
 ) -> float:
-    """Test accuracy of `predict`, logged as `accuracy/<tag>` with the confusion matrix."""
-    import tensorflow as tf
-
+    """Test accuracy of `predict`, logged as `tag` (the lessons' `test/accuracy`) with the
+    confusion matrix."""
     import summaries
 
     predicted = predict(images).numpy()
     accuracy = float(np.mean(predicted == labels))
-    with tf.name_scope("accuracy"):
-        summaries.scalar(tag, accuracy, step=step)
+    summaries.scalar(tag, accuracy, step=step)
     log_classifier(step, labels, predicted, images)
     return accuracy

@@ -19,7 +19,8 @@ lesson (TF1)                               this module (TF2)
 `loss = reduce_mean(square(y_data - y))`   scope `loss`
 `GradientDescentOptimizer(0.2).minimize`   scope `train`: `keras.optimizers.SGD(0.2)`
 `for step in range(201)`                   `STEPS` (`--steps`)
-`if step % 20 == 0: print(step, [k, b])`   scalars `k`, `b`, `loss/loss` at every step;
+`if step % 20 == 0: print(step, [k, b])`   scalars `train/k`, `train/b`, `train/loss` at
+                                           every step;
                                            the printed lines every `PRINT_EVERY` steps
 =========================================  =============================================
 
@@ -106,10 +107,7 @@ def main(argv: list[str]) -> int:
             k_now, b_now = float(k.numpy()), float(b.numpy())
             loss = run.call_with_graph(train_step) if step == run.start else train_step()
             path.append((step, k_now, b_now, float(loss)))
-            summaries.scalar("k", k_now, step=step)
-            summaries.scalar("b", b_now, step=step)
-            with tf.name_scope("loss"):
-                summaries.scalar("loss", loss, step=step)
+            lesson.log_training(step, k=k_now, b=b_now, loss=loss)
             if lesson.every(step, PRINT_EVERY, last):
                 lesson.say(f"{step} [k={k_now:.6f}, b={b_now:.6f}] loss={float(loss):.3g}")
             if lesson.every(step, plot_every, last):

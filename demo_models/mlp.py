@@ -128,18 +128,13 @@ def main(argv: list[str]) -> int:
             images, labels = next(batches)
             loss, accuracy = run.train(step, train_step, images, labels)
             if lesson.every(step, log_every, last):
-                with tf.name_scope("loss"):
-                    summaries.scalar("loss", loss, step=step)
-                with tf.name_scope("accuracy"):
-                    summaries.scalar("accuracy", accuracy, step=step)
+                lesson.log_training(step, loss=loss, accuracy=accuracy)
             if lesson.every(step, eval_every, last):
                 with tf.name_scope("model"):
                     for name, (weights, biases) in zip(model.names, model.layers, strict=True):
                         with tf.name_scope(name):
                             summaries.histogram("weights", weights, step=step)
                             summaries.histogram("biases", biases, step=step)
-                test_accuracy = lesson.evaluate(
-                    step, predict, data.x_test, data.y_test, "test_accuracy"
-                )
+                test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")
     return 0

@@ -123,8 +123,7 @@ def main(argv: list[str]) -> int:
         for step in run.steps(steps):
             loss = run.train(step, train_step, x_data, y_data)
             if lesson.every(step, log_every, last):
-                with tf.name_scope("loss"):
-                    summaries.scalar("loss", loss, step=step)
+                lesson.log_training(step, loss=loss)
             if lesson.every(step, plot_every, last):
                 for layer, weights, bias in (
                     ("layer1", net.weights_l1, net.bias_l1),

@@ -131,13 +131,8 @@ def main(argv: list[str]) -> int:
                         summaries.variable_summaries(model.W, name="", step=step)
                     with tf.name_scope("biases"):
                         summaries.variable_summaries(model.b, name="", step=step)
-                with tf.name_scope("loss"):
-                    summaries.scalar("loss", loss, step=step)
-                with tf.name_scope("accuracy"):
-                    summaries.scalar("accuracy", accuracy, step=step)
+                lesson.log_training(step, loss=loss, accuracy=accuracy)
             if lesson.every(step, eval_every, last):
-                test_accuracy = lesson.evaluate(
-                    step, predict, data.x_test, data.y_test, "test_accuracy"
-                )
+                test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"Iter {step} Testing Accuracy: {test_accuracy:.4f}")
     return 0

@@ -10,6 +10,10 @@ Re-running never mixes old and new data in one run: before a demo starts, the to
 deletes that demo's previous run directory (only the ones it is about to write, and only
 if they hold TensorBoard event files), so every run is fresh. A later
 `flowscope demo NAME --logdir runs/NAME` continues the tour's run from its checkpoint.
+
+Every run carries its lesson note (`demo_models.notes`, TensorBoard's Text tab), and the
+closing table's "where to look" column comes from the same notes. `--lang zh` prints the
+tour's own progress lines and closing guide in Simplified Chinese.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from demo_models import notes
 from demo_models.lesson import clear_run
 from demo_models.runtime import CliError, writable_dir
 
@@ -35,11 +40,11 @@ TINY_STEPS = 12
 
 @dataclass(frozen=True)
 class Stop:
-    """One stop of the tour: a demo, its quick (and tiny) options, and where to look."""
+    """One stop of the tour: a demo and its quick (and tiny) options; its note says where
+    to look."""
 
     name: str
     target: str  # "module:function" taking argv
-    look: str  # what to open in TensorBoard
     quick: tuple[str, ...] = ("--quick",)
     tiny: tuple[str, ...] = ("--quick", "--steps", str(TINY_STEPS))
 
@@ -47,11 +52,21 @@ class Stop:
         """The options for a run into `run`."""
         return [*(self.tiny if tiny else self.quick), "--logdir", str(run)]
 
+    @property
+    def note(self) -> notes.Note:
+        """The lesson note the stop's run carries."""
+        return notes.note(self.name)
+
 
 # the lesson's optimizer comparison: its seven optimizers, its two pictures (the Beale
-# contour plot and the saddle point) and the linear regression the course starts with
+# contour plot, first on the page, and the saddle point) and the course's linear
+# regression. 1,000 steps, not 200, so that each race shows the lesson's contrast (the
+# notes `race:beale` and `race:saddle` say which; tests/test_demos.py checks it): on Beale
+# five optimizers arrive and SGD and Adadelta do not (at 200 none arrived); on the saddle
+# plain SGD creeps the whole race while momentum escapes after ~400 steps and the adaptive
+# methods within ~80. The compiled race costs about a second either way.
 RACE_QUICK = tuple(
-    "--steps 200 --surfaces beale saddle linear_regression "
+    "--steps 1000 --surfaces beale saddle linear_regression "
     "--optimizers sgd momentum nag adagrad rmsprop adadelta adam".split()
 )
 RACE_TINY = tuple(
@@ -61,59 +76,58 @@ CAPTCHA_TINY = tuple(
     "--quick --train-size 192 --validation-size 48 --test-size 0 --epochs 1 --no-cache".split()
 )
 
+# The course's order, with the optimizer race right after the two regressions it grows
+# from (the linear lesson's own gradient descent joins its race), and lenet5 right after
+# mlp, so that the tour's table reads as the story: the CNN beats the fully connected net.
 STOPS = [
-    Stop(
-        "linear",
-        "demo_models.linear:main",
-        "Scalars k and b; Optimizer Race 'race-linear_regression'; Graphs",
-    ),
-    Stop(
-        "nonlinear",
-        "demo_models.nonlinear:main",
-        "Images fit/data_and_model (drag the step slider); Histograms",
-    ),
-    Stop(
-        "softmax",
-        "demo_models.softmax:main",
-        "Graphs (input, layer, loss, train, accuracy); layer/weights/summaries",
-    ),
-    Stop("mlp", "demo_models.mlp:main", "Scalars loss/ and accuracy/; Confusion"),
-    Stop(
-        "regularized",
-        "demo_models.regularized:main",
-        "Scalars train/learning_rate and accuracy/test_averaged_weights",
-    ),
-    Stop("lenet5", "demo_models.lenet5:main", "Images layer1-conv1/filters; Confusion"),
-    Stop(
-        "race",
-        "demo_models.race.cli:main",
-        "Optimizer Race: the lesson's optimizers on its surfaces",
-        quick=RACE_QUICK,
-        tiny=RACE_TINY,
-    ),
-    Stop(
-        "captcha",
-        "demo_models.captcha.train:main",
-        "Confusion: one matrix per captcha digit",
-        tiny=CAPTCHA_TINY,
-    ),
-    Stop(
-        "catsdogs",
-        "demo_models.catsdogs.train:main",
-        "Confusion: the misclassified photos (offline: crops of two photos, not cats/dogs)",
-    ),
-    Stop(
-        "transfer",
-        "demo_models.transfer.main:main",
-        "Projector: bottleneck vectors (colour by class); Text about/comparison; Confusion",
-    ),
-    Stop(
-        "distributed",
-        "demo_models.distributed.main:main",
-        "Graphs coloured by Device (ps and worker); Scalars cluster/",
-    ),
+    Stop("linear", "demo_models.linear:main"),
+    Stop("nonlinear", "demo_models.nonlinear:main"),
+    Stop("race", "demo_models.race.cli:main", quick=RACE_QUICK, tiny=RACE_TINY),
+    Stop("softmax", "demo_models.softmax:main"),
+    Stop("mlp", "demo_models.mlp:main"),
+    Stop("lenet5", "demo_models.lenet5:main"),
+    Stop("regularized", "demo_models.regularized:main"),
+    Stop("captcha", "demo_models.captcha.train:main", tiny=CAPTCHA_TINY),
+    Stop("transfer", "demo_models.transfer.main:main"),
+    Stop("catsdogs", "demo_models.catsdogs.train:main"),
+    Stop("distributed", "demo_models.distributed.main:main"),
 ]
 NAMES = [stop.name for stop in STOPS]
+LANGUAGES = ("en", "zh")
+
+# What the tour itself prints, by language (the demos' own output stays English).
+MESSAGES = {
+    "en": {
+        "start": "Flowscope tour: {count} demos, {size} runs, into {logdir}",
+        "quick": "quick",
+        "tiny": "tiny (tests)",
+        "finished": "Tour finished in {seconds:.0f} s:",
+        "row": "  {name:<12} {seconds:6.1f} s  {outcome:<4}  {look}",
+        "ok": "ok",
+        "error": "error",
+        "notes": "Every run carries a lesson note in English and Chinese: TensorBoard's Text "
+        "tab, tag {tag} (what the lesson teaches and what to look for).",
+        "failed": "flowscope tour: {count} demo(s) failed: {names}",
+        "serve_later": "Runs are in {logdir}; serve them with: tensorboard --logdir {logdir}",
+        "serving": "TensorBoard is serving {logdir} at {url}  (Ctrl-C stops it)",
+        "stopped": "TensorBoard stopped.",
+    },
+    "zh": {
+        "start": "Flowscope 导览：{count} 个演示，{size}，写入 {logdir}",
+        "quick": "快速模式",
+        "tiny": "极小模式（测试用）",
+        "finished": "导览完成，用时 {seconds:.0f} 秒：",
+        "row": "  {name:<12} {seconds:6.1f} 秒  {outcome:<4}  {look}",
+        "ok": "成功",
+        "error": "出错",
+        "notes": "每个运行都附有中英文课程笔记：在 TensorBoard 的 Text 标签页打开 {tag}"
+        "（本课要点，以及该看哪里、看什么）。",
+        "failed": "flowscope tour：{count} 个演示失败：{names}",
+        "serve_later": "运行结果在 {logdir}；用这条命令查看：tensorboard --logdir {logdir}",
+        "serving": "TensorBoard 正在 {url} 展示 {logdir}（按 Ctrl-C 停止）",
+        "stopped": "TensorBoard 已停止。",
+    },
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
         help="TensorBoard's port (default: 6006, or the next free one)",
     )
     p.add_argument("--host", default="localhost", help="address to serve on (%(default)s)")
+    p.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default="en",
+        help="language of the tour's progress and closing guide: en or zh (Simplified "
+        "Chinese); default %(default)s. The lesson notes in the runs carry both.",
+    )
     return p
 
 
@@ -159,8 +180,9 @@ def _run_stop(stop: Stop, run: Path, tiny: bool) -> None:
         raise RuntimeError(f"exited with status {status}")
 
 
-def serve(logdir: Path, host: str, port: int | None) -> NoReturn:
+def serve(logdir: Path, host: str, port: int | None, lang: str = "en") -> NoReturn:
     """Serve `logdir` with TensorBoard (Flowscope's plugins included) until Ctrl-C."""
+    text = MESSAGES[lang]
     from tensorboard import program
 
     argv = [None, "--logdir", str(logdir), "--host", host]
@@ -172,14 +194,14 @@ def serve(logdir: Path, host: str, port: int | None) -> NoReturn:
         url = board.launch()
     except program.TensorBoardServerException as exc:
         raise CliError(f"cannot start TensorBoard: {exc.msg}") from None
-    print(f"TensorBoard is serving {logdir} at {url}  (Ctrl-C stops it)", flush=True)
+    print(text["serving"].format(logdir=logdir, url=url), flush=True)
     try:
         while True:
             # short sleeps: a Ctrl-C the kernel hands to another thread (TensorBoard's, gRPC's)
             # does not wake this one; Python acts on it when the sleep ends
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("TensorBoard stopped.", flush=True)
+        print(text["stopped"], flush=True)
     # TensorBoard's server and loader threads are daemons that may be inside C++ (gRPC to
     # its data server, TensorFlow) at this moment; interpreter teardown would unwind them
     # and abort ("FATAL: exception not rethrown", SIGABRT). Nothing is left to write, so
@@ -195,13 +217,15 @@ def main(argv: list[str]) -> int:
     tiny = _tiny()  # a bad value fails before any work
     stops = [s for s in STOPS if not args.only or s.name in args.only]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    size = "tiny (tests)" if tiny else "quick"
-    print(f"Flowscope tour: {len(stops)} demos, {size} runs, into {logdir}", flush=True)
+    text = MESSAGES[args.lang]
+    size = text["tiny" if tiny else "quick"]
+    print(text["start"].format(count=len(stops), size=size, logdir=logdir), flush=True)
     started = time.monotonic()
     results: list[tuple[Stop, float, str]] = []
     for number, stop in enumerate(stops, 1):
         run = logdir / stop.name
-        print(f"\n[{number}/{len(stops)}] {stop.name} -> {run}", flush=True)
+        title = getattr(stop.note, f"title_{args.lang}")
+        print(f"\n[{number}/{len(stops)}] {stop.name} -> {run}: {title}", flush=True)
         clear_run(run)
         began = time.monotonic()
         try:
@@ -217,13 +241,19 @@ def main(argv: list[str]) -> int:
         if outcome != "ok":
             print(f"{stop.name}: {outcome}", file=sys.stderr, flush=True)
 
-    print(f"\nTour finished in {time.monotonic() - started:.0f} s:")
+    print("\n" + text["finished"].format(seconds=time.monotonic() - started))
     for stop, seconds, outcome in results:
-        print(f"  {stop.name:<12} {seconds:6.1f} s  {outcome:<4}  {stop.look}")
+        shown = text["ok"] if outcome == "ok" else text["error"] + outcome.removeprefix("error")
+        print(
+            text["row"].format(
+                name=stop.name, seconds=seconds, outcome=shown, look=stop.note.guide()
+            )
+        )
+    print(text["notes"].format(tag=notes.TAG))
     failed = [stop.name for stop, _, outcome in results if outcome != "ok"]
     if failed:
-        print(f"flowscope tour: {len(failed)} demo(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(text["failed"].format(count=len(failed), names=", ".join(failed)), file=sys.stderr)
     if args.no_serve:
-        print(f"Runs are in {logdir}; serve them with: tensorboard --logdir {logdir}")
+        print(text["serve_later"].format(logdir=logdir))
         return 1 if failed else 0
-    return serve(logdir, args.host, args.port)
+    return serve(logdir, args.host, args.port, args.lang)

@@ -6,6 +6,7 @@ tour's output in test_tour.py; here are the parts a tour cannot show.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from demo_models import lesson, mnist
+from demo_models import lesson, mnist, notes
 from demo_models.runtime import CliError
 
 
@@ -177,14 +178,14 @@ def test_softmax_on_mnist_npz_resumes_with_continuing_steps(tmp_path, monkeypatc
     assert softmax.main([*args, "--steps", "6"]) == 0
     assert softmax.main([*args, "--steps", "4"]) == 0
     acc = accumulator(run)
-    assert scalar_steps(acc, "loss/loss") == list(range(10))  # 0..5, then 6..9: no restart
+    assert scalar_steps(acc, "train/loss") == list(range(10))  # 0..5, then 6..9: no restart
     assert LESSON_SCOPES["softmax"] <= graph_scopes(acc.Graph())
     assert (run / "checkpoints" / "ckpt-10.index").exists()
     texts = [e.tensor_proto.string_val[0].decode() for e in acc.Tensors("about/data")]
     assert all(str(data) in text for text in texts)
 
     assert softmax.main([*args, "--steps", "2", "--fresh"]) == 0
-    assert scalar_steps(accumulator(run), "loss/loss") == [0, 1]  # --fresh starts over
+    assert scalar_steps(accumulator(run), "train/loss") == [0, 1]  # --fresh starts over
 
 
 def test_regularized_resume_restores_moving_averages_and_learning_rate(tmp_path, monkeypatch):
@@ -214,9 +215,7 @@ def test_regularized_resume_restores_moving_averages_and_learning_rate(tmp_path,
     # 200 examples / 100 per batch: the staircase decays by 0.99 every 2 steps
     base = regularized.LEARNING_RATE_BASE
     assert rates[0] == pytest.approx(base) and rates[7] == pytest.approx(base * 0.99**3)
-    assert {"accuracy/test_averaged_weights", "accuracy/test_raw_weights"} <= set(
-        acc.Tags()["tensors"]
-    )
+    assert {"test/accuracy", "test/accuracy_raw_weights"} <= set(acc.Tags()["tensors"])
 
 
 def test_fresh_refuses_to_delete_a_directory_that_is_not_a_run(tmp_path):
@@ -240,3 +239,82 @@ def test_demo_with_unwritable_logdir_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("flowscope: error:")
     assert "not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- lesson notes ---------------------------------------------------------------------------
+
+CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def test_every_demo_and_race_has_a_note_in_both_languages():
+    from demo_models.cli import DEMOS
+    from demo_models.tour import NAMES
+
+    assert set(DEMOS) | set(NAMES) <= set(notes.NAMES)
+    for name, note in notes.all_notes().items():
+        assert note.source in notes.SOURCES, name
+        for english, chinese in [
+            (note.title_en, note.title_zh),
+            (note.en, note.zh),
+            *((look.en, look.zh) for look in note.looks),
+        ]:
+            assert english and not CJK.search(english), (name, english)
+            assert CJK.search(chinese), (name, chinese)
+        text = note.markdown()
+        assert note.en in text and note.zh in text and notes.SOURCES[note.source][2] in text
+        # a tag appears in backticks exactly when a Look names it: the test on the tour's
+        # runs checks those tags, so the prose cannot name one that is not checked
+        shown = set(re.findall(r"`([^`]+)`", text))
+        assert shown == {tag for tags in note.tags().values() for tag in tags}, name
+    assert notes.note("race:rosenbrock") == notes.all_notes()["race"]  # no note of its own
+    with pytest.raises(ValueError, match="name must be one of"):
+        notes.note("nope")
+    with pytest.raises(TypeError, match="name must be a string"):
+        notes.note(3)
+
+
+def test_note_is_a_text_summary_for_both_writers(tmp_path):
+    """`write` (tf.summary) and `note_pb` (LogWriter, no TensorFlow) give the same summary."""
+    import tensorflow as tf
+
+    from summaries.pb import LogWriter
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "tf"))
+    notes.write("mlp", step=3, writer=writer)
+    writer.close()
+    with LogWriter(str(tmp_path / "pb")) as log:
+        log.add(notes.note_pb("race:saddle"), step=0)
+    for run, name, step in (("tf", "mlp", 3), ("pb", "race:saddle", 0)):
+        acc = accumulator(tmp_path / run)
+        (event,) = acc.Tensors(notes.TAG)
+        assert acc.SummaryMetadata(notes.TAG).plugin_data.plugin_name == "text"
+        assert event.step == step
+        assert event.tensor_proto.string_val[0].decode() == notes.note(name).markdown()
+
+
+def test_race_notes_tell_what_the_tours_race_shows():
+    """The race notes' claims hold at the tour's settings (RACE_QUICK)."""
+    from demo_models.race import cli
+    from demo_models.tour import RACE_QUICK
+
+    steps = int(RACE_QUICK[RACE_QUICK.index("--steps") + 1])
+    assert "1,000 steps" in notes.note("race:saddle").en and steps == 1000
+    names = ["sgd", "momentum", "nag", "adagrad", "rmsprop", "adadelta", "adam"]
+    results = cli.run(names, ["saddle", "beale", "linear_regression"], steps)
+    got = {
+        (r["trajectory"].racer.surface, r["trajectory"].racer.optimizer): r["metrics"]
+        for r in results
+    }
+    saddle = {name: got["saddle", name] for name in names}
+    # plain SGD creeps the whole race; momentum escapes later than every adaptive method
+    assert saddle["sgd"]["outcome"] == "not_arrived"
+    escaped = {n: m["first_entry_step"] for n, m in saddle.items() if m["outcome"] == "escaped"}
+    assert set(escaped) == set(names) - {"sgd"}
+    adaptive = ["adagrad", "adadelta", "rmsprop", "adam"]
+    assert max(escaped[n] for n in adaptive) < min(escaped["momentum"], escaped["nag"])
+    # Beale: five arrive, SGD and Adadelta do not
+    arrived = {n for n in names if got["beale", n]["outcome"] == "arrived"}
+    assert arrived == {"rmsprop", "adam", "adagrad", "momentum", "nag"}
+    # the linear-regression bowl: plain SGD settles first
+    settled = {n: got["linear_regression", n]["settled_step"] for n in names}
+    assert min(settled, key=lambda n: settled[n] if settled[n] is not None else 1e9) == "sgd"

@@ -208,11 +208,11 @@ def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
     assert [p.name for p in run.iterdir()] == [next(run.glob("events.*")).name]
 
     acc, series = values(run)
-    losses = series["loss/loss"]
+    losses = series["train/loss"]
     assert [step for step, _ in losses] == list(range(30))  # every step, none lost
     loss = np.array([float(v) for _, v in losses])
     assert np.all(np.isfinite(loss)) and loss[-5:].mean() < 0.7 * loss[:5].mean()
-    assert float(series["accuracy/test_accuracy"][-1][1]) > 0.5  # the offline digits
+    assert float(series["test/accuracy"][-1][1]) > 0.5  # the offline digits
     live = [int(v) for _, v in series["cluster/live_workers"]]
     assert live[0] == 2 and live[-1] == 1 and sorted(live, reverse=True) == live
     lost_at = series["cluster/events"][0][0]
@@ -258,9 +258,9 @@ def test_multiworker_run_logs_what_one_process_computes(tmp_path):
     multiworker.train(tf.distribute.get_strategy(), opts, shard=0, shards=1, write=True)
     _, distributed = values(run)
     _, alone = values(single)
-    for tag in ("loss/loss", "accuracy/accuracy", "accuracy/test_accuracy"):
+    for tag in ("train/loss", "train/accuracy", "test/accuracy"):
         assert [s for s, _ in distributed[tag]] == [s for s, _ in alone[tag]], tag
-    compared = [t for t in alone if t.startswith(("loss/", "accuracy/", "model/"))]
+    compared = [t for t in alone if t.startswith(("train/", "test/", "model/"))]
     assert len(compared) >= 12
     for tag in compared:
         ours = np.array([v for _, v in distributed[tag]], np.float64)

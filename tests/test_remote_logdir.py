@@ -112,7 +112,7 @@ def test_a_lesson_demo_resumes_from_its_remote_checkpoint():
     logdir = ram("linear")
     assert linear.main(["--steps", "3", "--logdir", logdir]) == 0
     assert linear.main(["--steps", "2", "--logdir", logdir]) == 0  # resumes at step 3
-    assert sorted(s for s, t in events(logdir) if t == "k") == [0, 1, 2, 3, 4]
+    assert sorted(s for s, t in events(logdir) if t == "train/k") == [0, 1, 2, 3, 4]
     assert tf.io.gfile.glob(f"{logdir}/checkpoints/ckpt-5*")
 
 

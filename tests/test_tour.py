@@ -26,6 +26,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 from test_demos import LESSON_SCOPES, graph_scopes
 
+from demo_models import notes
 from demo_models.tour import NAMES, TINY_STEPS
 from summaries import format as fmt
 
@@ -87,6 +88,22 @@ def check_lesson_run(logdir: Path, name: str) -> None:
         assert counts.shape == (1, 10, 10) and counts.sum() == 300  # the stand-in's test set
 
 
+def check_note(run: Path, name: str) -> None:
+    """The run's `lesson/note` is the lesson's note, in both languages, and every tag it
+    tells the student to open is in this run (a graph scope on the Graphs tab)."""
+    acc = load(run)
+    (event,) = acc.Tensors(notes.TAG)
+    text = event.tensor_proto.string_val[0].decode()
+    note = notes.note(name)
+    assert text == note.markdown() and note.en in text and note.zh in text, name
+    tags = set(acc.Tags()["tensors"])
+    for tab, wanted in note.tags().items():
+        have = graph_scopes(acc.Graph()) if tab == "Graphs" else tags
+        for tag in wanted:
+            found = any(t.startswith(tag) for t in have) if tag.endswith("/") else tag in have
+            assert found, f"{name}: its note points to {tab} {tag}, which {run.name} lacks"
+
+
 def graph_labels(page) -> set[str]:
     """Names of the boxes drawn in TensorBoard's graph (each label's own text, no tooltip)."""
     labels = page.locator("g.node text.nodelabel")
@@ -112,6 +129,14 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     for number, name in enumerate(NAMES, 1):  # progress: one numbered line per stop
         assert f"[{number}/{len(NAMES)}] {name} -> {logdir / name}" in result.stdout
+    assert "Tour finished in" in result.stdout and notes.TAG in result.stdout  # English default
+
+    # -- every run carries its lesson note, and the tags it points to exist there --------
+    for name in NAMES:
+        if name != "race":
+            check_note(logdir / name, name)
+    for surface in ("saddle", "linear_regression"):  # the tiny tour's races
+        check_note(logdir / "race" / f"race-{surface}", f"race:{surface}")
 
     # -- the event files --------------------------------------------------------------
     for name in LESSONS:
@@ -121,7 +146,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert "confusion/validation" not in linear.Tags()["tensors"]  # the stale run is gone
     assert len(list((logdir / "linear").glob("events.out.tfevents.*"))) == 1
     assert list((logdir / "mine").glob("events.out.tfevents.*"))  # the foreign run stays
-    steps = [e.step for e in linear.Tensors("k")]
+    steps = [e.step for e in linear.Tensors("train/k")]
     assert steps == list(range(len(steps))) and len(steps) >= 10  # one value per step
     race_runs = sorted(
         p.parent.relative_to(logdir).as_posix()
@@ -136,10 +161,10 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     about = catsdogs.Tensors("about/data")[0].tensor_proto.string_val[0].decode()
     assert "NOT cats vs dogs" in about and "confusion" in catsdogs.Tags()["tensors"]
     distributed = load(logdir / "distributed")  # the ps/worker cluster's one run
-    assert [e.step for e in distributed.Tensors("loss/loss")] == list(range(TINY_STEPS))
+    assert [e.step for e in distributed.Tensors("train/loss")] == list(range(TINY_STEPS))
     assert any(node.device.startswith("/job:ps/") for node in distributed.Graph().node)
     transfer = load(logdir / "transfer")  # offline: the digits stand-in, and it says so
-    assert [e.step for e in transfer.Tensors("accuracy/test")][-1] == TINY_STEPS - 1
+    assert [e.step for e in transfer.Tensors("test/accuracy")][-1] == TINY_STEPS - 1
     about = transfer.Tensors("about/data")[0].tensor_proto.string_val[0].decode()
     assert "NOT Inception-V3" in about and "confusion/test" in transfer.Tags()["tensors"]
     table = transfer.Tensors("about/comparison")[0].tensor_proto.string_val[0].decode()
@@ -181,7 +206,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
 
     # Scalars, Histograms, Images: cards with charts and images, not an empty page
     page.goto(board.url + "/#scalars", wait_until="domcontentloaded")
-    page.get_by_text("accuracy/accuracy", exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text("train/accuracy", exact=True).first.wait_for(timeout=60_000)
     assert page.locator("tf-scalar-card").count() > 0
     page.goto(board.url + "/#histograms", wait_until="domcontentloaded")
     page.locator("vz-histogram-timeseries").first.wait_for(timeout=60_000)
@@ -241,10 +266,32 @@ def test_tour_serves_tensorboard_and_prints_the_url(tmp_path):
         assert process.wait(30) == 0
 
 
+def test_tour_speaks_chinese_with_lang_zh(tmp_path, monkeypatch, capsys):
+    """`--lang zh`: the tour's progress and closing guide in Chinese (in-process: one stop)."""
+    from demo_models import tour
+
+    for key, value in tour_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    logdir = tmp_path / "runs"
+    assert (
+        tour.main(["--no-serve", "--only", "linear", "--logdir", str(logdir), "--lang", "zh"]) == 0
+    )
+    out = capsys.readouterr().out
+    zh = tour.MESSAGES["zh"]
+    assert f"[1/1] linear -> {logdir / 'linear'}: {notes.note('linear').title_zh}" in out
+    assert zh["finished"].split("{")[0] in out and zh["ok"] in out
+    assert zh["notes"].format(tag=notes.TAG) in out
+    assert zh["serve_later"].format(logdir=logdir) in out
+    english = [m.split("{")[0] for m in tour.MESSAGES["en"].values() if len(m.split("{")[0]) > 6]
+    assert not [m for m in english if m in out], "English left in the Chinese tour"
+    assert set(tour.MESSAGES["en"]) == set(zh)
+
+
 @pytest.mark.parametrize(
     "args, env, message",
     [
         (["--only", "nope"], {}, "invalid choice: 'nope'"),
+        (["--lang", "fr"], {}, "invalid choice: 'fr'"),
         (["--no-serve"], {"FLOWSCOPE_TOUR_TINY": "yes"}, "FLOWSCOPE_TOUR_TINY must be 0 or 1"),
         (["--logdir", "{blocker}/runs"], {}, "not writable"),
     ],

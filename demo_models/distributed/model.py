@@ -90,15 +90,11 @@ def replica_step(model: Any, optimizer: Any, images: Any, labels: Any, global_ba
 
 
 def log_step(step: int, loss: float, accuracy: float) -> None:
-    """The lesson's `loss` and `accuracy` scalars under their scopes."""
-    import tensorflow as tf
-
+    """The lessons' `train/loss` and `train/accuracy` scalars (one tag scheme for all)."""
     import summaries
 
-    with tf.name_scope("loss"):
-        summaries.scalar("loss", loss, step=step)
-    with tf.name_scope("accuracy"):
-        summaries.scalar("accuracy", accuracy, step=step)
+    summaries.scalar("train/loss", loss, step=step)
+    summaries.scalar("train/accuracy", accuracy, step=step)
 
 
 def log_weights(model: Any, step: int) -> None:
@@ -118,14 +114,11 @@ def log_weights(model: Any, step: int) -> None:
 
 
 def test_accuracy(predict: Any, data: mnist.Digits, step: int) -> float:
-    """Accuracy on the test images, logged as `accuracy/test_accuracy`."""
-    import tensorflow as tf
-
+    """Accuracy on the test images, logged as `test/accuracy`."""
     import summaries
 
     accuracy = float(np.mean(predict(data.x_test).numpy() == data.y_test))
-    with tf.name_scope("accuracy"):
-        summaries.scalar("test_accuracy", accuracy, step=step)
+    summaries.scalar("test/accuracy", accuracy, step=step)
     return accuracy
 
 

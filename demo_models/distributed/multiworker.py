@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from demo_models import notes
 from demo_models.distributed import model as shared
 from demo_models.distributed.model import WORKER_DEVICE, Options
 from demo_models.lesson import say
@@ -58,6 +59,7 @@ def train(strategy: Any, opts: Options, *, shard: int, shards: int, write: bool)
         if write:
             say(f"distributed: {data.source}; {shards} worker(s) of {local} examples a step")
             tf.summary.text("about/run", f"{data.source}; {shards} worker(s)", step=0)
+            notes.write("distributed")  # the lesson note (Text tab)
         began, since = time.monotonic(), 0
         for number in range(opts.steps):
             images, labels = next(batches)

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from demo_models import notes
 from demo_models.distributed import model as shared
 from demo_models.distributed.model import Options
 from demo_models.lesson import say
@@ -92,6 +93,7 @@ def train(opts: Options) -> int:
     addresses = opts.cluster["worker"]
     with writer.as_default():
         summaries_note(f"{data.source}; cluster: {describe(opts.cluster)}")
+        notes.write("distributed")  # the lesson note (Text tab)
         concrete = step.get_concrete_function(batches)
         shared.write_graph(shared.device_graph(concrete, "/job:worker/device:CPU:0"))
         done = 0

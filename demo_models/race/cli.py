@@ -258,6 +258,7 @@ def write_logs(
 ) -> int:
     """One run per race: its surface grid, and every racer's trajectory and loss scalars
     under its own tags (`summaries.format.race_tag`). Returns the run count."""
+    from demo_models import notes
     from summaries import race as race_summaries
     from summaries.format import race_tag
     from summaries.race import optimizers as opts
@@ -286,6 +287,7 @@ def write_logs(
                 log_scale=surf.log_scale,
             )
             writer.add(race_summaries.loss_chart_pb(), step=0)  # Custom Scalars: one chart
+            writer.add(notes.note_pb(f"race:{surf.name}"), step=0)  # the lesson note (Text tab)
             for r in racers:
                 t, m = r["trajectory"], r["metrics"]
                 name = t.racer.optimizer

@@ -1,0 +1,592 @@
+"""Lesson notes: what each demo's run teaches and where to look, in English and Chinese.
+
+Every demo writes its note into its run as one text summary, `lesson/note` (TensorBoard's
+Text tab), at the run's first step: the lesson's point, the source document it comes from,
+and for each tab the tags to open and what to look for there, first in English, then in
+Simplified Chinese. A note names tags only through its `Look` entries (rendered in
+backticks), so a test can check that every tag a note tells the student to open exists in
+the run that carries the note. The tour's closing guide is built from the same entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TAG = "lesson/note"
+
+# the five source documents (see docs/lessons.md): (English title, Chinese title, file)
+SOURCES = {
+    "overview": (
+        "platform overview and captcha slides",
+        "TensorFlow 平台概览与验证码识别讲义",
+        "000_f237f310bbe1198d.txt",
+    ),
+    "basics": ("neural-network basics", "神经网络基础", "001_f8b99ade4cbb4dbe.txt"),
+    "framework": (
+        "TensorFlow as a computation framework",
+        "TensorFlow 计算框架",
+        "002_861b5fbae173c73f.txt",
+    ),
+    "transfer": (
+        "CNNs and transfer learning",
+        "卷积神经网络与迁移学习",
+        "003_f740db1e36c37fc4.txt",
+    ),
+    "weekly": ("weekly course notes", "每周课程笔记", "004_1a2092a7cfe4c29e.txt"),
+}
+
+
+@dataclass(frozen=True)
+class Look:
+    """One place to look: a TensorBoard tab, the tags to open there, what to look for.
+
+    `tags` are summary tags of the run (a tag ending in "/" names every tag under it); on
+    the Graphs tab they are name scopes of the run's graph.
+    """
+
+    tab: str
+    tags: tuple[str, ...]
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """A lesson's note: its title, source document, point and places to look."""
+
+    title_en: str
+    title_zh: str
+    source: str  # a key of SOURCES
+    en: str  # what the lesson teaches
+    zh: str
+    looks: tuple[Look, ...]
+
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        """The tags this note tells the student to open, by tab."""
+        found: dict[str, tuple[str, ...]] = {}
+        for look in self.looks:
+            found[look.tab] = found.get(look.tab, ()) + look.tags
+        return found
+
+    def guide(self) -> str:
+        """One line for the tour's closing table: each tab with its tags."""
+        return "; ".join(
+            f"{tab} {', '.join(tags)}" if tags else tab for tab, tags in self.tags().items()
+        )
+
+    def markdown(self) -> str:
+        """The note as the Text tab shows it: English, a rule, then Chinese."""
+        parts = []
+        doc = SOURCES[self.source]
+        for lang, title, index, heads in (
+            ("en", self.title_en, 0, ("What it teaches", "Where to look", "Source", ":", " ")),
+            ("zh", self.title_zh, 1, ("本课要点", "在哪里看", "出处", "：", "")),
+        ):
+            sep = "、" if lang == "zh" else ", "
+            lines = [
+                f"### {title}",
+                f"*{heads[2]}{heads[3]}{heads[4]}{doc[index]} ({doc[2]})*",
+                "",
+                f"**{heads[0]}{heads[3]}**{heads[4]}{getattr(self, lang)}",
+                "",
+                f"**{heads[1]}{heads[3]}**",
+                "",
+            ]
+            for look in self.looks:
+                tags = sep.join(f"`{tag}`" for tag in look.tags)
+                where = f"**{look.tab}** {tags}".rstrip()
+                lines.append(f"* {where}{heads[3]}{heads[4]}{getattr(look, lang)}")
+            parts.append("\n".join(lines))
+        return "\n\n---\n\n".join(parts)
+
+
+def _classifier_looks(what_en: str, what_zh: str) -> tuple[Look, ...]:
+    """The looks the MNIST classifiers share: the common accuracy chart and Confusion."""
+    return (
+        Look(
+            "Scalars",
+            ("test/accuracy", "train/accuracy", "train/loss"),
+            "test/accuracy is the same tag in every lesson, so one chart compares the "
+            "course's models (tick softmax, mlp, regularized and lenet5 in the run list); "
+            + what_en,
+            "每一课的测试准确率都叫 test/accuracy，所以一张图就能比较课程里的各个模型"
+            f"（在运行列表里勾选 softmax、mlp、regularized 和 lenet5）；{what_zh}",
+        ),
+        Look(
+            "Confusion",
+            ("confusion/test",),
+            "which digits the model still mixes up; click a cell to see those test images.",
+            "模型还会把哪些数字混淆；点一个格子，就能看到对应的测试图片。",
+        ),
+    )
+
+
+def _race_look(race: str, en: str, zh: str) -> tuple[Look, ...]:
+    return (
+        Look(
+            "Optimizer Race",
+            (),
+            f"pick {race} and press Play: {en}",
+            f"选择 {race} 这场比赛，按 Play：{zh}",
+        ),
+        Look(
+            "Scalars",
+            ("race/loss/",),
+            "every racer's loss per step, one line each.",
+            "每个优化器每一步的损失，一条曲线一个优化器。",
+        ),
+    )
+
+
+def _notes() -> dict[str, Note]:
+    from summaries.format import RACE_TAGS
+
+    return {
+        "linear": Note(
+            "Linear regression: k and b by gradient descent",
+            "线性回归：用梯度下降求 k 和 b",
+            "weekly",
+            "the course's first model. y = kx + b is fitted to 100 points of y = 0.1x + 0.2 by "
+            "plain gradient descent (learning rate 0.2, 201 steps), from k = b = 0: the loss is "
+            "the mean squared error, and each step moves k and b against its gradient.",
+            "课程的第一个模型。用最朴素的梯度下降（学习率 0.2，201 步）把 y = kx + b 拟合到 100 个"
+            "满足 y = 0.1x + 0.2 的点上，k 和 b 都从 0 开始：损失是均方误差，每一步都让 k 和 b "
+            "沿梯度的反方向走一小步。",
+            (
+                Look(
+                    "Scalars",
+                    ("train/k", "train/b", "train/loss"),
+                    "k climbs to 0.1 and b to 0.2 within a few dozen steps while the loss falls "
+                    "by orders of magnitude (switch the chart to a log scale).",
+                    "k 在几十步之内升到 0.1，b 升到 0.2，损失下降好几个数量级"
+                    "（把纵轴切换成对数刻度更清楚）。",
+                ),
+                Look(
+                    "Images",
+                    ("model/data_and_line",),
+                    "the fitted line at a few steps: drag the step slider to watch it turn onto "
+                    "the points.",
+                    "几个步数上的拟合直线：拖动步数滑块，看它如何转到数据点上。",
+                ),
+                Look(
+                    "Optimizer Race",
+                    (RACE_TAGS["trajectory"],),
+                    "race-linear_regression: this run's own (k, b) path, racer SGD (lesson), on "
+                    "the loss surface beside the Keras optimizers of the race stop.",
+                    "race-linear_regression：本次运行自己的 (k, b) 路径（SGD (lesson)），"
+                    "和比赛那一站的 Keras 优化器画在同一张损失曲面上。",
+                ),
+            ),
+        ),
+        "nonlinear": Note(
+            "Non-linear regression: a 1-10-1 tanh network",
+            "非线性回归：1-10-1 的 tanh 网络",
+            "weekly",
+            "a straight line cannot fit y = x², a hidden layer can. A network with 10 tanh "
+            "units learns the parabola from 200 noisy points by gradient descent (learning "
+            "rate 0.1).",
+            "直线拟合不了 y = x²，加一层隐藏层就可以。一个有 10 个 tanh 隐藏单元的网络用梯度下降"
+            "（学习率 0.1）从 200 个带噪声的点里学出这条抛物线。",
+            (
+                Look(
+                    "Images",
+                    ("fit/data_and_model",),
+                    "the model's curve (orange) bending from a flat line into the parabola; drag "
+                    "the step slider.",
+                    "模型曲线（橙色）从一条平线慢慢弯成抛物线；拖动步数滑块观察。",
+                ),
+                Look(
+                    "Scalars",
+                    ("train/loss",),
+                    "the mean squared error falling towards the noise level.",
+                    "均方误差一路下降，直到接近噪声的水平。",
+                ),
+                Look(
+                    "Histograms",
+                    ("layer1/weights", "layer2/weights"),
+                    "the weights moving away from their random start as the hidden units take "
+                    "on parts of the curve.",
+                    "权重离开随机初始值，各个隐藏单元分别负责曲线的一部分。",
+                ),
+            ),
+        ),
+        "softmax": Note(
+            "MNIST softmax with name scopes",
+            "带命名空间的 MNIST softmax 分类",
+            "weekly",
+            "one softmax layer on MNIST, built inside the lesson's name scopes, with "
+            "variable_summaries on W and b: how TensorBoard shows a graph and what its "
+            "variables do while they learn.",
+            "在 MNIST 上训练一层 softmax，按课上的写法把各部分放进命名空间（name scope），并对 W "
+            "和 b 调用 variable_summaries：学习 TensorBoard 怎样展示计算图，"
+            "以及变量在训练中的变化。",
+            (
+                Look(
+                    "Graphs",
+                    ("input", "layer", "loss", "train", "accuracy"),
+                    "the boxes are the lesson's name scopes; double-click layer to open weights, "
+                    "biases, xw_plus_b and softmax.",
+                    "图里的方框就是课上的命名空间；双击 layer，可以展开 weights、biases、"
+                    "xw_plus_b 和 softmax。",
+                ),
+                Look(
+                    "Scalars",
+                    ("layer/weights/summaries/",),
+                    "mean, stddev, max and min of W: the weights start at zero and spread out as "
+                    "the classifier learns.",
+                    "W 的均值、标准差、最大值和最小值：权重从 0 开始，随着训练逐渐散开。",
+                ),
+                *_classifier_looks(
+                    "one linear layer already gets most test digits right.",
+                    "仅仅一层线性模型就已经能认对大部分测试数字。",
+                ),
+            ),
+        ),
+        "mlp": Note(
+            "A 500/100 network with Adam: the almost practical example",
+            "500/100 两层隐藏层网络加 Adam：接近实用的例子",
+            "framework",
+            "everything together: MNIST through hidden layers of 500 and 100 ReLU units, cross "
+            "entropy, Adam at 0.001, name scopes and merged scalar summaries. The lesson reports "
+            "about 96 % test accuracy: not the best, but see how much you can see for little work.",
+            "把前面学的都用上：MNIST 经过 500 和 100 个 ReLU 单元的两层隐藏层，交叉熵损失，学习率"
+            " 0.001 的 Adam，命名空间和合并的标量摘要。课上报告的测试准确率约为 96%：不算最好，"
+            "但花很少的功夫就能看到很多东西。",
+            (
+                *_classifier_looks(
+                    "compare mlp with lenet5: the convolutional network should end higher.",
+                    "把 mlp 和 lenet5 放在一起比：卷积网络应该更高。",
+                ),
+                Look(
+                    "Histograms",
+                    ("model/hidden1/weights",),
+                    "the first hidden layer's 784 x 500 weights, most of the network.",
+                    "第一隐藏层 784 x 500 的权重，占了网络的大部分参数。",
+                ),
+            ),
+        ),
+        "regularized": Note(
+            "L2, a decaying learning rate and averaged weights",
+            "L2 正则化、指数衰减学习率和滑动平均",
+            "basics",
+            "three improvements to a 500-unit network, the notes' MNIST best practice: an L2 "
+            "penalty on the weights added to the loss, a learning rate that decays by 0.99 per "
+            "epoch, and an exponential moving average of the weights (decay 0.99) that the "
+            "evaluation uses instead of the raw weights.",
+            "对 500 个隐藏单元的网络做三项改进（讲义中的 MNIST 最佳实践）：损失里加上权重的 L2 "
+            "惩罚项；学习率每个 epoch 乘以 0.99 指数衰减；对权重做滑动平均（衰减率 0.99），"
+            "测试时用平均后的权重而不是原始权重。",
+            (
+                Look(
+                    "Scalars",
+                    ("test/accuracy", "test/accuracy_raw_weights"),
+                    "the averaged weights (test/accuracy, what the lesson evaluates) against the "
+                    "raw ones on the same test images: the average trails the raw weights in "
+                    "the first steps, then keeps up with less wobble.",
+                    "同一批测试图片上，平均权重（test/accuracy，课上评估用的就是它）与原始权重的"
+                    "对比：最初几步平均权重落后，之后跟上来，而且波动更小。",
+                ),
+                Look(
+                    "Scalars",
+                    ("train/learning_rate", "train/l2", "train/cross_entropy"),
+                    "the staircase decay of the learning rate, and the L2 penalty beside the "
+                    "cross entropy it is added to.",
+                    "学习率按台阶式衰减；L2 惩罚项和它所加到的交叉熵放在一起比较。",
+                ),
+                Look(
+                    "Histograms",
+                    ("layer1/weights", "layer1/weights_averaged"),
+                    "the raw weights and their moving average.",
+                    "原始权重和它的滑动平均。",
+                ),
+            ),
+        ),
+        "lenet5": Note(
+            "LeNet-5: a convolutional network beats the fully connected one",
+            "LeNet-5：卷积网络胜过全连接网络",
+            "basics",
+            "two convolution-pooling stages before two fully connected layers, dropout in "
+            "training. A convolution shares its 5 x 5 weights across the whole image, so it "
+            "learns strokes wherever they are, with far fewer weights than mlp. The tour trains "
+            "it 300 steps of 50 at learning rate 0.1 (the lesson: 10,000 steps of 100 at 0.01) "
+            "so that it finishes in seconds.",
+            "两级“卷积-池化”之后接两层全连接，训练时使用 dropout。卷积核的 5 x 5 权重在整幅图上"
+            "共享，不管笔画出现在哪里都能识别，参数也比 mlp 少得多。导览里以学习率 0.1、每批 50 "
+            "张训练 300 步（课上是学习率 0.01、每批 100 张、10,000 步），几秒钟就能训练完。",
+            (
+                *_classifier_looks(
+                    "lenet5 ends above mlp, as the lesson says a CNN should.",
+                    "lenet5 最终高于 mlp，正如课上所说，卷积网络更适合图像。",
+                ),
+                Look(
+                    "Images",
+                    ("layer1-conv1/filters",),
+                    "the 32 first-layer 5 x 5 filters; drag the step slider to see them change "
+                    "from noise into stroke detectors.",
+                    "第一层的 32 个 5 x 5 卷积核；拖动步数滑块，看它们从噪声变成笔画检测器。",
+                ),
+                Look(
+                    "Graphs",
+                    ("layer1-conv1", "layer2-pool1", "layer3-conv2", "layer4-pool2"),
+                    "the lesson's layers, one box each, down to layer6-fc2.",
+                    "课上的每一层各是一个方框，一直到 layer6-fc2。",
+                ),
+            ),
+        ),
+        "race:saddle": Note(
+            "Optimizer race on the saddle point x² − y²",
+            "鞍点 x² − y² 上的优化器比赛",
+            "weekly",
+            "every racer starts at (1, 0.001), just beside the saddle's ridge, where the slope "
+            "across it is tiny. Plain gradient descent follows that tiny slope and creeps: in the "
+            "tour's 1,000 steps it never gets away. Momentum gathers speed and escapes after a "
+            "few hundred steps; the adaptive methods (Adagrad, Adadelta, RMSprop, Adam) scale the "
+            "small gradient up and escape first. The tour races 1,000 steps (it raced 200, too "
+            "few for momentum) so that all three behaviours are in the race. Leaving the window "
+            "here is an escape, the lesson's goal, not a divergence.",
+            "所有优化器都从 (1, 0.001) 出发，紧挨着鞍点的山脊，那里横向的坡度非常小。普通梯度下降"
+            "只能顺着这点坡度慢慢挪：在导览的 1,000 步里始终没有逃出来。动量法会越走越快，几百步后"
+            "逃离；自适应方法（Adagrad、Adadelta、RMSprop、Adam）会把很小的梯度放大，最先逃离。"
+            "导览比赛 1,000 步（以前是 200 步，不够动量法逃出来），这样三种表现都能看到。"
+            "在这里跑出窗口就是逃离了鞍点，正是本课想看到的，不算发散。",
+            _race_look(
+                "race-saddle",
+                "the SGD marker stays near the start while the others leave the map; the "
+                "leaderboard ranks by the step each one escaped.",
+                "SGD 的标记一直停在起点附近，其他优化器都跑出了地图；排行榜按逃离的步数排名。",
+            ),
+        ),
+        "race:beale": Note(
+            "Optimizer race on Beale's function",
+            "Beale 函数上的优化器比赛",
+            "weekly",
+            "the course notes compare the seven optimizers on a contour plot. Beale's function has "
+            "flat plateaus and a long curved valley down to its minimum at (3, 0.5). The tour "
+            "races 1,000 steps (at 200 no optimizer arrived): RMSprop, Adam, Adagrad, Momentum "
+            "and NAG arrive, plain SGD and Adadelta do not. The methods take visibly different "
+            "paths: momentum carries speed along the valley, the adaptive methods rescale each "
+            "coordinate and cut a different route.",
+            "课程笔记在等高线图上比较了七种优化器。Beale 函数有平坦的高原和一条弯曲的长山谷，"
+            "最小值在 (3, 0.5)。导览比赛 1,000 步（只跑 200 步时没有一个到达）：RMSprop、Adam、"
+            "Adagrad、Momentum 和 NAG 都能到达，普通 SGD 和 Adadelta 到不了。各方法走的路径明显"
+            "不同：动量法沿着山谷带着速度前进，自适应方法对每个坐标分别缩放，走的是另一条路线。",
+            _race_look(
+                "race-beale",
+                "the paths on the contour plot and who arrives first (the leaderboard's settled "
+                "column).",
+                "等高线图上的路径，以及谁先到达（排行榜的 settled 一栏）。",
+            ),
+        ),
+        "race:linear_regression": Note(
+            "Optimizer race on the linear-regression surface",
+            "线性回归损失曲面上的优化器比赛",
+            "weekly",
+            "the linear-regression lesson's loss over (k, b): a smooth bowl. Plain gradient "
+            "descent at 0.2 arrives first: momentum overshoots and the adaptive methods' "
+            "per-coordinate scaling buys nothing on a bowl like this. The lesson's own gradient "
+            "descent (racer SGD (lesson), written by flowscope demo linear) joins this race.",
+            "线性回归那一课在 (k, b) 上的损失：一个光滑的碗。学习率 0.2 的普通梯度下降最先到达："
+            "动量法会冲过头，自适应方法对每个坐标的缩放在这样的碗里没有好处。课上自己的梯度下降"
+            "（flowscope demo linear 写入的 SGD (lesson)）也参加这场比赛。",
+            _race_look(
+                "race-linear_regression",
+                "SGD settles first; momentum's path spirals in.",
+                "SGD 最先稳定到达；动量法的路径绕着圈进入终点。",
+            ),
+        ),
+        "race": Note(
+            "Optimizer race",
+            "优化器比赛",
+            "weekly",
+            "the course notes' seven optimizers (SGD, Momentum, NAG, Adagrad, RMSprop, Adadelta, "
+            "Adam) raced from one start on one loss surface (Flowscope's default settings, or "
+            "tuned ones with --tune); "
+            "the leaderboard ranks them by the step at which they arrived and stayed.",
+            "课程笔记里的七种优化器（SGD、Momentum、NAG、Adagrad、RMSprop、Adadelta、Adam）在同一"
+            "个损失曲面上从同一个起点出发比赛（使用 Flowscope 的默认设置，或 --tune 调好的设置）；"
+            "排行榜按到达并稳定下来的步数排名。",
+            _race_look(
+                "this race",
+                "the paths on the map and the leaderboard.",
+                "地图上的路径和排行榜。",
+            ),
+        ),
+        "captcha": Note(
+            "Captcha recognition: four digits, four heads",
+            "验证码识别：四位数字，四个输出头",
+            "overview",
+            "a convolutional network reads 4-digit captchas with one softmax head per digit "
+            "position (the course reports 0.9618 test accuracy). The tour trains the faster "
+            "variant (batch normalisation, images averaged down 2x) on a few thousand captchas.",
+            "卷积网络识别 4 位数字验证码，每个数字位置一个 softmax 输出头（课上报告的测试准确率为 "
+            "0.9618）。导览在几千张验证码上训练速度更快的版本（批归一化，图像先缩小一半）。",
+            (
+                Look(
+                    "Confusion",
+                    ("confusion/test",),
+                    "one 10 x 10 matrix per digit position, on held-out captchas; drag the slider "
+                    "to replay training, and click a cell to see the captchas behind it: the last "
+                    "errors gather on digits that look alike.",
+                    "每个数字位置一个 10 x 10 混淆矩阵（在未参与训练的验证码上）；拖动滑块回放训练"
+                    "过程，点一个格子就能看到对应的验证码：最后剩下的错误集中在长得像的数字上。",
+                ),
+                Look(
+                    "Scalars",
+                    ("test/accuracy", "test/sequence_accuracy", "test/loss"),
+                    "accuracy per digit and per captcha (all four digits right), roughly the "
+                    "per-digit accuracy to the fourth power.",
+                    "按单个数字算的准确率和按整张验证码算的准确率（四位全对），后者大约是前者的四次方。",
+                ),
+            ),
+        ),
+        "catsdogs": Note(
+            "Cats vs dogs: the slides' CNN on photos",
+            "猫狗分类：讲义中的卷积网络",
+            "overview",
+            "eight 3 x 3 convolutions, four poolings and three fully connected layers with "
+            "dropout, trained with Adam on photos read from disk. Without --data it runs "
+            "offline on crops of two sample photos (a temple and a flower), NOT cats and dogs.",
+            "八个 3 x 3 卷积层、四个池化层和三个带 dropout 的全连接层，用 Adam 在从磁盘读取的照片上"
+            "训练。不给 --data 时离线运行，用的是两张示例照片（寺庙和花）的裁剪块，不是猫和狗。",
+            (
+                Look(
+                    "Confusion",
+                    ("confusion",),
+                    "the 2 x 2 matrix at each test; click an off-diagonal cell to see the photos "
+                    "the model got wrong, the lesson's last slide.",
+                    "每次测试的 2 x 2 矩阵；点非对角线上的格子，看模型分错的照片，"
+                    "这正是讲义的最后一页。",
+                ),
+                Look(
+                    "Scalars",
+                    ("test/accuracy", "train/accuracy"),
+                    "training accuracy climbing and test accuracy following it; the gap is "
+                    "over-fitting.",
+                    "训练准确率上升，测试准确率跟着上升；两者之间的差距就是过拟合。",
+                ),
+            ),
+        ),
+        "transfer": Note(
+            "Transfer learning: a small head on bottleneck vectors",
+            "迁移学习：在瓶颈向量上训练一个小输出层",
+            "transfer",
+            "reuse a trained network's convolution layers as a fixed feature extractor: run "
+            "each image through them once to its bottleneck vector, cache it, and train only a "
+            "small fully connected head; a few images per class suffice. Offline it is NOT "
+            "Inception-V3: a small CNN trained on digits 0-4 is transferred to digits 5-9.",
+            "把训练好的网络的卷积层当作固定的特征提取器：每张图片只过一次，得到瓶颈向量并缓存，"
+            "只训练一个小的全连接输出层；每类几张图片就够了。离线时用的不是 Inception-V3："
+            "而是在数字 0-4 上训练的小卷积网络，迁移到数字 5-9。",
+            (
+                Look(
+                    "Projector",
+                    (),
+                    "pick bottlenecks and colour by class: the classes cluster before the head "
+                    "has learnt anything.",
+                    "选择 bottlenecks，按 class 着色：输出层还没学任何东西，各类就已经聚在一起了。",
+                ),
+                Look(
+                    "Text",
+                    ("about/comparison",),
+                    "the lesson's table: with transfer, a few labelled images come close to "
+                    "training the whole network on many.",
+                    "课上的对比表：用了迁移学习，少量带标签的图片就接近用大量图片训练整个网络的效果。",
+                ),
+                Look(
+                    "Scalars",
+                    ("test/accuracy",),
+                    "the head's test accuracy.",
+                    "输出层的测试准确率。",
+                ),
+                Look(
+                    "Confusion",
+                    ("confusion/test",),
+                    "click an off-diagonal cell to see the images.",
+                    "点非对角线上的格子查看图片。",
+                ),
+            ),
+        ),
+        "distributed": Note(
+            "Distributed training: parameter server and workers",
+            "分布式训练：参数服务器和工作节点",
+            "overview",
+            "the platform overview's ps/worker architecture as real processes: a parameter "
+            "server holds the variables, two workers compute gradients on their batches, and a "
+            "coordinator hands out the steps. The network is the mlp lesson's.",
+            "平台概览中的 ps/worker 架构，用真实的进程运行：参数服务器保存变量，两个工作节点各自在"
+            "自己的批数据上计算梯度，协调者分派训练步。网络就是 mlp 那一课的网络。",
+            (
+                Look(
+                    "Graphs",
+                    ("train",),
+                    "set Color to Device: the variables live on the ps, the computation on the "
+                    "workers (with --strategy multiworker there is no ps: each worker keeps a "
+                    "copy and they all-reduce their gradients).",
+                    "把 Color 设为 Device：变量放在 ps 上，计算在 worker 上（用 --strategy "
+                    "multiworker 时没有 ps：每个 worker 各存一份变量，梯度通过 all-reduce 汇总）。",
+                ),
+                Look(
+                    "Scalars",
+                    ("cluster/", "train/loss", "test/accuracy"),
+                    "steps per second per worker, and the loss falling as in a single process.",
+                    "每个工作节点每秒完成的步数，以及和单进程训练时一样下降的损失。",
+                ),
+            ),
+        ),
+    }
+
+
+NAMES = (
+    "linear",
+    "nonlinear",
+    "softmax",
+    "mlp",
+    "regularized",
+    "lenet5",
+    "race",
+    "captcha",
+    "catsdogs",
+    "transfer",
+    "distributed",
+)
+
+
+def note(name: str) -> Note:
+    """The note of a lesson (`race:<surface>` for a race; other surfaces get "race")."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {type(name).__name__}")
+    notes = _notes()
+    if name.startswith("race:") and name not in notes:
+        name = "race"
+    if name not in notes:
+        raise ValueError(f"name must be one of {sorted(notes)}, got {name!r}")
+    return notes[name]
+
+
+def all_notes() -> dict[str, Note]:
+    """Every note by name."""
+    return _notes()
+
+
+def write(name: str, step: int = 0, writer: Any = None) -> None:
+    """Write a lesson's note (the Text tab) into `writer`, a `tf.summary` writer, else into
+    the default one."""
+    import tensorflow as tf
+
+    if writer is None:
+        tf.summary.text(TAG, note(name).markdown(), step=step)
+        return
+    with writer.as_default():
+        tf.summary.text(TAG, note(name).markdown(), step=step)
+
+
+def note_pb(name: str) -> Any:
+    """A lesson's note as a Summary proto, for a `summaries.pb.LogWriter` (no TensorFlow)."""
+    import numpy as np
+    from tensorboard.plugins.text import metadata
+
+    from summaries.protos import summary
+
+    text = note(name).markdown()
+    return summary(TAG, np.array(text.encode()), metadata.create_summary_metadata("", ""))
