@@ -258,6 +258,20 @@ def test_laptop_window_keyboard_reload_and_theme(make_page, board, scheme):
     frame.press('.cm-card[data-position="0"] svg.cm-heatmap', "Enter")
     title = frame.locator("#cm-examples-title")
     wait_for(lambda: title.inner_text() == "true 2 → predicted 3")
+    # "+" zooms the single map and keeps the focus and the cursor; "fit" fits it again
+    cell = "() => window.flowscopeConfusion.maps.heatmaps[0].cell"
+    fitted = frame.evaluate(cell)
+    frame.press('.cm-card[data-position="0"] svg.cm-heatmap', "+")
+    wait_for(lambda: frame.evaluate(cell) > fitted)
+    assert frame.evaluate("() => document.activeElement.classList.contains('cm-heatmap')")
+    assert frame.evaluate("() => window.flowscopeConfusion.maps.heatmaps[0].cursor") == {
+        "t": 2,
+        "p": 3,
+    }
+    frame.click("#cm-zoom-fit")
+    fits = "() => { const m = window.flowscopeConfusion.maps; return m.zoom === null"
+    fits += " && m.heatmaps[0].cell === m.fit(m.boxHeight()); }"
+    wait_for(lambda: frame.evaluate(fits))
     # the accuracy chart reads out every line's value under the pointer
     frame.hover(".cm-chart-hit")
     readout = frame.locator("#cm-chart-tip")

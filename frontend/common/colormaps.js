@@ -12,6 +12,9 @@ const STOPS = {
   // Blue - white - orange: distinguishable with every common colour-vision deficiency.
   blueOrange: ["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fee0b6", "#fdb863",
     "#e08214", "#b35806"],
+  // The same on a dark page: no change is the dark ground, a bigger change is brighter.
+  blueOrangeDark: ["#9ecae1", "#6baed6", "#4a8fc4", "#2f5f87", "#3a3a3a", "#7a5530", "#b8742f",
+    "#e8963f", "#fdc98f"],
 };
 
 const RGB = Object.fromEntries(

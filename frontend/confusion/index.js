@@ -21,7 +21,7 @@ import { name } from "./static/confusion/text.js";
 const STATE_KEY = "flowscope.confusion.state";
 
 export async function render() {
-  followTheme();
+  followTheme(() => window.flowscopeConfusion?.draw()); // scale colours are drawn, not CSS
   loadStyles("confusion/style.css");
   const app = new ConfusionPage();
   document.body.append(app.root);

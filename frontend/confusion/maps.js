@@ -63,9 +63,10 @@ export function frameAt(data, index, cmp, selectedMode) {
 }
 
 /** A diverging scale over B's gain in [-m, m]: "B better" one colour (blue), "B worse" the
- * other (orange), white for no change. */
+ * other (orange), no change the page's ground (white, or dark in the dark theme). */
 export function gainScale(m) {
-  const base = diverging(m);
+  const dark = document.documentElement.dataset.theme === "dark";
+  const base = diverging(m, dark ? "blueOrangeDark" : "blueOrange");
   const scale = (g) => base(-g);
   return Object.assign(scale, { lo: base.lo, hi: base.hi, map: base.map, kind: "diverging" });
 }
@@ -100,6 +101,17 @@ export class HeatMaps {
     };
     window.addEventListener("resize", later);
     new ResizeObserver(later).observe(this.maps);
+    // the single map also zooms with Ctrl + wheel (as a map viewer does) and + / − keys
+    this.maps.addEventListener("wheel", (e) => {
+      if (!this.single || !e.ctrlKey || !e.target.closest(".cm-plot-large")) return;
+      e.preventDefault();
+      this.zoomBy(e.deltaY < 0 ? 1 : -1);
+    }, { passive: false });
+    this.maps.addEventListener("keydown", (e) => {
+      if (!this.single || !e.target.closest(".cm-plot-large")) return;
+      if (e.key === "+" || e.key === "=") this.zoomBy(1);
+      else if (e.key === "-") this.zoomBy(-1);
+    });
   }
 
   /** Placeholder while a series loads. */
@@ -185,7 +197,12 @@ export class HeatMaps {
     const centre = (scroll, client, whole) => (whole > 0 ? (scroll + client / 2) / whole : 0.5);
     const fx = centre(before.scrollLeft, before.clientWidth, before.scrollWidth);
     const fy = centre(before.scrollTop, before.clientHeight, before.scrollHeight);
+    const old = this.heatmaps[0];
+    const focused = old.svg.contains(document.activeElement);
     this.make();
+    // keyboard users keep their place: the new map gets the focus and the cursor cell
+    this.heatmaps[0].moveCursor(old.cursor.t, old.cursor.p);
+    if (focused) this.heatmaps[0].svg.focus({ preventScroll: true });
     if (this.frame && this.drawOptions) this.draw(this.frame, this.drawOptions);
     const after = this.heatmaps[0].plot;
     after.scrollLeft = fx * after.scrollWidth - after.clientWidth / 2;
