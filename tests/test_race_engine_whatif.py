@@ -7,10 +7,15 @@ own WSGI app and data provider (tests/plugin_harness.py).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path
 
 import pytest
 from plugin_harness import InProcessBoard
@@ -23,12 +28,32 @@ OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory):
+def printed(tmp_path_factory) -> tuple[Path, str]:
+    """The logdir `flowscope race` wrote, and what it printed."""
     logdir = tmp_path_factory.mktemp("whatif")
     argv = ["--logdir", str(logdir), "--steps", "40", "--surfaces"]
-    assert cli.main([*argv, "quadratic", "--optimizers", *OPTIMIZERS]) == 0
-    assert cli.main([*argv, "nn_plane", "--optimizers", "sgd"]) == 0  # cannot be re-run
-    return InProcessBoard(logdir)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main([*argv, "quadratic", "--optimizers", *OPTIMIZERS]) == 0
+        assert cli.main([*argv, "nn_plane", "--optimizers", "sgd"]) == 0  # cannot be re-run
+    return logdir, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def board(printed):
+    return InProcessBoard(printed[0])
+
+
+def test_the_command_reports_its_total_time_to_written_logs(printed):
+    found = re.findall(
+        r"^total ([0-9.]+) s to written logs: importing TensorFlow ([0-9.]+) s, "
+        r"racing ([0-9.]+) s \(tracing included\), writing ([0-9.]+) s$",
+        printed[1],
+        re.MULTILINE,
+    )
+    assert len(found) == 2  # one per command, after the logs are written
+    for total, *parts in found:
+        assert float(total) >= sum(float(p) for p in parts) - 0.2  # rounding
 
 
 def racers(board, race: str) -> dict[str, dict]:

@@ -1,21 +1,47 @@
-"""`flowscope bench race`: the compiled race against a naive eager loop, side by side.
+"""`flowscope bench race`: the race engine against the loops a user would write instead.
 
-The race is every optimizer on every analytic surface for 1,000 steps, run as one compiled
-TensorFlow program, with XLA and without (`flowscope race` picks XLA from 2,500 steps).
-The naive loop is what one would write first: for each racer, for each step, a
-GradientTape and `optimizer.apply_gradients`, eagerly. It is timed on all racers for fewer
-steps and extrapolated linearly (its cost per step is constant: no state grows), which
-the output says; each racer's first eager step (Keras building its slots) is left out of
-the timing, so the naive loop is not overcharged.
+The race is every optimizer on every analytic surface (1,000 steps by default), run by the
+engine as one compiled TensorFlow program, with XLA and without. The baselines:
+
+* competent: one `tf.function` loop per racer, `apply_gradients` inside a `tf.range` loop,
+  recording (x, y, loss) into a TensorArray (what a competent user writes), with XLA and
+  without; its first calls trace (and compile) all 72 loops;
+* naive: per racer, per step, a GradientTape and `optimizer.apply_gradients`, eagerly. It is
+  timed on `--eager-steps` steps (at least 100) of every racer, each racer's first step
+  (Keras building its slots) left out, and scaled linearly to `--steps` (its cost per step
+  is constant: no state grows), which the output says.
+
+Every variant is timed `--repeats` times in fresh programs (a first call traces and
+compiles; a second call runs what is compiled), in a rotating order. A ratio is computed
+per repeat (side by side) and printed as its median with the range over repeats; a range
+that includes 1.0x is reported as within noise.
+
+`--whatif` measures the race page's what-if instead, over the real TensorBoard's HTTP
+routes: per optimizer, the median time of a what-if with a learning rate (and momentum)
+never asked before on a warm server, beside a trivial route; and the first what-if after
+TensorBoard starts, without warm-up and with `/warmup` (asked just before, and after it
+finished), each in a fresh TensorBoard.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import os
+import statistics
+import tempfile
 import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
 
 from demo_models.runtime import CliError
+
+MIN_EAGER_STEPS = 100
+AGREE_STEPS = 20
+PLUGIN = "optimizer_race"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,13 +50,64 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--eager-steps",
         type=int,
-        default=20,
-        help="steps the naive eager loop is timed on, then extrapolated (20)",
+        default=MIN_EAGER_STEPS,
+        help=f"steps the naive eager loop is timed on (at least {MIN_EAGER_STEPS}; default "
+        f"{MIN_EAGER_STEPS}), then scaled to --steps; 0 leaves it out",
     )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed repeats of every compiled variant (3)"
+    )
+    parser.add_argument(
+        "--no-competent-xla",
+        action="store_true",
+        help="leave out the competent loops with XLA (72 XLA compilations per repeat)",
+    )
+    parser.add_argument(
+        "--whatif",
+        action="store_true",
+        help="measure the page's what-if over the real TensorBoard instead",
+    )
+    parser.add_argument(
+        "--surface", default="rosenbrock", help="--whatif: the race's surface (rosenbrock)"
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=15,
+        help="--whatif: timed what-ifs per optimizer on the warm server (15)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     return parser
 
 
-def naive_eager(racers, steps: int) -> tuple[list, float]:
+# -- the loops compared ------------------------------------------------------------------------
+def competent_loops(racers: list, jit: bool) -> list:
+    """One `tf.function` per racer: tape + `apply_gradients` inside a `tf.range` loop."""
+    import tensorflow as tf
+
+    from summaries.race import optimizers as opts
+    from summaries.race.surfaces import SURFACES
+
+    loops = []
+    for racer in racers:
+        surf = SURFACES[racer.surface]
+        params = tf.Variable(surf.initial_params(racer.start))
+        optimizer = opts.make(racer.optimizer, racer.hp)
+
+        def loop(steps, surf=surf, params=params, optimizer=optimizer):
+            rows = tf.TensorArray(tf.float32, size=steps + 1)
+            for t in tf.range(steps + 1):  # record, then update (the last update unused)
+                with tf.GradientTape() as tape:
+                    loss = surf.tf_loss(params)
+                rows = rows.write(t, tf.concat([surf.tf_position(params), [loss]], axis=0))
+                optimizer.apply_gradients([(tape.gradient(loss, params), params)])
+            return rows.stack()
+
+        loops.append(tf.function(loop, jit_compile=jit))
+    return loops
+
+
+def naive_eager(racers: list, steps: int) -> tuple[list, float]:
     """The loop one writes first: per racer, per step, tape + apply_gradients (eager).
 
     Returns each racer's rows (x, y, loss) and the seconds spent on steps 2..`steps`.
@@ -54,20 +131,72 @@ def naive_eager(racers, steps: int) -> tuple[list, float]:
                 loss = surf.tf_loss(params)
             rows.append((*surf.tf_position(params).numpy(), float(loss)))
             optimizer.apply_gradients([(tape.gradient(loss, params), params)])
-        if steps > 1:
-            seconds += time.perf_counter() - start
+        seconds += time.perf_counter() - start
         out.append(np.array(rows))
     return out, seconds
 
 
-def main(argv: list[str]) -> int:
-    """Entry point of `flowscope bench race`."""
-    args = _parser().parse_args(argv)
-    if not 2 <= args.eager_steps <= args.steps:
-        raise CliError("need --steps >= 2 and 2 <= --eager-steps <= --steps")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _timed(fn) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def time_engine(racers: list, steps: int, jit: bool) -> tuple[list, float, float]:
+    """(trajectories, first call with tracing, second call) of a fresh engine program."""
+    from summaries.race import engine
+
+    def first():
+        program = engine.Program(racers, jit=jit)  # building it is part of the first call
+        return program, program.run(steps)
+
+    (program, out), first_s = _timed(first)
+    _, run_s = _timed(lambda: program.run(steps))
+    return out, first_s, run_s
+
+
+def time_competent(racers: list, steps: int, jit: bool) -> tuple[list, float, float]:
+    """(rows per racer, all first calls with tracing, all second calls) of fresh loops."""
+    import tensorflow as tf
+
+    def first():
+        loops = competent_loops(racers, jit)
+        return loops, [f(tf.constant(steps)).numpy() for f in loops]
+
+    (loops, rows), first_s = _timed(first)
+    _, run_s = _timed(lambda: [f(tf.constant(steps)).numpy() for f in loops])
+    return rows, first_s, run_s
+
+
+def _agreement(trajectories: list, others: list, steps: int) -> float:
+    """Largest relative position difference over the rows both computed (up to `steps`)."""
     import numpy as np
 
+    worst = 0.0
+    for t, rows in zip(trajectories, others, strict=True):
+        m = min(steps, len(t.positions), len(rows))
+        diff = np.abs(t.positions[:m] - rows[:m, :2]) / (1 + np.abs(rows[:m, :2]))
+        if np.isfinite(diff).any():
+            worst = max(worst, float(np.nanmax(diff)))
+    return worst
+
+
+def _summary(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def _ratio_text(ratios: list[float]) -> str:
+    med, lo, hi = _summary(ratios)
+    text = f"{med:8.1f}x  [{lo:.1f}-{hi:.1f}]"
+    if len(ratios) > 1 and lo <= 1.0 <= hi:
+        text += "  within noise"
+    elif med < 1.0:
+        text += "  (the engine is slower)"
+    return text
+
+
+def race_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Time every variant side by side; print and return the figures."""
     from summaries.race import engine
     from summaries.race.optimizers import OPTIMIZERS
     from summaries.race.surfaces import SURFACES
@@ -76,50 +205,275 @@ def main(argv: list[str]) -> int:
     racers = [engine.Racer.make(o, s) for s in analytic for o in OPTIMIZERS]
     n = len(racers)
     print(f"race: {len(OPTIMIZERS)} optimizers x {len(analytic)} analytic surfaces = {n} racers")
-    print(f"      x {args.steps} steps = {n * args.steps:,} optimizer steps")
+    print(f"      x {args.steps} steps = {n * args.steps:,} optimizer steps; load {_load()}")
+    variants = {
+        "engine": lambda: time_engine(racers, args.steps, jit=False),
+        "engine XLA": lambda: time_engine(racers, args.steps, jit=True),
+        "competent": lambda: time_competent(racers, args.steps, jit=False),
+    }
+    if not args.no_competent_xla:
+        variants["competent XLA"] = lambda: time_competent(racers, args.steps, jit=True)
+    names = list(variants)
+    first: dict[str, list[float]] = {k: [] for k in names}
+    run: dict[str, list[float]] = {k: [] for k in names}
+    outputs: dict[str, Any] = {}
+    for r in range(args.repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotating order
+            out, f, s = variants[name]()
+            first[name].append(f)
+            run[name].append(s)
+            outputs.setdefault(name, out)
+        print(f"  repeat {r + 1}/{args.repeats} done; load {_load()}", flush=True)
 
-    def timed(fn):
-        start = time.perf_counter()
-        value = fn()
-        return value, time.perf_counter() - start
+    eager_total = None
+    if args.eager_steps:
+        eager_rows, eager_s = naive_eager(racers, args.eager_steps)
+        eager_total = eager_s / (args.eager_steps - 1) * args.steps
+    trajectories = outputs["engine"]
 
-    program = engine.Program(racers, jit=True)
-    compiled, first = timed(lambda: program.run(args.steps))
-    compiled, run = timed(lambda: program.run(args.steps))
-    graph = engine.Program(racers, jit=False)
-    _, graph_first = timed(lambda: graph.run(args.steps))
-    _, graph_run = timed(lambda: graph.run(args.steps))
-    eager, eager_time = naive_eager(racers, args.eager_steps)
-    per_step = eager_time / (args.eager_steps - 1)
-    eager_total = per_step * args.steps
+    print(f"\n{'seconds (median [min-max] over ' + str(args.repeats) + ' repeats)':52} "
+          f"{'first call':>24} {'compiled run':>24}")  # fmt: skip
+    labels = {
+        "engine": "engine: one program, no XLA",
+        "engine XLA": "engine: one program, XLA",
+        "competent": f"competent: {n} tf.function loops, no XLA",
+        "competent XLA": f"competent: {n} tf.function loops, XLA",
+    }
+    for name in names:
+        cells = []
+        for values in (first[name], run[name]):
+            med, lo, hi = _summary(values)
+            cells.append(f"{med:8.3f} [{lo:.3f}-{hi:.3f}]")
+        print(f"{labels[name]:52} {cells[0]:>24} {cells[1]:>24}")
+    if eager_total is not None:
+        print(
+            f"{f'naive eager: steps 2-{args.eager_steps} of every racer, measured':52} "
+            f"{eager_s:8.3f}"
+        )
+        print(
+            f"{f'naive eager: {args.steps} steps, scaled linearly':52} {eager_total:8.3f}"
+            f"   (from {args.eager_steps} measured steps)"
+        )
 
-    # the two computations agree on the steps both ran
-    k = args.eager_steps
-    diffs = []
-    for t, e in zip(compiled, eager, strict=True):
-        m = min(k, len(t.positions))
-        diffs.append(np.nanmax(np.abs(t.positions[:m] - e[:m, :2]) / (1 + np.abs(e[:m, :2]))))
-    agree = float(np.nanmax(diffs))
+    print("\nspeed-up of the engine, paired per repeat: median [range]")
+    ratios: dict[str, list[float]] = {}
+    for base in [b for b in names if b.startswith("competent")]:
+        for mine in ("engine", "engine XLA"):
+            for when, table in (("first call", first), ("compiled run", run)):
+                key = f"{mine} vs {base}, {when}"
+                ratios[key] = [b / m for b, m in zip(table[base], table[mine], strict=True)]
+                print(f"  {key:52} {_ratio_text(ratios[key])}")
+    if eager_total is not None:
+        for mine in ("engine", "engine XLA"):
+            for when, table in (("first call", first), ("compiled run", run)):
+                key = f"{mine} vs naive eager (scaled), {when}"
+                ratios[key] = [eager_total / m for m in table[mine]]
+                print(f"  {key:52} {_ratio_text(ratios[key])}")
 
-    print()
-    print(f"{'':40} {'seconds':>10}")
-    print(f"{'compiled race, first call (trace+XLA)':40} {first:>10.3f}")
-    print(f"{'compiled race, run (already compiled)':40} {run:>10.3f}")
-    print(f"{'same program without XLA, first call':40} {graph_first:>10.3f}")
-    print(f"{'same program without XLA, run':40} {graph_run:>10.3f}")
-    print(f"{f'naive eager loop, steps 2-{k} (measured)':40} {eager_time:>10.3f}")
-    print(f"{f'naive eager loop, {args.steps} steps (extrapolated)':40} {eager_total:>10.3f}")
-    print()
-    rows = [
-        ("XLA, compiled run", run),
-        ("XLA, including compilation", first),
-        ("no XLA, compiled run", graph_run),
-        ("no XLA, including tracing", graph_first),
-    ]
-    for label, seconds in rows:
-        print(f"speed-up vs naive eager, {label + ':':30} {eager_total / seconds:10.1f}x")
+    # float32 programs that order their arithmetic differently drift apart on chaotic
+    # paths over hundreds of steps; over the first steps they must agree closely
+    agree = {"competent": _agreement(trajectories, outputs["competent"], AGREE_STEPS)}
+    if eager_total is not None:
+        agree["naive eager"] = _agreement(trajectories, eager_rows, AGREE_STEPS)
     print(
-        f"(target: at least 30x; largest relative position difference over the first {k} "
-        f"steps: {agree:.1e})"
+        f"\nlargest relative position difference from the engine over the first {AGREE_STEPS} "
+        "steps: " + ", ".join(f"{k} {v:.1e}" for k, v in agree.items())
     )
+    return {
+        "racers": n,
+        "steps": args.steps,
+        "first_s": first,
+        "run_s": run,
+        "naive_eager_measured_s": eager_s if eager_total is not None else None,
+        "naive_eager_scaled_s": eager_total,
+        "ratios": ratios,
+        "agreement": agree,
+    }
+
+
+# -- the what-if over the real TensorBoard ------------------------------------------------------
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+class _Board:
+    """A real TensorBoard with Flowscope over `logdir`, timed GETs."""
+
+    def __init__(self, logdir: Path):
+        from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
+
+        self.started = time.perf_counter()
+        self.process = TensorBoardProcess(
+            logdir,
+            command=tensorboard_command(flowscope=True, tensorflow=True),
+            env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+            log_path=logdir.parent / "tensorboard-whatif.log",
+        )
+
+    def get(self, route: str, **params: Any) -> tuple[Any, float]:
+        """GET a route ("/data/..." or a race route name): (JSON, seconds)."""
+        path = route if route.startswith("/") else f"/data/plugin/{PLUGIN}/{route}"
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
+        start = time.perf_counter()
+        status, body = self.process.get(path, timeout=600)
+        took = time.perf_counter() - start
+        if status != 200:
+            raise RuntimeError(f"{path}: HTTP {status}: {body[:300]!r}")
+        return json.loads(body), took
+
+    def race(self, name: str, count: int, timeout: float = 120) -> dict:
+        """The race once the server lists all `count` racers of it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            races, _ = self.get("races")
+            found = next((r for r in races["races"] if r["race"] == name), None)
+            if found and len(found["racers"]) == count:
+                return found
+            time.sleep(0.1)
+        raise RuntimeError(f"TensorBoard did not list race {name!r} within {timeout} s")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def _new_lr(logged: float, i: int) -> float:
+    return logged * (0.5 + 0.037 * i)  # a value never asked before
+
+
+def _whatif_params(racer: dict, i: int, steps: int, points: int) -> dict[str, Any]:
+    """What the page sends: every path `steps` long, whatever the logged racer did."""
+    hp = racer["hyperparameters"]
+    params = {
+        "racer": racer["id"],
+        "learning_rate": _new_lr(hp["learning_rate"], i),
+        "steps": steps,
+        "points": points,
+    }
+    if "momentum" in hp and i % 2:  # every other request moves the momentum too
+        params["momentum"] = round(0.3 + 0.011 * i, 4)
+    return params
+
+
+def whatif_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """First what-if with and without warm-up (fresh servers), then per-optimizer latency."""
+    from demo_models.bench.serve import page_points
+    from demo_models.race import cli
+    from summaries.race.optimizers import OPTIMIZERS
+
+    points = page_points()  # the rows per path the page asks for
+
+    workdir = Path(tempfile.mkdtemp(prefix="flowscope-bench-whatif-"))
+    logdir = workdir / "logs"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        cli.main(["--logdir", str(logdir), "--surfaces", args.surface, "--steps", str(args.steps)])
+    name = f"race-{args.surface}"
+    print(
+        f"what-if over the real TensorBoard: race {name}, {len(OPTIMIZERS)} racers x "
+        f"{args.steps} steps; load {_load()}"
+    )
+    out: dict[str, Any] = {"race": name, "steps": args.steps, "first": {}}
+    probe = "adam" if "adam" in OPTIMIZERS else next(iter(OPTIMIZERS))
+
+    def first_whatif(mode: str) -> None:
+        board = _Board(logdir)
+        try:
+            race = board.race(name, len(OPTIMIZERS))
+            racer = next(r for r in race["racers"] if r["optimizer"] == probe)
+            figures: dict[str, float] = {"tensorboard_start_s": board.process.start_seconds}
+            if mode != "none":
+                state, figures["warmup_answer_s"] = board.get("warmup", race=name)
+                began = time.perf_counter()
+                if mode == "done":  # the user moves a slider after warm-up finished
+                    while state["state"] == "warming":
+                        time.sleep(0.05)
+                        state, _ = board.get("warmup", race=name)
+                    figures["warmup_done_s"] = time.perf_counter() - began
+            params = _whatif_params(racer, 1, args.steps, points)
+            _, figures["first_whatif_s"] = board.get("whatif", race=name, **params)
+            out["first"][mode] = figures
+            print(f"  first what-if ({probe}), {_MODES[mode]:38} " + _fmt_figures(figures))
+        finally:
+            board.stop()
+
+    for mode in ("none", "asked", "done"):
+        first_whatif(mode)
+
+    board = _Board(logdir)
+    try:
+        race = board.race(name, len(OPTIMIZERS))
+        warm, _ = board.get("warmup", race=name)
+        while warm["state"] == "warming":
+            time.sleep(0.05)
+            warm, _ = board.get("warmup", race=name)
+        trivial: list[float] = []
+        per: dict[str, list[float]] = {}
+        for i in range(args.requests):
+            for racer in race["racers"]:
+                params = _whatif_params(racer, i + 2, args.steps, points)
+                _, took = board.get("whatif", race=name, **params)
+                per.setdefault(racer["optimizer"], []).append(took)
+                trivial.append(board.get("/data/plugins_listing")[1])
+        print(
+            f"\n  warm server, {args.requests} what-ifs per optimizer (new learning rate; "
+            "momentum too in every other one where it has one); load " + _load()
+        )
+        print(f"  {'optimizer':10} {'median ms':>10} {'min-max ms':>16}")
+        for opt, values in per.items():
+            med, lo, hi = _summary(values)
+            print(f"  {opt:10} {med * 1000:10.1f} {f'{lo * 1000:.0f}-{hi * 1000:.0f}':>16}")
+        med, lo, hi = _summary(trivial)
+        print(
+            f"  {'trivial route (/data/plugins_listing)':38} median {med * 1000:.1f} ms "
+            f"[{lo * 1000:.0f}-{hi * 1000:.0f}]"
+        )
+        out["warm_ms"] = {k: [v * 1000 for v in vals] for k, vals in per.items()}
+        out["trivial_ms"] = [v * 1000 for v in trivial]
+    finally:
+        board.stop()
+    return out
+
+
+_MODES = {
+    "none": "without warm-up:",
+    "asked": "/warmup asked just before it:",
+    "done": "after /warmup finished:",
+}
+
+
+def _fmt_figures(figures: dict[str, float]) -> str:
+    names = {
+        "first_whatif_s": "what-if",
+        "warmup_answer_s": "/warmup answered in",
+        "warmup_done_s": "warm-up took",
+        "tensorboard_start_s": "(TensorBoard start",
+    }
+    parts = [f"{names[k]} {v:.3f} s" for k, v in figures.items() if k != "tensorboard_start_s"]
+    return (
+        ", ".join(parts)
+        + f"  {names['tensorboard_start_s']} {figures['tensorboard_start_s']:.1f} s)"
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of `flowscope bench race`."""
+    args = _parser().parse_args(argv)
+    if args.steps < 2:
+        raise CliError(f"--steps must be at least 2, got {args.steps}")
+    if args.eager_steps and not MIN_EAGER_STEPS <= args.eager_steps:
+        raise CliError(f"--eager-steps must be 0 or at least {MIN_EAGER_STEPS}")
+    if args.repeats < 1 or args.requests < 1:
+        raise CliError("--repeats and --requests must be at least 1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.whatif:
+        from summaries.race.surfaces import SURFACES
+
+        if args.surface not in SURFACES or not SURFACES[args.surface].analytic:
+            analytic = ", ".join(n for n, s in SURFACES.items() if s.analytic)
+            raise CliError(f"--surface must be an analytic surface ({analytic})")
+        figures = whatif_bench(args)
+    else:
+        figures = race_bench(args)
+    if args.json:
+        args.json.write_text(json.dumps({"load": _load(), **figures}, indent=1))
     return 0
