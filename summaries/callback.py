@@ -227,6 +227,9 @@ class SummaryCallback(keras.callbacks.Callback):
 
         self._writer: LogWriter | None = None  # with the one writer thread
         self._probe = None  # compiled loss-and-gradients on the sample batch
+        # set once the writer thread's tracing job (see _prepare) has finished, or failed
+        self._probe_ready: threading.Event | None = None
+        self._probe_error: Exception | None = None
         self._graph_written = False
         self._images_written = False
         self._probe_failed = False
@@ -262,8 +265,10 @@ class SummaryCallback(keras.callbacks.Callback):
         self._weights_cache = {}  # layers may have changed between fits
         if self._sample is None:
             self._sample = self._find_sample()
-        if self.write_graph and not self._graph_written:
-            self._log_graph()
+        # The probe is traced (and the graph written) on the writer thread once the first
+        # train call has run (see on_train_batch_begin): tracing here would add its whole
+        # cost to the training thread, and beside Keras's own first trace both would only
+        # take turns holding the GIL.
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._flush_batches(force=True)
@@ -279,6 +284,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self._snapshot = self._ratio_after = None
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if batch > 0 and self._probe_ready is None and self._sample is not None:
+            self._prepare()  # Keras's train function is traced and has run once by now
         if self._wants("ratio_freq", self._epoch) and batch == self._snapshot_batch:
             self._snapshot = self._read_weights(trainable_only=True)
         elif self._snapshot_batch == 0 and batch > 0 and self._ratio_after is None:
@@ -317,8 +324,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self._flush_batches(force=True)  # Keras has waited for every batch hook by now
         if self._sample is None and (validation := self._validation_data()) is not None:
             self._sample = _take((*validation, None), self.sample_size)
-            if self.write_graph and not self._graph_written:
-                self._log_graph()
+        if self._probe_ready is None:
+            self._prepare()  # an epoch of one train call: nothing was queued yet
         # Capture here what the next batch would change; summarise on the writer thread.
         self._layer_weights(trainable_only=True)  # cached here, read there
         scalars = self._epoch_scalars(logs or {}) if self._wants("epoch_freq", epoch) else []
@@ -568,7 +575,17 @@ class SummaryCallback(keras.callbacks.Callback):
         return loss, tape.gradient(loss, model.trainable_variables)
 
     def _probe_fn(self) -> Any:
-        """The sample batch's loss and gradients, traced once (its graph is the one logged)."""
+        """The sample batch's loss and gradients, traced once (its graph is the one logged);
+        waits for the writer thread's tracing job if one is queued."""
+        if self._probe_ready is not None:
+            self._probe_ready.wait()
+            if self._probe_error is not None:  # warned here, on the training thread
+                error, self._probe_error = self._probe_error, None
+                self._warn_once("trace", f"could not trace the model, so no graph: {error}")
+        return self._trace_probe()
+
+    def _trace_probe(self, on_writer: bool = False) -> Any:
+        """Trace the probe if that has not been tried yet; None if it cannot be."""
         if self._probe is None and self._sample is not None and not self._probe_failed:
             x, y, sw = self._sample
 
@@ -583,7 +600,10 @@ class SummaryCallback(keras.callbacks.Callback):
                 self._probe = function.get_concrete_function(*specs)
             except Exception as exc:  # eager gradients still work without it
                 self._probe_failed = True
-                self._warn_once("trace", f"could not trace the model, so no graph: {exc}")
+                if on_writer:
+                    self._probe_error = exc  # warned by _probe_fn on the training thread
+                else:
+                    self._warn_once("trace", f"could not trace the model, so no graph: {exc}")
         return self._probe
 
     def _gradients(self) -> dict[int, Any] | None:
@@ -754,19 +774,37 @@ class SummaryCallback(keras.callbacks.Callback):
 
     # -- graph and predictions ----------------------------------------------------------
 
-    def _log_graph(self) -> None:
-        probe = self._probe_fn()
-        if probe is None:
-            if not self._probe_failed:
+    def _prepare(self) -> None:
+        """Queue the probe's tracing, the graph and the probe's first call on the writer
+        thread (once per callback: the probe is reused by later fits)."""
+        if self._sample is None:
+            if self.write_graph and not self._graph_written and not self._probe_failed:
                 self._warn_once("graph", "no sample input to trace (pass data=(x, y)): no graph")
             return
-        self._submit(self._write_graph, probe.graph)
-        self._submit(self._warm_up, probe, self._sample_tensors())
-        self._graph_written = True
+        self._probe_ready = ready = threading.Event()
+        graph = self.write_graph and not self._graph_written
+        if (self._probe is None and not self._probe_failed) or graph:
+            self._graph_written = self._graph_written or graph
+            # traced under fit's distribution strategy, as on the training thread
+            self._submit(self._prepare_job, graph, ready, tf.distribute.get_strategy())
+        else:
+            ready.set()
 
-    def _write_graph(self, graph: Any) -> None:
-        """Writer thread: the traced graph as `tf.summary.graph` writes it (with shapes)."""
-        self._writer.add_graph(graph.as_graph_def(add_shapes=True).SerializeToString())
+    def _prepare_job(self, graph: bool, ready: threading.Event, strategy: Any) -> None:
+        """Writer thread: trace the probe, write its graph (as `tf.summary.graph` does, with
+        shapes) and make its first call, whose one-off preparation (graph optimisation)
+        would otherwise fall on the training thread at the first epoch's end."""
+        try:
+            with strategy.scope():
+                probe = self._trace_probe(on_writer=True)
+        finally:
+            ready.set()  # the training thread may use the probe from here on
+        if probe is None:
+            return
+        if graph:
+            graph_def = probe.graph.as_graph_def(add_shapes=True)
+            self._writer.add_graph(graph_def.SerializeToString())
+        self._warm_up(probe, self._sample_tensors())
 
     def _predict(self, x: Any) -> list[np.ndarray]:
         count = len(keras.tree.flatten(x)[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -611,7 +612,11 @@ def test_bench_runs_and_reports_every_configuration(capsys):
     out = capsys.readouterr().out
     for label in ("no callback", "keras TensorBoard", "SummaryCallback() defaults"):
         assert f"mlp    {label}" in out
-    assert "mlp  summary  min" in out and "writer thread" in out
+    assert "mlp  summary  wall" in out and "writer thread" in out
+    assert re.search(
+        r"SummaryCallback\(\) defaults .*x \[[0-9.]+-[0-9.]+\]: (costs|within|below)", out
+    )
+    assert re.search(r"mlp: fixed [0-9.]+ s per fit", out)
     assert "mlp summary wrote" in out
 
 

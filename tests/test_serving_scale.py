@@ -74,13 +74,14 @@ def results(tmp_path_factory):
 def test_every_data_route_is_timed_against_the_scalars_route(results):
     data, report = results
     timed = {r["route"] for r in data["routes"]}
-    # /whatif runs the optimizer (TensorFlow in TensorBoard's process): off in --quick
-    assert data_routes() - {"race /whatif"} <= timed
+    # /whatif and /warmup run the optimizer (TensorFlow in TensorBoard's process): off in --quick
+    whatif = {"race /whatif", "race /warmup"}
+    assert data_routes() - whatif <= timed
     assert {"scalars (10k points)", "scalars (200 points)"} <= timed
     for route in data["routes"]:
         assert route["n"] == 2 * data["rounds"]  # 2 requests per route and round
         assert 0 < route["p50_ms"] <= route["p95_ms"]
-    for name in data_routes() - {"race /whatif"}:
+    for name in data_routes() - whatif:
         line = next(line for line in report.splitlines() if line.startswith(name + " "))
         assert "x " in line and "target p95 <= 1.5x" in line  # the ratios are printed
 

@@ -4,8 +4,11 @@ Fits a small CNN and an MLP on the same data, epochs and seeds three ways in one
 no callback, Keras's `TensorBoard(histogram_freq=1, update_freq="batch")`, and
 `SummaryCallback` at its defaults. Each repeat fits every configuration once, in a rotating
 order, after a garbage collection. The table shows median fit times and, as the ratio, the
-median over repeats of each fit's time divided by the no-callback fit of the same repeat:
-fits minutes apart on a shared machine can differ by a third, fits side by side much less.
+median over repeats of each fit's time divided by the no-callback fit of the same repeat
+(fits minutes apart on a shared machine can differ by a third, fits side by side much
+less), with a bootstrap interval over the repeats and what it means: a cost, within noise,
+or (below 1.0x, never a speed-up) noise. Extra timed fits give each callback's time in its
+hooks on the training thread and SummaryCallback's fixed cost per fit.
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from demo_models.bench.stats import RESAMPLES, Ratio, paired_ratio  # noqa: E402
+
 CONFIGS = ("none", "keras", "summary")
+TIMED_FITS = 3  # extra fits per model and callback that time the hooks (at most --repeats)
 LABELS = {
     "none": "no callback",
     "keras": 'keras TensorBoard(histogram_freq=1, update_freq="batch")',
@@ -40,7 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         "--samples", type=int, default=9000, help="training examples (default 9000)"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    parser.add_argument("--repeats", type=int, default=11, help="fits per configuration (11)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=11,
+        help="fits per configuration (default 11; >= 5 gives a meaningful interval)",
+    )
     parser.add_argument(
         "--models", default="cnn,mlp", help="comma-separated subset of cnn,mlp (default both)"
     )
@@ -107,9 +119,9 @@ HOOKS = (
 WRITER_JOBS = ("_write_batches", "_write_epoch")
 
 
-def _timed(base: type, hook_times: dict[str, float]) -> type:
-    """A subclass of `base` adding the wall time of every hook it overrides, and of its
-    writer-thread jobs, to hook_times."""
+def _timed(base: type, hook_times: dict[str, list[float]]) -> type:
+    """A subclass of `base` recording the wall time of every call of each hook it overrides,
+    and of its writer-thread jobs, in hook_times[hook]."""
     import keras
 
     namespace = {}
@@ -122,13 +134,13 @@ def _timed(base: type, hook_times: dict[str, float]) -> type:
         def timed(self, *args, _hook=hook, **kwargs):
             start = time.perf_counter()
             getattr(base, _hook)(self, *args, **kwargs)
-            hook_times[_hook] = hook_times.get(_hook, 0.0) + time.perf_counter() - start
+            hook_times.setdefault(_hook, []).append(time.perf_counter() - start)
 
         namespace[hook] = timed
     return type(f"Timed{base.__name__}", (base,), namespace)
 
 
-def _callbacks(config: str, log_dir: Path, hook_times: dict[str, float] | None) -> list:
+def _callbacks(config: str, log_dir: Path, hook_times: dict[str, list[float]] | None) -> list:
     import keras
 
     from summaries.callback import SummaryCallback
@@ -214,41 +226,85 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(log_dir, ignore_errors=True)
             # extra fits, not in the table: the time spent inside each callback's hooks
             for config in ("keras", "summary"):
-                hooks[(kind, config)] = {}
-                log_dir = root / f"{kind}-{config}-timed"
-                _fit(kind, config, data, args, log_dir, hooks[(kind, config)])
-                shutil.rmtree(log_dir, ignore_errors=True)
+                hooks[(kind, config)] = []
+                for _ in range(min(TIMED_FITS, args.repeats)):
+                    log_dir = root / f"{kind}-{config}-timed"
+                    times: dict[str, list[float]] = {}
+                    _fit(kind, config, data, args, log_dir, times)
+                    hooks[(kind, config)].append(times)
+                    shutil.rmtree(log_dir, ignore_errors=True)
         _report(models, results, logged, hooks, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
-def _paired(results, kind: str, config: str, column: int) -> list[float]:
-    """Each fit's time (column 0 wall, 1 CPU) over the no-callback fit of its own repeat."""
-    base = results[(kind, "none")]
-    return [t[column] / b[column] for t, b in zip(results[(kind, config)], base, strict=True)]
+def _paired(results, kind: str, config: str, column: int) -> Ratio:
+    """Each fit's time (column 0 wall, 1 CPU) over the no-callback fit of its own repeat:
+    their median and a bootstrap interval."""
+    times = [t[column] for t in results[(kind, config)]]
+    return paired_ratio(times, [b[column] for b in results[(kind, "none")]])
+
+
+# Hooks Keras calls on the training thread (the batch-end hooks of an `async_safe`
+# callback run on Keras's worker threads instead).
+TRAINING_THREAD = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+)
+
+
+def fixed_cost(hook_times: dict[str, list[float]]) -> float:
+    """Seconds a fit spends in a callback's training-thread hooks beyond their steady state.
+
+    A hook called once per fit counts whole; for a per-epoch hook, the first call's excess
+    over the median of the later ones (with one epoch, the whole call); for a per-batch
+    hook, the first two calls' excess over the median of all of them.
+    """
+    total = 0.0
+    for hook in TRAINING_THREAD:
+        calls = hook_times.get(hook, [])
+        if not calls:
+            continue
+        if hook == "on_train_batch_begin":
+            steady = statistics.median(calls)
+            total += sum(max(0.0, c - steady) for c in calls[:2])
+        elif len(calls) == 1:
+            total += calls[0]
+        else:
+            total += max(0.0, calls[0] - statistics.median(calls[1:]))
+    return total
+
+
+def _in_hooks(hook_times: dict[str, list[float]]) -> float:
+    """Seconds in every hook (writer-thread jobs left out)."""
+    return sum(sum(v) for k, v in hook_times.items() if k not in WRITER_JOBS)
+
+
+def _median_of(fits: Sequence[dict[str, list[float]]], value) -> float:
+    return statistics.median(value(times) for times in fits)
 
 
 def _report(models, results, logged, hooks, args) -> None:
     median = statistics.median
     print()
     print(
-        f"{'model':5}  {'configuration':58}  {'wall s':>6} {'ratio':>6}  "
-        f"{'CPU s':>6} {'ratio':>6}  {'in hooks':>8}"
+        f"{'model':5}  {'configuration':58}  {'wall s':>6}  {'CPU s':>6}  {'in hooks':>8}  "
+        "wall ratio [95 % interval]: meaning"
     )
     for kind in models:
         for config in CONFIGS:
             times = results[(kind, config)]
             wall, cpu = median(t[0] for t in times), median(t[1] for t in times)
-            wall_ratio = median(_paired(results, kind, config, 0))
-            cpu_ratio = median(_paired(results, kind, config, 1))
-            timed = hooks.get((kind, config), {})
-            in_hooks = sum(v for k, v in timed.items() if k not in WRITER_JOBS)
-            hook_text = f"{in_hooks:7.2f}s" if config != "none" else f"{'':8}"
+            fits = hooks.get((kind, config))
+            hook_text = f"{_median_of(fits, _in_hooks):7.2f}s" if fits else f"{'':8}"
+            meaning = "(baseline)" if config == "none" else _paired(results, kind, config, 0)
             print(
-                f"{kind:5}  {LABELS[config]:58}  {wall:6.2f} {wall_ratio:5.2f}x  "
-                f"{cpu:6.2f} {cpu_ratio:5.2f}x  {hook_text}"
+                f"{kind:5}  {LABELS[config]:58}  {wall:6.2f}  {cpu:6.2f}  {hook_text}  "
+                f"{meaning if isinstance(meaning, str) else meaning.describe()}"
             )
     print()
     print("Every fit (wall s / CPU s), repeat by repeat:")
@@ -256,33 +312,54 @@ def _report(models, results, logged, hooks, args) -> None:
         fits = " ".join(f"{w:.2f}/{c:.2f}" for w, c in times)
         print(f"  {kind:4} {config:8} {fits}")
     print()
-    print("Paired wall-time ratios (fit / no-callback fit of its repeat): quartiles and range")
+    print(
+        f"Paired ratios (fit / no-callback fit of its repeat), median of {args.repeats} with a "
+        f"95 % bootstrap interval ({RESAMPLES} resamples); below 1.00x is noise, never a "
+        "speed-up:"
+    )
     for kind, config in results:
         if config == "none":
             continue
-        ratios = _paired(results, kind, config, 0)
-        if len(ratios) > 1:
-            q1, q2, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
-        else:
-            q1 = q2 = q3 = ratios[0]
+        wall = _paired(results, kind, config, 0)
+        cpu = _paired(results, kind, config, 1)
+        ratios = sorted(
+            t[0] / b[0]
+            for t, b in zip(results[(kind, config)], results[(kind, "none")], strict=True)
+        )
         print(
-            f"  {kind:4} {config:8} min {min(ratios):.2f}  q1 {q1:.2f}  median {q2:.2f}  "
-            f"q3 {q3:.2f}  max {max(ratios):.2f}"
+            f"  {kind:4} {config:8} wall {wall.describe()}; CPU {cpu.median:.2f}x "
+            f"[{cpu.low:.2f}-{cpu.high:.2f}]; range {ratios[0]:.2f}-{ratios[-1]:.2f}"
         )
     print()
     for (kind, config), (scalars, histograms) in logged.items():
         print(f"{kind} {config} wrote {scalars} scalar points and {histograms} histograms")
-    batches = (args.samples + args.batch_size - 1) // args.batch_size * args.epochs
+    batches = (args.samples + args.batch_size - 1) // args.batch_size
     print()
-    print("SummaryCallback's hooks on the training thread, split (one extra fit per model),")
-    print("and its writer thread's jobs, which run while training goes on:")
+    print(
+        f"SummaryCallback on the training thread (median of {len(hooks[(models[0], 'summary')])} "
+        "extra fits per model): "
+        "its fixed cost per fit (see fixed_cost), per epoch and per batch; and its writer "
+        "thread's jobs, which run while training goes on:"
+    )
     for kind in models:
-        t = hooks[(kind, "summary")]
-        per_batch = t.get("on_train_batch_begin", 0) + t.get("on_train_batch_end", 0)
-        per_epoch = t.get("on_epoch_begin", 0) + t.get("on_epoch_end", 0)
-        once = t.get("on_train_begin", 0) + t.get("on_train_end", 0)
-        writer = sum(t.get(job, 0) for job in WRITER_JOBS)
+        fits = hooks[(kind, "summary")]
+
+        def per_epoch(t: dict[str, list[float]]) -> float:
+            ends = t.get("on_epoch_end", []) + t.get("on_epoch_begin", [])
+            return median(ends[1:] or ends) if ends else 0.0
+
+        def per_batch(t: dict[str, list[float]]) -> float:
+            begins = t.get("on_train_batch_begin", [])
+            return (sum(begins) + sum(t.get("on_train_batch_end", []))) / max(1, len(begins))
+
+        def writer(t: dict[str, list[float]]) -> float:
+            return sum(sum(t.get(job, [])) for job in WRITER_JOBS)
+
+        fixed = [fixed_cost(t) for t in fits]
         print(
-            f"  {kind}: once {once:.3f} s, per epoch {per_epoch / args.epochs * 1e3:.0f} ms, "
-            f"per batch {per_batch / batches * 1e6:.0f} us; writer thread {writer:.3f} s"
+            f"  {kind}: fixed {median(fixed):.3f} s per fit (fits: "
+            f"{', '.join(f'{f:.3f}' for f in fixed)}), per epoch "
+            f"{_median_of(fits, per_epoch) * 1e3:.0f} ms, per batch "
+            f"{_median_of(fits, per_batch) * 1e6:.0f} us ({batches} batches an epoch); "
+            f"writer thread {_median_of(fits, writer):.3f} s"
         )

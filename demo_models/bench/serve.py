@@ -10,8 +10,11 @@ What it does, side by side in one run:
   and times start -> first `/data/plugins_listing` answer;
 * in the TensorBoard with Flowscope, requests every Flowscope data route and TensorBoard's
   own scalars route (`/data/plugin/scalars/scalars`) serving the same number of points
-  (10,000 for race routes, 200 for confusion routes), interleaved in shuffled rounds, and
-  prints p50 / p95 with the ratio of each route's p95 to its scalars baseline's p95;
+  (10,000 for race routes, 200 for confusion routes), interleaved in shuffled rounds, until
+  each scalars baseline's p95 is stable (the half-width of its 95 % bootstrap interval is
+  within `P95_TOLERANCE` of it, checked after `--rounds` and every `ROUND_BLOCK` rounds
+  more, up to `--max-rounds`), and prints p50 / p95 with the ratios of each route's p50
+  and p95 to its scalars baseline's;
 * measures the resident memory of the TensorBoard process tree (Python + Rust data server)
   with both Flowscope pages open in headless Chromium, against TensorBoard without Flowscope
   showing its own dashboard on the same logdir;
@@ -59,7 +62,8 @@ from demo_models.bench.serve_logs import (
     write_large,
     write_race_runs,
 )
-from demo_models.bench.serve_report import report
+from demo_models.bench.serve_report import P95_TOLERANCE, report
+from demo_models.bench.stats import percentile_spread
 from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
 from demo_models.runtime import CliError
 from summaries.format import CONFUSION_PLUGIN as CONFUSION
@@ -322,11 +326,29 @@ def build_cases(
                 ],
             )
         )
+        # /warmup starts preparing a race's what-ifs once and then only reports its state
+        races = sorted({r["race"] for r in race_runs})
+        warmups = [plugin + f"{RACE}/warmup" + _q(race=race) for race in races]
+        cases.append(Case("race /warmup (repeat)", "race", warmups))
     return [c for c in cases if c.paths]
 
 
-def measure(board: Board, cases: list[Case], rounds: int, seed: int = 0) -> None:
-    """Warm every query once (recording each route's first time), then time shuffled rounds."""
+# A baseline's p95 is stable when the half-width of its 95 % bootstrap interval is within
+# P95_TOLERANCE of it; rounds are added ROUND_BLOCK at a time until it is (or max_rounds).
+ROUND_BLOCK = 10
+
+
+def baseline_stable(baselines: dict[str, list[float]], tolerance: float = P95_TOLERANCE) -> bool:
+    """Whether every baseline's p95 (times by family) is known within `tolerance`."""
+    return all(percentile_spread(times, 95)[1] <= tolerance for times in baselines.values())
+
+
+def measure(
+    board: Board, cases: list[Case], rounds: int, seed: int = 0, max_rounds: int | None = None
+) -> int:
+    """Warm every query once (recording each route's first time), then time shuffled rounds:
+    `rounds`, then more until the scalars baselines' p95 are stable or `max_rounds` are
+    done. Returns the rounds done."""
     for case in cases:
         for i, path in enumerate(case.paths):
             status, body, seconds = board.timed_get(path)
@@ -336,18 +358,30 @@ def measure(board: Board, cases: list[Case], rounds: int, seed: int = 0) -> None
                 case.cold = seconds
             case.bytes = max(case.bytes, len(body))
     rng = random.Random(seed)
-    for r in range(rounds):
-        order = [c for c in cases for _ in range(2)]  # two requests per route and round
-        rng.shuffle(order)
-        seen: dict[str, int] = {}
-        for case in order:
-            k = seen.get(case.name, 0)
-            seen[case.name] = k + 1
-            path = case.paths[(2 * r + k) % len(case.paths)]
-            status, body, seconds = board.timed_get(path)
-            if status != 200:
-                raise RuntimeError(f"{case.name}: {path}: HTTP {status}: {body[:300]!r}")
-            case.times.append(seconds)
+    baselines = {c.family: c.times for c in cases if c.name.startswith("scalars")}
+    target, done = rounds, 0
+    while done < target:
+        _round(board, cases, done, rng)
+        done += 1
+        if done == target and max_rounds and done < max_rounds:
+            if not baseline_stable(baselines):
+                target = min(max_rounds, done + ROUND_BLOCK)
+    return done
+
+
+def _round(board: Board, cases: list[Case], r: int, rng: random.Random) -> None:
+    """One round: two requests per route, in shuffled order."""
+    order = [c for c in cases for _ in range(2)]  # two requests per route and round
+    rng.shuffle(order)
+    seen: dict[str, int] = {}
+    for case in order:
+        k = seen.get(case.name, 0)
+        seen[case.name] = k + 1
+        path = case.paths[(2 * r + k) % len(case.paths)]
+        status, body, seconds = board.timed_get(path)
+        if status != 200:
+            raise RuntimeError(f"{case.name}: {path}: HTTP {status}: {body[:300]!r}")
+        case.times.append(seconds)
 
 
 def whatif_fresh(board: Board, race_runs: list[dict], count: int) -> list[float]:
@@ -386,7 +420,13 @@ def _parser() -> argparse.ArgumentParser:
         help="then serve a 1,000,000-step trajectory and an 8 x 36 confusion "
         "over 1,000 steps (smaller with --quick)",
     )
-    parser.add_argument("--rounds", type=int, help="timed rounds (30; 4 with --quick)")
+    parser.add_argument("--rounds", type=int, help="timed rounds at least (30; 4 with --quick)")
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        help="timed rounds at most: rounds are added until the scalars baselines' p95 are "
+        "stable (150; --rounds with --quick)",
+    )
     parser.add_argument("--starts", type=int, help="start-ups timed per variant (5; 1 quick)")
     parser.add_argument(
         "--whatif",
@@ -420,6 +460,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     _BEGAN = time.monotonic()
     sizes = QUICK if args.quick else Sizes()
     rounds = args.rounds or sizes.rounds
+    max_rounds = max(rounds, args.max_rounds or (rounds if args.quick else 150))
     starts = args.starts or sizes.starts
     whatif = (args.whatif or ("off" if args.quick else "on")) == "on"
     tensorflow = not args.no_tensorflow
@@ -502,10 +543,19 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 }
                 results["page_errors"] = list(opened["errors"])
                 opened["context"].close()
-            _say(f"timing routes: {rounds} interleaved rounds ...")
+            _say(f"timing routes: {rounds} to {max_rounds} interleaved rounds ...")
             cases = build_cases(board, race_runs, confusion_runs, whatif, sizes.sampled_steps)
-            measure(board, cases, rounds)
+            results["rounds"] = measure(board, cases, rounds, max_rounds=max_rounds)
+            results["max_rounds"] = max_rounds
             results["routes"] = [case.summary() for case in cases]
+            results["baselines"] = {}
+            for case in cases:
+                if case.name.startswith("scalars"):
+                    p95, half_width = percentile_spread(case.times, 95)
+                    results["baselines"][case.family] = {
+                        "p95_ms": 1e3 * p95,
+                        "half_width": half_width,
+                    }
             if whatif:
                 _say("what-if with new learning rates ...")
                 fresh = whatif_fresh(board, race_runs, 3)
@@ -652,9 +702,10 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
 def main(argv: list[str] | None = None) -> int:
     """Run the serving benchmark and print the ratios."""
     args = _parser().parse_args(argv)
-    for name in ("rounds", "starts"):
+    for name in ("rounds", "max_rounds", "starts"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise CliError(f"--{name} must be >= 1, got {getattr(args, name)}")
+            flag = name.replace("_", "-")
+            raise CliError(f"--{flag} must be >= 1, got {getattr(args, name)}")
     if not args.no_browser and not Path(serve_browser.CHROMIUM).exists():
         raise CliError(
             f"{serve_browser.CHROMIUM} not found (set FLOWSCOPE_CHROMIUM or pass --no-browser)"

@@ -6,6 +6,7 @@ import statistics
 from typing import Any
 
 # Targets the report checks each figure against (stated in docs/benchmarks.md).
+P95_TOLERANCE = 0.10  # a baseline's p95 counts as stable within this (bootstrap half-width)
 P95_TARGET = 1.5  # a Flowscope route's p95 over its scalars baseline's p95
 START_TARGET = 1.05  # start-up with Flowscope over start-up without
 
@@ -28,6 +29,18 @@ def report(results: dict[str, Any]) -> list[str]:
         f"TensorBoard --load_fast=true ({mode}); {results['rounds']} interleaved rounds, "
         "2 requests per route per round; ratios against the scalars route of the same family"
     )
+    for family, b in sorted(results.get("baselines", {}).items()):
+        stable = b["half_width"] <= P95_TOLERANCE
+        lines.append(
+            f"  {family} baseline p95 {b['p95_ms']:.1f} ms, 95 % bootstrap interval "
+            f"+-{100 * b['half_width']:.0f} %: "
+            + (
+                f"stable (within +-{100 * P95_TOLERANCE:.0f} %)"
+                if stable
+                else f"NOT stable after {results['rounds']} rounds (limit "
+                f"{results.get('max_rounds', results['rounds'])}): read p95 ratios as rough"
+            )
+        )
     routes = results.get("routes", [])
     base = {r["family"]: r for r in routes if r["route"].startswith("scalars")}
     if routes:
