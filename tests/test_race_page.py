@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -242,14 +243,14 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     frame.click('#race-leaderboard th[data-key="distance_to_minimum"]')
     assert set(
         frame.eval_on_selector_all(
-            '.lb-row td[data-key="distance_to_minimum"]', "cs => cs.map(c => c.textContent)"
+            '.lb-row td[data-key="distance_to_minimum"]', "cs => cs.map(c => c.dataset.value)"
         )
-    ) == {"–"}
+    ) == {""}
     assert dict(zip(order(frame), ranks(frame), strict=True)) == default
     frame.click('#race-leaderboard th[data-key="final_loss"]')
     ascending = order(frame)
     losses = frame.eval_on_selector_all(
-        '.lb-row td[data-key="final_loss"]', "cells => cells.map(c => Number(c.textContent))"
+        '.lb-row td[data-key="final_loss"]', "cells => cells.map(c => Number(c.dataset.value))"
     )
     assert losses == sorted(losses), losses
     frame.click('#race-leaderboard th[data-key="final_loss"]')
@@ -379,10 +380,325 @@ def test_a_pytorch_racer_is_drawn_with_its_whatif_off_saying_why(board, page):
     row = f'.legend-row[data-run="{one}"]'
     lr = frame.locator(f"{row} .whatif-lr")
     assert lr.is_disabled()
-    assert lr.get_attribute("title").startswith("what-if can only re-run Keras optimizers")
+    assert lr.get_attribute("title").lower().startswith("what-if can only re-run keras optimizers")
     note = frame.inner_text(f"{row} .whatif-off")  # its hyper-parameters as logged, and why
     assert note.startswith("lr=0.05, weight_decay=0.01") and "only re-run Keras" in note
     assert frame.locator('.legend-row[data-optimizer="sgd"] .whatif-lr').is_enabled()
     assert frame.locator('.legend-row[data-optimizer="sgd"] .whatif-off').count() == 0
     page.screenshot(path=artifact("race-page-torch.png"))
+    assert page.errors == []
+
+
+# -- issue 17 items 2, 4, 6; issue 15 item 1; issue 14 item 3 -------------------------------
+
+SADDLE = "race-saddle"
+CONTROLS = ["#race-play", "#race-speed", "#race-scrubber", "#race-picker", ".fs-language"]
+
+
+def in_view(frame, selector: str) -> bool:
+    """The element's box lies inside the frame's window."""
+    return frame.eval_on_selector(
+        selector,
+        """e => { const r = e.getBoundingClientRect();
+          return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight
+            && r.right <= innerWidth; }""",
+    )
+
+
+def visible_crosses(frame, layer: str) -> int:
+    return frame.eval_on_selector_all(
+        f"{layer} .race-diverged",
+        "es => es.filter(e => e.getAttribute('visibility') === 'visible').length",
+    )
+
+
+def view(frame) -> list[float]:
+    return frame.evaluate("() => window.flowscopeRace.map.view")
+
+
+def racer_state(frame, optimizer: str) -> dict:
+    return frame.evaluate(
+        """o => { const r = window.flowscopeRace.racers.find(r => r.optimizer === o);
+          return {whatif: r.whatif, stale: r.stale, busy: Boolean(r.inflight),
+                  lr: r.track.hyperparameters.learning_rate ?? null}; }""",
+        optimizer,
+    )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page, scheme):
+    page = make_page(width=1100, height=700, color_scheme=scheme)
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    frame = open_race(page, board, SADDLE)
+    # the server warms the what-if up as soon as the race opens (not at TensorBoard's start)
+    assert any(f"warmup?race={SADDLE}" in url for url in urls), urls
+    # TensorBoard's theme (it follows the system's here), and its switch while open
+    parent_dark = page.evaluate("() => document.body.classList.contains('dark-mode')")
+    assert parent_dark == (scheme == "dark")
+    assert frame.evaluate("() => document.documentElement.dataset.theme") == scheme
+    background = frame.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(38, 38, 38)") == (scheme == "dark"), background
+    assert frame.evaluate("() => window.flowscopeRace.map.theme") == scheme
+    page.evaluate("() => document.body.classList.toggle('dark-mode')")
+    wait_for(lambda: frame.evaluate("() => window.flowscopeRace.map.theme") != scheme)
+    page.evaluate("() => document.body.classList.toggle('dark-mode')")
+    wait_for(lambda: frame.evaluate("() => window.flowscopeRace.map.theme") == scheme)
+
+    # every control in view, and still in view at the bottom of the page (sticky)
+    for selector in CONTROLS:
+        assert in_view(frame, selector), selector
+    frame.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert frame.evaluate("() => window.scrollY") > 100  # the page did scroll
+    for selector in ("#race-play", "#race-scrubber", "#race-step"):
+        assert in_view(frame, selector), selector
+    frame.evaluate("() => window.scrollTo(0, 0)")
+    assert frame.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    # the loss chart's tick labels are drawn at >= 11 px (never scaled down)
+    sizes = frame.eval_on_selector_all(
+        "#race-loss-svg .race-tick-label",
+        """ts => ts.map(t => { const svg = t.ownerSVGElement;
+          const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+          return parseFloat(getComputedStyle(t).fontSize) * scale; })""",
+    )
+    assert sizes and min(sizes) >= 11, sizes
+    # badges fit their cards
+    spill = frame.eval_on_selector_all(
+        ".race-badge",
+        """bs => bs.filter(b => { const c = b.closest('.race-card').getBoundingClientRect();
+          const r = b.getBoundingClientRect(); return r.right > c.right || r.left < c.left; })
+          .map(b => b.textContent)""",
+    )
+    assert spill == [], spill
+
+    # axes named; a colour bar with the contour levels
+    assert frame.text_content("#race-axis-x") == "x" and frame.text_content("#race-axis-y") == "y"
+    levels = frame.evaluate("() => window.flowscopeRace.surface.levels.length")
+    assert frame.locator("#race-colorbar .race-colorbar-level").count() == levels > 5
+    # escape marks appear when the step reaches them, not before (on the map and the chart)
+    scrub(frame, 0)
+    assert visible_crosses(frame, "#race-map-overlay") == 0
+    assert visible_crosses(frame, "#race-loss-svg") == 0
+    scrub(frame, CLI_STEPS)
+    assert visible_crosses(frame, "#race-map-overlay") >= 1
+    assert visible_crosses(frame, "#race-loss-svg") >= 1
+    # markers and marks sit in the layer clipped to the plot (never over the header)
+    clipped = frame.evaluate(
+        """() => { const clip = document.querySelector('#race-overlay-clip rect');
+          const frame = document.querySelector('#race-map-svg .race-frame');
+          const same = ['x', 'y', 'width', 'height'].every(
+            k => clip.getAttribute(k) === frame.getAttribute(k));
+          const all = [...document.querySelectorAll(
+            '#race-map-overlay .race-marker, #race-map-overlay .race-diverged,'
+            + ' .race-minimum, #race-start')];
+          return same && all.length > 0 &&
+            all.every(e => e.closest('g[clip-path="url(#race-overlay-clip)"]')); }"""
+    )
+    assert clipped
+
+    # zoom: buttons, wheel, drag to pan (not a seek), fit to paths, whole surface
+    whole = view(frame)
+    assert frame.locator("#race-zoom-reset").is_disabled()
+    frame.click("#race-zoom-in")
+    zoomed = view(frame)
+    assert zoomed[1] - zoomed[0] == pytest.approx((whole[1] - whole[0]) / 1.5)
+    assert frame.locator("#race-zoom-reset").is_enabled()
+    box = frame.locator("#race-map-overlay").bounding_box()
+    centre = (box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
+    page.mouse.move(*centre)
+    page.mouse.wheel(0, -400)
+    wait_for(lambda: view(frame)[1] - view(frame)[0] < (zoomed[1] - zoomed[0]) * 0.9)
+    before, step = view(frame), frame.inner_text("#race-step")
+    page.mouse.down()
+    page.mouse.move(centre[0] + 60, centre[1] + 40, steps=4)
+    page.mouse.up()
+    wait_for(lambda: view(frame)[0] < before[0])
+    after = view(frame)
+    assert after[2] > before[2]  # dragged down: the view moved up
+    assert frame.inner_text("#race-step") == step  # a drag is not a click-to-seek
+    frame.click("#race-zoom-fit")
+    fit = view(frame)
+    start = frame.evaluate("() => window.flowscopeRace.surface.start")
+    assert fit[0] < start[0] < fit[1] and fit[2] < start[1] < fit[3], (fit, start)
+    assert whole[0] - 1e-9 <= fit[0] and fit[1] <= whole[1] + 1e-9
+    frame.click("#race-zoom-reset")
+    assert view(frame) == whole
+    frame.click("#race-zoom-in")
+
+    # keyboard: sortable headers (buttons, aria-sort), arrows step, Space plays and pauses
+    header = '#race-leaderboard th[data-key="final_loss"]'
+    frame.focus(f"{header} button")
+    page.keyboard.press("Enter")
+    assert frame.get_attribute(header, "aria-sort") == "ascending"
+    page.keyboard.press("Enter")
+    assert frame.get_attribute(header, "aria-sort") == "descending"
+    frame.click("h1")
+    scrub(frame, 40)
+    page.keyboard.press("ArrowRight")
+    assert "step 41 / 150" in frame.inner_text("#race-step")
+    page.keyboard.press("Shift+ArrowLeft")
+    assert "step 31 / 150" in frame.inner_text("#race-step")
+    page.keyboard.press("Space")
+    assert frame.evaluate("() => window.flowscopeRace.playing")
+    page.keyboard.press("Space")
+    assert not frame.evaluate("() => window.flowscopeRace.playing")
+    # the loss chart's hover readout
+    chart = frame.locator("#race-loss-overlay").bounding_box()
+    page.mouse.move(chart["x"] + chart["width"] * 0.5, chart["y"] + chart["height"] * 0.5)
+    frame.locator("#race-loss-tooltip").wait_for(state="visible")
+    assert "step" in frame.inner_text("#race-loss-tooltip")
+    page.mouse.move(2, 2)
+
+    # the state survives a reload: race, step, zoom, sort, a what-if
+    scrub(frame, 37)
+    lr = '.legend-row[data-optimizer="momentum"] .whatif-lr'
+    frame.fill(lr, "0.02")
+    frame.press(lr, "Enter")
+    wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.02), timeout=90)
+    saved_view = view(frame)
+    page.wait_for_timeout(400)  # the page saves 200 ms after a change
+    page.screenshot(path=artifact(f"race-1100x700-{scheme}.png"))
+    frame = open_race(page, board, SADDLE)
+    wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.02), timeout=90)
+    assert "step 37 / 150" in frame.inner_text("#race-step")
+    assert view(frame) == pytest.approx(saved_view)
+    assert frame.input_value(lr) == "0.02"
+    assert frame.get_attribute(header, "aria-sort") == "descending"
+    assert frame.is_visible("#race-whatif-banner")
+    assert page.errors == []
+
+
+def test_whatif_sliders_follow_the_drag_drop_superseded_values_and_reject_bad_ones(board, page):
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    frame = open_race(page, board, SADDLE)
+    row = '.legend-row[data-optimizer="momentum"]'
+    path = '.race-path[data-optimizer="momentum"]'
+    logged = frame.get_attribute(path, "d")
+    # one value first (the server warms up meanwhile), then a drag of 40 slider values
+    frame.fill(f"{row} .whatif-lr", "0.03")
+    frame.press(f"{row} .whatif-lr", "Enter")
+    wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.03), timeout=90)
+    assert frame.get_attribute(path, "d") != logged
+    sent = len([u for u in urls if "/whatif?" in u])
+    values = [-2.5 + 0.03 * k for k in range(40)]  # log10 of the learning rate
+    frame.eval_on_selector(
+        f"{row} .whatif-lr-slider",
+        """async (slider, values) => {
+          for (const v of values) {
+            slider.value = String(v);
+            slider.dispatchEvent(new Event('input'));
+            await new Promise(r => setTimeout(r, 10));
+          }
+          slider.dispatchEvent(new Event('change'));
+        }""",
+        values,
+    )
+    final = float(f"{10 ** values[-1]:.4g}")
+    assert frame.input_value(f"{row} .whatif-lr") == f"{final:.4g}"
+    wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(final), timeout=60)
+    wait_for(lambda: not racer_state(frame, "momentum")["busy"])
+    drag = len([u for u in urls if "/whatif?" in u]) - sent
+    # superseded values were dropped, not queued: far fewer requests than slider values
+    assert 1 <= drag < len(values) // 2, drag
+    assert f"lr={final:.4g}" in frame.inner_text('.lb-row[data-optimizer="momentum"] td.hyper')
+    assert f"lr={final:.4g}" in frame.inner_text(f"{row} .whatif-note")
+    # the momentum slider moves its input
+    frame.eval_on_selector(
+        f"{row} .whatif-momentum-slider",
+        "s => { s.value = '0.5'; s.dispatchEvent(new Event('input')); }",
+    )
+    assert frame.input_value(f"{row} .whatif-momentum") == "0.5"
+    wait_for(lambda: not racer_state(frame, "momentum")["busy"], timeout=60)
+
+    # bad values: a plain message, nothing sent, the shown what-if marked as outdated
+    for bad in ("0", "-1", "1e9", "abc"):
+        before = len([u for u in urls if "/whatif?" in u])
+        frame.fill(f"{row} .whatif-lr", bad)
+        frame.press(f"{row} .whatif-lr", "Enter")
+        note = frame.locator(f"{row} .whatif-note.whatif-error")
+        note.wait_for()
+        assert "must be a number" in note.inner_text() and bad in note.inner_text()
+        assert frame.get_attribute(f"{row} .whatif-lr", "aria-invalid") == "true"
+        assert frame.locator('.lb-row.lb-stale[data-optimizer="momentum"]').count() == 1
+        assert "outdated" in frame.inner_text('.lb-row[data-optimizer="momentum"]')
+        assert "not for the values typed" in frame.inner_text("#race-whatif-banner")
+        assert racer_state(frame, "momentum")["stale"]
+        page.wait_for_timeout(350)  # past the typing delay: still nothing sent
+        assert len([u for u in urls if "/whatif?" in u]) == before, bad
+    page.screenshot(path=artifact("race-whatif-bad-value.png"))
+    # a good value clears it
+    frame.fill(f"{row} .whatif-lr", "0.02")
+    frame.press(f"{row} .whatif-lr", "Enter")
+    wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.02), timeout=60)
+    assert not racer_state(frame, "momentum")["stale"]
+    assert frame.locator(".lb-row.lb-stale").count() == 0
+    assert frame.get_attribute(f"{row} .whatif-lr", "aria-invalid") is None
+    frame.click(f"{row} .whatif-reset")
+    assert frame.get_attribute(path, "d") == logged
+    assert page.errors == []
+
+
+def page_texts(frame) -> list[str]:
+    """Every visible text of the page (text nodes, SVG text included)."""
+    return frame.evaluate(
+        """() => {
+      const out = [];
+      const walk = document.createTreeWalker(document.getElementById('race-page'),
+        NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const el = n.parentElement;
+        if (!n.textContent.trim() || !el || el.closest('option, title, [hidden]')) continue;
+        if (!el.getClientRects().length) continue;
+        out.push(n.textContent.trim());
+      }
+      return out;
+    }"""
+    )
+
+
+def test_chinese_dark_and_the_pseudo_language_at_laptop_size(board, make_page):
+    page = make_page(width=1400, height=1000, locale="zh-CN", color_scheme="dark")
+    frame = open_race(page, board, SADDLE)
+    assert frame.inner_text("h1") == "优化器竞赛"
+    assert "播放" in frame.inner_text("#race-play")
+    assert frame.inner_text("#race-step") == "第 150 / 150 步"
+    assert frame.inner_text('#race-leaderboard th[data-key="final_loss"]').startswith("最终损失")
+    assert "逃逸" in frame.inner_text("#race-leaderboard")
+    assert frame.eval_on_selector(".fs-language", "s => s.value") == "zh"
+    page.mouse.move(2, 2)
+    page.screenshot(path=artifact("race-zh-CN-dark.png"))
+    assert page.errors == []
+
+    # en-XA: every label comes from the table (pseudo marks); nothing overflows at 1100 x 700
+    page = make_page(width=1100, height=700)
+    page.add_init_script("localStorage.setItem('flowscope.lang', 'en-XA')")
+    frame = open_race(page, board, SADDLE)
+    data = set(frame.evaluate(
+        """() => { const app = window.flowscopeRace;
+          return [app.race.race, ...app.racers.map(r => r.title), ...app.map.axisLabels]; }"""
+    ))  # fmt: skip
+    number = re.compile(r"^[-−+]?[\d.,E×∞–—]*$")  # numbers and symbols stay as they are
+    hyper = re.compile(r"^(lr|momentum|rho|beta_\d|epsilon|[a-z_]+)=")  # logged hyper-parameters
+    unmarked = [s for s in page_texts(frame)
+                if "⟦" not in s and s not in data and not number.match(s) and not hyper.match(s)
+                and s not in ("▲", "▼", "+", "−", "English", "中文")]  # fmt: skip
+    assert unmarked == [], unmarked
+    overflow = frame.evaluate(
+        """() => [...document.querySelectorAll(
+          '#race-controls label, #race-controls button, .race-card h2, #race-leaderboard th,'
+          + ' .race-zoom button, .whatif-field, .race-legend-name, .legend-line')]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).textOverflow
+            !== 'ellipsis').map((e) => e.textContent)"""
+    )
+    assert overflow == [], overflow
+    wide = frame.evaluate(
+        """() => [...document.querySelectorAll('.race-card, #race-controls, .race-header')]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.id || e.className)"""
+    )
+    assert wide == [], wide
+    assert frame.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    for selector in CONTROLS:
+        assert in_view(frame, selector), selector
+    page.screenshot(path=artifact("race-en-XA-1100.png"))
     assert page.errors == []

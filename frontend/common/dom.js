@@ -31,10 +31,11 @@ export function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** GET a plugin route (relative URL, so --path_prefix and proxies work) as JSON. */
-export async function getJSON(route, params = {}) {
+/** GET a plugin route (relative URL, so --path_prefix and proxies work) as JSON; `init` goes
+ * to fetch (e.g. an AbortController's `signal`). */
+export async function getJSON(route, params = {}, init = {}) {
   const query = new URLSearchParams(params).toString();
-  const response = await fetch(query ? `${route}?${query}` : route);
+  const response = await fetch(query ? `${route}?${query}` : route, init);
   let body;
   try {
     body = await response.json();

@@ -5,6 +5,178 @@ export default {
     "none": "—"
   },
   "race": {
+    "loading": "Loading races…",
+    "loadingRace": "Loading {race}…",
+    "empty": "No optimizer races in this logdir yet. Write one with `flowscope race --logdir DIR`.",
+    "header": {
+      "title": "Optimizer Race",
+      "race": "race",
+      "option": {
+        "one": "{race} · {count} racer",
+        "other": "{race} · {count} racers"
+      },
+      "surface": "surface: {surface}",
+      "noSurface": "surface unknown",
+      "formula": "f({x}, {y}) = {formula}"
+    },
+    "controls": {
+      "play": "Play",
+      "pause": "Pause",
+      "playTitle": "Play the race (Space)",
+      "pauseTitle": "Pause (Space)",
+      "speed": "speed",
+      "speedValue": "{speed}×",
+      "step": "step",
+      "stepOf": "step {step} / {max}",
+      "keys": "Arrow keys move one step (Shift: ten), Home and End jump, Space plays or pauses"
+    },
+    "cards": {
+      "map": "Loss surface",
+      "loss": "Loss per step",
+      "racers": "Racers",
+      "board": "Leaderboard"
+    },
+    "map": {
+      "zoomGroup": "map zoom",
+      "zoomIn": "Zoom in",
+      "zoomOut": "Zoom out",
+      "fit": "Fit to paths",
+      "fitTitle": "Zoom to the paths of the shown racers",
+      "whole": "Whole surface",
+      "wholeTitle": "Show the surface's whole window",
+      "zoomHint": "wheel or pinch to zoom, drag to pan",
+      "levelsLog": {
+        "one": "{count} log-spaced contour level from {low} to {high}",
+        "other": "{count} log-spaced contour levels from {low} to {high}"
+      },
+      "levelsLinear": {
+        "one": "{count} evenly spaced contour level from {low} to {high}",
+        "other": "{count} evenly spaced contour levels from {low} to {high}"
+      },
+      "legendMinimum": "★ known minimum",
+      "legendStart": "○ start",
+      "legendCross": "× diverged or escaped (shown once reached)",
+      "clickHint": "click a path to jump to that step",
+      "colorbar": "loss",
+      "colorbarTitle": "Loss: the background's colours; the ticks are the contour levels",
+      "minimum": "known minimum ({x}, {y})",
+      "start": "start",
+      "startAt": "start ({x}, {y})",
+      "direction1": "direction 1",
+      "direction2": "direction 2",
+      "divergedAt": "{name} diverged at step {step}",
+      "escapedAt": "{name} escaped at step {step}",
+      "whatifTag": "(what-if)",
+      "tipStep": "step {step}",
+      "tipPosition": "({xname}, {yname}) = ({x}, {y})",
+      "tipLoss": "loss {loss}"
+    },
+    "loss": {
+      "step": "step",
+      "axisLog": "loss (log)",
+      "axisSymlog": "loss (symlog)",
+      "logNote": "Loss on a log axis. × marks where a racer diverged or escaped, once reached.",
+      "logNoteZeros": "Loss on a log axis (losses of exactly 0 are drawn on the bottom edge). × marks where a racer diverged or escaped, once reached.",
+      "symlogNote": "Loss on a symlog axis: some losses are ≤ 0 (e.g. a saddle), so the axis is sign(loss)·log10(1 + |loss|/{c}), linear within ±{c}.",
+      "tipStep": "step {step}",
+      "diverged": "diverged",
+      "escaped": "escaped"
+    },
+    "racers": {
+      "show": "show {name}",
+      "shared": "{title} ({id})",
+      "tuned": "tuned",
+      "tunedTitle": "best of {budget} trials ({method}); objective: {objective}",
+      "atEdge": "at edge",
+      "atEdgeTitle": "the best value sits at the edge of the search space ({edge}): widen it"
+    },
+    "whatif": {
+      "help": "Drag a learning rate or momentum (or type a value) to re-run that optimizer on the server with the real Keras optimizer; the path, the loss and the leaderboard row follow.",
+      "off": "What-if is off for this race: {reason}",
+      "fixed": "this race's paths are fixed",
+      "unavailable": "what-if is not available for this racer",
+      "noPath": "This racer has no path to re-run.",
+      "noLr": "No learning rate is logged for this racer.",
+      "lr": "learning rate",
+      "momentum": "momentum",
+      "lrLabel": "{name}: learning rate",
+      "lrTitle": "Learning rate of the what-if (type a value and press Enter)",
+      "lrSlider": "{name}: learning rate slider (log scale)",
+      "lrSliderTitle": "Drag to change the learning rate (log scale)",
+      "momentumLabel": "{name}: momentum",
+      "momentumTitle": "Momentum of the what-if, from 0 to 0.999",
+      "momentumSlider": "{name}: momentum slider",
+      "reset": "reset",
+      "resetTitle": "Back to the logged path",
+      "computing": "recomputing…",
+      "shown": "what-if: {hyper} — not the logged path",
+      "chip": "what-if",
+      "badLr": "The learning rate must be a number from {min} to {max} (not “{value}”).",
+      "badMomentum": "The momentum must be a number from {min} to {max} (not “{value}”).",
+      "failed": "The server could not re-run this optimizer with these values (details in the tooltip).",
+      "staleLogged": "The map and the leaderboard still show the logged path.",
+      "staleShown": "The map and the leaderboard still show the previous what-if, marked as outdated.",
+      "staleChip": "outdated",
+      "staleTitle": "Not the values in the racer's inputs: they are invalid or could not be run",
+      "banner": {
+        "one": "What-if active for {names}: its path is recomputed by the server and no longer the logged run (the logged path shows dotted). Use reset to go back.",
+        "other": "What-if active for {names}: their paths are recomputed by the server and no longer the logged run (the logged paths show dotted). Use reset to go back."
+      },
+      "bannerStale": {
+        "one": "{names}: the shown path is not for the values typed (see the racer's message).",
+        "other": "{names}: the shown paths are not for the values typed (see the racers' messages)."
+      }
+    },
+    "board": {
+      "rank": "#",
+      "rankTitle": "Rank by arrival: settled step, then first step within tolerance, then final loss; ties share a rank, racers that never arrived come after",
+      "optimizer": "optimizer",
+      "optimizerTitle": "Optimizer (racer)",
+      "hyper": "hyper-parameters",
+      "hyperTitle": "Learning rate and the others",
+      "finalLoss": "final loss",
+      "finalLossTitle": "Loss at the last step",
+      "bestLoss": "best loss",
+      "bestLossTitle": "Lowest loss reached",
+      "distance": "distance to min",
+      "distanceTitle": "Distance from the final position to the nearest known minimum",
+      "firstEntry": "first within tol.",
+      "firstEntryTitle": "First step within tolerance of a minimum",
+      "settled": "settled",
+      "settledTitle": "Step from which the racer stays within tolerance",
+      "status": "status",
+      "statusTitle": "What happened: arrived, not arrived in N steps, escaped (left the window of a surface unbounded below) or diverged (NaN, Inf or leaving the window)",
+      "sortTitle": "{what} — click (or Enter) to sort, again to reverse",
+      "arrivalDistance": "within {tol} of a known minimum counts as arrived",
+      "arrivalLoss": "a loss at or below {tol} counts as arrived (no known minimum on this surface)",
+      "arrivalNone": "arrival is not measured (no tolerance known)",
+      "note": "Steps count from 0; {arrival}. # ranks by arrival (settled, then first within tolerance, then final loss; ties share a rank). Escaped = left the map of a surface with no lower bound (the aim there); diverged = NaN, Inf or far outside the map. Click a column header to sort; what-if rows show a recomputed path, not the logged run."
+    },
+    "status": {
+      "noData": "no data",
+      "arrived": "arrived at step {step}",
+      "arrivedTitle": "Settled within the tolerance from this step to its last",
+      "escaped": "escaped at step {step}",
+      "escapedTitle": "Left the window of a surface with no lower bound: escaping is the lesson's aim, not a divergence",
+      "diverged": "diverged at step {step}",
+      "divergedTitle": "The loss or position blew up (NaN, Inf) or left the window",
+      "leftWindow": "Left the window (the surface is bounded below)",
+      "nan": "The loss or position became NaN",
+      "infinite": "The loss or position became infinite",
+      "notArrived": {
+        "one": "not arrived in {steps} step",
+        "other": "not arrived in {steps} steps"
+      },
+      "notArrivedTitle": "Raced every step without settling within the tolerance"
+    },
+    "error": {
+      "races": "Could not load races: {error}",
+      "noSurfaceLogged": "the race logged no surface",
+      "noSurface": "No surface summary for this race ({error}); showing paths only.",
+      "noTrajectory": "No trajectory in race {race} could be read ({why}).",
+      "racerWhy": "{racer}: {error}",
+      "noRows": "no rows"
+    }
   },
   "confusion": {
     "title": "Confusion",

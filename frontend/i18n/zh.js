@@ -5,6 +5,178 @@ export default {
     "none": "—"
   },
   "race": {
+    "loading": "正在加载优化器竞赛…",
+    "loadingRace": "正在加载 {race}…",
+    "empty": "这个日志目录里还没有优化器竞赛。可以用 `flowscope race --logdir DIR` 写入一场。",
+    "header": {
+      "title": "优化器竞赛",
+      "race": "竞赛",
+      "option": {
+        "one": "{race} · {count} 个参赛者",
+        "other": "{race} · {count} 个参赛者"
+      },
+      "surface": "曲面：{surface}",
+      "noSurface": "曲面未知",
+      "formula": "f({x}, {y}) = {formula}"
+    },
+    "controls": {
+      "play": "播放",
+      "pause": "暂停",
+      "playTitle": "播放竞赛（空格键）",
+      "pauseTitle": "暂停（空格键）",
+      "speed": "速度",
+      "speedValue": "{speed}×",
+      "step": "步",
+      "stepOf": "第 {step} / {max} 步",
+      "keys": "方向键前进或后退一步（Shift：十步），Home 和 End 跳到首尾，空格键播放或暂停"
+    },
+    "cards": {
+      "map": "损失曲面",
+      "loss": "每步的损失",
+      "racers": "参赛者",
+      "board": "排行榜"
+    },
+    "map": {
+      "zoomGroup": "地图缩放",
+      "zoomIn": "放大",
+      "zoomOut": "缩小",
+      "fit": "适配路径",
+      "fitTitle": "缩放到所显示参赛者的路径",
+      "whole": "整个曲面",
+      "wholeTitle": "显示曲面的整个窗口",
+      "zoomHint": "滚轮或双指缩放，拖动平移",
+      "levelsLog": {
+        "one": "{count} 条按对数间隔的等高线，从 {low} 到 {high}",
+        "other": "{count} 条按对数间隔的等高线，从 {low} 到 {high}"
+      },
+      "levelsLinear": {
+        "one": "{count} 条等间隔的等高线，从 {low} 到 {high}",
+        "other": "{count} 条等间隔的等高线，从 {low} 到 {high}"
+      },
+      "legendMinimum": "★ 已知极小值",
+      "legendStart": "○ 起点",
+      "legendCross": "× 发散或逃逸（到达该步时显示）",
+      "clickHint": "点击路径可跳到那一步",
+      "colorbar": "损失",
+      "colorbarTitle": "损失：背景的颜色；刻度是等高线的取值",
+      "minimum": "已知极小值 ({x}, {y})",
+      "start": "起点",
+      "startAt": "起点 ({x}, {y})",
+      "direction1": "方向 1",
+      "direction2": "方向 2",
+      "divergedAt": "{name} 在第 {step} 步发散",
+      "escapedAt": "{name} 在第 {step} 步逃逸",
+      "whatifTag": "（假设实验）",
+      "tipStep": "第 {step} 步",
+      "tipPosition": "({xname}, {yname}) = ({x}, {y})",
+      "tipLoss": "损失 {loss}"
+    },
+    "loss": {
+      "step": "步",
+      "axisLog": "损失（对数）",
+      "axisSymlog": "损失（对称对数）",
+      "logNote": "损失使用对数坐标轴。× 标出参赛者发散或逃逸的位置（到达时显示）。",
+      "logNoteZeros": "损失使用对数坐标轴（恰好为 0 的损失画在底边上）。× 标出参赛者发散或逃逸的位置（到达时显示）。",
+      "symlogNote": "损失使用对称对数坐标轴：有些损失 ≤ 0（例如鞍点），所以坐标为 sign(loss)·log10(1 + |loss|/{c})，在 ±{c} 以内是线性的。",
+      "tipStep": "第 {step} 步",
+      "diverged": "已发散",
+      "escaped": "已逃逸"
+    },
+    "racers": {
+      "show": "显示 {name}",
+      "shared": "{title}（{id}）",
+      "tuned": "已调参",
+      "tunedTitle": "{budget} 次试验中最好的（{method}）；目标：{objective}",
+      "atEdge": "在边界上",
+      "atEdgeTitle": "最优值位于搜索空间的边界（{edge}）：请扩大搜索范围"
+    },
+    "whatif": {
+      "help": "拖动学习率或动量（或输入一个数值），服务器会用真实的 Keras 优化器重新运行该优化器；路径、损失曲线和排行榜中的那一行会随之更新。",
+      "off": "这场竞赛不能做假设实验：{reason}",
+      "fixed": "这场竞赛的路径是固定的",
+      "unavailable": "这个参赛者不能做假设实验",
+      "noPath": "这个参赛者没有可以重新运行的路径。",
+      "noLr": "日志中没有这个参赛者的学习率。",
+      "lr": "学习率",
+      "momentum": "动量",
+      "lrLabel": "{name}：学习率",
+      "lrTitle": "假设实验的学习率（输入数值后按回车）",
+      "lrSlider": "{name}：学习率滑块（对数刻度）",
+      "lrSliderTitle": "拖动以改变学习率（对数刻度）",
+      "momentumLabel": "{name}：动量",
+      "momentumTitle": "假设实验的动量，范围 0 到 0.999",
+      "momentumSlider": "{name}：动量滑块",
+      "reset": "还原",
+      "resetTitle": "回到日志中记录的路径",
+      "computing": "正在重新计算…",
+      "shown": "假设实验：{hyper}——不是日志中记录的路径",
+      "chip": "假设实验",
+      "badLr": "学习率必须是 {min} 到 {max} 之间的数（而不是“{value}”）。",
+      "badMomentum": "动量必须是 {min} 到 {max} 之间的数（而不是“{value}”）。",
+      "failed": "服务器无法用这些数值重新运行这个优化器（详情见提示）。",
+      "staleLogged": "地图和排行榜仍显示日志中记录的路径。",
+      "staleShown": "地图和排行榜仍显示上一次的假设实验，已标为过时。",
+      "staleChip": "已过时",
+      "staleTitle": "不是该参赛者输入框中的数值：数值无效或无法运行",
+      "banner": {
+        "one": "{names} 正在做假设实验：路径由服务器重新计算，不再是日志中记录的运行（记录的路径以点线显示）。点“还原”可以回去。",
+        "other": "{names} 正在做假设实验：路径由服务器重新计算，不再是日志中记录的运行（记录的路径以点线显示）。点“还原”可以回去。"
+      },
+      "bannerStale": {
+        "one": "{names}：显示的路径不对应输入的数值（见该参赛者的提示）。",
+        "other": "{names}：显示的路径不对应输入的数值（见各参赛者的提示）。"
+      }
+    },
+    "board": {
+      "rank": "#",
+      "rankTitle": "按到达排名：先看稳定步，再看首次进入容差的步，最后看最终损失；并列者名次相同，从未到达的排在后面",
+      "optimizer": "优化器",
+      "optimizerTitle": "优化器（参赛者）",
+      "hyper": "超参数",
+      "hyperTitle": "学习率及其他超参数",
+      "finalLoss": "最终损失",
+      "finalLossTitle": "最后一步的损失",
+      "bestLoss": "最佳损失",
+      "bestLossTitle": "达到的最低损失",
+      "distance": "距极小值",
+      "distanceTitle": "最终位置到最近的已知极小值的距离",
+      "firstEntry": "首次进入容差",
+      "firstEntryTitle": "首次进入某个极小值容差范围的步",
+      "settled": "稳定",
+      "settledTitle": "从这一步起参赛者一直停留在容差范围内",
+      "status": "状态",
+      "statusTitle": "结果：到达、N 步内未到达、逃逸（离开了无下界曲面的窗口）或发散（NaN、Inf 或离开窗口）",
+      "sortTitle": "{what}——点击（或按回车）排序，再点一次反向",
+      "arrivalDistance": "距已知极小值 {tol} 以内算作到达",
+      "arrivalLoss": "损失不高于 {tol} 算作到达（这个曲面没有已知极小值）",
+      "arrivalNone": "不衡量是否到达（没有已知的容差）",
+      "note": "步数从 0 开始；{arrival}。# 按到达排名（先看稳定步，再看首次进入容差的步，最后看最终损失；并列者名次相同）。逃逸 = 离开了没有下界的曲面的地图（这正是那里的目标）；发散 = NaN、Inf 或远离地图。点击列标题排序；假设实验的行显示重新计算的路径，而不是日志中的运行。"
+    },
+    "status": {
+      "noData": "无数据",
+      "arrived": "第 {step} 步到达",
+      "arrivedTitle": "从这一步到最后一直停留在容差范围内",
+      "escaped": "第 {step} 步逃逸",
+      "escapedTitle": "离开了没有下界的曲面的窗口：逃逸正是这一课的目标，而不是发散",
+      "diverged": "第 {step} 步发散",
+      "divergedTitle": "损失或位置变成了 NaN 或 Inf，或离开了窗口",
+      "leftWindow": "离开了窗口（该曲面有下界）",
+      "nan": "损失或位置变成了 NaN",
+      "infinite": "损失或位置变成了无穷大",
+      "notArrived": {
+        "one": "{steps} 步内未到达",
+        "other": "{steps} 步内未到达"
+      },
+      "notArrivedTitle": "跑完了所有步，却没有稳定在容差范围内"
+    },
+    "error": {
+      "races": "无法加载竞赛：{error}",
+      "noSurfaceLogged": "这场竞赛没有记录曲面",
+      "noSurface": "这场竞赛没有曲面摘要（{error}）；只显示路径。",
+      "noTrajectory": "竞赛 {race} 中没有可读取的轨迹（{why}）。",
+      "racerWhy": "{racer}：{error}",
+      "noRows": "没有数据行"
+    }
   },
   "confusion": {
     "title": "混淆矩阵",

@@ -1,28 +1,47 @@
 // Optimizer Race page (TensorBoard calls render() inside the plugin iframe).
 //
 // One race at a time: the contour map with one path per racer, a loss chart and a
-// leaderboard, all driven by one step (play / pause / speed / scrubber). What-if inputs
-// ask the server to re-run a racer with another learning rate (and momentum).
+// leaderboard, all driven by one step (play / pause / speed / scrubber). What-if sliders
+// ask the server to re-run a racer with another learning rate (and momentum) while they
+// are dragged. What is chosen (race, step, zoom, what-if values, sort) survives a reload
+// (localStorage); the page follows TensorBoard's light or dark theme and speaks the
+// language of common/i18n.js.
 import { el, getJSON, loadStyles, message } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
+import { fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
+import { currentTheme, followTheme } from "./static/common/theme.js";
 import { ContourMap } from "./static/race/map.js";
 import { LossChart } from "./static/race/losschart.js";
 import { Leaderboard, hyperText } from "./static/race/leaderboard.js";
+import { fmt } from "./static/race/scale.js";
 import { prepareTrack } from "./static/race/track.js";
 
 const POINTS = 1500; // rows per path the server keeps (LTTB); plenty for a 500 px map
 const RACE_SECONDS = 10; // a whole race plays in this many seconds at 1x
 const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
-const WHATIF_DELAY_MS = 250;
+const TYPING_DELAY_MS = 300; // a typed value is sent once the typing pauses
 const POLL_MS = 5000; // live training: how often to look for new races and steps
-const NO_RACES = "No optimizer races in this logdir yet. Write one with `flowscope race --logdir DIR`.";
+const STATE_KEY = "flowscope.race.state";
+const LR_RANGE = [1e-7, 10]; // what the server accepts (race_http_api.md, /whatif)
+const MOMENTUM_RANGE = [0, 0.999];
 
 export async function render() {
   loadStyles("race/race.css");
   const app = new RacePage();
+  followTheme((theme) => app.setTheme(theme));
   document.body.append(app.root);
   window.flowscopeRace = app; // handy from the devtools console and for tests
   await app.start();
+}
+
+/** What the page remembers across reloads (a language switch reloads too). */
+function loadState() {
+  try {
+    const state = JSON.parse(window.localStorage.getItem(STATE_KEY));
+    return state && typeof state === "object" ? state : {};
+  } catch {
+    return {}; // storage blocked or unreadable: start fresh
+  }
 }
 
 class RacePage {
@@ -30,42 +49,55 @@ class RacePage {
     this.racers = [];
     this.step = 0;
     this.maxStep = 0;
-    this.speed = 1;
+    this.state = loadState();
+    this.speed = SPEEDS.includes(this.state.speed) ? this.state.speed : 1;
     this.playing = false;
     this.frameWork = []; // ms spent updating the views per animation frame (last 600)
+    this.whatifTimings = []; // ms from a what-if input to its redrawn path (last 200)
     this.loadToken = 0;
+    this.theme = currentTheme();
 
-    this.picker = el("select", { id: "race-picker", "aria-label": "race", onchange: () => this.selectRace(this.picker.value) });
+    this.picker = el("select", { id: "race-picker", "aria-label": t("race.header.race"), onchange: () => this.selectRace(this.picker.value) });
     this.surfaceChip = el("span", { class: "race-chip race-chip-surface", id: "race-surface-name" });
     this.header = el("div", { class: "race-header" },
-      el("h1", { text: "Optimizer Race" }),
-      el("label", { class: "race-picker-label" }, "race", this.picker),
-      this.surfaceChip);
+      el("h1", { text: t("race.header.title") }),
+      el("label", { class: "race-picker-label" }, t("race.header.race"), this.picker),
+      this.surfaceChip,
+      el("span", { class: "race-header-end" }, languageSwitch(el)));
 
-    this.playButton = el("button", { id: "race-play", class: "race-button race-button-primary", type: "button", onclick: () => this.togglePlay() }, "▶ Play");
-    this.speedSelect = el("select", { id: "race-speed", "aria-label": "speed", onchange: () => (this.speed = Number(this.speedSelect.value)) },
-      SPEEDS.map((s) => el("option", { value: s, selected: s === 1, text: `${s}×` })));
-    this.scrubber = el("input", { id: "race-scrubber", type: "range", min: 0, max: 0, step: 1, value: 0, "aria-label": "step",
+    this.playButton = el("button", { id: "race-play", class: "race-button race-button-primary", type: "button",
+      "aria-keyshortcuts": "Space", onclick: () => this.togglePlay() });
+    this.speedSelect = el("select", { id: "race-speed", "aria-label": t("race.controls.speed"),
+      onchange: () => { this.speed = Number(this.speedSelect.value); this.save(); } },
+    SPEEDS.map((s) => el("option", { value: s, selected: s === this.speed, text: t("race.controls.speedValue", { speed: fmt(s) }) })));
+    this.scrubber = el("input", { id: "race-scrubber", type: "range", min: 0, max: 0, step: 1, value: 0,
+      "aria-label": t("race.controls.step"), title: t("race.controls.keys"),
       oninput: () => { this.pause(); this.setStep(Number(this.scrubber.value)); } });
-    this.stepLabel = el("span", { id: "race-step", class: "race-step" });
+    this.stepLabel = el("span", { id: "race-step", class: "race-step", "aria-live": "off" });
     this.controls = el("div", { class: "race-controls fs-toolbar", id: "race-controls" },
-      this.playButton, el("label", {}, "speed", this.speedSelect), this.scrubber, this.stepLabel);
+      this.playButton, el("label", {}, t("race.controls.speed"), this.speedSelect), this.scrubber, this.stepLabel);
+    this.showPlaying(false);
 
-    this.whatifBanner = el("div", { class: "race-whatif-banner", id: "race-whatif-banner" });
+    this.whatifBanner = el("div", { class: "race-whatif-banner", id: "race-whatif-banner", role: "status" });
     this.whatifBanner.hidden = true;
     this.body = el("div", { class: "race-body", id: "race-body" });
     this.root = el("div", { class: "fs-page race-page", id: "race-page" },
       this.header, this.controls, this.whatifBanner, this.body);
     this.controls.hidden = true;
+    document.addEventListener("keydown", (e) => this.onKey(e));
+    window.addEventListener("resize", () => {
+      clearTimeout(this.resizeTimer);
+      this.resizeTimer = setTimeout(() => this.fitLossChart(), 150);
+    });
   }
 
   async start() {
-    message(this.body, "Loading races…");
+    message(this.body, t("race.loading"));
     this.races = [];
     try {
       ({ races: this.races } = await getJSON("races"));
     } catch (err) {
-      message(this.body, `Could not load races: ${err.message}`, "error");
+      message(this.body, t("race.error.races", { error: err.message }), "error");
     }
     // Training may still be writing: check for new races and steps every few seconds
     // (one /races request), and at once when the tab becomes visible again.
@@ -73,15 +105,51 @@ class RacePage {
     document.addEventListener("visibilitychange", () => this.poll());
     if (this.races.length) {
       this.fillPicker();
-      await this.selectRace(this.races[0].race);
+      const saved = this.races.find((r) => r.race === this.state.race);
+      await this.selectRace((saved || this.races[0]).race, { restore: Boolean(saved) });
     } else if (!this.body.querySelector(".fs-error")) {
-      message(this.body, NO_RACES);
+      message(this.body, t("race.empty"));
     }
   }
 
+  // -- state that survives a reload ---------------------------------------------------
+  /** The remembered settings of one race: {view, whatif: {id: {lr, momentum}}, hidden: [id]}. */
+  raceState(name = this.race?.race) {
+    this.state.races = this.state.races || {};
+    this.state.races[name] = this.state.races[name] || {};
+    return this.state.races[name];
+  }
+
+  save() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => {
+      if (!this.race || !this.built) return;
+      this.state.race = this.race.race;
+      this.state.step = Math.round(this.step);
+      this.state.speed = this.speed;
+      this.state.sort = this.board ? { key: this.board.sortKey, ascending: this.board.ascending } : this.state.sort;
+      const own = this.raceState();
+      own.view = this.map?.isWhole() ? null : this.map?.view;
+      own.hidden = this.racers.filter((r) => r.track && !r.visible).map((r) => r.id);
+      own.whatif = {};
+      for (const r of this.racers) {
+        if (!r.ui?.lr || r.ui.lr.disabled) continue;
+        const lr = r.ui.lr.value;
+        const momentum = r.ui.mom ? r.ui.mom.value : null;
+        if (!sameAsLogged(r, lr, momentum)) own.whatif[r.id] = { lr, momentum };
+      }
+      try {
+        window.localStorage.setItem(STATE_KEY, JSON.stringify(this.state));
+      } catch {
+        // not remembered (storage blocked or full); the page works as before
+      }
+    }, 200);
+  }
+
+  // -- races ----------------------------------------------------------------------------
   /** Options of the race picker (rebuilt only when the list changed; keeps the selection). */
   fillPicker() {
-    const label = (r) => `${r.race} · ${r.racers.length} racer${r.racers.length === 1 ? "" : "s"}`;
+    const label = (r) => t("race.header.option", { race: r.race, count: r.racers.length });
     const key = JSON.stringify(this.races.map(label));
     if (key === this.pickerKey) return;
     this.pickerKey = key;
@@ -101,7 +169,7 @@ class RacePage {
       this.fillPicker();
       if (!this.race) {
         if (races.length) await this.selectRace(races[0].race);
-        else message(this.body, NO_RACES);
+        else message(this.body, t("race.empty"));
         return;
       }
       if (!current || this.loaded !== current.race) return; // a race is loading meanwhile
@@ -139,46 +207,61 @@ class RacePage {
     });
     this.race = race;
     this.updateMaxStep();
-    this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
+    this.loss.setRacers(this.drawable(), this.maxStep);
     this.board.refresh();
     // Someone watching the end keeps watching it; a playing race simply runs further.
     this.setStep(atEnd && !this.playing ? this.maxStep : this.step);
   }
 
+  drawable() {
+    return this.racers.filter((r) => r.track && r.track.n);
+  }
+
   /**
    * Show one race. `quiet` (a live update of the shown race) keeps the page, the step,
-   * the play state and the hidden racers while loading; what-ifs are dropped.
+   * the play state and the hidden racers while loading; what-ifs are dropped. `restore`
+   * takes the remembered step, zoom, hidden racers and what-if values (after a reload).
    */
-  async selectRace(name, { quiet = false } = {}) {
+  async selectRace(name, { quiet = false, restore = false } = {}) {
     const token = ++this.loadToken;
     this.loaded = null;
+    for (const r of this.racers) this.abortWhatif(r);
     const race = this.races.find((r) => r.race === name);
     this.race = race;
     this.picker.value = name;
     this.picker.title = name;
-    const surfaceText = race.surface ? `surface: ${race.title || race.surface}` : "surface unknown";
+    const surfaceText = race.surface ? t("race.header.surface", { surface: race.title || race.surface }) : t("race.header.noSurface");
     this.surfaceChip.textContent = surfaceText;
-    const about = [race.formula && `f(x, y) = ${race.formula}`, race.description].filter(Boolean);
+    const [ax, ay] = axisLabels(race);
+    const about = [race.formula && t("race.header.formula", { formula: race.formula, x: ax, y: ay }), race.description].filter(Boolean);
     this.surfaceChip.title = [surfaceText, ...about].join(" — ");
     if (!quiet) {
       this.pause();
       this.built = false;
       this.controls.hidden = true;
       this.whatifBanner.hidden = true;
-      message(this.body, `Loading ${name}…`);
+      message(this.body, t("race.loadingRace", { race: name }));
+      // Prepare the what-if of every re-runnable racer in the background now, so the first
+      // drag does not pay for TensorFlow's import and tracing (the server does it once).
+      if (race.whatif) getJSON("warmup", { race: name }).then(() => (this.warmed = name), () => (this.warmed = null));
     }
     const surfaceP = race.surface_series
       ? getJSON("surface", { race: name }).catch((err) => ({ error: err.message }))
-      : Promise.resolve({ error: "the race logged no surface" });
+      : Promise.resolve({ error: t("race.error.noSurfaceLogged") });
     const boardP = getJSON("leaderboard", { race: name }).catch((err) => ({ error: err.message }));
     const tracks = await Promise.all(race.racers.map((r) =>
       r.error ? Promise.resolve({ error: r.error })
         : getJSON("trajectory", { run: r.run, tag: r.tag, points: POINTS }).catch((err) => ({ error: err.message }))));
     const [surface, board] = await Promise.all([surfaceP, boardP]);
     if (token !== this.loadToken) return; // another race was picked meanwhile
-    const keep = quiet && this.built
-      ? { step: this.step, atEnd: this.step >= this.maxStep, hidden: new Set(this.racers.filter((r) => !r.visible).map((r) => r.id)) }
-      : null;
+    const own = this.raceState(name);
+    let keep = null;
+    if (quiet && this.built) {
+      keep = { step: this.step, atEnd: this.step >= this.maxStep, hidden: new Set(this.racers.filter((r) => !r.visible).map((r) => r.id)) };
+    } else if (restore) {
+      const step = Number(this.state.step);
+      keep = { step: Number.isFinite(step) ? step : Infinity, atEnd: !Number.isFinite(step), hidden: new Set(own.hidden || []) };
+    }
     this.loaded = name;
     this.built = false;
     const rows = new Map((board.rows || []).map((row) => [row.id, row]));
@@ -205,7 +288,7 @@ class RacePage {
       const track = json.error ? null : prepareTrack(json);
       return {
         ...r,
-        title: titles.get(r.title) > 1 ? `${r.title} (${r.id})` : r.title,
+        title: titles.get(r.title) > 1 ? t("race.racers.shared", { title: r.title, id: r.id }) : r.title,
         rerunnable: Boolean(r.whatif), // the server's per-racer answer; `whatif` is the shown state
         index,
         color,
@@ -216,65 +299,78 @@ class RacePage {
         loggedTrack: track,
         metrics: row && !row.error ? row : track?.metrics ?? null,
         whatif: false,
-        request: 0,
+        stale: false,
       };
     });
-    const live = this.racers.filter((r) => r.track && r.track.n);
+    const live = this.drawable();
     if (!live.length) {
-      const why = this.racers.map((r) => `${r.title}: ${r.error || "no rows"}`).join("; ");
+      const why = this.racers.map((r) => t("race.error.racerWhy", { racer: r.title, error: r.error || t("race.error.noRows") })).join("; ");
       this.pause();
       this.controls.hidden = true;
-      return message(this.body, `No trajectory in race ${name} could be read (${why}).`, "error");
+      return message(this.body, t("race.error.noTrajectory", { race: name, why }), "error");
     }
     this.surface = surface.error ? fallbackSurface(race, live) : surface;
-    this.surfaceNote = surface.error ? `No surface summary for this race (${surface.error}); showing paths only.` : "";
-    this.buildViews(keep);
+    this.surfaceNote = surface.error ? t("race.error.noSurface", { error: surface.error }) : "";
+    this.buildViews(keep, restore || quiet ? own : null);
   }
 
-  buildViews(keep = null) {
+  buildViews(keep = null, own = null) {
     const race = this.race;
-    this.map = new ContourMap({ onSeek: (s) => { this.pause(); this.setStep(s); } });
-    this.loss = new LossChart({ onSeek: (s) => { this.pause(); this.setStep(s); } });
-    this.board = new Leaderboard();
-    const labels = race.basis ? basisLabels(race.basis) : ["x", "y"];
-    this.map.setSurface(this.surface, { axisLabels: labels });
-    const drawable = this.racers.filter((r) => r.track && r.track.n);
+    const seek = (s) => { this.pause(); this.setStep(s); this.save(); };
+    // a laptop-sized window gets a smaller map, so the side column keeps its room
+    const size = window.innerWidth < 1280 ? 400 : 500;
+    this.map = new ContourMap({ onSeek: seek, onView: () => this.save(), size });
+    this.loss = new LossChart({ onSeek: seek });
+    this.board = new Leaderboard({ sort: this.state.sort, onSort: () => this.save() });
+    this.map.setSurface(this.surface, { axisLabels: axisLabels(race), view: own?.view, theme: this.theme });
+    const drawable = this.drawable();
     this.map.setRacers(drawable);
     this.updateMaxStep();
     this.loss.setRacers(drawable, this.maxStep);
     this.board.setRacers(this.racers, race.tolerance);
 
-    this.legend = el("tbody");
-    this.legendTable = el("table", { class: "race-legend", id: "race-legend" },
-      el("thead", {}, el("tr", {},
-        el("th", { class: "text", text: "racer" }),
-        el("th", { text: "learning rate" }),
-        el("th", { text: "momentum" }),
-        el("th", { class: "text", text: "" }))),
-      this.legend);
+    this.legend = el("div", { class: "race-legend", id: "race-legend", role: "list" });
     this.legend.replaceChildren(...this.racers.map((r) => this.legendRow(r)));
     // The server says why a race or racer cannot be re-run (surface, or not a Keras optimizer).
-    const whatifHelp = race.whatif
-      ? "Change a learning rate or momentum to re-run that optimizer on the server (real Keras optimizer)."
-      : sentence(race.whatif_reason || "this race's paths are fixed");
+    const whatifHelp = race.whatif ? t("race.whatif.help") : t("race.whatif.off", { reason: sentence(race.whatif_reason || t("race.whatif.fixed")) });
 
     const card = (title, id, ...children) =>
-      el("section", { class: "race-card", id }, el("h2", { text: title }), ...children);
+      el("section", { class: "race-card", id, "aria-label": title }, el("h2", { text: title }), ...children);
     const mapNote = this.surfaceNote ? el("div", { class: "fs-message fs-error race-note", text: this.surfaceNote }) : null;
+    this.lossCard = card(t("race.cards.loss"), "race-loss-card", this.loss.root);
     this.body.replaceChildren(
       el("div", { class: "race-grid" },
-        card("Loss surface", "race-map-card", mapNote, this.map.root),
+        card(t("race.cards.map"), "race-map-card", mapNote, this.map.root),
         el("div", { class: "race-side" },
-          card("Loss per step", "race-loss-card", this.loss.root),
-          card("Racers", "race-legend-card", el("div", { class: "race-caption", text: whatifHelp }), this.legendTable))),
-      card("Leaderboard", "race-leaderboard-card", this.board.root),
+          this.lossCard,
+          card(t("race.cards.racers"), "race-legend-card", el("div", { class: "race-caption", id: "race-whatif-help", text: whatifHelp }), this.legend))),
+      card(t("race.cards.board"), "race-leaderboard-card", this.board.root),
     );
     this.controls.hidden = false;
     this.whatifBanner.hidden = true;
     this.built = true;
     this.scrubber.max = String(this.maxStep);
+    this.fitLossChart();
     // Start by showing the finished race (Play replays it); a live update keeps the step.
     this.setStep(keep && (this.playing || !keep.atEnd) ? keep.step : this.maxStep);
+    // what-if values remembered from before a reload: set the inputs and ask again
+    for (const [id, values] of Object.entries(own?.whatif || {})) {
+      const racer = this.racers.find((r) => r.id === id);
+      if (!racer?.ui?.lr || racer.ui.lr.disabled) continue;
+      racer.ui.lr.value = String(values.lr ?? "");
+      if (racer.ui.mom && values.momentum !== null && values.momentum !== undefined) racer.ui.mom.value = String(values.momentum);
+      this.syncSliders(racer);
+      this.requestWhatif(racer, { final: true });
+    }
+    this.save();
+  }
+
+  /** Draw the loss chart at its card's width (labels keep their size at any window width). */
+  fitLossChart() {
+    if (!this.loss || !this.lossCard) return;
+    const style = getComputedStyle(this.lossCard);
+    const inner = this.lossCard.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (inner > 0 && Math.abs(inner - this.loss.width) > 2) this.loss.resize(inner);
   }
 
   updateMaxStep() {
@@ -283,94 +379,312 @@ class RacePage {
     if (this.step > this.maxStep) this.setStep(this.maxStep);
   }
 
+  // -- racers and what-if ------------------------------------------------------------------
   legendRow(racer) {
     const swatch = el("span", { class: "race-swatch" + (racer.dash ? " race-swatch-dashed" : "") });
     swatch.style.background = racer.color;
     if (racer.dash) swatch.style.borderColor = racer.color;
     const toggle = el("input", { type: "checkbox", class: "racer-toggle", checked: racer.visible, disabled: !racer.track,
-      "aria-label": `show ${racer.title}`,
+      "aria-label": t("race.racers.show", { name: racer.title }),
       onchange: () => this.setVisible(racer, toggle.checked) });
     const hyper = racer.hyperparameters || {};
     const canWhatif = Boolean(racer.rerunnable && racer.track);
-    const off = racer.rerunnable ? "" : racer.whatif_reason || "what-if is not available for this racer";
-    const lr = el("input", { type: "number", class: "whatif-lr", step: "any", min: "0", value: shown(hyper.learning_rate),
-      disabled: !canWhatif || typeof hyper.learning_rate !== "number", "aria-label": `${racer.title} learning rate`,
-      title: off || "learning rate (what-if)" });
+    const hasLr = typeof hyper.learning_rate === "number" && hyper.learning_rate > 0;
     const hasMomentum = typeof hyper.momentum === "number";
+    // why the inputs are off: the server's reason, else no learning rate in the logs
+    let off = "";
+    if (!racer.rerunnable) off = sentence(racer.whatif_reason || t("race.whatif.unavailable"));
+    else if (!racer.track) off = t("race.whatif.noPath");
+    else if (!hasLr) off = t("race.whatif.noLr");
+    const lrOn = canWhatif && hasLr;
+    const lr = el("input", { type: "text", inputmode: "decimal", class: "whatif-lr whatif-value", value: shown(hyper.learning_rate),
+      disabled: !lrOn, "aria-label": t("race.whatif.lrLabel", { name: racer.title }), title: off || t("race.whatif.lrTitle"),
+      spellcheck: "false", autocomplete: "off" });
+    const [lo, hi] = lrSliderRange(hyper.learning_rate);
+    const lrSlider = el("input", { type: "range", class: "whatif-lr-slider whatif-slider", min: lo, max: hi, step: 0.01,
+      value: hasLr ? Math.log10(hyper.learning_rate) : (lo + hi) / 2, disabled: !lrOn,
+      "aria-label": t("race.whatif.lrSlider", { name: racer.title }), title: off || t("race.whatif.lrSliderTitle") });
+    const momOn = canWhatif && hasMomentum;
     const mom = hasMomentum
-      ? el("input", { type: "number", class: "whatif-momentum", step: "any", min: "0", max: "0.999", value: shown(hyper.momentum),
-        disabled: !canWhatif, "aria-label": `${racer.title} momentum`, title: off || "momentum (what-if)" })
-      : el("span", { class: "race-muted", text: "—" });
-    const reset = el("button", { type: "button", class: "race-button whatif-reset", text: "reset", hidden: true,
-      title: "back to the logged path", onclick: () => this.resetWhatif(racer) });
+      ? el("input", { type: "text", inputmode: "decimal", class: "whatif-momentum whatif-value", value: shown(hyper.momentum),
+        disabled: !momOn, "aria-label": t("race.whatif.momentumLabel", { name: racer.title }), title: off || t("race.whatif.momentumTitle"),
+        spellcheck: "false", autocomplete: "off" })
+      : null;
+    const momSlider = hasMomentum
+      ? el("input", { type: "range", class: "whatif-momentum-slider whatif-slider", min: 0, max: MOMENTUM_RANGE[1], step: 0.001,
+        value: hyper.momentum, disabled: !momOn, "aria-label": t("race.whatif.momentumSlider", { name: racer.title }),
+        title: off || t("race.whatif.momentumTitle") })
+      : null;
+    const reset = el("button", { type: "button", class: "race-button whatif-reset", text: t("race.whatif.reset"), hidden: true,
+      title: t("race.whatif.resetTitle"), onclick: () => this.resetWhatif(racer) });
     const status = el("span", { class: "race-row-status" });
-    const note = el("div", { class: "whatif-note", hidden: true });
-    // A racer the others' what-if cannot cover (not a Keras optimizer): its logged
-    // hyper-parameters as written, and why its inputs are off (the caption covers a race
-    // where no racer can be re-run).
+    const note = el("div", { class: "whatif-note", role: "status", hidden: true });
+    // A racer the what-if cannot re-run while others can: its logged hyper-parameters as
+    // written, and why its inputs are off (the caption covers a race where none can).
     const offNote = off && this.race.whatif
       ? el("div", { class: "whatif-off", text: `${hyperText(hyper)} · ${off}`, title: off })
       : null;
-    const now = () => {
-      clearTimeout(racer.ui.timer);
-      this.runWhatif(racer);
-    };
-    for (const input of [lr, mom]) {
-      if (input.tagName !== "INPUT") continue;
-      input.addEventListener("input", () => {
-        clearTimeout(racer.ui.timer);
-        racer.ui.timer = setTimeout(now, WHATIF_DELAY_MS);
-      });
-      input.addEventListener("change", now);
-    }
     const chips = [];
     if (racer.tuning) {
-      const t = racer.tuning;
-      chips.push(el("span", { class: "race-chip race-chip-tuned", text: "tuned",
-        title: `best of ${t.budget ?? "?"} trials (${t.method || "tuned"}); objective: ${t.objective || "?"}` }));
-      const edge = Array.isArray(t.at_edge) ? t.at_edge.join(", ") : t.at_edge ? String(t.at_edge) : "";
+      const tu = racer.tuning;
+      chips.push(el("span", { class: "race-chip race-chip-tuned", text: t("race.racers.tuned"),
+        title: t("race.racers.tunedTitle", { budget: tu.budget ?? "?", method: tu.method || t("race.racers.tuned"), objective: tu.objective || "?" }) }));
+      const edge = Array.isArray(tu.at_edge) ? tu.at_edge.join(", ") : tu.at_edge ? String(tu.at_edge) : "";
       if (edge) {
-        chips.push(el("span", { class: "race-chip race-chip-edge", text: "at edge",
-          title: `the best value sits at the edge of the search space (${edge}): widen it` }));
+        chips.push(el("span", { class: "race-chip race-chip-edge", text: t("race.racers.atEdge"),
+          title: t("race.racers.atEdgeTitle", { edge }) }));
       }
     }
     const name = el("label", { class: "race-legend-name" }, toggle, swatch,
       el("span", { class: "race-name", text: racer.title, title: racer.title }), ...chips);
-    const row = el("tr", { class: "legend-row", "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id },
-      el("td", { class: "text" }, name, offNote, note),
-      el("td", {}, lr),
-      el("td", {}, mom),
-      el("td", { class: "text" }, status, reset));
-    if (canWhatif) {
-      // Tracing the optimizer's program costs a second or more on first use: start it as
-      // soon as the user heads for this racer's inputs.
-      row.addEventListener("focusin", () => this.warmup(racer));
-      row.addEventListener("pointerenter", () => this.warmup(racer));
-    }
-    racer.ui = { row, toggle, lr, mom: hasMomentum ? mom : null, reset, status, note };
+    const field = (label, slider, input, disabledWhy) => el("label", { class: `whatif-field${input?.disabled ? " whatif-disabled" : ""}`,
+      title: disabledWhy || null }, el("span", { class: "whatif-label", text: label }), slider, input);
+    const fields = el("div", { class: "whatif-fields" },
+      field(t("race.whatif.lr"), lrSlider, lr, lrOn ? "" : off),
+      hasMomentum ? field(t("race.whatif.momentum"), momSlider, mom, momOn ? "" : off) : null);
+    const row = el("div", { class: "legend-row", role: "listitem", "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id },
+      el("div", { class: "legend-line" }, name, el("span", { class: "legend-end" }, status, reset)),
+      fields, offNote, note);
+    racer.ui = { row, toggle, lr, mom, lrSlider, momSlider, reset, status, note };
+    if (lrOn || momOn) this.wireWhatif(racer);
     this.showStatus(racer);
     return row;
   }
 
-  warmup(racer) {
-    if (racer.warming) return;
-    racer.warming = true;
-    getJSON("whatif", { race: this.race.race, racer: racer.id, warmup: 1 }).catch(() => {
-      racer.warming = false; // try again on the next visit
+  /** Sliders redraw while dragged; a typed value is sent when typing pauses, or on Enter. */
+  wireWhatif(racer) {
+    const { lr, mom, lrSlider, momSlider } = racer.ui;
+    lrSlider.addEventListener("input", () => {
+      lr.value = shown(10 ** Number(lrSlider.value));
+      this.requestWhatif(racer);
     });
+    momSlider?.addEventListener("input", () => {
+      mom.value = shown(Number(momSlider.value));
+      this.requestWhatif(racer);
+    });
+    for (const slider of [lrSlider, momSlider]) slider?.addEventListener("change", () => this.requestWhatif(racer, { final: true }));
+    for (const input of [lr, mom]) {
+      if (!input) continue;
+      input.addEventListener("input", () => {
+        clearTimeout(racer.typing);
+        racer.typing = setTimeout(() => {
+          this.syncSliders(racer);
+          this.requestWhatif(racer, { final: true });
+        }, TYPING_DELAY_MS);
+      });
+      input.addEventListener("change", () => {
+        clearTimeout(racer.typing);
+        this.syncSliders(racer);
+        this.requestWhatif(racer, { final: true });
+      });
+    }
+    // No server warm-up route (an older server): trace this racer when the pointer heads for it.
+    const fallback = () => {
+      if (this.warmed === this.race.race || racer.warming) return;
+      racer.warming = true;
+      getJSON("whatif", { race: this.race.race, racer: racer.id, warmup: 1 }).catch(() => (racer.warming = false));
+    };
+    racer.ui.row.addEventListener("focusin", fallback);
+    racer.ui.row.addEventListener("pointerenter", fallback);
+  }
+
+  /** Move the sliders to the typed values (when they are valid numbers). */
+  syncSliders(racer) {
+    const { lr, mom, lrSlider, momSlider } = racer.ui;
+    const v = Number(lr.value.trim());
+    if (lr.value.trim() && v > 0 && Number.isFinite(v)) {
+      const k = Math.log10(v);
+      if (k < Number(lrSlider.min) || k > Number(lrSlider.max)) {
+        // a typed value outside the slider's range widens it (within what the server accepts)
+        lrSlider.min = String(Math.max(Math.log10(LR_RANGE[0]), Math.min(Number(lrSlider.min), Math.floor(k))));
+        lrSlider.max = String(Math.min(Math.log10(LR_RANGE[1]), Math.max(Number(lrSlider.max), Math.ceil(k))));
+      }
+      lrSlider.value = String(k);
+    }
+    if (mom && momSlider) {
+      const m = Number(mom.value.trim());
+      if (mom.value.trim() && Number.isFinite(m)) momSlider.value = String(m);
+    }
+  }
+
+  /** The values typed for a racer: {lr, momentum, params, key} or {error}. */
+  readWhatif(racer) {
+    const { lr, mom } = racer.ui;
+    const parse = (text) => (text.trim() === "" ? NaN : Number(text.trim()));
+    const rate = parse(lr.value);
+    if (!(rate >= LR_RANGE[0] && rate <= LR_RANGE[1])) {
+      return { error: t("race.whatif.badLr", { value: lr.value.trim() || "∅", min: fmt(LR_RANGE[0]), max: fmt(LR_RANGE[1]) }), input: lr };
+    }
+    const params = { race: this.race.race, racer: racer.id, learning_rate: String(rate), points: POINTS };
+    if (mom) {
+      const m = parse(mom.value);
+      if (!(m >= MOMENTUM_RANGE[0] && m <= MOMENTUM_RANGE[1])) {
+        return { error: t("race.whatif.badMomentum", { value: mom.value.trim() || "∅", min: fmt(MOMENTUM_RANGE[0]), max: fmt(MOMENTUM_RANGE[1]) }), input: mom };
+      }
+      params.momentum = String(m);
+    }
+    return { params, key: `${params.learning_rate}|${params.momentum ?? ""}` };
+  }
+
+  /**
+   * Ask for the what-if the inputs show. One request per racer is in flight at a time;
+   * while it runs, newer values replace each other (only the latest is kept: a superseded
+   * value is dropped, never queued), and the latest is sent when the answer is drawn, so
+   * the path follows a dragged slider. A final value (slider released, typed, reset)
+   * aborts an in-flight request for another value (AbortController).
+   */
+  requestWhatif(racer, { final = false } = {}) {
+    if (!this.racers.includes(racer)) return; // the race was reloaded meanwhile
+    racer.inputAt = performance.now();
+    const { lr, mom, note } = racer.ui;
+    for (const input of [lr, mom]) input?.removeAttribute("aria-invalid");
+    const read = this.readWhatif(racer);
+    if (read.error) {
+      // a plain message beside the inputs; the map and leaderboard say the shown path is
+      // not for these values (never a silent contradiction)
+      this.abortWhatif(racer);
+      racer.wanted = null;
+      read.input.setAttribute("aria-invalid", "true");
+      note.hidden = false;
+      note.className = "whatif-note whatif-error";
+      note.textContent = `${read.error} ${racer.whatif ? t("race.whatif.staleShown") : t("race.whatif.staleLogged")}`;
+      this.markStale(racer, true);
+      this.save();
+      return;
+    }
+    if (sameAsLogged(racer, lr.value, mom ? mom.value : null)) {
+      this.resetWhatif(racer, { keepInputs: true });
+      return;
+    }
+    racer.wanted = read;
+    if (racer.inflight && final && racer.inflight.key !== read.key) this.abortWhatif(racer);
+    this.markStale(racer, false); // on its way: the row says "recomputing…" meanwhile
+    this.pumpWhatif(racer);
+    this.save();
+  }
+
+  async pumpWhatif(racer) {
+    const wanted = racer.wanted;
+    if (racer.inflight || !wanted || wanted.key === racer.shownKey) return;
+    const controller = new AbortController();
+    const inflight = { key: wanted.key, controller, inputAt: racer.inputAt };
+    racer.inflight = inflight;
+    const { note, row } = racer.ui;
+    row.classList.add("whatif-busy");
+    if (note.hidden || note.classList.contains("whatif-error")) {
+      note.hidden = false;
+      note.className = "whatif-note";
+      note.textContent = t("race.whatif.computing");
+    }
+    try {
+      const json = await getJSON("whatif", wanted.params, { signal: controller.signal });
+      if (racer.inflight !== inflight || !this.racers.includes(racer)) return;
+      racer.inflight = null;
+      racer.track = prepareTrack(json);
+      racer.whatif = true;
+      racer.shownKey = inflight.key;
+      note.className = "whatif-note";
+      note.textContent = t("race.whatif.shown", { hyper: hyperText(json.hyperparameters) });
+      racer.ui.reset.hidden = false;
+      this.markStale(racer, false, { redraw: false });
+      this.redrawRacer(racer);
+      if (racer.wanted?.key === inflight.key) {
+        this.whatifTimings.push(performance.now() - racer.inputAt);
+        if (this.whatifTimings.length > 200) this.whatifTimings.shift();
+      }
+    } catch (err) {
+      if (racer.inflight !== inflight) return; // aborted or superseded: nothing to say
+      racer.inflight = null;
+      if (err.name === "AbortError") return;
+      racer.wanted = null;
+      note.hidden = false;
+      note.className = "whatif-note whatif-error";
+      note.title = err.message;
+      note.textContent = `${t("race.whatif.failed")} ${racer.whatif ? t("race.whatif.staleShown") : t("race.whatif.staleLogged")}`;
+      this.markStale(racer, true);
+    } finally {
+      if (!racer.inflight) row.classList.remove("whatif-busy");
+    }
+    this.pumpWhatif(racer);
+  }
+
+  abortWhatif(racer) {
+    clearTimeout(racer.typing);
+    if (racer.inflight) {
+      racer.inflight.controller.abort();
+      racer.inflight = null;
+      racer.ui?.row.classList.remove("whatif-busy");
+    }
+  }
+
+  /** Mark (or clear) a racer whose shown path is not for the values in its inputs. */
+  markStale(racer, stale, { redraw = true } = {}) {
+    if (Boolean(racer.stale) === stale) return;
+    racer.stale = stale;
+    racer.ui.row.classList.toggle("whatif-stale", stale);
+    if (redraw) {
+      this.map.updateRacer(racer);
+      this.board.refresh();
+      this.updateBanner();
+    }
+  }
+
+  resetWhatif(racer, { keepInputs = false } = {}) {
+    this.abortWhatif(racer);
+    racer.wanted = null;
+    racer.shownKey = null;
+    racer.track = racer.loggedTrack;
+    racer.whatif = false;
+    racer.stale = false;
+    const hyper = racer.hyperparameters || {};
+    const { ui } = racer;
+    if (!keepInputs) {
+      ui.lr.value = shown(hyper.learning_rate);
+      if (ui.mom) ui.mom.value = shown(hyper.momentum);
+      this.syncSliders(racer);
+    }
+    for (const input of [ui.lr, ui.mom]) input?.removeAttribute("aria-invalid");
+    ui.row.classList.remove("whatif-stale");
+    ui.note.hidden = true;
+    ui.reset.hidden = true;
+    this.redrawRacer(racer);
+    this.save();
+  }
+
+  redrawRacer(racer) {
+    racer.ui.row.classList.toggle("legend-whatif", racer.whatif);
+    this.showStatus(racer);
+    this.map.updateRacer(racer);
+    this.updateMaxStep();
+    this.loss.setRacers(this.drawable(), this.maxStep);
+    this.board.refresh();
+    this.updateBanner();
+    this.setStep(this.step);
+  }
+
+  updateBanner() {
+    const active = this.racers.filter((r) => r.whatif).map((r) => r.title);
+    const stale = this.racers.filter((r) => r.stale).map((r) => r.title);
+    const parts = [];
+    if (active.length) parts.push(t("race.whatif.banner", { count: active.length, names: active.join(", ") }));
+    if (stale.length) parts.push(t("race.whatif.bannerStale", { count: stale.length, names: stale.join(", ") }));
+    this.whatifBanner.hidden = !parts.length;
+    this.whatifBanner.textContent = parts.join(" ");
   }
 
   showStatus(racer) {
     const { status } = racer.ui;
-    const t = racer.track;
+    const tr = racer.track;
     if (racer.error) {
-      status.replaceChildren(el("span", { class: "race-badge race-badge-error", text: "no data", title: racer.error }));
-    } else if (t && t.divergedStep !== null) {
+      status.replaceChildren(el("span", { class: "race-badge race-badge-error", text: t("race.status.noData"), title: racer.error }));
+    } else if (tr && tr.divergedStep !== null) {
       // the path stops here: an escape (surface unbounded below, the lesson's aim) or a divergence
-      const escaped = t.metrics?.outcome === "escaped";
+      const escaped = tr.metrics?.outcome === "escaped";
+      const params = { step: tr.divergedStep };
       status.replaceChildren(el("span", {
         class: escaped ? "race-badge race-badge-escaped escaped-badge" : "race-badge race-badge-diverged diverged-badge",
-        text: `${escaped ? "escaped" : "diverged"} at step ${t.divergedStep}`, title: t.metrics?.reason || "diverged" }));
+        text: escaped ? t("race.status.escaped", params) : t("race.status.diverged", params),
+        title: escaped ? t("race.status.escapedTitle") : t("race.status.divergedTitle") }));
     } else {
       status.replaceChildren();
     }
@@ -379,98 +693,63 @@ class RacePage {
   setVisible(racer, visible) {
     racer.visible = visible;
     this.map.setVisible(racer);
-    this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
+    this.loss.setRacers(this.drawable(), this.maxStep);
     this.board.refresh();
+    this.save();
   }
 
-  async runWhatif(racer) {
-    if (!this.racers.includes(racer)) return; // the race was reloaded meanwhile
-    const { lr, mom, note } = racer.ui;
-    const params = { race: this.race.race, racer: racer.id, learning_rate: lr.value, points: POINTS };
-    if (mom) params.momentum = mom.value;
-    const logged = racer.hyperparameters || {};
-    if (lr.value === shown(logged.learning_rate) && (!mom || mom.value === shown(logged.momentum))) {
-      if (racer.whatif) this.resetWhatif(racer);
-      return;
-    }
-    const key = `${lr.value}|${mom ? mom.value : ""}`;
-    if (key === racer.whatifKey) return; // already shown or on its way (input, then change)
-    racer.whatifKey = key;
-    const ticket = ++racer.request;
-    racer.ui.row.classList.add("whatif-busy");
-    if (note.hidden) {
-      // Only the first time: later, keep the row's height so nothing moves under the mouse.
-      note.hidden = false;
-      note.className = "whatif-note";
-      note.textContent = "recomputing…";
-    }
-    try {
-      const json = await getJSON("whatif", params);
-      if (ticket !== racer.request || !this.racers.includes(racer)) return;
-      racer.track = prepareTrack(json);
-      racer.whatif = true;
-      note.className = "whatif-note";
-      note.textContent = `what-if: ${hyperText(json.hyperparameters)} — not the logged path`;
-      racer.ui.reset.hidden = false;
-      this.redrawRacer(racer);
-    } catch (err) {
-      if (ticket !== racer.request) return;
-      racer.whatifKey = null;
-      note.className = "whatif-note whatif-error";
-      note.textContent = `what-if failed: ${err.message}`;
-    } finally {
-      if (ticket === racer.request) racer.ui.row.classList.remove("whatif-busy");
-    }
+  setTheme(theme) {
+    this.theme = theme;
+    this.map?.setTheme(theme);
   }
 
-  resetWhatif(racer) {
-    racer.request++;
-    racer.whatifKey = null;
-    clearTimeout(racer.ui.timer);
-    racer.track = racer.loggedTrack;
-    racer.whatif = false;
-    const hyper = racer.hyperparameters || {};
-    racer.ui.lr.value = shown(hyper.learning_rate);
-    if (racer.ui.mom) racer.ui.mom.value = shown(hyper.momentum);
-    racer.ui.note.hidden = true;
-    racer.ui.reset.hidden = true;
-    racer.ui.row.classList.remove("whatif-busy");
-    this.redrawRacer(racer);
-  }
-
-  redrawRacer(racer) {
-    racer.ui.row.classList.toggle("legend-whatif", racer.whatif);
-    this.showStatus(racer);
-    this.map.updateRacer(racer);
-    this.updateMaxStep();
-    this.loss.setRacers(this.racers.filter((r) => r.track && r.track.n), this.maxStep);
-    this.board.refresh();
-    const active = this.racers.filter((r) => r.whatif).map((r) => r.title);
-    this.whatifBanner.hidden = !active.length;
-    this.whatifBanner.textContent = active.length
-      ? `What-if active for ${active.join(", ")}: ${active.length === 1 ? "its path is" : "their paths are"} recomputed ` +
-        "by the server and no longer the logged run (the logged path shows dotted). Use reset to go back."
-      : "";
-    this.setStep(this.step);
-  }
-
+  // -- step and play --------------------------------------------------------------------
   setStep(s) {
     const t0 = performance.now();
     this.step = Math.max(0, Math.min(this.maxStep, s));
     const whole = Math.round(this.step);
     this.scrubber.value = String(whole);
-    this.stepLabel.textContent = `step ${whole} / ${this.maxStep}`;
+    this.stepLabel.textContent = t("race.controls.stepOf", { step: fmtInteger(whole), max: fmtInteger(this.maxStep) });
+    this.scrubber.setAttribute("aria-valuetext", this.stepLabel.textContent);
     this.map?.setStep(this.step);
     this.loss?.setStep(this.step);
+    if (!this.playing) this.save();
     return performance.now() - t0;
+  }
+
+  /** Space plays or pauses, arrows step (Shift: 10 steps), Home and End jump; not while typing. */
+  onKey(e) {
+    if (!this.built || e.ctrlKey || e.metaKey || e.altKey) return;
+    const target = e.target;
+    const tag = target?.tagName;
+    if (tag === "SELECT" || tag === "TEXTAREA" || target?.isContentEditable) return;
+    if (tag === "INPUT" && target !== this.scrubber) return; // sliders and text keep their keys
+    if (tag === "BUTTON" && (e.key === " " || e.key === "Enter")) return; // the button's own action
+    const by = e.shiftKey ? 10 : 1;
+    const moves = { ArrowRight: by, ArrowLeft: -by, Home: -Infinity, End: Infinity };
+    if (e.key === " ") {
+      e.preventDefault();
+      this.togglePlay();
+    } else if (e.key in moves && target !== this.scrubber) {
+      e.preventDefault();
+      this.pause();
+      const step = Math.round(this.step) + moves[e.key];
+      this.setStep(Number.isFinite(step) ? step : step > 0 ? this.maxStep : 0);
+    }
+  }
+
+  showPlaying(playing) {
+    this.playButton.textContent = playing ? `❚❚ ${t("race.controls.pause")}` : `▶ ${t("race.controls.play")}`;
+    this.playButton.title = playing ? t("race.controls.pauseTitle") : t("race.controls.playTitle");
+    this.playButton.setAttribute("aria-pressed", String(playing));
+    this.playButton.classList.toggle("playing", playing);
   }
 
   togglePlay() {
     if (this.playing) return this.pause();
     if (this.step >= this.maxStep) this.setStep(0);
     this.playing = true;
-    this.playButton.textContent = "❚❚ Pause";
-    this.playButton.classList.add("playing");
+    this.showPlaying(true);
     let last = performance.now();
     const tick = (now) => {
       if (!this.playing) return;
@@ -486,26 +765,47 @@ class RacePage {
   }
 
   pause() {
+    const was = this.playing;
     this.playing = false;
     cancelAnimationFrame(this.frame);
-    this.playButton.textContent = "▶ Play";
-    this.playButton.classList.remove("playing");
+    this.showPlaying(false);
+    if (was) this.save();
   }
+}
+
+/** Whether typed values are the logged hyper-parameters (shown to 4 significant digits). */
+function sameAsLogged(racer, lr, momentum) {
+  const logged = racer.hyperparameters || {};
+  const same = (text, value) => text.trim() === shown(value) || Number(text.trim()) === value;
+  return same(lr, logged.learning_rate) && (momentum === null || same(momentum, logged.momentum));
+}
+
+/** log10 range of a learning-rate slider: 3 decades below the logged value, 2 above. */
+function lrSliderRange(lr) {
+  const [lo, hi] = LR_RANGE.map(Math.log10);
+  if (!(lr > 0)) return [-4, 0];
+  const k = Math.log10(lr);
+  return [Math.max(lo, Math.floor(k) - 3), Math.min(hi, Math.ceil(k) + 2)];
 }
 
 /** A server's reason ("what-if needs ...") as a sentence of the page. */
 function sentence(text) {
-  return text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
+  return text.charAt(0).toUpperCase() + text.slice(1) + (/[.。]$/.test(text) ? "" : ".");
 }
 
-/** A hyper-parameter as an input shows it (4 significant digits). */
+/** A hyper-parameter as an input shows it (4 significant digits; a plain number the
+ * server and the input both read back). */
 function shown(v) {
   return typeof v === "number" ? String(Number(v.toPrecision(4))) : "";
 }
 
-function basisLabels(basis) {
-  if (Array.isArray(basis?.axes) && basis.axes.length === 2) return basis.axes.map(String);
-  return ["direction 1", "direction 2"];
+/** The map's axis names: the surface's own parameters (`axes`, e.g. k and b), else x and y. */
+function axisLabels(race) {
+  const named = (a) => Array.isArray(a) && a.length === 2 && a.every((s) => typeof s === "string" && s);
+  if (named(race.axes)) return race.axes;
+  if (named(race.basis?.axes)) return race.basis.axes;
+  if (race.basis) return [t("race.map.direction1"), t("race.map.direction2")];
+  return ["x", "y"];
 }
 
 /** A bare map description when a race has no surface summary: window from the data. */
@@ -513,11 +813,11 @@ function fallbackSurface(race, racers) {
   let window = race.window;
   if (!window) {
     let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-    for (const { track: t } of racers) {
-      for (let i = 0; i <= t.end; i++) {
-        if (!Number.isFinite(t.x[i]) || !Number.isFinite(t.y[i])) continue;
-        x0 = Math.min(x0, t.x[i]); x1 = Math.max(x1, t.x[i]);
-        y0 = Math.min(y0, t.y[i]); y1 = Math.max(y1, t.y[i]);
+    for (const { track: tr } of racers) {
+      for (let i = 0; i <= tr.end; i++) {
+        if (!Number.isFinite(tr.x[i]) || !Number.isFinite(tr.y[i])) continue;
+        x0 = Math.min(x0, tr.x[i]); x1 = Math.max(x1, tr.x[i]);
+        y0 = Math.min(y0, tr.y[i]); y1 = Math.max(y1, tr.y[i]);
       }
     }
     const px = (x1 - x0) * 0.1 || 1;
@@ -526,4 +826,3 @@ function fallbackSurface(race, racers) {
   }
   return { window, contours: [], levels: [], minima: race.minima || [], start: race.start, grid: null, scale: "linear", zmin: 0, zmax: 1 };
 }
-

@@ -1,19 +1,33 @@
 // The leaderboard: one row per racer with the race metrics, ranked by arrival (as the
-// /leaderboard route and `summaries.race.metrics.ranks`); click a header to sort.
+// /leaderboard route and `summaries.race.metrics.ranks`); click a header (a button, so the
+// keyboard reaches it too) to sort.
 import { el } from "../common/dom.js";
+import { fmtInteger, t } from "../common/i18n.js";
 import { fmt } from "./scale.js";
 
+// Column labels and tooltips come from the tables: race.board.<key> and race.board.<key>Title.
 const COLUMNS = [
-  { key: "rank", label: "#", title: "rank by arrival: settled step, then first step within tolerance, then final loss; ties share a rank, racers that never arrived come after" },
-  { key: "optimizer", label: "optimizer", title: "optimizer (run)", text: true },
-  { key: "hyper", label: "hyper-parameters", title: "learning rate and the others", text: true },
-  { key: "final_loss", label: "final loss", title: "loss at the last step" },
-  { key: "best_loss", label: "best loss", title: "lowest loss reached" },
-  { key: "distance_to_minimum", label: "distance to min", title: "distance from the final position to the nearest known minimum" },
-  { key: "first_entry_step", label: "first within tol.", title: "first step within tolerance of a minimum" },
-  { key: "settled_step", label: "settled", title: "step from which the racer stays within tolerance" },
-  { key: "status", label: "status", title: "what happened: arrived, not arrived in N steps, escaped (left the window of a surface unbounded below) or diverged (NaN, Inf or leaving the window)", text: true },
+  { key: "rank" },
+  { key: "optimizer", text: true },
+  { key: "hyper", text: true },
+  { key: "final_loss" },
+  { key: "best_loss" },
+  { key: "distance_to_minimum" },
+  { key: "first_entry_step" },
+  { key: "settled_step" },
+  { key: "status", text: true },
 ];
+const LABELS = () => ({
+  rank: [t("race.board.rank"), t("race.board.rankTitle")],
+  optimizer: [t("race.board.optimizer"), t("race.board.optimizerTitle")],
+  hyper: [t("race.board.hyper"), t("race.board.hyperTitle")],
+  final_loss: [t("race.board.finalLoss"), t("race.board.finalLossTitle")],
+  best_loss: [t("race.board.bestLoss"), t("race.board.bestLossTitle")],
+  distance_to_minimum: [t("race.board.distance"), t("race.board.distanceTitle")],
+  first_entry_step: [t("race.board.firstEntry"), t("race.board.firstEntryTitle")],
+  settled_step: [t("race.board.settled"), t("race.board.settledTitle")],
+  status: [t("race.board.status"), t("race.board.statusTitle")],
+});
 
 /** Text of a hyper-parameter dict, learning rate first. */
 export function hyperText(hyper) {
@@ -36,6 +50,11 @@ function compareKeys(a, b) {
   return 0;
 }
 
+/** A number for a data attribute (tests and tools read the raw value); "" when unknown. */
+function num(v) {
+  return typeof v === "number" && Number.isFinite(v) ? String(v) : "";
+}
+
 /** Ranks (1, 2, ...) of racers by arrival; ties share the best rank; null without metrics. */
 export function rankRacers(racers) {
   const keys = racers.map((r) => {
@@ -50,21 +69,21 @@ const OUTCOME_ORDER = { arrived: 0, escaped: 1, not_arrived: 2, diverged: 3 };
 
 /** A racer's outcome in the lesson's terms: {outcome, text, cls, title}; null while unknown. */
 export function outcomeOf(racer) {
-  if (racer.error) return { outcome: "error", text: "no data", cls: "race-badge-error", title: racer.error };
+  if (racer.error) return { outcome: "error", text: t("race.status.noData"), cls: "race-badge-error", title: racer.error };
   const m = metricsOf(racer);
   switch (m.outcome) {
     case "arrived":
-      return { outcome: "arrived", text: `arrived at step ${m.settled_step}`, cls: "race-badge-ok",
-        title: "settled within the tolerance from this step to its last" };
+      return { outcome: "arrived", text: t("race.status.arrived", { step: m.settled_step }), cls: "race-badge-ok",
+        title: t("race.status.arrivedTitle") };
     case "escaped":
-      return { outcome: "escaped", text: `escaped at step ${m.escaped_step}`, cls: "race-badge-escaped escaped-badge",
-        title: "left the window of a surface with no lower bound: escaping is the lesson's aim, not a divergence" };
+      return { outcome: "escaped", text: t("race.status.escaped", { step: m.escaped_step }), cls: "race-badge-escaped escaped-badge",
+        title: t("race.status.escapedTitle") };
     case "diverged":
-      return { outcome: "diverged", text: `diverged at step ${m.diverged_step ?? "?"}`, cls: "race-badge-diverged",
-        title: m.reason === "left window" ? "left the window (the surface is bounded below)" : `the loss or position became ${m.reason === "nan" ? "NaN" : "infinite"}` };
+      return { outcome: "diverged", text: t("race.status.diverged", { step: m.diverged_step ?? "?" }), cls: "race-badge-diverged",
+        title: m.reason === "left window" ? t("race.status.leftWindow") : m.reason === "nan" ? t("race.status.nan") : t("race.status.infinite") };
     case "not_arrived":
-      return { outcome: "not_arrived", text: `not arrived in ${m.steps} steps`, cls: "race-badge-none",
-        title: "raced every step without settling within the tolerance" };
+      return { outcome: "not_arrived", text: t("race.status.notArrived", { count: m.steps, steps: m.steps }), cls: "race-badge-none",
+        title: t("race.status.notArrivedTitle") };
     default:
       return null;
   }
@@ -81,9 +100,12 @@ function hyperOf(racer) {
 }
 
 export class Leaderboard {
-  constructor() {
-    this.sortKey = "rank"; // arrival first, as the route orders the rows
-    this.ascending = true;
+  /** `sort`: {key, ascending} to start with (a reload keeps the order); `onSort(key, ascending)`. */
+  constructor({ sort = null, onSort = null } = {}) {
+    const known = COLUMNS.some((c) => c.key === sort?.key);
+    this.sortKey = known ? sort.key : "rank"; // arrival first, as the route orders the rows
+    this.ascending = known ? sort.ascending !== false : true;
+    this.onSort = onSort;
     this.racers = [];
     this.head = el("thead");
     this.body = el("tbody");
@@ -98,13 +120,10 @@ export class Leaderboard {
     this.racers = racers;
     const kind = racers.map((r) => r.metrics?.tolerance_kind).find(Boolean);
     const tol = fmt(tolerance);
-    let arrival = `within ${tol} of a known minimum counts as arrived`;
-    if (tolerance === null || tolerance === undefined) arrival = "arrival is not measured (no tolerance known)";
-    else if (kind === "loss") arrival = `a loss at or below ${tol} counts as arrived (no known minimum on this surface)`;
-    this.note.textContent =
-      `Steps count from 0; ${arrival}. # ranks by arrival (settled, then first within tolerance, then final loss; ties share a rank). ` +
-      "Escaped = left the map of a surface with no lower bound (the aim there); diverged = NaN, Inf or far outside the map. " +
-      "Click a column header to sort; what-if rows show a recomputed path, not the logged run.";
+    let arrival = t("race.board.arrivalDistance", { tol });
+    if (tolerance === null || tolerance === undefined) arrival = t("race.board.arrivalNone");
+    else if (kind === "loss") arrival = t("race.board.arrivalLoss", { tol });
+    this.note.textContent = t("race.board.note", { arrival });
     this.refresh();
   }
 
@@ -134,12 +153,13 @@ export class Leaderboard {
   }
 
   _drawHead() {
+    const labels = LABELS();
     this.head.replaceChildren(
-      el("tr", {}, COLUMNS.map((c) =>
-        el("th", {
-          "data-key": c.key,
-          title: `${c.title} — click to sort`,
-          class: c.text ? "text" : null,
+      el("tr", {}, COLUMNS.map((c) => {
+        const [label, title] = labels[c.key];
+        // a button in each header: reachable with Tab, sorted with Enter or Space
+        const button = el("button", {
+          type: "button", class: "race-sort", title: t("race.board.sortTitle", { what: title }),
           onclick: () => {
             if (this.sortKey === c.key) this.ascending = !this.ascending;
             else {
@@ -147,8 +167,11 @@ export class Leaderboard {
               this.ascending = true;
             }
             this.refresh();
+            if (this.onSort) this.onSort(this.sortKey, this.ascending);
           },
-        }, c.label, el("span", { class: "sort-arrow" })))),
+        }, label, el("span", { class: "sort-arrow", "aria-hidden": "true" }));
+        return el("th", { "data-key": c.key, scope: "col", class: c.text ? "text" : null }, button);
+      })),
     );
   }
 
@@ -176,18 +199,19 @@ export class Leaderboard {
     const o = outcomeOf(racer);
     const status = o ? el("span", { class: `race-badge ${o.cls}`, text: o.text, title: o.title, "data-outcome": o.outcome }) : null;
     const cells = [
-      el("td", { class: "num lb-rank", text: rank === null ? "–" : String(rank) }),
+      el("td", { class: "num lb-rank", "data-value": rank ?? "", text: rank === null ? t("common.none") : fmtInteger(rank) }),
       el("td", { class: "text" }, swatch, el("span", { class: "race-name", text: racer.title, title: racer.title }),
-        racer.whatif ? el("span", { class: "race-chip", text: "what-if" }) : null),
+        racer.whatif ? el("span", { class: "race-chip", text: t("race.whatif.chip") }) : null,
+        racer.stale ? el("span", { class: "race-chip race-chip-stale", text: t("race.whatif.staleChip"), title: t("race.whatif.staleTitle") }) : null),
       el("td", { class: "text hyper" }, el("div", { class: "race-clamp", text: hyper, title: hyper })),
       ...["final_loss", "best_loss", "distance_to_minimum"].map((k) =>
-        el("td", { class: "num", "data-key": k, text: fmt(m[k], 4) })),
+        el("td", { class: "num", "data-key": k, "data-value": num(m[k]), text: fmt(m[k], 4) })),
       ...["first_entry_step", "settled_step"].map((k) =>
-        el("td", { class: "num", "data-key": k, text: m[k] === null || m[k] === undefined ? "–" : String(m[k]) })),
+        el("td", { class: "num", "data-key": k, "data-value": num(m[k]), text: typeof m[k] === "number" ? fmtInteger(m[k]) : t("common.none") })),
       el("td", { class: "text" }, status),
     ];
     return el("tr", {
-      class: `lb-row${racer.visible ? "" : " lb-hidden"}${racer.whatif ? " lb-whatif" : ""}`,
+      class: `lb-row${racer.visible ? "" : " lb-hidden"}${racer.whatif ? " lb-whatif" : ""}${racer.stale ? " lb-stale" : ""}`,
       "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id,
     }, cells);
   }

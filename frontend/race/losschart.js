@@ -1,6 +1,8 @@
 // Loss against step for every racer, on a log axis (symlog when a loss is <= 0), with a
-// cursor that follows the scrubber; clicking or dragging on the chart seeks.
+// cursor that follows the scrubber; clicking or dragging on the chart seeks. The chart is
+// drawn at its real width in CSS pixels (never scaled down), so its labels stay readable.
 import { el, svg } from "../common/dom.js";
+import { t } from "../common/i18n.js";
 import { fmt, linear, lossAxis } from "./scale.js";
 import { indexAt } from "./track.js";
 
@@ -20,8 +22,8 @@ export class LossChart {
       height,
       viewBox: `0 0 ${width} ${height}`,
     });
-    const clip = svg("clipPath", { id: "race-loss-clip" },
-      svg("rect", { x: M.left, y: M.top - 2, width: width - M.left - M.right, height: height - M.top - M.bottom + 4 }));
+    this.clipRect = svg("rect", { x: M.left, y: M.top - 2, width: width - M.left - M.right, height: height - M.top - M.bottom + 4 });
+    const clip = svg("clipPath", { id: "race-loss-clip" }, this.clipRect);
     this.gAxes = svg("g", { class: "race-axes" });
     this.gLines = svg("g", { class: "race-loss-lines", "clip-path": "url(#race-loss-clip)" });
     this.gDots = svg("g", { class: "race-loss-dots" });
@@ -61,6 +63,17 @@ export class LossChart {
     });
   }
 
+  /** Draw at another width (CSS pixels): the card's width, so nothing is scaled down. */
+  resize(width) {
+    this.width = Math.max(320, Math.round(width));
+    for (const node of [this.svg, this.overlay]) {
+      node.setAttribute("width", this.width);
+      node.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
+    }
+    this.clipRect.setAttribute("width", this.width - M.left - M.right);
+    if (this.maxStep) this.setRacers(this.racers, this.maxStep);
+  }
+
   /** (Re)build axes and lines for the racers (all of them, visible or not). */
   setRacers(racers, maxStep) {
     this.racers = racers;
@@ -69,10 +82,10 @@ export class LossChart {
     const values = [];
     for (const r of racers) {
       if (!r.visible) continue;
-      const t = r.track;
+      const tk = r.track;
       // The divergence row itself (often astronomically large) would squash the others.
-      const last = t.divergedIndex === null ? t.end : Math.min(t.end, t.divergedIndex - 1);
-      for (let i = 0; i <= last; i++) values.push(t.loss[i]);
+      const last = tk.divergedIndex === null ? tk.end : Math.min(tk.end, tk.divergedIndex - 1);
+      for (let i = 0; i <= last; i++) values.push(tk.loss[i]);
     }
     this.axis = lossAxis(values, [this.height - M.bottom, M.top]);
     this._drawAxes();
@@ -95,11 +108,8 @@ export class LossChart {
     }
     this.note.textContent =
       this.axis.kind === "symlog"
-        ? `Loss on a symlog axis: some losses are ≤ 0 (e.g. a saddle), so the axis is ` +
-          `sign(loss)·log10(1 + |loss|/${fmt(this.axis.c)}), linear within ±${fmt(this.axis.c)}.`
-        : "Loss on a log axis" +
-          (this.axis.zeros ? " (losses of exactly 0 are drawn on the bottom edge)" : "") +
-          ". × marks where a racer diverged or escaped.";
+        ? t("race.loss.symlogNote", { c: fmt(this.axis.c) })
+        : (this.axis.zeros ? t("race.loss.logNoteZeros") : t("race.loss.logNote"));
     if (this.step !== undefined) this.setStep(this.step);
   }
 
@@ -112,32 +122,33 @@ export class LossChart {
   _drawRacer(r) {
     const view = this.paths.get(r.id);
     if (!view) return;
-    const t = r.track;
+    const tk = r.track;
     const f = this.axis.f;
     let d = "";
     let pen = false;
-    for (let i = 0; i <= t.end && i < t.n; i++) {
-      const y = f(t.loss[i]);
+    for (let i = 0; i <= tk.end && i < tk.n; i++) {
+      const y = f(tk.loss[i]);
       if (!Number.isFinite(y)) {
         pen = false;
         continue;
       }
-      d += `${pen ? "L" : "M"}${this.sx(t.step[i]).toFixed(1)} ${y.toFixed(1)}`;
+      d += `${pen ? "L" : "M"}${this.sx(tk.step[i]).toFixed(1)} ${y.toFixed(1)}`;
       pen = true;
     }
     view.path.setAttribute("d", d || "M0 0");
     const vis = r.visible ? "visible" : "hidden";
     view.path.setAttribute("visibility", vis);
     view.dot.setAttribute("visibility", vis);
-    view.path.classList.toggle("race-whatif", r.track.whatif);
-    if (t.divergedIndex !== null) {
-      const x = this.sx(t.divergedStep);
-      let y = f(t.loss[t.exit]);
+    view.path.classList.toggle("race-whatif", tk.whatif);
+    if (tk.divergedIndex !== null) {
+      const x = this.sx(tk.divergedStep);
+      let y = f(tk.loss[tk.exit]);
       if (!Number.isFinite(y)) y = M.top;
       const top = Math.min(Math.max(y, M.top), this.height - M.bottom);
       view.cross.setAttribute("d", `M${x - 5} ${top - 5}L${x + 5} ${top + 5}M${x - 5} ${top + 5}L${x + 5} ${top - 5}`);
-      view.cross.setAttribute("visibility", vis);
+      view.cross.dataset.step = String(tk.divergedStep);
     } else {
+      delete view.cross.dataset.step;
       view.cross.setAttribute("visibility", "hidden");
     }
   }
@@ -151,13 +162,17 @@ export class LossChart {
     this.cursor.setAttribute("x2", x);
     for (const r of this.racers) {
       const view = this.paths.get(r.id);
-      if (!view || !r.visible) continue;
-      const t = r.track;
-      const i = indexAt(t, s);
-      const gone = t.divergedIndex !== null && i >= t.divergedIndex;
-      const y = this.axis.f(t.loss[gone ? t.exit : i]);
+      if (!view) continue;
+      // a divergence or escape mark appears once the step reaches it
+      const reached = r.visible && view.cross.dataset.step !== undefined && s >= Number(view.cross.dataset.step);
+      view.cross.setAttribute("visibility", reached ? "visible" : "hidden");
+      if (!r.visible) continue;
+      const tk = r.track;
+      const i = indexAt(tk, s);
+      const gone = tk.divergedIndex !== null && i >= tk.divergedIndex;
+      const y = this.axis.f(tk.loss[gone ? tk.exit : i]);
       if (Number.isFinite(y)) {
-        const at = gone ? t.divergedStep : Math.min(s, t.lastStep);
+        const at = gone ? tk.divergedStep : Math.min(s, tk.lastStep);
         view.dot.setAttribute("cx", this.sx(at).toFixed(1));
         view.dot.setAttribute("cy", y.toFixed(1));
       }
@@ -180,17 +195,17 @@ export class LossChart {
     const rows = [];
     for (const r of this.racers) {
       if (!r.visible) continue;
-      const t = r.track;
-      const i = indexAt(t, s);
-      const diverged = t.divergedIndex !== null && s >= t.divergedStep;
+      const tk = r.track;
+      const i = indexAt(tk, s);
+      const diverged = tk.divergedIndex !== null && s >= tk.divergedStep;
       const row = el("div", { class: "race-tooltip-row" },
         el("span", { class: "race-swatch" }),
         el("span", { class: "race-tooltip-name", text: r.title }),
-        el("span", { class: "race-tooltip-value", text: diverged ? (t.metrics?.outcome === "escaped" ? "escaped" : "diverged") : fmt(t.loss[i], 4) }));
+        el("span", { class: "race-tooltip-value", text: diverged ? (tk.metrics?.outcome === "escaped" ? t("race.loss.escaped") : t("race.loss.diverged")) : fmt(tk.loss[i], 4) }));
       row.firstChild.style.background = r.color;
       rows.push(row);
     }
-    this.tooltip.replaceChildren(el("div", { class: "race-tooltip-title", text: `step ${s}` }), ...rows);
+    this.tooltip.replaceChildren(el("div", { class: "race-tooltip-title", text: t("race.loss.tipStep", { step: s }) }), ...rows);
     this.tooltip.hidden = false;
     this.tooltip.style.left = `${x + 12 > this.width - 190 ? x - 190 : x + 12}px`;
     this.tooltip.style.top = `${M.top}px`;
@@ -211,11 +226,11 @@ export class LossChart {
       g.push(svg("line", { class: "race-gridline", x1: left, x2: right, y1: y, y2: y }));
       g.push(svg("text", { class: "race-tick-label", x: left - 6, y: y + 4, "text-anchor": "end", text: fmt(v) }));
     }
-    g.push(svg("text", { class: "race-axis-label", x: (left + right) / 2, y: this.height - 4, "text-anchor": "middle", text: "step" }));
+    g.push(svg("text", { class: "race-axis-label", x: (left + right) / 2, y: this.height - 4, "text-anchor": "middle", text: t("race.loss.step") }));
     g.push(svg("text", {
       class: "race-axis-label", x: 12, y: (top + bottom) / 2, "text-anchor": "middle",
       transform: `rotate(-90 12 ${(top + bottom) / 2})`,
-      text: this.axis.kind === "symlog" ? "loss (symlog)" : "loss (log)",
+      text: this.axis.kind === "symlog" ? t("race.loss.axisSymlog") : t("race.loss.axisLog"),
     }));
     this.gAxes.replaceChildren(...g);
   }

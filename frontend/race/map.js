@@ -3,190 +3,262 @@
 // and the markers (a small SVG on its own compositing layer). Playing the race repaints
 // only those two light layers: repainting the static SVG (12 x 1,500-point paths plus
 // contours) would cost about 100 ms a frame in software rendering.
+//
+// The map can be explored: the wheel (or a trackpad / touch pinch) zooms around the pointer,
+// dragging pans, and the buttons zoom, fit the view to the paths or show the whole surface.
+// A zoom or pan re-projects everything once (the view is a window in data units).
 import { el, svg } from "../common/dom.js";
-import { fadedCividis } from "../common/colors.js";
+import { t } from "../common/i18n.js";
+import { cividis } from "../common/colors.js";
 import { fmt, linear } from "./scale.js";
 import { locate } from "./track.js";
 
-const PLOT = 500;
-const M = { left: 48, right: 14, top: 14, bottom: 40 };
 const HOVER_RADIUS = 14;
+const BAR = 12; // colour bar width (px)
+const MIN_SPAN = 1e-9; // the smallest view, as a fraction of the surface's window
+const MAX_SPAN = 20; // the largest, as a multiple of it
 
 export class ContourMap {
-  constructor({ onSeek } = {}) {
+  /** `size`: the plot's side in px; `onSeek(step)` on a click; `onView(window)` after a zoom or pan. */
+  constructor({ onSeek, onView, size = 500 } = {}) {
     this.onSeek = onSeek;
-    this.width = PLOT + M.left + M.right;
-    this.height = PLOT + M.top + M.bottom;
+    this.onView = onView;
+    this.plot = size;
+    this.M = { left: 52, right: 86, top: 12, bottom: 42 };
+    const { M } = this;
+    this.width = size + M.left + M.right;
+    this.height = size + M.top + M.bottom;
     this.racers = [];
     this.views = new Map();
-    this.canvas = el("canvas", { class: "race-map-canvas", width: PLOT, height: PLOT });
-    this.canvas.style.left = `${M.left}px`;
-    this.canvas.style.top = `${M.top}px`;
+    this.canvas = el("canvas", { class: "race-map-canvas", width: size, height: size });
+    this.canvas.style.cssText = `left:${M.left}px;top:${M.top}px;width:${size}px;height:${size}px`;
     this.svg = svg("svg", {
-      class: "race-map-svg",
-      id: "race-map-svg",
-      width: this.width,
-      height: this.height,
+      class: "race-map-svg", id: "race-map-svg", width: this.width, height: this.height,
       viewBox: `0 0 ${this.width} ${this.height}`,
     });
-    const clipId = "race-map-clip";
-    this.svg.append(
-      svg("defs", {}, svg("clipPath", { id: clipId },
-        svg("rect", { x: M.left, y: M.top, width: PLOT, height: PLOT }))),
-    );
+    const plotRect = () => svg("rect", { x: M.left, y: M.top, width: size, height: size });
+    this.svg.append(svg("defs", {}, svg("clipPath", { id: "race-map-clip" }, plotRect())));
     this.gAxes = svg("g", { class: "race-axes" });
-    this.gContours = svg("g", { class: "race-contours", "clip-path": `url(#${clipId})` });
-    this.gPaths = svg("g", { class: "race-paths", "clip-path": `url(#${clipId})` });
-    this.gMarks = svg("g", { class: "race-marks" }); // minima, start, divergence crosses
-    this.svg.append(this.gContours, this.gAxes, this.gPaths);
+    this.gBar = svg("g", { class: "race-colorbar", id: "race-colorbar" });
+    this.gContours = svg("g", { class: "race-contours", "clip-path": "url(#race-map-clip)" });
+    this.gPaths = svg("g", { class: "race-paths", "clip-path": "url(#race-map-clip)" });
+    this.svg.append(this.gContours, this.gAxes, this.gBar, this.gPaths);
     // the travelled part of every path, redrawn per frame (device pixels for crispness)
     this.ratio = Math.min(2, window.devicePixelRatio || 1);
-    this.trails = el("canvas", {
-      class: "race-trails", width: PLOT * this.ratio, height: PLOT * this.ratio,
-    });
-    this.trails.style.left = `${M.left}px`;
-    this.trails.style.top = `${M.top}px`;
+    this.trails = el("canvas", { class: "race-trails", width: size * this.ratio, height: size * this.ratio });
+    this.trails.style.cssText = `left:${M.left}px;top:${M.top}px;width:${size}px;height:${size}px`;
     this.overlay = svg("svg", {
       class: "race-map-overlay", id: "race-map-overlay", width: this.width, height: this.height,
       viewBox: `0 0 ${this.width} ${this.height}`,
     });
+    // Marks and markers are clipped to the plot: a racer that left the view never floats
+    // over the axes, the header or the other cards.
+    this.gMarks = svg("g", { class: "race-marks" }); // minima, start, divergence crosses
     this.gMarkers = svg("g", { class: "race-markers" });
     this.hoverRing = svg("circle", { class: "race-hover-ring", r: 6, visibility: "hidden" });
-    this.overlay.append(this.gMarks, this.gMarkers, this.hoverRing);
+    this.overlay.append(
+      svg("defs", {}, svg("clipPath", { id: "race-overlay-clip" }, plotRect())),
+      svg("rect", { class: "race-overlay-hit", x: M.left, y: M.top, width: size, height: size }),
+      svg("g", { "clip-path": "url(#race-overlay-clip)" }, this.gMarks, this.gMarkers, this.hoverRing),
+    );
     this.tooltip = el("div", { class: "race-tooltip", id: "race-map-tooltip" });
     this.tooltip.hidden = true;
     this.caption = el("div", { class: "race-caption", id: "race-map-caption" });
-    const stage = el("div", { class: "race-map-stage" },
-      this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
+    const stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
     stage.style.width = `${this.width}px`;
     stage.style.height = `${this.height}px`;
-    this.root = el("div", { class: "race-map", id: "race-map" }, stage, this.caption);
-    this.overlay.addEventListener("mousemove", (e) => this._hover(e));
-    this.overlay.addEventListener("mouseleave", () => this._hideHover());
-    this.overlay.addEventListener("click", (e) => {
-      const hit = this._nearest(e);
-      if (hit && this.onSeek) this.onSeek(hit.step);
-    });
+    const button = (id, text, title, onclick) =>
+      el("button", { type: "button", class: "race-button race-zoom-button", id, title, "aria-label": title, onclick }, text);
+    this.zoomBar = el("div", { class: "race-zoom", id: "race-zoom", role: "group", "aria-label": t("race.map.zoomGroup") },
+      button("race-zoom-in", "+", t("race.map.zoomIn"), () => this.zoomBy(1 / 1.5)),
+      button("race-zoom-out", "−", t("race.map.zoomOut"), () => this.zoomBy(1.5)),
+      button("race-zoom-fit", t("race.map.fit"), t("race.map.fitTitle"), () => this.fit()),
+      button("race-zoom-reset", t("race.map.whole"), t("race.map.wholeTitle"), () => this.setView(this.surface.window)),
+      el("span", { class: "race-caption race-zoom-hint", text: t("race.map.zoomHint") }));
+    this.root = el("div", { class: "race-map", id: "race-map" }, this.zoomBar, stage, this.caption);
+    this._listen();
   }
 
-  /** Draw the surface: background, contour lines, axes, minima and the start point. */
-  setSurface(surface, { axisLabels = ["x", "y"] } = {}) {
+  // -- surface and view ---------------------------------------------------------------
+  /** Draw the surface (background, contours, colour bar, axes, minima, start) in `view`. */
+  setSurface(surface, { axisLabels = ["x", "y"], view = null, theme = "light" } = {}) {
     this.surface = surface;
-    const [xmin, xmax, ymin, ymax] = surface.window;
-    this.sx = linear([xmin, xmax], [M.left, M.left + PLOT]);
-    this.sy = linear([ymin, ymax], [M.top + PLOT, M.top]);
-    // Clamp far-away points (a racer flying off) to a band around the plot; the clip
+    this.axisLabels = axisLabels;
+    this.theme = theme;
+    this.view = validView(view, surface.window) || [...surface.window];
+    this._image = null;
+    const { zmin, zmax, levels, scale } = surface;
+    const eps = scale === "log" && levels.length ? Math.max(levels[0] - zmin, 1e-300) : 0;
+    this.norm = scale === "log"
+      ? (z) => (Math.log10(z - zmin + eps) - Math.log10(eps)) / (Math.log10(zmax - zmin + eps) - Math.log10(eps) || 1)
+      : (z) => (z - zmin) / (zmax - zmin || 1);
+    this._drawColorbar();
+    this.caption.textContent = levels.length
+      ? [levelText(scale, { count: levels.length, low: fmt(levels[0]), high: fmt(levels[levels.length - 1]) }),
+      surface.minima?.length ? t("race.map.legendMinimum") : null,
+      t("race.map.legendStart"), t("race.map.legendCross"), t("race.map.clickHint")].filter(Boolean).join(" · ")
+      : t("race.map.clickHint");
+    this._render();
+  }
+
+  /** Repaint for another theme (the background and colour bar blend into the page). */
+  setTheme(theme) {
+    if (theme === this.theme || !this.surface) return;
+    this.theme = theme;
+    this._image = null;
+    this._drawColorbar();
+    this._paintBackground();
+    this.setStep(this.step ?? 0);
+  }
+
+  /** Show the window [xmin, xmax, ymin, ymax] (data units). */
+  setView(view, { notify = true } = {}) {
+    const ok = validView(view, this.surface.window);
+    if (!ok) return;
+    this.view = ok;
+    this._render();
+    if (notify && this.onView) this.onView([...this.view]);
+  }
+
+  /** Zoom by `factor` (< 1 zooms in) around the data point (cx, cy), the centre by default. */
+  zoomBy(factor, cx = null, cy = null) {
+    const [x0, x1, y0, y1] = this.view;
+    const px = cx ?? (x0 + x1) / 2;
+    const py = cy ?? (y0 + y1) / 2;
+    this.setView([px - (px - x0) * factor, px + (x1 - px) * factor, py - (py - y0) * factor, py + (y1 - py) * factor]);
+  }
+
+  /** The view around every visible path (the part inside the surface's window), padded,
+   * with the surface window's aspect ratio. */
+  fit() {
+    const [wx0, wx1, wy0, wy1] = this.surface.window;
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    const add = (x, y) => {
+      if (!(x >= wx0 && x <= wx1 && y >= wy0 && y <= wy1)) return;
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    };
+    for (const racer of this.racers) {
+      if (!racer.visible) continue;
+      const tr = racer.track;
+      for (let i = 0; i <= tr.end && i < tr.n; i++) add(tr.x[i], tr.y[i]);
+    }
+    for (const [mx, my] of this.surface.minima || []) if (x0 <= x1) add(mx, my);
+    if (!(x0 <= x1)) return this.setView(this.surface.window);
+    const aspect = (wx1 - wx0) / (wy1 - wy0);
+    let w = Math.max(x1 - x0, (wx1 - wx0) * 1e-4);
+    let h = Math.max(y1 - y0, (wy1 - wy0) * 1e-4);
+    if (w / h > aspect) h = w / aspect;
+    else w = h * aspect;
+    const [cx, cy] = [(x0 + x1) / 2, (y0 + y1) / 2];
+    w *= 1.12;
+    h *= 1.12;
+    this.setView([cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2]);
+  }
+
+  /** Whether the map shows the surface's whole window. */
+  isWhole() {
+    return this.view.every((v, k) => v === this.surface.window[k]);
+  }
+
+  _render() {
+    const { M, plot } = this;
+    const [xmin, xmax, ymin, ymax] = this.view;
+    this.sx = linear([xmin, xmax], [M.left, M.left + plot]);
+    this.sy = linear([ymin, ymax], [M.top + plot, M.top]);
+    // Clamp far-away points (a racer flying off) to a band around the view; the clip
     // path hides the band, and coordinates stay small enough for the renderer.
     this.clampX = [xmin - (xmax - xmin), xmax + (xmax - xmin)];
     this.clampY = [ymin - (ymax - ymin), ymax + (ymax - ymin)];
-    this._paintBackground(surface);
-    this.gContours.replaceChildren(
-      ...surface.contours.map((c, k) =>
-        svg("path", {
-          class: `race-contour${k % 4 === 0 ? " race-contour-major" : ""}`,
-          d: c.lines.map((line) => this._polyline(line[0], line[1])).join(""),
-          "data-level": c.level,
-        }),
-      ),
-    );
-    this._drawAxes(axisLabels);
+    this._paintBackground();
+    this.gContours.replaceChildren(...this.surface.contours.map((c, k) =>
+      svg("path", {
+        class: `race-contour${k % 4 === 0 ? " race-contour-major" : ""}`,
+        d: c.lines.map((line) => this._polyline(line[0], line[1])).join(""),
+        "data-level": c.level,
+      })));
+    this._drawAxes();
     const marks = [];
-    for (const [mx, my] of surface.minima || []) {
-      const px = this.sx(mx);
-      const py = this.sy(my);
-      marks.push(svg("path", {
-        class: "race-minimum",
-        d: star(px, py, 7, 3),
-      }, svg("title", { text: `known minimum (${fmt(mx, 4)}, ${fmt(my, 4)})` })));
+    for (const [mx, my] of this.surface.minima || []) {
+      marks.push(svg("path", { class: "race-minimum", d: star(this.sx(mx), this.sy(my), 7, 3) },
+        svg("title", { text: t("race.map.minimum", { x: fmt(mx, 4), y: fmt(my, 4) }) })));
     }
-    if (surface.start) {
-      const [px, py] = [this.sx(surface.start[0]), this.sy(surface.start[1])];
+    const start = this.surface.start;
+    if (start) {
+      const [px, py] = [this.sx(start[0]), this.sy(start[1])];
       marks.push(svg("circle", { class: "race-start", id: "race-start", cx: px, cy: py, r: 6 },
-        svg("title", { text: `start (${fmt(surface.start[0], 4)}, ${fmt(surface.start[1], 4)})` })));
-      marks.push(svg("text", { class: "race-start-label", x: px + 9, y: py - 8, text: "start" }));
+        svg("title", { text: t("race.map.startAt", { x: fmt(start[0], 4), y: fmt(start[1], 4) }) })));
+      marks.push(svg("text", { class: "race-start-label", x: px + 9, y: py - 8, text: t("race.map.start") }));
     }
     this.gStatic = svg("g", { class: "race-static-marks" }, ...marks);
-    this.gMarks.replaceChildren(this.gStatic);
-    const levels = surface.levels;
-    this.caption.textContent = levels.length
-      ? `${levels.length} ${surface.scale === "log" ? "log-spaced" : "evenly spaced"} contour ` +
-        `levels from ${fmt(levels[0])} to ${fmt(levels[levels.length - 1])}` +
-        `${surface.minima?.length ? " · ★ known minimum" : ""} · ○ start · × diverged or escaped` +
-        " · click a path to jump to that step"
-      : "";
+    this.gCrosses = this.gCrosses || svg("g", { class: "race-crosses" });
+    this.gMarks.replaceChildren(this.gStatic, this.gCrosses);
+    for (const racer of this.racers) this.updateRacer(racer, { step: false });
+    this.zoomBar.querySelector("#race-zoom-reset").disabled = this.isWhole();
+    if (this.step !== undefined) this.setStep(this.step);
   }
 
+  // -- racers ---------------------------------------------------------------------------
   /** Build one path group per racer (replacing any previous racers). */
   setRacers(racers) {
     this.racers = racers;
     this.views.clear();
     this.gPaths.replaceChildren();
     this.gMarkers.replaceChildren();
-    const crosses = svg("g", { class: "race-crosses" });
+    this.gCrosses = svg("g", { class: "race-crosses" });
     for (const racer of racers) {
+      const data = { "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id };
       const view = {
-        group: svg("g", { class: "race-racer", "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id }),
+        group: svg("g", { class: "race-racer", ...data }),
         ghost: svg("path", { class: "race-ghost", stroke: racer.color }),
         halo: svg("path", { class: "race-halo" }),
-        base: svg("path", {
-          class: "race-path",
-          stroke: racer.color,
-          "stroke-dasharray": racer.dash || null,
-          "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id,
-        }),
-        cross: svg("path", { class: "race-diverged", stroke: racer.color, visibility: "hidden",
-          "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id }),
-        marker: svg("circle", { class: "race-marker", r: 5.5, fill: racer.color,
-          "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id }),
+        base: svg("path", { class: "race-path", stroke: racer.color, "stroke-dasharray": racer.dash || null, ...data }),
+        cross: svg("path", { class: "race-diverged", stroke: racer.color, visibility: "hidden", ...data }),
+        marker: svg("circle", { class: "race-marker", r: 5.5, fill: racer.color, ...data }),
       };
       view.group.append(view.ghost, view.halo, view.base);
       this.gPaths.append(view.group);
-      crosses.append(view.cross);
+      this.gCrosses.append(view.cross);
       this.gMarkers.append(view.marker);
       this.views.set(racer.id, view);
-      this.updateRacer(racer);
     }
-    this.gMarks.replaceChildren(...[this.gStatic, crosses].filter(Boolean));
+    if (this.surface) this._render();
   }
 
-  /** Redraw one racer's path (after a what-if, a reset or new logged steps). */
-  updateRacer(racer) {
+  /** Redraw one racer's path (after a what-if, a reset, new logged steps or a zoom). */
+  updateRacer(racer, { step = true } = {}) {
     const view = this.views.get(racer.id);
     if (!view || !this.sx) return;
-    const t = racer.track;
-    const { px, py, d } = this._project(t);
+    const tr = racer.track;
+    const { px, py, d } = this._project(tr);
     Object.assign(view, { px, py });
     for (const p of [view.halo, view.base]) p.setAttribute("d", d || "M0 0");
-    view.group.classList.toggle("race-whatif", t.whatif);
+    view.group.classList.toggle("race-whatif", tr.whatif);
+    view.group.classList.toggle("race-stale", Boolean(racer.stale));
     // the logged path, dotted, under a what-if (it may have grown since the what-if ran)
     view.ghost.setAttribute("d", racer.whatif && racer.loggedTrack ? this._project(racer.loggedTrack).d : "");
-    view.exitXY = this._exitPoint(t);
+    view.exitXY = this._exitPoint(tr);
     if (view.exitXY) {
       view.cross.setAttribute("d", cross(view.exitXY[0], view.exitXY[1], 6));
-      view.cross.setAttribute("visibility", racer.visible ? "visible" : "hidden");
-      view.cross.replaceChildren(svg("title", {
-        text: `${racer.title} ${t.metrics?.outcome === "escaped" ? "escaped" : "diverged"} at step ${t.divergedStep}`,
-      }));
-    } else {
-      view.cross.setAttribute("visibility", "hidden");
+      const params = { name: racer.title, step: tr.divergedStep };
+      const text = tr.metrics?.outcome === "escaped" ? t("race.map.escapedAt", params) : t("race.map.divergedAt", params);
+      view.cross.replaceChildren(svg("title", { text }));
     }
-    this.setVisible(racer);
-    if (this.step !== undefined) this.setStep(this.step);
+    this.setVisible(racer, { step });
   }
 
   /** Pixel coordinates of a track's rows and its SVG path (far-off points clipped). */
-  _project(t) {
-    const px = new Float64Array(t.n);
-    const py = new Float64Array(t.n);
+  _project(tr) {
+    const px = new Float64Array(tr.n);
+    const py = new Float64Array(tr.n);
     let d = "";
     let pen = false;
-    for (let i = 0; i < t.n; i++) {
-      const ok = i <= t.end && Number.isFinite(t.x[i]) && Number.isFinite(t.y[i]);
-      let [x, y] = [t.x[i], t.y[i]];
-      if (ok && i > 0 && Number.isFinite(t.x[i - 1]) && !this._inBand(x, y)) {
-        // A racer flying off: end the drawn segment at the band around the map, in the
+    for (let i = 0; i < tr.n; i++) {
+      const ok = i <= tr.end && Number.isFinite(tr.x[i]) && Number.isFinite(tr.y[i]);
+      let [x, y] = [tr.x[i], tr.y[i]];
+      if (ok && i > 0 && Number.isFinite(tr.x[i - 1]) && !this._inBand(x, y)) {
+        // A racer flying off: end the drawn segment at the band around the view, in the
         // segment's own direction (clamping x and y separately would bend it).
-        [x, y] = clipSegment(t.x[i - 1], t.y[i - 1], x, y, [...this.clampX, ...this.clampY]);
+        [x, y] = clipSegment(tr.x[i - 1], tr.y[i - 1], x, y, [...this.clampX, ...this.clampY]);
       }
       px[i] = ok ? this.sx(clamp(x, this.clampX)) : NaN;
       py[i] = ok ? this.sy(clamp(y, this.clampY)) : NaN;
@@ -201,47 +273,58 @@ export class ContourMap {
   }
 
   /** Show or hide one racer (legend toggle). */
-  setVisible(racer) {
+  setVisible(racer, { step = true } = {}) {
     const view = this.views.get(racer.id);
     if (!view) return;
     const vis = racer.visible ? "visible" : "hidden";
     view.group.setAttribute("visibility", vis);
     view.marker.setAttribute("visibility", vis);
-    view.cross.setAttribute("visibility", racer.visible && view.exitXY ? "visible" : "hidden");
-    if (this.step !== undefined) this.setStep(this.step);
+    this._crossAt(racer, view, this.step ?? Infinity);
+    if (step && this.step !== undefined) this.setStep(this.step);
+  }
+
+  /** A divergence or escape mark appears once the step reaches it (never giving the end away). */
+  _crossAt(racer, view, s) {
+    const tr = racer.track;
+    const shown = racer.visible && view.exitXY && tr.divergedStep !== null && s >= tr.divergedStep;
+    view.cross.setAttribute("visibility", shown ? "visible" : "hidden");
   }
 
   /** Move every marker to step s and redraw the travelled part of every path. */
   setStep(s) {
     this.step = s;
+    const { M, plot } = this;
     const ctx = this.trails.getContext("2d");
     ctx.setTransform(this.ratio, 0, 0, this.ratio, -M.left * this.ratio, -M.top * this.ratio);
-    ctx.clearRect(M.left, M.top, PLOT, PLOT);
+    ctx.clearRect(M.left, M.top, plot, plot);
     ctx.lineJoin = "round";
     ctx.lineCap = "round";
+    const halo = this.theme === "dark" ? "rgba(20, 20, 20, 0.8)" : "rgba(255, 255, 255, 0.85)";
     for (const racer of this.racers) {
       const view = this.views.get(racer.id);
-      if (view && racer.visible) this._place(racer, view, s, ctx);
+      if (!view) continue;
+      this._crossAt(racer, view, s);
+      if (racer.visible) this._place(racer, view, s, ctx, halo);
     }
   }
 
-  _place(racer, view, s, ctx = null) {
-    const t = racer.track;
-    if (!t.n || !view.px) return;
-    const at = locate(t, s);
+  _place(racer, view, s, ctx, halo) {
+    const tr = racer.track;
+    if (!tr.n || !view.px) return;
+    const at = locate(tr, s);
     let x;
     let y;
     let last = at.i;
     if (at.diverged) {
-      last = t.exit;
-      [x, y] = view.exitXY || [view.px[t.exit], view.py[t.exit]];
+      last = tr.exit;
+      [x, y] = view.exitXY || [view.px[tr.exit], view.py[tr.exit]];
     } else {
-      const j = Math.min(at.i + 1, t.n - 1);
+      const j = Math.min(at.i + 1, tr.n - 1);
       const ok = Number.isFinite(view.px[j]);
       x = ok ? view.px[at.i] + (view.px[j] - view.px[at.i]) * at.f : view.px[at.i];
       y = ok ? view.py[at.i] + (view.py[j] - view.py[at.i]) * at.f : view.py[at.i];
     }
-    if (ctx) this._trail(ctx, racer, view, last, x, y);
+    this._trail(ctx, racer, view, last, x, y, halo);
     if (Number.isFinite(x) && Number.isFinite(y)) {
       view.marker.setAttribute("cx", x.toFixed(1));
       view.marker.setAttribute("cy", y.toFixed(1));
@@ -249,7 +332,7 @@ export class ContourMap {
   }
 
   /** Stroke the path from the start to row `last`, then to the marker at (x, y). */
-  _trail(ctx, racer, view, last, x, y) {
+  _trail(ctx, racer, view, last, x, y, halo) {
     const { px, py } = view;
     ctx.beginPath();
     let pen = false;
@@ -263,58 +346,58 @@ export class ContourMap {
       pen = true;
     }
     if (pen && Number.isFinite(x)) ctx.lineTo(x, y);
+    ctx.globalAlpha = racer.stale ? 0.35 : 1;
     ctx.setLineDash([]);
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.strokeStyle = halo;
     ctx.lineWidth = 4.5;
     ctx.stroke();
     ctx.setLineDash(racer.dash ? racer.dash.split(" ").map(Number) : []);
     ctx.strokeStyle = racer.color;
     ctx.lineWidth = 2.2;
     ctx.stroke();
+    ctx.globalAlpha = 1;
   }
 
   _inBand(x, y) {
     return x >= this.clampX[0] && x <= this.clampX[1] && y >= this.clampY[0] && y <= this.clampY[1];
   }
 
-  /** Screen point where a diverged racer left the map (or its last position on it). */
-  _exitPoint(t) {
-    if (t.exit === null) return null;
+  /** Screen point where a diverged racer left the surface's window (or its last position on it). */
+  _exitPoint(tr) {
+    if (tr.exit === null) return null;
     const [xmin, xmax, ymin, ymax] = this.surface.window;
-    const inside = (i) => t.x[i] >= xmin && t.x[i] <= xmax && t.y[i] >= ymin && t.y[i] <= ymax;
-    let j = t.exit;
+    const inside = (i) => tr.x[i] >= xmin && tr.x[i] <= xmax && tr.y[i] >= ymin && tr.y[i] <= ymax;
+    let j = tr.exit;
     while (j > 0 && !inside(j)) j--;
     if (!inside(j)) return null;
-    let [x, y] = [t.x[j], t.y[j]];
+    let [x, y] = [tr.x[j], tr.y[j]];
     const k = j + 1;
-    if (j < t.exit && Number.isFinite(t.x[k]) && Number.isFinite(t.y[k])) {
-      [x, y] = clipSegment(x, y, t.x[k], t.y[k], this.surface.window);
+    if (j < tr.exit && Number.isFinite(tr.x[k]) && Number.isFinite(tr.y[k])) {
+      [x, y] = clipSegment(x, y, tr.x[k], tr.y[k], this.surface.window);
     }
     return [this.sx(x), this.sy(y)];
   }
 
-  _paintBackground(surface) {
-    const ctx = this.canvas.getContext("2d");
-    if (!surface.grid) {
-      ctx.fillStyle = "#f3f3f3";
-      ctx.fillRect(0, 0, PLOT, PLOT);
-      return;
-    }
-    const { nx, ny, values } = surface.grid;
+  // -- painting -------------------------------------------------------------------------
+  /** The colour of level t in [0, 1]: cividis, faded into the page's background. */
+  _tint(t) {
+    const dark = this.theme === "dark";
+    const [base, fade] = dark ? [[40, 40, 40], 0.5] : [[255, 255, 255], 0.72];
+    return cividis(t).map((c, k) => Math.round(c + (base[k] - c) * fade));
+  }
+
+  /** The surface's grid as a small image (one pixel per grid point), made once per theme. */
+  _gridImage() {
+    if (this._image) return this._image;
+    const { nx, ny, values } = this.surface.grid;
     const image = new ImageData(nx, ny);
-    const { zmin, zmax, levels, scale } = surface;
-    const eps = scale === "log" && levels.length ? Math.max(levels[0] - zmin, 1e-300) : 0;
-    const norm =
-      scale === "log"
-        ? (z) => (Math.log10(z - zmin + eps) - Math.log10(eps)) /
-            (Math.log10(zmax - zmin + eps) - Math.log10(eps) || 1)
-        : (z) => (z - zmin) / (zmax - zmin || 1);
+    const empty = this.theme === "dark" ? [60, 60, 60] : [235, 235, 235];
     for (let r = 0; r < ny; r++) {
       const row = values[ny - 1 - r]; // grid rows go up in y; canvas rows go down
       for (let c = 0; c < nx; c++) {
         const z = row[c];
         const k = 4 * (r * nx + c);
-        const [R, G, B] = z === null ? [235, 235, 235] : fadedCividis(norm(z), 0.72);
+        const [R, G, B] = z === null ? empty : this._tint(this.norm(z));
         image.data[k] = R;
         image.data[k + 1] = G;
         image.data[k + 2] = B;
@@ -325,45 +408,199 @@ export class ContourMap {
     small.width = nx;
     small.height = ny;
     small.getContext("2d").putImageData(image, 0, 0);
-    ctx.imageSmoothingEnabled = true;
-    ctx.clearRect(0, 0, PLOT, PLOT);
-    ctx.drawImage(small, 0, 0, PLOT, PLOT);
+    this._image = small;
+    return small;
   }
 
-  _drawAxes([xlabel, ylabel]) {
-    const g = [];
-    g.push(svg("rect", { class: "race-frame", x: M.left, y: M.top, width: PLOT, height: PLOT }));
+  _paintBackground() {
+    const { plot } = this;
+    const ctx = this.canvas.getContext("2d");
+    ctx.fillStyle = this.theme === "dark" ? "#3c3c3c" : "#f3f3f3";
+    ctx.fillRect(0, 0, plot, plot);
+    if (!this.surface.grid) return;
+    const small = this._gridImage();
+    const [wx0, wx1, wy0, wy1] = this.surface.window;
+    const [vx0, vx1, vy0, vy1] = this.view;
+    const { nx, ny } = this.surface.grid;
+    // the view's part of the grid image (rows top-down); the browser clips what lies outside
+    const gx = ((vx0 - wx0) / (wx1 - wx0)) * nx;
+    const gw = ((vx1 - vx0) / (wx1 - wx0)) * nx;
+    const gy = ((wy1 - vy1) / (wy1 - wy0)) * ny;
+    const gh = ((vy1 - vy0) / (wy1 - wy0)) * ny;
+    // drawImage drops a source rectangle that leaves the image: cut it to the image and
+    // shrink the target in proportion
+    const sx0 = Math.max(0, gx);
+    const sy0 = Math.max(0, gy);
+    const sx1 = Math.min(nx, gx + gw);
+    const sy1 = Math.min(ny, gy + gh);
+    if (sx1 <= sx0 || sy1 <= sy0) return;
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(small, sx0, sy0, sx1 - sx0, sy1 - sy0,
+      ((sx0 - gx) / gw) * plot, ((sy0 - gy) / gh) * plot, ((sx1 - sx0) / gw) * plot, ((sy1 - sy0) / gh) * plot);
+  }
+
+  /** A vertical colour bar right of the map: the background's colours, the contour levels as ticks. */
+  _drawColorbar() {
+    const { M, plot } = this;
+    const levels = this.surface.levels || [];
+    if (!this.surface.grid || !levels.length) return this.gBar.replaceChildren();
+    const x = M.left + plot + 12;
+    const stops = [];
+    for (let k = 0; k <= 16; k++) {
+      const [r, g, b] = this._tint(k / 16);
+      stops.push(svg("stop", { offset: `${(100 * k) / 16}%`, "stop-color": `rgb(${r},${g},${b})` }));
+    }
+    const gradient = svg("linearGradient", { id: "race-colorbar-gradient", x1: 0, y1: 1, x2: 0, y2: 0 }, ...stops);
+    const y = (z) => M.top + plot * (1 - Math.min(1, Math.max(0, this.norm(z))));
+    const items = [svg("defs", {}, gradient),
+      svg("rect", { class: "race-colorbar-bar", x, y: M.top, width: BAR, height: plot, fill: "url(#race-colorbar-gradient)" },
+        svg("title", { text: t("race.map.colorbarTitle") }))];
+    const every = Math.max(1, Math.ceil(levels.length / 7));
+    levels.forEach((level, k) => {
+      const ly = y(level);
+      items.push(svg("line", { class: "race-colorbar-level", x1: x, x2: x + BAR + 3, y1: ly, y2: ly }));
+      if (k % every === 0) {
+        items.push(svg("text", { class: "race-tick-label", x: x + BAR + 6, y: ly + 4, text: fmt(level) }));
+      }
+    });
+    items.push(svg("text", {
+      class: "race-axis-label", x: x + BAR + 6, y: M.top + plot + 18, "text-anchor": "start", text: t("race.map.colorbar"),
+    }));
+    this.gBar.replaceChildren(...items);
+  }
+
+  _drawAxes() {
+    const { M, plot } = this;
+    const [xlabel, ylabel] = this.axisLabels;
+    const g = [svg("rect", { class: "race-frame", x: M.left, y: M.top, width: plot, height: plot })];
     for (const v of this.sx.ticks(6)) {
       const x = this.sx(v);
-      g.push(svg("line", { class: "race-tick", x1: x, x2: x, y1: M.top + PLOT, y2: M.top + PLOT + 4 }));
-      g.push(svg("text", { class: "race-tick-label", x, y: M.top + PLOT + 16, "text-anchor": "middle", text: fmt(v) }));
+      g.push(svg("line", { class: "race-tick", x1: x, x2: x, y1: M.top + plot, y2: M.top + plot + 4 }));
+      g.push(svg("text", { class: "race-tick-label", x, y: M.top + plot + 16, "text-anchor": "middle", text: fmt(v) }));
     }
     for (const v of this.sy.ticks(6)) {
       const y = this.sy(v);
       g.push(svg("line", { class: "race-tick", x1: M.left - 4, x2: M.left, y1: y, y2: y }));
       g.push(svg("text", { class: "race-tick-label", x: M.left - 7, y: y + 4, "text-anchor": "end", text: fmt(v) }));
     }
-    g.push(svg("text", { class: "race-axis-label", x: M.left + PLOT / 2, y: this.height - 6, "text-anchor": "middle", text: xlabel }));
+    g.push(svg("text", { class: "race-axis-label", id: "race-axis-x", x: M.left + plot / 2, y: this.height - 8, "text-anchor": "middle", text: xlabel }));
     g.push(svg("text", {
-      class: "race-axis-label", x: 12, y: M.top + PLOT / 2, "text-anchor": "middle",
-      transform: `rotate(-90 12 ${M.top + PLOT / 2})`, text: ylabel,
+      class: "race-axis-label", id: "race-axis-y", x: 14, y: M.top + plot / 2, "text-anchor": "middle",
+      transform: `rotate(-90 14 ${M.top + plot / 2})`, text: ylabel,
     }));
     this.gAxes.replaceChildren(...g);
   }
 
   _polyline(xs, ys) {
     let d = "";
+    let pen = false;
     for (let i = 0; i < xs.length; i++) {
-      if (xs[i] === null || ys[i] === null) continue;
-      d += `${i ? "L" : "M"}${this.sx(xs[i]).toFixed(1)} ${this.sy(ys[i]).toFixed(1)}`;
+      if (xs[i] === null || ys[i] === null) {
+        pen = false;
+        continue;
+      }
+      const [x, y] = [clamp(xs[i], this.clampX), clamp(ys[i], this.clampY)];
+      d += `${pen ? "L" : "M"}${this.sx(x).toFixed(1)} ${this.sy(y).toFixed(1)}`;
+      pen = true;
     }
     return d;
+  }
+
+  // -- pointer: hover, click to seek, drag to pan, wheel / pinch to zoom -----------------
+  _listen() {
+    const o = this.overlay;
+    const pointers = new Map(); // pointerId -> [clientX, clientY]
+    let drag = null; // {x, y, view, moved}
+    let pinch = null; // {distance, view}
+    const spread = () => {
+      const [a, b] = [...pointers.values()];
+      return Math.hypot(a[0] - b[0], a[1] - b[1]);
+    };
+    o.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0 || !this.surface) return;
+      pointers.set(e.pointerId, [e.clientX, e.clientY]);
+      o.setPointerCapture(e.pointerId);
+      if (pointers.size === 2) {
+        drag = null;
+        pinch = { distance: spread(), view: [...this.view], centre: this._dataAt(e) };
+      } else {
+        drag = { x: e.clientX, y: e.clientY, view: [...this.view], moved: false, event: e };
+      }
+    });
+    o.addEventListener("pointermove", (e) => {
+      if (pointers.has(e.pointerId)) pointers.set(e.pointerId, [e.clientX, e.clientY]);
+      if (pinch && pointers.size === 2) {
+        const f = pinch.distance / Math.max(1, spread());
+        const [cx, cy] = pinch.centre;
+        const [x0, x1, y0, y1] = pinch.view;
+        this._schedule([cx - (cx - x0) * f, cx + (x1 - cx) * f, cy - (cy - y0) * f, cy + (y1 - cy) * f]);
+        return;
+      }
+      if (!drag) return this._hover(e);
+      const dx = e.clientX - drag.x;
+      const dy = e.clientY - drag.y;
+      if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+      drag.moved = true;
+      this._hideHover();
+      o.classList.add("race-panning");
+      const [x0, x1, y0, y1] = drag.view;
+      const ux = ((x1 - x0) / this.plot) * dx;
+      const uy = ((y1 - y0) / this.plot) * dy;
+      this._schedule([x0 - ux, x1 - ux, y0 + uy, y1 + uy]);
+    });
+    const end = (e) => {
+      pointers.delete(e.pointerId);
+      if (pinch) {
+        if (pointers.size < 2) pinch = null;
+        return;
+      }
+      if (drag && !drag.moved && e.type === "pointerup") {
+        const hit = this._nearest(e);
+        if (hit && this.onSeek) this.onSeek(hit.step);
+      }
+      drag = null;
+      o.classList.remove("race-panning");
+    };
+    o.addEventListener("pointerup", end);
+    o.addEventListener("pointercancel", end);
+    o.addEventListener("mouseleave", () => this._hideHover());
+    o.addEventListener("wheel", (e) => {
+      if (!this.surface) return;
+      e.preventDefault();
+      // a trackpad pinch arrives as a wheel with ctrlKey and small deltas
+      const f = Math.exp(Math.max(-1, Math.min(1, e.deltaY * (e.ctrlKey ? 0.01 : 0.002))));
+      const [cx, cy] = this._dataAt(e);
+      const [x0, x1, y0, y1] = this._pending || this.view;
+      this._schedule([cx - (cx - x0) * f, cx + (x1 - cx) * f, cy - (cy - y0) * f, cy + (y1 - cy) * f]);
+    }, { passive: false });
+  }
+
+  /** One re-projection per animation frame, whatever the number of wheel or drag events. */
+  _schedule(view) {
+    this._pending = view;
+    if (this._frame) return;
+    this._frame = requestAnimationFrame(() => {
+      this._frame = null;
+      const next = this._pending;
+      this._pending = null;
+      this.setView(next);
+    });
+  }
+
+  /** The data point under a pointer event. */
+  _dataAt(e) {
+    const box = this.overlay.getBoundingClientRect();
+    const mx = ((e.clientX - box.left) * this.width) / box.width;
+    const my = ((e.clientY - box.top) * this.height) / box.height;
+    return [this.sx.invert(mx), this.sy.invert(my)];
   }
 
   _nearest(event) {
     const box = this.overlay.getBoundingClientRect();
     const mx = ((event.clientX - box.left) * this.width) / box.width;
     const my = ((event.clientY - box.top) * this.height) / box.height;
+    const { M, plot } = this;
+    if (mx < M.left || mx > M.left + plot || my < M.top || my > M.top + plot) return null;
     let best = null;
     let bestD = HOVER_RADIUS * HOVER_RADIUS;
     for (const racer of this.racers) {
@@ -381,10 +618,10 @@ export class ContourMap {
       }
     }
     if (!best) return null;
-    const t = best.racer.track;
-    return { ...best, step: t.step[best.i], x: t.x[best.i], y: t.y[best.i], loss: t.loss[best.i],
-      px: this.views.get(best.racer.id).px[best.i],
-      py: this.views.get(best.racer.id).py[best.i], mx, my };
+    const tr = best.racer.track;
+    const view = this.views.get(best.racer.id);
+    return { ...best, step: tr.step[best.i], x: tr.x[best.i], y: tr.y[best.i], loss: tr.loss[best.i],
+      px: view.px[best.i], py: view.py[best.i] };
   }
 
   _hover(event) {
@@ -394,14 +631,15 @@ export class ContourMap {
     this.hoverRing.setAttribute("cy", hit.py);
     this.hoverRing.setAttribute("stroke", hit.racer.color);
     this.hoverRing.setAttribute("visibility", "visible");
+    const [xl, yl] = this.axisLabels;
     this.tooltip.replaceChildren(
       el("div", { class: "race-tooltip-title" },
         el("span", { class: "race-swatch" + (hit.racer.dash ? " race-swatch-dashed" : "") }),
         el("span", { class: "race-tooltip-name", text: hit.racer.title }),
-        hit.racer.whatif ? "(what-if)" : null),
-      el("div", { text: `step ${hit.step}` }),
-      el("div", { text: `position (${fmt(hit.x, 4)}, ${fmt(hit.y, 4)})` }),
-      el("div", { text: `loss ${fmt(hit.loss, 4)}` }),
+        hit.racer.whatif ? t("race.map.whatifTag") : null),
+      el("div", { text: t("race.map.tipStep", { step: hit.step }) }),
+      el("div", { text: t("race.map.tipPosition", { xname: xl, yname: yl, x: fmt(hit.x, 4), y: fmt(hit.y, 4) }) }),
+      el("div", { text: t("race.map.tipLoss", { loss: fmt(hit.loss, 4) }) }),
     );
     this.tooltip.querySelector(".race-swatch").style.background = hit.racer.color;
     this.tooltip.hidden = false;
@@ -414,6 +652,21 @@ export class ContourMap {
     this.hoverRing.setAttribute("visibility", "hidden");
     this.tooltip.hidden = true;
   }
+}
+
+/** The colour bar's caption: how the contour levels are spaced. */
+function levelText(scale, params) {
+  return scale === "log" ? t("race.map.levelsLog", params) : t("race.map.levelsLinear", params);
+}
+
+/** A view window that is finite, ordered and neither absurdly small nor large; else null. */
+function validView(view, window) {
+  if (!Array.isArray(view) || view.length !== 4 || !view.every(Number.isFinite)) return null;
+  const [x0, x1, y0, y1] = view;
+  const [w, h] = [window[1] - window[0], window[3] - window[2]];
+  const [vw, vh] = [x1 - x0, y1 - y0];
+  if (!(vw > w * MIN_SPAN && vh > h * MIN_SPAN && vw < w * MAX_SPAN && vh < h * MAX_SPAN)) return null;
+  return [x0, x1, y0, y1];
 }
 
 /** The point where the segment from (x0, y0) (inside the box) to (x1, y1) leaves the box. */

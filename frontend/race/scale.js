@@ -1,4 +1,5 @@
 // Small numeric scales (linear, log10 and symlog) with tick generation and formatting.
+import { fmtNumber } from "../common/i18n.js";
 
 /** Linear map of [d0, d1] onto [r0, r1]. */
 export function linear([d0, d1], [r0, r1]) {
@@ -68,14 +69,8 @@ export function lossAxis(values, [r0, r1]) {
   return { kind: "symlog", f, ticks: ticks.sort((a, b) => a - b), c };
 }
 
-/** A compact label for a number (engineering-style for very large or small values). */
+/** A compact label for a number in the page's locale (scientific for very large or small
+ * values; a dash when unknown). */
 export function fmt(v, digits = 3) {
-  if (v === null || v === undefined || Number.isNaN(v)) return "–";
-  if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
-  if (v === 0) return "0";
-  const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) {
-    return v.toExponential(Math.max(0, digits - 1)).replace(/\.?0+e/, "e").replace("e+", "e");
-  }
-  return String(Number(v.toPrecision(digits)));
+  return fmtNumber(v, digits);
 }
