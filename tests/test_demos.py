@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
 
 from demo_models import lesson, mnist, notes
 from demo_models.runtime import CliError
@@ -318,3 +319,36 @@ def test_race_notes_tell_what_the_tours_race_shows():
     # the linear-regression bowl: plain SGD settles first
     settled = {n: got["linear_regression", n]["settled_step"] for n in names}
     assert min(settled, key=lambda n: settled[n] if settled[n] is not None else 1e9) == "sgd"
+
+
+def test_notes_quote_the_code():
+    """The numbers a note quotes are the code's (a changed recipe must change its note)."""
+    from demo_models import lenet5, linear, nonlinear, regularized
+
+    assert f"learning rate {linear.LEARNING_RATE}, {linear.STEPS} steps" in notes.note("linear").en
+    assert f"learning rate {nonlinear.LEARNING_RATE})" in notes.note("nonlinear").en
+    lenet = notes.note("lenet5")
+    quick = lenet5.QUICK_STEPS, lenet5.QUICK_BATCH_SIZE, lenet5.QUICK_LEARNING_RATE
+    assert "{} steps of {} at learning rate {}".format(*quick) in lenet.en
+    assert "学习率 {2}、每批 {1} 张训练 {0} 步".format(*quick) in lenet.zh
+    lesson_recipe = lenet5.TRAINING_STEPS, lenet5.BATCH_SIZE, lenet5.LEARNING_RATE_BASE
+    assert "{:,} steps of {} at {}".format(*lesson_recipe) in lenet.en
+    reg = notes.note("regularized")
+    assert f"decays by {regularized.LEARNING_RATE_DECAY} per" in reg.en
+    assert f"(decay {regularized.MOVING_AVERAGE_DECAY})" in reg.en
+
+
+@pytest.mark.slow
+def test_quick_lenet5_beats_quick_mlp(tmp_path, monkeypatch):
+    """The tour's LeNet-5 ends above its MLP on test/accuracy, as the lesson says a CNN should
+    (the offline digits, both in their --quick mode)."""
+    monkeypatch.setenv("FLOWSCOPE_NO_PROGRESS", "1")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no MNIST: the stand-in
+    from demo_models import lenet5, mlp
+
+    final = {}
+    for name, demo in (("mlp", mlp), ("lenet5", lenet5)):
+        assert demo.main(["--quick", "--logdir", str(tmp_path / name)]) == 0
+        acc = accumulator(tmp_path / name)
+        final[name] = float(tensor_util.make_ndarray(acc.Tensors("test/accuracy")[-1].tensor_proto))
+    assert final["lenet5"] >= 0.97 and final["lenet5"] > final["mlp"] + 0.01, final
