@@ -153,17 +153,22 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     wait_for(lambda: len(route(board, "runs")["runs"]) == 6, timeout=60)
     runs = {r["run"]: r["tags"] for r in route(board, "runs")["runs"]}
     assert runs[captcha_run][0]["positions"] == POSITIONS
-    assert runs[captcha_run][0]["examples_tag"] == EXAMPLES_TAG
-    series = route(board, "series", run=captcha_run, tag=TAG)
+    # the demo's own tags (its matrix, the examples beside it, the whole-captcha scalar)
+    captcha_tag = runs[captcha_run][0]["tag"]
+    assert runs[captcha_run][0]["examples_tag"] == f"{captcha_tag}/examples"
+    series = route(board, "series", run=captcha_run, tag=captcha_tag)
     steps = series["steps"]
-    assert len(steps) >= 3 and series["sequence_accuracy"]["tag"] == "validation/captcha_accuracy"
+    sequence_tag = series["sequence_accuracy"]["tag"]
+    assert len(steps) >= 3 and sequence_tag.endswith("accuracy")
 
     frame = open_plugin_tab(page, board, PLUGIN, "Confusion")
     frame.wait_for_selector("#cm-run", timeout=30_000)
     # The unreadable series says why; the others keep working.
     # (the notice is filled in after the run list, so wait for it rather than read it once)
     wait_for(lambda: "version 99" in frame.locator("#cm-unreadable").inner_text(), timeout=30)
-    frame.select_option("#cm-run", value=json.dumps([captcha_run, TAG], separators=(",", ":")))
+    frame.select_option(
+        "#cm-run", value=json.dumps([captcha_run, captcha_tag], separators=(",", ":"))
+    )
     wait_for(lambda: "4 positions x 10 classes" in frame.locator("#cm-info").inner_text())
 
     # One heat map per position plus the pooled one, 10 x 10 cells each, values printed.
@@ -228,7 +233,7 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
         board,
         "examples",
         run=captcha_run,
-        tag=TAG,
+        tag=captcha_tag,
         step=steps[last],
         position=pos,
         true=true,
@@ -240,10 +245,10 @@ def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     wait_for(lambda: all(images.evaluate_all("ims => ims.map(i => i.complete && i.naturalWidth)")))
     assert images.evaluate_all("ims => ims.map(i => i.naturalWidth)") == [160] * images.count()
     src = urllib.parse.parse_qs(urllib.parse.urlparse(images.first.get_attribute("src")).query)
-    assert src["step"] == [str(steps[last])] and src["tag"] == [EXAMPLES_TAG]
+    assert src["step"] == [str(steps[last])] and src["tag"] == [f"{captcha_tag}/examples"]
     note = frame.locator("#cm-examples-note").inner_text()
     assert f"step {steps[last]}" in note and f"{latest[pos, true, pred]} misclassified" in note
-    assert "validation/captcha_accuracy" in frame.locator("#cm-sequence-note").inner_text()
+    assert sequence_tag in frame.locator("#cm-sequence-note").inner_text()
     page.mouse.move(5, 5)
     page.screenshot(path=artifact("confusion-page.png"))
 

@@ -300,8 +300,7 @@ class ConfusionPage {
     this.describeCompare(cmp, data);
     this.pickerTitles();
     this.accuracy.draw(f);
-    if (this.metrics) this.drawMetrics();
-    this.save();
+    this.save(); // (pairs and class metrics redraw when the step's /matrix answers arrive)
   }
 
   /** Which maps compare: every position, the shared ones and pooled, or pooled only. */
