@@ -141,7 +141,9 @@ def race_tag(kind: str, racer: str | None = None) -> str:
         return RACE_TAGS[kind]
     if kind == "surface":
         raise ValueError("racer must be None for the surface tag (one surface per race)")
-    if not isinstance(racer, str) or not racer.strip("/") or racer != racer.strip("/ "):
+    if not isinstance(racer, str):
+        raise TypeError(f"racer must be a string or None, got {racer!r}")
+    if not racer.strip("/") or racer != racer.strip("/ "):
         raise ValueError(f"racer must be a non-empty name without outer slashes, got {racer!r}")
     return f"{RACE_TAGS[kind]}/{racer}"
 

@@ -755,9 +755,11 @@ def test_race_tags_and_racer_names():
     assert fmt.race_tag("surface") == "race/surface" == fmt.RACE_TAGS["surface"]
     assert fmt.race_tag("trajectory") == "race/trajectory"  # version 2: one racer per run
     for kind, racer in [("trajectory", ""), ("loss", "/adam"), ("surface", "adam"),
-                        ("nope", "adam"), ("trajectory", 3)]:  # fmt: skip
+                        ("nope", "adam")]:  # fmt: skip
         with pytest.raises(ValueError, match="racer|kind"):
             fmt.race_tag(kind, racer)
+    with pytest.raises(TypeError, match="racer"):
+        fmt.race_tag("trajectory", 3)
     assert fmt.racer_name("race-x", "race/trajectory/adam") == "adam"
     assert fmt.racer_name("race-x/adam", "race/trajectory") == "adam"
     assert fmt.racer_name("race-x", "paths/mine", {"racer": "Mine"}) == "Mine"
