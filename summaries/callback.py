@@ -230,6 +230,7 @@ class SummaryCallback(keras.callbacks.Callback):
         # set once the writer thread's tracing job (see _prepare) has finished, or failed
         self._probe_ready: threading.Event | None = None
         self._probe_error: Exception | None = None
+        self._predictor = None  # the model's forward pass, traced on the writer thread
         self._graph_written = False
         self._images_written = False
         self._probe_failed = False
@@ -805,13 +806,39 @@ class SummaryCallback(keras.callbacks.Callback):
             graph_def = probe.graph.as_graph_def(add_shapes=True)
             self._writer.add_graph(graph_def.SerializeToString())
         self._warm_up(probe, self._sample_tensors())
+        if self.freqs["confusion_freq"] and self._predictor is None:
+            # the validation predictions in one graph call per chunk instead of an eager
+            # op-by-op pass on the training thread (which costs several times more, most of
+            # all under load); the model's graph, as model.predict runs it
+            try:
+                with strategy.scope():
+                    self._predictor = self._trace_predictor()
+            except Exception:  # noqa: S110 (the eager pass still works)
+                pass
+
+    def _trace_predictor(self) -> Any:
+        """Writer thread: the forward pass (inference mode), traced for the sample's input
+        structure with any batch size, and called once."""
+        x = self._sample_tensors()[0]
+        specs = keras.tree.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)
+        forward = tf.function(lambda inputs: self.model(inputs, training=False), autograph=False)
+        predictor = forward.get_concrete_function(specs)
+        predictor(x)
+        return predictor
 
     def _predict(self, x: Any) -> list[np.ndarray]:
         count = len(keras.tree.flatten(x)[0])
         outputs = []
         for start in range(0, count, 1024):
             chunk = keras.tree.map_structure(lambda t, s=start: t[s : s + 1024], x)
-            out = self.model(chunk, training=False)
+            out = None
+            if self._predictor is not None:
+                try:
+                    out = self._predictor(keras.tree.map_structure(tf.convert_to_tensor, chunk))
+                except (TypeError, ValueError, tf.errors.InvalidArgumentError):
+                    self._predictor = None  # inputs unlike the sample's: the eager pass
+            if out is None:
+                out = self.model(chunk, training=False)
             outputs.append(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
         return self._flat_outputs(_concat(outputs))
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
@@ -642,3 +643,34 @@ def test_batch_scalars_reach_the_file_during_the_epoch(tmp_path):
     model.fit(x, x[:, :1], batch_size=1, epochs=1, verbose=0, callbacks=[callback, Reader()])
     assert seen == {"mid_epoch": True}
     assert Logs(tmp_path).steps("batch/loss") == list(range(1, 101))
+
+
+def test_tracing_runs_on_the_writer_thread_and_predictions_fall_back(tmp_path):
+    """The probe and the forward pass are traced on the writer thread, not the training
+    thread (issue 15 item 5: the fixed cost per fit); validation inputs unlike the sample
+    (float64 here) fall back to the eager pass, with the same confusion counts."""
+    traced = []
+
+    class Spy(SummaryCallback):
+        def _trace_probe(self, on_writer=False):
+            if self._probe is None:
+                traced.append(("probe", threading.current_thread().name))
+            return super()._trace_probe(on_writer)
+
+        def _trace_predictor(self):
+            traced.append(("predictor", threading.current_thread().name))
+            return super()._trace_predictor()
+
+    x, y = _images(64, 0)
+    vx, vy = _images(40, 1)
+    model = _cnn()
+    spy = Spy(tmp_path, validation_data=(vx.astype("float64"), vy))
+    model.fit(x, y, batch_size=16, epochs=2, callbacks=[spy], verbose=0)
+    assert traced == [("probe", "LogWriter"), ("predictor", "LogWriter")]
+    assert spy._predictor is None  # the float64 inputs: dropped for the eager pass
+    logs = Logs(tmp_path)
+    assert logs.graph is not None and logs.steps("confusion") == [0, 1]
+    predicted = model.predict(vx, verbose=0).argmax(-1)
+    expected = np.zeros((1, 3, 3), np.int64)
+    np.add.at(expected, (0, vy, predicted), 1)
+    np.testing.assert_array_equal(logs.last("confusion"), expected)
