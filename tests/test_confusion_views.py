@@ -308,6 +308,14 @@ def test_chinese_and_the_pseudo_language(make_page, board):
     assert frame.eval_on_selector(".fs-language", "s => s.value") == "zh"
     page.mouse.move(5, 5)
     page.screenshot(path=artifact("confusion-zh-CN.png"))
+    # the header's switch picks English, remembered; the reload keeps the chosen runs
+    with frame.expect_navigation():  # the plugin's frame reloads in the new language
+        frame.select_option(".fs-language", value="en")
+    frame = page.wait_for_selector(f'iframe[src*="name={PLUGIN}"]').content_frame()
+    frame.wait_for_selector("#cm-compare-note:not([hidden])", timeout=30_000)
+    assert frame.locator("h1").inner_text() == "Confusion"
+    assert frame.eval_on_selector("#cm-run", "s => s.value") == key("captcha-4")
+    assert frame.eval_on_selector("#cm-compare", "s => s.value") == key("captcha-5")
     assert page.errors == []
 
     # en-XA: every label comes from the table (pseudo marks), and nothing overflows at 1100
