@@ -299,7 +299,9 @@ def _summary_callback(writer, validator: Validator, args, state: dict):
                         summaries.scalar("train/accuracy", sum(heads) / len(heads), step=step)
                     lr = self.model.optimizer.learning_rate
                     summaries.scalar("train/learning_rate", float(tf.convert_to_tensor(lr)), step)
-                if args.eval_every and step % args.eval_every == 0:
+                # an epoch's last step is validated once, by the loop after fit()
+                last = batch + 1 >= state["steps_per_epoch"]
+                if args.eval_every and step % args.eval_every == 0 and not last:
                     validator.run(self.model, step)
 
         def on_epoch_end(self, epoch, logs=None):
