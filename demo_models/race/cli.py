@@ -32,6 +32,7 @@ LOSS_TAG = RACE_TAGS["loss"]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from summaries.race.engine import XLA_MIN_STEPS
     from summaries.race.optimizers import OPTIMIZERS
     from summaries.race.surfaces import SURFACES
 
@@ -81,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
         "--xla",
         choices=("auto", "on", "off"),
         default="auto",
-        help="XLA-compile the race: auto (default) does from 2500 steps, where the faster "
-        "steps repay the longer compilation",
+        help=f"XLA-compile the race: auto (default) does from {XLA_MIN_STEPS} steps, where "
+        "the faster steps repay the longer compilation",
     )
     return parser
 

@@ -30,9 +30,10 @@ from summaries.race import optimizers as opts
 from summaries.race.surfaces import SURFACES, Surface, get_surface
 
 MAX_STEPS = 100_000
-# XLA compilation costs more than tracing alone but then runs each step ~20x faster; it
-# pays off from a few thousand steps (measured with `flowscope bench race`).
-XLA_MIN_STEPS = 2500
+# XLA compilation costs about a second of CPU more than tracing alone, then runs each step
+# ~10x faster (0.015 s instead of 0.17 s per 1,000 steps of the 72 analytic racers): it
+# pays off from about 8,000 steps (measured with `flowscope bench race` and CPU time).
+XLA_MIN_STEPS = 8000
 
 
 @dataclass(frozen=True)
