@@ -112,3 +112,44 @@ def test_fixed_cost_is_the_excess_over_the_steady_state():
     # one epoch: its hooks count whole (an upper bound)
     assert fixed_cost({"on_epoch_end": [0.05]}) == pytest.approx(0.05)
     assert fixed_cost({}) == 0.0
+
+
+def _serve_results(with_s: list[float], half_width: float) -> dict:
+    """A minimal `flowscope bench serve` result with fixed numbers."""
+    route = {"family": "race", "n": 60, "cold_ms": 80.0, "kb": 1.0}
+    return {
+        "sizes": {
+            "race_runs": 2,
+            "race_steps": 100,
+            "confusion_runs": 1,
+            "confusion_steps": 10,
+            "positions": 4,
+            "classes": 10,
+        },
+        "tensorflow_imported_by_tensorboard": False,
+        "rounds": 40,
+        "max_rounds": 150,
+        "routes": [
+            {**route, "route": "scalars (10k points)", "p50_ms": 40.0, "p95_ms": 50.0},
+            {**route, "route": "race /races", "p50_ms": 20.0, "p95_ms": 60.0},
+        ],
+        "baselines": {"race": {"p95_ms": 50.0, "half_width": half_width}},
+        "start_seconds": {"with": with_s, "without": [6.0]},
+    }
+
+
+def test_serve_report_p50_beside_p95_and_the_stability_verdict():
+    from demo_models.bench.serve_report import report
+
+    lines = report(_serve_results([6.3], 0.04))
+    races = next(line for line in lines if line.startswith("race /races "))
+    assert "0.50x" in races and "1.20x" in races  # p50 ratio, then p95 ratio
+    assert races.index("0.50x") < races.index("1.20x")
+    assert any("race baseline p95 50.0 ms" in line and "stable" in line for line in lines)
+    start = next(line for line in lines if line.startswith("start -> /data"))
+    assert "1.050x" in start and "not a speed-up" not in start
+
+    lines = report(_serve_results([5.7], 0.25))
+    assert any("NOT stable after 40 rounds" in line for line in lines)
+    start = next(line for line in lines if line.startswith("start -> /data"))
+    assert "0.950x" in start and "noise (order, load), not a speed-up" in start

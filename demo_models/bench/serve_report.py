@@ -85,6 +85,11 @@ def report(results: dict[str, Any]) -> list[str]:
             f"Flowscope {w:.2f} s, without {wo:.2f} s: {ratio:.3f}x "
             f"({'ok' if ratio <= START_TARGET else 'OVER'}, target <= {START_TARGET}x; "
             f"difference {1e3 * (w - wo):+.0f} ms)"
+            + (
+                "; below 1.0x is noise (order, load), not a speed-up: Flowscope only adds work"
+                if ratio < 1.0
+                else ""
+            )
         )
         lines.append(
             f"  spread: with {min(starts['with']):.2f}..{max(starts['with']):.2f} s, without "
