@@ -306,14 +306,21 @@ export class HeatMap {
       if (size) this.textLayer.setAttribute("font-size", size);
       else labels = null;
     }
+    // Only cells whose colour or text changed touch the DOM: between two steps most cells of
+    // a large matrix keep theirs (100 x 100 zoomed replays at a fraction of the cost).
+    this.painted = this.painted || new Array(k * k).fill("");
+    const textFill = new Array(k * k);
     for (let i = 0; i < k * k; i++) {
       const v = values[i];
       const rgb = Number.isFinite(v) ? colour(v, Math.floor(i / k), i % k) : null;
+      const state = !Number.isFinite(v) ? "empty" : rgb ? css(rgb) : "neutral";
+      textFill[i] = rgb ? textOn(rgb) : ""; // "": CSS colours the text by theme
+      if (this.painted[i] === state) continue;
+      this.painted[i] = state;
       const rect = this.rects[i];
-      rect.setAttribute("fill", rgb ? css(rgb) : "#eeeeee");
-      rect.classList.toggle("cm-empty", !Number.isFinite(v));
-      rect.classList.toggle("cm-neutral", Number.isFinite(v) && !rgb); // CSS colours these by theme
-      if (labels) this.rects[i].dataset.text = rgb ? textOn(rgb) : "";
+      rect.setAttribute("fill", rgb ? state : "#eeeeee");
+      rect.classList.toggle("cm-empty", state === "empty");
+      rect.classList.toggle("cm-neutral", state === "neutral"); // CSS colours these by theme
     }
     if (!labels) {
       this.textLayer.replaceChildren();
@@ -322,6 +329,7 @@ export class HeatMap {
     }
     if (!this.texts) {
       this.texts = [];
+      this.printed = new Array(k * k).fill(null);
       for (let i = 0; i < k * k; i++) {
         const t = svg("text", {
           class: "cm-value", x: (i % k) * c + c / 2, y: Math.floor(i / k) * c + c / 2,
@@ -332,11 +340,13 @@ export class HeatMap {
       }
     }
     for (let i = 0; i < k * k; i++) {
+      const key = `${labels[i]}|${textFill[i]}`;
+      if (this.printed[i] === key) continue;
+      this.printed[i] = key;
       const t = this.texts[i];
       t.textContent = labels[i];
-      const fill = this.rects[i].dataset.text;
-      if (fill) t.setAttribute("fill", fill);
-      t.classList.toggle("cm-neutral-text", !fill);
+      if (textFill[i]) t.setAttribute("fill", textFill[i]);
+      t.classList.toggle("cm-neutral-text", !textFill[i]);
       t.classList.toggle("cm-zero", labels[i] === "0");
     }
   }
