@@ -212,3 +212,21 @@ def test_fresh_training_data_differs_each_epoch_and_is_reproducible():
     fixed = train._options(["--train-size", "3", "--no-cache", "--workers", "1"])
     same = train._train_set(fixed, 0), train._train_set(fixed, 5)
     assert same[0].images.tobytes() == same[1].images.tobytes()
+
+
+def test_tensorboard_finds_no_checkpoint_folder_to_warn_about(trained, tmp_path, caplog):
+    # TensorBoard's Projector asks tf.train.latest_checkpoint about every run directory;
+    # a folder named `checkpoint` there made it log "Checkpoint ignored" on every reload
+    import logging
+
+    import tensorflow as tf
+
+    old_layout = tmp_path / "old"
+    (old_layout / "checkpoint").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING):
+        assert tf.train.latest_checkpoint(str(old_layout)) is None
+        assert "Checkpoint ignored" in caplog.text  # what the old layout caused
+        caplog.clear()
+        assert tf.train.latest_checkpoint(str(trained["run"])) is None
+    assert "Checkpoint ignored" not in caplog.text
+    assert (trained["run"] / "checkpoints" / train.STATE).is_file()
