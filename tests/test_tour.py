@@ -205,10 +205,17 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     page.wait_for_timeout(1500)  # the zoom animation
     page.screenshot(path=artifact("tour-graphs-softmax.png"))
 
-    # Scalars, Histograms, Images: cards with charts and images, not an empty page
-    page.goto(board.url + "/#scalars", wait_until="domcontentloaded")
-    page.get_by_text("train/accuracy", exact=True).first.wait_for(timeout=60_000)
-    assert page.locator("tf-scalar-card").count() > 0
+    # Scalars: one tag scheme, so one test/accuracy chart holds every lesson's model
+    page.goto(board.url + "/?tagFilter=test%2Faccuracy#timeseries", wait_until="domcontentloaded")
+    page.get_by_text("test/accuracy", exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=artifact("tour-scalars-test-accuracy.png"))
+    # Text: every run's lesson note, rendered, in both languages
+    page.goto(board.url + "/#text", wait_until="domcontentloaded")
+    page.get_by_text("What it teaches").first.wait_for(timeout=60_000)
+    # (the Text tab pages its cards, 12 to a page: the tiny tour writes 12 notes)
+    wait_for(lambda: page.get_by_text("本课要点").count() >= 10, timeout=60)
+    # Histograms, Images: cards with charts and images, not an empty page
     page.goto(board.url + "/#histograms", wait_until="domcontentloaded")
     page.locator("vz-histogram-timeseries").first.wait_for(timeout=60_000)
     page.goto(board.url + "/#images", wait_until="domcontentloaded")
