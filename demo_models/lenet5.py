@@ -26,9 +26,10 @@ bias, `conv2d` + `relu(bias_add)`             variables in `LeNet5.__init__`
 `saver.save(...)`                             `Run`'s checkpoint (a rerun continues)
 ============================================  ==========================================
 
-Logged: loss and accuracy under their scopes, the learning rate, histograms of every
-layer's weights, a few input images, the first layer's 32 filters as images, and the
-confusion matrix of the test set for the Confusion page.
+Logged: `train/loss`, `train/accuracy`, `train/learning_rate` and `test/accuracy` (the
+lessons' tag scheme), histograms of every layer's weights, a few input images, the first
+layer's 32 filters as images, and the confusion matrix of the test set for the Confusion
+page.
 """
 
 from __future__ import annotations

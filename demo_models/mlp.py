@@ -18,8 +18,8 @@ output layer                                each with `weights`, `biases` (`MLP.
 scope `loss`: softmax cross entropy         scope `loss`
 scope `train`: AdamOptimizer(0.001)         scope `train`: `keras.optimizers.Adam(0.001)`
 scope `accuracy`                            scope `accuracy`
-`tf.summary.scalar` accuracy and loss,      `summaries.scalar` under `accuracy` and
-`tf.summary.merge`                          `loss`, every `LOG_EVERY` steps
+`tf.summary.scalar` accuracy and loss,      `train/loss`, `train/accuracy` (the lessons'
+`tf.summary.merge`                          tag scheme), every `LOG_EVERY` steps
 20,000 steps of 100, summary every 100      `STEPS`, `BATCH_SIZE`, `LOG_EVERY`
 `saver.save(...)`                           `Run`'s checkpoint (a rerun continues)
 ==========================================  =============================================
