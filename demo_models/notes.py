@@ -157,10 +157,11 @@ def _notes() -> dict[str, Note]:
                 Look(
                     "Scalars",
                     ("train/k", "train/b", "train/loss"),
-                    "k climbs to 0.1 and b to 0.2 within a few dozen steps while the loss falls "
-                    "by orders of magnitude (switch the chart to a log scale).",
-                    "k 在几十步之内升到 0.1，b 升到 0.2，损失下降好几个数量级"
-                    "（把纵轴切换成对数刻度更清楚）。",
+                    "k and b come close to 0.1 and 0.2 within about ten steps, then creep the "
+                    "last bit while the loss keeps falling by orders of magnitude (switch the "
+                    "loss chart to a log scale).",
+                    "大约十步之内 k 和 b 就接近 0.1 和 0.2，之后慢慢逼近最后一点差距，"
+                    "损失则继续下降好几个数量级（把损失图的纵轴切换成对数刻度更清楚）。",
                 ),
                 Look(
                     "Images",
@@ -192,9 +193,9 @@ def _notes() -> dict[str, Note]:
                 Look(
                     "Images",
                     ("fit/data_and_model",),
-                    "the model's curve (orange) bending from a flat line into the parabola; drag "
-                    "the step slider.",
-                    "模型曲线（橙色）从一条平线慢慢弯成抛物线；拖动步数滑块观察。",
+                    "the model's curve bending from its random start into the parabola; drag the "
+                    "step slider.",
+                    "模型曲线从随机初始的形状慢慢弯成抛物线；拖动步数滑块观察。",
                 ),
                 Look(
                     "Scalars",
@@ -282,10 +283,12 @@ def _notes() -> dict[str, Note]:
                     "Scalars",
                     ("test/accuracy", "test/accuracy_raw_weights"),
                     "the averaged weights (test/accuracy, what the lesson evaluates) against the "
-                    "raw ones on the same test images: the average trails the raw weights in "
-                    "the first steps, then keeps up with less wobble.",
+                    "raw ones on the same test images: the average is the steadier curve; where "
+                    "a step of the raw weights dips, the average, which remembers many recent "
+                    "steps, hardly moves.",
                     "同一批测试图片上，平均权重（test/accuracy，课上评估用的就是它）与原始权重的"
-                    "对比：最初几步平均权重落后，之后跟上来，而且波动更小。",
+                    "对比：平均权重的曲线更平稳；原始权重某一步突然下降时，记住了最近许多步的"
+                    "平均权重几乎不受影响。",
                 ),
                 Look(
                     "Scalars",
@@ -391,8 +394,9 @@ def _notes() -> dict[str, Note]:
             "（flowscope demo linear 写入的 SGD (lesson)）也参加这场比赛。",
             _race_look(
                 "race-linear_regression",
-                "SGD settles first; momentum's path spirals in.",
-                "SGD 最先稳定到达；动量法的路径绕着圈进入终点。",
+                "SGD settles first; momentum enters the target, overshoots out of it and "
+                "settles only later.",
+                "SGD 最先稳定到达；动量法先进入终点范围，又冲了出去，过一阵才稳定下来。",
             ),
         ),
         "race": Note(

@@ -319,6 +319,8 @@ def test_race_notes_tell_what_the_tours_race_shows():
     # the linear-regression bowl: plain SGD settles first
     settled = {n: got["linear_regression", n]["settled_step"] for n in names}
     assert min(settled, key=lambda n: settled[n] if settled[n] is not None else 1e9) == "sgd"
+    momentum = got["linear_regression", "momentum"]
+    assert momentum["first_entry_step"] < momentum["settled_step"]  # in, out again, settled
 
 
 def test_notes_quote_the_code():
