@@ -335,6 +335,12 @@ def test_notes_quote_the_code():
     assert "学习率 {2}、每批 {1} 张训练 {0} 步".format(*quick) in lenet.zh
     lesson_recipe = lenet5.TRAINING_STEPS, lenet5.BATCH_SIZE, lenet5.LEARNING_RATE_BASE
     assert "{:,} steps of {} at {}".format(*lesson_recipe) in lenet.en
+    from demo_models.captcha.train import PRESETS
+
+    quick = PRESETS["quick"]
+    captcha = notes.note("captcha")
+    assert f"{quick['epochs']} epochs of {quick['sizes'][0]:,} captchas" in captcha.en
+    assert f"{quick['sizes'][0]:,} 张验证码上训练 {quick['epochs']} 个 epoch" in captcha.zh
     reg = notes.note("regularized")
     assert f"decays by {regularized.LEARNING_RATE_DECAY} per" in reg.en
     assert f"(decay {regularized.MOVING_AVERAGE_DECAY})" in reg.en
