@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from demo_models.bench.serve_logs import MATRIX_TAG
@@ -150,3 +151,72 @@ def open_pages(
             "render_ms": float(frame.evaluate("performance.now()")),
         }
     return result
+
+
+# ms from one what-if slider move until the racer's path is redrawn and painted: the input
+# event, the /whatif request, the answer drawn (the page's redrawRacer for that racer) and the
+# next frame.
+_WHATIF_REDRAW = """
+async ([slider, optimizer, values]) => {
+  const app = window.flowscopeRace;
+  const racer = app.racers.find((r) => r.optimizer === optimizer);
+  const input = document.querySelector(slider);
+  const redraw = app.redrawRacer.bind(app);
+  const out = [];
+  try {
+    for (const v of values) {
+      const drawn = new Promise((resolve, reject) => {
+        app.redrawRacer = (r) => { redraw(r); if (r === racer && r.whatif) resolve(); };
+        setTimeout(() => reject(new Error(`no redraw for ${v}`)), 30000);
+      });
+      const t0 = performance.now();
+      input.value = String(v);
+      input.dispatchEvent(new Event('input'));
+      input.dispatchEvent(new Event('change'));
+      await drawn;
+      await new Promise((r) => requestAnimationFrame(r));
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    app.redrawRacer = redraw;
+  }
+  return out;
+}
+"""
+
+
+def race_whatif_ms(logdir: Path, race: str, optimizer: str, rounds: int = 20) -> dict[str, Any]:
+    """Median input -> redrawn path (ms) of the race page's learning-rate slider for one
+    racer, on a TensorBoard over `logdir` warmed up by the page itself (its /warmup, then
+    two what-ifs); each round moves the slider to a learning rate not asked before (between
+    a tenth of the logged rate and three times it)."""
+    import statistics
+
+    board = TensorBoardProcess(logdir)
+    try:
+        with chromium() as browser:
+            page = browser.new_context(viewport={"width": 1400, "height": 950}).new_page()
+            frame, _ = _frame(page, board, RACE)
+            frame.wait_for_function(RACE_READY, arg=race, timeout=180_000, polling="raf")
+            if frame.eval_on_selector("#race-picker", "s => s.value") != race:
+                select_ms(frame, "#race-picker", race, RACE_READY, race)
+            row = f'.legend-row[data-optimizer="{optimizer}"]'
+            slider = f"{row} .whatif-lr-slider"
+            # from a tenth of the logged rate to three times it: paths that differ
+            logged = float(frame.get_attribute(slider, "value"))
+            start = time.perf_counter()
+            warm = frame.evaluate(_WHATIF_REDRAW, [slider, optimizer, [logged - 0.3, logged - 0.2]])
+            first_s = time.perf_counter() - start
+            values = [logged - 1 + 1.5 * k / max(1, rounds - 1) for k in range(rounds)]
+            times = frame.evaluate(_WHATIF_REDRAW, [slider, optimizer, values])
+    finally:
+        board.stop()
+    return {
+        "rounds": rounds,
+        "median_ms": statistics.median(times),
+        "p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
+        "min_ms": min(times),
+        "max_ms": max(times),
+        "first_two_ms": warm,
+        "first_two_s": first_s,
+    }
