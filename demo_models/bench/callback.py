@@ -116,7 +116,7 @@ HOOKS = (
 
 
 # SummaryCallback's jobs on its writer thread (they overlap training)
-WRITER_JOBS = ("_write_batches", "_write_epoch")
+WRITER_JOBS = ("_prepare_job", "_write_batches", "_write_epoch")
 
 
 def _timed(base: type, hook_times: dict[str, list[float]]) -> type:
