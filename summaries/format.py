@@ -48,6 +48,9 @@ optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every
                           its window is an escape, not a divergence (default false)
         racer             (version 3) the racer's name within its race, e.g. "adam"; null:
                           named by its tag or run (`racer_name`)
+        axes              [x name, y name] of the surface's two parameters (the map's axes,
+                          e.g. ["k", "b"]); null: "x" and "y" (filled from the library on
+                          reading when the surface is one of its own)
   kind "surface": TENSOR, float32 [ny, nx] loss values on a regular grid over `window`
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
@@ -106,6 +109,7 @@ TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "tuning": None,
     "unbounded_below": False,
     "racer": None,
+    "axes": None,
 }
 MATRIX_DEFAULTS: dict[str, Any] = {"sequence_accuracy_tag": None}
 
@@ -227,6 +231,8 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
     if kind == TRAJECTORY:
         if version == 1:
             _upgrade_v1_trajectory(payload)
+        if payload.get("axes") is None:
+            _library_axes(payload)
         for key, value in TRAJECTORY_DEFAULTS.items():
             payload.setdefault(key, value)
     elif kind == MATRIX:
@@ -238,6 +244,17 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
         payload["written_version"] = version
         payload["version"] = VERSION
     return payload
+
+
+def _library_axes(payload: dict[str, Any]) -> None:
+    """The parameter names of a library surface (written before `axes` existed)."""
+    try:
+        from summaries.race.surfaces import SURFACES
+    except Exception:
+        return
+    surface = SURFACES.get(str(payload.get("surface")))
+    if surface is not None and payload.get("basis") is None:
+        payload["axes"] = list(surface.axes)
 
 
 def _upgrade_v1_trajectory(payload: dict[str, Any]) -> None:

@@ -612,6 +612,7 @@ def _new_race(name: str) -> dict[str, Any]:
         "title": None,
         "description": None,
         "formula": None,
+        "axes": None,
         "log_scale": False,
         "surface_series": None,
         "analytic": True,  # until a racer's metadata says otherwise
@@ -631,6 +632,7 @@ def _add_racer(races: dict[str, dict], series: Series) -> None:
     for key, field in (("title", "surface_title"), ("description", "description")):
         race[key] = race[key] or content.get(field)
     race["formula"] = race["formula"] or content.get("formula")
+    race["axes"] = race["axes"] or content.get("axes")
     if series.error is None:
         race["analytic"] = race["analytic"] and bool(content.get("analytic"))
         race["log_scale"] = race["log_scale"] or bool(content.get("log_scale"))

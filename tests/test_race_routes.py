@@ -813,3 +813,33 @@ def test_flowscope_race_writes_one_run_per_race_replacing_an_older_layout(tmp_pa
                                           plugin_name="scalars")["race-saddle"]  # fmt: skip
     drawn = sorted(t for t in scalars if any(re.match(p, t) for p in patterns))
     assert drawn == ["race/loss/adam", "race/loss/lion", "race/loss/sgd"]
+
+
+def test_the_map_axes_are_the_surfaces_own_parameters(tmp_path):
+    """`axes` names the two parameters: from the library (linear regression: k, b; a v2 log
+    without the field too), as a writer gives them, else null (the page says x and y)."""
+    write_race(tmp_path, "race-linear", "linear_regression", [0.2], steps=20, one_run=True)
+    write_race(tmp_path, "race-saddle", "saddle", [0.05], steps=20, one_run=True)
+    window = [-1.0, 1.0, -1.0, 1.0]
+    positions = np.column_stack([np.linspace(0.9, 0.1, 10), np.linspace(0.5, 0.0, 10)])
+    with pb.LogWriter(str(tmp_path / "mine")) as writer:
+        write_trajectory(
+            writer, "race/trajectory", np.arange(10), positions, (positions**2).sum(axis=1),
+            race="mine", optimizer="sgd", surface="bowl", window=window, axes=("w1", "w2"),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="axes"):
+        write_trajectory(
+            pb.LogWriter(str(tmp_path / "bad")), "race/trajectory", np.arange(10), positions,
+            positions[:, 0], race="bad", optimizer="sgd", surface="bowl", window=window,
+            axes=("w1",),
+        )  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    races = {r["race"]: r for r in board.plugins[PLUGIN].races_impl(board.context(), "")["races"]}
+    assert races["race-linear"]["axes"] == ["k", "b"]
+    assert races["race-saddle"]["axes"] == ["x", "y"]
+    assert races["mine"]["axes"] == ["w1", "w2"]
+    assert "bad" not in races
+    # a version-2 trajectory of a library surface, written before the field existed
+    upgraded = fmt.upgrade({"kind": "trajectory", "version": 2, "surface": "linear_regression"})
+    assert upgraded["axes"] == ["k", "b"]
+    assert fmt.upgrade({"kind": "trajectory", "version": 2, "surface": "bowl"})["axes"] is None

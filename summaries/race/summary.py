@@ -79,8 +79,8 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
 
     A field left out (or None) comes from the library when `surface` names one of
     `summaries.race.SURFACES` and there is no `basis` (surface_title, description, formula,
-    analytic, tolerance, log_scale, unbounded_below), and from `OPTIMIZERS` when `optimizer` is
-    one of its racers (optimizer_title, order); otherwise it takes its
+    analytic, tolerance, log_scale, unbounded_below, axes), and from `OPTIMIZERS` when
+    `optimizer` is one of its racers (optimizer_title, order); otherwise it takes its
     `format.TRAJECTORY_DEFAULTS` value.
     """
     unknown = sorted(set(given) - set(DISPLAY_FIELDS))
@@ -98,6 +98,13 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
     if fields["order"] is not None:
         fields["order"] = checks.check_count("order", fields["order"], minimum=0)
     fields["tuning"] = checks.check_json("tuning", fields["tuning"])
+    axes = fields["axes"]
+    if axes is not None:
+        if isinstance(axes, str | bytes) or len(axes) != 2:
+            raise ValueError(f"axes must be two names (x, y), got {axes!r}")
+        if not all(isinstance(name, str) and name for name in axes):
+            raise checks.ArgumentTypeError(f"axes must be two non-empty strings, got {axes!r}")
+        fields["axes"] = list(axes)
 
     from summaries.race.optimizers import OPTIMIZERS  # registries: numpy at most
     from summaries.race.surfaces import SURFACES
@@ -112,6 +119,7 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
             "tolerance": float(library.tolerance),
             "log_scale": bool(library.log_scale),
             "unbounded_below": bool(library.unbounded_below),
+            "axes": list(library.axes),
         }
         for key, value in known.items():
             if fields[key] is None:
@@ -206,6 +214,7 @@ def trajectory_pb(
     tuning: dict[str, Any] | None = None,
     unbounded_below: bool | None = None,
     racer: str | None = None,
+    axes: Sequence[str] | None = None,
     **extra: Any,
 ) -> list[tuple[int, summary_pb2.Summary]]:
     """Check a whole trajectory, then build its (first step, Summary) chunks (numpy only).
@@ -224,7 +233,8 @@ def trajectory_pb(
     with minima, else loss threshold), order (the racer's colour order), log_scale, tuning,
     unbounded_below (the surface has no lower bound: leaving its window is an escape),
     racer (the racer's name within its race; the race layout writes every racer of a race
-    into one run, under the tag `summaries.format.race_tag("trajectory", racer)`).
+    into one run, under the tag `summaries.format.race_tag("trajectory", racer)`), axes
+    (the names of the two parameters, the map's axes, e.g. ("k", "b")).
     Any other keyword is stored as a further JSON metadata field.
     """
     checks.check_tag(tag, "tag")
@@ -249,6 +259,7 @@ def trajectory_pb(
         tuning=tuning,
         unbounded_below=unbounded_below,
         racer=racer,
+        axes=axes,
     )
     content = _content(
         race, optimizer, surface, window, hyperparameters, start, minima, basis, chunk,

@@ -42,6 +42,7 @@ class Surface:
         formula: str | None = None,
         defaults: dict[str, dict[str, float]] | None = None,
         unbounded_below: bool = False,
+        axes: tuple[str, str] = ("x", "y"),
     ):
         self.name = name
         self.title = title
@@ -58,6 +59,8 @@ class Surface:
         self.defaults = defaults or {}
         # no lower bound: a racer leaving the window escapes (the lesson), it does not diverge
         self.unbounded_below = bool(unbounded_below)
+        # the names of the two parameters (the map's axes), e.g. ("k", "b") for y = kx + b
+        self.axes = (str(axes[0]), str(axes[1]))
 
     def value(self, x: Any, y: Any) -> np.ndarray:
         """Loss at (x, y), numpy-vectorised (broadcasts x and y)."""
@@ -108,6 +111,7 @@ class Surface:
             "tolerance_kind": "distance" if self.minima else "loss",
             "analytic": self.analytic,
             "unbounded_below": self.unbounded_below,
+            "axes": list(self.axes),
             "description": self.description,
             "formula": self.formula,
         }
@@ -449,6 +453,7 @@ _SURFACE_LIST: list[Surface] = [
         description="the course notes' first model: MSE of y = kx + b on 100 random points "
         "of y = 0.1x + 0.2, from k = b = 0; minimum 0 at (0.1, 0.2)",
         # the course notes train it with plain gradient descent at 0.2
+        axes=("k", "b"),
         defaults={
             "sgd": {"learning_rate": 0.2},
             "momentum": {"learning_rate": 0.05},
