@@ -72,5 +72,5 @@ export function lossAxis(values, [r0, r1]) {
 /** A compact label for a number in the page's locale (scientific for very large or small
  * values; a dash when unknown). */
 export function fmt(v, digits = 3) {
-  return fmtNumber(v, digits);
+  return fmtNumber(v, digits).replace("E", "e"); // 1e-5, as the logs and the CLI write it
 }
