@@ -707,7 +707,7 @@ def test_chinese_dark_and_the_pseudo_language_at_laptop_size(board, make_page):
         """() => { const app = window.flowscopeRace;
           return [app.race.race, ...app.racers.map(r => r.title), ...app.map.axisLabels]; }"""
     ))  # fmt: skip
-    number = re.compile(r"^[-−+]?[\d.,E×∞–—]*$")  # numbers and symbols stay as they are
+    number = re.compile(r"^[-−+]?[\d.,eE×∞–—+-]*$")  # numbers and symbols stay as they are
     hyper = re.compile(r"^(lr|momentum|rho|beta_\d|epsilon|[a-z_]+)=")  # logged hyper-parameters
     unmarked = [s for s in page_texts(frame)
                 if "⟦" not in s and s not in data and not number.match(s) and not hyper.match(s)
