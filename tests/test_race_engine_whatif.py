@@ -35,7 +35,7 @@ def printed(tmp_path_factory) -> tuple[Path, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert cli.main([*argv, "quadratic", "--optimizers", *OPTIMIZERS]) == 0
-        assert cli.main([*argv, "nn_plane", "--optimizers", "sgd"]) == 0  # cannot be re-run
+        assert cli.main([*argv, "linear_regression", "--optimizers", "sgd"]) == 0  # not analytic
     return logdir, out.getvalue()
 
 
@@ -110,7 +110,7 @@ def test_warmup_prepares_every_racer_once_and_whatifs_never_retrace(board):
 
 
 def test_warmup_of_a_race_that_cannot_be_rerun_says_why(board):
-    body = board.plugin(PLUGIN, "warmup", race="race-nn_plane")
+    body = board.plugin(PLUGIN, "warmup", race="race-linear_regression")
     assert body["state"] == "unavailable" and body["racers"] == 0 and body["ready"] == 0
     assert "analytic surface" in body["reason"]
 
