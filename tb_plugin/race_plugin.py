@@ -18,6 +18,7 @@ metrics, contour payloads and what-if simulations are cached beside them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -471,7 +472,7 @@ class RacePlugin(FlowscopePlugin):
         """Run the library's engine once (serialised: Keras optimizers are not re-entrant)."""
         from summaries.race import engine  # heavy (TensorFlow): only here
 
-        with self._simulate_lock:
+        with self._warmer.first(), self._simulate_lock:
             try:
                 result = engine.simulate(
                     optimizer, hyper, race["surface"], start=start, steps=steps
@@ -504,6 +505,22 @@ class _Warmer:
         self._state: dict[str, str | None] = {}  # job -> None (queued), READY or an error
         self._queue: list[tuple[str, tuple]] = []
         self._thread: threading.Thread | None = None
+        # What-ifs waiting for the engine go first: a lock is not fair, and without this the
+        # warm-up thread could take it again for its next racer, and again.
+        self._waiting = 0
+        self._no_whatif = threading.Condition(self._lock)
+
+    @contextlib.contextmanager
+    def first(self):
+        """Around a what-if: no warm-up job starts until it is done."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                self._no_whatif.notify_all()
 
     def request(self, jobs: list[tuple[str, dict[str, Any], str]]) -> dict[str, Any]:
         """Queue the jobs not seen before; the state of all of them (see warmup_impl)."""
@@ -539,6 +556,8 @@ class _Warmer:
                     self._thread = None
                     return
                 key, (optimizer, hyper, surface) = self._queue.pop(0)
+                while self._waiting:
+                    self._no_whatif.wait()
             try:
                 from summaries.race import engine  # heavy (TensorFlow): only here
 

@@ -36,6 +36,7 @@ def printed(tmp_path_factory) -> tuple[Path, str]:
     with contextlib.redirect_stdout(out):
         assert cli.main([*argv, "quadratic", "--optimizers", *OPTIMIZERS]) == 0
         assert cli.main([*argv, "linear_regression", "--optimizers", "sgd"]) == 0  # not analytic
+        assert cli.main([*argv, "himmelblau", "--optimizers", "sgd", "adam"]) == 0
     return logdir, out.getvalue()
 
 
@@ -51,7 +52,7 @@ def test_the_command_reports_its_total_time_to_written_logs(printed):
         printed[1],
         re.MULTILINE,
     )
-    assert len(found) == 2  # one per command, after the logs are written
+    assert len(found) == 3  # one per command, after the logs are written
     for total, *parts in found:
         assert float(total) >= sum(float(p) for p in parts) - 0.2  # rounding
 
@@ -107,6 +108,15 @@ def test_warmup_prepares_every_racer_once_and_whatifs_never_retrace(board):
     assert engine.trace_count() == before + len(OPTIMIZERS)  # no what-if traced anything
     paths = [tuple(b["x"][:5]) for b in (logged, *moved.values())]
     assert len(set(paths)) == len(paths)  # each setting drew its own path
+
+
+def test_a_whatif_waiting_for_the_engine_goes_before_the_warmup(board):
+    warmer = board.plugins[PLUGIN]._warmer
+    with warmer.first():  # as a what-if waiting for the engine does
+        assert board.plugin(PLUGIN, "warmup", race="race-himmelblau")["state"] == "warming"
+        time.sleep(1.0)
+        assert board.plugin(PLUGIN, "warmup", race="race-himmelblau")["ready"] == 0
+    assert wait_ready(board, "race-himmelblau")["ready"] == 2
 
 
 def test_warmup_of_a_race_that_cannot_be_rerun_says_why(board):
