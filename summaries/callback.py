@@ -776,37 +776,43 @@ class SummaryCallback(keras.callbacks.Callback):
     # -- graph and predictions ----------------------------------------------------------
 
     def _prepare(self) -> None:
-        """Queue the probe's tracing, the graph and the probe's first call on the writer
-        thread (once per callback: the probe is reused by later fits)."""
+        """Queue on the writer thread what a fit's summaries need traced: the probe (for the
+        graph and the gradients) and the forward pass (for the confusion matrices); once
+        per callback, as later fits reuse them."""
         if self._sample is None:
             if self.write_graph and not self._graph_written and not self._probe_failed:
                 self._warn_once("graph", "no sample input to trace (pass data=(x, y)): no graph")
             return
         self._probe_ready = ready = threading.Event()
         graph = self.write_graph and not self._graph_written
-        if (self._probe is None and not self._probe_failed) or graph:
+        probe = (graph or self.freqs["gradient_freq"] > 0) and self._probe is None
+        predictor = self.freqs["confusion_freq"] > 0 and self._predictor is None
+        if (probe and not self._probe_failed) or graph or predictor:
             self._graph_written = self._graph_written or graph
             # traced under fit's distribution strategy, as on the training thread
-            self._submit(self._prepare_job, graph, ready, tf.distribute.get_strategy())
+            strategy = tf.distribute.get_strategy()
+            self._submit(self._prepare_job, probe, graph, predictor, ready, strategy)
         else:
             ready.set()
 
-    def _prepare_job(self, graph: bool, ready: threading.Event, strategy: Any) -> None:
+    def _prepare_job(
+        self, probe: bool, graph: bool, predictor: bool, ready: threading.Event, strategy: Any
+    ) -> None:
         """Writer thread: trace the probe, write its graph (as `tf.summary.graph` does, with
         shapes) and make its first call, whose one-off preparation (graph optimisation)
-        would otherwise fall on the training thread at the first epoch's end."""
+        would otherwise fall on the training thread at the first epoch's end; then the
+        forward pass."""
         try:
             with strategy.scope():
-                probe = self._trace_probe(on_writer=True)
+                traced = self._trace_probe(on_writer=True) if probe or graph else None
         finally:
             ready.set()  # the training thread may use the probe from here on
-        if probe is None:
-            return
-        if graph:
-            graph_def = probe.graph.as_graph_def(add_shapes=True)
-            self._writer.add_graph(graph_def.SerializeToString())
-        self._warm_up(probe, self._sample_tensors())
-        if self.freqs["confusion_freq"] and self._predictor is None:
+        if traced is not None:
+            if graph:
+                graph_def = traced.graph.as_graph_def(add_shapes=True)
+                self._writer.add_graph(graph_def.SerializeToString())
+            self._warm_up(traced, self._sample_tensors())
+        if predictor:
             # the validation predictions in one graph call per chunk instead of an eager
             # op-by-op pass on the training thread (which costs several times more, most of
             # all under load); the model's graph, as model.predict runs it

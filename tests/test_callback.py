@@ -674,3 +674,9 @@ def test_tracing_runs_on_the_writer_thread_and_predictions_fall_back(tmp_path):
     expected = np.zeros((1, 3, 3), np.int64)
     np.add.at(expected, (0, vy, predicted), 1)
     np.testing.assert_array_equal(logs.last("confusion"), expected)
+    # nothing that needs a trace: nothing traced
+    traced.clear()
+    off = Spy(tmp_path / "off", write_graph=False, gradient_freq=0, confusion_freq=0)
+    model.fit(x, y, batch_size=16, epochs=1, callbacks=[off], verbose=0)
+    assert traced == []
+    assert Logs(tmp_path / "off").steps("epoch/loss") == [0]
