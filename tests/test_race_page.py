@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO, TensorBoard, artifact, open_plugin_tab, wait_for
-from test_race_routes import heavy_ball, write_big_race
+from test_race_routes import heavy_ball, write_big_race, write_race
 
 from summaries import pb
 from summaries import race as race_summaries
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.browser
 PLUGIN = "optimizer_race"
 BIG = "tenk"  # races are listed by name: the CLI's "race-saddle" comes first, then this
 CLI_OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
+LINEAR = "race-x-linear"  # the course's linear regression (its map is (k, b)), after the CLI's
 CLI_STEPS = 150
 # 2,000-character names (sorting between BIG and the unreadable "zz-future/sgd" race)
 WIDE = "wide " + "W" * 1995
@@ -138,6 +139,7 @@ def board(tmp_path_factory):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
     write_big_race(logdir, race=BIG)
+    write_race(logdir, LINEAR, "linear_regression", [0.2, 0.05], [0.0, 0.9], steps=60, one_run=True)
     write_wide_race(logdir)
     write_unreadable_race(logdir)
     write_torch_race(logdir)
@@ -145,7 +147,7 @@ def board(tmp_path_factory):
     try:
         output = cli.communicate(timeout=300)[0].decode(errors="replace")
         assert cli.returncode == 0, output
-        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 5, timeout=60)
+        wait_for(lambda: len(board.plugin(PLUGIN, "races")["races"]) == 6, timeout=60)
         yield board
     finally:
         board.stop()
@@ -533,6 +535,15 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
     frame.click("#race-zoom-reset")
     assert view(frame) == whole
     frame.click("#race-zoom-in")
+    # the linear-regression race names its axes by its parameters, k and b
+    frame.select_option("#race-picker", LINEAR)
+    frame.wait_for_function("() => document.querySelector('#race-axis-x')?.textContent === 'k'")
+    assert frame.text_content("#race-axis-y") == "b"
+    assert "f(k, b) =" in frame.get_attribute("#race-surface-name", "title")
+    frame.select_option("#race-picker", SADDLE)
+    frame.wait_for_function(
+        "() => window.flowscopeRace.built && window.flowscopeRace.race.race === 'race-saddle'"
+    )
 
     # keyboard: sortable headers (buttons, aria-sort), arrows step, Space plays and pauses
     header = '#race-leaderboard th[data-key="final_loss"]'

@@ -522,7 +522,10 @@ export class ContourMap {
       o.setPointerCapture(e.pointerId);
       if (pointers.size === 2) {
         drag = null;
-        pinch = { distance: spread(), view: [...this.view], centre: this._dataAt(e) };
+        // zoom around the point between the two fingers
+        const [a, b] = [...pointers.values()];
+        const centre = this._dataAt({ clientX: (a[0] + b[0]) / 2, clientY: (a[1] + b[1]) / 2 });
+        pinch = { distance: spread(), view: [...this.view], centre };
       } else {
         drag = { x: e.clientX, y: e.clientY, view: [...this.view], moved: false, event: e };
       }
