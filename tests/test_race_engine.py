@@ -99,7 +99,8 @@ def test_new_learning_rate_momentum_start_or_steps_never_retrace():
     optimizer, surface and other hyper-parameters, and each answer equals the eager loop."""
     before = engine.trace_count()
     engine.simulate("momentum", {"learning_rate": 0.002}, "quadratic", steps=STEPS)
-    assert engine.trace_count() == before + 1
+    traced = engine.trace_count()
+    assert traced <= before + 1  # 0: an earlier test in this process left it cached
     for hp, start, steps in [
         ({"learning_rate": 0.01, "momentum": 0.5}, None, STEPS),
         ({"learning_rate": 0.003, "momentum": 0.0}, (1.0, -1.0), STEPS + 5),  # plain SGD
@@ -111,7 +112,7 @@ def test_new_learning_rate_momentum_start_or_steps_never_retrace():
         )
         np.testing.assert_allclose(result["positions"], positions, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(result["losses"], losses, rtol=1e-5, atol=1e-6)
-    assert engine.trace_count() == before + 1
+    assert engine.trace_count() == traced
     # RMSprop logs momentum 0 and offers it as a what-if: a momentum of 0.5 moves differently
     rms = engine.simulate("rmsprop", {"momentum": 0.0}, "quadratic", steps=STEPS)
     traced = engine.trace_count()
@@ -129,9 +130,10 @@ def test_new_learning_rate_momentum_start_or_steps_never_retrace():
 
 def test_prepare_traces_once_and_is_idempotent():
     before = engine.trace_count()
-    assert engine.prepare("adamax", {"learning_rate": 0.02}, "himmelblau") is False
-    assert engine.prepare("adamax", {"learning_rate": 0.3}, "himmelblau") is True
-    engine.simulate("adamax", {"learning_rate": 0.1}, "himmelblau", steps=STEPS)
+    fixed = {"beta_1": 0.85}  # a loop no other test asks for
+    assert engine.prepare("adamax", {"learning_rate": 0.02, **fixed}, "himmelblau") is False
+    assert engine.prepare("adamax", {"learning_rate": 0.3, **fixed}, "himmelblau") is True
+    engine.simulate("adamax", {"learning_rate": 0.1, **fixed}, "himmelblau", steps=STEPS)
     assert engine.trace_count() == before + 1
 
 

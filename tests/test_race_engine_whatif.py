@@ -91,10 +91,12 @@ def test_warmup_prepares_every_racer_once_and_whatifs_never_retrace(board):
         "ready": len(OPTIMIZERS),
         "reason": None,
     }
-    # one loop per racer, traced once however often the page asks
-    assert engine.trace_count() == before + len(OPTIMIZERS)
+    # at most one trace per racer (fewer when an earlier test in this process left a loop
+    # for the same optimizer and surface in the engine's cache), however often the page asks
+    traced = engine.trace_count()
+    assert traced <= before + len(OPTIMIZERS)
     assert board.plugin(PLUGIN, "warmup", race="race-quadratic")["state"] == "ready"
-    assert engine.trace_count() == before + len(OPTIMIZERS)
+    assert engine.trace_count() == traced
 
     entries = racers(board, "race-quadratic")
     logged = whatif(board, entries["momentum"], learning_rate=0.02, momentum=0.9)
@@ -105,7 +107,7 @@ def test_warmup_prepares_every_racer_once_and_whatifs_never_retrace(board):
     for name in OPTIMIZERS:
         whatif(board, entries[name], learning_rate=0.0123)
     whatif(board, entries["rmsprop"], learning_rate=0.01, momentum=0.7)
-    assert engine.trace_count() == before + len(OPTIMIZERS)  # no what-if traced anything
+    assert engine.trace_count() == traced  # no what-if traced anything
     paths = [tuple(b["x"][:5]) for b in (logged, *moved.values())]
     assert len(set(paths)) == len(paths)  # each setting drew its own path
 
