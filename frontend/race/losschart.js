@@ -6,7 +6,7 @@ import { t } from "../common/i18n.js";
 import { fmt, linear, lossAxis } from "./scale.js";
 import { indexAt } from "./track.js";
 
-const M = { left: 58, right: 14, top: 12, bottom: 34 };
+const M = { left: 58, right: 24, top: 12, bottom: 34 }; // right: room for the last step label
 
 export class LossChart {
   constructor({ onSeek, width = 560, height = 250 } = {}) {
@@ -174,7 +174,8 @@ export class LossChart {
       if (Number.isFinite(y)) {
         const at = gone ? tk.divergedStep : Math.min(s, tk.lastStep);
         view.dot.setAttribute("cx", this.sx(at).toFixed(1));
-        view.dot.setAttribute("cy", y.toFixed(1));
+        // a racer that blew up sits on the chart's edge, not above it
+        view.dot.setAttribute("cy", Math.min(Math.max(y, M.top), this.height - M.bottom).toFixed(1));
       }
     }
   }

@@ -76,6 +76,7 @@ export class ContourMap {
       button("race-zoom-reset", t("race.map.whole"), t("race.map.wholeTitle"), () => this.setView(this.surface.window)),
       el("span", { class: "race-caption race-zoom-hint", text: t("race.map.zoomHint") }));
     this.root = el("div", { class: "race-map", id: "race-map" }, this.zoomBar, stage, this.caption);
+    this.root.style.width = `${this.width}px`; // the caption wraps under the map, never widens the card
     this._listen();
   }
 
