@@ -52,7 +52,9 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
       text: pct(v, 0) })));
   const whole = [...new Set((s1 > s0 ? ticks(s0, s1, 4) : [s0]).map(Math.round))];
   const xTicks = whole.map((s) =>
-    svg("text", { x: x(s), y: m.top + h + 14, "text-anchor": "middle", text: compactStep(s) }));
+    // a label at the right end is drawn leftwards of its tick, so it is never cut off
+    svg("text", { x: x(s), y: m.top + h + 14, "text-anchor": x(s) > m.left + w - 16 ? "end" : "middle",
+      text: compactStep(s) }));
 
   const paths = lines.map((line) => {
     const own = line.steps || steps;
