@@ -209,3 +209,26 @@ def small_disk(tmp_path) -> Iterator[Callable[[str], Path]]:
     yield mount
     for path in mounts:  # lazily: a file a failed test left open must not keep it mounted
         subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def visible_texts(frame, root_id: str) -> list[str]:
+    """Every visible text under the element `root_id` of a page (SVG text included).
+
+    The language checks use it: in the pseudo-language every label the page writes is marked,
+    so an unmarked text that is not log data is a string that skipped the tables.
+    """
+    return frame.evaluate(
+        """(rootId) => {
+      const out = [];
+      const walk = document.createTreeWalker(document.getElementById(rootId),
+        NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const el = n.parentElement;
+        if (!n.textContent.trim() || !el || el.closest('option, title, [hidden]')) continue;
+        if (!el.getClientRects().length) continue;
+        out.push(n.textContent.trim());
+      }
+      return out;
+    }""",
+        root_id,
+    )

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import TensorBoard, artifact, open_plugin_tab, wait_for
+from conftest import TensorBoard, artifact, open_plugin_tab, visible_texts, wait_for
 from test_confusion_routes import EXAMPLES_TAG, PLUGIN, TAG
 
 from summaries import pb
@@ -107,24 +107,6 @@ def rgb(frame, selector: str) -> tuple[int, ...]:
     return tuple(int(v) for v in re.findall(r"\d+", fill))
 
 
-def page_texts(frame) -> list[str]:
-    """Every visible text of the page (text nodes, SVG text included)."""
-    return frame.evaluate(
-        """() => {
-      const out = [];
-      const walk = document.createTreeWalker(document.getElementById('confusion-page'),
-        NodeFilter.SHOW_TEXT);
-      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-        const el = n.parentElement;
-        if (!n.textContent.trim() || !el || el.closest('option, title, [hidden]')) continue;
-        if (!el.getClientRects().length) continue;
-        out.push(n.textContent.trim());
-      }
-      return out;
-    }"""
-    )
-
-
 CELL = '.cm-card[data-position="0"] rect.cm-cell[data-true="{}"][data-predicted="{}"]'
 
 
@@ -150,7 +132,7 @@ def test_compare_mode_colours_by_meaning_and_every_panel_compares(make_page, boa
     ends = frame.locator(".fs-legend-ends span").all_text_contents()
     assert ends[0].startswith("◀ B worse") and ends[1].startswith("B better")
     # cells that did not change print "0", never a signed zero, anywhere on the page
-    texts = page_texts(frame)
+    texts = visible_texts(frame, "confusion-page")
     assert not [s for s in texts if re.search(r"(^|[^\d.])[+−-]0(\.0+)?(?![\d.])", s)], texts
     values = frame.locator('.cm-card[data-position="0"] text.cm-value').all_text_contents()
     assert values[2] == "0"  # 0 -> 2: never confused by either run
@@ -327,7 +309,9 @@ def test_chinese_and_the_pseudo_language(make_page, board):
     wait_for(lambda: frame.locator("#cm-class-table").count() == 1)
     # log data (run / tag, position and class names) and numbers or symbols stay as they are
     data = re.compile(r"^([^A-Za-z]*|(captcha-\d / )?confusion/validation|captcha-\d|digit \d)$")
-    unmarked = [s for s in page_texts(frame) if "⟦" not in s and not data.match(s)]
+    unmarked = [
+        s for s in visible_texts(frame, "confusion-page") if "⟦" not in s and not data.match(s)
+    ]
     assert unmarked == [], unmarked
     overflow = frame.evaluate(
         """() => [...document.querySelectorAll(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TensorBoard, artifact, open_plugin_tab, wait_for
+from conftest import REPO, TensorBoard, artifact, open_plugin_tab, visible_texts, wait_for
 from test_race_routes import heavy_ball, write_big_race, write_race
 
 from summaries import pb
@@ -691,24 +691,6 @@ def test_whatif_sliders_follow_the_drag_drop_superseded_values_and_reject_bad_on
     assert page.errors == []
 
 
-def page_texts(frame) -> list[str]:
-    """Every visible text of the page (text nodes, SVG text included)."""
-    return frame.evaluate(
-        """() => {
-      const out = [];
-      const walk = document.createTreeWalker(document.getElementById('race-page'),
-        NodeFilter.SHOW_TEXT);
-      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-        const el = n.parentElement;
-        if (!n.textContent.trim() || !el || el.closest('option, title, [hidden]')) continue;
-        if (!el.getClientRects().length) continue;
-        out.push(n.textContent.trim());
-      }
-      return out;
-    }"""
-    )
-
-
 def test_chinese_dark_and_the_pseudo_language_at_laptop_size(board, make_page):
     page = make_page(width=1400, height=1000, locale="zh-CN", color_scheme="dark")
     frame = open_race(page, board, SADDLE)
@@ -734,7 +716,7 @@ def test_chinese_dark_and_the_pseudo_language_at_laptop_size(board, make_page):
     ))  # fmt: skip
     number = re.compile(r"^[-−+]?[\d.,eE×∞–—+-]*$")  # numbers and symbols stay as they are
     hyper = re.compile(r"^(lr|momentum|rho|beta_\d|epsilon|[a-z_]+)=")  # logged hyper-parameters
-    unmarked = [s for s in page_texts(frame)
+    unmarked = [s for s in visible_texts(frame, "race-page")
                 if "⟦" not in s and s not in data and not number.match(s) and not hyper.match(s)
                 and s not in ("▲", "▼", "+", "−", "English", "中文")]  # fmt: skip
     assert unmarked == [], unmarked
