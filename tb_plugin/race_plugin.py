@@ -416,23 +416,29 @@ class RacePlugin(FlowscopePlugin):
             if race["tolerance"] is None:
                 race["tolerance"] = _default_tolerance(race)
             rerunnable = race.pop("analytic") and race["basis"] is None
-            surface_reason = None
+            surface_reason = surface_why = None
             if not (rerunnable and race["surface"] in closed_form):
                 surface_reason = (
                     f"what-if needs an analytic surface; race {race['race']!r} runs on "
                 )
                 surface_reason += repr(race["surface"])
                 surface_reason += " (a projected model loss)" if race["basis"] else ""
+                code = "projected" if race["basis"] else "surface"
+                surface_why = {"code": code, "surface": race["surface"]}
             for racer in race["racers"]:
-                racer["whatif_reason"] = surface_reason or _racer_reason(racer)
-                racer["whatif"] = racer["whatif_reason"] is None
+                reason, why = (surface_reason, surface_why) if surface_why else _racer_reason(racer)
+                racer["whatif_reason"], racer["whatif_why"] = reason, why
+                racer["whatif"] = reason is None
             race["whatif"] = any(r["whatif"] for r in race["racers"])
-            race["whatif_reason"] = (
-                None
-                if race["whatif"]
-                else surface_reason
-                or next((r["whatif_reason"] for r in race["racers"]), "the race has no racers")
-            )
+            if race["whatif"]:
+                race["whatif_reason"] = race["whatif_why"] = None
+            elif surface_why or race["racers"]:
+                first = race["racers"][0] if race["racers"] else {}
+                race["whatif_reason"] = surface_reason or first["whatif_reason"]
+                race["whatif_why"] = surface_why or first["whatif_why"]
+            else:
+                race["whatif_reason"] = "the race has no racers"
+                race["whatif_why"] = {"code": "empty"}
         self._derived = (catalog, races)
         return races
 
@@ -702,17 +708,25 @@ def _keras_racers() -> tuple[str, ...]:
     return tuple(OPTIMIZERS)
 
 
-def _racer_reason(racer: dict[str, Any]) -> str | None:
-    """Why the what-if cannot re-run this racer on a re-runnable surface (None: it can)."""
+def _racer_reason(racer: dict[str, Any]) -> tuple[str | None, dict[str, str] | None]:
+    """Why the what-if cannot re-run this racer on a re-runnable surface ((None, None): it can).
+
+    The reason twice: a sentence for API clients, and a code with its arguments from which
+    the page writes the sentence in its own language.
+    """
     if racer["error"] is not None:
-        return f"what-if needs the racer's metadata, which cannot be read: {racer['error']}"
+        return (
+            f"what-if needs the racer's metadata, which cannot be read: {racer['error']}",
+            {"code": "metadata", "error": racer["error"]},
+        )
     if racer["optimizer"] not in _keras_racers():
         return (
             f"what-if can only re-run Keras optimizers: {racer['optimizer']!r} is not one of "
             f"Flowscope's racers ({', '.join(_keras_racers())}), so its path is "
-            "shown as logged"
+            "shown as logged",
+            {"code": "optimizer", "optimizer": racer["optimizer"]},
         )
-    return None
+    return None, None
 
 
 @functools.cache

@@ -212,6 +212,10 @@ def test_races_lists_every_race_with_its_racers(board):
     (plane_racer,) = races["plane"]["racers"]  # and says why, for the race and each racer
     assert plane_racer["whatif"] is False and "analytic surface" in plane_racer["whatif_reason"]
     assert races["plane"]["whatif_reason"] == plane_racer["whatif_reason"]
+    # the same reason as a code the page words in its own language
+    why = {"code": "projected", "surface": races["plane"]["surface"]}
+    assert plane_racer["whatif_why"] == races["plane"]["whatif_why"] == why
+    assert races["rosen"]["whatif_why"] is None
     assert races["bare"]["surface_series"] is None and races["saddle"]["surface_series"]
     hyper = {r["optimizer"]: r["hyperparameters"] for r in races["saddle"]["racers"]}
     assert hyper["momentum"] == {"learning_rate": 0.02, "momentum": 0.9}
@@ -570,6 +574,8 @@ def test_racers_of_other_libraries_show_as_logged_without_a_whatif(tmp_path):
     reason = torch_racer["whatif_reason"]
     assert reason.startswith("what-if can only re-run Keras optimizers")
     assert "'torch.optim.AdamW'" in reason and "adamw" in reason
+    assert torch_racer["whatif_why"] == {"code": "optimizer", "optimizer": "torch.optim.AdamW"}
+    assert mixed["sgd"]["whatif_why"] is None
     # a race of PyTorch racers only: no what-if at all, for the same reason
     assert races["torch"]["whatif"] is False and races["torch"]["whatif_reason"] == reason
     for params in ({"learning_rate": 0.1}, {"warmup": 1}):

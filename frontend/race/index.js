@@ -332,7 +332,7 @@ class RacePage {
     this.legend = el("div", { class: "race-legend", id: "race-legend", role: "list" });
     this.legend.replaceChildren(...this.racers.map((r) => this.legendRow(r)));
     // The server says why a race or racer cannot be re-run (surface, or not a Keras optimizer).
-    const whatifHelp = race.whatif ? t("race.whatif.help") : t("race.whatif.off", { reason: sentence(race.whatif_reason || t("race.whatif.fixed")) });
+    const whatifHelp = race.whatif ? t("race.whatif.help") : t("race.whatif.off", { reason: why(race) || sentence(t("race.whatif.fixed")) });
 
     const card = (title, id, ...children) =>
       el("section", { class: "race-card", id, "aria-label": title }, el("h2", { text: title }), ...children);
@@ -393,7 +393,7 @@ class RacePage {
     const hasMomentum = typeof hyper.momentum === "number";
     // why the inputs are off: the server's reason, else no learning rate in the logs
     let off = "";
-    if (!racer.rerunnable) off = sentence(racer.whatif_reason || t("race.whatif.unavailable"));
+    if (!racer.rerunnable) off = why(racer) || sentence(t("race.whatif.unavailable"));
     else if (!racer.track) off = t("race.whatif.noPath");
     else if (!hasLr) off = t("race.whatif.noLr");
     const lrOn = canWhatif && hasLr;
@@ -787,6 +787,16 @@ function lrSliderRange(lr) {
   const k = Math.log10(lr);
   return [Math.max(lo, Math.floor(k) - 3), Math.min(hi, Math.ceil(k) + 2)];
 }
+
+/** Why a race or racer cannot be re-run, in the page's language: the server sends a code
+ * and its arguments (whatif_why) beside an English sentence; an unknown code shows the
+ * sentence as sent. */
+function why(entry) {
+  const code = entry.whatif_why && entry.whatif_why.code;
+  if (WHY_CODES.includes(code)) return t(`race.whatif.why.${code}`, entry.whatif_why);
+  return entry.whatif_reason ? sentence(entry.whatif_reason) : "";
+}
+const WHY_CODES = ["surface", "projected", "metadata", "optimizer", "empty"];
 
 /** A server's reason ("what-if needs ...") as a sentence of the page. */
 function sentence(text) {
