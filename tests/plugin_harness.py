@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -29,14 +28,6 @@ from werkzeug import test as werkzeug_test
 from tb_plugin import loaders
 
 LOADERS = (loaders.RaceLoader, loaders.ConfusionLoader)
-
-
-def _active_filter(flags: argparse.Namespace):
-    """Which event files the loader keeps polling, as TensorBoard's LocalDataIngester
-    derives it from the flags: None (only the last file) unless --reload_multifile."""
-    if not flags.reload_multifile or flags.reload_multifile_inactive_secs == 0:
-        return None
-    return lambda timestamp: timestamp + flags.reload_multifile_inactive_secs >= time.time()
 
 
 class InProcessBoard:
@@ -66,7 +57,8 @@ class InProcessBoard:
         self.multiplexer = plugin_event_multiplexer.EventMultiplexer(
             size_guidance=data_ingester.DEFAULT_SIZE_GUIDANCE,
             tensor_size_guidance=guidance,
-            event_file_active_filter=_active_filter(flags),
+            # which event files it keeps polling, exactly as LocalDataIngester derives it
+            event_file_active_filter=data_ingester._get_event_file_active_filter(flags),
         )
         self.provider = MultiplexerDataProvider(self.multiplexer, self.logdir)
         # What application.TensorBoardWSGIApp does, keeping the plugin instances at hand.
