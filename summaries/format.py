@@ -158,12 +158,9 @@ def racer_name(run: str, tag: str, content: dict[str, Any] | None = None) -> str
     logged = (content or {}).get("racer")
     if isinstance(logged, str) and logged:
         return logged
-    prefix = RACE_TAGS["trajectory"] + "/"
-    if tag.startswith(prefix) and len(tag) > len(prefix):
-        return tag[len(prefix) :]
     if tag == RACE_TAGS["trajectory"]:
         return run.rstrip("/").rsplit("/", 1)[-1] or run
-    return tag
+    return _tag_racer(tag)
 
 
 def racer_id(run: str, tag: str) -> str:
@@ -173,9 +170,13 @@ def racer_id(run: str, tag: str) -> str:
     unique where one is."""
     if tag == RACE_TAGS["trajectory"]:
         return run
+    return f"{run}/{_tag_racer(tag)}"
+
+
+def _tag_racer(tag: str) -> str:
+    """The part of a trajectory tag after ``race/trajectory/``, else the whole tag."""
     prefix = RACE_TAGS["trajectory"] + "/"
-    name = tag[len(prefix) :] if tag.startswith(prefix) and len(tag) > len(prefix) else tag
-    return f"{run}/{name}"
+    return tag[len(prefix) :] if tag.startswith(prefix) and len(tag) > len(prefix) else tag
 
 
 def make_metadata(
