@@ -9,6 +9,7 @@
 // TensorBoard's light or dark theme and speaks the language of common/i18n.js.
 import { el, loadStyles, message } from "./static/common/dom.js";
 import { languageSwitch, t } from "./static/common/i18n.js";
+import { loadState, saveState } from "./static/common/storage.js";
 import { followTheme } from "./static/common/theme.js";
 import {
   fetchExamples, fetchMatrix, fetchSeries, fetchSeriesList, label, nearest, pairing, watch,
@@ -29,15 +30,6 @@ export async function render() {
   await app.start();
 }
 
-/** What the page remembers across reloads (a language switch reloads too). */
-function savedState() {
-  try {
-    return JSON.parse(window.localStorage.getItem(STATE_KEY)) || {};
-  } catch {
-    return {}; // storage blocked or unreadable: start fresh
-  }
-}
-
 /** The page: what is selected (runs, mode, step, cell) and the views that show it. */
 class ConfusionPage {
   constructor() {
@@ -54,7 +46,7 @@ class ConfusionPage {
     this.metricsTimer = null;
     this.metricsToken = 0;
     this.polling = false;
-    this.restoring = savedState(); // consumed by the first run selection
+    this.restoring = loadState(STATE_KEY); // consumed by the first run selection
 
     this.steps = new StepControl(() => {
       this.draw();
@@ -122,11 +114,7 @@ class ConfusionPage {
     const state = { run: this.current, compare: this.compare, mode: this.mode,
       errorsOnly: this.errorsOnly, step: data.steps[this.steps.index], selection: this.selection,
       position: this.classes.position };
-    try {
-      window.localStorage.setItem(STATE_KEY, JSON.stringify(state));
-    } catch {
-      // not remembered; the page works the same
-    }
+    saveState(STATE_KEY, state);
   }
 
   // -- runs ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 import { el, getJSON, loadStyles, message } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
 import { fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
+import { loadState, saveState } from "./static/common/storage.js";
 import { currentTheme, followTheme } from "./static/common/theme.js";
 import { ContourMap } from "./static/race/map.js";
 import { LossChart } from "./static/race/losschart.js";
@@ -34,22 +35,12 @@ export async function render() {
   await app.start();
 }
 
-/** What the page remembers across reloads (a language switch reloads too). */
-function loadState() {
-  try {
-    const state = JSON.parse(window.localStorage.getItem(STATE_KEY));
-    return state && typeof state === "object" ? state : {};
-  } catch {
-    return {}; // storage blocked or unreadable: start fresh
-  }
-}
-
 class RacePage {
   constructor() {
     this.racers = [];
     this.step = 0;
     this.maxStep = 0;
-    this.state = loadState();
+    this.state = loadState(STATE_KEY);
     this.speed = SPEEDS.includes(this.state.speed) ? this.state.speed : 1;
     this.playing = false;
     this.frameWork = []; // ms spent updating the views per animation frame (last 600)
@@ -138,11 +129,7 @@ class RacePage {
         const momentum = r.ui.mom ? r.ui.mom.value : null;
         if (!sameAsLogged(r, lr, momentum)) own.whatif[r.id] = { lr, momentum };
       }
-      try {
-        window.localStorage.setItem(STATE_KEY, JSON.stringify(this.state));
-      } catch {
-        // not remembered (storage blocked or full); the page works as before
-      }
+      saveState(STATE_KEY, this.state);
     }, 200);
   }
 
