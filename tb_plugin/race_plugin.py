@@ -124,9 +124,10 @@ class RacePlugin(FlowscopePlugin):
         super().__init__(context)
         self.data = PluginData(context.data_provider, self.plugin_name)
         self._surfaces = LRU(_SURFACE_CACHE)
-        # The races derived from one parsed catalog (every route needs them; the catalog
-        # object is reused until its listing expires, so its identity is the version).
-        self._derived: tuple[Any, dict[str, dict]] = (None, {})
+        # The races and racer ids derived from one parsed catalog (every route needs them;
+        # the catalog object is reused until its listing expires, so its identity is the
+        # version).
+        self._derived: tuple[Any, dict[str, dict], dict[tuple[str, str], str]] = (None, {}, {})
         self._whatifs = LRU(_WHATIF_CACHE)
         self._simulate_lock = threading.Lock()
         self._warmer = _Warmer(self._simulate_lock)
@@ -384,10 +385,20 @@ class RacePlugin(FlowscopePlugin):
 
         Callers read the answer and never change it: it is shared until the catalog changes.
         """
+        return self._derive(ctx, experiment_id)[0]
+
+    def _ids(self, ctx, experiment_id: str) -> dict[tuple[str, str], str]:
+        """{(run, tag): racer id} of every listed racer."""
+        return self._derive(ctx, experiment_id)[1]
+
+    def _derive(
+        self, ctx, experiment_id: str
+    ) -> tuple[dict[str, dict], dict[tuple[str, str], str]]:
+        """The races and the racer ids of the current catalog (derived once per catalog)."""
         catalog = self.data.catalog(ctx, experiment_id)
-        known, derived = self._derived
+        known, derived_races, derived_ids = self._derived  # one read: another thread may swap it
         if known is catalog:
-            return derived
+            return derived_races, derived_ids
         races: dict[str, dict] = {}
         for run in sorted(catalog):
             for _tag, series in sorted(catalog[run].items()):
@@ -439,13 +450,9 @@ class RacePlugin(FlowscopePlugin):
             else:
                 race["whatif_reason"] = "the race has no racers"
                 race["whatif_why"] = {"code": "empty"}
-        self._derived = (catalog, races)
-        return races
-
-    def _ids(self, ctx, experiment_id: str) -> dict[tuple[str, str], str]:
-        """{(run, tag): racer id} of every listed racer."""
-        races = self._races(ctx, experiment_id)
-        return {(r["run"], r["tag"]): r["id"] for race in races.values() for r in race["racers"]}
+        ids = {(r["run"], r["tag"]): r["id"] for race in races.values() for r in race["racers"]}
+        self._derived = (catalog, races, ids)
+        return races, ids
 
     def _race(self, ctx, experiment_id: str, name: str) -> dict:
         race = self._races(ctx, experiment_id).get(name)
