@@ -63,7 +63,7 @@ from demo_models.bench.serve_logs import (
     write_race_runs,
 )
 from demo_models.bench.serve_report import P95_TOLERANCE, report
-from demo_models.bench.stats import percentile_spread
+from demo_models.bench.stats import nearest_rank, percentile_spread
 from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
 from demo_models.runtime import CliError
 from summaries.format import CONFUSION_PLUGIN as CONFUSION
@@ -228,16 +228,10 @@ class Case:
             "family": self.family,
             "n": len(ordered),
             "p50_ms": 1e3 * statistics.median(ordered),
-            "p95_ms": 1e3 * _percentile(ordered, 95),
+            "p95_ms": 1e3 * nearest_rank(ordered, 95),
             "cold_ms": None if self.cold is None else 1e3 * self.cold,
             "kb": self.bytes / 1024,
         }
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
-    return ordered[int(rank) - 1]
 
 
 def build_cases(
