@@ -426,30 +426,7 @@ class RacePlugin(FlowscopePlugin):
             )
             if race["tolerance"] is None:
                 race["tolerance"] = _default_tolerance(race)
-            rerunnable = race.pop("analytic") and race["basis"] is None
-            surface_reason = surface_why = None
-            if not (rerunnable and race["surface"] in closed_form):
-                surface_reason = (
-                    f"what-if needs an analytic surface; race {race['race']!r} runs on "
-                )
-                surface_reason += repr(race["surface"])
-                surface_reason += " (a projected model loss)" if race["basis"] else ""
-                code = "projected" if race["basis"] else "surface"
-                surface_why = {"code": code, "surface": race["surface"]}
-            for racer in race["racers"]:
-                reason, why = (surface_reason, surface_why) if surface_why else _racer_reason(racer)
-                racer["whatif_reason"], racer["whatif_why"] = reason, why
-                racer["whatif"] = reason is None
-            race["whatif"] = any(r["whatif"] for r in race["racers"])
-            if race["whatif"]:
-                race["whatif_reason"] = race["whatif_why"] = None
-            elif surface_why or race["racers"]:
-                first = race["racers"][0] if race["racers"] else {}
-                race["whatif_reason"] = surface_reason or first["whatif_reason"]
-                race["whatif_why"] = surface_why or first["whatif_why"]
-            else:
-                race["whatif_reason"] = "the race has no racers"
-                race["whatif_why"] = {"code": "empty"}
+            _whatif_reasons(race, closed_form)
         ids = {(r["run"], r["tag"]): r["id"] for race in races.values() for r in race["racers"]}
         self._derived = (catalog, races, ids)
         return races, ids
@@ -701,6 +678,27 @@ def _unique_ids(races: dict[str, dict]) -> None:
                     candidate, count = f"{racer['run']}/{racer['tag']}#{count}", count + 1
             racer["id"] = candidate
             seen.add(candidate)
+
+
+def _whatif_reasons(race: dict[str, Any], closed_form: frozenset[str]) -> None:
+    """Set `whatif` (whether the what-if can re-run it), `whatif_reason` and `whatif_why` (why
+    not, see `_racer_reason`) on every racer of `race` and on the race (the first racer's)."""
+    surface_reason = surface_why = None
+    if not (race.pop("analytic") and race["basis"] is None and race["surface"] in closed_form):
+        surface_reason = (
+            f"what-if needs an analytic surface; race {race['race']!r} runs on "
+            f"{race['surface']!r}" + (" (a projected model loss)" if race["basis"] else "")
+        )
+        code = "projected" if race["basis"] else "surface"
+        surface_why = {"code": code, "surface": race["surface"]}
+    for racer in race["racers"]:
+        reason, why = (surface_reason, surface_why) if surface_why else _racer_reason(racer)
+        racer["whatif_reason"], racer["whatif_why"] = reason, why
+        racer["whatif"] = reason is None
+    race["whatif"] = any(r["whatif"] for r in race["racers"])
+    first = race["racers"][0]  # never empty: a race is listed because a racer names it
+    race["whatif_reason"] = None if race["whatif"] else first["whatif_reason"]
+    race["whatif_why"] = None if race["whatif"] else first["whatif_why"]
 
 
 @functools.cache
