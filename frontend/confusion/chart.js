@@ -5,6 +5,7 @@ import { el, svg } from "../common/dom.js";
 import { ticks } from "../common/colormaps.js";
 import { fmtNumber, t } from "../common/i18n.js";
 import { createTooltip } from "../common/tooltip.js";
+import { nearest } from "./data.js";
 import { pct } from "./text.js";
 
 // Okabe-Ito, without the yellow that is hard to see on white.
@@ -16,14 +17,6 @@ export function positionColour(i) {
 }
 
 let tooltip = null; // one readout for every chart the page draws
-
-function nearestIndex(steps, step) {
-  let best = 0;
-  steps.forEach((s, i) => {
-    if (Math.abs(s - step) < Math.abs(steps[best] - step)) best = i;
-  });
-  return best;
-}
 
 /**
  * @param {object} o
@@ -84,7 +77,7 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
     class: "cm-chart-hit" });
   const stepAt = (e) => {
     const box = hit.getBoundingClientRect();
-    return nearestIndex(steps, s0 + ((e.clientX - box.left) / box.width) * (s1 - s0));
+    return nearest(steps, s0 + ((e.clientX - box.left) / box.width) * (s1 - s0));
   };
   hit.addEventListener("click", (e) => onPick(stepAt(e)));
   tooltip = tooltip || createTooltip("cm-chart-tip");
@@ -98,7 +91,7 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
       text: t("confusion.chart.step", { step: fmtNumber(step, 12) }) }),
     lines.map((line) => {
       const own = line.steps || steps;
-      const j = line.steps ? nearestIndex(own, step) : i;
+      const j = line.steps ? nearest(own, step) : i;
       const at = own[j] === step ? "" : t("confusion.chart.atStep", { step: fmtNumber(own[j], 12) });
       return el("div", { class: "cm-chart-readout" },
         el("span", { class: line.dash ? "cm-swatch cm-swatch-dash" : "cm-swatch",

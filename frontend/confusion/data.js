@@ -66,11 +66,11 @@ export function countsOf(data, i, p) {
   return out;
 }
 
-/** Index of the step of `data` nearest to `step` (an exact match when there is one). */
-export function nearest(data, step) {
+/** Index of the entry of `steps` nearest to `step` (an exact match when there is one). */
+export function nearest(steps, step) {
   let best = 0;
-  data.steps.forEach((s, i) => {
-    if (Math.abs(s - step) < Math.abs(data.steps[best] - step)) best = i;
+  steps.forEach((s, i) => {
+    if (Math.abs(s - step) < Math.abs(steps[best] - step)) best = i;
   });
   return best;
 }

@@ -216,7 +216,7 @@ class ConfusionPage {
     this.errorsOnly = Boolean(saved.errorsOnly);
     this.errors.checked = this.errorsOnly;
     if (typeof saved.position === "string") this.classes.position = saved.position;
-    if (Number.isFinite(saved.step)) this.steps.configure(data.steps.length, nearest(data, saved.step));
+    if (Number.isFinite(saved.step)) this.steps.configure(data.steps.length, nearest(data.steps, saved.step));
     if (saved.compare && this.find(saved.compare) && pairing(this.find(key), this.find(saved.compare))) {
       await this.selectCompare(saved.compare);
       this.comparePicker.value = this.compare;
@@ -267,7 +267,7 @@ class ConfusionPage {
     const a = this.data.get(this.current);
     const pair = pairing(this.find(this.current), this.find(this.compare));
     if (!a || !b || !pair) return null;
-    return { data: b, index: nearest(b, a.steps[this.steps.index]), series: this.find(this.compare),
+    return { data: b, index: nearest(b.steps, a.steps[this.steps.index]), series: this.find(this.compare),
       pair, runA: this.find(this.current).run };
   }
 
