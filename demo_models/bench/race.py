@@ -302,7 +302,6 @@ class _Board:
     def __init__(self, logdir: Path):
         from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
 
-        self.started = time.perf_counter()
         self.process = TensorBoardProcess(
             logdir,
             command=tensorboard_command(flowscope=True, tensorflow=True),
@@ -332,6 +331,15 @@ class _Board:
                 return found
             time.sleep(0.1)
         raise RuntimeError(f"TensorBoard did not list race {name!r} within {timeout} s")
+
+    def wait_warm(self, race: str, state: dict | None = None) -> None:
+        """Poll /warmup until `race`'s what-ifs are prepared (`state`: its last answer, if
+        already asked)."""
+        if state is None:
+            state, _ = self.get("warmup", race=race)
+        while state["state"] == "warming":
+            time.sleep(0.05)
+            state, _ = self.get("warmup", race=race)
 
     def stop(self) -> None:
         self.process.stop()
@@ -385,9 +393,7 @@ def whatif_bench(args: argparse.Namespace) -> dict[str, Any]:
                 state, figures["warmup_answer_s"] = board.get("warmup", race=name)
                 began = time.perf_counter()
                 if mode == "done":  # the user moves a slider after warm-up finished
-                    while state["state"] == "warming":
-                        time.sleep(0.05)
-                        state, _ = board.get("warmup", race=name)
+                    board.wait_warm(name, state)
                     figures["warmup_done_s"] = time.perf_counter() - began
             params = _whatif_params(racer, 1, args.steps, points)
             _, figures["first_whatif_s"] = board.get("whatif", race=name, **params)
@@ -402,10 +408,7 @@ def whatif_bench(args: argparse.Namespace) -> dict[str, Any]:
     board = _Board(logdir)
     try:
         race = board.race(name, len(OPTIMIZERS))
-        warm, _ = board.get("warmup", race=name)
-        while warm["state"] == "warming":
-            time.sleep(0.05)
-            warm, _ = board.get("warmup", race=name)
+        board.wait_warm(name)
         trivial: list[float] = []
         per: dict[str, list[float]] = {}
         for i in range(args.requests):
