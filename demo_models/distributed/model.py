@@ -89,14 +89,6 @@ def replica_step(model: Any, optimizer: Any, images: Any, labels: Any, global_ba
     return loss, correct
 
 
-def log_step(step: int, loss: float, accuracy: float) -> None:
-    """The lessons' `train/loss` and `train/accuracy` scalars (one tag scheme for all)."""
-    import summaries
-
-    summaries.scalar("train/loss", loss, step=step)
-    summaries.scalar("train/accuracy", accuracy, step=step)
-
-
 def log_weights(model: Any, step: int) -> None:
     """Weight and bias histograms per layer, and hidden1's `variable_summaries`."""
     import tensorflow as tf

@@ -20,7 +20,7 @@ import numpy as np
 from demo_models import notes
 from demo_models.distributed import model as shared
 from demo_models.distributed.model import WORKER_DEVICE, Options
-from demo_models.lesson import say
+from demo_models.lesson import log_training, say
 
 
 def train(strategy: Any, opts: Options, *, shard: int, shards: int, write: bool) -> dict:
@@ -72,7 +72,9 @@ def train(strategy: Any, opts: Options, *, shard: int, shards: int, write: bool)
             losses.append(float(loss))
             if number % opts.log_every == 0 or number == last:
                 if write:
-                    shared.log_step(number, float(loss), float(correct) / opts.batch_size)
+                    log_training(
+                        number, loss=float(loss), accuracy=float(correct) / opts.batch_size
+                    )
                 rates = np.zeros(shards, np.float32)
                 rates[shard] = (number + 1 - since) / max(time.monotonic() - began, 1e-9)
                 rates = gather(tf.constant(rates)).numpy()  # every worker's own rate

@@ -18,7 +18,7 @@ from typing import Any
 from demo_models import notes
 from demo_models.distributed import model as shared
 from demo_models.distributed.model import Options
-from demo_models.lesson import say
+from demo_models.lesson import log_training, say
 
 
 def reachable(address: str, timeout: float = 0.5) -> bool:
@@ -113,7 +113,9 @@ def train(opts: Options) -> int:
             for offset, remote in enumerate(remotes):
                 loss, correct = remote.fetch()
                 last_loss = float(loss)
-                shared.log_step(done + offset, last_loss, float(correct) / opts.batch_size)
+                log_training(
+                    done + offset, loss=last_loss, accuracy=float(correct) / opts.batch_size
+                )
             done += chunk
             with tf.name_scope("cluster"):
                 for index in range(opts.workers):
