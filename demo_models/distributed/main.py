@@ -212,7 +212,7 @@ def main(argv: list[str]) -> int:
     if args.fresh:
         lesson.clear_run(args.logdir)
     logdir = writable_dir(args.logdir, "--logdir")
-    if lesson.has_event_files(logdir) if hasattr(logdir, "rglob") else False:
+    if lesson.has_event_files(logdir):
         raise CliError(f"--logdir {logdir} already holds a run; pass --fresh to replace it")
     opts = Options(
         logdir=str(logdir),
