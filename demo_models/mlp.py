@@ -30,6 +30,8 @@ matrix for the Confusion page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from demo_models import lesson, mnist
 
 LAYERS = (500, 100)
@@ -104,6 +106,19 @@ def build(pixels: int, seed: int = 0):
     return model, optimizer, train_step, predict
 
 
+def log_weights(model: Any, step: int) -> None:
+    """Weight and bias histograms of each layer, under the lesson's scopes `model/<layer>/`."""
+    import tensorflow as tf
+
+    import summaries
+
+    with tf.name_scope("model"):
+        for name, (weights, biases) in zip(model.names, model.layers, strict=True):
+            with tf.name_scope(name):
+                summaries.histogram("weights", weights.read_value(), step=step)
+                summaries.histogram("biases", biases.read_value(), step=step)
+
+
 def main(argv: list[str]) -> int:
     """Train the 500/100 network with Adam and log accuracy and loss under scopes."""
     args = lesson.parse(
@@ -112,10 +127,6 @@ def main(argv: list[str]) -> int:
         ),
         argv,
     )
-    import tensorflow as tf
-
-    import summaries
-
     data = mnist.load(args.mnist)
     steps = lesson.step_count(args, len(data.x_train), BATCH_SIZE)
     model, optimizer, train_step, predict = build(data.pixels, args.seed)
@@ -130,11 +141,7 @@ def main(argv: list[str]) -> int:
             if lesson.every(step, log_every, last):
                 lesson.log_training(step, loss=loss, accuracy=accuracy)
             if lesson.every(step, eval_every, last):
-                with tf.name_scope("model"):
-                    for name, (weights, biases) in zip(model.names, model.layers, strict=True):
-                        with tf.name_scope(name):
-                            summaries.histogram("weights", weights, step=step)
-                            summaries.histogram("biases", biases, step=step)
+                log_weights(model, step)
                 test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")
     return 0

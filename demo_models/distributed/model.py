@@ -90,19 +90,15 @@ def replica_step(model: Any, optimizer: Any, images: Any, labels: Any, global_ba
 
 
 def log_weights(model: Any, step: int) -> None:
-    """Weight and bias histograms per layer, and hidden1's `variable_summaries`."""
+    """`mlp`'s weight and bias histograms, and hidden1's `variable_summaries`."""
     import tensorflow as tf
 
     import summaries
 
-    with tf.name_scope("model"):
-        for name, (weights, biases) in zip(model.names, model.layers, strict=True):
-            with tf.name_scope(name):
-                summaries.histogram("weights", weights.read_value(), step=step)
-                summaries.histogram("biases", biases.read_value(), step=step)
-                if name == "hidden1":
-                    with tf.name_scope("weights"):
-                        summaries.variable_summaries(weights.read_value(), name="", step=step)
+    mlp.log_weights(model, step)
+    hidden1_weights = model.layers[model.names.index("hidden1")][0]
+    with tf.name_scope("model"), tf.name_scope("hidden1"), tf.name_scope("weights"):
+        summaries.variable_summaries(hidden1_weights.read_value(), name="", step=step)
 
 
 def test_accuracy(predict: Any, data: mnist.Digits, step: int) -> float:
