@@ -99,8 +99,7 @@ export default {
         "surface": "What-if needs an analytic surface; this race runs on {surface}.",
         "projected": "What-if needs an analytic surface; this race runs on {surface}, a projected model loss.",
         "metadata": "What-if needs the racer's metadata, which cannot be read: {error}.",
-        "optimizer": "What-if can only re-run Keras optimizers: {optimizer} is not one of Flowscope's racers, so its path is shown as logged.",
-        "empty": "The race has no racers."
+        "optimizer": "What-if can only re-run Keras optimizers: {optimizer} is not one of Flowscope's racers, so its path is shown as logged."
       },
       "noPath": "This racer has no path to re-run.",
       "noLr": "No learning rate is logged for this racer.",

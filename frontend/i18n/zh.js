@@ -99,8 +99,7 @@ export default {
         "surface": "假设实验只能在解析曲面上重新运行；这场竞赛的曲面是 {surface}。",
         "projected": "假设实验只能在解析曲面上重新运行；这场竞赛的曲面是 {surface}，它是模型损失的投影。",
         "metadata": "假设实验需要读取这位参赛者的元数据，但无法读取：{error}。",
-        "optimizer": "假设实验只能重新运行 Flowscope 自带的 Keras 优化器；{optimizer} 按日志原样显示。",
-        "empty": "这场竞赛没有参赛者。"
+        "optimizer": "假设实验只能重新运行 Flowscope 自带的 Keras 优化器；{optimizer} 按日志原样显示。"
       },
       "noPath": "这个参赛者没有可以重新运行的路径。",
       "noLr": "日志中没有这个参赛者的学习率。",

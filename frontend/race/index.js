@@ -783,7 +783,7 @@ function why(entry) {
   if (WHY_CODES.includes(code)) return t(`race.whatif.why.${code}`, entry.whatif_why);
   return entry.whatif_reason ? sentence(entry.whatif_reason) : "";
 }
-const WHY_CODES = ["surface", "projected", "metadata", "optimizer", "empty"];
+const WHY_CODES = ["surface", "projected", "metadata", "optimizer"];
 
 /** A server's reason ("what-if needs ...") as a sentence of the page. */
 function sentence(text) {
