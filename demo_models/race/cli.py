@@ -19,16 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from demo_models.runtime import CliError, progress, writable_dir
-from summaries.format import RACE_TAGS
 from summaries.pb import LogWriter
 
 DEFAULT_STEPS = 500
 GRID = 101  # surface grid resolution (analytic surfaces)
 GRID_MODEL = 41  # nn_plane: each grid point is a forward pass of the network
-# the race tag layout, defined once in summaries.format
-TRAJECTORY_TAG = RACE_TAGS["trajectory"]
-SURFACE_TAG = RACE_TAGS["surface"]
-LOSS_TAG = RACE_TAGS["loss"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -297,7 +292,7 @@ def write_logs(
         with LogWriter(str(run_dir)) as writer:
             race_summaries.write_surface(
                 writer,
-                SURFACE_TAG,
+                race_tag("surface"),
                 surf.grid(GRID if surf.direct else GRID_MODEL)[2],
                 race=race_name,
                 surface=surf.name,
