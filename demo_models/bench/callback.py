@@ -284,6 +284,24 @@ def _in_hooks(hook_times: dict[str, list[float]]) -> float:
     return sum(sum(v) for k, v in hook_times.items() if k not in WRITER_JOBS)
 
 
+def _per_epoch(hook_times: dict[str, list[float]]) -> float:
+    """Median seconds of an epoch-hook call, the first on_epoch_end call (fixed cost) left out."""
+    ends = hook_times.get("on_epoch_end", []) + hook_times.get("on_epoch_begin", [])
+    return statistics.median(ends[1:] or ends) if ends else 0.0
+
+
+def _per_batch(hook_times: dict[str, list[float]]) -> float:
+    """Seconds in the batch hooks per batch."""
+    begins = hook_times.get("on_train_batch_begin", [])
+    ends = hook_times.get("on_train_batch_end", [])
+    return (sum(begins) + sum(ends)) / max(1, len(begins))
+
+
+def _writer(hook_times: dict[str, list[float]]) -> float:
+    """Seconds in the writer thread's jobs."""
+    return sum(sum(hook_times.get(job, [])) for job in WRITER_JOBS)
+
+
 def _median_of(fits: Sequence[dict[str, list[float]]], value) -> float:
     return statistics.median(value(times) for times in fits)
 
@@ -301,11 +319,10 @@ def _report(models, results, logged, hooks, args) -> None:
             wall, cpu = median(t[0] for t in times), median(t[1] for t in times)
             fits = hooks.get((kind, config))
             hook_text = f"{_median_of(fits, _in_hooks):7.2f}s" if fits else f"{'':8}"
-            meaning = "(baseline)" if config == "none" else _paired(results, kind, config, 0)
-            print(
-                f"{kind:5}  {LABELS[config]:58}  {wall:6.2f}  {cpu:6.2f}  {hook_text}  "
-                f"{meaning if isinstance(meaning, str) else meaning.describe()}"
+            meaning = (
+                "(baseline)" if config == "none" else _paired(results, kind, config, 0).describe()
             )
+            print(f"{kind:5}  {LABELS[config]:58}  {wall:6.2f}  {cpu:6.2f}  {hook_text}  {meaning}")
     print()
     print("Every fit (wall s / CPU s), repeat by repeat:")
     for (kind, config), times in results.items():
@@ -343,23 +360,11 @@ def _report(models, results, logged, hooks, args) -> None:
     )
     for kind in models:
         fits = hooks[(kind, "summary")]
-
-        def per_epoch(t: dict[str, list[float]]) -> float:
-            ends = t.get("on_epoch_end", []) + t.get("on_epoch_begin", [])
-            return median(ends[1:] or ends) if ends else 0.0
-
-        def per_batch(t: dict[str, list[float]]) -> float:
-            begins = t.get("on_train_batch_begin", [])
-            return (sum(begins) + sum(t.get("on_train_batch_end", []))) / max(1, len(begins))
-
-        def writer(t: dict[str, list[float]]) -> float:
-            return sum(sum(t.get(job, [])) for job in WRITER_JOBS)
-
         fixed = [fixed_cost(t) for t in fits]
         print(
             f"  {kind}: fixed {median(fixed):.3f} s per fit (fits: "
             f"{', '.join(f'{f:.3f}' for f in fixed)}), per epoch "
-            f"{_median_of(fits, per_epoch) * 1e3:.0f} ms, per batch "
-            f"{_median_of(fits, per_batch) * 1e6:.0f} us ({batches} batches an epoch); "
-            f"writer thread {_median_of(fits, writer):.3f} s"
+            f"{_median_of(fits, _per_epoch) * 1e3:.0f} ms, per batch "
+            f"{_median_of(fits, _per_batch) * 1e6:.0f} us ({batches} batches an epoch); "
+            f"writer thread {_median_of(fits, _writer):.3f} s"
         )
