@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_models.bench.serve_browser import CHROMIUM, CHROMIUM_ARGS
+from demo_models.bench.serve_browser import CHROMIUM, chromium
 from demo_models.bench.tensorboard import TensorBoardProcess
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,26 +119,15 @@ def browser():
     """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: run ./setup.sh --test (installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh page; console errors and uncaught exceptions are collected in page.errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 950})
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    context.close()
+def page(make_page):
+    """A fresh 1400 x 950 page; console errors and uncaught exceptions are collected in
+    page.errors."""
+    return make_page()
 
 
 @pytest.fixture
@@ -209,6 +198,16 @@ def small_disk(tmp_path) -> Iterator[Callable[[str], Path]]:
     yield mount
     for path in mounts:  # lazily: a file a failed test left open must not keep it mounted
         subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def in_view(frame, selector: str) -> bool:
+    """The element's box lies inside the frame's window."""
+    return frame.eval_on_selector(
+        selector,
+        """e => { const r = e.getBoundingClientRect();
+          return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight
+            && r.right <= innerWidth; }""",
+    )
 
 
 def visible_texts(frame, root_id: str) -> list[str]:

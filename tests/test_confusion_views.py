@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import TensorBoard, artifact, open_plugin_tab, visible_texts, wait_for
+from conftest import TensorBoard, artifact, in_view, open_plugin_tab, visible_texts, wait_for
 from test_confusion_routes import EXAMPLES_TAG, PLUGIN, TAG
 
 from summaries import pb
@@ -173,16 +173,6 @@ def test_compare_mode_colours_by_meaning_and_every_panel_compares(make_page, boa
     assert frame.locator(".cm-card.cm-missing").count() == 1
     assert "not in B" in frame.locator('.cm-card[data-position="4"]').inner_text()
     assert page.errors == []
-
-
-def in_view(frame, selector: str) -> bool:
-    """The element's box lies inside the frame's window."""
-    return frame.eval_on_selector(
-        selector,
-        """e => { const r = e.getBoundingClientRect();
-          return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight
-            && r.right <= innerWidth; }""",
-    )
 
 
 CONTROLS = ["#cm-run", "#cm-compare", "#cm-normalize", "#cm-errors", "#cm-play", "#cm-step",

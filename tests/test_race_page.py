@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TensorBoard, artifact, open_plugin_tab, visible_texts, wait_for
+from conftest import REPO, TensorBoard, artifact, in_view, open_plugin_tab, visible_texts, wait_for
 from test_race_routes import heavy_ball, write_big_race, write_race
 
 from summaries import pb
@@ -404,16 +404,6 @@ def test_a_pytorch_racer_is_drawn_with_its_whatif_off_saying_why(board, page):
 
 SADDLE = "race-saddle"
 CONTROLS = ["#race-play", "#race-speed", "#race-scrubber", "#race-picker", ".fs-language"]
-
-
-def in_view(frame, selector: str) -> bool:
-    """The element's box lies inside the frame's window."""
-    return frame.eval_on_selector(
-        selector,
-        """e => { const r = e.getBoundingClientRect();
-          return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight
-            && r.right <= innerWidth; }""",
-    )
 
 
 def visible_crosses(frame, layer: str) -> int:
