@@ -88,7 +88,11 @@ def parser(
 
 def parse(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse argv and prepare the run directory (or raise CliError)."""
-    args = p.parse_args(argv)
+    return prepare(p.parse_args(argv))
+
+
+def prepare(args: argparse.Namespace) -> argparse.Namespace:
+    """Clear the run directory with --fresh, then make sure it is writable (or CliError)."""
     if args.fresh:
         clear_run(args.logdir)
     args.logdir = writable_dir(args.logdir, "--logdir")

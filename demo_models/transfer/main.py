@@ -81,15 +81,14 @@ def _check(args: argparse.Namespace) -> None:
 
 def main(argv: list[str]) -> int:
     """Run the Inception-V3 lesson on --data, or the offline stand-in without it."""
-    p = _parser()
-    args = p.parse_args(argv)
+    args = _parser().parse_args(argv)
     _check(args)
     weights = inception.find_weights(args.weights)
     if args.data is not None and weights is None:
         raise CliError(inception.missing_weights_message())
     # a bad folder fails before the run directory is touched
     folder = inception.scan(args.data) if args.data is not None else None
-    args = lesson.parse(p, argv)
+    lesson.prepare(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if folder is not None:
         return _inception(args, weights, folder)
