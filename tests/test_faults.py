@@ -205,9 +205,8 @@ def test_a_failing_remote_store_pauses_logging_and_resumes(monkeypatch):
 
 
 def _fit_with(log_dir, epochs: int, extra):
-    """`_tiny_fit` with callbacks made from the SummaryCallback (`extra(callback)`)."""
-    import keras
-
+    """A small Keras fit logging through a SummaryCallback into `log_dir`, with the callbacks
+    `extra(callback)` makes from it: (history, callback)."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(256, 8)).astype("float32"), rng.integers(0, 3, 256)
     model = keras.Sequential(
