@@ -16,14 +16,13 @@ import keras  # noqa: E402
 import numpy as np
 import pytest
 import tensorflow as tf  # noqa: E402
+from conftest import REPO
 from plugin_harness import InProcessBoard
 from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
 
 from demo_models.runtime import CliError  # noqa: E402
 from summaries import SummaryCallback, pb, storage  # noqa: E402
 from summaries.writer import LogWriter  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def ram(name: str) -> str:
