@@ -178,8 +178,7 @@ class RacePage {
   /** Re-fetch racers with new logged steps; paths, chart, leaderboard and scrubber follow. */
   async refreshRacers(race, grown) {
     const token = this.loadToken;
-    const answers = await Promise.all(grown.map((r) =>
-      getJSON("trajectory", { run: r.run, tag: r.tag, points: POINTS }).catch((err) => ({ error: err.message }))));
+    const answers = await Promise.all(grown.map(fetchTrack));
     if (token !== this.loadToken) return; // another race was picked meanwhile
     const atEnd = this.step >= this.maxStep;
     grown.forEach((racer, k) => {
@@ -233,12 +232,10 @@ class RacePage {
       if (race.whatif) getJSON("warmup", { race: name }).then(() => (this.warmed = name), () => (this.warmed = null));
     }
     const surfaceP = race.surface_series
-      ? getJSON("surface", { race: name }).catch((err) => ({ error: err.message }))
+      ? orError(getJSON("surface", { race: name }))
       : Promise.resolve({ error: t("race.error.noSurfaceLogged") });
-    const boardP = getJSON("leaderboard", { race: name }).catch((err) => ({ error: err.message }));
-    const tracks = await Promise.all(race.racers.map((r) =>
-      r.error ? Promise.resolve({ error: r.error })
-        : getJSON("trajectory", { run: r.run, tag: r.tag, points: POINTS }).catch((err) => ({ error: err.message }))));
+    const boardP = orError(getJSON("leaderboard", { race: name }));
+    const tracks = await Promise.all(race.racers.map((r) => (r.error ? { error: r.error } : fetchTrack(r))));
     const [surface, board] = await Promise.all([surfaceP, boardP]);
     if (token !== this.loadToken) return; // another race was picked meanwhile
     const own = this.raceState(name);
@@ -758,6 +755,16 @@ class RacePage {
     this.showPlaying(false);
     if (was) this.save();
   }
+}
+
+/** A request's answer, or {error} when it fails: one racer or view failing never stops the page. */
+function orError(request) {
+  return request.catch((err) => ({ error: err.message }));
+}
+
+/** A racer's logged path (/trajectory, thinned to POINTS rows), or {error}. */
+function fetchTrack(racer) {
+  return orError(getJSON("trajectory", { run: racer.run, tag: racer.tag, points: POINTS }));
 }
 
 /** Whether typed values are the logged hyper-parameters (shown to 4 significant digits). */
