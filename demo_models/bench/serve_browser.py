@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from demo_models.bench.serve_logs import MATRIX_TAG
+from demo_models.bench.stats import nearest_rank
 from demo_models.bench.tensorboard import TensorBoardProcess
 from summaries.format import CONFUSION_PLUGIN as CONFUSION
 from summaries.format import RACE_PLUGIN as RACE
@@ -214,7 +215,7 @@ def race_whatif_ms(logdir: Path, race: str, optimizer: str, rounds: int = 20) ->
     return {
         "rounds": rounds,
         "median_ms": statistics.median(times),
-        "p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
+        "p90_ms": nearest_rank(sorted(times), 90),
         "min_ms": min(times),
         "max_ms": max(times),
         "first_two_ms": warm,
