@@ -297,8 +297,7 @@ class ConfusionPage {
     if (!cmp) return;
     const nb = cmp.data.positions.length;
     const na = data.positions.length;
-    const key = { same: "same", shared: "shared", pooled: "pooled" }[cmp.pair.kind];
-    this.compareNote.textContent = t(`confusion.compare.kind.${key}`,
+    this.compareNote.textContent = t(`confusion.compare.kind.${cmp.pair.kind}`,
       { a: na, b: nb, shared: cmp.pair.shared, run: cmp.series.run });
   }
 
