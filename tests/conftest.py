@@ -132,16 +132,20 @@ def page(make_page):
 
 @pytest.fixture
 def make_page(browser):
-    """make_page(width=, height=, locale=, color_scheme=) -> a fresh page, errors collected.
+    """make_page(width=, height=, locale=, color_scheme=, has_touch=) -> a fresh page, errors
+    collected.
 
-    For the checks that need a laptop-sized window, another browser language (`zh-CN`), or
-    the dark colour scheme; every context it opens is closed after the test.
+    For the checks that need a laptop-sized window, another browser language (`zh-CN`), the
+    dark colour scheme, or touch input; every context it opens is closed after the test.
     """
     contexts = []
 
-    def make(width=1400, height=950, locale="en-US", color_scheme="light"):
+    def make(width=1400, height=950, locale="en-US", color_scheme="light", has_touch=False):
         context = browser.new_context(
-            viewport={"width": width, "height": height}, locale=locale, color_scheme=color_scheme
+            viewport={"width": width, "height": height},
+            locale=locale,
+            color_scheme=color_scheme,
+            has_touch=has_touch,
         )
         contexts.append(context)
         page = context.new_page()
