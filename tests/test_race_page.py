@@ -732,3 +732,151 @@ def test_chinese_dark_and_the_pseudo_language_at_laptop_size(board, make_page):
     frame.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=artifact("race-en-XA-1100-dark.png"))
     assert page.errors == []
+
+
+# The map as drawn: the plot's side against its card's width, every layer's size, whether
+# the canvases hold a drawing, the paths, the markers' places in the plot (fractions of its
+# side), what sticks out of the card, and the horizontal scroll.
+MAP_GEOMETRY = """() => {
+  const m = window.flowscopeRace.map, M = m.M;
+  const card = document.querySelector('#race-map-card');
+  const style = getComputedStyle(card);
+  const inner = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const box = card.getBoundingClientRect();
+  const spill = [...card.querySelectorAll('#race-map, #race-map *:not(#race-map-svg *,'
+      + ' #race-map-overlay *), #race-colorbar, .race-axes')]
+    .filter(e => { const r = e.getBoundingClientRect();
+      return r.width && (r.left < box.left - 0.5 || r.right > box.right + 0.5); })
+    .map(e => e.id || e.getAttribute('class'));
+  const inked = (c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; };
+  const num = (sel, attr) => [...document.querySelectorAll(sel)].map(e => +e.getAttribute(attr));
+  return {
+    plot: m.plot, want: Math.min(500, Math.floor(inner - M.left - M.right)), view: m.view,
+    relayouts: m.relayouts, pending: Boolean(m._fitFrame),
+    svgs: [+m.svg.getAttribute('width'), +m.overlay.getAttribute('width'), m.width],
+    canvas: [m.canvas.width, m.canvas.height, m.canvas.getBoundingClientRect().width],
+    trails: [m.trails.width / m.ratio, m.trails.getBoundingClientRect().width],
+    rects: num('#race-map-clip rect, #race-overlay-clip rect, .race-overlay-hit,'
+      + ' #race-map-svg .race-frame, .race-colorbar-bar', 'height'),
+    inked: [inked(m.canvas), inked(m.trails)],
+    paths: [...document.querySelectorAll('#race-map-svg .race-path')]
+      .map(p => (p.getAttribute('d').match(/L/g) || []).length),
+    markers: [...m.views.values()].flatMap(v => [(+v.marker.getAttribute('cx') - M.left) / m.plot,
+      (+v.marker.getAttribute('cy') - M.top) / m.plot]),
+    spill, scroll: document.documentElement.scrollWidth - innerWidth,
+    stacked: document.querySelector('.race-side').getBoundingClientRect().top >= box.bottom,
+  };
+}"""
+
+
+IFRAME = 'iframe[src*="name=optimizer_race"]'
+# The data point at a place of the map (px in the map's own coordinates).
+DATA_AT = (
+    "([x, y]) => [window.flowscopeRace.map.sx.invert(x), window.flowscopeRace.map.sy.invert(y)]"
+)
+
+
+def settled_map(frame) -> dict:
+    """The map's geometry once it fits its card and has stopped re-laying itself out."""
+    deadline = time.monotonic() + 10
+    while (first := frame.evaluate(MAP_GEOMETRY))["plot"] != first["want"]:
+        assert time.monotonic() < deadline, first  # the plot fills its card (up to 500 px)
+        time.sleep(0.1)
+    time.sleep(0.3)  # a re-layout loop would show as more re-layouts meanwhile
+    again = frame.evaluate(MAP_GEOMETRY)
+    assert again["relayouts"] == first["relayouts"] and not again["pending"], (first, again)
+    return again
+
+
+def assert_map_fits(geo: dict, markers: list, zoomed: list) -> None:
+    plot = geo["plot"]
+    assert geo["svgs"] == [plot + 138] * 3, geo  # 52 px of y axis, 86 of colour bar
+    assert geo["canvas"] == [plot, plot, plot], geo
+    assert geo["trails"] == [plot, plot], geo
+    assert geo["rects"] == [plot] * 5, geo  # both clip paths, the hit area, frame, colour bar
+    assert geo["inked"][0] == plot * plot and geo["inked"][1] > 0, geo  # repainted, not blank
+    assert len(geo["paths"]) == len(CLI_OPTIMIZERS) and min(geo["paths"]) > 10, geo
+    assert geo["markers"] == pytest.approx(markers, abs=2e-3)  # same places in the plot
+    assert geo["view"] == zoomed  # the zoom and pan are kept
+    assert geo["spill"] == [] and geo["scroll"] <= 0, geo
+
+
+def test_the_map_follows_a_resize_of_the_window_and_the_iframe(board, make_page):
+    page = make_page(width=1400, height=1000)
+    # errors reported to the window without an exception (page.errors misses them), e.g.
+    # "ResizeObserver loop completed with undelivered notifications"
+    page.add_init_script(
+        "window.__errors = []; addEventListener('error', e => __errors.push(e.message));"
+    )
+    frame = open_race(page, board, SADDLE)
+    scrub(frame, 60)
+    frame.click("#race-zoom-in")
+    box = frame.locator("#race-map-overlay").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4 + 50, box["y"] + box["height"] * 0.5 + 30)
+    page.mouse.up()
+    wait_for(lambda: view(frame)[0] < -1.0 - 0.1)  # zoomed in (x from -1) and panned
+    page.mouse.move(2, 2)
+    zoomed = view(frame)
+    start = settled_map(frame)
+    assert start["plot"] == 500
+    assert_map_fits(start, start["markers"], zoomed)
+    relayouts = start["relayouts"]
+    # the window shrinks (a laptop) and grows back; then TensorBoard's iframe alone narrows,
+    # to where the side cards go under the map (860 px)
+    resizes = [("window", 1100, 700), ("window", 1400, 1000), ("iframe", 900, 1000)]
+    for what, width, height in [*resizes, ("iframe", 700, 1000)]:
+        if what == "window":
+            page.set_viewport_size({"width": width, "height": height})
+        else:
+            page.eval_on_selector(IFRAME, "(f, w) => { f.style.width = `${w}px`; }", width)
+        geo = settled_map(frame)
+        page.screenshot(path=artifact(f"race-resize-{what}-{width}x{height}.png"))
+        assert frame.evaluate("() => innerWidth") == width
+        assert geo["stacked"] == (width < 860), geo
+        if width in (1400, 700):  # wide, or alone in its row
+            assert geo["plot"] == 500, geo
+        else:
+            assert geo["plot"] < 450, (what, width, geo)  # smaller: the side column keeps its room
+        assert_map_fits(geo, start["markers"], zoomed)
+        assert geo["relayouts"] == relayouts + 1, geo  # one re-layout per resize
+        relayouts = geo["relayouts"]
+    assert frame.evaluate("() => window.__errors") == []
+    assert page.errors == []
+
+
+def test_a_touch_pinch_zooms_the_map_around_the_fingers(board, make_page):
+    page = make_page(width=1400, height=1000, has_touch=True)
+    frame = open_race(page, board, SADDLE)
+    whole, step = view(frame), frame.inner_text("#race-step")
+    left, top, plot = frame.evaluate("() => { const m = window.flowscopeRace.map;"
+                                     " return [m.M.left, m.M.top, m.plot]; }")  # fmt: skip
+    box = frame.locator("#race-map-overlay").bounding_box()
+    # two fingers either side of a point off the plot's centre, (30 %, 60 %) of its side
+    fx, fy = left + 0.3 * plot, top + 0.6 * plot
+    point = frame.evaluate(DATA_AT, [fx, fy])
+    cdp = page.context.new_cdp_session(page)
+
+    def pinch(*spreads: float) -> None:
+        """Touch down with two fingers `spreads[0]` px apart, move them to each next spread."""
+        for k, spread in enumerate(spreads):
+            points = [{"x": box["x"] + fx + s * spread / 2, "y": box["y"] + fy, "id": i}
+                      for i, s in enumerate((-1, 1))]  # fmt: skip
+            kind = "touchStart" if k == 0 else "touchMove"
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+    pinch(60, 80, 100, 120)  # fingers apart: zoom in, twice
+    wait_for(lambda: view(frame)[1] - view(frame)[0] < (whole[1] - whole[0]) * 0.75)
+    zoomed = view(frame)
+    assert zoomed[1] - zoomed[0] == pytest.approx((whole[1] - whole[0]) / 2)
+    assert zoomed[3] - zoomed[2] == pytest.approx((whole[3] - whole[2]) / 2)
+    assert frame.evaluate(DATA_AT, [fx, fy]) == pytest.approx(point)  # still between the fingers
+    assert frame.inner_text("#race-step") == step  # a pinch is not a click-to-seek
+    pinch(120, 90, 60)  # fingers together: zoom out, back to the whole surface
+    wait_for(lambda: view(frame)[1] - view(frame)[0] > (zoomed[1] - zoomed[0]) * 1.5)
+    assert view(frame) == pytest.approx(whole)
+    cdp.detach()
+    assert page.errors == []

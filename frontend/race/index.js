@@ -301,12 +301,10 @@ class RacePage {
   buildViews(keep = null, own = null) {
     const race = this.race;
     const seek = (s) => { this.pause(); this.setStep(s); this.save(); };
-    // a laptop-sized window gets a smaller map, so the side column keeps its room
-    const size = window.innerWidth < 1280 ? 400 : 500;
-    this.map = new ContourMap({ onSeek: seek, onView: () => this.save(), size });
+    this.map?.disconnect(); // the map being replaced stops following its (detached) card
+    this.map = new ContourMap({ onSeek: seek, onView: () => this.save() });
     this.loss = new LossChart({ onSeek: seek });
     this.board = new Leaderboard({ sort: this.state.sort, onSort: () => this.save() });
-    this.map.setSurface(this.surface, { axisLabels: axisLabels(race), view: own?.view, theme: this.theme });
     const drawable = this.drawable();
     this.map.setRacers(drawable);
     this.updateMaxStep();
@@ -322,14 +320,20 @@ class RacePage {
       el("section", { class: "race-card", id, "aria-label": title }, el("h2", { text: title }), ...children);
     const mapNote = this.surfaceNote ? el("div", { class: "fs-message fs-error race-note", text: this.surfaceNote }) : null;
     this.lossCard = card(t("race.cards.loss"), "race-loss-card", this.loss.root);
+    const mapCard = card(t("race.cards.map"), "race-map-card", mapNote, this.map.root);
     this.body.replaceChildren(
       el("div", { class: "race-grid" },
-        card(t("race.cards.map"), "race-map-card", mapNote, this.map.root),
+        mapCard,
         el("div", { class: "race-side" },
           this.lossCard,
           card(t("race.cards.racers"), "race-legend-card", el("div", { class: "race-caption", id: "race-whatif-help", text: whatifHelp }), this.legend))),
       card(t("race.cards.board"), "race-leaderboard-card", this.board.root),
     );
+    // The map takes its card's width (smaller in a laptop-sized window, so the side column
+    // keeps its room) and follows it when the window or TensorBoard's iframe is resized;
+    // sized before the surface is drawn, so a race is drawn once.
+    this.map.follow(mapCard);
+    this.map.setSurface(this.surface, { axisLabels: axisLabels(race), view: own?.view, theme: this.theme });
     this.controls.hidden = false;
     this.whatifBanner.hidden = true;
     this.built = true;

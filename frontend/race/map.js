@@ -7,6 +7,9 @@
 // The map can be explored: the wheel (or a trackpad / touch pinch) zooms around the pointer,
 // dragging pans, and the buttons zoom, fit the view to the paths or show the whole surface.
 // A zoom or pan re-projects everything once (the view is a window in data units).
+//
+// The plot is drawn at its card's width (follow(): a ResizeObserver, one re-layout per
+// animation frame at most), like TensorBoard's own charts; a resize keeps the view.
 import { el, svg } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { cividis } from "../common/colors.js";
@@ -17,56 +20,47 @@ const HOVER_RADIUS = 14;
 const BAR = 12; // colour bar width (px)
 const MIN_SPAN = 1e-9; // the smallest view, as a fraction of the surface's window
 const MAX_SPAN = 20; // the largest, as a multiple of it
+const MAX_PLOT = 500; // px: 1,500 rows per path are plenty for this (index.js POINTS)
+const MIN_PLOT = 160; // px: below this a window scrolls rather than the map shrinking
 
 export class ContourMap {
-  /** `size`: the plot's side in px; `onSeek(step)` on a click; `onView(window)` after a zoom or pan. */
-  constructor({ onSeek, onView, size = 500 } = {}) {
+  /** `size`: the plot's side in px (until follow() fits it to a box); `onSeek(step)` on a
+   * click; `onView(window)` after a zoom or pan. */
+  constructor({ onSeek, onView, size = MAX_PLOT } = {}) {
     this.onSeek = onSeek;
     this.onView = onView;
     this.plot = size;
+    this.relayouts = 0; // re-layouts for a new size (tests check a resize does not loop)
     this.M = { left: 52, right: 86, top: 12, bottom: 42 };
-    const { M } = this;
-    this.width = size + M.left + M.right;
-    this.height = size + M.top + M.bottom;
     this.racers = [];
     this.views = new Map();
-    this.canvas = el("canvas", { class: "race-map-canvas", width: size, height: size });
-    this.canvas.style.cssText = `left:${M.left}px;top:${M.top}px;width:${size}px;height:${size}px`;
-    this.svg = svg("svg", {
-      class: "race-map-svg", id: "race-map-svg", width: this.width, height: this.height,
-      viewBox: `0 0 ${this.width} ${this.height}`,
-    });
-    const plotRect = () => svg("rect", { x: M.left, y: M.top, width: size, height: size });
-    this.svg.append(svg("defs", {}, svg("clipPath", { id: "race-map-clip" }, plotRect())));
+    this.canvas = el("canvas", { class: "race-map-canvas" });
+    this.svg = svg("svg", { class: "race-map-svg", id: "race-map-svg" });
+    // the plot's rectangles (two clip paths and the overlay's hit area), resized together
+    this.plotRects = [svg("rect"), svg("rect"), svg("rect", { class: "race-overlay-hit" })];
+    this.svg.append(svg("defs", {}, svg("clipPath", { id: "race-map-clip" }, this.plotRects[0])));
     this.gAxes = svg("g", { class: "race-axes" });
     this.gBar = svg("g", { class: "race-colorbar", id: "race-colorbar" });
     this.gContours = svg("g", { class: "race-contours", "clip-path": "url(#race-map-clip)" });
     this.gPaths = svg("g", { class: "race-paths", "clip-path": "url(#race-map-clip)" });
     this.svg.append(this.gContours, this.gAxes, this.gBar, this.gPaths);
     // the travelled part of every path, redrawn per frame (device pixels for crispness)
-    this.ratio = Math.min(2, window.devicePixelRatio || 1);
-    this.trails = el("canvas", { class: "race-trails", width: size * this.ratio, height: size * this.ratio });
-    this.trails.style.cssText = `left:${M.left}px;top:${M.top}px;width:${size}px;height:${size}px`;
-    this.overlay = svg("svg", {
-      class: "race-map-overlay", id: "race-map-overlay", width: this.width, height: this.height,
-      viewBox: `0 0 ${this.width} ${this.height}`,
-    });
+    this.trails = el("canvas", { class: "race-trails" });
+    this.overlay = svg("svg", { class: "race-map-overlay", id: "race-map-overlay" });
     // Marks and markers are clipped to the plot: a racer that left the view never floats
     // over the axes, the header or the other cards.
     this.gMarks = svg("g", { class: "race-marks" }); // minima, start, divergence crosses
     this.gMarkers = svg("g", { class: "race-markers" });
     this.hoverRing = svg("circle", { class: "race-hover-ring", r: 6, visibility: "hidden" });
     this.overlay.append(
-      svg("defs", {}, svg("clipPath", { id: "race-overlay-clip" }, plotRect())),
-      svg("rect", { class: "race-overlay-hit", x: M.left, y: M.top, width: size, height: size }),
+      svg("defs", {}, svg("clipPath", { id: "race-overlay-clip" }, this.plotRects[1])),
+      this.plotRects[2],
       svg("g", { "clip-path": "url(#race-overlay-clip)" }, this.gMarks, this.gMarkers, this.hoverRing),
     );
     this.tooltip = el("div", { class: "race-tooltip", id: "race-map-tooltip" });
     this.tooltip.hidden = true;
     this.caption = el("div", { class: "race-caption", id: "race-map-caption" });
-    const stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
-    stage.style.width = `${this.width}px`;
-    stage.style.height = `${this.height}px`;
+    this.stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
     const button = (id, text, title, onclick) =>
       el("button", { type: "button", class: "race-button race-zoom-button", id, title, "aria-label": title, onclick }, text);
     this.zoomBar = el("div", { class: "race-zoom", id: "race-zoom", role: "group", "aria-label": t("race.map.zoomGroup") },
@@ -75,9 +69,83 @@ export class ContourMap {
       button("race-zoom-fit", t("race.map.fit"), t("race.map.fitTitle"), () => this.fit()),
       button("race-zoom-reset", t("race.map.whole"), t("race.map.wholeTitle"), () => this.setView(this.surface.window)),
       el("span", { class: "race-caption race-zoom-hint", text: t("race.map.zoomHint") }));
-    this.root = el("div", { class: "race-map", id: "race-map" }, this.zoomBar, stage, this.caption);
-    this.root.style.width = `${this.width}px`; // the caption wraps under the map, never widens the card
+    this.root = el("div", { class: "race-map", id: "race-map" }, this.zoomBar, this.stage, this.caption);
+    this._layout();
     this._listen();
+  }
+
+  // -- size -------------------------------------------------------------------------------
+  /** Size every layer for the plot's side `this.plot` (px); a canvas so resized is blank. */
+  _layout() {
+    const { M, plot } = this;
+    this.width = plot + M.left + M.right;
+    this.height = plot + M.top + M.bottom;
+    this.ratio = Math.min(2, window.devicePixelRatio || 1);
+    const place = `left:${M.left}px;top:${M.top}px;width:${plot}px;height:${plot}px`;
+    Object.assign(this.canvas, { width: plot, height: plot });
+    Object.assign(this.trails, { width: Math.round(plot * this.ratio), height: Math.round(plot * this.ratio) });
+    this.canvas.style.cssText = place;
+    this.trails.style.cssText = place;
+    for (const node of [this.svg, this.overlay]) {
+      node.setAttribute("width", this.width);
+      node.setAttribute("height", this.height);
+      node.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
+    }
+    for (const rect of this.plotRects) {
+      for (const [k, v] of Object.entries({ x: M.left, y: M.top, width: plot, height: plot })) rect.setAttribute(k, v);
+    }
+    this.stage.style.width = `${this.width}px`;
+    this.stage.style.height = `${this.height}px`;
+    this.root.style.width = `${this.width}px`; // the caption wraps under the map, never widens the card
+  }
+
+  /** Draw the plot `plot` px wide, keeping the view (zoom and pan), the racers and the step. */
+  resize(plot) {
+    this.plot = Math.max(MIN_PLOT, Math.round(plot));
+    this.relayouts++;
+    this._layout();
+    this._hideHover();
+    if (!this.surface) return;
+    this._drawColorbar();
+    this._render();
+  }
+
+  /** Fit the map to the content width of `container` now and whenever that box changes size. */
+  follow(container) {
+    this.disconnect();
+    this.container = container;
+    this._fit();
+    // Re-layout in the next animation frame, not inside the observer's callback: the map's
+    // new height changes the box again, which the callback would have to deliver at once
+    // (a "ResizeObserver loop"). The frame after finds the width unchanged and stops.
+    this.observer = new ResizeObserver(() => {
+      if (this._fitFrame) return;
+      this._fitFrame = requestAnimationFrame(() => {
+        this._fitFrame = null;
+        this._fit();
+      });
+    });
+    this.observer.observe(container);
+  }
+
+  /** Stop following the container (the map is being replaced). */
+  disconnect() {
+    this.observer?.disconnect();
+    this.observer = null;
+    cancelAnimationFrame(this._fitFrame);
+    this._fitFrame = null;
+  }
+
+  _fit() {
+    const box = this.container;
+    if (!box?.isConnected) return;
+    const style = getComputedStyle(box);
+    const inner = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (!(inner > 0)) return; // hidden (another TensorBoard tab is open): keep the size
+    const { M } = this;
+    const plot = Math.max(MIN_PLOT, Math.min(MAX_PLOT, Math.floor(inner - M.left - M.right)));
+    // a browser zoom changes the device pixel ratio: the trails canvas follows it
+    if (plot !== this.plot || Math.min(2, window.devicePixelRatio || 1) !== this.ratio) this.resize(plot);
   }
 
   // -- surface and view ---------------------------------------------------------------
