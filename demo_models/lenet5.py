@@ -207,6 +207,7 @@ def main(argv: list[str]) -> int:
                     )
                 test_accuracy = lesson.evaluate(step, predict, x_test, y_test)
                 lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")
+    lesson.print_guide("lenet5", args)
     return 0
 
 

@@ -82,8 +82,49 @@ def parser(
             help="a Keras-format mnist.npz (default: ~/.keras/datasets/mnist.npz when present, "
             "else scikit-learn's bundled 8x8 digits, offline)",
         )
+    add_guide_options(p)
     p.set_defaults(default_steps=steps, default_epochs=epochs, quick_steps=quick_steps)
     return p
+
+
+def _language(text: str) -> str:
+    # CliError, not argparse's error: one line, like every other bad option value
+    if text not in notes.LANGUAGES:
+        raise CliError(f"--lang must be one of {', '.join(notes.LANGUAGES)}, got {text!r}")
+    return text
+
+
+def add_lang(p: argparse.ArgumentParser, help_text: str) -> None:
+    """Add `--lang {en,zh}` (default en) to a parser; any other value is a one-line CliError."""
+    p.add_argument(
+        "--lang",
+        type=_language,
+        default="en",
+        metavar="{" + ",".join(notes.LANGUAGES) + "}",
+        help=help_text,
+    )
+
+
+def add_guide_options(p: argparse.ArgumentParser) -> None:
+    """Add the options of the guide every demo prints when it ends: `--lang`, `--no-guide`."""
+    add_lang(
+        p,
+        "language of the guide printed at the end (what the lesson teaches, which "
+        "TensorBoard tabs and tags to open, the tensorboard command): en or zh (Simplified "
+        "Chinese); default %(default)s. Progress lines stay English.",
+    )
+    p.add_argument(
+        "--no-guide",
+        action="store_true",
+        help="do not print that guide (the tour prints one table for all its demos)",
+    )
+
+
+def print_guide(name: str, args: argparse.Namespace) -> None:
+    """Print lesson `name`'s closing guide in `args.lang` for the run in `args.logdir`,
+    unless `args.no_guide`."""
+    if not args.no_guide:
+        print(f"\n{notes.note(name).closing(args.lang, args.logdir)}", flush=True)
 
 
 def parse(p: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

@@ -146,4 +146,5 @@ def main(argv: list[str]) -> int:
             keras_class="keras.optimizers.SGD",
             tolerance_kind="distance",
         )
+    lesson.print_guide("linear", args)
     return 0

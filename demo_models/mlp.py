@@ -144,4 +144,5 @@ def main(argv: list[str]) -> int:
                 log_weights(model, step)
                 test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")
+    lesson.print_guide("mlp", args)
     return 0

@@ -143,4 +143,5 @@ def main(argv: list[str]) -> int:
                 with tf.name_scope("fit"):
                     summaries.image("data_and_model", picture, step=step)
                 lesson.say(f"step {step}: loss {float(loss):.6f}")
+    lesson.print_guide("nonlinear", args)
     return 0

@@ -5,15 +5,42 @@ Text tab), at the run's first step: the lesson's point, the source document it c
 and for each tab the tags to open and what to look for there, first in English, then in
 Simplified Chinese. A note names tags only through its `Look` entries (rendered in
 backticks), so a test can check that every tag a note tells the student to open exists in
-the run that carries the note. The tour's closing guide is built from the same entries.
+the run that carries the note. The tour's closing table is built from the same entries, and
+so is the guide a demo prints when it ends (`Note.closing`, in the language of its --lang).
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 TAG = "lesson/note"
+LANGUAGES = ("en", "zh")  # English, Simplified Chinese: every note is written in both
+
+# the headings of a note, by language: the Text tab's markdown and the demos' closing guide
+HEADS = {
+    "en": {
+        "teaches": "What it teaches",
+        "where": "Where to look",
+        "where_tb": "Where to look in TensorBoard",
+        "source": "Source",
+        "colon": ": ",
+        "sep": ", ",
+        "text_tab": "This note, in English and Chinese: the Text tab, tag {tag}.",
+        "serve": "See the run: tensorboard --logdir {logdir}",
+    },
+    "zh": {
+        "teaches": "本课要点",
+        "where": "在哪里看",
+        "where_tb": "在 TensorBoard 里看哪里",
+        "source": "出处",
+        "colon": "：",
+        "sep": "、",
+        "text_tab": "这份中英文课程笔记也在运行里：TensorBoard 的 Text 标签页，标签 {tag}。",
+        "serve": "用这条命令查看运行结果：tensorboard --logdir {logdir}",
+    },
+}
 
 # the five source documents (see docs/lessons.md): (English title, Chinese title, file)
 SOURCES = {
@@ -50,6 +77,11 @@ class Look:
     en: str
     zh: str
 
+    def where(self, lang: str = "en", quote: str = "", tab_quote: str = "") -> str:
+        """The tab and its tags ("Scalars train/k, train/b"), each tag inside `quote`."""
+        tags = HEADS[lang]["sep"].join(f"{quote}{tag}{quote}" for tag in self.tags)
+        return f"{tab_quote}{self.tab}{tab_quote} {tags}".rstrip()
+
 
 @dataclass(frozen=True)
 class Note:
@@ -79,26 +111,48 @@ class Note:
         """The note as the Text tab shows it: English, a rule, then Chinese."""
         parts = []
         doc = SOURCES[self.source]
-        for lang, title, index, heads in (
-            ("en", self.title_en, 0, ("What it teaches", "Where to look", "Source", ":", " ")),
-            ("zh", self.title_zh, 1, ("本课要点", "在哪里看", "出处", "：", "")),
-        ):
-            sep = "、" if lang == "zh" else ", "
+        for index, lang in enumerate(LANGUAGES):
+            head = HEADS[lang]
+            colon = head["colon"].rstrip()  # "**Heading:** text" / "**标题：**正文"
+            space = head["colon"][len(colon) :]
             lines = [
-                f"### {title}",
-                f"*{heads[2]}{heads[3]}{heads[4]}{doc[index]} ({doc[2]})*",
+                f"### {self.title(lang)}",
+                f"*{head['source']}{colon}{space}{doc[index]} ({doc[2]})*",
                 "",
-                f"**{heads[0]}{heads[3]}**{heads[4]}{getattr(self, lang)}",
+                f"**{head['teaches']}{colon}**{space}{getattr(self, lang)}",
                 "",
-                f"**{heads[1]}{heads[3]}**",
+                f"**{head['where']}{colon}**",
                 "",
             ]
             for look in self.looks:
-                tags = sep.join(f"`{tag}`" for tag in look.tags)
-                where = f"**{look.tab}** {tags}".rstrip()
-                lines.append(f"* {where}{heads[3]}{heads[4]}{getattr(look, lang)}")
+                where = look.where(lang, "`", "**")
+                lines.append(f"* {where}{colon}{space}{getattr(look, lang)}")
             parts.append("\n".join(lines))
         return "\n\n---\n\n".join(parts)
+
+    def title(self, lang: str) -> str:
+        """The title in `lang` ("en" or "zh")."""
+        return getattr(self, f"title_{_language(lang)}")
+
+    def closing(self, lang: str, logdir: Any) -> str:
+        """The guide a demo prints when it ends, in `lang`: what the lesson teaches, each
+        tab with its tags and what to look for, and the command that shows `logdir`."""
+        head = HEADS[_language(lang)]
+        lines = [
+            f"== {self.title(lang)} ==",
+            f"{head['teaches']}{head['colon']}{getattr(self, lang)}",
+            f"{head['where_tb']}{head['colon'].rstrip()}",
+            *(f"  * {look.where(lang)}{head['colon']}{getattr(look, lang)}" for look in self.looks),
+            head["text_tab"].format(tag=TAG),
+            head["serve"].format(logdir=shlex.quote(str(logdir))),
+        ]
+        return "\n".join(lines)
+
+
+def _language(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+    return lang
 
 
 def _classifier_looks(what_en: str, what_zh: str) -> tuple[Look, ...]:

@@ -200,4 +200,5 @@ def main(argv: list[str]) -> int:
                         summaries.histogram("weights_averaged", averages.average(var), step=step)
                 averaged = predict(data.x_test, True).numpy()
                 lesson.log_classifier(step, data.y_test, averaged, data.x_test)
+    lesson.print_guide("regularized", args)
     return 0

@@ -135,4 +135,5 @@ def main(argv: list[str]) -> int:
             if lesson.every(step, eval_every, last):
                 test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"Iter {step} Testing Accuracy: {test_accuracy:.4f}")
+    lesson.print_guide("softmax", args)
     return 0

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from demo_models import notes
-from demo_models.lesson import clear_run
+from demo_models.lesson import add_lang, clear_run
 from demo_models.runtime import CliError, writable_dir
 
 # For the test suite: with FLOWSCOPE_TOUR_TINY=1 every stop runs at its smallest useful
@@ -47,10 +47,12 @@ class Stop:
     target: str  # "module:function" taking argv
     quick: tuple[str, ...] = ("--quick",)
     tiny: tuple[str, ...] = ("--quick", "--steps", str(TINY_STEPS))
+    demo: bool = True  # a `flowscope demo`, whose own closing guide the tour's table replaces
 
     def argv(self, run: Path, tiny: bool) -> list[str]:
         """The options for a run into `run`."""
-        return [*(self.tiny if tiny else self.quick), "--logdir", str(run)]
+        guide = ["--no-guide"] if self.demo else []
+        return [*(self.tiny if tiny else self.quick), "--logdir", str(run), *guide]
 
     @property
     def note(self) -> notes.Note:
@@ -82,7 +84,7 @@ CAPTCHA_TINY = tuple(
 STOPS = [
     Stop("linear", "demo_models.linear:main"),
     Stop("nonlinear", "demo_models.nonlinear:main"),
-    Stop("race", "demo_models.race.cli:main", quick=RACE_QUICK, tiny=RACE_TINY),
+    Stop("race", "demo_models.race.cli:main", quick=RACE_QUICK, tiny=RACE_TINY, demo=False),
     Stop("softmax", "demo_models.softmax:main"),
     Stop("mlp", "demo_models.mlp:main"),
     Stop("lenet5", "demo_models.lenet5:main"),
@@ -93,7 +95,6 @@ STOPS = [
     Stop("distributed", "demo_models.distributed.main:main"),
 ]
 NAMES = [stop.name for stop in STOPS]
-LANGUAGES = ("en", "zh")
 
 # What the tour itself prints, by language (the demos' own output stays English).
 MESSAGES = {
@@ -155,11 +156,9 @@ def _parser() -> argparse.ArgumentParser:
         help="TensorBoard's port (default: 6006, or the next free one)",
     )
     p.add_argument("--host", default="localhost", help="address to serve on (%(default)s)")
-    p.add_argument(
-        "--lang",
-        choices=LANGUAGES,
-        default="en",
-        help="language of the tour's progress and closing guide: en or zh (Simplified "
+    add_lang(
+        p,
+        "language of the tour's progress and closing guide: en or zh (Simplified "
         "Chinese); default %(default)s. The lesson notes in the runs carry both.",
     )
     return p

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from demo_models.cli import DEMOS
 
 FLOWSCOPE = str(Path(sys.executable).with_name("flowscope"))
 
@@ -45,6 +49,19 @@ def test_bad_arguments_give_one_line_and_nonzero_exit(args):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(("flowscope", "usage"))
     assert "error:" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["tour", *sorted(DEMOS)])
+def test_lang_other_than_en_or_zh_is_one_line(name, capsys):
+    """Every demo (and the tour) takes `--lang en|zh`; anything else is one line, exit 2."""
+    from demo_models import cli
+
+    argv = [name] if name == "tour" else ["demo", name]
+    assert cli.main([*argv, "--lang", "fr"]) == 2
+    assert capsys.readouterr().err == "flowscope: error: --lang must be one of en, zh, got 'fr'\n"
+    if name != "tour":  # and prints its guide when it ends (the tour runs each with --no-guide)
+        module = importlib.import_module(DEMOS[name].split(":")[0])
+        assert f'lesson.print_guide("{name}", args' in inspect.getsource(module)
 
 
 def test_every_bench_target_lives_with_the_applications():

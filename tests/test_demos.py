@@ -346,6 +346,49 @@ def test_notes_quote_the_code():
     assert f"(decay {regularized.MOVING_AVERAGE_DECAY})" in reg.en
 
 
+def guide_tags(guide: str, note: notes.Note, lang: str) -> dict[str, set[str]]:
+    """The tags each `  * Tab tag, tag: ...` line of a printed guide names, by tab."""
+    head = notes.HEADS[lang]
+    found: dict[str, set[str]] = {}
+    for line in guide.splitlines():
+        tab = next((look.tab for look in note.looks if line.startswith(f"  * {look.tab}")), None)
+        if tab is not None:
+            where = line.removeprefix(f"  * {tab}").split(head["colon"])[0].strip()
+            found.setdefault(tab, set()).update(filter(None, where.split(head["sep"])))
+    return found
+
+
+def test_demo_prints_its_guide_in_the_language_of_lang(tmp_path, monkeypatch, capsys):
+    """`flowscope demo linear --lang zh` ends with the lesson's guide in Chinese: what it
+    teaches, the tabs and tags to open (tags its run has), the tensorboard command. English
+    by default; none with --no-guide (what the tour passes)."""
+    from demo_models import cli
+
+    monkeypatch.setenv("FLOWSCOPE_NO_PROGRESS", "1")
+    run, note = tmp_path / "my run", notes.note("linear")
+    argv = ["demo", "linear", "--logdir", str(run)]
+    assert cli.main([*argv, "--steps", "3", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    guide = out[out.index(f"== {note.title_zh} ==") :].strip()
+    assert f"本课要点：{note.zh}" in guide
+    assert all(look.zh in guide for look in note.looks)
+    assert guide.splitlines()[-1].endswith(f"tensorboard --logdir '{run}'")  # quoted: a space
+    assert not [text for text in (note.en, *(look.en for look in note.looks)) if text in out]
+    shown = guide_tags(guide, note, "zh")
+    assert shown == {tab: set(tags) for tab, tags in note.tags().items() if tags}
+    have = set(accumulator(run).Tags()["tensors"])
+    assert {tag for tags in shown.values() for tag in tags} <= have  # no Graphs look here
+
+    assert cli.main([*argv, "--steps", "1"]) == 0  # resumes; the guide in English
+    out = capsys.readouterr().out
+    assert f"== {note.title_en} ==" in out and f"What it teaches: {note.en}" in out
+    assert not CJK.search(out)
+    assert cli.main([*argv, "--steps", "1", "--no-guide"]) == 0
+    assert note.title_en not in capsys.readouterr().out
+    with pytest.raises(ValueError, match="lang must be one of en, zh, got 'fr'"):
+        note.closing("fr", run)
+
+
 @pytest.mark.slow
 def test_quick_lenet5_beats_quick_mlp(tmp_path, monkeypatch):
     """The tour's LeNet-5 ends above its MLP on test/accuracy, as the lesson says a CNN should

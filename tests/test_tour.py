@@ -294,13 +294,15 @@ def test_tour_speaks_chinese_with_lang_zh(tmp_path, monkeypatch, capsys):
     english = [m.split("{")[0] for m in tour.MESSAGES["en"].values() if len(m.split("{")[0]) > 6]
     assert not [m for m in english if m in out], "English left in the Chinese tour"
     assert set(tour.MESSAGES["en"]) == set(zh)
+    # the demo's own guide, in either language: the table replaces it
+    assert not [lang for lang, head in notes.HEADS.items() if head["where_tb"] in out]
 
 
 @pytest.mark.parametrize(
     "args, env, message",
     [
         (["--only", "nope"], {}, "invalid choice: 'nope'"),
-        (["--lang", "fr"], {}, "invalid choice: 'fr'"),
+        (["--lang", "fr"], {}, "--lang must be one of en, zh, got 'fr'"),
         (["--no-serve"], {"FLOWSCOPE_TOUR_TINY": "yes"}, "FLOWSCOPE_TOUR_TINY must be 0 or 1"),
         (["--logdir", "{blocker}/runs"], {}, "not writable"),
     ],

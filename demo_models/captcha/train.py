@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from demo_models import notes
+from demo_models import lesson, notes
 from demo_models.captcha import data, model
 from demo_models.runtime import (
     CHECKPOINT_DIR,
@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--restart", action="store_true", help="discard this run's checkpoint and logs first"
     )
+    lesson.add_guide_options(p)
     return p
 
 
@@ -424,6 +425,7 @@ def main(argv: list[str]) -> int:
         )
     writer.close()
     print(f"saved {run / MODEL_FILE} and {run / LABELS_FILE} in {time.time() - started:.0f} s")
+    lesson.print_guide("captcha", args)
     return 0
 
 

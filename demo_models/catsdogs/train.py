@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from demo_models import notes
+from demo_models import lesson, notes
 from demo_models.catsdogs import data, model
 from demo_models.runtime import CliError, check_minimums, checkpoint_dir, writable_dir
 
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fresh", action="store_true", help="delete the run's logs and checkpoint first"
     )
+    lesson.add_guide_options(p)
     return p
 
 
@@ -115,9 +116,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
 
 
 def _clear(run: Path) -> None:
-    from demo_models.lesson import clear_run
-
-    clear_run(run)
+    lesson.clear_run(run)
     run.mkdir(parents=True, exist_ok=True)
 
 
@@ -293,6 +292,7 @@ def main(argv: list[str]) -> int:
         f"({speed:.0f} images/s, data pipeline included); final test accuracy "
         f"{tested['accuracy']:.4f}; saved {run / MODEL_FILE}"
     )
+    lesson.print_guide("catsdogs", args)
     return 0
 
 

@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         help="ps only: SIGKILL the last worker process once step STEP is done, to watch "
         "the coordinator carry on with the others",
     )
+    lesson.add_guide_options(p)
     return p
 
 
@@ -238,4 +239,5 @@ def main(argv: list[str]) -> int:
     began = time.monotonic()
     (run_ps if args.strategy == "ps" else run_multiworker)(args, opts)
     print(f"distributed: done in {time.monotonic() - began:.0f} s; the run is in {logdir}")
+    lesson.print_guide("distributed", args)
     return 0

@@ -90,9 +90,9 @@ def main(argv: list[str]) -> int:
     folder = inception.scan(args.data) if args.data is not None else None
     lesson.prepare(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if folder is not None:
-        return _inception(args, weights, folder)
-    return _standin(args, weights)
+    status = _inception(args, weights, folder) if folder is not None else _standin(args, weights)
+    lesson.print_guide("transfer", args)
+    return status
 
 
 def _inception(args: argparse.Namespace, weights, folder: inception.ImageFolder) -> int:
