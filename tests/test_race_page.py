@@ -736,12 +736,14 @@ def test_chinese_dark_and_the_pseudo_language_at_laptop_size(board, make_page):
 
 # The map as drawn: the plot's side against its card's width, every layer's size, whether
 # the canvases hold a drawing, the paths, the markers' places in the plot (fractions of its
-# side), what sticks out of the card, and the horizontal scroll.
+# side), what sticks out of the card, the horizontal scroll; and the loss chart's width
+# against its card's.
 MAP_GEOMETRY = """() => {
   const m = window.flowscopeRace.map, M = m.M;
   const card = document.querySelector('#race-map-card');
-  const style = getComputedStyle(card);
-  const inner = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const width = (c) => { const style = getComputedStyle(c);
+    return c.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight); };
+  const inner = width(card);
   const box = card.getBoundingClientRect();
   const spill = [...card.querySelectorAll('#race-map, #race-map *:not(#race-map-svg *,'
       + ' #race-map-overlay *), #race-colorbar, .race-axes')]
@@ -753,7 +755,8 @@ MAP_GEOMETRY = """() => {
   const num = (sel, attr) => [...document.querySelectorAll(sel)].map(e => +e.getAttribute(attr));
   return {
     plot: m.plot, want: Math.min(500, Math.floor(inner - M.left - M.right)), view: m.view,
-    relayouts: m.relayouts, pending: Boolean(m._fitFrame),
+    relayouts: m.relayouts,
+    loss: [window.flowscopeRace.loss.width, width(document.querySelector('#race-loss-card'))],
     svgs: [+m.svg.getAttribute('width'), +m.overlay.getAttribute('width'), m.width],
     canvas: [m.canvas.width, m.canvas.height, m.canvas.getBoundingClientRect().width],
     trails: [m.trails.width / m.ratio, m.trails.getBoundingClientRect().width],
@@ -778,14 +781,19 @@ DATA_AT = (
 
 
 def settled_map(frame) -> dict:
-    """The map's geometry once it fits its card and has stopped re-laying itself out."""
+    """The map's geometry once both charts fit their cards and the map has stopped
+    re-laying itself out."""
     deadline = time.monotonic() + 10
-    while (first := frame.evaluate(MAP_GEOMETRY))["plot"] != first["want"]:
+
+    def fits(g: dict) -> bool:
+        return g["plot"] == g["want"] and abs(g["loss"][0] - g["loss"][1]) <= 2
+
+    while not fits(first := frame.evaluate(MAP_GEOMETRY)):
         assert time.monotonic() < deadline, first  # the plot fills its card (up to 500 px)
         time.sleep(0.1)
     time.sleep(0.3)  # a re-layout loop would show as more re-layouts meanwhile
     again = frame.evaluate(MAP_GEOMETRY)
-    assert again["relayouts"] == first["relayouts"] and not again["pending"], (first, again)
+    assert again["relayouts"] == first["relayouts"], (first, again)
     return again
 
 

@@ -60,3 +60,26 @@ export function loadStyles(...names) {
 export function message(container, text, kind = "info") {
   container.replaceChildren(el("div", { class: `fs-message fs-${kind}`, text }));
 }
+
+/**
+ * Call `callback` after `element`'s box changes size, at most once per animation frame and
+ * outside the ResizeObserver's own callback (a callback that changes the box again, e.g. a
+ * chart's height following its width, so starts no "ResizeObserver loop"). Returns a
+ * function that stops it.
+ */
+export function onResize(element, callback) {
+  let frame = 0;
+  const observer = new ResizeObserver(() => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      callback();
+    });
+  });
+  observer.observe(element);
+  return () => {
+    observer.disconnect();
+    cancelAnimationFrame(frame);
+    frame = 0;
+  };
+}

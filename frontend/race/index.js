@@ -6,7 +6,7 @@
 // are dragged. What is chosen (race, step, zoom, what-if values, sort) survives a reload
 // (localStorage); the page follows TensorBoard's light or dark theme and speaks the
 // language of common/i18n.js.
-import { el, getJSON, loadStyles, message } from "./static/common/dom.js";
+import { el, getJSON, loadStyles, message, onResize } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
 import { fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
@@ -76,10 +76,6 @@ class RacePage {
       this.header, this.controls, this.whatifBanner, this.body);
     this.controls.hidden = true;
     document.addEventListener("keydown", (e) => this.onKey(e));
-    window.addEventListener("resize", () => {
-      clearTimeout(this.resizeTimer);
-      this.resizeTimer = setTimeout(() => this.fitLossChart(), 150);
-    });
   }
 
   async start() {
@@ -301,7 +297,9 @@ class RacePage {
   buildViews(keep = null, own = null) {
     const race = this.race;
     const seek = (s) => { this.pause(); this.setStep(s); this.save(); };
-    this.map?.disconnect(); // the map being replaced stops following its (detached) card
+    // the charts being replaced stop following their (detached) cards
+    this.map?.disconnect();
+    this.unfollowLoss?.();
     this.map = new ContourMap({ onSeek: seek, onView: () => this.save() });
     this.loss = new LossChart({ onSeek: seek });
     this.board = new Leaderboard({ sort: this.state.sort, onSort: () => this.save() });
@@ -339,6 +337,7 @@ class RacePage {
     this.built = true;
     this.scrubber.max = String(this.maxStep);
     this.fitLossChart();
+    this.unfollowLoss = onResize(this.lossCard, () => this.fitLossChart());
     // Start by showing the finished race (Play replays it); a live update keeps the step.
     this.setStep(keep && (this.playing || !keep.atEnd) ? keep.step : this.maxStep);
     // what-if values remembered from before a reload: set the inputs and ask again

@@ -8,9 +8,9 @@
 // dragging pans, and the buttons zoom, fit the view to the paths or show the whole surface.
 // A zoom or pan re-projects everything once (the view is a window in data units).
 //
-// The plot is drawn at its card's width (follow(): a ResizeObserver, one re-layout per
-// animation frame at most), like TensorBoard's own charts; a resize keeps the view.
-import { el, svg } from "../common/dom.js";
+// The plot is drawn at its card's width (follow(): one re-layout per animation frame at
+// most while the card is resized), like TensorBoard's own charts; a resize keeps the view.
+import { el, onResize, svg } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { cividis } from "../common/colors.js";
 import { fmt, linear } from "./scale.js";
@@ -115,25 +115,14 @@ export class ContourMap {
     this.disconnect();
     this.container = container;
     this._fit();
-    // Re-layout in the next animation frame, not inside the observer's callback: the map's
-    // new height changes the box again, which the callback would have to deliver at once
-    // (a "ResizeObserver loop"). The frame after finds the width unchanged and stops.
-    this.observer = new ResizeObserver(() => {
-      if (this._fitFrame) return;
-      this._fitFrame = requestAnimationFrame(() => {
-        this._fitFrame = null;
-        this._fit();
-      });
-    });
-    this.observer.observe(container);
+    // The map's new height changes the card again: the next frame finds its width unchanged.
+    this._unfollow = onResize(container, () => this._fit());
   }
 
   /** Stop following the container (the map is being replaced). */
   disconnect() {
-    this.observer?.disconnect();
-    this.observer = null;
-    cancelAnimationFrame(this._fitFrame);
-    this._fitFrame = null;
+    this._unfollow?.();
+    this._unfollow = null;
   }
 
   _fit() {
