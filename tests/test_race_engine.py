@@ -79,6 +79,28 @@ def test_network_racers_equal_eager_training():
         assert losses[-1] < losses[0]
 
 
+def test_one_optimizer_per_optimizer_whatever_the_surface_rate_or_momentum():
+    """Racers of one optimizer share one Keras optimizer across surfaces, learning rates and
+    momenta (per-element vectors); a group with fewer racers on a surface than another is
+    padded. Every racer still follows its own eager loop."""
+    every = [engine.Racer.make(o, s) for s in SURFACES for o in optimizers.OPTIMIZERS]
+    assert len(engine.Program(every, jit=False).groups) == len(optimizers.OPTIMIZERS)
+    racers = [
+        engine.Racer.make("rmsprop", "beale"),  # momentum 0 beside 0.5 and 0.9
+        engine.Racer.make("rmsprop", "beale", {"momentum": 0.5, "learning_rate": 0.003}),
+        engine.Racer.make("rmsprop", "nn_plane", {"momentum": 0.9}),
+        engine.Racer.make("adam", "rosenbrock"),
+        engine.Racer.make("adam", "rosenbrock", start=(0.5, -0.5)),
+        engine.Racer.make("adam", "beale", {"learning_rate": 0.01}),
+        engine.Racer.make("adam", "nn_plane"),
+        engine.Racer.make("sgd", "linear_regression"),  # the surface's own rate, 0.2
+    ]
+    program = engine.Program(racers, jit=False)
+    assert [g.racers[0].optimizer for g in program.groups] == ["rmsprop", "adam", "sgd"]
+    for trajectory in program.run(8):
+        assert_same(trajectory, *eager_reference(trajectory.racer, 8))
+
+
 def test_simulate_equals_eager_and_reuses_its_program():
     hp = {"learning_rate": 0.001, "momentum": 0.5}
     result = engine.simulate("nag", hp, "rosenbrock", start=(0.0, 0.5), steps=STEPS)

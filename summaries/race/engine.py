@@ -2,13 +2,15 @@
 
 All racers run inside ONE `tf.function` that loops `tf.while_loop` over the steps and writes
 every racer's (x, y, loss) into a TensorArray (XLA-compiled from XLA_MIN_STEPS steps, where
-its faster steps repay its longer compilation). Racers with the same optimizer and
-hyper-parameters and parameter count share one optimizer and one [k, n] variable, one row
-per racer: every Keras update rule offered here works element by element, so each row
-follows exactly the trajectory it would follow alone (the tests check this against a
-plain eager `apply_gradients` loop). A racer that produces NaN or Inf, or leaves the
-surface's outer window, is cut there (the host finds the first bad row) and its step
-recorded; the others race on, untouched.
+its faster steps repay its longer compilation). Racers with the same optimizer and fixed
+hyper-parameters share one Keras optimizer and one flat variable holding all their
+parameters side by side, whatever their surfaces; their learning rates (and momenta, where
+they differ) are per-element vectors. Every Keras update rule offered here works element
+by element, so each racer follows exactly the trajectory it would follow alone (the tests
+check this against a plain eager `apply_gradients` loop), and a step costs one optimizer
+update per optimizer, not per optimizer and surface. A racer that produces NaN or Inf, or
+leaves the surface's outer window, is cut there (the host finds the first bad row) and its
+step recorded; the others race on, untouched.
 
 `simulate` re-runs one racer per request (the page's what-if) with a cached loop that reads
 its learning rate and momentum from variables, so a new value never retraces it.
@@ -108,8 +110,8 @@ def _check_steps(steps: Any) -> int:
 
 
 class _TensorHyper:
-    """A hyper-parameter that Keras reads as a tensor from a variable: a new value is an
-    assignment, never a retrace.
+    """A hyper-parameter that Keras reads as a tensor from a variable (a scalar, or one value
+    per parameter element): a new value is an assignment, never a retrace.
 
     Keras decides in Python which slots and branches an optimizer has, by comparing the
     value with 0 (`if self.momentum != 0:` in SGD, `> 0` in RMSprop). Those comparisons see
@@ -119,14 +121,16 @@ class _TensorHyper:
     which reads the variable inside the compiled loop.
     """
 
-    def __init__(self, name: str, value: float):
+    def __init__(self, name: str, value: Any):
         import tensorflow as tf
 
         self.name = name
-        self.variable = tf.Variable(float(value), dtype=tf.float32, trainable=False, name=name)
+        self.variable = tf.Variable(
+            np.asarray(value, np.float32), dtype=tf.float32, trainable=False, name=name
+        )
 
-    def assign(self, value: float) -> None:
-        self.variable.assign(float(value))
+    def assign(self, value: Any) -> None:
+        self.variable.assign(np.broadcast_to(np.asarray(value, np.float32), self.variable.shape))
 
     def __tf_tensor__(self, dtype: Any = None, name: str | None = None) -> Any:
         import tensorflow as tf
@@ -148,40 +152,59 @@ class _TensorHyper:
 
     __hash__ = object.__hash__
 
-    def __float__(self) -> float:
-        return float(self.variable.numpy())
-
     def __repr__(self) -> str:
-        return f"_TensorHyper({self.name}={float(self):g})"
+        return f"_TensorHyper({self.name}={np.unique(self.variable.numpy())})"
+
+
+Slot = tuple[Surface, int | None]  # a surface and the group's racer there (None: padding)
 
 
 class _Group:
-    """Racers sharing one Keras optimizer: the rows of one [k, size] parameter variable."""
+    """Racers sharing one Keras optimizer: one flat parameter variable, laid out in slots.
 
-    def __init__(self, racers: list[Racer], rows: list[int], tensor_hyper: bool):
+    The slots follow the program's layout (every group has the same one, so that the
+    groups stack into one [groups, width] tensor); a slot no racer of this group fills
+    races the surface's standard start with the group's first racer's settings, and its
+    row is never read.
+    """
+
+    def __init__(self, racers: list[Racer], rows: list[int], slots: list[Slot], tensor_hyper: bool):
         import tensorflow as tf
 
         self.racers = racers
-        self.rows = rows
-        self.size = SURFACES[racers[0].surface].size
+        self.rows = rows  # the racers' indices in the program
+        self.slots = slots
         self.variable = tf.Variable(self._starts([r.start for r in racers]), name="params")
         hp = racers[0].hp
-        self.optimizer = opts.make(racers[0].optimizer, hp)
-        # Keras keeps the learning rate in a variable already; momentum is a Python float
+        # one learning rate per parameter element, read by Keras through a callable
+        self.rates = tf.Variable(self._learning_rates(), trainable=False, name="learning_rate")
+        self.optimizer = opts.make(
+            racers[0].optimizer, {**hp, "learning_rate": self.rates.read_value}
+        )
+        # momentum is a Python float to Keras: a vector of variables only where it must vary
         self.momentum = None
-        if tensor_hyper and "momentum" in hp:
-            self.momentum = _TensorHyper("momentum", hp["momentum"])
+        if "momentum" in hp and (tensor_hyper or len({r.hp["momentum"] for r in racers}) > 1):
+            self.momentum = _TensorHyper("momentum", self._momenta())
             self.optimizer.momentum = self.momentum
         self.optimizer.build([self.variable])
         # what `reset` restores: the optimizer's state just after build (not always zeros)
         self._initial_state = [(v, v.numpy()) for v in self.optimizer.variables]
 
+    def _spread(self, values: Sequence[float]) -> np.ndarray:
+        """One value per racer -> one per parameter element (padding: the first racer's)."""
+        return np.concatenate(
+            [np.full(s.size, values[0 if i is None else i], np.float32) for s, i in self.slots]
+        )
+
+    def _learning_rates(self) -> np.ndarray:
+        return self._spread([r.hp["learning_rate"] for r in self.racers])
+
+    def _momenta(self) -> np.ndarray:
+        return self._spread([r.hp["momentum"] for r in self.racers])
+
     def _starts(self, starts: Sequence[tuple[float, float]]) -> np.ndarray:
-        return np.stack(
-            [
-                SURFACES[r.surface].initial_params(s)
-                for r, s in zip(self.racers, starts, strict=True)
-            ]
+        return np.concatenate(
+            [s.initial_params(None if i is None else starts[i]) for s, i in self.slots]
         )
 
     def reset(
@@ -192,13 +215,14 @@ class _Group:
     ) -> None:
         for v, value in self._initial_state:
             v.assign(value)
-        hp = self.racers[0].hp
-        # an assignment to Keras's learning-rate variable (the loop reads it): no retrace
-        self.optimizer.learning_rate = (
-            hp["learning_rate"] if learning_rate is None else learning_rate
-        )
+        # assignments to variables the loop reads: no retrace
+        size = self.variable.shape[0]
+        if learning_rate is None:
+            self.rates.assign(self._learning_rates())
+        else:
+            self.rates.assign(np.full(size, learning_rate, np.float32))
         if self.momentum is not None:
-            self.momentum.assign(hp["momentum"] if momentum is None else momentum)
+            self.momentum.assign(self._momenta() if momentum is None else momentum)
         elif momentum is not None:
             raise ValueError(f"momentum: {self.racers[0].optimizer} has no tensor momentum here")
         self.variable.assign(self._starts(starts))
@@ -215,8 +239,9 @@ def trace_count() -> int:
 class Program:
     """A compiled race over a fixed set of racers; call `run(steps)` (repeatable).
 
-    `tensor_hyper`: read the learning rate and momentum from variables, so that
-    `run(learning_rate=..., momentum=...)` re-runs the same compiled loop (the what-if).
+    The learning rates are always read from variables; `tensor_hyper`: the momentum too,
+    so that `run(learning_rate=..., momentum=...)` re-runs the same compiled loop (the
+    what-if).
     """
 
     def __init__(self, racers: Sequence[Racer], jit: bool = True, tensor_hyper: bool = False):
@@ -227,26 +252,35 @@ class Program:
         self.racers = list(racers)
         grouped: dict[tuple, list[int]] = {}
         for i, r in enumerate(self.racers):
-            # racers with the same optimizer settings and parameter count share a variable
-            key = (SURFACES[r.surface].size, r.optimizer, r.hyperparameters)
-            grouped.setdefault(key, []).append(i)
-        self.groups = [
-            _Group([self.racers[i] for i in grouped[key]], grouped[key], tensor_hyper)
-            for key in sorted(grouped, key=lambda k: k[0])
-        ]
-        order = [i for g in self.groups for i in g.rows]
-        self._row_of = np.argsort(order)  # racer index -> row in the program's output
-        # Rows of one parameter size are evaluated together, whatever their group:
-        # (number of groups, [(surface, rows of the class on it)]).
-        self._classes = []
-        for size in sorted({g.size for g in self.groups}):
-            groups = [g for g in self.groups if g.size == size]
-            names = [self.racers[i].surface for g in groups for i in g.rows]
-            parts = [
-                (SURFACES[name], np.array([n == name for n in names]))
-                for name in dict.fromkeys(names)
-            ]
-            self._classes.append((len(groups), parts))
+            # one optimizer per optimizer and fixed hyper-parameters, whatever the surface
+            fixed = tuple(kv for kv in r.hyperparameters if kv[0] not in TENSOR_HYPERPARAMETERS)
+            grouped.setdefault((r.optimizer, fixed), []).append(i)
+        # The layout every group shares: per surface, as many slots as the most racers one
+        # group has there (the default race: one each, no padding).
+        names = list(dict.fromkeys(r.surface for r in self.racers))
+        widths = {
+            name: max(
+                sum(self.racers[i].surface == name for i in rows) for rows in grouped.values()
+            )
+            for name in names
+        }
+        self._layout = [(SURFACES[name], widths[name]) for name in names]
+        count = len(grouped)
+        first_row, self._height = {}, 0  # output rows: by surface, then group, then slot
+        for name in names:
+            first_row[name] = self._height
+            self._height += count * widths[name]
+        self._row_of = np.zeros(len(self.racers), dtype=int)  # racer -> row of the output
+        self.groups = []
+        for g, rows in enumerate(grouped.values()):
+            slots: list[Slot] = []
+            for name in names:
+                mine = [k for k, i in enumerate(rows) if self.racers[i].surface == name]
+                for j, k in enumerate(mine):
+                    self._row_of[rows[k]] = first_row[name] + g * widths[name] + j
+                slots += [(SURFACES[name], k) for k in mine]
+                slots += [(SURFACES[name], None)] * (widths[name] - len(mine))
+            self.groups.append(_Group([self.racers[i] for i in rows], rows, slots, tensor_hyper))
         self.jit = jit
         self.calls = 0
         # autograph off: the loop is an explicit tf.while_loop, and converting Keras's
@@ -260,46 +294,31 @@ class Program:
         self.lock = threading.Lock()
 
     def _evaluate(self, params: list[Any]) -> tuple[Any, Any]:
-        """Losses [n] and positions [n, 2] of every racer, in program row order, from the
-        groups' parameters (one tensor per group)."""
+        """Losses [rows] and positions [rows, 2] of every slot, in the output's row order,
+        from the groups' flat parameters: stacked [groups, width], split by surface, each
+        surface evaluated once on all its slots."""
         import tensorflow as tf
 
-        losses, positions, first = [], [], 0
-        for count, parts in self._classes:
-            mine = params[first : first + count]
-            first += count
-            p = mine[0] if count == 1 else tf.concat(mine, axis=0)
-            if len(parts) == 1:
-                surf = parts[0][0]
-                losses.append(surf.tf_batch_loss(p))
-                positions.append(surf.tf_batch_position(p))
-                continue
-            # Several surfaces: each is evaluated on every row and its own rows selected,
-            # cheaper to trace and run than gathering and scattering rows. The other rows
-            # are evaluated at this surface's start, so that they get finite values and
-            # zero gradients (a select alone would pass 0 * inf = NaN back to them).
-            loss = pos = None
-            for surf, mask in parts:
-                keep = tf.constant(mask)
-                safe = tf.where(keep[:, None], p, tf.constant(surf.initial_params()[None, :]))
-                value, where = surf.tf_batch_loss(safe), surf.tf_batch_position(safe)
-                loss = value if loss is None else tf.where(keep, value, loss)
-                pos = where if pos is None else tf.where(keep[:, None], where, pos)
-            losses.append(loss)
-            positions.append(pos)
+        stacked = params[0][None, :] if len(params) == 1 else tf.stack(params)
+        sizes = [width * surf.size for surf, width in self._layout]
+        blocks = [stacked] if len(sizes) == 1 else tf.split(stacked, sizes, axis=1)
+        losses, positions = [], []
+        for (surf, width), block in zip(self._layout, blocks, strict=True):
+            p = tf.reshape(block, [len(params) * width, surf.size])
+            losses.append(surf.tf_batch_loss(p))
+            positions.append(surf.tf_batch_position(p))
         if len(losses) == 1:
             return losses[0], positions[0]
         return tf.concat(losses, axis=0), tf.concat(positions, axis=0)
 
     def _loop(self, steps: Any) -> Any:
-        """Rows [steps + 1, n, 3]: every racer's (x, y, loss) before each update."""
+        """Rows [steps + 1, slots, 3]: every slot's (x, y, loss) before each update."""
         import tensorflow as tf
 
         global _TRACES
         _TRACES += 1
-        n = len(self.racers)
         variables = [g.variable for g in self.groups]
-        table = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[n, 3])
+        table = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[self._height, 3])
 
         def body(t, table):
             with tf.GradientTape(watch_accessed_variables=False) as tape:

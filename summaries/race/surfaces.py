@@ -141,7 +141,8 @@ class AnalyticSurface(Surface):
     def tf_batch_loss(self, xy: Any) -> Any:
         import tensorflow as tf
 
-        return self._function(xy[:, 0], xy[:, 1], tf.cos)
+        x, y = tf.unstack(xy, axis=1)  # one op (and one for its gradient), not two slices
+        return self._function(x, y, tf.cos)
 
 
 def _saddle(x, y, cos):
@@ -331,11 +332,14 @@ class NNPlaneSurface(Surface):
     def tf_batch_loss(self, params: Any) -> Any:
         import tensorflow as tf
 
-        layers = self._unpack(params, lambda p, s: tf.reshape(p, [-1, *s]))
-        h = tf.constant(self._model["x"])
+        # One split, and batched matmuls (the first broadcasts the shared inputs): fewer and
+        # cheaper kernels per step than slices and einsums (measured in docs/benchmarks.md).
+        shapes = self._model["shapes"]
+        parts = tf.split(params, [int(np.prod(shape)) for shape in shapes], axis=1)
+        layers = [tf.reshape(p, [-1, *shape]) for p, shape in zip(parts, shapes, strict=True)]
+        h = tf.constant(self._model["x"])[None]
         for i in range(0, len(layers), 2):
-            eq = "ni,kio->kno" if i == 0 else "kni,kio->kno"
-            h = tf.einsum(eq, h, layers[i]) + layers[i + 1][:, None, :]
+            h = tf.matmul(h, layers[i]) + layers[i + 1][:, None, :]
             if i + 2 < len(layers):
                 h = tf.tanh(h)
         labels = tf.broadcast_to(tf.constant(self._model["y"]), tf.shape(h)[:2])
