@@ -21,7 +21,7 @@ from typing import Any
 from demo_models.runtime import CliError, progress, writable_dir
 from summaries.pb import LogWriter
 
-DEFAULT_STEPS = 500
+DEFAULT_STEPS = 1000
 GRID = 101  # surface grid resolution (analytic surfaces)
 GRID_MODEL = 41  # nn_plane: each grid point is a forward pass of the network
 
@@ -98,6 +98,9 @@ def main(argv: list[str]) -> int:
 
     began = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    # oneDNN's kernels cost more than they save on the race's tiny batched matmuls (nn_plane:
+    # 3x slower per step, docs/benchmarks.md); read once, when TensorFlow is first imported
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     args = _parser().parse_args(argv)
     surfaces = _check_names("surface", args.surfaces, SURFACES)
     names = _check_names("optimizer", args.optimizers, opts.OPTIMIZERS)
