@@ -8,6 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import wait_for
 from plugin_harness import InProcessBoard
 from sample_logs import write_confusion, write_race
 from tensorboard import errors as tb_errors
@@ -193,11 +194,17 @@ def test_lru_bounded_by_cost_and_ttl_by_time():
     cache.put("huge", 4, 11)  # over the whole budget: not kept, nothing dropped
     assert cache.get("huge") is None and len(cache) == 2
 
-    ttl = TTL(0.05, size=2)
+    ttl = TTL(60, size=2)  # long enough that no entry expires on a loaded machine
     ttl.put("x", 1)
     ttl.put("y", 2)
     ttl.put("z", 3)
-    assert ttl.get("x") is None and ttl.get("z") == 3
-    time.sleep(0.06)
-    assert ttl.get("z") is None
+    assert ttl.get("x") is None and ttl.get("y") == 2 and ttl.get("z") == 3
+    short = TTL(0.05, size=2)
+    put_at = time.monotonic()
+    short.put("z", 3)
+    fresh = short.get("z")
+    if time.monotonic() - put_at < 0.05:  # read within the TTL (not a given under load)
+        assert fresh == 3
+    wait_for(lambda: short.get("z") is None, timeout=10, interval=0.01)
+    assert time.monotonic() - put_at >= 0.05  # expired, and not before its time
     assert estimate_bytes(np.zeros(1000, np.uint8)) >= 1000

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wait_for
 from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
@@ -49,31 +50,37 @@ def test_both_modes_write_the_same_events_in_order(tmp_path, background):
         log.add(matrix(0), 0)
 
 
-class SlowFile(storage.LocalLogFile):
-    """A local event file whose appends take `delay` seconds (a slow disk)."""
+class HungFile(storage.LocalLogFile):
+    """A local event file whose appends hang until `answer` is set (a stalled disk)."""
 
-    def __init__(self, path: Path, delay: float):
+    def __init__(self, path: Path):
         super().__init__(path)
-        self.delay = delay
+        self.hung, self.answer = threading.Event(), threading.Event()
 
     def append(self, data: bytes) -> None:
-        time.sleep(self.delay)
+        self.hung.set()
+        # not an OSError (a fault the writer would pause on): a caller that waited here fails
+        if not self.answer.wait(60):
+            raise AssertionError("the disk never answered: the caller waited for it")
         super().append(data)
 
 
 def test_background_writes_do_not_wait_for_the_disk(tmp_path):
+    # No clock: the disk hangs until the test lets it go, so only a queued write gets past.
     with LogWriter(tmp_path, background=True) as log:
         log.drain()
         log._file.close()
-        log._file, log._new_file = SlowFile(log.path, 0.2), True
-        start = time.perf_counter()
+        disk = HungFile(log.path)
+        log._file, log._new_file = disk, True
         for step in range(5):
             log.add(matrix(step), step)
-            log.flush()  # each flush appends: 0.2 s on this disk
-        queued = time.perf_counter() - start
+            log.flush()  # each flush appends, and the disk does not answer
+        # the caller has queued all five while the writer thread waits on the disk
+        hung, written = disk.hung.wait(60), events(tmp_path)
+        disk.answer.set()  # before asserting: a failed test must not leave the close hanging
+        assert hung and written == []
         log.drain()  # waits for the writes
-        assert time.perf_counter() - start >= 5 * 0.2
-    assert queued < 0.2, queued  # five writes of 0.2 s each were only queued
+        assert [s for s, _ in events(tmp_path)] == list(range(5))
     assert [s for s, _ in events(tmp_path)] == list(range(5))
 
 
@@ -156,12 +163,16 @@ def test_a_write_fault_warns_once_pauses_and_resumes(tmp_path, background, fault
         # the back-off: 20 flushes in well under a second, far fewer attempts
         assert 1 <= flaky.attempts < 10, flaky.attempts
         flaky.failing = False  # space freed, permission back
-        time.sleep(0.2)
         for step in range(20, 25):
             log.add(matrix(step), step)
             log.flush()
-        log.drain()
-        assert log.fault is None  # resumed
+
+        def resumed() -> bool:  # a flush once the back-off (doubled while paused) has passed
+            log.flush()
+            log.drain()
+            return log.fault is None
+
+        wait_for(resumed, timeout=30, interval=0.05)
         log.close()
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert len(messages) == 1, messages
