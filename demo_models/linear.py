@@ -137,12 +137,7 @@ def main(argv: list[str]) -> int:
             minima=surface.minima,
             # the display fields `flowscope race` writes, so the page treats both alike
             optimizer_title=RACER,
-            surface_title=surface.title,
-            description=surface.description,
-            formula=surface.formula,
-            analytic=surface.analytic,
-            tolerance=surface.tolerance,
-            log_scale=surface.log_scale,
+            **surface.display_fields(),
             keras_class="keras.optimizers.SGD",
             tolerance_kind="distance",
         )

@@ -94,6 +94,9 @@ def test_network_racer_records_its_plane(raced):
     assert "filter-normalised" in meta["basis"]["directions"]
     assert meta["tolerance_kind"] == "loss" and meta["minima"] == []
     assert meta["analytic"] is False and meta["formula"] is None  # a model's loss
+    # a basis keeps the writer from filling in the library's fields: the command writes them
+    plane = SURFACES["nn_plane"].display_fields()
+    assert {key: meta[key] for key in plane} == plane and meta["surface_title"]
     assert rows[-1, 3] < rows[0, 3]  # the network learned
     assert np.abs(rows[-1, 1:3]).max() > 1e-3  # and its projection moved
     _, (grid,), _ = run["race/surface"]

@@ -111,17 +111,7 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
 
     library = SURFACES.get(surface) if basis is None else None
     if library is not None:
-        known = {
-            "surface_title": library.title,
-            "description": library.description,
-            "formula": library.formula,
-            "analytic": bool(library.analytic),
-            "tolerance": float(library.tolerance),
-            "log_scale": bool(library.log_scale),
-            "unbounded_below": bool(library.unbounded_below),
-            "axes": list(library.axes),
-        }
-        for key, value in known.items():
+        for key, value in library.display_fields().items():
             if fields[key] is None:
                 fields[key] = value
     if optimizer in OPTIMIZERS:

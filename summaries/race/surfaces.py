@@ -98,6 +98,20 @@ class Surface:
         """TensorFlow positions [k, 2] of k parameter vectors [k, size]."""
         return params
 
+    def display_fields(self) -> dict[str, Any]:
+        """The display fields (`summaries.format`) a trajectory on this surface carries:
+        what `flowscope race`, the linear lesson and the writers' defaults all write."""
+        return {
+            "surface_title": self.title,
+            "description": self.description,
+            "formula": self.formula,
+            "analytic": bool(self.analytic),
+            "tolerance": self.tolerance,
+            "log_scale": bool(self.log_scale),
+            "unbounded_below": self.unbounded_below,
+            "axes": list(self.axes),
+        }
+
     def info(self) -> dict[str, Any]:
         """JSON-ready description (for the CLI, the logs and the plugin)."""
         return {
