@@ -163,3 +163,29 @@ def test_unwritable_logdir_is_a_one_line_error(tmp_path, capsys):
     assert flowscope.main(["race", "--logdir", str(blocker / "runs")]) == 2
     err = capsys.readouterr().err.strip()
     assert "--logdir" in err and "not writable" in err and "\n" not in err
+
+
+def test_the_race_process_starts_tensorflow_lean_and_leaves_callers_alone(monkeypatch):
+    """`flowscope race` itself starts TensorFlow without oneDNN and with one thread (a
+    variable the user set wins); a process that calls `main` (the tour, a test) keeps its own."""
+    import sys
+
+    for name in race_cli.RUNTIME:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(sys, "argv", ["pytest", "tests"])
+    race_cli._race_runtime()
+    assert "TF_ENABLE_ONEDNN_OPTS" not in os.environ
+    monkeypatch.setattr(sys, "argv", ["flowscope", "race", "--steps", "10"])
+    race_cli._race_runtime()
+    assert (
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" and os.environ["TF_NUM_INTEROP_THREADS"] == "1"
+    )
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "2"  # the user's
+    # TensorFlow started already (it reads them once): nothing to set
+    for name in race_cli.RUNTIME:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setitem(sys.modules, "tensorflow", sys)
+    race_cli._race_runtime()
+    assert not set(race_cli.RUNTIME) & set(os.environ)

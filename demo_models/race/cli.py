@@ -98,9 +98,7 @@ def main(argv: list[str]) -> int:
 
     began = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    # oneDNN's kernels cost more than they save on the race's tiny batched matmuls (nn_plane:
-    # 3x slower per step, docs/benchmarks.md); read once, when TensorFlow is first imported
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    _race_runtime()
     args = _parser().parse_args(argv)
     surfaces = _check_names("surface", args.surfaces, SURFACES)
     names = _check_names("optimizer", args.optimizers, opts.OPTIMIZERS)
@@ -149,6 +147,26 @@ def main(argv: list[str]) -> int:
         f"racing {race_seconds:.2f} s (tracing included), writing {done - writing:.1f} s"
     )
     return 0
+
+
+# How TensorFlow runs the race's thousands of tiny ops (docs/benchmarks.md, "The first
+# race"): oneDNN's kernels cost more than they save on nn_plane's small batched matmuls, and
+# one thread spares handing every op between threads, which a busy machine makes slow.
+RUNTIME = {
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+}
+
+
+def _race_runtime() -> None:
+    """Set RUNTIME (a variable the user set wins) when this process is `flowscope race`
+    itself and TensorFlow has not started: TensorFlow reads them once, as it starts, and
+    they are the process's, so a caller's process (the tour, a test) is left as it is."""
+    if sys.argv[1:2] != ["race"] or "tensorflow" in sys.modules:
+        return
+    for name, value in RUNTIME.items():
+        os.environ.setdefault(name, value)
 
 
 def _import_keras() -> float:
