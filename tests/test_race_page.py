@@ -566,7 +566,13 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
     frame.press(lr, "Enter")
     wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.02), timeout=90)
     saved_view = view(frame)
-    page.wait_for_timeout(400)  # the page saves 200 ms after a change
+
+    def saved() -> bool:  # the page saves 200 ms after the last change (later under load)
+        state = frame.evaluate("() => JSON.parse(localStorage.getItem('flowscope.race.state'))")
+        whatifs = state["races"][SADDLE]["whatif"].values()
+        return state["step"] == 37 and [w["lr"] for w in whatifs] == ["0.02"]
+
+    wait_for(saved)
     page.screenshot(path=artifact(f"race-1100x700-{scheme}.png"))
     frame = open_race(page, board, SADDLE)
     wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.02), timeout=90)
