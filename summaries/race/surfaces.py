@@ -319,7 +319,7 @@ class NNPlaneSurface(Surface):
             layers = self._unpack(theta, lambda p, s: p.reshape(len(p), *s))
             h = np.broadcast_to(m["x"].astype(np.float64), (len(theta), *m["x"].shape))
             for i in range(0, len(layers), 2):
-                h = np.einsum("gni,gio->gno", h, layers[i]) + layers[i + 1][:, None, :]
+                h = np.matmul(h, layers[i]) + layers[i + 1][:, None, :]
                 if i + 2 < len(layers):
                     h = np.tanh(h)
             logits = h - h.max(axis=-1, keepdims=True)
