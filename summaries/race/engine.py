@@ -6,9 +6,9 @@ its faster steps repay its longer compilation). Racers with the same optimizer a
 hyper-parameters share one Keras optimizer and one flat variable holding all their
 parameters side by side, whatever their surfaces; their learning rates (and momenta, where
 they differ) are per-element vectors. Every Keras update rule offered here works element
-by element, so each racer follows exactly the trajectory it would follow alone (the tests
-check this against a plain eager `apply_gradients` loop), and a step costs one optimizer
-update per optimizer, not per optimizer and surface. A racer that produces NaN or Inf, or
+by element, so each racer follows the trajectory it would follow alone, to float32
+rounding (the tests check this against a plain eager `apply_gradients` loop), and a step
+costs one optimizer update per optimizer, not per optimizer and surface. A racer that produces NaN or Inf, or
 leaves the surface's outer window, is cut there (the host finds the first bad row) and its
 step recorded; the others race on, untouched.
 
