@@ -32,9 +32,10 @@ from summaries.race import optimizers as opts
 from summaries.race.surfaces import SURFACES, Surface, get_surface
 
 MAX_STEPS = 100_000
-# XLA compilation costs about a second of CPU more than tracing alone, then runs each step
-# ~10x faster (0.015 s instead of 0.17 s per 1,000 steps of the 72 analytic racers): it
-# pays off from about 8,000 steps (measured with `flowscope bench race` and CPU time).
+# XLA compilation costs more than tracing alone, then runs each step faster: 0.6 s more and
+# 0.02 instead of 0.12 s per 1,000 steps for the 72 analytic racers (`flowscope bench race`),
+# 1.9 s more and ~0.23 instead of ~0.35 s for all 96 with nn_plane (`flowscope race --xla`):
+# it pays off from about 6,000 to 15,000 steps (docs/benchmarks.md).
 XLA_MIN_STEPS = 8000
 
 
