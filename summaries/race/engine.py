@@ -8,9 +8,9 @@ parameters side by side, whatever their surfaces; their learning rates (and mome
 they differ) are per-element vectors. Every Keras update rule offered here works element
 by element, so each racer follows the trajectory it would follow alone, to float32
 rounding (the tests check this against a plain eager `apply_gradients` loop), and a step
-costs one optimizer update per optimizer, not per optimizer and surface. A racer that produces NaN or Inf, or
-leaves the surface's outer window, is cut there (the host finds the first bad row) and its
-step recorded; the others race on, untouched.
+costs one optimizer update per optimizer, not per optimizer and surface. A racer that
+produces NaN or Inf, or leaves the surface's outer window, is cut there (the host finds
+the first bad row) and its step recorded; the others race on, untouched.
 
 `simulate` re-runs one racer per request (the page's what-if) with a cached loop that reads
 its learning rate and momentum from variables, so a new value never retraces it.
