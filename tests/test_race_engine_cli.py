@@ -168,16 +168,18 @@ def test_unwritable_logdir_is_a_one_line_error(tmp_path, capsys):
 def test_the_race_process_starts_tensorflow_lean_and_leaves_callers_alone(monkeypatch):
     """`flowscope race` itself starts TensorFlow without oneDNN and with one thread (a
     variable the user set wins); a process that calls `main` (the tour, a test) keeps its own."""
-    import sys
+    import types
 
     for name in race_cli.RUNTIME:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
-    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
-    monkeypatch.setattr(sys, "argv", ["pytest", "tests"])
+    # the module's view of the process, not the real sys: this process's TensorFlow stays
+    # imported for any thread that uses it meanwhile
+    process = types.SimpleNamespace(argv=["pytest", "tests"], modules={})
+    monkeypatch.setattr(race_cli, "sys", process)
     race_cli._race_runtime()
     assert "TF_ENABLE_ONEDNN_OPTS" not in os.environ
-    monkeypatch.setattr(sys, "argv", ["flowscope", "race", "--steps", "10"])
+    process.argv = ["flowscope", "race", "--steps", "10"]
     race_cli._race_runtime()
     assert (
         os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0" and os.environ["TF_NUM_INTEROP_THREADS"] == "1"
@@ -186,6 +188,6 @@ def test_the_race_process_starts_tensorflow_lean_and_leaves_callers_alone(monkey
     # TensorFlow started already (it reads them once): nothing to set
     for name in race_cli.RUNTIME:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setitem(sys.modules, "tensorflow", sys)
+    process.modules["tensorflow"] = object()
     race_cli._race_runtime()
     assert not set(race_cli.RUNTIME) & set(os.environ)
