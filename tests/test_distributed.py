@@ -104,6 +104,7 @@ def demo(*args: str, timeout: float = TIMEOUT, env: dict | None = None):
         (["--strategy", "multiworker", "--kill-worker-at", "3"], "--kill-worker-at applies"),
         (["--workers", "1", "--kill-worker-at", "3"], "--kill-worker-at needs --workers 2"),
         (["--steps", "0"], "--steps must be >= 1"),
+        (["--stall-timeout", "0"], "--stall-timeout must be > 0, got 0"),
         (["--logdir", "ram://runs/d"], "--logdir ram://... is the memory of one process"),
     ],
 )
@@ -229,6 +230,22 @@ def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
     assert any(d.startswith("/job:worker") for d in devices)
     ps_ops = {n.op for n in acc.Graph().node if n.device.startswith("/job:ps")}
     assert "ReadVariableOp" in ps_ops and "MatMul" not in ps_ops
+
+
+def test_a_stalled_cluster_is_started_again_once_then_is_a_clear_error(tmp_path):
+    """Training that prints nothing for --stall-timeout seconds ends its cluster, and a new
+    one starts; a second stall is a one-line error with no task left running. (A timeout
+    shorter than TensorFlow's start-up makes a real cluster look stalled.)"""
+    run = tmp_path / "stalled"
+    result = demo("--quick", "--steps", "4", "--stall-timeout", "0.5", "--logdir", str(run))
+    assert result.returncode == 2, result.stderr[-3000:]
+    stalled = "chief 0 printed nothing for 0.5 s: the cluster stalled"
+    assert f"distributed: {stalled}; starting a new cluster" in result.stdout
+    starts = [ln for ln in result.stdout.splitlines() if ln.startswith("distributed: starting")]
+    assert len(starts) == 2  # the first cluster, then the new one
+    assert result.stderr.strip().splitlines()[-1] == f"flowscope: error: {stalled}"
+    for address in re.findall(r"localhost:\d+", " ".join(starts)):
+        assert task_processes(address) == []  # both clusters' tasks ended
 
 
 @pytest.mark.slow

@@ -186,6 +186,12 @@ def task_env() -> dict[str, str]:
         **os.environ,
         "CUDA_VISIBLE_DEVICES": "",
         "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        # one RPC per remote eager request instead of the streaming one: a loaded machine once
+        # left a coordinator waiting forever on a streamed request to a worker (TensorFlow's
+        # own error messages suggest this switch for stalls of distributed eager calls)
+        "TF_ENABLE_EAGER_CLIENT_STREAMING_ENQUEUE": os.environ.get(
+            "TF_ENABLE_EAGER_CLIENT_STREAMING_ENQUEUE", "false"
+        ),
         "PYTHONPATH": f"{REPO}{os.pathsep}{path}" if path else str(REPO),
         "PYTHONUNBUFFERED": "1",
     }

@@ -37,6 +37,15 @@ from demo_models.runtime import CliError, writable_dir
 STEPS = 1000
 QUICK_STEPS = 40
 LOG_EVERY = 50
+# Silence from the chief that means a stalled cluster (--stall-timeout): it prints a line
+# per block of steps, and a whole quick run takes well under a minute on a loaded 2-core
+# machine.
+STALL_SECONDS = 120.0
+
+
+class Stalled(CliError):
+    """The cluster's main tasks printed nothing for too long: TensorFlow's distributed
+    runtime stalled (e.g. a remote call that never returned)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
         help="ps only: SIGKILL the last worker process once step STEP is done, to watch "
         "the coordinator carry on with the others",
     )
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=STALL_SECONDS,
+        metavar="SECONDS",
+        help="seconds without a line from the training that mean the cluster stalled: it is "
+        "ended and started once more (default: %(default)g)",
+    )
     lesson.add_guide_options(p)
     return p
 
@@ -97,6 +114,8 @@ def check(args: argparse.Namespace) -> int:
         raise CliError("--ps applies to --strategy ps only")
     if args.strategy == "multiworker" and lesson_batch() % args.workers:
         raise CliError(f"--workers must divide the batch of {lesson_batch()}, got {args.workers}")
+    if not args.stall_timeout > 0:
+        raise CliError(f"--stall-timeout must be > 0, got {args.stall_timeout:g}")
     if args.kill_worker_at is not None:
         if args.strategy != "ps":
             raise CliError("--kill-worker-at applies to --strategy ps only")
@@ -114,10 +133,14 @@ def lesson_batch() -> int:
     return mlp.BATCH_SIZE
 
 
-def supervise(cluster: LocalCluster, main: list[Task], tolerated: list[Task]) -> None:
-    """Relay the main tasks' lines until they end; a task failing (not tolerated) is an error."""
+def supervise(
+    cluster: LocalCluster, main: list[Task], tolerated: list[Task], stall: float = STALL_SECONDS
+) -> None:
+    """Relay the main tasks' lines until they end; a task failing (not tolerated) is an
+    error, and so (`Stalled`) is `stall` seconds without a line from the main tasks."""
     streams = {t.process.stdout.fileno(): t for t in cluster.tasks}
     reported: set[int] = set()
+    heard = time.monotonic()
     while True:
         readable, _, _ = select.select(list(streams), [], [], 0.2)
         for fd in readable:
@@ -127,6 +150,10 @@ def supervise(cluster: LocalCluster, main: list[Task], tolerated: list[Task]) ->
                 del streams[fd]
             elif task in main:
                 _relay(chunk)
+                heard = time.monotonic()
+        if time.monotonic() - heard > stall:
+            names = ", ".join(t.name for t in main)
+            raise Stalled(f"{names} printed nothing for {stall:g} s: the cluster stalled")
         for task in cluster.tasks:
             status = task.process.poll()
             if status is None or status == 0 and task in main:
@@ -171,7 +198,7 @@ def run_ps(args: argparse.Namespace, opts: Options) -> None:
             opts, cluster=spec, worker_pids=tuple(t.process.pid for t in workers)
         )
         coordinator = cluster.start("chief", 0, ["coordinator", "--options", _json(opts)])
-        supervise(cluster, [coordinator], tolerated=workers)
+        supervise(cluster, [coordinator], tolerated=workers, stall=args.stall_timeout)
 
 
 def run_multiworker(args: argparse.Namespace, opts: Options) -> None:
@@ -194,7 +221,7 @@ def run_multiworker(args: argparse.Namespace, opts: Options) -> None:
             )
             for i in range(args.workers)
         ]
-        supervise(cluster, workers, tolerated=[])
+        supervise(cluster, workers, tolerated=[], stall=args.stall_timeout)
 
 
 def _json(opts: Options) -> str:
@@ -237,7 +264,15 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     began = time.monotonic()
-    (run_ps if args.strategy == "ps" else run_multiworker)(args, opts)
+    run = run_ps if args.strategy == "ps" else run_multiworker
+    try:
+        run(args, opts)
+    except Stalled as exc:
+        # Rare, and seen only on a loaded machine: the tasks are ended (the cluster's `with`)
+        # and a new cluster trains the run again from nothing; a second stall is the error.
+        print(f"distributed: {exc}; starting a new cluster", flush=True)
+        lesson.clear_run(logdir)
+        run(args, opts)
     print(f"distributed: done in {time.monotonic() - began:.0f} s; the run is in {logdir}")
     lesson.print_guide("distributed", args)
     return 0

@@ -72,6 +72,7 @@ def train(strategy: Any, opts: Options, *, shard: int, shards: int, write: bool)
             losses.append(float(loss))
             if number % opts.log_every == 0 or number == last:
                 if write:
+                    say(f"distributed: step {number + 1} of {opts.steps}, loss {float(loss):.4f}")
                     log_training(
                         number, loss=float(loss), accuracy=float(correct) / opts.batch_size
                     )

@@ -117,6 +117,7 @@ def train(opts: Options) -> int:
                     done + offset, loss=last_loss, accuracy=float(correct) / opts.batch_size
                 )
             done += chunk
+            say(f"distributed: step {done} of {opts.steps}, loss {last_loss:.4f}")
             with tf.name_scope("cluster"):
                 for index in range(opts.workers):
                     summaries.scalar(
