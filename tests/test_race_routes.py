@@ -453,31 +453,51 @@ def _v1_value(tag: str, array: np.ndarray, content: dict, version: int = 1) -> s
     return summary
 
 
+def _old_racer_run(
+    writer: pb.LogWriter,
+    version: int,
+    race: str,
+    surface_name: str,
+    optimizer: str,
+    rows: np.ndarray,
+    hyperparameters: dict,
+    *,
+    surface_record: bool,
+    surface_log_scale: bool,
+    **fields: object,
+) -> None:
+    """One racer's run as format `version` (1 or 2) wrote it: the race's surface (when
+    `surface_record`), then the trajectory `rows` with the version's fields plus `fields`."""
+    surface = SURFACES[surface_name]
+    if surface_record:
+        writer.add(
+            _v1_value("race/surface", surface.grid(21)[2].astype(np.float32), {
+                "kind": "surface", "race": race, "surface": surface_name,
+                "window": list(surface.window), "minima": surface.minima,
+                "log_scale": surface_log_scale,
+            }, version),
+            step=0,
+        )  # fmt: skip
+    writer.add(
+        _v1_value("race/trajectory", rows, {
+            "kind": "trajectory", "race": race, "optimizer": optimizer,
+            "hyperparameters": hyperparameters, "surface": surface_name,
+            "window": list(surface.window), "start": list(surface.start),
+            "minima": [list(m) for m in surface.minima],
+            "basis": None, "chunk": 4096, **fields,
+        }, version),
+        step=0,
+    )  # fmt: skip
+
+
 def test_a_version_1_race_displays_as_before(tmp_path):
     surface = SURFACES["rosenbrock"]
     pos, losses = heavy_ball("rosenbrock", [1e-3, 2e-4], [0.0, 0.9], 60)
     for i, name in enumerate(["adam", "sgd"]):  # written in the "wrong" order on purpose
         with pb.LogWriter(str(tmp_path / "old" / name)) as writer:
-            if i == 0:
-                grid = surface.grid(21)[2].astype(np.float32)
-                writer.add(
-                    _v1_value("race/surface", grid, {
-                        "kind": "surface", "race": "old", "surface": "rosenbrock",
-                        "window": list(surface.window), "minima": surface.minima,
-                        "log_scale": True,
-                    }),
-                    step=0,
-                )  # fmt: skip
             rows = np.column_stack([np.arange(61), pos[i], losses[i]])
-            writer.add(
-                _v1_value("race/trajectory", rows, {
-                    "kind": "trajectory", "race": "old", "optimizer": name,
-                    "hyperparameters": {"learning_rate": 0.001}, "surface": "rosenbrock",
-                    "window": list(surface.window), "start": list(surface.start),
-                    "minima": [list(m) for m in surface.minima], "basis": None, "chunk": 4096,
-                }),
-                step=0,
-            )  # fmt: skip
+            _old_racer_run(writer, 1, "old", "rosenbrock", name, rows, {"learning_rate": 0.001},
+                           surface_record=i == 0, surface_log_scale=True)  # fmt: skip
     board = InProcessBoard(tmp_path)
     (race,) = board.plugin(PLUGIN, "races")["races"]
     assert race["race"] == "old" and race["title"] == "Rosenbrock"
@@ -672,11 +692,6 @@ def test_a_race_is_one_run_listing_every_racer_and_stock_tabs_list_one_run_per_r
     assert sorted(scalars["race-saddle"]) == sorted(f"race/loss/{n}" for n in names)
 
 
-def _v2_value(tag: str, array: np.ndarray, content: dict) -> summary_pb2.Summary:
-    """A Summary as Flowscope 0.2 wrote it: version-2 JSON content (display fields, no racer)."""
-    return _v1_value(tag, array, content, version=2)
-
-
 def test_a_version_2_race_with_one_run_per_racer_displays_as_before(tmp_path):
     """A hand-built logdir of format version 2: one run `<race>/<optimizer>` per racer, tags
     race/trajectory, race/surface, race/loss; each racer is still its run, as before."""
@@ -689,26 +704,12 @@ def test_a_version_2_race_with_one_run_per_racer_displays_as_before(tmp_path):
     }  # fmt: skip
     for i, name in enumerate(["sgd", "momentum"]):
         with pb.LogWriter(str(tmp_path / "race-quadratic" / name)) as writer:
-            grid = surface.grid(21)[2].astype(np.float32)
-            writer.add(
-                _v2_value("race/surface", grid, {
-                    "kind": "surface", "race": "race-quadratic", "surface": "quadratic",
-                    "window": list(surface.window), "minima": surface.minima,
-                    "log_scale": False,
-                }),
-                step=0,
-            )  # fmt: skip
             hyper = {"learning_rate": [0.02, 0.01][i], **({"momentum": 0.5} if i else {})}
-            writer.add(
-                _v2_value("race/trajectory", np.column_stack([np.arange(51), pos[i], losses[i]]), {
-                    "kind": "trajectory", "race": "race-quadratic", "optimizer": name,
-                    "hyperparameters": hyper, "surface": "quadratic",
-                    "window": list(surface.window), "start": list(surface.start),
-                    "minima": [list(m) for m in surface.minima], "basis": None, "chunk": 4096,
-                    "optimizer_title": name.title(), "order": NAMES.index(name), **display,
-                }),
-                step=0,
-            )  # fmt: skip
+            rows = np.column_stack([np.arange(51), pos[i], losses[i]])
+            _old_racer_run(writer, 2, "race-quadratic", "quadratic", name, rows, hyper,
+                           surface_record=True, surface_log_scale=False,
+                           optimizer_title=name.title(),
+                           order=NAMES.index(name), **display)  # fmt: skip
             writer.add_scalars("race/loss", losses[i].tolist())
     board = InProcessBoard(tmp_path, core=True)
     assert sorted(board.get_json("/data/runs")) == ["race-quadratic/momentum", "race-quadratic/sgd"]
