@@ -23,13 +23,16 @@ const MAX_SPAN = 20; // the largest, as a multiple of it
 const MAX_PLOT = 500; // px: 1,500 rows per path are plenty for this (index.js POINTS)
 const MIN_PLOT = 160; // px: below this a window scrolls rather than the map shrinking
 
+/** Device pixels per CSS pixel for the trails canvas (capped at 2). */
+const pixelRatio = () => Math.min(2, window.devicePixelRatio || 1);
+
 export class ContourMap {
-  /** `size`: the plot's side in px (until follow() fits it to a box); `onSeek(step)` on a
-   * click; `onView(window)` after a zoom or pan. */
-  constructor({ onSeek, onView, size = MAX_PLOT } = {}) {
+  /** `onSeek(step)` on a click; `onView(window)` after a zoom or pan. The plot is MAX_PLOT
+   * px wide until follow() fits it to a box. */
+  constructor({ onSeek, onView } = {}) {
     this.onSeek = onSeek;
     this.onView = onView;
-    this.plot = size;
+    this.plot = MAX_PLOT;
     this.relayouts = 0; // re-layouts for a new size (tests check a resize does not loop)
     this.M = { left: 52, right: 86, top: 12, bottom: 42 };
     this.racers = [];
@@ -80,7 +83,7 @@ export class ContourMap {
     const { M, plot } = this;
     this.width = plot + M.left + M.right;
     this.height = plot + M.top + M.bottom;
-    this.ratio = Math.min(2, window.devicePixelRatio || 1);
+    this.ratio = pixelRatio();
     const place = `left:${M.left}px;top:${M.top}px;width:${plot}px;height:${plot}px`;
     Object.assign(this.canvas, { width: plot, height: plot });
     Object.assign(this.trails, { width: Math.round(plot * this.ratio), height: Math.round(plot * this.ratio) });
@@ -134,7 +137,7 @@ export class ContourMap {
     const { M } = this;
     const plot = Math.max(MIN_PLOT, Math.min(MAX_PLOT, Math.floor(inner - M.left - M.right)));
     // a browser zoom changes the device pixel ratio: the trails canvas follows it
-    if (plot !== this.plot || Math.min(2, window.devicePixelRatio || 1) !== this.ratio) this.resize(plot);
+    if (plot !== this.plot || pixelRatio() !== this.ratio) this.resize(plot);
   }
 
   // -- surface and view ---------------------------------------------------------------
