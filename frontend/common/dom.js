@@ -61,6 +61,12 @@ export function message(container, text, kind = "info") {
   container.replaceChildren(el("div", { class: `fs-message fs-${kind}`, text }));
 }
 
+/** The width of `element`'s content box (its client width less its padding), in px. */
+export function contentWidth(element) {
+  const style = getComputedStyle(element);
+  return element.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}
+
 /**
  * Call `callback` after `element`'s box changes size, at most once per animation frame and
  * outside the ResizeObserver's own callback (a callback that changes the box again, e.g. a

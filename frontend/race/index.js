@@ -6,7 +6,7 @@
 // are dragged. What is chosen (race, step, zoom, what-if values, sort) survives a reload
 // (localStorage); the page follows TensorBoard's light or dark theme and speaks the
 // language of common/i18n.js.
-import { el, getJSON, loadStyles, message, onResize } from "./static/common/dom.js";
+import { contentWidth, el, getJSON, loadStyles, message, onResize } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
 import { fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
@@ -354,9 +354,7 @@ class RacePage {
 
   /** Draw the loss chart at its card's width (labels keep their size at any window width). */
   fitLossChart() {
-    if (!this.loss || !this.lossCard) return;
-    const style = getComputedStyle(this.lossCard);
-    const inner = this.lossCard.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const inner = contentWidth(this.lossCard);
     if (inner > 0 && Math.abs(inner - this.loss.width) > 2) this.loss.resize(inner);
   }
 

@@ -10,7 +10,7 @@
 //
 // The plot is drawn at its card's width (follow(): one re-layout per animation frame at
 // most while the card is resized), like TensorBoard's own charts; a resize keeps the view.
-import { el, onResize, svg } from "../common/dom.js";
+import { contentWidth, el, onResize, svg } from "../common/dom.js";
 import { t } from "../common/i18n.js";
 import { cividis } from "../common/colors.js";
 import { fmt, linear } from "./scale.js";
@@ -131,8 +131,7 @@ export class ContourMap {
   _fit() {
     const box = this.container;
     if (!box?.isConnected) return;
-    const style = getComputedStyle(box);
-    const inner = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const inner = contentWidth(box);
     if (!(inner > 0)) return; // hidden (another TensorBoard tab is open): keep the size
     const { M } = this;
     const plot = Math.max(MIN_PLOT, Math.min(MAX_PLOT, Math.floor(inner - M.left - M.right)));
