@@ -135,9 +135,8 @@ def main(argv: list[str]) -> int:
             window=surface.window,
             hyperparameters={"learning_rate": LEARNING_RATE},
             minima=surface.minima,
-            # the display fields `flowscope race` writes, so the page treats both alike
+            # the surface's display fields come from the library (the writer's defaults)
             optimizer_title=RACER,
-            **surface.display_fields(),
             keras_class="keras.optimizers.SGD",
             tolerance_kind="distance",
         )

@@ -100,7 +100,7 @@ class Surface:
 
     def display_fields(self) -> dict[str, Any]:
         """The display fields (`summaries.format`) a trajectory on this surface carries:
-        what `flowscope race`, the linear lesson and the writers' defaults all write."""
+        the writers' defaults, and what `flowscope race` writes itself (nn_plane has a basis)."""
         return {
             "surface_title": self.title,
             "description": self.description,
