@@ -37,6 +37,9 @@ MAX_STEPS = 100_000
 # 1.9 s more and ~0.23 instead of ~0.35 s for all 96 with nn_plane (`flowscope race --xla`):
 # it pays off from about 6,000 to 15,000 steps (docs/benchmarks.md).
 XLA_MIN_STEPS = 8000
+# Hyper-parameters a compiled loop reads from variables: racers differing only in these share
+# an optimizer, and a what-if that changes them re-runs its cached loop.
+TENSOR_HYPERPARAMETERS = ("learning_rate", "momentum")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,11 @@ class Racer:
     @property
     def hp(self) -> dict[str, Any]:
         return dict(self.hyperparameters)
+
+    @property
+    def fixed_hyperparameters(self) -> tuple[tuple[str, Any], ...]:
+        """The hyper-parameters other than TENSOR_HYPERPARAMETERS (a compiled loop's own)."""
+        return tuple(kv for kv in self.hyperparameters if kv[0] not in TENSOR_HYPERPARAMETERS)
 
 
 @dataclass
@@ -254,8 +262,7 @@ class Program:
         grouped: dict[tuple, list[int]] = {}
         for i, r in enumerate(self.racers):
             # one optimizer per optimizer and fixed hyper-parameters, whatever the surface
-            fixed = tuple(kv for kv in r.hyperparameters if kv[0] not in TENSOR_HYPERPARAMETERS)
-            grouped.setdefault((r.optimizer, fixed), []).append(i)
+            grouped.setdefault((r.optimizer, r.fixed_hyperparameters), []).append(i)
         # The layout every group shares: per surface, as many slots as the most racers one
         # group has there (the default race: one each, no padding).
         names = list(dict.fromkeys(r.surface for r in self.racers))
@@ -397,8 +404,6 @@ def race(racers: Sequence[Racer], steps: int, jit: bool | None = None) -> list[T
 
 # -- simulate: one racer, per request (the page's what-if) ----------------------------
 
-# Hyper-parameters a what-if changes, read from variables in the compiled loop.
-TENSOR_HYPERPARAMETERS = ("learning_rate", "momentum")
 _CACHE: collections.OrderedDict[tuple, Program] = collections.OrderedDict()
 _CACHE_SIZE = 64  # a race page warms one program per racer (12 optimizers)
 _CACHE_LOCK = threading.Lock()
@@ -406,11 +411,7 @@ _CACHE_LOCK = threading.Lock()
 
 def _program(racer: Racer) -> Program:
     """The cached one-racer program for this optimizer, surface and fixed hyper-parameters."""
-    key = (
-        racer.optimizer,
-        racer.surface,
-        tuple((k, v) for k, v in racer.hyperparameters if k not in TENSOR_HYPERPARAMETERS),
-    )
+    key = (racer.optimizer, racer.surface, racer.fixed_hyperparameters)
     with _CACHE_LOCK:
         program = _CACHE.get(key)
         if program is not None:
