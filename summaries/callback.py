@@ -231,7 +231,6 @@ class SummaryCallback(keras.callbacks.Callback):
         self._probe_ready: threading.Event | None = None
         self._probe_error: Exception | None = None
         self._predictor = None  # the model's forward pass, traced on the writer thread
-        self._graph_written = False
         self._images_written = False
         self._probe_failed = False
         self._sample: tuple[Any, Any, Any] | None = None
@@ -780,15 +779,15 @@ class SummaryCallback(keras.callbacks.Callback):
         graph and the gradients) and the forward pass (for the confusion matrices); once
         per callback, as later fits reuse them."""
         if self._sample is None:
-            if self.write_graph and not self._graph_written and not self._probe_failed:
+            if self.write_graph:
                 self._warn_once("graph", "no sample input to trace (pass data=(x, y)): no graph")
             return
+        # runs once (it sets _probe_ready): nothing is traced or written before it
         self._probe_ready = ready = threading.Event()
-        graph = self.write_graph and not self._graph_written
-        probe = (graph or self.freqs["gradient_freq"] > 0) and self._probe is None
-        predictor = self.freqs["confusion_freq"] > 0 and self._predictor is None
-        if (probe and not self._probe_failed) or graph or predictor:
-            self._graph_written = self._graph_written or graph
+        graph = self.write_graph
+        probe = graph or self.freqs["gradient_freq"] > 0
+        predictor = self.freqs["confusion_freq"] > 0
+        if probe or predictor:
             # traced under fit's distribution strategy, as on the training thread
             strategy = tf.distribute.get_strategy()
             self._submit(self._prepare_job, probe, graph, predictor, ready, strategy)
@@ -804,7 +803,7 @@ class SummaryCallback(keras.callbacks.Callback):
         forward pass."""
         try:
             with strategy.scope():
-                traced = self._trace_probe(on_writer=True) if probe or graph else None
+                traced = self._trace_probe(on_writer=True) if probe else None
         finally:
             ready.set()  # the training thread may use the probe from here on
         if traced is not None:
