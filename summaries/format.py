@@ -230,10 +230,11 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
     kind = payload.get("kind")
     version = payload.get("version")
     if kind == TRAJECTORY:
+        surface = _library_surface(payload)
         if version == 1:
-            _upgrade_v1_trajectory(payload)
-        if payload.get("axes") is None:
-            _library_axes(payload)
+            _upgrade_v1_trajectory(payload, surface)
+        if payload.get("axes") is None and surface is not None:
+            payload["axes"] = list(surface.axes)  # written before `axes` existed
         for key, value in TRAJECTORY_DEFAULTS.items():
             payload.setdefault(key, value)
     elif kind == MATRIX:
@@ -247,25 +248,22 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _library_axes(payload: dict[str, Any]) -> None:
-    """The parameter names of a library surface (written before `axes` existed)."""
-    try:
+def _library_surface(payload: dict[str, Any]) -> Any:
+    """The library surface a trajectory ran on; None for a projected or unknown one."""
+    try:  # a numpy-only registry; a broken install leaves the defaults
         from summaries.race.surfaces import SURFACES
     except Exception:
-        return
+        return None
     surface = SURFACES.get(str(payload.get("surface")))
-    if surface is not None and payload.get("basis") is None:
-        payload["axes"] = list(surface.axes)
+    return surface if payload.get("basis") is None else None
 
 
-def _upgrade_v1_trajectory(payload: dict[str, Any]) -> None:
-    try:  # numpy-only registries; a broken install leaves the defaults
+def _upgrade_v1_trajectory(payload: dict[str, Any], surface: Any) -> None:
+    try:  # numpy-only registry; a broken install leaves the defaults
         from summaries.race.optimizers import OPTIMIZERS
-        from summaries.race.surfaces import SURFACES
     except Exception:
         return
-    surface = SURFACES.get(str(payload.get("surface")))
-    if surface is not None and payload.get("basis") is None:
+    if surface is not None:
         payload.setdefault("surface_title", surface.title)
         payload.setdefault("description", surface.description)
         payload.setdefault("formula", getattr(surface, "formula", None))
