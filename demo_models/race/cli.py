@@ -94,6 +94,7 @@ def main(argv: list[str]) -> int:
     """Entry point of `flowscope race`."""
     from summaries.race import optimizers as opts
     from summaries.race import tuning
+    from summaries.race.engine import MAX_STEPS
     from summaries.race.surfaces import SURFACES
 
     began = time.perf_counter()
@@ -102,8 +103,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     surfaces = _check_names("surface", args.surfaces, SURFACES)
     names = _check_names("optimizer", args.optimizers, opts.OPTIMIZERS)
-    if not 1 <= args.steps <= 100_000:
-        raise CliError(f"--steps must be between 1 and 100000, got {args.steps}")
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise CliError(f"--steps must be between 1 and {MAX_STEPS}, got {args.steps}")
     if args.trials is not None and not args.tune:
         raise CliError("--trials needs --tune")
     trials = tuning.DEFAULT_TRIALS if args.trials is None else args.trials
