@@ -402,10 +402,8 @@ class RacePlugin(FlowscopePlugin):
         races: dict[str, dict] = {}
         for run in sorted(catalog):
             for _tag, series in sorted(catalog[run].items()):
-                # unreadable series are listed too, so the page can say what is wrong
-                if series.error is None and series.kind != fmt.TRAJECTORY:
-                    continue
-                _add_racer(races, series)
+                if _is_racer(series):
+                    _add_racer(races, series)
         for run in sorted(catalog):
             for tag, series in sorted(catalog[run].items()):
                 content = series.content or {}
@@ -440,18 +438,18 @@ class RacePlugin(FlowscopePlugin):
     def _path(self, ctx, experiment_id: str, run: str, tag: str | None) -> tuple[Series, Track]:
         """The decoded trajectory of one run (cached until its version changes)."""
         listed = self.data.catalog(ctx, experiment_id).get(run, {})
-        tags = {t: s for t, s in listed.items() if s.error is not None or s.kind == fmt.TRAJECTORY}
-        if not tags:
-            raise not_found(f"no trajectory in run {run!r}")
-        if tag is None and DEFAULT_TAG not in tags and len(tags) > 1:  # the race layout
-            raise bad_request(
-                f"run {run!r} holds {len(tags)} racers: name one with query parameter 'tag' "
-                f"({', '.join(map(repr, sorted(tags)))})"
-            )
-        if tag is None:
-            tag = DEFAULT_TAG if DEFAULT_TAG in tags else sorted(tags)[0]
-        series = tags.get(tag)
-        if series is None:
+        if tag is None:  # a named tag is one lookup (the leaderboard: N racers of one run)
+            tags = sorted(t for t, s in listed.items() if _is_racer(s))
+            if not tags:
+                raise not_found(f"no trajectory in run {run!r}")
+            if DEFAULT_TAG not in tags and len(tags) > 1:  # the race layout
+                raise bad_request(
+                    f"run {run!r} holds {len(tags)} racers: name one with query parameter "
+                    f"'tag' ({', '.join(map(repr, tags))})"
+                )
+            tag = DEFAULT_TAG if DEFAULT_TAG in tags else tags[0]
+        series = listed.get(tag)
+        if series is None or not _is_racer(series):
             raise not_found(f"run {run!r} has no trajectory tag {tag!r}")
         if series.error is not None:
             raise not_found(f"run {run!r} cannot be read: {series.error}")
@@ -628,6 +626,11 @@ def _new_race(name: str) -> dict[str, Any]:
         "whatif": False,
         "racers": [],
     }
+
+
+def _is_racer(series: Series) -> bool:
+    """A trajectory series, or an unreadable one (listed so the page can say what is wrong)."""
+    return series.error is not None or series.kind == fmt.TRAJECTORY
 
 
 def _add_racer(races: dict[str, dict], series: Series) -> None:
