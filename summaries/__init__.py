@@ -28,7 +28,7 @@ _EXPORTS: dict[str, str] = {
     # per-position confusion
     "confusion": "summaries.position_confusion",
     "confusion_counts": "summaries.position_confusion",
-    "confusion_pb": "summaries.protos",
+    "confusion_pb": "summaries.position_confusion",
     "write_confusion": "summaries.position_confusion",
     # writing event files without TensorFlow
     "LogWriter": "summaries.writer",

@@ -1,5 +1,5 @@
-"""Module-level `__getattr__` helpers: public names imported on first use, removed names
-that say where they went. Standard library only (`import summaries` must stay light)."""
+"""Module-level `__getattr__` helpers: public names imported on first use. Standard library
+only (`import summaries` must stay light)."""
 
 from __future__ import annotations
 
@@ -11,23 +11,19 @@ from typing import Any
 def lazy(
     namespace: dict[str, Any],
     exports: dict[str, str],
-    removed: dict[str, str] | None = None,
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """`__getattr__` and `__dir__` for a module whose `namespace` is its globals().
 
     `exports` maps a public name to the module defining it (imported, then cached in the
-    namespace, on first use); `removed` maps an old name to the message its use raises.
+    namespace, on first use).
     """
     module = namespace["__name__"]
-    removed = removed or {}
 
     def __getattr__(name: str) -> Any:
         if name in exports:
             value = getattr(importlib.import_module(exports[name]), name)
             namespace[name] = value
             return value
-        if name in removed:
-            raise AttributeError(removed[name])
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:

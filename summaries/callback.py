@@ -26,44 +26,45 @@ next hook. The thread is the one a background `summaries.pb.LogWriter` runs
 (`LogWriter.submit`): a failed write (full disk, lost permission, a remote store that
 went away) warns once and pauses logging, which resumes when writes succeed again; training
 goes on. `log_dir` may be a URI (``gs://bucket/runs/x``), written through tf.io.gfile.
+
+This module holds the Keras hooks, their order and the state between them (what is read
+when, on which thread); what each part computes lives in `summaries.keras`, one module per
+part (weights, histograms, gradients, optimizer, scalars, images, confusion, samples).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import re
-import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
-from tensorboard.plugins.histogram import summary_v2 as histogram_v2
-from tensorboard.util import tensor_util
 
-from summaries import checks, histogram_buckets, protos
-from summaries.protos import ScalarRows
-from summaries.protos import histogram_value as _histogram
-from summaries.protos import scalar_value as _scalar
+from summaries import checks
+from summaries.keras import (
+    confusion,
+    gradients,
+    histograms,
+    images,
+    optimizer,
+    samples,
+    scalars,
+    weights,
+)
+from summaries.keras.confusion import SEQUENCE_ACCURACY
 from summaries.writer import LogWriter
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-/]")
-# Above this size a histogram is computed on the device (summaries' one-hot-free op);
-# below it on the host, where TensorBoard's numpy `histogram_pb` is ~10x cheaper per call.
-_DEVICE_HISTOGRAM_SIZE = 1 << 16
+__all__ = ["SEQUENCE_ACCURACY", "SummaryCallback"]
+
 # Jobs queued for the writer thread before the training thread waits for the oldest one
 # (a slow disk must not let captured epochs pile up in memory).
 _MAX_PENDING = 4
-# The scalar under a confusion tag holding its whole-sequence accuracy (all positions right)
-SEQUENCE_ACCURACY = "sequence_accuracy"
-# A buffered batch: (step, {log name: value}, learning rate or None, wall time)
-_BatchRecord = tuple[int, dict[str, float], float | None, float]
 
 # (argument, default): every part's frequency; 0 switches the part off
 _FREQS = {
@@ -77,59 +78,8 @@ _FREQS = {
 }
 
 
-def _clean(name: str) -> str:
-    return _UNSAFE.sub("_", str(name).split(":")[0]).strip("/") or "unnamed"
-
-
-def _names_arg(name: str, value: Any) -> list[str] | None:
+def _names(name: str, value: Any) -> list[str] | None:
     return None if value is None else checks.check_names(name, value)
-
-
-def _data_arg(name: str, value: Any) -> tuple[Any, Any, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, tuple | list) or len(value) not in (2, 3):
-        raise ValueError(f"{name} must be a tuple (x, y) or (x, y, sample_weight)")
-    x, y, sw = (*value, None) if len(value) == 2 else value
-    lengths = {len(t) for t in keras.tree.flatten((x, y, sw)) if hasattr(t, "__len__")}
-    if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(f"{name} arrays must be non-empty with the same first dimension")
-    return x, y, sw
-
-
-def _tensor_or_none(value: Any) -> Any:
-    return None if value is None else tf.convert_to_tensor(value)
-
-
-def _take(structure: Any, count: int) -> Any:
-    return keras.tree.map_structure(lambda t: None if t is None else t[:count], structure)
-
-
-def _concat(parts: list[Any]) -> Any:
-    return keras.tree.map_structure(lambda *ts: np.concatenate(ts, axis=0), *parts)
-
-
-def _as_unit_images(array: np.ndarray) -> np.ndarray:
-    """Images as floats in [0, 1] (uint8 kept): inputs are often standardised."""
-    if array.dtype == np.uint8:
-        return array
-    array = array.astype(np.float32)
-    low, high = float(np.nanmin(array)), float(np.nanmax(array))
-    if low >= 0.0 and high <= 1.0:
-        return array
-    if high <= 255.0 and low >= 0.0 and high > 1.0:
-        return array / 255.0
-    return (array - low) / (high - low) if high > low else np.zeros_like(array)
-
-
-def _image_like(x: Any) -> bool:
-    return (
-        isinstance(x, np.ndarray)
-        and x.dtype.kind in "uif"
-        and x.ndim == 4
-        and x.shape[-1] in (1, 3, 4)
-        and min(x.shape[1:3]) >= 2
-    )
 
 
 class SummaryCallback(keras.callbacks.Callback):
@@ -219,10 +169,10 @@ class SummaryCallback(keras.callbacks.Callback):
         self.sequence_accuracy_tag = sequence_accuracy_tag
         self.flush_batches = checks.check_count("flush_batches", flush_batches, 1)
         self.buckets = checks.check_count("buckets", buckets, 1)
-        self.class_names = _names_arg("class_names", class_names)
-        self.position_names = _names_arg("position_names", position_names)
-        self._data = _data_arg("data", data)
-        self._validation = _data_arg("validation_data", validation_data)
+        self.class_names = _names("class_names", class_names)
+        self.position_names = _names("position_names", position_names)
+        self._data = samples.check_data("data", data)
+        self._validation = samples.check_data("validation_data", validation_data)
         self.log_dir = str(checks.check_logdir(log_dir, "log_dir"))
 
         self._writer: LogWriter | None = None  # with the one writer thread
@@ -233,20 +183,20 @@ class SummaryCallback(keras.callbacks.Callback):
         self._predictor = None  # the model's forward pass, traced on the writer thread
         self._images_written = False
         self._probe_failed = False
-        self._sample: tuple[Any, Any, Any] | None = None
-        self._sample_args: tuple[Any, Any, Any] | None = None  # the sample as tensors
+        self._sample: samples.Batch | None = None
+        self._sample_args: samples.Batch | None = None  # the sample as tensors
         self._val_cache: tuple[Any, Any] | None = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
-        self._buffer: list[_BatchRecord] = []
+        self._buffer: list[scalars.BatchRecord] = []
         self._begun = self._ended = 0
         self._step0 = 0
         self._lr_kind = "none"
         self._epoch = 0
         self._steps_per_epoch: int | None = None
-        self._weights_cache: dict[bool, list[tuple[str, str, Any]]] = {}
+        self._layers: weights.LayerWeights | None = None  # listed once per fit
         self._lr_value: float | None = None
-        self._scalar_rows: dict[tuple[str, ...], ScalarRows] = {}
+        self._batch_events = scalars.BatchEvents()
         self._snapshot: dict[int, np.ndarray] | None = None
         self._ratio_after: dict[int, np.ndarray] | None = None
         self._snapshot_batch = -1
@@ -260,9 +210,9 @@ class SummaryCallback(keras.callbacks.Callback):
             # flushed (not synced) after each batch hand-over and epoch (TensorFlow's writer
             # flushes and syncs every 10 events by default).
             self._writer = LogWriter(self.log_dir, background=True, max_pending=_MAX_PENDING)
-        self._lr_kind = self._learning_rate_kind()
+        self._lr_kind = optimizer.learning_rate_kind(self.model)
         self._steps_per_epoch = (self.params or {}).get("steps")
-        self._weights_cache = {}  # layers may have changed between fits
+        self._layers = weights.LayerWeights(self.model)  # layers may have changed between fits
         if self._sample is None:
             self._sample = self._find_sample()
         # The probe is traced (and the graph written) on the writer thread once the first
@@ -274,7 +224,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self._flush_batches(force=True)
         self._epoch = epoch
         self._begun = self._ended = 0
-        iterations = self.model.optimizer.iterations if self._has_optimizer() else 0
+        has_optimizer = optimizer.has_optimizer(self.model)
+        iterations = self.model.optimizer.iterations if has_optimizer else 0
         self._step0 = int(keras.ops.convert_to_numpy(iterations))
         steps = (self.params or {}).get("steps")
         # batches per train call (Keras runs batch hooks once per call)
@@ -287,16 +238,17 @@ class SummaryCallback(keras.callbacks.Callback):
         if batch > 0 and self._probe_ready is None and self._sample is not None:
             self._prepare()  # Keras's train function is traced and has run once by now
         if self._wants("ratio_freq", self._epoch) and batch == self._snapshot_batch:
-            self._snapshot = self._read_weights(trainable_only=True)
+            self._snapshot = self._layers.read(trainable_only=True)
         elif self._snapshot_batch == 0 and batch > 0 and self._ratio_after is None:
             if self._snapshot is not None:  # the first call's update, seen from the second
-                self._ratio_after = self._read_weights(trainable_only=True)
+                self._ratio_after = self._layers.read(trainable_only=True)
         if batch == 0 or len(self._buffer) >= self.flush_batches:
             if self._flush_batches() or batch == 0:
                 # A learning-rate variable is read here, not per batch (a read costs about
                 # as much as the rest of the hook): after on_epoch_begin, where Keras's
                 # schedulers set it, and at every flush.
-                self._lr_value = self._current_lr() if self._lr_kind == "variable" else None
+                variable = self._lr_kind == "variable"
+                self._lr_value = optimizer.learning_rate(self.model) if variable else None
         self._begun += 1
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -308,13 +260,7 @@ class SummaryCallback(keras.callbacks.Callback):
         if freq and logs:
             # log when the call's steps [first, step] hold a multiple of batch_freq
             if (step // freq) != ((self._step0 + batch + 1 - self._per_call) // freq):
-                values = {}
-                for key, value in logs.items():
-                    try:
-                        values[key] = float(value)
-                    except (TypeError, ValueError):
-                        continue
-                record = (step, values, self._lr_value, time.time())
+                record = (step, scalars.numeric(logs), self._lr_value, time.time())
         with self._lock:
             if record is not None:
                 self._buffer.append(record)
@@ -323,36 +269,58 @@ class SummaryCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self._flush_batches(force=True)  # Keras has waited for every batch hook by now
         if self._sample is None and (validation := self._validation_data()) is not None:
-            self._sample = _take((*validation, None), self.sample_size)
+            self._sample = samples.take((*validation, None), self.sample_size)
         if self._probe_ready is None:
             self._prepare()  # an epoch of one train call: nothing was queued yet
         # Capture here what the next batch would change; summarise on the writer thread.
-        self._layer_weights(trainable_only=True)  # cached here, read there
-        scalars = self._epoch_scalars(logs or {}) if self._wants("epoch_freq", epoch) else []
-        parts: list[tuple[str, Callable[[Any], list], Any]] = []
-        weights = None
+        logs = logs or {}
+        layers = self._layers
+        trainable = layers.entries(trainable_only=True)
+        epoch_values = []
+        if self._wants("epoch_freq", epoch):
+            rate = None
+            if self._lr_kind != "none" and "learning_rate" not in logs:
+                rate = optimizer.learning_rate(self.model)
+            epoch_values = scalars.epoch_scalars(logs, rate)
+        # (part, what computes its summaries from what is captured here)
+        parts: list[tuple[str, Callable[[], list]]] = []
+        host = None
         if self._wants("histogram_freq", epoch) or self._wants("ratio_freq", epoch):
-            weights = self._read_weights(trainable_only=False)
+            host = layers.read(trainable_only=False)
         if self._wants("histogram_freq", epoch):
-            parts.append(("histograms", self._weight_summaries, weights))
+            every = layers.entries(trainable_only=False)
+            summarise = partial(histograms.weight_summaries, every, host, self.buckets)
+            parts.append(("histograms", summarise))
         if self._wants("gradient_freq", epoch):
             if (grads := self._guard("gradients", self._gradients)) is not None:
-                parts.append(("gradients", self._gradient_summaries, grads))
+                summarise = partial(histograms.gradient_summaries, trainable, grads, self.buckets)
+                parts.append(("gradients", summarise))
         if self._wants("ratio_freq", epoch) and self._snapshot is not None:
             after = self._ratio_after if self._snapshot_batch == 0 else None
-            pair = (self._snapshot, weights if after is None else after)
-            parts.append(("update ratios", self._update_ratios, pair))
+            after = host if after is None else after
+            summarise = partial(weights.update_ratios, trainable, self._snapshot, after)
+            parts.append(("update ratios", summarise))
         if self._wants("optimizer_freq", epoch):
-            if (slots := self._guard("optimizer slots", self._read_slots)) is not None:
-                parts.append(("optimizer slots", self._slot_summaries, slots))
+            slots = self._guard("optimizer slots", optimizer.read_slots, self.model, layers)
+            if slots is not None:
+                parts.append(("optimizer slots", partial(optimizer.slot_summaries, slots)))
         if self._wants("confusion_freq", epoch):
             if (outputs := self._guard("confusion", self._validation_outputs)) is not None:
-                parts.append(("confusion", self._confusion_values, outputs))
+                summarise = partial(
+                    confusion.confusion_values,
+                    self.model,
+                    outputs,
+                    class_names=self.class_names,
+                    position_names=self.position_names,
+                    cap_per_cell=self.cap_per_cell,
+                    sequence_accuracy=self.sequence_accuracy_tag,
+                )
+                parts.append(("confusion", summarise))
         sample = self._sample
-        if self._wants_images(epoch) and sample is not None and _image_like(sample[0]):
-            parts.append(("images", self._image_values, sample[0]))
+        if self._wants_images(epoch) and sample is not None and images.image_like(sample[0]):
+            parts.append(("images", partial(images.image_values, sample[0], self.max_images)))
             self._images_written = True
-        self._submit(self._write_epoch, epoch, scalars, parts)
+        self._submit(self._write_epoch, epoch, epoch_values, parts)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._flush_batches(force=True)
@@ -378,11 +346,31 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def _write_epoch(self, epoch: int, values: list, parts: list) -> None:
         """Writer thread: one epoch's summaries from what on_epoch_end captured."""
-        for part, function, captured in parts:
-            values += self._guard(part, function, captured) or []
+        for part, summarise in parts:
+            values += self._guard(part, summarise) or []
         blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
         self._writer.add_serialized(blobs, [epoch] * len(blobs))
         self._writer.flush()
+
+    def _flush_batches(self, force: bool = False) -> bool:
+        """Queue buffered batch scalars for writing, once every batch hook has returned."""
+        with self._lock:
+            if not self._buffer or self._writer is None:
+                return False
+            if self._ended != self._begun and not force:
+                return False
+            records, self._buffer = self._buffer, []
+        self._submit(self._write_batches, records)
+        return True
+
+    def _write_batches(self, records: list[scalars.BatchRecord]) -> None:
+        """Writer thread: buffered batch scalars, one event per step, in step order."""
+        schedule = None
+        if self._lr_kind == "schedule":
+            schedule = partial(optimizer.schedule_rates, self.model)
+        blobs, steps, times = self._batch_events.serialize(records, schedule)
+        self._writer.add_serialized(blobs, steps, times)
+        self._writer.flush()  # visible to TensorBoard within `flush_batches` batches
 
     # -- helpers: scheduling -----------------------------------------------------------
 
@@ -409,346 +397,13 @@ class SummaryCallback(keras.callbacks.Callback):
             self._warned.add(key)
             warnings.warn(f"SummaryCallback: {message}", stacklevel=3)
 
-    def _has_optimizer(self) -> bool:
-        return getattr(self.model, "optimizer", None) is not None
-
-    # -- per-batch scalars -------------------------------------------------------------
-
-    def _learning_rate_kind(self) -> str:
-        if not self._has_optimizer():
-            return "none"
-        raw = getattr(self.model.optimizer, "_learning_rate", None)
-        if isinstance(raw, keras.optimizers.schedules.LearningRateSchedule):
-            return "schedule"
-        try:
-            float(np.asarray(self.model.optimizer.learning_rate))
-        except (TypeError, ValueError, AttributeError):
-            return "none"
-        return "variable"
-
-    def _current_lr(self) -> float | None:
-        try:
-            return float(np.asarray(self.model.optimizer.learning_rate))
-        except (TypeError, ValueError, AttributeError):
-            return None
-
-    def _schedule_lrs(self, steps: np.ndarray) -> np.ndarray:
-        """The learning rate each batch used: schedule(iterations before the update)."""
-        schedule = self.model.optimizer._learning_rate
-        before = steps - 1
-        try:
-            lrs = np.asarray(schedule(tf.constant(before, tf.int64)), np.float64).reshape(-1)
-            if lrs.shape == before.shape:
-                return lrs
-        except Exception:  # a schedule that is not elementwise: one call per step
-            pass
-        return np.array([float(np.asarray(schedule(int(s)))) for s in before], np.float64)
-
-    def _flush_batches(self, force: bool = False) -> bool:
-        """Queue buffered batch scalars for writing, once every batch hook has returned."""
-        with self._lock:
-            if not self._buffer or self._writer is None:
-                return False
-            if self._ended != self._begun and not force:
-                return False
-            records, self._buffer = self._buffer, []
-        self._submit(self._write_batches, records)
-        return True
-
-    def _write_batches(self, records: list[_BatchRecord]) -> None:
-        """Writer thread: buffered batch scalars, one event per step, in step order."""
-        records.sort(key=lambda r: r[0])
-        steps = np.array([r[0] for r in records], np.int64)
-        lrs: Sequence[float | None] = [r[2] for r in records]
-        if self._lr_kind == "schedule":
-            lrs = self._schedule_lrs(steps).tolist()
-        rows = []
-        for (_, values, _, _), lr in zip(records, lrs, strict=True):
-            if lr is None:
-                rows.append((tuple(values), list(values.values())))
-            else:
-                rows.append(((*values, "learning_rate"), [*values.values(), lr]))
-        blobs: list[bytes] = []
-        for names, run in itertools.groupby(rows, key=lambda row: row[0]):
-            if names not in self._scalar_rows:
-                self._scalar_rows[names] = ScalarRows([f"batch/{_clean(n)}" for n in names])
-            blobs += self._scalar_rows[names].blobs(np.array([v for _, v in run], np.float32))
-        self._writer.add_serialized(blobs, steps.tolist(), [r[3] for r in records])
-        self._writer.flush()  # visible to TensorBoard within `flush_batches` batches
-
-    # -- per-epoch summaries -----------------------------------------------------------
-
-    def _epoch_scalars(self, logs: dict) -> list:
-        values = []
-        for key, value in logs.items():
-            try:
-                values.append(_scalar(f"epoch/{_clean(key)}", float(value)))
-            except (TypeError, ValueError):
-                continue
-        if self._lr_kind != "none" and "learning_rate" not in logs:
-            lr = self._current_lr()
-            if lr is not None:
-                values.append(_scalar("epoch/learning_rate", lr))
-        return values
-
-    def _layer_weights(self, trainable_only: bool) -> list[tuple[str, str, Any]]:
-        """(layer scope, weight name, variable) for every float weight, by top-level layer;
-        weights the model holds itself go under the model's name."""
-        if trainable_only in self._weights_cache:
-            return self._weights_cache[trainable_only]
-        out, seen = [], set()
-        owners = [(layer.name, layer) for layer in self.model.layers]
-        owners.append((self.model.name, self.model))
-        for owner, layer in owners:
-            weights = layer.trainable_weights if trainable_only else layer.weights
-            for var in weights:
-                if id(var) in seen or not keras.backend.is_float_dtype(var.dtype):
-                    continue
-                seen.add(id(var))
-                path = str(getattr(var, "path", var.name))
-                marker = f"{owner}/"
-                index = path.find("/" + marker)
-                if path.startswith(marker):
-                    rel = path[len(marker) :]
-                elif index >= 0:
-                    rel = path[index + len(marker) + 1 :]
-                else:
-                    rel = var.name
-                out.append((_clean(owner), _clean(rel), var))
-        self._weights_cache[trainable_only] = out
-        return out
-
-    def _read_weights(self, trainable_only: bool) -> dict[int, np.ndarray]:
-        return {
-            id(v): np.asarray(keras.ops.convert_to_numpy(v))
-            for _, _, v in self._layer_weights(trainable_only)
-        }
-
-    def _stats(
-        self, array: np.ndarray, tensor: Any = None
-    ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-        """(histogram buckets [k, 3], (mean, stddev, max, min)) of a host array.
-
-        Non-finite values are left out of the histogram (as `summaries.histogram_buckets`)
-        and show in the moments. A large array's histogram runs in TensorFlow, on `tensor`
-        (the same values, already on the device) when given.
-        """
-        flat = np.asarray(array, np.float64).reshape(-1)
-        mean = float(flat.mean())
-        moments = (mean, float(np.sqrt(np.mean((flat - mean) ** 2))), flat.max(), flat.min())
-        if flat.size > _DEVICE_HISTOGRAM_SIZE:
-            source = array if tensor is None else tensor
-            buckets = np.asarray(histogram_buckets(source, self.buckets))
-        else:
-            finite = flat if np.isfinite(mean) else flat[np.isfinite(flat)]
-            proto = histogram_v2.histogram_pb("h", finite, buckets=self.buckets)
-            buckets = tensor_util.make_ndarray(proto.value[0].tensor)
-        return buckets, tuple(float(m) for m in moments)
-
-    def _weight_summaries(self, weights: dict[int, np.ndarray]) -> list:
-        values = []
-        for scope, name, var in self._layer_weights(trainable_only=False):
-            array = weights[id(var)]
-            if array.size == 0:
-                continue
-            hist, (mean, std, high, low) = self._stats(array)
-            prefix = f"{scope}/{name}/summaries"
-            values += [
-                _scalar(f"{prefix}/mean", mean),
-                _scalar(f"{prefix}/stddev", std),
-                _scalar(f"{prefix}/max", high),
-                _scalar(f"{prefix}/min", low),
-                _histogram(f"{prefix}/histogram", hist),
-            ]
-        return values
-
-    def _loss_and_gradients(self, x: Any, y: Any, sw: Any) -> tuple[Any, list]:
-        model = self.model
-        with tf.GradientTape() as tape:
-            y_pred = model(x, training=False)
-            try:
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw, training=False)
-            except TypeError:  # an override without the `training` argument
-                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)
-        if loss is None:
-            return tf.constant(float("nan")), [None] * len(model.trainable_variables)
-        return loss, tape.gradient(loss, model.trainable_variables)
-
-    def _probe_fn(self) -> Any:
-        """The sample batch's loss and gradients, traced once (its graph is the one logged);
-        waits for the writer thread's tracing job if one is queued."""
-        if self._probe_ready is not None:
-            self._probe_ready.wait()
-            if self._probe_error is not None:  # warned here, on the training thread
-                error, self._probe_error = self._probe_error, None
-                self._warn_once("trace", f"could not trace the model, so no graph: {error}")
-        return self._trace_probe()
-
-    def _trace_probe(self, on_writer: bool = False) -> Any:
-        """Trace the probe if that has not been tried yet; None if it cannot be."""
-        if self._probe is None and self._sample is not None and not self._probe_failed:
-            x, y, sw = self._sample
-
-            def spec(t: Any) -> Any:
-                if t is None:
-                    return None
-                return tf.TensorSpec([None, *np.shape(t)[1:]], tf.as_dtype(np.asarray(t).dtype))
-
-            specs = keras.tree.map_structure(spec, (x, y, sw))
-            try:
-                function = tf.function(self._loss_and_gradients, autograph=False)
-                self._probe = function.get_concrete_function(*specs)
-            except Exception as exc:  # eager gradients still work without it
-                self._probe_failed = True
-                if on_writer:
-                    self._probe_error = exc  # warned by _probe_fn on the training thread
-                else:
-                    self._warn_once("trace", f"could not trace the model, so no graph: {exc}")
-        return self._probe
-
-    def _gradients(self) -> dict[int, Any] | None:
-        """The sample batch's gradients by variable id (immutable tensors), or None."""
-        if self._sample is None:
-            self._warn_once("sample", "no sample batch (pass data=(x, y)): gradients skipped")
-            return None
-        probe = self._probe_fn()
-        if probe is not None:
-            loss, grads = probe(*self._sample_tensors())
-        else:
-            loss, grads = self._loss_and_gradients(*self._sample)
-        variables = self.model.trainable_variables
-        return {id(v): g for v, g in zip(variables, grads, strict=True) if g is not None}
-
-    def _sample_tensors(self) -> tuple[Any, Any, Any]:
-        if self._sample_args is None:
-            self._sample_args = keras.tree.map_structure(_tensor_or_none, self._sample)
-        return self._sample_args
-
-    def _warm_up(self, probe: Any, args: tuple[Any, Any, Any]) -> None:
-        """Writer thread: the probe's first call, whose one-off preparation (graph
-        optimisation, ~20-30 ms) would otherwise fall on the training thread at the first
-        epoch's end. The result is dropped: training moves the weights meanwhile."""
-        try:
-            probe(*args)
-        except Exception:  # noqa: S110 (the real call, on the training thread, reports it)
-            pass
-
-    def _gradient_summaries(self, grads: dict[int, Any]) -> list:
-        values, norms = [], {}
-        for scope, name, var in self._layer_weights(trainable_only=True):
-            grad = grads.get(id(var))
-            if grad is None:
-                continue
-            if isinstance(grad, tf.IndexedSlices):
-                grad = tf.convert_to_tensor(grad)
-            hist, moments = self._stats(grad.numpy(), grad)
-            values.append(_histogram(f"{scope}/{name}/gradients", hist))
-            count = int(np.prod(grad.shape))
-            # sum of squares = n * (stddev^2 + mean^2), from the moments already computed
-            norms[scope] = norms.get(scope, 0.0) + count * (moments[1] ** 2 + moments[0] ** 2)
-        values += [_scalar(f"{s}/gradient_norm", math.sqrt(n)) for s, n in norms.items()]
-        return values
-
-    def _update_ratios(self, weights: tuple[dict, dict]) -> list:
-        """||w_after - w_before|| / ||w_before|| per layer, from two host snapshots."""
-        before, after = weights
-        delta, size = {}, {}
-        for scope, _, var in self._layer_weights(trainable_only=True):
-            key = id(var)
-            if key not in before or key not in after:
-                continue
-            w0 = before[key].astype(np.float64)
-            delta[scope] = delta.get(scope, 0.0) + float(np.sum((after[key] - w0) ** 2))
-            size[scope] = size.get(scope, 0.0) + float(np.sum(w0**2))
-        return [
-            _scalar(f"{scope}/update_ratio", math.sqrt(delta[scope] / size[scope]))
-            for scope in delta
-            if size[scope] > 0
-        ]
-
-    def _read_slots(self) -> list[tuple[str, str, np.ndarray]]:
-        """(layer scope, slot kind, host copy) for every float optimizer slot of a layer."""
-        if not self._has_optimizer():
-            return []
-        owners = {}
-        for scope, _, var in self._layer_weights(trainable_only=True):
-            path = str(getattr(var, "path", var.name)).replace("/", "_") + "_"
-            owners[path] = scope
-        keys = sorted(owners, key=len, reverse=True)
-        slots = []
-        for slot in self.model.optimizer.variables:
-            name = str(slot.name)
-            owner = next((k for k in keys if name.startswith(k)), None)
-            if owner is None or not keras.backend.is_float_dtype(slot.dtype):
-                continue
-            copy = np.asarray(keras.ops.convert_to_numpy(slot))  # a snapshot
-            slots.append((owners[owner], _clean(name[len(owner) :]), copy))
-        return slots
-
-    def _slot_summaries(self, slots: list[tuple[str, str, np.ndarray]]) -> list:
-        per_layer: dict[tuple[str, str], float] = {}
-        for scope, kind, array in slots:
-            sq = float(np.sum(np.square(array, dtype=np.float64)))
-            per_layer[(scope, kind)] = per_layer.get((scope, kind), 0.0) + sq
-        totals: dict[str, float] = {}
-        values = []
-        for (scope, kind), sq in sorted(per_layer.items()):
-            values.append(_scalar(f"{scope}/optimizer/{kind}_norm", math.sqrt(sq)))
-            totals[kind] = totals.get(kind, 0.0) + sq
-        values += [_scalar(f"optimizer/{k}_norm", math.sqrt(v)) for k, v in totals.items()]
-        return values
-
-    def _image_values(self, x: np.ndarray) -> list:
-        """Writer thread: the first `max_images` inputs as ``input/images``."""
-        return list(protos.image_pb("input/images", _as_unit_images(x[: self.max_images])).value)
-
     # -- data ------------------------------------------------------------------------
 
-    def _fit_adapter(self, name: str) -> Any:
-        """The data adapter of the running `fit` (training) or its cached validation."""
-        if name == "validation":
-            iterator = getattr(self.model, "_eval_epoch_iterator", None)
-        else:
-            iterator, frame = None, sys._getframe(1)
-            for _ in range(12):  # fit() -> CallbackList.on_train_begin -> here
-                if frame is None:
-                    break
-                candidate = frame.f_locals.get("epoch_iterator")
-                if candidate is not None and hasattr(candidate, "data_adapter"):
-                    iterator = candidate
-                    break
-                frame = frame.f_back
-        adapter = getattr(iterator, "data_adapter", None)
-        # only adapters that can be read again without consuming the user's data
-        if type(adapter).__name__ in ("ArrayDataAdapter", "TFDatasetAdapter"):
-            return adapter
-        return None
-
-    @staticmethod
-    def _read_adapter(adapter: Any, count: int) -> tuple[Any, Any, Any] | None:
-        parts, total = [], 0
-        for batch in adapter.get_numpy_iterator():
-            x, y, sw = keras.utils.unpack_x_y_sample_weight(batch)
-            parts.append((x, y, sw))
-            total += len(keras.tree.flatten(x)[0])
-            if total >= count:
-                break
-        if not parts:
-            return None
-        if len(parts) == 1:
-            return _take(parts[0], count)
-        xs = _concat([p[0] for p in parts])
-        ys = None if parts[0][1] is None else _concat([p[1] for p in parts])
-        sws = None if parts[0][2] is None else _concat([p[2] for p in parts])
-        return _take((xs, ys, sws), count)
-
-    def _find_sample(self) -> tuple[Any, Any, Any] | None:
+    def _find_sample(self) -> samples.Batch | None:
         if self._data is not None:
-            return _take(self._data, self.sample_size)
+            return samples.take(self._data, self.sample_size)
         try:
-            adapter = self._fit_adapter("train")
-            if adapter is not None:
-                return self._read_adapter(adapter, self.sample_size)
+            return samples.from_fit(self.model, "train", self.sample_size)
         except Exception as exc:  # never break training over a diagnostic
             self._warn_once("sample-error", f"could not read a sample batch: {exc}")
         return None
@@ -758,12 +413,10 @@ class SummaryCallback(keras.callbacks.Callback):
             return self._val_cache
         data = self._validation
         if data is not None:
-            data = _take(data, self.confusion_samples)
+            data = samples.take(data, self.confusion_samples)
         else:
             try:
-                adapter = self._fit_adapter("validation")
-                if adapter is not None:
-                    data = self._read_adapter(adapter, self.confusion_samples)
+                data = samples.from_fit(self.model, "validation", self.confusion_samples)
             except Exception as exc:
                 self._warn_once("val-error", f"could not read validation data: {exc}")
                 data = None
@@ -772,7 +425,12 @@ class SummaryCallback(keras.callbacks.Callback):
         self._val_cache = (data[0], data[1])
         return self._val_cache
 
-    # -- graph and predictions ----------------------------------------------------------
+    def _sample_tensors(self) -> samples.Batch:
+        if self._sample_args is None:
+            self._sample_args = samples.as_tensors(self._sample)
+        return self._sample_args
+
+    # -- tracing: the gradient probe (and graph), the forward pass -----------------------
 
     def _prepare(self) -> None:
         """Queue on the writer thread what a fit's summaries need traced: the probe (for the
@@ -810,7 +468,7 @@ class SummaryCallback(keras.callbacks.Callback):
             if graph:
                 graph_def = traced.graph.as_graph_def(add_shapes=True)
                 self._writer.add_graph(graph_def.SerializeToString())
-            self._warm_up(traced, self._sample_tensors())
+            gradients.warm_up(traced, self._sample_tensors())
         if predictor:
             # the validation predictions in one graph call per chunk instead of an eager
             # op-by-op pass on the training thread (which costs several times more, most of
@@ -821,145 +479,50 @@ class SummaryCallback(keras.callbacks.Callback):
             except Exception:  # noqa: S110 (the eager pass still works)
                 pass
 
+    def _trace_probe(self, on_writer: bool = False) -> Any:
+        """Trace the probe if that has not been tried yet; None if it cannot be."""
+        if self._probe is None and self._sample is not None and not self._probe_failed:
+            try:
+                self._probe = gradients.trace_probe(self.model, self._sample)
+            except Exception as exc:  # eager gradients still work without it
+                self._probe_failed = True
+                if on_writer:
+                    self._probe_error = exc  # warned by _probe_fn on the training thread
+                else:
+                    self._warn_once("trace", f"could not trace the model, so no graph: {exc}")
+        return self._probe
+
+    def _probe_fn(self) -> Any:
+        """The sample batch's loss and gradients, traced once (its graph is the one logged);
+        waits for the writer thread's tracing job if one is queued."""
+        if self._probe_ready is not None:
+            self._probe_ready.wait()
+            if self._probe_error is not None:  # warned here, on the training thread
+                error, self._probe_error = self._probe_error, None
+                self._warn_once("trace", f"could not trace the model, so no graph: {error}")
+        return self._trace_probe()
+
     def _trace_predictor(self) -> Any:
-        """Writer thread: the forward pass (inference mode), traced for the sample's input
-        structure with any batch size, and called once."""
-        x = self._sample_tensors()[0]
-        specs = keras.tree.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)
-        forward = tf.function(lambda inputs: self.model(inputs, training=False), autograph=False)
-        predictor = forward.get_concrete_function(specs)
-        predictor(x)
-        return predictor
+        """Writer thread: the forward pass, traced on the sample's inputs."""
+        return confusion.trace_predictor(self.model, self._sample_tensors()[0])
 
-    def _predict(self, x: Any) -> list[np.ndarray]:
-        count = len(keras.tree.flatten(x)[0])
-        outputs = []
-        for start in range(0, count, 1024):
-            chunk = keras.tree.map_structure(lambda t, s=start: t[s : s + 1024], x)
-            out = None
-            if self._predictor is not None:
-                try:
-                    out = self._predictor(keras.tree.map_structure(tf.convert_to_tensor, chunk))
-                except (TypeError, ValueError, tf.errors.InvalidArgumentError):
-                    self._predictor = None  # inputs unlike the sample's: the eager pass
-            if out is None:
-                out = self.model(chunk, training=False)
-            outputs.append(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
-        return self._flat_outputs(_concat(outputs))
+    # -- what is captured at an epoch's end -------------------------------------------
 
-    def _flat_outputs(self, structure: Any) -> list[Any]:
-        names = list(getattr(self.model, "output_names", None) or [])
-        if isinstance(structure, dict) and names and set(names) <= set(structure):
-            return [structure[n] for n in names]
-        return keras.tree.flatten(structure)
-
-    # -- confusion -------------------------------------------------------------------
-
-    def _head_names(self, count: int) -> list[str]:
-        """The outputs' names (their layers' names for a Sequential model)."""
-        names = list(getattr(self.model, "output_names", None) or [])
-        if len(names) != count:
-            try:  # symbolic outputs know the layer that made them
-                names = [t._keras_history.operation.name for t in self.model.outputs]
-            except (AttributeError, TypeError, ValueError):
-                names = []
-        return names if len(names) == count else [f"output_{i}" for i in range(count)]
-
-    @staticmethod
-    def _class_ids(label: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Labels and predicted ids [N, P] for a classification head, else None."""
-        label = np.asarray(label)
-        pred = np.asarray(pred)
-        if pred.ndim < 2 or label.dtype.kind not in "iufb" or pred.dtype.kind != "f":
+    def _gradients(self) -> dict[int, Any] | None:
+        """The sample batch's gradients by variable id (immutable tensors), or None."""
+        if self._sample is None:
+            self._warn_once("sample", "no sample batch (pass data=(x, y)): gradients skipped")
             return None
-        k = pred.shape[-1]
-        if k >= 2:
-            if label.shape == pred.shape[:-1] or label.shape == (*pred.shape[:-1], 1):
-                ids = label.reshape(pred.shape[:-1])
-                if not (np.all(ids == np.round(ids)) and ids.min() >= 0 and ids.max() < k):
-                    return None
-                ids = ids.astype(np.int64)
-            elif label.shape == pred.shape:
-                if not (np.isin(label, (0, 1)).all() and np.all(label.sum(-1) == 1)):
-                    return None
-                ids = label.argmax(-1)
-            else:
-                return None
-            predicted = pred.argmax(-1)
-        else:  # one sigmoid unit: a binary head
-            if label.size != pred.size or not np.isin(label, (0, 1)).all():
-                return None
-            if pred.min() < 0 or pred.max() > 1:
-                return None
-            ids = label.reshape(pred.shape[:-1]).astype(np.int64)
-            predicted = (pred[..., 0] >= 0.5).astype(np.int64)
-        ids = ids.reshape(len(ids), -1)
-        predicted = predicted.reshape(len(predicted), -1)
-        return ids, predicted
+        probe = self._probe_fn()
+        return gradients.sample_gradients(self.model, probe, self._sample, self._sample_tensors())
 
-    def _validation_outputs(self) -> tuple[Any, Any, list[np.ndarray], list[str]] | None:
+    def _validation_outputs(self) -> confusion.Outputs | None:
         """(x, y, the model's outputs on x, head names) for the confusion matrices."""
         data = self._validation_data()
         if data is None:
             self._warn_once("validation", "no validation data: confusion matrices skipped")
             return None
-        preds = self._predict(data[0])
-        return (*data, preds, self._head_names(len(preds)))
-
-    def _confusion_values(self, outputs: tuple[Any, Any, list[np.ndarray], list[str]]) -> list:
-        """Writer thread: one P x K x K summary (and its examples) per class count K."""
-        x, y, preds, names = outputs
-        labels = self._flat_outputs(y) if len(preds) > 1 else keras.tree.flatten(y)
-        if len(labels) != len(preds):
-            return []
-        groups: dict[int, dict[str, list]] = {}
-        for name, label, pred in zip(names, labels, preds, strict=True):
-            ids = self._class_ids(label, pred)
-            if ids is None:
-                continue
-            k = max(2, pred.shape[-1])
-            group = groups.setdefault(k, {"labels": [], "preds": [], "positions": []})
-            group["labels"].append(ids[0])
-            group["preds"].append(ids[1])
-            p = ids[0].shape[1]
-            group["positions"] += [name] if p == 1 else [f"{name}[{j}]" for j in range(p)]
-        images = None
-        if groups and (_image_like(x) or (isinstance(x, np.ndarray) and x.ndim == 3)):
-            images = _as_unit_images(x)
-        values = []
-        for k, group in groups.items():
-            tag = "confusion" if len(groups) == 1 else f"confusion/{k}_classes"
-            classes = (
-                self.class_names
-                if self.class_names and len(self.class_names) == k
-                else [str(i) for i in range(k)]
-            )
-            positions = group["positions"]
-            if self.position_names and len(self.position_names) == len(positions):
-                positions = self.position_names
-            lab = np.concatenate(group["labels"], axis=1)
-            pred = np.concatenate(group["preds"], axis=1)
-            sequence_tag = self._sequence_accuracy_tag(tag, lab.shape[1])
-            if sequence_tag == f"{tag}/{SEQUENCE_ACCURACY}":  # the callback's own scalar
-                whole = float(np.mean(np.all(lab == pred, axis=1))) if len(lab) else math.nan
-                values.append(_scalar(sequence_tag, whole))
-            summary = protos.confusion_pb(
-                tag,
-                classes=classes,
-                positions=positions,
-                labels=lab,
-                predictions=pred,
-                images=images,
-                cap_per_cell=self.cap_per_cell,
-                sequence_accuracy_tag=sequence_tag,
-            )
-            values += list(summary.value)
-        return values
-
-    def _sequence_accuracy_tag(self, tag: str, positions: int) -> str | None:
-        """The scalar tag the matrix names as its whole-sequence accuracy, if any."""
-        if isinstance(self.sequence_accuracy_tag, str):
-            return self.sequence_accuracy_tag
-        if self.sequence_accuracy_tag is None and positions > 1:
-            return f"{tag}/{SEQUENCE_ACCURACY}"
-        return None
+        preds, refused = confusion.predict(self.model, data[0], self._predictor)
+        if refused:
+            self._predictor = None  # inputs unlike the sample's: the eager pass from now on
+        return (*data, preds, confusion.head_names(self.model, len(preds)))

@@ -8,7 +8,8 @@ TensorBoard loads it at start-up.
 Every summary sets `SummaryMetadata.data_class` (TensorBoard back-fills it only for its own
 plugins) and carries a UTF-8 JSON `plugin_data.content` with ``version`` and ``kind``.
 Readers accept every version in `READABLE`; `parse_content` upgrades older metadata to
-the current layout, so readers only ever see version `VERSION`. Writers may add further
+the current layout (a race's through `summaries.race.upgrade`, which adds what only the
+race library knows), so readers only ever see version `VERSION`. Writers may add further
 JSON fields; readers ignore the ones they do not know.
 
 optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every racer)
@@ -67,7 +68,9 @@ position_confusion
       blobs 1.. are PNG images. content: matrix_tag, cap_per_cell.
 
 Version 1 (Flowscope 0.1) had no display fields and no ``sequence_accuracy_tag``; version 2
-wrote one run per racer and had no ``racer``; see `upgrade` for how such metadata is read.
+wrote one run per racer and had no ``racer``; see `upgrade` (and, for the fields of a
+race trajectory that the race library knows, `summaries.race.upgrade`) for how such
+metadata is read.
 """
 
 from __future__ import annotations
@@ -196,8 +199,8 @@ def make_metadata(
     return metadata
 
 
-def parse_content(content: bytes) -> dict[str, Any]:
-    """Decode a plugin content blob into current-version fields.
+def decode_content(content: bytes) -> dict[str, Any]:
+    """Decode a plugin content blob as written (any version in `READABLE`), not upgraded.
 
     Raises FormatError for garbage or a version this Flowscope cannot read.
     """
@@ -213,28 +216,33 @@ def parse_content(content: bytes) -> dict[str, Any]:
             f"metadata version {version!r} is not supported (this Flowscope reads "
             f"{', '.join(map(str, READABLE))})"
         )
-    return upgrade(payload)
+    return payload
+
+
+def parse_content(content: bytes) -> dict[str, Any]:
+    """Decode a plugin content blob into current-version fields (`upgrade`).
+
+    Raises FormatError for garbage or a version this Flowscope cannot read. A race
+    trajectory's fields that only the race library knows are filled by
+    `summaries.race.upgrade.parse_content`.
+    """
+    return upgrade(decode_content(content))
 
 
 def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
-    """Fill the fields of the current version into `payload` (a parsed content dict).
+    """Fill the fields of the current version into `payload` (a decoded content dict).
 
-    Version 1 had no display fields: its only writer of them was Flowscope's own race
-    command, whose surfaces and optimizers are the library's registries
-    (`summaries.race.SURFACES`, `summaries.race.OPTIMIZERS`), so missing fields are read
-    from there, as version-1 readers did. A version-1 matrix gets
-    ``sequence_accuracy_tag`` null and ``v1_sequence_accuracy_names`` to match scalars by.
-    Version 2 differs from 3 only in layout (one run per racer): its trajectories get
-    ``racer`` null, so readers name each racer by its run (`racer_name`).
+    Fields a version lacks take their defaults (`TRAJECTORY_DEFAULTS`, `MATRIX_DEFAULTS`).
+    A version-1 matrix gets ``sequence_accuracy_tag`` null and
+    ``v1_sequence_accuracy_names`` to match scalars by. Version 2 differs from 3 only in
+    layout (one run per racer): its trajectories get ``racer`` null, so readers name each
+    racer by its run (`racer_name`). What version 1 left out of a trajectory and the race
+    library knows (its surfaces' and optimizers' display fields) is filled first by
+    `summaries.race.upgrade.upgrade`, which then calls this.
     """
     kind = payload.get("kind")
     version = payload.get("version")
     if kind == TRAJECTORY:
-        surface = _library_surface(payload)
-        if version == 1:
-            _upgrade_v1_trajectory(payload, surface)
-        if payload.get("axes") is None and surface is not None:
-            payload["axes"] = list(surface.axes)  # written before `axes` existed
         for key, value in TRAJECTORY_DEFAULTS.items():
             payload.setdefault(key, value)
     elif kind == MATRIX:
@@ -246,30 +254,3 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
         payload["written_version"] = version
         payload["version"] = VERSION
     return payload
-
-
-def _library_surface(payload: dict[str, Any]) -> Any:
-    """The library surface a trajectory ran on; None for a projected or unknown one."""
-    try:  # a numpy-only registry; a broken install leaves the defaults
-        from summaries.race.surfaces import SURFACES
-    except Exception:
-        return None
-    surface = SURFACES.get(str(payload.get("surface")))
-    return surface if payload.get("basis") is None else None
-
-
-def _upgrade_v1_trajectory(payload: dict[str, Any], surface: Any) -> None:
-    try:  # numpy-only registry; a broken install leaves the defaults
-        from summaries.race.optimizers import OPTIMIZERS
-    except Exception:
-        return
-    if surface is not None:
-        payload.setdefault("surface_title", surface.title)
-        payload.setdefault("description", surface.description)
-        payload.setdefault("formula", getattr(surface, "formula", None))
-        payload.setdefault("tolerance", surface.tolerance)
-        payload.setdefault("analytic", bool(surface.analytic))
-        payload.setdefault("unbounded_below", bool(surface.unbounded_below))
-    order = list(OPTIMIZERS)
-    if payload.get("optimizer") in order:
-        payload.setdefault("order", order.index(payload["optimizer"]))

@@ -19,20 +19,8 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 import frontend
-from summaries._exports import lazy
 
 logger = logging.getLogger("flowscope")
-
-_MOVED = {
-    "ALL_SAMPLES": "tb_plugin.data.ALL_SAMPLES",
-    "list_series": "tb_plugin.data.PluginData.catalog",
-    "read_series": "tb_plugin.data.PluginData.read",
-}
-
-
-__getattr__ = lazy(
-    globals(), {}, {name: f"tb_plugin.base.{name} moved: use {new}" for name, new in _MOVED.items()}
-)[0]
 
 
 class HttpError(Exception):
@@ -205,8 +193,3 @@ class FlowscopePlugin(base_plugin.TBPlugin):
     def context(request) -> tuple[Any, str]:
         """(TensorBoard's RequestContext, experiment id) of a request, for the `*_impl` calls."""
         return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in _MOVED:
-            raise AttributeError(f"FlowscopePlugin.{name} moved: use {_MOVED[name]}")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

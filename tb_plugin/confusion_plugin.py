@@ -20,7 +20,6 @@ import numpy as np
 from werkzeug import wrappers
 
 from summaries import format as fmt
-from summaries._exports import lazy
 from tb_plugin.base import (
     FlowscopePlugin,
     arg_int,
@@ -56,23 +55,6 @@ BODY_CACHE_BYTES = 32 * 2**20  # encoded /series answers
 SERIES_ENCODINGS = ("json", "base64")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_STEP = 2**63 - 1
-
-_MOVED = {
-    "normalize": "the page normalises /series counts itself (frontend/confusion); "
-    "/matrix answers counts only",
-    "NORMALIZATIONS": "the page normalises /series counts itself (frontend/confusion)",
-    "SEQUENCE_ACCURACY_NAMES": "the matrix metadata's sequence_accuracy_tag names the scalar "
-    "(version 1 logs: summaries.format.V1_SEQUENCE_ACCURACY_NAMES)",
-    "ALL_SAMPLES": "tb_plugin.data.ALL_SAMPLES",
-    "LISTING_TTL_S": "tb_plugin.data.LISTING_TTL_S",
-}
-
-
-__getattr__ = lazy(
-    globals(),
-    {},
-    {name: f"tb_plugin.confusion_plugin.{name} was removed: {why}" for name, why in _MOVED.items()},
-)[0]
 
 
 @dataclass(frozen=True)

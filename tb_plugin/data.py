@@ -7,7 +7,9 @@ A plugin makes one `PluginData(context.data_provider, plugin_name)` and reads on
   `LISTING_TTL_S` (every provider call is a round trip: a gRPC call to the Rust data server
   under ``--load_fast=true``).
 * `catalog(ctx, eid, blobs=False)`: this plugin's tensor (or blob sequence) series as
-  {run: {tag: Series}}, parsed once per listing with `summaries.format.parse_content`.
+  {run: {tag: Series}}, parsed once per listing with `summaries.format.parse_content` (the
+  race's with `summaries.race.upgrade.parse_content`, which fills what its older versions
+  left out from the race library).
   Unreadable metadata gives a `Series` with `content=None` and `error` set, so a page can say
   what is wrong with that run while the other runs keep working.
 * `series(ctx, eid, run, tag, kind=None, blobs=False)`: one `Series`; 404 when it is absent,
@@ -44,6 +46,7 @@ from tensorboard import errors as tb_errors
 from tensorboard.data import provider
 
 from summaries import format as fmt
+from summaries.race import upgrade as race_upgrade
 from tb_plugin.base import bad_request, not_found
 
 # TensorBoard's data provider needs an explicit sample count; our loaders keep every
@@ -56,6 +59,10 @@ SERIES_CACHE_BYTES = 128 * 2**20  # decoded series of both kinds, scalars includ
 BLOB_CACHE_BYTES = 16 * 2**20  # example PNGs are a few KB; repeat views skip the provider
 SCALARS_PLUGIN = "scalars"
 KINDS = ("tensors", "blob_sequences", "scalars")
+# Each plugin's metadata reader: the race kind's home fills what its older versions left out.
+_PARSERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
+    fmt.RACE_PLUGIN: race_upgrade.parse_content
+}
 
 
 class LRU:
@@ -230,11 +237,12 @@ class PluginData:
         if found is not None:
             return found
         listed = self.listing(ctx, eid, "blob_sequences" if blobs else "tensors")
+        parse = _PARSERS.get(self.plugin_name, fmt.parse_content)
         found = {}
         for run, tags in listed.items():
             for tag, meta in tags.items():
                 try:
-                    content, error = fmt.parse_content(meta.plugin_content), None
+                    content, error = parse(meta.plugin_content), None
                 except fmt.FormatError as exc:
                     content, error = None, str(exc)
                 found.setdefault(run, {})[tag] = Series(

@@ -110,6 +110,13 @@ def contour_levels(grid: np.ndarray, count: int, log_scale: bool) -> tuple[np.nd
     return levels, "log"
 
 
+def default_tolerance(window: Any, minima: Any) -> float | None:
+    """Without a logged tolerance: 1 % of the window's diagonal when there are minima."""
+    if minima and window:
+        return 0.01 * math.hypot(window[1] - window[0], window[3] - window[2])
+    return None
+
+
 def stack_rows(chunks: list[np.ndarray]) -> np.ndarray | None:
     """Concatenate [k, 4] chunks into one step-sorted array (later writes win)."""
     parts = [np.asarray(c, dtype=np.float64) for c in chunks]

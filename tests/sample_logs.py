@@ -9,6 +9,8 @@ import numpy as np
 from summaries import pb
 from summaries import race as race_summaries
 from summaries.format import race_tag
+from summaries.position_confusion import confusion_pb, examples_pb
+from summaries.race import surface_pb
 
 SADDLE_WINDOW = [-2.0, 2.0, -2.0, 2.0]
 
@@ -22,7 +24,7 @@ def write_race(
     (`race/trajectory/<name>`); else the version-2 layout, one run `<race>/<name>` per racer.
     """
     xs, ys = np.meshgrid(np.linspace(-2, 2, 41), np.linspace(-2, 2, 41))
-    surface = pb.surface_pb(
+    surface = surface_pb(
         "race/surface", xs**2 - ys**2, race=race, surface="saddle", window=SADDLE_WINDOW
     )
     runs: dict[str, list] = {}
@@ -62,7 +64,7 @@ def write_confusion(logdir: Path, run: str = "captcha-toy", steps: int = 3) -> s
         for step in range(steps):
             counts = rng.integers(0, 5, size=(2, 3, 3)) + np.eye(3, dtype=int) * (10 + 10 * step)
             writer.add(
-                pb.confusion_pb(
+                confusion_pb(
                     "confusion/validation",
                     counts,
                     positions=["digit 1", "digit 2"],
@@ -73,7 +75,7 @@ def write_confusion(logdir: Path, run: str = "captcha-toy", steps: int = 3) -> s
             cells = [[0, 0, 1], [0, 0, 1], [1, 2, 0]]
             images = [rng.integers(0, 255, size=(12, 20), dtype=np.uint8) for _ in cells]
             writer.add(
-                pb.examples_pb(
+                examples_pb(
                     "confusion/validation/examples",
                     cells,
                     images,

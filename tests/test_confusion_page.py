@@ -28,6 +28,7 @@ from test_confusion_routes import (
 )
 
 from summaries import pb
+from summaries.position_confusion import confusion_pb, examples_pb
 
 pytestmark = pytest.mark.browser
 
@@ -93,7 +94,7 @@ def write_captcha_like(logdir: Path, run: str, seed: int, steps: int = 3) -> Non
             counts = np.zeros((4, 10, 10), np.int64)
             for p in range(4):
                 np.add.at(counts[p], (labels[:, p], preds[:, p]), 1)
-            matrix = pb.confusion_pb(
+            matrix = confusion_pb(
                 TAG,
                 counts,
                 positions=POSITIONS,
@@ -110,10 +111,10 @@ def write_long_names(logdir: Path) -> None:
     """3 positions x 4 classes with 2,000-character run, position and class names."""
     counts = np.arange(48).reshape(3, 4, 4) % 5 + 10 * np.eye(4, dtype=np.int64)
     with pb.LogWriter(str(logdir / LONG_RUN)) as writer:
-        writer.add(pb.confusion_pb(TAG, counts, positions=LONG_POSITIONS, classes=LONG_CLASSES), 0)
+        writer.add(confusion_pb(TAG, counts, positions=LONG_POSITIONS, classes=LONG_CLASSES), 0)
         image = np.full((12, 30), 128, np.uint8)
         writer.add(
-            pb.examples_pb(EXAMPLES_TAG, [[0, 0, 1]], [image], matrix_tag=TAG, cap_per_cell=2), 0
+            examples_pb(EXAMPLES_TAG, [[0, 0, 1]], [image], matrix_tag=TAG, cap_per_cell=2), 0
         )
 
 

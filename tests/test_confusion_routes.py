@@ -19,6 +19,7 @@ from tensorboard.util import tensor_util
 
 from summaries import format as fmt
 from summaries import pb
+from summaries.position_confusion import confusion_pb, examples_pb
 from tb_plugin.base import HttpError
 from tb_plugin.confusion_metrics import v1_sequence_tag
 
@@ -67,14 +68,14 @@ def matrix_pb(
     """A confusion-matrix summary whose metadata names its sequence-accuracy scalar (version
     2), or version-1 metadata as Flowscope 0.1 wrote it (positions and classes only)."""
     if version != 1:
-        return pb.confusion_pb(
+        return confusion_pb(
             tag,
             counts,
             positions=positions,
             classes=classes,
             sequence_accuracy_tag=sequence_accuracy_tag,
         )
-    summary = pb.confusion_pb(tag, counts, positions=positions, classes=classes)
+    summary = confusion_pb(tag, counts, positions=positions, classes=classes)
     payload = {"version": 1, "kind": fmt.MATRIX, "positions": positions, "classes": classes}
     summary.value[0].metadata.plugin_data.content = json.dumps(payload).encode()
     return summary
@@ -105,7 +106,7 @@ def write_toy(
                 cells = [[0, 0, 1], [0, 0, 1], [1, 2, 0], [0, 0, 1], [1, 2, 0]]
                 images = [toy_image(*c, n) for n, c in enumerate(cells)]
                 writer.add(
-                    pb.examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=2),
+                    examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=2),
                     step=step,
                 )
 
@@ -122,18 +123,18 @@ def write_alnum(logdir: Path, run: str = "alnum", steps=(0, 1)) -> None:
     with pb.LogWriter(str(logdir / run)) as writer:
         for step in steps:
             writer.add(
-                pb.confusion_pb(TAG, alnum_counts(step), positions=positions, classes=ALNUM), step
+                confusion_pb(TAG, alnum_counts(step), positions=positions, classes=ALNUM), step
             )
         cells = [[5, 35, 0], [5, 35, 0], [2, 10, 11]]
         images = [toy_image(p, t % 5, q % 5, 0) for p, t, q in cells]
         writer.add(
-            pb.examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=5), steps[-1]
+            examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=5), steps[-1]
         )
 
 
 def write_broken(logdir: Path, run: str = "broken") -> None:
     """A matrix series whose metadata has a version this Flowscope cannot read."""
-    summary = pb.confusion_pb(TAG, np.ones((1, 2, 2), int), positions=["p"], classes=["x", "y"])
+    summary = confusion_pb(TAG, np.ones((1, 2, 2), int), positions=["p"], classes=["x", "y"])
     content = json.loads(summary.value[0].metadata.plugin_data.content)
     content["version"] = 99
     summary.value[0].metadata.plugin_data.content = json.dumps(content).encode()

@@ -17,6 +17,7 @@ from conftest import TensorBoard, artifact, in_view, open_plugin_tab, visible_te
 from test_confusion_routes import EXAMPLES_TAG, PLUGIN, TAG
 
 from summaries import pb
+from summaries.position_confusion import confusion_pb, examples_pb
 
 pytestmark = pytest.mark.browser
 
@@ -49,11 +50,11 @@ def write_digits(logdir, run: str, steps, good, worse_class=None) -> None:
     with pb.LogWriter(str(logdir / run)) as writer:
         for n, step in enumerate(steps):
             counts = digits_counts(good + n, worse_class)[None]
-            writer.add(pb.confusion_pb(TAG, counts, positions=["digit"], classes=DIGITS), step)
+            writer.add(confusion_pb(TAG, counts, positions=["digit"], classes=DIGITS), step)
             cells = [[0, t, (t + 1) % 10] for t in range(10)]
             images = [rng.integers(0, 255, (28, 28), dtype=np.uint8) for _ in cells]
             writer.add(
-                pb.examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=3), step
+                examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=TAG, cap_per_cell=3), step
             )
 
 
@@ -63,7 +64,7 @@ def write_captcha(logdir, run: str, positions: int, good: int) -> None:
     with pb.LogWriter(str(logdir / run)) as writer:
         for n, step in enumerate((0, 5)):
             counts = np.stack([digits_counts(good + n + i) for i in range(positions)])
-            writer.add(pb.confusion_pb(TAG, counts, positions=names, classes=DIGITS), step)
+            writer.add(confusion_pb(TAG, counts, positions=names, classes=DIGITS), step)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def board(tmp_path_factory):
     write_captcha(logdir, "captcha-5", 5, good=75)
     with pb.LogWriter(str(logdir / "letters")) as writer:
         counts = np.eye(3, dtype=np.int64)[None] * 5
-        writer.add(pb.confusion_pb(TAG, counts, positions=["digit"], classes=["a", "b", "c"]), 0)
+        writer.add(confusion_pb(TAG, counts, positions=["digit"], classes=["a", "b", "c"]), 0)
     tb = TensorBoard(logdir, load_fast=True)
     tb.wait_enabled(PLUGIN)
     wait_for(lambda: len(tb.plugin(PLUGIN, "runs")["runs"]) == 5, timeout=60)

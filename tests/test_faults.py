@@ -16,6 +16,7 @@ from sample_logs import write_confusion, write_race
 from tensorboard.compat.proto import event_pb2
 
 from summaries import SummaryCallback, pb, storage
+from summaries.position_confusion import confusion_pb
 
 
 def _event_file(run_dir):
@@ -45,7 +46,7 @@ def test_corrupt_truncated_empty_unknown_version_and_deleted_runs(tmp_path, tens
     (logdir / "empty-file").mkdir()
     (logdir / "empty-file" / "events.out.tfevents.0.empty").write_bytes(b"")
     # a summary from a future Flowscope (unknown metadata version)
-    summary = pb.confusion_pb(
+    summary = confusion_pb(
         "confusion/validation", [[[1, 0], [0, 1]]], positions=["p"], classes=["a", "b"]
     )
     content = json.loads(summary.value[0].metadata.plugin_data.content)

@@ -19,6 +19,7 @@ from conftest import TensorBoard, artifact
 from demo_models.bench.tensorboard import tensorboard_command
 from summaries import pb
 from summaries import race as race_summaries
+from summaries.position_confusion import confusion_pb, examples_pb
 
 pytestmark = pytest.mark.browser
 
@@ -90,13 +91,13 @@ def write_hostile(logdir):
         for step in range(2):
             counts = rng.integers(1, 4, size=(3, 4, 4)) + 10 * np.eye(4, dtype=np.int64)
             writer.add(
-                pb.confusion_pb(MATRIX_TAG, counts, positions=POSITIONS, classes=CLASSES),
+                confusion_pb(MATRIX_TAG, counts, positions=POSITIONS, classes=CLASSES),
                 step=step,
             )
             cells = [[0, 0, 1], [1, 2, 3], [2, 3, 0]]
             images = [rng.integers(0, 255, size=(12, 30), dtype=np.uint8) for _ in cells]
             writer.add(
-                pb.examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=MATRIX_TAG, cap_per_cell=2),
+                examples_pb(EXAMPLES_TAG, cells, images, matrix_tag=MATRIX_TAG, cap_per_cell=2),
                 step=step,
             )
 

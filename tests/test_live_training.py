@@ -15,6 +15,7 @@ from conftest import TensorBoard, artifact, open_plugin_tab, wait_for
 from demo_models.bench.tensorboard import tensorboard_command
 from summaries import pb
 from summaries import race as race_summaries
+from summaries.position_confusion import confusion_pb
 
 RACE_PLUGIN, CONFUSION_PLUGIN = "optimizer_race", "position_confusion"
 RELOAD = 1  # conftest starts TensorBoard with --reload_interval 1
@@ -56,7 +57,7 @@ def surface(writer: pb.LogWriter, race: str) -> None:
 def matrix(writer: pb.LogWriter, step: int) -> None:
     counts = np.full((2, 3, 3), 2) + np.eye(3, dtype=np.int64) * (10 + step)
     writer.add(
-        pb.confusion_pb(MATRIX_TAG, counts, positions=["p1", "p2"], classes=["a", "b", "c"]),
+        confusion_pb(MATRIX_TAG, counts, positions=["p1", "p2"], classes=["a", "b", "c"]),
         step=step,
     )
     writer.flush()

@@ -15,6 +15,7 @@ from tensorboard import errors as tb_errors
 
 from summaries import format as fmt
 from summaries import pb
+from summaries.position_confusion import confusion_pb
 from tb_plugin.base import HttpError
 from tb_plugin.data import LRU, TTL, PluginData, estimate_bytes
 
@@ -40,7 +41,7 @@ class CountingProvider:
 
 def write_future(logdir, run: str = "future") -> None:
     """A matrix series whose metadata has a version this Flowscope cannot read."""
-    summary = pb.confusion_pb(MATRIX_TAG, [[[1, 0], [0, 1]]], positions=["p"], classes=["a", "b"])
+    summary = confusion_pb(MATRIX_TAG, [[[1, 0], [0, 1]]], positions=["p"], classes=["a", "b"])
     content = json.loads(summary.value[0].metadata.plugin_data.content)
     content["version"] = 99
     summary.value[0].metadata.plugin_data.content = json.dumps(content).encode()

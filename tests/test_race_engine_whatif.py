@@ -113,7 +113,7 @@ def test_warmup_prepares_every_racer_once_and_whatifs_never_retrace(board):
 
 
 def test_a_whatif_waiting_for_the_engine_goes_before_the_warmup(board):
-    warmer = board.plugins[PLUGIN]._warmer
+    warmer = board.plugins[PLUGIN].whatifs.warmer
     with warmer.first():  # as a what-if waiting for the engine does
         assert board.plugin(PLUGIN, "warmup", race="race-himmelblau")["state"] == "warming"
         time.sleep(1.0)

@@ -21,7 +21,8 @@ from plugin_harness import InProcessBoard
 from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
 
 from demo_models.runtime import CliError  # noqa: E402
-from summaries import SummaryCallback, pb, storage  # noqa: E402
+from summaries import SummaryCallback, checks, storage  # noqa: E402
+from summaries.position_confusion import confusion_pb  # noqa: E402
 from summaries.writer import LogWriter  # noqa: E402
 
 
@@ -46,7 +47,7 @@ def events(logdir: str) -> list[tuple[int, str]]:
 
 def _write_some(log: LogWriter) -> None:
     for step in range(30):
-        summary = pb.confusion_pb("m", np.full((1, 2, 2), step), classes=["a", "b"])
+        summary = confusion_pb("m", np.full((1, 2, 2), step), classes=["a", "b"])
         log.add(summary, step, wall_time=1000.0 + step)
         if step % 10 == 0:
             log.flush()
@@ -121,7 +122,7 @@ def test_a_lesson_demo_resumes_from_its_remote_checkpoint():
         (lambda: LogWriter("zz://bucket/run"), r"logdir 'zz://bucket/run'.*zz://.*knows.*gs://"),
         (lambda: SummaryCallback("zz://bucket/run"), r"log_dir 'zz://bucket/run'.*zz://"),
         (lambda: SummaryCallback("ram:/logs/run"), r"log_dir 'ram:/logs/run'.*slash missing"),
-        (lambda: pb.check_logdir("s3://bucket/run", "logdir"), r"s3://.*plugin"),
+        (lambda: checks.check_logdir("s3://bucket/run", "logdir"), r"s3://.*plugin"),
         # a store that cannot be written: the probe write fails before training
         (lambda: SummaryCallback("file:///proc/flowscope/run"), r"log_dir .* is not writable"),
     ],
@@ -152,8 +153,9 @@ def test_without_tensorflow_local_paths_work_and_uris_are_refused(tmp_path):
         sys.modules["tensorflow"] = None  # TensorFlow cannot be imported
         import numpy as np
         from summaries import pb
+        from summaries.position_confusion import confusion_pb
         with pb.LogWriter({str(tmp_path)!r}) as log:
-            log.add(pb.confusion_pb("m", np.ones((1, 2, 2), int), classes=["a", "b"]), 0)
+            log.add(confusion_pb("m", np.ones((1, 2, 2), int), classes=["a", "b"]), 0)
         try:
             pb.LogWriter("gs://bucket/run")
         except ValueError as exc:

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def race_page_points() -> int:
     """Rows per trajectory the race page asks for, read from the page's own source."""
-    source = (frontend.ASSET_DIR / "race" / "index.js").read_text(encoding="utf-8")
+    source = (frontend.ASSET_DIR / "race" / "data.js").read_text(encoding="utf-8")
     return int(re.search(r"^const POINTS = (\d+);", source, re.MULTILINE).group(1))
 
 

@@ -15,8 +15,9 @@ from PIL import Image
 from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
+from summaries import checks, pb
 from summaries import format as fmt
-from summaries import pb
+from summaries.position_confusion import confusion_pb
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -75,10 +76,10 @@ def test_one_position_and_scores():
     scores = np.eye(4, dtype=np.float32)[PREDICTIONS[:, 0]] + 0.1  # one-hot-ish scores
     multi = np.eye(4, dtype=np.float32)[PREDICTIONS]  # [N, P, K]
     for convert in (np.asarray, tf.constant):  # the numpy path and the TensorFlow path
-        counts = pb.host(summaries.confusion_counts(convert(labels), convert(scores), 4))
+        counts = checks.host(summaries.confusion_counts(convert(labels), convert(scores), 4))
         np.testing.assert_array_equal(counts, reference_counts(labels, PREDICTIONS[:, 0], 4))
         floats = convert(LABELS.astype(np.float32))
-        counts = pb.host(summaries.confusion_counts(floats, convert(multi), 4))
+        counts = checks.host(summaries.confusion_counts(floats, convert(multi), 4))
         np.testing.assert_array_equal(counts, reference_counts(LABELS, PREDICTIONS, 4))
 
 
@@ -270,24 +271,9 @@ def test_numpy_counts_do_not_import_tensorflow():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_old_names_work_or_name_the_new_one():
-    from summaries import position_confusion
-
-    np.testing.assert_array_equal(
-        position_confusion.counts_np(LABELS, PREDICTIONS, 4),
-        reference_counts(LABELS, PREDICTIONS, 4),
-    )
-    for old in ("summaries_np", "examples_np"):
-        with pytest.raises(AttributeError, match="confusion_pb"):
-            getattr(position_confusion, old)
-    with pytest.raises(AttributeError, match="check_counts"):
-        pb.confusion_counts  # noqa: B018 (the attribute access is the test)
-    assert pb.confusion_pb is summaries.confusion_pb
-
-
 def test_confusion_pb_builds_matrix_and_examples_in_one_summary():
     images = np.stack([np.full((3, 3), n, np.uint8) for n in range(60)])
-    summary = pb.confusion_pb(
+    summary = confusion_pb(
         "m",
         classes=CLASSES,
         labels=LABELS,
@@ -306,13 +292,13 @@ def test_confusion_pb_builds_matrix_and_examples_in_one_summary():
     )
     cells, _ = decode_examples(tf.make_ndarray(examples.tensor))
     assert len(cells) == len({tuple(c) for c in cells}) > 0
-    plain = pb.confusion_pb("m", np.ones((1, 4, 4), int), classes=CLASSES)
+    plain = confusion_pb("m", np.ones((1, 4, 4), int), classes=CLASSES)
     assert (
         fmt.parse_content(plain.value[0].metadata.plugin_data.content)["sequence_accuracy_tag"]
         is None
     )
     with pytest.raises(ValueError, match="sequence_accuracy_tag"):
-        pb.confusion_pb("m", np.ones((1, 4, 4), int), classes=CLASSES, sequence_accuracy_tag="")
+        confusion_pb("m", np.ones((1, 4, 4), int), classes=CLASSES, sequence_accuracy_tag="")
 
 
 def test_sequence_accuracy_tag_is_written_by_every_confusion_writer(tmp_path):

@@ -13,6 +13,7 @@ from conftest import wait_for
 
 import summaries
 from summaries import pb
+from summaries.race import DEFAULT_CHUNK
 
 LONG = 100_000
 WINDOW = [-3.0, 3.0, -3.0, 3.0]
@@ -113,7 +114,7 @@ def test_tensorboard_serves_everything_the_library_writes(tmp_path, tensorboard)
     races = {r["race"]: r for r in board.plugin("optimizer_race", "races")["races"]}
     assert set(races) >= {"spiral", "numpy-race"}
     [racer] = races["spiral"]["racers"]
-    assert racer["max_step"] == (LONG - 1) // pb.DEFAULT_CHUNK * pb.DEFAULT_CHUNK
+    assert racer["max_step"] == (LONG - 1) // DEFAULT_CHUNK * DEFAULT_CHUNK
     assert racer["hyperparameters"] == {"learning_rate": 0.01}
 
     # the TensorFlow-free race

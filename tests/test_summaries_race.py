@@ -15,7 +15,8 @@ from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
 from summaries import format as fmt
-from summaries import pb, race
+from summaries import pb, race, records
+from summaries.race import upgrade as race_upgrade
 from summaries.race.optimizers import OPTIMIZERS
 from summaries.race.surfaces import SURFACES
 
@@ -32,7 +33,7 @@ def events(logdir: Path) -> list[tuple[int, str, dict, np.ndarray]]:
             for value in event.summary.value:
                 if value.metadata.plugin_data.plugin_name != fmt.RACE_PLUGIN:
                     continue
-                content = fmt.parse_content(value.metadata.plugin_data.content)
+                content = race_upgrade.parse_content(value.metadata.plugin_data.content)
                 out.append((event.step, value.tag, content, tf.make_ndarray(value.tensor)))
     return out
 
@@ -208,18 +209,12 @@ def test_bad_surface_raises(tmp_path, change, error, needle):
         summaries.write_surface(log, "s", **args)
 
 
-def test_old_race_names_keep_working_or_name_the_new_one():
-    # `summaries.pb.trajectory_pb` built one chunk: that is now `trajectory_chunk_pb`, and
-    # the old name says so rather than meaning something else under the same name
-    with pytest.raises(AttributeError, match="summaries.race.trajectory_chunk_pb"):
-        pb.trajectory_pb  # noqa: B018
+def test_trajectory_chunk_pb_builds_one_chunk_with_the_library_fields():
     summary = race.trajectory_chunk_pb("t", [0], [[0.0, 0.0]], [1.0], **META)
     content = json.loads(summary.value[0].metadata.plugin_data.content)
     assert content["version"] == fmt.VERSION
     # no tolerance was given: the library's "quadratic" surface supplies it
     assert content["tolerance"] == SURFACES["quadratic"].tolerance
-    assert pb.trajectory_events is race.trajectory_pb
-    assert pb.surface_pb is race.surface_pb and pb.DEFAULT_CHUNK == race.DEFAULT_CHUNK
     assert race.trajectory_summaries is race.trajectory_pb
 
 
@@ -298,10 +293,6 @@ def test_importing_the_race_library_is_light():
         assert race.TAGS["trajectory"] == race.TRAJECTORY_TAG == "race/trajectory"
         race.SURFACES, race.OPTIMIZERS, race.engine, race.trajectory_metrics
         assert "tensorflow" not in sys.modules, "TensorFlow was imported"
-        import demo_models.race.engine as old
-        assert old is race.engine and old.simulate is race.simulate
-        import summaries.race_metrics as old_metrics
-        assert old_metrics is race.metrics
         print("ok")
         """
     )
@@ -336,4 +327,4 @@ def test_log_writer_checksums_match_tensorboards():
     rng = np.random.default_rng(0)
     for size in (0, 1, 7, 8, 1000, 65_537):
         data = rng.bytes(size)
-        assert pb._masked_crc32c(data) == masked_crc32c(data), size
+        assert records.masked_crc32c(data) == masked_crc32c(data), size

@@ -18,7 +18,8 @@ from conftest import wait_for
 from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
-from summaries import checks, pb, storage
+from summaries import checks, storage
+from summaries.position_confusion import confusion_pb
 from summaries.writer import BackgroundWriter, LogWriter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ def events(logdir: Path) -> list[tuple[int, str]]:
 
 
 def matrix(step: int):
-    return pb.confusion_pb("m", np.full((1, 2, 2), step), classes=["a", "b"])
+    return confusion_pb("m", np.full((1, 2, 2), step), classes=["a", "b"])
 
 
 @pytest.mark.parametrize("background", [False, True])
@@ -282,9 +283,10 @@ def test_queued_events_reach_the_file_at_exit_without_close(tmp_path):
         f"""
         import numpy as np
         from summaries import pb
+        from summaries.position_confusion import confusion_pb
         log = pb.LogWriter({str(tmp_path)!r}, background=True)
         for step in range(200):
-            log.add(pb.confusion_pb("m", np.ones((1, 2, 2), int), classes=["a", "b"]), step)
+            log.add(confusion_pb("m", np.ones((1, 2, 2), int), classes=["a", "b"]), step)
         """
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)

@@ -71,11 +71,11 @@ from summaries.format import RACE_PLUGIN as RACE
 
 
 def page_points() -> int:
-    """Rows per trajectory the race page asks for: `POINTS` in frontend/race/index.js."""
-    source = (frontend.ASSET_DIR / "race" / "index.js").read_text(encoding="utf-8")
+    """Rows per trajectory the race page asks for: `POINTS` in frontend/race/data.js."""
+    source = (frontend.ASSET_DIR / "race" / "data.js").read_text(encoding="utf-8")
     match = re.search(r"^const POINTS = (\d+);", source, re.MULTILINE)
     if match is None:
-        raise RuntimeError("frontend/race/index.js no longer defines `const POINTS = <int>;`")
+        raise RuntimeError("frontend/race/data.js no longer defines `const POINTS = <int>;`")
     return int(match.group(1))
 
 

@@ -81,7 +81,7 @@ def _path(surface, steps: int, rng, speed: float) -> tuple[Any, Any]:
 
 
 def _png_pool(count: int, rng) -> list[bytes]:
-    from summaries.pb import encode_png
+    from summaries.protos import encode_png
 
     return [encode_png(rng.integers(0, 255, size=(24, 72), dtype="uint8")) for _ in range(count)]
 
@@ -175,6 +175,7 @@ def write_confusion_run(
     from tensorboard.plugins.scalar import summary_v2 as scalar_summary
 
     from summaries import pb
+    from summaries.position_confusion import confusion_pb, examples_pb
 
     position_names = [f"digit {p + 1}" for p in range(positions)]
     class_names = [str(c) if c < 10 else chr(ord("A") + c - 10) for c in range(classes)]
@@ -183,7 +184,7 @@ def write_confusion_run(
             accuracy = 0.5 + 0.45 * step / max(steps - 1, 1)
             counts = _counts(rng, positions, classes, accuracy, 25 * classes)
             writer.add(
-                pb.confusion_pb(
+                confusion_pb(
                     MATRIX_TAG,
                     counts,
                     positions=position_names,
@@ -197,9 +198,7 @@ def write_confusion_run(
                 cells = off[rng.permutation(len(off))[:images]].tolist()
                 blobs = [pool[(step + j) % len(pool)] for j in range(len(cells))]
                 writer.add(
-                    pb.examples_pb(
-                        EXAMPLES_TAG, cells, blobs, matrix_tag=MATRIX_TAG, cap_per_cell=4
-                    ),
+                    examples_pb(EXAMPLES_TAG, cells, blobs, matrix_tag=MATRIX_TAG, cap_per_cell=4),
                     step=step,
                 )
             writer.add(scalar_summary.scalar_pb(SEQUENCE_TAG, accuracy**positions), step=step)

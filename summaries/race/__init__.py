@@ -12,6 +12,8 @@ Modules (each documented in its own docstring):
   (`race`), and `simulate` for one racer (what the Optimizer Race page's what-if runs).
 * `tuning`: fair tuning (the same trials for every optimizer).
 * `metrics`: arrival, settling and divergence of a trajectory (`trajectory_metrics`).
+* `upgrade`: reading older race metadata (`upgrade.parse_content`), filling what version 1
+  left out from the library.
 
 Names are imported lazily, so ``import summaries.race`` loads neither TensorFlow nor numpy;
 `engine` and `tuning` import TensorFlow only when a race runs. `TAGS` is the tag layout
@@ -32,7 +34,7 @@ TRAJECTORY_TAG: str = TAGS["trajectory"]
 SURFACE_TAG: str = TAGS["surface"]
 LOSS_TAG: str = TAGS["loss"]
 
-_SUBMODULES = ("summary", "surfaces", "optimizers", "engine", "tuning", "metrics")
+_SUBMODULES = ("summary", "surfaces", "optimizers", "engine", "tuning", "metrics", "upgrade")
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
