@@ -33,12 +33,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from demo_models.distributed import stacks
 from demo_models.runtime import CliError
 
 HOST = "localhost"  # the spec's host; the servers still bind every interface (see isolation)
 READY = "FLOWSCOPE-TASK-READY"
 START_TIMEOUT = 90.0  # seconds for a task to import TensorFlow and start serving
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+REPORT_TIMEOUT = 10.0  # seconds for a task to answer a request for its stacks
 TAIL = 1500  # characters of a failed task's stderr shown to the user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,12 +214,17 @@ class Task:
     def name(self) -> str:
         return f"{self.job} {self.index}"
 
-    def stderr_tail(self) -> str:
-        """The last lines of the task's stderr (TensorFlow's log noise removed)."""
+    def stderr_text(self) -> str:
+        """Everything the task wrote to stderr so far ("" when unreadable)."""
         try:
-            text = self.stderr_path.read_text(errors="replace")
+            return self.stderr_path.read_text(errors="replace")
         except OSError:
             return ""
+
+    def stderr_tail(self) -> str:
+        """The last lines of the task's stderr (TensorFlow's log noise and stack reports
+        removed)."""
+        text = stacks.without_reports(self.stderr_text())
         lines = [ln for ln in text.splitlines() if not ln.startswith(("I0000", "W0000"))]
         return "\n".join(lines)[-TAIL:]
 
@@ -304,6 +311,19 @@ class LocalCluster:
         raise CliError(
             f"{task.name} failed to start (exit status {status}):\n{task.stderr_tail()}".rstrip()
         )
+
+    def stacks(self, task: Task, timeout: float = REPORT_TIMEOUT) -> list[str] | None:
+        """Ask a live task for its threads' stacks (see `stacks`); None if no report came."""
+        before = task.stderr_text().count(stacks.END)
+        with contextlib.suppress(ProcessLookupError):
+            task.process.send_signal(stacks.SIGNAL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and task.process.poll() is None:
+            text = task.stderr_text()
+            if text.count(stacks.END) > before:
+                return stacks.parse(text)
+            time.sleep(0.1)
+        return None
 
     def kill(self, task: Task) -> None:
         """SIGKILL one task (a lost machine), and reap it."""

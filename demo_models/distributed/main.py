@@ -18,6 +18,7 @@ import sys
 import time
 
 from demo_models import lesson
+from demo_models.distributed import stacks
 from demo_models.distributed.cluster import (
     INSIDE_ENV,
     READY,
@@ -152,8 +153,7 @@ def supervise(
                 _relay(chunk)
                 heard = time.monotonic()
         if time.monotonic() - heard > stall:
-            names = ", ".join(t.name for t in main)
-            raise Stalled(f"{names} printed nothing for {stall:g} s: the cluster stalled")
+            raise Stalled(stall_report(cluster, main, stall))
         for task in cluster.tasks:
             status = task.process.poll()
             if status is None or status == 0 and task in main:
@@ -170,6 +170,32 @@ def supervise(
                 if task in main:
                     _relay(task.process.stdout.read())
             return
+
+
+def stall_report(cluster: LocalCluster, main: list[Task], stall: float) -> str:
+    """The stall's one-line message: what each main task waits on, from its stacks (the
+    full report is printed first), and which tasks have exited."""
+    names = ", ".join(t.name for t in main)
+    waits = []
+    for task in main:
+        report = cluster.stacks(task)
+        if report is None:
+            waits.append(f"{task.name} did not answer a request for its stacks")
+            continue
+        logged = task.stderr_tail().strip()
+        if logged:
+            print(f"distributed: {task.name}'s last log lines:\n{logged}", flush=True)
+        print(f"distributed: {task.name}'s threads when it stalled:", flush=True)
+        print("\n".join(f"  {line}" for line in stacks.trimmed(report)), flush=True)
+        waits.append(f"{task.name} waits: " + stacks.gist(report).replace("\n", "; "))
+    gone = [
+        f"{t.name} (status {t.process.poll()})"
+        for t in cluster.tasks
+        if t.process.poll() is not None
+    ]
+    if gone:
+        waits.append("exited: " + ", ".join(gone))
+    return f"{names} printed nothing for {stall:g} s: the cluster stalled ({' | '.join(waits)})"
 
 
 def _relay(chunk: bytes) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from demo_models import notes
 from demo_models.distributed import model as shared
+from demo_models.distributed import stacks
 from demo_models.distributed.model import Options
 from demo_models.lesson import log_training, say
 
@@ -65,6 +66,7 @@ def train(opts: Options) -> int:
     )
     strategy = tf.distribute.ParameterServerStrategy(resolver)
     coordinator = tf.distribute.coordinator.ClusterCoordinator(strategy)
+    stacks.describe(lambda: coordinator_state(coordinator))
     with strategy.scope():
         model, optimizer, predict = shared.build(data.pixels, opts.seed)
 
@@ -141,6 +143,18 @@ def train(opts: Options) -> int:
         )
     writer.close()
     return 0
+
+
+def coordinator_state(coordinator: Any) -> list[str]:
+    """The coordinator's queue: steps queued and in flight, and workers it counts as failed
+    (private attributes of TensorFlow's ClusterCoordinator, read for a stall report only)."""
+    cluster = coordinator._cluster  # noqa: SLF001
+    queue = cluster.closure_queue
+    failed = [w.worker_index for w in cluster.workers if w._is_dead_with_error]  # noqa: SLF001
+    return [
+        f"coordinator: {queue._queue.qsize()} step(s) queued, "  # noqa: SLF001
+        f"{queue.inflight_closure_count} in flight, failed workers {failed or 'none'}"
+    ]
 
 
 def describe(cluster: dict) -> str:

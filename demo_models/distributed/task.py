@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from demo_models.distributed import stacks
 from demo_models.distributed.cluster import READY
 
 
@@ -62,6 +63,7 @@ def main(argv: list[str]) -> int:
     for mode in ("coordinator", "multiworker"):
         sub.add_parser(mode).add_argument("--options", required=True, help="Options as JSON")
     args = p.parse_args(argv)
+    stacks.listen()  # before TensorFlow starts its threads: they inherit the blocked signal
     watch_parent(args.parent)
     if args.mode == "server":
         serve(json.loads(args.cluster), args.job, args.index)
