@@ -29,8 +29,8 @@ RACE = "optimizer_race"
 CONFUSION = "position_confusion"
 TAG = "confusion/validation"
 QUAD = "quad"
-# quadratic: momentum enters the tolerance at 57, swings in and out, and settles at 77; nag arrives at
-# 80, sgd at 110; adam never arrives; rmsprop (lr above 2/50) diverges at step 19
+# quadratic: momentum enters the tolerance at 57, swings in and out, and settles at 77;
+# nag arrives at 80, sgd at 110; adam never arrives; rmsprop (lr above 2/50) diverges at step 19
 QUAD_RACERS = ["sgd", "momentum", "nag", "adam", "rmsprop"]
 QUAD_LRS = [0.03, 0.01, 0.02, 0.005, 0.0415]
 QUAD_MOMENTA = [0.0, 0.9, 0.5, 0.0, 0.0]
@@ -42,7 +42,8 @@ CONTRAST_JS = """
 const lum = (c) => { const m = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => v / 255)
   .map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
   return 0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]; };
-const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05); };
 """
 
 
@@ -195,7 +196,8 @@ def test_saddle_rows_say_escaped_only_once_the_racer_has_escaped(board, page):
     assert "escaped at" not in frame.inner_text("#race-page")
     scrub(frame, 60)  # adam (47) and momentum (56) are out, sgd (89) not yet
     escaped = frame.eval_on_selector_all(
-        ".legend-row .escaped-badge", "bs => bs.map(b => b.closest('.legend-row').dataset.optimizer)"
+        ".legend-row .escaped-badge",
+        "bs => bs.map(b => b.closest('.legend-row').dataset.optimizer)",
     )
     assert sorted(escaped) == ["adam", "momentum"]
     assert frame.locator('.lb-row[data-optimizer="sgd"] .escaped-badge').count() == 0
@@ -215,7 +217,7 @@ def open_confusion(page, board, run: str, compare: str | None = None):
 
 
 SERIES_JS = """(sel) => {
-  %s
+  CONTRAST
   // the colour a chart is drawn on: the first ancestor with a background
   const ground = (e) => { for (let n = e; n; n = n.parentElement) {
       const bg = getComputedStyle(n).backgroundColor;
@@ -226,11 +228,12 @@ SERIES_JS = """(sel) => {
   const lines = [...document.querySelectorAll(sel.lines)].map((e) => {
     const s = getComputedStyle(e);
     const colour = sel.fill ? s.fill : s.stroke;
+    const under = ground(e.closest(sel.card));
     return {name: e.dataset.name || e.dataset.racer || e.dataset.optimizer || '', colour,
-            ground: ground(e.closest(sel.card)), contrast: contrast(colour, ground(e.closest(sel.card)))};
+            ground: under, contrast: contrast(colour, under)};
   });
   return {cursor: cs.stroke, dash: cs.strokeDasharray, lines};
-}""" % CONTRAST_JS
+}""".replace("CONTRAST", CONTRAST_JS)
 
 
 def neutral(colour: str) -> bool:
@@ -284,14 +287,24 @@ def test_every_palette_entry_reaches_3_to_1_against_every_background_of_its_them
     of common/style.css and the pages' own, in both themes; and none is a grey (the cursor's)."""
     colours = json.loads(
         subprocess.run(
-            ["node", "--input-type=module", "-e",
-             "import { SERIES } from './frontend/common/colors.js'; console.log(JSON.stringify(SERIES));"],
-            cwd=REPO, capture_output=True, text=True, check=True,
+            [
+                "node",
+                "--input-type=module",
+                "-e",
+                "import { SERIES } from './frontend/common/colors.js';"
+                " console.log(JSON.stringify(SERIES));",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout  # fmt: skip
     )
 
     def variables(css: str, theme: str) -> dict[str, str]:
-        block = r":root\s*\{(.*?)\}" if theme == "light" else r':root\[data-theme="dark"\]\s*\{(.*?)\}'
+        block = (
+            r":root\s*\{(.*?)\}" if theme == "light" else r':root\[data-theme="dark"\]\s*\{(.*?)\}'
+        )
         body = re.search(block, css, re.S).group(1)
         return dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-fA-F]{6})", body))
 
@@ -349,8 +362,86 @@ def test_errors_say_what_happened_and_what_to_do_without_a_toolbar(board, make_p
     frame.click('.cm-card[data-position="0"] rect.cm-cell[data-true="0"][data-predicted="1"]')
     failed = frame.wait_for_selector("#cm-examples-error", timeout=30_000)
     assert "HTTP 500" in failed.inner_text()
-    assert ("无法加载图像" if locale == "zh-CN" else "Could not load the images") in failed.inner_text()
+    assert (
+        "无法加载图像" if locale == "zh-CN" else "Could not load the images"
+    ) in failed.inner_text()
     assert frame.is_visible("#cm-examples-title")
     frame.click("#cm-examples-close")
     frame.wait_for_selector("#cm-examples", state="hidden")
     page.screenshot(path=artifact(f"review-errors-{locale}.png"))
+
+
+# -- item 9: the minimum's star on top; an × on the plot's edge shows whole -----------------
+def test_star_above_markers_and_edge_marks_not_clipped(board, page):
+    frame = open_race(page, board, QUAD)
+    on_top = frame.evaluate(
+        """() => { const star = document.querySelector('#race-map-overlay .race-minimum');
+          const markers = [...document.querySelectorAll('#race-map-overlay .race-marker')];
+          return Boolean(star) && markers.length > 0 && markers.every(
+            (m) => m.compareDocumentPosition(star) & Node.DOCUMENT_POSITION_FOLLOWING); }"""
+    )
+    assert on_top
+    frame = open_race(page, board, SADDLE)  # every racer escapes across the window's edge
+    inside = frame.evaluate(
+        """() => { const clip = document.querySelector('#race-overlay-clip rect').getBBox();
+          const crosses = [...document.querySelectorAll('#race-map-overlay .race-diverged')]
+            .filter((c) => c.getAttribute('visibility') === 'visible');
+          return crosses.map((c) => { const b = c.getBBox();
+            return b.x >= clip.x && b.y >= clip.y && b.x + b.width <= clip.x + clip.width
+              && b.y + b.height <= clip.y + clip.height; }); }"""
+    )
+    assert inside and all(inside), inside
+    assert page.errors == []
+
+
+# -- items 7 and 15: the what-if banner shifts nothing; momentum on a log scale of 1 - momentum
+def test_whatif_banner_shifts_nothing_and_momentum_slider_is_logarithmic(board, page):
+    frame = open_race(page, board, QUAD)
+    row = '.legend-row[data-optimizer="momentum"]'
+    slider = f"{row} .whatif-momentum-slider"
+    top = "sel => document.querySelector(sel).getBoundingClientRect().top + scrollY"
+    before = frame.evaluate(top, slider)
+    assert frame.locator("#race-whatif-banner.race-whatif-idle").is_visible()
+    frame.fill(f"{row} .whatif-lr", "abc")  # a first what-if input (rejected: no request)
+    frame.wait_for_selector("#race-whatif-banner:not(.race-whatif-idle)")
+    assert "not for the values typed" in frame.inner_text("#race-whatif-banner")
+    assert frame.evaluate(top, slider) == before  # the slider did not move under the pointer
+
+    # 0.9 and 0.99 are a decade apart on the slider, as 0.99 and 0.999
+    assert float(frame.input_value(slider)) == pytest.approx(1.0)  # logged momentum 0.9
+    positions = {}
+    for typed in ("0.99", "0.999", "0"):
+        frame.fill(f"{row} .whatif-momentum", typed)
+        frame.press(f"{row} .whatif-momentum", "Enter")
+        positions[typed] = float(frame.input_value(slider))
+    assert positions == pytest.approx({"0.99": 2.0, "0.999": 3.0, "0": 0.0})
+    frame.eval_on_selector(slider, "s => { s.value = '1.5'; s.dispatchEvent(new Event('input')); }")
+    assert frame.input_value(f"{row} .whatif-momentum") == "0.9684"
+    assert frame.get_attribute(slider, "aria-valuetext") == "0.9684"
+
+
+# -- item 13: one colour per series in compare mode -------------------------------------------
+@pytest.mark.parametrize(("a", "b", "row"), [("single-a", "single-b", "0"),
+                                              ("captcha-a", "captcha-b", "pooled")])  # fmt: skip
+def test_compare_swatches_match_the_chart_lines(board, page, a, b, row):
+    frame = open_confusion(page, board, a, compare=b)
+    frame.wait_for_selector("#cm-chart-note")
+    colours = frame.evaluate(
+        """(row) => { const sw = document.querySelector(
+            `#cm-acc-table tr[data-position="${row}"] .cm-swatch`);
+          const lines = [...document.querySelectorAll('svg.cm-chart .cm-chart-line')];
+          return {swatch: getComputedStyle(sw).getPropertyValue('--swatch').trim(),
+                  dash: sw.classList.contains('cm-swatch-dash'),
+                  a: lines.find((l) => l.dataset.name.startsWith('A')).style.stroke,
+                  b: lines.find((l) => l.dataset.name.startsWith('B')).style.stroke}; }""",
+        row,
+    )
+    # the row of what the chart draws as run A is in A's colour (solid, as A's line)
+    rgb = frame.evaluate(
+        "c => { const s = document.createElement('span'); s.style.color = c;"
+        " document.body.append(s); const v = getComputedStyle(s).color; s.remove(); return v; }",
+        colours["swatch"],
+    )
+    assert rgb == colours["a"] and not colours["dash"], colours
+    assert colours["a"] != colours["b"]
+    assert page.errors == []

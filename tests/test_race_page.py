@@ -228,6 +228,8 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     assert "step" in tip.inner_text() and "loss" in tip.inner_text()
 
     # one leaderboard row per optimizer; clicking a header sorts, clicking again reverses
+    # (at the last step: the verdict of the whole race; before it, only what has happened)
+    scrub(frame, CLI_STEPS)
     assert sorted(order(frame)) == sorted(CLI_OPTIMIZERS)
     # by default rows follow the rank by arrival; on the saddle (no lower bound) leaving the
     # map is an escape, never a divergence, and every status says what happened
@@ -266,7 +268,7 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     path = '.race-path[data-optimizer="momentum"]'
     logged_d = frame.get_attribute(path, "d")
     lr = '.legend-row[data-optimizer="momentum"] .whatif-lr'
-    frame.hover(lr)  # warms the server's optimizer up
+    frame.hover(lr)  # the server has been warming up since the race opened (/warmup)
     frame.fill(lr, "0.02")
     started = time.monotonic()
     frame.wait_for_function(
@@ -275,7 +277,7 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
         timeout=90_000,
     )
     first = time.monotonic() - started
-    assert frame.is_visible("#race-whatif-banner")
+    assert frame.locator("#race-whatif-banner:not(.race-whatif-idle)").is_visible()
     assert "not the logged" in frame.inner_text('.legend-row[data-optimizer="momentum"]')
     assert frame.locator('.lb-row.lb-whatif[data-optimizer="momentum"]').count() == 1
     whatif_d = frame.get_attribute(path, "d")
@@ -291,7 +293,8 @@ def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
     page.screenshot(path=artifact("race-page-whatif.png"))
     frame.click('.legend-row[data-optimizer="momentum"] .whatif-reset')
     assert frame.get_attribute(path, "d") == logged_d
-    assert not frame.is_visible("#race-whatif-banner")
+    # the banner keeps its line (nothing moves) and says every path is a logged run again
+    assert frame.locator("#race-whatif-banner.race-whatif-idle").is_visible()
     assert page.errors == []
 
 
@@ -483,12 +486,16 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
     scrub(frame, CLI_STEPS)
     assert visible_crosses(frame, "#race-map-overlay") >= 1
     assert visible_crosses(frame, "#race-loss-svg") >= 1
-    # markers and marks sit in the layer clipped to the plot (never over the header)
+    # markers and marks sit in the layer clipped to the plot (never over the header), a
+    # marker's width beyond its edge (an × on the edge shows whole)
     clipped = frame.evaluate(
         """() => { const clip = document.querySelector('#race-overlay-clip rect');
           const frame = document.querySelector('#race-map-svg .race-frame');
-          const same = ['x', 'y', 'width', 'height'].every(
-            k => clip.getAttribute(k) === frame.getAttribute(k));
+          const [c, f] = [clip, frame].map(r => ['x', 'y', 'width', 'height'].map(
+            k => Number(r.getAttribute(k))));
+          const pad = f[0] - c[0];
+          const same = pad > 0 && pad <= 10 && f[1] - c[1] === pad
+            && c[2] === f[2] + 2 * pad && c[3] === f[3] + 2 * pad;
           const all = [...document.querySelectorAll(
             '#race-map-overlay .race-marker, #race-map-overlay .race-diverged,'
             + ' .race-minimum, #race-start')];
@@ -580,7 +587,7 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
     assert view(frame) == pytest.approx(saved_view)
     assert frame.input_value(lr) == "0.02"
     assert frame.get_attribute(header, "aria-sort") == "descending"
-    assert frame.is_visible("#race-whatif-banner")
+    wait_for(lambda: frame.locator("#race-whatif-banner:not(.race-whatif-idle)").is_visible())
     assert page.errors == []
 
 
@@ -651,12 +658,12 @@ def test_whatif_sliders_follow_the_drag_drop_superseded_values_and_reject_bad_on
     assert 1 <= drag < len(values) and most_at_once() == 1, (drag, most_at_once())
     assert f"lr={final:.4g}" in frame.inner_text('.lb-row[data-optimizer="momentum"] td.hyper')
     assert f"lr={final:.4g}" in frame.inner_text(f"{row} .whatif-note")
-    # the momentum slider moves its input
+    # the momentum slider moves its input (on a log scale of 1 - momentum: 1 is 0.9)
     frame.eval_on_selector(
         f"{row} .whatif-momentum-slider",
-        "s => { s.value = '0.5'; s.dispatchEvent(new Event('input')); }",
+        "s => { s.value = '1'; s.dispatchEvent(new Event('input')); }",
     )
-    assert frame.input_value(f"{row} .whatif-momentum") == "0.5"
+    assert frame.input_value(f"{row} .whatif-momentum") == "0.9"
     wait_for(lambda: not racer_state(frame, "momentum")["busy"], timeout=60)
 
     # bad values: a plain message, nothing sent, the shown what-if marked as outdated
@@ -808,7 +815,9 @@ def assert_map_fits(geo: dict, markers: list, zoomed: list) -> None:
     assert geo["svgs"] == [plot + 138] * 3, geo  # 52 px of y axis, 86 of colour bar
     assert geo["canvas"] == [plot, plot, plot], geo
     assert geo["trails"] == [plot, plot], geo
-    assert geo["rects"] == [plot] * 5, geo  # both clip paths, the hit area, frame, colour bar
+    # the map's clip path, the hit area, frame and colour bar; the markers' clip path is a
+    # marker wider on each side (map.js MARK_PAD: an × on the plot's edge shows whole)
+    assert sorted(geo["rects"]) == [plot] * 4 + [plot + 18], geo
     assert geo["inked"][0] == plot * plot and geo["inked"][1] > 0, geo  # repainted, not blank
     assert len(geo["paths"]) == len(CLI_OPTIMIZERS) and min(geo["paths"]) > 10, geo
     assert geo["markers"] == pytest.approx(markers, abs=2e-3)  # same places in the plot

@@ -1,25 +1,54 @@
 // Colour-blind-safe palettes shared by the Flowscope pages.
 
-/** Okabe & Ito's eight colours, ordered so the weakest on white (yellow) comes last. */
-export const OKABE_ITO = [
-  "#E69F00", // orange
-  "#56B4E9", // sky blue
-  "#009E73", // bluish green
-  "#0072B2", // blue
-  "#D55E00", // vermillion
-  "#CC79A7", // reddish purple
-  "#000000", // black
-  "#F0E442", // yellow
-];
+// Series colours, one list per theme, slot by slot the same hue (an optimizer keeps its
+// colour family when TensorBoard switches theme): Okabe & Ito's eight (black, which
+// vanishes on a dark page, became violet), then four of Paul Tol's, each darkened (light
+// theme) or lightened (dark theme) until it reaches WCAG's 3:1 contrast against every
+// background of its theme (tests/test_page_review.py computes it). No series colour is
+// a grey: the step cursors are the neutral, dashed --fs-cursor of common/style.css.
+export const SERIES = {
+  light: [
+    "#B36B00", // orange
+    "#1B7FC2", // sky blue
+    "#00855F", // bluish green
+    "#00467F", // blue
+    "#C93C00", // vermillion
+    "#B8558F", // reddish purple
+    "#6F42A6", // violet
+    "#877A00", // yellow (olive on white)
+    "#882255", // Tol wine
+    "#332288", // Tol indigo
+    "#117733", // Tol green
+    "#2F8A7B", // Tol teal
+  ],
+  dark: [
+    "#E69F00",
+    "#56B4E9",
+    "#16B886",
+    "#6E9CF5",
+    "#FF7A33",
+    "#E48BBE",
+    "#B79AF2",
+    "#F0E442",
+    "#E0709F",
+    "#9C8CF0",
+    "#7FC97F",
+    "#5CC8B5",
+  ],
+};
 
-/** Four more from Paul Tol's muted scheme, distinct from the above, for series 9 to 12. */
-export const TOL_EXTRA = ["#882255", "#332288", "#999933", "#44AA99"];
+/** Series colours past which a dash pattern adds a second cue. */
+const SOLID = 8;
 
-/** Category colours: Okabe-Ito then Tol; past eight, a dash pattern adds a second cue. */
-export function categorical(index) {
-  const palette = [...OKABE_ITO, ...TOL_EXTRA];
-  const i = ((index % palette.length) + palette.length) % palette.length;
-  return { color: palette[i], dash: index >= OKABE_ITO.length ? "6 3" : null };
+/** The series colour of slot `index` in `theme` ("light" or "dark"). */
+export function seriesColour(index, theme = "light") {
+  const palette = SERIES[theme] || SERIES.light;
+  return palette[((index % palette.length) + palette.length) % palette.length];
+}
+
+/** Category colours for `theme`: {color, dash}; past eight, a dash pattern adds a second cue. */
+export function categorical(index, theme = "light") {
+  return { color: seriesColour(index, theme), dash: index >= SOLID ? "6 3" : null };
 }
 
 // Cividis (Nuñez, Anderton & Renslow 2018), sampled at nine stops: sequential and

@@ -31,18 +31,38 @@ export function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A failed request: `kind` is "network" (no answer), "server" (5xx or not JSON), "notFound"
+ * (404) or "refused" (another 4xx); `detail` is the server's own message (English), if any.
+ * common/i18n.js errorText() says it in the page's language, with what to do. */
+export class RequestError extends Error {
+  constructor(route, kind, status = null, detail = "") {
+    super(`${route}: ${detail || (status ? `HTTP ${status}` : kind)}`);
+    Object.assign(this, { route, kind, status, detail });
+  }
+}
+
 /** GET a plugin route (relative URL, so --path_prefix and proxies work) as JSON; `init` goes
- * to fetch (e.g. an AbortController's `signal`). */
+ * to fetch (e.g. an AbortController's `signal`). Failures throw a RequestError. */
 export async function getJSON(route, params = {}, init = {}) {
   const query = new URLSearchParams(params).toString();
-  const response = await fetch(query ? `${route}?${query}` : route, init);
+  let response;
+  try {
+    response = await fetch(query ? `${route}?${query}` : route, init);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new RequestError(route, "network");
+  }
   let body;
   try {
     body = await response.json();
   } catch {
-    throw new Error(`${route}: HTTP ${response.status}, not JSON`);
+    throw new RequestError(route, "server", response.status);
   }
-  if (!response.ok) throw new Error(body && body.error ? body.error : `HTTP ${response.status}`);
+  if (!response.ok) {
+    const detail = body && typeof body.error === "string" ? body.error : "";
+    const kind = response.status >= 500 ? "server" : response.status === 404 ? "notFound" : "refused";
+    throw new RequestError(route, kind, response.status, detail);
+  }
   return body;
 }
 

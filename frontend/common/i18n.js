@@ -143,3 +143,21 @@ export function languageSwitch(el) {
     Object.entries(LANGUAGES).map(([code, { name }]) => el("option", { value: code, selected: code === language(), text: name })));
   return el("label", { class: "fs-language-label", title: t("common.languageTitle") }, select);
 }
+
+/** What went wrong with a request and what to do, in the page's language (a RequestError of
+ * common/dom.js; anything else shows its message). */
+export function errorText(err) {
+  const detail = err?.detail || t("common.none");
+  switch (err?.kind) {
+    case "network":
+      return t("common.error.network");
+    case "server":
+      return t("common.error.server", { status: err.status ?? "?" });
+    case "notFound":
+      return t("common.error.notFound", { detail });
+    case "refused":
+      return t("common.error.refused", { detail });
+    default:
+      return String(err?.message ?? err);
+  }
+}

@@ -1,19 +1,33 @@
-// Accuracy over training: one line per position (Okabe-Ito colours), pooled and, when the
+// Accuracy over training: one line per position (the shared series colours), pooled and, when the
 // writer logged it, whole-sequence accuracy; in compare mode run A and run B. A marker shows
 // the step on the slider; hovering reads every line's value at the nearest step.
 import { el, svg } from "../common/dom.js";
 import { ticks } from "../common/colormaps.js";
+import { seriesColour } from "../common/colors.js";
 import { fmtNumber, t } from "../common/i18n.js";
 import { createTooltip } from "../common/tooltip.js";
 import { nearest } from "./data.js";
 import { pct } from "./text.js";
 
-// Okabe-Ito, without the yellow that is hard to see on white.
-export const POSITION_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00",
-  "#CC79A7", "#F0E442", "#999999"];
+/** The theme the page shows now (common/theme.js keeps <html data-theme> in step). */
+function theme() {
+  return document.documentElement.dataset.theme === "dark" ? "dark" : "light";
+}
 
+/** Position i's colour: the shared series palette of the shown theme (each reaches 3:1
+ * against the page; the page redraws when the theme changes). */
 export function positionColour(i) {
-  return POSITION_COLOURS[i % POSITION_COLOURS.length];
+  return seriesColour(i, theme());
+}
+
+/** The colour of the pooled line beside `count` positions: the next series colour. */
+export function pooledColour(count) {
+  return seriesColour(count, theme());
+}
+
+/** Run A's and run B's colours in compare mode (Okabe-Ito's blue and reddish purple). */
+export function runColour(which) {
+  return seriesColour(which === "B" ? 5 : 3, theme());
 }
 
 let tooltip = null; // one readout for every chart the page draws
@@ -64,7 +78,7 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
     return svg("path", { class: "cm-chart-line", d, style: `stroke:${line.colour}`,
       "stroke-dasharray": line.dash || null, "data-name": line.name });
   });
-  const marker = svg("line", { class: "cm-chart-marker", y1: m.top, y2: m.top + h });
+  const marker = svg("line", { class: "cm-chart-marker fs-step-cursor", y1: m.top, y2: m.top + h });
   const guide = svg("line", { class: "cm-chart-guide", y1: m.top, y2: m.top + h,
     visibility: "hidden" });
   const placeMarker = (index) => {

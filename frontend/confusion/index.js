@@ -8,7 +8,7 @@
 // class table, examples). What is chosen survives a reload (localStorage); the page follows
 // TensorBoard's light or dark theme and speaks the language of common/i18n.js.
 import { el, loadStyles, message } from "./static/common/dom.js";
-import { languageSwitch, t } from "./static/common/i18n.js";
+import { errorText, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
 import { followTheme } from "./static/common/theme.js";
 import {
@@ -100,7 +100,7 @@ class ConfusionPage {
     try {
       await this.loadRuns();
     } catch (err) {
-      message(this.body, t("confusion.error.runs", { error: err.message }), "error");
+      message(this.body, t("confusion.error.runs", { error: errorText(err) }), "error");
       return;
     }
     watch(() => this.poll());
@@ -202,7 +202,7 @@ class ConfusionPage {
       this.draw();
       this.loadMetrics();
     } catch (err) {
-      message(this.maps.maps, t("confusion.error.series", { series: label(a), error: err.message }),
+      message(this.maps.maps, t("confusion.error.series", { series: label(a), error: errorText(err) }),
         "error");
     }
   }
@@ -243,7 +243,7 @@ class ConfusionPage {
       } catch (err) {
         this.compare = "";
         this.comparePicker.value = "";
-        message(this.maps.legends, t("confusion.error.series", { series: key, error: err.message }),
+        message(this.maps.legends, t("confusion.error.series", { series: key, error: errorText(err) }),
           "error");
         return;
       }
@@ -332,7 +332,7 @@ class ConfusionPage {
       this.drawMetrics();
     } catch (err) {
       if (token !== this.metricsToken) return;
-      this.pairs.error(t("confusion.error.metrics", { error: err.message }));
+      this.pairs.error(t("confusion.error.metrics", { error: errorText(err) }));
       this.classes.clear();
     }
   }

@@ -2,16 +2,13 @@
 // confused pairs, the per-class metrics table and a clicked cell's example images. In compare
 // mode each panel shows run B beside run A and the change, coloured by what it means.
 import { el, message } from "../common/dom.js";
-import { fmtInteger, t } from "../common/i18n.js";
-import { accuracyChart, positionColour } from "./chart.js";
+import { errorText, fmtInteger, t } from "../common/i18n.js";
+import { accuracyChart, pooledColour, positionColour, runColour } from "./chart.js";
 import { accuracyOf } from "./data.js";
 import { normalise } from "./normalise.js";
 import { change, name, num3, pct, points, signed, verdict } from "./text.js";
 
-const POOLED_COLOUR = "#757575";
 const SEQUENCE_COLOUR = "var(--fs-fg)";
-const RUN_A_COLOUR = "#0072B2";
-const RUN_B_COLOUR = "#CC79A7";
 
 /** A change of a fraction where more is better (accuracy, precision, ...), in points. */
 function gainCell(a, b, digits = 1, scale = 100) {
@@ -39,17 +36,21 @@ export class AccuracyPanel {
       ...(cmp ? [t("confusion.accuracy.b"), t("confusion.accuracy.change")] : [])];
     const partner = (key) => (cmp ? cmp.pair.partner(key) : undefined);
     const bAcc = (bp) => (bp === undefined ? NaN : accuracyOf(cmp.data, cmp.index, bp));
+    // One colour per series everywhere: in compare mode the chart draws run A's pooled (or
+    // single) accuracy and A's whole-sequence accuracy in A's colour, so their rows here
+    // take that colour too; a position's row keeps its own colour (as on its own chart).
+    const runA = runColour("A");
     const rows = data.positions.map((what, p) =>
-      accRow(String(p), what, positionColour(p), accuracyOf(data, i, single ? null : p),
+      accRow(String(p), what, cmp && single ? runA : positionColour(p), accuracyOf(data, i, single ? null : p),
         cmp ? bAcc(partner(String(p))) : null, cmp));
     if (!single) {
-      rows.push(accRow("pooled", t("confusion.pooled"), POOLED_COLOUR, data.pooled_accuracy[i],
-        cmp ? bAcc(null) : null, cmp, "dash"));
+      rows.push(accRow("pooled", t("confusion.pooled"), cmp ? runA : pooledColour(data.positions.length),
+        data.pooled_accuracy[i], cmp ? bAcc(null) : null, cmp, cmp ? null : "dash"));
     }
     const bSeq = cmp && cmp.data.sequence_accuracy;
     let seqNote = null; // one position: the whole sequence is that position, nothing to explain
     if (seq) {
-      rows.push(accRow("sequence", t("confusion.accuracy.sequence"), SEQUENCE_COLOUR, seq.values[i],
+      rows.push(accRow("sequence", t("confusion.accuracy.sequence"), cmp && bSeq ? runA : SEQUENCE_COLOUR, seq.values[i],
         bSeq ? bSeq.values[cmp.index] : NaN, cmp, "dash"));
       seqNote = t("confusion.accuracy.sequenceTag", { tag: seq.tag });
     } else if (!single) {
@@ -63,22 +64,22 @@ export class AccuracyPanel {
       // A against B: all positions pooled (a single classifier: its accuracy), and the whole
       // sequence when both runs log it; each run on its own steps
       lines = [
-        { name: t("confusion.chart.run", { which: "A", run: cmp.runA }), colour: RUN_A_COLOUR,
+        { name: t("confusion.chart.run", { which: "A", run: cmp.runA }), colour: runA,
           values: data.pooled_accuracy },
-        { name: t("confusion.chart.run", { which: "B", run: cmp.series.run }), colour: RUN_B_COLOUR,
+        { name: t("confusion.chart.run", { which: "B", run: cmp.series.run }), colour: runColour("B"),
           dash: "5 3", values: cmp.data.pooled_accuracy, steps: cmp.data.steps },
       ];
       if (seq && bSeq) {
-        lines.push({ name: t("confusion.chart.sequence", { which: "A" }), colour: RUN_A_COLOUR,
+        lines.push({ name: t("confusion.chart.sequence", { which: "A" }), colour: runA,
           dash: "1 2", values: seq.values },
-        { name: t("confusion.chart.sequence", { which: "B" }), colour: RUN_B_COLOUR, dash: "1 2",
+        { name: t("confusion.chart.sequence", { which: "B" }), colour: runColour("B"), dash: "1 2",
           values: bSeq.values, steps: cmp.data.steps });
       }
     } else {
       lines = data.positions.map((what, p) => ({ name: what, colour: positionColour(p),
         values: data.accuracy.map((r) => r[p]) }));
       if (!single) {
-        lines.push({ name: t("confusion.chart.pooled"), colour: POOLED_COLOUR, dash: "4 3",
+        lines.push({ name: t("confusion.chart.pooled"), colour: pooledColour(data.positions.length), dash: "4 3",
           values: data.pooled_accuracy });
       }
       if (seq) {
@@ -309,7 +310,9 @@ export class ExamplesPanel {
       ex = await load();
     } catch (err) {
       if (token === this.token) {
-        message(this.node, t("confusion.error.images", { error: err.message }), "error");
+        // the title and its close button stay: the panel can always be closed
+        this.node.replaceChildren(head, el("div", { class: "fs-message fs-error", id: "cm-examples-error",
+          text: t("confusion.error.images", { error: errorText(err) }) }));
       }
       return;
     }

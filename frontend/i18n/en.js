@@ -2,7 +2,13 @@ export default {
   "common": {
     "language": "Language",
     "languageTitle": "Page language (remembered in this browser)",
-    "none": "—"
+    "none": "—",
+    "error": {
+      "network": "TensorBoard did not answer (it may have stopped, or the network is down). Check that TensorBoard is still running, then reload the page.",
+      "server": "TensorBoard's server failed on this request (HTTP {status}). Reload the page; if it happens again, TensorBoard's terminal output says why.",
+      "notFound": "It is no longer in the logs (the server says: {detail}). Reload the page to see what the logdir holds now.",
+      "refused": "The server refused the request (it says: {detail}). Reload the page; if it happens again, please report it."
+    }
   },
   "race": {
     "loading": "Loading races…",
@@ -119,7 +125,7 @@ export default {
       "chip": "what-if",
       "badLr": "The learning rate must be a number from {min} to {max} (not “{value}”).",
       "badMomentum": "The momentum must be a number from {min} to {max} (not “{value}”).",
-      "failed": "The server could not re-run this optimizer with these values (details in the tooltip).",
+      "failed": "The server could not re-run this optimizer with these values. {error}",
       "staleLogged": "The map and the leaderboard still show the logged path.",
       "staleShown": "The map and the leaderboard still show the previous what-if, marked as outdated.",
       "staleChip": "outdated",
@@ -131,7 +137,8 @@ export default {
       "bannerStale": {
         "one": "{names}: the shown path is not for the values typed (see the racer's message).",
         "other": "{names}: the shown paths are not for the values typed (see the racers' messages)."
-      }
+      },
+      "bannerNone": "Every path shows its logged run (a what-if re-runs a racer with other values)."
     },
     "board": {
       "rank": "#",
@@ -156,7 +163,11 @@ export default {
       "arrivalDistance": "within {tol} of a known minimum counts as arrived",
       "arrivalLoss": "a loss at or below {tol} counts as arrived (no known minimum on this surface)",
       "arrivalNone": "arrival is not measured (no tolerance known)",
-      "note": "Steps count from 0; {arrival}. # ranks by arrival (settled, then first within tolerance, then final loss; ties share a rank). Escaped = left the map of a surface with no lower bound (the aim there); diverged = NaN, Inf or far outside the map. Click a column header to sort; what-if rows show a recomputed path, not the logged run."
+      "note": "Steps count from 0; {arrival}. # ranks by arrival (settled, then first within tolerance, then final loss; ties share a rank). Escaped = left the map of a surface with no lower bound (the aim there); diverged = NaN, Inf or far outside the map. Click a column header to sort; what-if rows show a recomputed path, not the logged run.",
+      "asOf": "As of step {step} of {max}: only what has happened so far (ranks, arrivals, outcomes); the whole race's verdict shows at its last step.",
+      "verdict": "The whole race: the verdict at its last step.",
+      "lossNow": "loss now",
+      "lossNowTitle": "Loss at the shown step (the final loss at the last step)"
     },
     "status": {
       "noData": "no data",
@@ -173,10 +184,13 @@ export default {
         "one": "not arrived in {steps} step",
         "other": "not arrived in {steps} steps"
       },
-      "notArrivedTitle": "Raced every step without settling within the tolerance"
+      "notArrivedTitle": "Raced every step without settling within the tolerance",
+      "racing": "racing",
+      "racingTitle": "Still on its way at the shown step (not within the tolerance now); the verdict comes at its last step",
+      "arrivedSoFarTitle": "Within the tolerance from this step to the shown one, so far; the verdict comes at its last step"
     },
     "error": {
-      "races": "Could not load races: {error}",
+      "races": "Could not load the races. {error}",
       "noSurfaceLogged": "the race logged no surface",
       "noSurface": "No surface summary for this race ({error}); showing paths only.",
       "noTrajectory": "No trajectory in race {race} could be read ({why}).",
@@ -345,10 +359,10 @@ export default {
       "noImages": "No stored images for this cell."
     },
     "error": {
-      "runs": "Could not load runs: {error}",
-      "series": "Could not load {series}: {error}",
-      "metrics": "Could not load metrics: {error}",
-      "images": "Could not load images: {error}",
+      "runs": "Could not load the runs. {error}",
+      "series": "Could not load {series}. {error}",
+      "metrics": "Could not load the metrics. {error}",
+      "images": "Could not load the images. {error}",
       "unreadable": "{series} cannot be read: {error}"
     }
   }

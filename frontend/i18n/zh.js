@@ -2,7 +2,13 @@ export default {
   "common": {
     "language": "语言",
     "languageTitle": "页面语言（本浏览器会记住）",
-    "none": "—"
+    "none": "—",
+    "error": {
+      "network": "TensorBoard 没有响应（它可能已停止，或网络中断）。请确认 TensorBoard 仍在运行，然后重新加载页面。",
+      "server": "TensorBoard 的服务器处理这个请求时出错（HTTP {status}）。请重新加载页面；如果再次出现，TensorBoard 的终端输出会说明原因。",
+      "notFound": "日志中已经没有它了（服务器说：{detail}）。请重新加载页面，查看 logdir 现在的内容。",
+      "refused": "服务器拒绝了这个请求（它说：{detail}）。请重新加载页面；如果再次出现，请报告这个问题。"
+    }
   },
   "race": {
     "loading": "正在加载优化器竞赛…",
@@ -119,7 +125,7 @@ export default {
       "chip": "假设实验",
       "badLr": "学习率必须是 {min} 到 {max} 之间的数（而不是“{value}”）。",
       "badMomentum": "动量必须是 {min} 到 {max} 之间的数（而不是“{value}”）。",
-      "failed": "服务器无法用这些数值重新运行这个优化器（详情见提示）。",
+      "failed": "服务器无法用这些数值重新运行这个优化器。{error}",
       "staleLogged": "地图和排行榜仍显示日志中记录的路径。",
       "staleShown": "地图和排行榜仍显示上一次的假设实验，已标为过时。",
       "staleChip": "已过时",
@@ -131,7 +137,8 @@ export default {
       "bannerStale": {
         "one": "{names}：显示的路径不对应输入的数值（见该参赛者的提示）。",
         "other": "{names}：显示的路径不对应输入的数值（见各参赛者的提示）。"
-      }
+      },
+      "bannerNone": "每条路径显示的都是记录的运行（what-if 会用其他数值重新运行一个选手）。"
     },
     "board": {
       "rank": "#",
@@ -156,7 +163,11 @@ export default {
       "arrivalDistance": "距已知极小值 {tol} 以内算作到达",
       "arrivalLoss": "损失不高于 {tol} 算作到达（这个曲面没有已知极小值）",
       "arrivalNone": "不衡量是否到达（没有已知的容差）",
-      "note": "步数从 0 开始；{arrival}。# 按到达排名（先看稳定步，再看首次进入容差的步，最后看最终损失；并列者名次相同）。逃逸 = 离开了没有下界的曲面的地图（这正是那里的目标）；发散 = NaN、Inf 或远离地图。点击列标题排序；假设实验的行显示重新计算的路径，而不是日志中的运行。"
+      "note": "步数从 0 开始；{arrival}。# 按到达排名（先看稳定步，再看首次进入容差的步，最后看最终损失；并列者名次相同）。逃逸 = 离开了没有下界的曲面的地图（这正是那里的目标）；发散 = NaN、Inf 或远离地图。点击列标题排序；假设实验的行显示重新计算的路径，而不是日志中的运行。",
+      "asOf": "截至第 {step} / {max} 步：只显示到目前为止发生的事（名次、到达、结果）；整场竞赛的结论在最后一步显示。",
+      "verdict": "整场竞赛：最后一步的结论。",
+      "lossNow": "当前损失",
+      "lossNowTitle": "当前显示的步的损失（最后一步即最终损失）"
     },
     "status": {
       "noData": "无数据",
@@ -173,10 +184,13 @@ export default {
         "one": "{steps} 步内未到达",
         "other": "{steps} 步内未到达"
       },
-      "notArrivedTitle": "跑完了所有步，却没有稳定在容差范围内"
+      "notArrivedTitle": "跑完了所有步，却没有稳定在容差范围内",
+      "racing": "比赛中",
+      "racingTitle": "在当前显示的步仍在途中（目前不在容差范围内）；结论在最后一步给出",
+      "arrivedSoFarTitle": "从这一步到当前显示的步一直在容差范围内（目前为止）；结论在最后一步给出"
     },
     "error": {
-      "races": "无法加载竞赛：{error}",
+      "races": "无法加载竞赛。{error}",
       "noSurfaceLogged": "这场竞赛没有记录曲面",
       "noSurface": "这场竞赛没有曲面摘要（{error}）；只显示路径。",
       "noTrajectory": "竞赛 {race} 中没有可读取的轨迹（{why}）。",
@@ -345,10 +359,10 @@ export default {
       "noImages": "此单元格没有保存的图像。"
     },
     "error": {
-      "runs": "无法加载运行：{error}",
-      "series": "无法加载 {series}：{error}",
-      "metrics": "无法加载指标：{error}",
-      "images": "无法加载图像：{error}",
+      "runs": "无法加载运行列表。{error}",
+      "series": "无法加载 {series}。{error}",
+      "metrics": "无法加载指标。{error}",
+      "images": "无法加载图像。{error}",
       "unreadable": "无法读取 {series}：{error}"
     }
   }

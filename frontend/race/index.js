@@ -6,21 +6,22 @@
 // are dragged. What is chosen (race, step, zoom, what-if values, sort) survives a reload
 // (localStorage); the page follows TensorBoard's light or dark theme and speaks the
 // language of common/i18n.js.
-import { contentWidth, el, getJSON, loadStyles, message, onResize } from "./static/common/dom.js";
+import { contentWidth, el, loadStyles, message, onResize } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
-import { fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
+import { errorText, fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
 import { currentTheme, followTheme } from "./static/common/theme.js";
+import { fetchLeaderboard, fetchRaces, fetchSurface, fetchTrack, fetchWhatif, warmUp, whatifParams } from "./static/race/data.js";
 import { ContourMap } from "./static/race/map.js";
 import { LossChart } from "./static/race/losschart.js";
 import { Leaderboard, hyperText } from "./static/race/leaderboard.js";
 import { fmt } from "./static/race/scale.js";
 import { prepareTrack } from "./static/race/track.js";
 
-const POINTS = 1500; // rows per path the server keeps (LTTB); plenty for a 500 px map
 const RACE_SECONDS = 10; // a whole race plays in this many seconds at 1x
 const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
 const TYPING_DELAY_MS = 300; // a typed value is sent once the typing pauses
+const BOARD_MS = 150; // while playing, the leaderboard follows the step this often
 const POLL_MS = 5000; // live training: how often to look for new races and steps
 const STATE_KEY = "flowscope.race.state";
 const LR_RANGE = [1e-7, 10]; // what the server accepts (race_http_api.md, /whatif)
@@ -82,9 +83,9 @@ class RacePage {
     message(this.body, t("race.loading"));
     this.races = [];
     try {
-      ({ races: this.races } = await getJSON("races"));
+      this.races = await fetchRaces();
     } catch (err) {
-      message(this.body, t("race.error.races", { error: err.message }), "error");
+      message(this.body, t("race.error.races", { error: errorText(err) }), "error");
     }
     // Training may still be writing: check for new races and steps every few seconds
     // (one /races request), and at once when the tab becomes visible again.
@@ -145,7 +146,7 @@ class RacePage {
     if (this.polling || document.visibilityState === "hidden") return;
     this.polling = true;
     try {
-      const { races } = await getJSON("races");
+      const races = await fetchRaces();
       const current = this.race && races.find((r) => r.race === this.race.race);
       if (this.race && !current) races.push(this.race); // vanished: keep what is shown
       this.races = races;
@@ -199,6 +200,11 @@ class RacePage {
     return this.racers.filter((r) => r.track && r.track.n);
   }
 
+  /** The race's known minima (the arrival's distance is measured to the nearest). */
+  minima() {
+    return this.race?.minima || this.surface?.minima || [];
+  }
+
   /**
    * Show one race. `quiet` (a live update of the shown race) keeps the page, the step,
    * the play state and the hidden racers while loading; what-ifs are dropped. `restore`
@@ -225,12 +231,12 @@ class RacePage {
       message(this.body, t("race.loadingRace", { race: name }));
       // Prepare the what-if of every re-runnable racer in the background now, so the first
       // drag does not pay for TensorFlow's import and tracing (the server does it once).
-      if (race.whatif) getJSON("warmup", { race: name }).then(() => (this.warmed = name), () => (this.warmed = null));
+      if (race.whatif) warmUp(name).catch(() => {});
     }
     const surfaceP = race.surface_series
-      ? orError(getJSON("surface", { race: name }))
+      ? fetchSurface(name)
       : Promise.resolve({ error: t("race.error.noSurfaceLogged") });
-    const boardP = orError(getJSON("leaderboard", { race: name }));
+    const boardP = fetchLeaderboard(name);
     const tracks = await Promise.all(race.racers.map((r) => (r.error ? { error: r.error } : fetchTrack(r))));
     const [surface, board] = await Promise.all([surfaceP, boardP]);
     if (token !== this.loadToken) return; // another race was picked meanwhile
@@ -262,7 +268,7 @@ class RacePage {
     const titles = new Map();
     for (const r of race.racers) titles.set(r.title, (titles.get(r.title) || 0) + 1);
     this.racers = race.racers.map((r, index) => {
-      const { color, dash } = categorical(slots[index]);
+      const { color, dash } = categorical(slots[index], this.theme);
       const json = tracks[index];
       const row = rows.get(r.id);
       const track = json.error ? null : prepareTrack(json);
@@ -271,6 +277,7 @@ class RacePage {
         title: titles.get(r.title) > 1 ? t("race.racers.shared", { title: r.title, id: r.id }) : r.title,
         rerunnable: Boolean(r.whatif), // the server's per-racer answer; `whatif` is the shown state
         index,
+        slot: slots[index], // colour slot (categorical): the colour follows the theme
         color,
         dash,
         visible: Boolean(track) && !keep?.hidden.has(r.id),
@@ -307,7 +314,7 @@ class RacePage {
     this.map.setRacers(drawable);
     this.updateMaxStep();
     this.loss.setRacers(drawable, this.maxStep);
-    this.board.setRacers(this.racers, race.tolerance);
+    this.board.setRacers(this.racers, race.tolerance, this.minima());
 
     this.legend = el("div", { class: "race-legend", id: "race-legend", role: "list" });
     this.legend.replaceChildren(...this.racers.map((r) => this.legendRow(r)));
@@ -333,8 +340,8 @@ class RacePage {
     this.map.follow(mapCard);
     this.map.setSurface(this.surface, { axisLabels: axisLabels(race), view: own?.view, theme: this.theme });
     this.controls.hidden = false;
-    this.whatifBanner.hidden = true;
     this.built = true;
+    this.updateBanner();
     this.scrubber.max = String(this.maxStep);
     this.fitLossChart();
     this.unfollowLoss = onResize(this.lossCard, () => this.fitLossChart());
@@ -396,9 +403,11 @@ class RacePage {
         spellcheck: "false", autocomplete: "off" })
       : null;
     const momSlider = hasMomentum
-      ? el("input", { type: "range", class: "whatif-momentum-slider whatif-slider", min: 0, max: MOMENTUM_RANGE[1], step: 0.001,
-        value: hyper.momentum, disabled: !momOn, "aria-label": t("race.whatif.momentumSlider", { name: racer.title }),
-        title: off || t("race.whatif.momentumTitle") })
+      // on a log scale of 1 - momentum (as the learning rate's): 0.9, 0.99 and 0.999 are
+      // evenly spaced, so the values that matter do not crowd the slider's last tenth
+      ? el("input", { type: "range", class: "whatif-momentum-slider whatif-slider", min: 0, max: momentumToSlider(MOMENTUM_RANGE[1]),
+        step: 0.01, value: momentumToSlider(hyper.momentum), disabled: !momOn, "aria-valuetext": shown(hyper.momentum),
+        "aria-label": t("race.whatif.momentumSlider", { name: racer.title }), title: off || t("race.whatif.momentumTitle") })
       : null;
     const reset = el("button", { type: "button", class: "race-button whatif-reset", text: t("race.whatif.reset"), hidden: true,
       title: t("race.whatif.resetTitle"), onclick: () => this.resetWhatif(racer) });
@@ -430,7 +439,7 @@ class RacePage {
     const row = el("div", { class: "legend-row", role: "listitem", "data-optimizer": racer.optimizer, "data-run": racer.run, "data-racer": racer.id },
       el("div", { class: "legend-line" }, name, el("span", { class: "legend-end" }, status, reset)),
       fields, offNote, note);
-    racer.ui = { row, toggle, lr, mom, lrSlider, momSlider, reset, status, note };
+    racer.ui = { row, toggle, swatch, lr, mom, lrSlider, momSlider, reset, status, note };
     if (lrOn || momOn) this.wireWhatif(racer);
     this.showStatus(racer);
     return row;
@@ -444,7 +453,8 @@ class RacePage {
       this.requestWhatif(racer);
     });
     momSlider?.addEventListener("input", () => {
-      mom.value = shown(Number(momSlider.value));
+      mom.value = shown(sliderToMomentum(Number(momSlider.value)));
+      momSlider.setAttribute("aria-valuetext", mom.value);
       this.requestWhatif(racer);
     });
     for (const slider of [lrSlider, momSlider]) slider?.addEventListener("change", () => this.requestWhatif(racer, { final: true }));
@@ -463,14 +473,6 @@ class RacePage {
         this.requestWhatif(racer, { final: true });
       });
     }
-    // No server warm-up route (an older server): trace this racer when the pointer heads for it.
-    const fallback = () => {
-      if (this.warmed === this.race.race || racer.warming) return;
-      racer.warming = true;
-      getJSON("whatif", { race: this.race.race, racer: racer.id, warmup: 1 }).catch(() => (racer.warming = false));
-    };
-    racer.ui.row.addEventListener("focusin", fallback);
-    racer.ui.row.addEventListener("pointerenter", fallback);
   }
 
   /** Move the sliders to the typed values (when they are valid numbers). */
@@ -488,7 +490,10 @@ class RacePage {
     }
     if (mom && momSlider) {
       const m = Number(mom.value.trim());
-      if (mom.value.trim() && Number.isFinite(m)) momSlider.value = String(m);
+      if (mom.value.trim() && Number.isFinite(m)) {
+        momSlider.value = String(momentumToSlider(m));
+        momSlider.setAttribute("aria-valuetext", mom.value.trim());
+      }
     }
   }
 
@@ -500,7 +505,7 @@ class RacePage {
     if (!(rate >= LR_RANGE[0] && rate <= LR_RANGE[1])) {
       return { error: t("race.whatif.badLr", { value: lr.value.trim() || "∅", min: fmt(LR_RANGE[0]), max: fmt(LR_RANGE[1]) }), input: lr };
     }
-    const params = { race: this.race.race, racer: racer.id, learning_rate: String(rate), points: POINTS };
+    const params = whatifParams(this.race.race, racer, String(rate));
     if (mom) {
       const m = parse(mom.value);
       if (!(m >= MOMENTUM_RANGE[0] && m <= MOMENTUM_RANGE[1])) {
@@ -562,7 +567,7 @@ class RacePage {
       note.textContent = t("race.whatif.computing");
     }
     try {
-      const json = await getJSON("whatif", wanted.params, { signal: controller.signal });
+      const json = await fetchWhatif(wanted.params, controller.signal);
       if (racer.inflight !== inflight || !this.racers.includes(racer)) return;
       racer.inflight = null;
       racer.track = prepareTrack(json);
@@ -584,8 +589,8 @@ class RacePage {
       racer.wanted = null;
       note.hidden = false;
       note.className = "whatif-note whatif-error";
-      note.title = err.message;
-      note.textContent = `${t("race.whatif.failed")} ${racer.whatif ? t("race.whatif.staleShown") : t("race.whatif.staleLogged")}`;
+      // the reason in words, beside the inputs (not hidden in a tooltip)
+      note.textContent = `${t("race.whatif.failed", { error: errorText(err) })} ${racer.whatif ? t("race.whatif.staleShown") : t("race.whatif.staleLogged")}`;
       this.markStale(racer, true);
     } finally {
       if (!racer.inflight) row.classList.remove("whatif-busy");
@@ -653,26 +658,36 @@ class RacePage {
     const parts = [];
     if (active.length) parts.push(t("race.whatif.banner", { count: active.length, names: active.join(", ") }));
     if (stale.length) parts.push(t("race.whatif.bannerStale", { count: stale.length, names: stale.join(", ") }));
-    this.whatifBanner.hidden = !parts.length;
-    this.whatifBanner.textContent = parts.join(" ");
+    // One line, always there once a race is shown (a quiet "logged runs" when no what-if is
+    // on): the first what-if input changes its words, never the page's layout, so a slider
+    // never moves under the pointer mid-drag. The whole text is in its title.
+    const text = parts.length ? parts.join(" ") : t("race.whatif.bannerNone");
+    this.whatifBanner.hidden = !this.built;
+    this.whatifBanner.classList.toggle("race-whatif-idle", !parts.length);
+    this.whatifBanner.textContent = text;
+    this.whatifBanner.title = text;
   }
 
+  /** The racer row's badge: no data, or (once the shown step reaches it) where the path
+   * stopped: an escape (surface unbounded below, the lesson's aim) or a divergence. */
   showStatus(racer) {
     const { status } = racer.ui;
     const tr = racer.track;
+    let badge = null;
     if (racer.error) {
-      status.replaceChildren(el("span", { class: "race-badge race-badge-error", text: t("race.status.noData"), title: racer.error }));
-    } else if (tr && tr.divergedStep !== null) {
-      // the path stops here: an escape (surface unbounded below, the lesson's aim) or a divergence
-      const escaped = tr.metrics?.outcome === "escaped";
+      badge = { cls: "race-badge-error", text: t("race.status.noData"), title: racer.error, outcome: "error" };
+    } else if (tr && tr.divergedStep !== null && this.step >= tr.divergedStep) {
+      const escaped = (racer.whatif ? tr.metrics : racer.metrics ?? tr.metrics)?.outcome === "escaped";
       const params = { step: tr.divergedStep };
-      status.replaceChildren(el("span", {
-        class: escaped ? "race-badge race-badge-escaped escaped-badge" : "race-badge race-badge-diverged diverged-badge",
-        text: escaped ? t("race.status.escaped", params) : t("race.status.diverged", params),
-        title: escaped ? t("race.status.escapedTitle") : t("race.status.divergedTitle") }));
-    } else {
-      status.replaceChildren();
+      badge = escaped
+        ? { cls: "race-badge-escaped escaped-badge", text: t("race.status.escaped", params), title: t("race.status.escapedTitle"), outcome: "escaped" }
+        : { cls: "race-badge-diverged diverged-badge", text: t("race.status.diverged", params), title: t("race.status.divergedTitle"), outcome: "diverged" };
     }
+    const key = badge ? `${badge.outcome}|${badge.text}` : "";
+    if (status.dataset.key === key) return; // called every frame while playing: touch the DOM on a change only
+    status.dataset.key = key;
+    status.replaceChildren(...(badge ? [el("span", { class: `race-badge ${badge.cls}`, text: badge.text, title: badge.title,
+      "data-outcome": badge.outcome })] : []));
   }
 
   setVisible(racer, visible) {
@@ -686,6 +701,27 @@ class RacePage {
   setTheme(theme) {
     this.theme = theme;
     this.map?.setTheme(theme);
+    this.recolour();
+  }
+
+  /** Give every racer its colour slot's colour in the shown theme (each reaches 3:1 against
+   * that theme's background) and redraw what is drawn in it. */
+  recolour() {
+    for (const racer of this.racers) {
+      if (racer.slot === undefined) continue;
+      racer.color = categorical(racer.slot, this.theme).color;
+      const swatch = racer.ui?.swatch;
+      if (swatch) {
+        swatch.style.background = racer.color;
+        if (racer.dash) swatch.style.borderColor = racer.color;
+      }
+    }
+    if (!this.built) return;
+    const drawable = this.drawable();
+    this.map.setRacers(drawable);
+    this.loss.setRacers(drawable, this.maxStep);
+    this.board.refresh();
+    this.setStep(this.step);
   }
 
   // -- step and play --------------------------------------------------------------------
@@ -698,6 +734,16 @@ class RacePage {
     this.scrubber.setAttribute("aria-valuetext", this.stepLabel.textContent);
     this.map?.setStep(this.step);
     this.loss?.setStep(this.step);
+    // the racer rows and the leaderboard say only what has happened by this step (the
+    // verdict at the last one); while playing, the table follows every BOARD_MS
+    for (const racer of this.racers) if (racer.ui) this.showStatus(racer);
+    if (this.board && this.built) {
+      const now = performance.now();
+      if (!this.playing || this.step >= this.maxStep || now - (this.boardAt || 0) >= BOARD_MS) {
+        this.boardAt = now;
+        this.board.setStep(this.step, this.maxStep);
+      }
+    }
     if (!this.playing) this.save();
     return performance.now() - t0;
   }
@@ -758,21 +804,22 @@ class RacePage {
   }
 }
 
-/** A request's answer, or {error} when it fails: one racer or view failing never stops the page. */
-function orError(request) {
-  return request.catch((err) => ({ error: err.message }));
-}
-
-/** A racer's logged path (/trajectory, thinned to POINTS rows), or {error}. */
-function fetchTrack(racer) {
-  return orError(getJSON("trajectory", { run: racer.run, tag: racer.tag, points: POINTS }));
-}
-
 /** Whether typed values are the logged hyper-parameters (shown to 4 significant digits). */
 function sameAsLogged(racer, lr, momentum) {
   const logged = racer.hyperparameters || {};
   const same = (text, value) => text.trim() === shown(value) || Number(text.trim()) === value;
   return same(lr, logged.learning_rate) && (momentum === null || same(momentum, logged.momentum));
+}
+
+/** A momentum slider's position: -log10(1 - momentum), 0 (momentum 0) to 3 (0.999). */
+function momentumToSlider(m) {
+  const clamped = Math.min(MOMENTUM_RANGE[1], Math.max(MOMENTUM_RANGE[0], Number(m) || 0));
+  return Number((-Math.log10(1 - clamped)).toFixed(4));
+}
+
+/** The momentum at a slider position (momentumToSlider's inverse, to 4 significant digits). */
+function sliderToMomentum(u) {
+  return Number((1 - 10 ** -u).toPrecision(4));
 }
 
 /** log10 range of a learning-rate slider: 3 decades below the logged value, 2 above. */

@@ -1,8 +1,10 @@
 // The leaderboard: one row per racer with the race metrics, ranked by arrival (as the
 // /leaderboard route and `summaries.race.metrics.ranks`); click a header (a button, so the
-// keyboard reaches it too) to sort.
+// keyboard reaches it too) to sort. It shows the race as of the shown step (asof.js): the
+// ranks, arrival columns and outcomes of what has happened so far, the verdict at the end.
 import { el } from "../common/dom.js";
 import { fmtInteger, t } from "../common/i18n.js";
+import { metricsAsOf } from "./asof.js";
 import { fmt } from "./scale.js";
 
 // Column labels and tooltips come from the tables: race.board.<key> and race.board.<key>Title.
@@ -55,26 +57,29 @@ function num(v) {
   return typeof v === "number" && Number.isFinite(v) ? String(v) : "";
 }
 
-/** Ranks (1, 2, ...) of racers by arrival; ties share the best rank; null without metrics. */
-export function rankRacers(racers) {
+/** Ranks (1, 2, ...) of racers by arrival; ties share the best rank; null without metrics.
+ * `metricsOf(racer)` gives the metrics to rank by (the verdict by default). */
+export function rankRacers(racers, metricsOf = verdictOf) {
   const keys = racers.map((r) => {
-    const m = metricsOf(r);
+    const m = metricsOf(r) || {};
     return r.error || !m.outcome ? null : rankKey(m);
   });
   const known = keys.filter(Boolean).sort(compareKeys);
   return keys.map((k) => (k === null ? null : known.findIndex((o) => compareKeys(o, k) === 0) + 1));
 }
 
-const OUTCOME_ORDER = { arrived: 0, escaped: 1, not_arrived: 2, diverged: 3 };
+const OUTCOME_ORDER = { arrived: 0, escaped: 1, racing: 2, not_arrived: 2, diverged: 3 };
 
-/** A racer's outcome in the lesson's terms: {outcome, text, cls, title}; null while unknown. */
-export function outcomeOf(racer) {
+/** A racer's outcome in the lesson's terms: {outcome, text, cls, title}; null while unknown.
+ * `m`: the metrics to say it from (the verdict by default; as of a step, asof.js). */
+export function outcomeOf(racer, m = verdictOf(racer) || {}) {
   if (racer.error) return { outcome: "error", text: t("race.status.noData"), cls: "race-badge-error", title: racer.error };
-  const m = metricsOf(racer);
   switch (m.outcome) {
     case "arrived":
       return { outcome: "arrived", text: t("race.status.arrived", { step: m.settled_step }), cls: "race-badge-ok",
-        title: t("race.status.arrivedTitle") };
+        title: m.as_of === undefined ? t("race.status.arrivedTitle") : t("race.status.arrivedSoFarTitle") };
+    case "racing":
+      return { outcome: "racing", text: t("race.status.racing"), cls: "race-badge-racing", title: t("race.status.racingTitle") };
     case "escaped":
       return { outcome: "escaped", text: t("race.status.escaped", { step: m.escaped_step }), cls: "race-badge-escaped escaped-badge",
         title: t("race.status.escapedTitle") };
@@ -89,9 +94,14 @@ export function outcomeOf(racer) {
   }
 }
 
-/** The metrics a row shows: the what-if's while one is active, else the logged run's. */
-function metricsOf(racer) {
-  return (racer.whatif ? racer.track?.metrics : racer.metrics) || {};
+/** The verdict of a racer's whole path: the what-if's while one is active, else the logged run's. */
+export function verdictOf(racer) {
+  return (racer.whatif ? racer.track?.metrics : racer.metrics) || null;
+}
+
+/** A racer's metrics as of step `s` (the verdict from its last step on; asof.js). */
+export function metricsAt(racer, s, minima) {
+  return metricsAsOf(racer.track, verdictOf(racer), minima, s) || {};
 }
 
 /** The hyper-parameters a row shows. */
@@ -107,17 +117,23 @@ export class Leaderboard {
     this.ascending = known ? sort.ascending !== false : true;
     this.onSort = onSort;
     this.racers = [];
+    this.step = Infinity; // the shown step: the race as of it (Infinity: the verdict)
+    this.minima = [];
+    this.shown = new Map(); // racer id -> the metrics shown (as of this.step)
     this.head = el("thead");
     this.body = el("tbody");
     this.note = el("div", { class: "race-caption", id: "race-leaderboard-note" });
+    this.asOf = el("div", { class: "race-caption race-asof", id: "race-leaderboard-asof", "aria-live": "off" });
     this.table = el("table", { class: "fs-table race-leaderboard", id: "race-leaderboard" }, this.head, this.body);
-    this.root = el("div", { class: "race-leaderboard-wrap" }, this.table, this.note);
+    this.root = el("div", { class: "race-leaderboard-wrap" }, this.asOf, this.table, this.note);
     this._drawHead();
   }
 
-  /** Show the racers; each racer carries `metrics` (null while unknown) and maybe `error`. */
-  setRacers(racers, tolerance) {
+  /** Show the racers; each racer carries `metrics` (null while unknown) and maybe `error`;
+   * `minima`: the surface's known minima (the distance to the nearest one, as of a step). */
+  setRacers(racers, tolerance, minima = []) {
     this.racers = racers;
+    this.minima = minima || [];
     const kind = racers.map((r) => r.metrics?.tolerance_kind).find(Boolean);
     const tol = fmt(tolerance);
     let arrival = t("race.board.arrivalDistance", { tol });
@@ -127,10 +143,26 @@ export class Leaderboard {
     this.refresh();
   }
 
+  /** Show the race as of step `s` of `max` (the verdict at `max`). */
+  setStep(s, max) {
+    this.step = s >= max ? Infinity : s;
+    this.max = max;
+    this.refresh();
+  }
+
   refresh() {
+    this.shown = new Map(this.racers.map((r) => [r.id, metricsAt(r, this.step, this.minima)]));
+    const final = this.step === Infinity;
+    this.asOf.textContent = final ? t("race.board.verdict")
+      : t("race.board.asOf", { step: fmtInteger(Math.floor(this.step)), max: fmtInteger(this.max ?? 0) });
+    this.asOf.classList.toggle("race-asof-final", final);
+    if (this.finalHead !== final) {
+      this.finalHead = final;
+      this._drawHead();
+    }
     // "#" is always the rank by arrival, whatever the order: sorting another column (even one
     // that is all dashes) reorders rows but never renumbers them as if ranked by it.
-    const ranks = rankRacers(this.racers);
+    const ranks = rankRacers(this.racers, (r) => this.shown.get(r.id));
     const rows = this.racers.map((r, i) => ({ racer: r, rank: ranks[i], value: (key) => (key === "rank" ? ranks[i] : this._value(r, key)) }));
     const key = this.sortKey;
     const dir = this.ascending ? 1 : -1;
@@ -154,6 +186,7 @@ export class Leaderboard {
 
   _drawHead() {
     const labels = LABELS();
+    if (this.finalHead === false) labels.final_loss = [t("race.board.lossNow"), t("race.board.lossNowTitle")];
     this.head.replaceChildren(
       el("tr", {}, COLUMNS.map((c) => {
         const [label, title] = labels[c.key];
@@ -176,11 +209,11 @@ export class Leaderboard {
   }
 
   _value(racer, key) {
-    const m = metricsOf(racer);
+    const m = this.shown.get(racer.id) || {};
     if (key === "optimizer") return racer.title;
     if (key === "hyper") return hyperText(hyperOf(racer));
     if (key === "status") {
-      const o = outcomeOf(racer);
+      const o = outcomeOf(racer, m);
       if (!o) return null;
       if (o.outcome === "error") return Infinity;
       // by outcome, then: arrivals by settled step, escapes and divergences latest first
@@ -192,11 +225,11 @@ export class Leaderboard {
   }
 
   _row(racer, rank) {
-    const m = metricsOf(racer);
+    const m = this.shown.get(racer.id) || {};
     const hyper = hyperText(hyperOf(racer));
     const swatch = el("span", { class: "race-swatch" + (racer.dash ? " race-swatch-dashed" : "") });
     swatch.style.background = racer.color;
-    const o = outcomeOf(racer);
+    const o = outcomeOf(racer, m);
     const status = o ? el("span", { class: `race-badge ${o.cls}`, text: o.text, title: o.title, "data-outcome": o.outcome }) : null;
     const cells = [
       el("td", { class: "num lb-rank", "data-value": rank ?? "", text: rank === null ? t("common.none") : fmtInteger(rank) }),

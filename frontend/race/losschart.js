@@ -1,5 +1,7 @@
 // Loss against step for every racer, on a log axis (symlog when a loss is <= 0), with a
-// cursor that follows the scrubber; clicking or dragging on the chart seeks. The chart is
+// cursor that follows the scrubber; clicking or dragging on the chart seeks. Each curve is
+// drawn to the shown step: a veil in the page's colour covers what comes after it, so the
+// future shows only faintly (playing never gives the ending away). The chart is
 // drawn at its real width in CSS pixels (never scaled down), so its labels stay readable.
 import { el, svg } from "../common/dom.js";
 import { t } from "../common/i18n.js";
@@ -27,7 +29,7 @@ export class LossChart {
     this.gAxes = svg("g", { class: "race-axes" });
     this.gLines = svg("g", { class: "race-loss-lines", "clip-path": "url(#race-loss-clip)" });
     this.gDots = svg("g", { class: "race-loss-dots" });
-    this.cursor = svg("line", { class: "race-loss-cursor", id: "race-loss-cursor", y1: M.top, y2: height - M.bottom });
+    this.cursor = svg("line", { class: "race-loss-cursor fs-step-cursor", id: "race-loss-cursor", y1: M.top, y2: height - M.bottom });
     this.hoverLine = svg("line", { class: "race-loss-hover", y1: M.top, y2: height - M.bottom, visibility: "hidden" });
     this.svg.append(svg("defs", {}, clip), this.gAxes, this.gLines);
     // The cursor, dots and hover line live in their own light SVG layer, so moving them
@@ -39,7 +41,10 @@ export class LossChart {
       height,
       viewBox: `0 0 ${width} ${height}`,
     });
-    this.overlay.append(this.hoverLine, this.cursor, this.gDots);
+    // the future: everything right of the cursor, veiled (one rectangle moved per frame)
+    this.future = svg("rect", { class: "race-loss-future", id: "race-loss-future", y: M.top - 2,
+      height: height - M.top - M.bottom + 4, width: 0 });
+    this.overlay.append(this.future, this.hoverLine, this.cursor, this.gDots);
     this.note = el("div", { class: "race-caption", id: "race-loss-note" });
     this.tooltip = el("div", { class: "race-tooltip", id: "race-loss-tooltip" });
     this.tooltip.hidden = true;
@@ -160,6 +165,8 @@ export class LossChart {
     const x = this.sx(s).toFixed(1);
     this.cursor.setAttribute("x1", x);
     this.cursor.setAttribute("x2", x);
+    this.future.setAttribute("x", x);
+    this.future.setAttribute("width", Math.max(0, this.width - M.right + 2 - Number(x)).toFixed(1));
     for (const r of this.racers) {
       const view = this.paths.get(r.id);
       if (!view) continue;

@@ -20,8 +20,9 @@ const HOVER_RADIUS = 14;
 const BAR = 12; // colour bar width (px)
 const MIN_SPAN = 1e-9; // the smallest view, as a fraction of the surface's window
 const MAX_SPAN = 20; // the largest, as a multiple of it
-const MAX_PLOT = 500; // px: 1,500 rows per path are plenty for this (index.js POINTS)
+const MAX_PLOT = 500; // px: 1,500 rows per path are plenty for this (data.js POINTS)
 const MIN_PLOT = 160; // px: below this a window scrolls rather than the map shrinking
+const MARK_PAD = 9; // px: markers and marks may reach this far past the plot's edge (an escape's × sits on it)
 
 /** Device pixels per CSS pixel for the trails canvas (capped at 2). */
 const pixelRatio = () => Math.min(2, window.devicePixelRatio || 1);
@@ -54,11 +55,13 @@ export class ContourMap {
     // over the axes, the header or the other cards.
     this.gMarks = svg("g", { class: "race-marks" }); // minima, start, divergence crosses
     this.gMarkers = svg("g", { class: "race-markers" });
+    // the known minima, on top: a racer resting on the minimum never hides its star
+    this.gMinima = svg("g", { class: "race-minima" });
     this.hoverRing = svg("circle", { class: "race-hover-ring", r: 6, visibility: "hidden" });
     this.overlay.append(
       svg("defs", {}, svg("clipPath", { id: "race-overlay-clip" }, this.plotRects[1])),
       this.plotRects[2],
-      svg("g", { "clip-path": "url(#race-overlay-clip)" }, this.gMarks, this.gMarkers, this.hoverRing),
+      svg("g", { "clip-path": "url(#race-overlay-clip)" }, this.gMarks, this.gMarkers, this.gMinima, this.hoverRing),
     );
     this.tooltip = el("div", { class: "race-tooltip", id: "race-map-tooltip" });
     this.tooltip.hidden = true;
@@ -95,7 +98,11 @@ export class ContourMap {
       node.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
     }
     for (const rect of this.plotRects) {
-      for (const [k, v] of Object.entries({ x: M.left, y: M.top, width: plot, height: plot })) rect.setAttribute(k, v);
+      // the markers' clip is a little larger than the plot, so that a marker or an × on the
+      // plot's edge (where an escaped or diverged racer left the map) shows whole
+      const pad = rect === this.plotRects[1] ? MARK_PAD : 0;
+      const box = { x: M.left - pad, y: M.top - pad, width: plot + 2 * pad, height: plot + 2 * pad };
+      for (const [k, v] of Object.entries(box)) rect.setAttribute(k, v);
     }
     this.stage.style.width = `${this.width}px`;
     this.stage.style.height = `${this.height}px`;
@@ -238,10 +245,9 @@ export class ContourMap {
       })));
     this._drawAxes();
     const marks = [];
-    for (const [mx, my] of this.surface.minima || []) {
-      marks.push(svg("path", { class: "race-minimum", d: star(this.sx(mx), this.sy(my), 7, 3) },
-        svg("title", { text: t("race.map.minimum", { x: fmt(mx, 4), y: fmt(my, 4) }) })));
-    }
+    this.gMinima.replaceChildren(...(this.surface.minima || []).map(([mx, my]) =>
+      svg("path", { class: "race-minimum", d: star(this.sx(mx), this.sy(my), 7, 3) },
+        svg("title", { text: t("race.map.minimum", { x: fmt(mx, 4), y: fmt(my, 4) }) }))));
     const start = this.surface.start;
     if (start) {
       const [px, py] = [this.sx(start[0]), this.sy(start[1])];
