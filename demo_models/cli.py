@@ -33,6 +33,7 @@ BENCHES = {
     "callback": "demo_models.bench.callback:main",
     "race": "demo_models.bench.race:main",
     "serve": "demo_models.bench.serve:main",
+    "scale": "demo_models.bench.scale:main",
 }
 COMMANDS = {
     "tour": (

@@ -56,21 +56,33 @@ optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
 position_confusion
-  kind "matrix": TENSOR, int64 [P, K, K] counts, rows = true class, columns = predicted.
+  kind "matrix": TENSOR, the [P, K, K] counts (rows = true class, columns = predicted) in
+      one of two layouts, named by ``layout`` (version 4; earlier versions are "dense"):
+        "dense"    int64 [P, K, K] counts. Flowscope's writers use it while P x K x K is at
+                   most `DENSE_MAX_CELLS` (a small matrix reads as-is in any tool).
+        "sparse"   int32 [n, 4] rows (position, true, predicted, count) of the non-zero
+                   cells, sorted, counts > 0 (int64 rows if a count exceeds 2^31 - 1). Its
+                   size grows with the samples, not with K^2: a 1,000-class validation pass
+                   of 50,000 samples is at most 50,000 rows (800 KB), where the dense
+                   tensor is 1,000,000 cells (8 MB) at every step.
+      Readers tell the layouts apart by rank (3: dense, 2: sparse), so any step reads
+      whatever ``layout`` says (`summaries.position_confusion.counts.dense_counts`).
       content:
         positions               [P names]
         classes                 [K names]
         sequence_accuracy_tag   (version 2) the scalar tag, in the same run and at the same
                                 steps, holding whole-sequence accuracy (all P positions
                                 right); null when none is logged
+        layout                  (version 4) "dense" or "sparse", as above
   kind "examples": BLOB_SEQUENCE, 1-D string tensor. Blob 0 is a UTF-8 JSON index
       {"cells": [[position, true, predicted], ...]} with one entry per following blob;
       blobs 1.. are PNG images. content: matrix_tag, cap_per_cell.
 
 Version 1 (Flowscope 0.1) had no display fields and no ``sequence_accuracy_tag``; version 2
-wrote one run per racer and had no ``racer``; see `upgrade` (and, for the fields of a
-race trajectory that the race library knows, `summaries.race.upgrade`) for how such
-metadata is read.
+wrote one run per racer and had no ``racer``; versions 1 to 3 wrote every matrix dense (no
+``layout``; a race's metadata is the same in versions 3 and 4); see `upgrade` (and, for
+the fields of a race trajectory that the race library knows, `summaries.race.upgrade`) for
+how such metadata is read.
 """
 
 from __future__ import annotations
@@ -82,8 +94,8 @@ from tensorboard.compat.proto import summary_pb2
 
 RACE_PLUGIN = "optimizer_race"
 CONFUSION_PLUGIN = "position_confusion"
-VERSION = 3
-READABLE = (1, 2, 3)
+VERSION = 4
+READABLE = (1, 2, 3, 4)
 
 TRAJECTORY = "trajectory"
 SURFACE = "surface"
@@ -114,7 +126,13 @@ TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "racer": None,
     "axes": None,
 }
-MATRIX_DEFAULTS: dict[str, Any] = {"sequence_accuracy_tag": None}
+DENSE = "dense"
+SPARSE = "sparse"
+MATRIX_LAYOUTS = (DENSE, SPARSE)
+# Flowscope's writers store a matrix dense up to this many cells (P x K x K: 32 KiB of int64
+# per step, e.g. 4 x 32 x 32 or 1 x 64 x 64), sparse beyond.
+DENSE_MAX_CELLS = 4096
+MATRIX_DEFAULTS: dict[str, Any] = {"sequence_accuracy_tag": None, "layout": DENSE}
 
 # Tags of the race layout that Flowscope's own writers use (per racer: `race_tag`); readers
 # find series by plugin and kind, and use these only to name racers and to prefer one tag.
@@ -137,6 +155,12 @@ V1_SEQUENCE_ACCURACY_NAMES = frozenset(
 
 class FormatError(ValueError):
     """Metadata that this version of Flowscope cannot read."""
+
+
+def matrix_layout(positions: int, classes: int) -> str:
+    """The layout Flowscope's writers give a [P, K, K] matrix: dense up to
+    `DENSE_MAX_CELLS` cells, sparse beyond."""
+    return DENSE if positions * classes * classes <= DENSE_MAX_CELLS else SPARSE
 
 
 def race_tag(kind: str, racer: str | None = None) -> str:
@@ -232,12 +256,14 @@ def parse_content(content: bytes) -> dict[str, Any]:
 def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
     """Fill the fields of the current version into `payload` (a decoded content dict).
 
-    Fields a version lacks take their defaults (`TRAJECTORY_DEFAULTS`, `MATRIX_DEFAULTS`).
-    A version-1 matrix gets ``sequence_accuracy_tag`` null and
-    ``v1_sequence_accuracy_names`` to match scalars by. Version 2 differs from 3 only in
-    layout (one run per racer): its trajectories get ``racer`` null, so readers name each
-    racer by its run (`racer_name`). What version 1 left out of a trajectory and the race
-    library knows (its surfaces' and optimizers' display fields) is filled first by
+    Fields a version lacks take their defaults (`TRAJECTORY_DEFAULTS`, `MATRIX_DEFAULTS`:
+    a matrix before version 4 is dense). A version-1 matrix gets ``sequence_accuracy_tag``
+    null and ``v1_sequence_accuracy_names`` to match scalars by. Version 2 differs from 3
+    only in layout (one run per racer): its trajectories get ``racer`` null, so readers name
+    each racer by its run (`racer_name`); version 4 added the matrix ``layout``. Raises
+    FormatError for a matrix layout this Flowscope cannot read. What version 1 left out of a
+    trajectory and the race library knows (its surfaces' and optimizers' display fields) is
+    filled first by
     `summaries.race.upgrade.upgrade`, which then calls this.
     """
     kind = payload.get("kind")
@@ -250,6 +276,11 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
             payload["v1_sequence_accuracy_names"] = sorted(V1_SEQUENCE_ACCURACY_NAMES)
         for key, value in MATRIX_DEFAULTS.items():
             payload.setdefault(key, value)
+        if payload["layout"] not in MATRIX_LAYOUTS:
+            raise FormatError(
+                f"matrix layout {payload['layout']!r} is not supported (this Flowscope reads "
+                f"{', '.join(MATRIX_LAYOUTS)})"
+            )
     if version != VERSION:
         payload["written_version"] = version
         payload["version"] = VERSION

@@ -11,6 +11,7 @@ dominates a large one) and each step's decoded example index are cached here, by
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 from werkzeug import wrappers
 
 from summaries import format as fmt
+from summaries.position_confusion.counts import flat_cells
 from tb_plugin.base import (
     FlowscopePlugin,
     arg_int,
@@ -40,7 +42,7 @@ from tb_plugin.confusion_metrics import (
     thin_steps,
     v1_sequence_tag,
 )
-from tb_plugin.data import LRU, PluginData, Series
+from tb_plugin.data import ALL_SAMPLES, LRU, PluginData, Series
 
 MAX_TOP = 1000
 DEFAULT_TOP = 10
@@ -52,6 +54,14 @@ MAX_EXAMPLES = 1000
 DEFAULT_EXAMPLES = 100
 INDEX_CACHE_ENTRIES = 4096
 BODY_CACHE_BYTES = 32 * 2**20  # encoded /series answers
+# One data-provider answer of matrices holds at most this many bytes (half of gRPC's 256 MiB
+# limit between TensorBoard and its Rust data server): a series that may be larger
+# is read as that many steps (the latest among them, the provider picks the others).
+READ_BYTES = 128 * 2**20
+# A sparse series' step size is measured on this many of its steps (the latest among them),
+# and taken as PROBE_MARGIN times the largest (early steps of training confuse more).
+PROBE_STEPS = 8
+PROBE_MARGIN = 2
 SERIES_ENCODINGS = ("json", "base64")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_STEP = 2**63 - 1
@@ -59,14 +69,25 @@ MAX_STEP = 2**63 - 1
 
 @dataclass(frozen=True)
 class MatrixSeries:
-    """All readable steps of one matrix series."""
+    """The readable steps of one matrix series, kept sparse: each step's non-zero cells as
+    flat indices ``(p * K + true) * K + predicted`` and counts, so memory grows with the
+    samples, not with K^2 (a 1,000-class matrix is 1,000,000 cells)."""
 
     positions: list[str]
     classes: list[str]
     steps: np.ndarray  # [S] int64
     wall_times: np.ndarray  # [S] float64
-    counts: np.ndarray  # [S, P, K, K], smallest unsigned dtype that holds the counts
+    offsets: np.ndarray  # [S + 1] int64: step i's cells are cells[offsets[i]:offsets[i + 1]]
+    cells: np.ndarray  # [N] flat cell indices (int32 below 2^31 cells), sorted within a step
+    values: np.ndarray  # [N] counts, smallest unsigned dtype that holds them
     skipped_steps: list[int]
+    read: int  # steps the provider answered (readable or not)
+    sampled: bool = False  # a bounded read: the provider may hold more steps
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(P, K)."""
+        return len(self.positions), len(self.classes)
 
     def index_of(self, step: int | None) -> int:
         """Index of `step` (the latest when None); 404 when the series has no such step."""
@@ -77,45 +98,126 @@ class MatrixSeries:
             raise not_found(f"no matrix at step {step} (steps {_span(self.steps)})")
         return int(found)
 
+    def flat(self, indices: np.ndarray) -> np.ndarray:
+        """[len(indices), P * K * K] counts of those steps, in the values' dtype."""
+        p, k = self.shape
+        out = np.zeros((len(indices), p * k * k), self.values.dtype)
+        for row, i in enumerate(np.asarray(indices).tolist()):
+            lo, hi = self.offsets[i], self.offsets[i + 1]
+            out[row, self.cells[lo:hi]] = self.values[lo:hi]
+        return out
+
+    def dense(self, i: int) -> np.ndarray:
+        """[P, K, K] int64 counts of step index `i`."""
+        p, k = self.shape
+        return self.flat(np.array([i]))[0].astype(np.int64).reshape(p, k, k)
+
+    def cell(self, i: int, true: int, predicted: int) -> np.ndarray:
+        """[P] int64 counts of one (true, predicted) cell at step index `i`."""
+        p, k = self.shape
+        cells = self.cells[self.offsets[i] : self.offsets[i + 1]]
+        values = self.values[self.offsets[i] : self.offsets[i + 1]]
+        out = np.zeros(p, np.int64)
+        if len(cells):
+            wanted = (np.arange(p) * k + true) * k + predicted
+            at = np.minimum(np.searchsorted(cells, wanted), len(cells) - 1)
+            hit = cells[at] == wanted
+            out[hit] = values[at[hit]]
+        return out
+
+    def accuracy(self) -> tuple[np.ndarray, np.ndarray]:
+        """([S, P] accuracy per step and position, [S] pooled), NaN where no sample."""
+        p, k = self.shape
+        s = len(self.steps)
+        step_of = np.repeat(np.arange(s), np.diff(self.offsets))
+        key = step_of * p + self.cells // (k * k)
+        weights = self.values.astype(np.float64)
+        diagonal = (self.cells // k) % k == self.cells % k
+        totals = np.bincount(key, weights=weights, minlength=s * p).reshape(s, p)
+        traces = np.bincount(key[diagonal], weights=weights[diagonal], minlength=s * p)
+        traces = traces.reshape(s, p)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per = np.where(totals > 0, traces / np.where(totals > 0, totals, 1), np.nan)
+            all_ = totals.sum(axis=1)
+            pooled = np.where(all_ > 0, traces.sum(axis=1) / np.where(all_ > 0, all_, 1), np.nan)
+        return per, pooled
+
 
 def _span(steps: np.ndarray) -> str:
     return f"{int(steps[0])}..{int(steps[-1])}, {len(steps)} in all" if len(steps) else "none"
 
 
-def decode_matrices(series: Series, data: list) -> MatrixSeries:
-    """Stack the readable [P, K, K] count tensors of a matrix series (the others skipped)."""
+def _names(series: Series) -> tuple[list, list]:
     content = series.content or {}
-    positions = content.get("positions") or []
-    classes = content.get("classes") or []
-    shape = (len(positions), len(classes), len(classes)) if positions and classes else None
-    kept, skipped = [], []
+    return content.get("positions") or [], content.get("classes") or []
+
+
+def decode_matrices(series: Series, data: list) -> MatrixSeries:
+    """The readable steps of a matrix series, dense or sparse (`summaries.format`), kept
+    sparse; unreadable steps are skipped."""
+    positions, classes = _names(series)
+    shape = (len(positions), len(classes)) if positions and classes else None
+    kept, cells, values, skipped = [], [], [], []
     for datum in data:
         array = np.asarray(datum.numpy)
-        ok = array.ndim == 3 and array.shape[1] == array.shape[2] and array.dtype.kind in "iu"
-        ok = ok and (shape is None or array.shape == shape) and bool((array >= 0).all())
-        if ok:
-            shape = shape or array.shape
-            kept.append(datum)
-        else:
+        if shape is None and array.ndim == 3 and array.shape[1] == array.shape[2]:
+            shape = (array.shape[0], array.shape[1])  # a dense matrix without names
+        try:
+            if shape is None:
+                raise ValueError("a sparse matrix needs its positions and classes")
+            index, counts = flat_cells(array, *shape)
+        except ValueError:
             skipped.append(datum.step)
+            continue
+        kept.append(datum)
+        cells.append(index)
+        values.append(counts)
     if not kept:
         raise not_found(
             f"run {series.run!r}, tag {series.tag!r}: no readable [P, K, K] count matrix"
             + (f" (skipped steps {skipped[:10]})" if skipped else "")
         )
-    p, k, _ = shape
+    p, k = shape
+    sizes = [len(c) for c in cells]
     return MatrixSeries(
         positions=[str(v) for v in positions] or [f"position {i + 1}" for i in range(p)],
         classes=[str(v) for v in classes] or [str(i) for i in range(k)],
         steps=np.array([d.step for d in kept], dtype=np.int64),
         wall_times=np.array([d.wall_time for d in kept], dtype=np.float64),
-        counts=compact(np.stack([np.asarray(d.numpy) for d in kept])),
+        offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        cells=np.concatenate(cells).astype(np.int32 if p * k * k < 2**31 else np.int64),
+        values=compact(np.concatenate(values)),
         skipped_steps=[int(s) for s in skipped],
+        read=len(data),
     )
 
 
+def _small_cost(value: Any) -> int:
+    return 64
+
+
 def _matrix_cost(series: MatrixSeries) -> int:
-    return series.counts.nbytes + 1024
+    return series.cells.nbytes + series.values.nbytes + series.offsets.nbytes + 1024
+
+
+def step_bytes(series: Series, data: list) -> int:
+    """The bytes one step of a matrix series is taken to need, from a few of its steps (the
+    latest among them): the largest one's size x `PROBE_MARGIN`, but never more than a
+    bound that holds for every step of a sparse series, 16 bytes x min(P x K x K, samples)
+    (each int32 row counts at least one sample; an evaluation's sample count is taken as
+    the latest step's); a dense tensor's own size."""
+    if not data:
+        return 1024
+    arrays = [np.asarray(d.numpy) for d in data]
+    latest = arrays[-1]
+    largest = max(a.nbytes for a in arrays)
+    if latest.ndim != 2 or latest.shape[1:] != (4,) or latest.dtype.kind not in "iu":
+        return largest + 1024
+    p, k = (len(names) for names in _names(series))
+    samples = int(latest[:, 3].astype(np.int64).sum())
+    bound = min(p * k * k, samples) if p and k else samples
+    bound_bytes = max(bound, len(latest)) * 4 * latest.dtype.itemsize
+    return int(min(bound_bytes, PROBE_MARGIN * largest)) + 1024
 
 
 def decode_examples(series: Series, data: list) -> tuple[list, dict]:
@@ -171,13 +273,16 @@ class ConfusionPlugin(FlowscopePlugin):
                 "query parameter 'normalize' was removed: /matrix answers counts, and the page "
                 "normalises them (by true or predicted class) itself"
             )
-        return self.matrix_impl(
+        body = self.matrix_body(
             *self.context(request),
             run=arg_str(request, "run"),
             tag=arg_str(request, "tag"),
             step=_step_arg(request),
             top=arg_int(request, "top", default=DEFAULT_TOP, lo=0, hi=MAX_TOP),
         )
+        response = json_response(None)
+        response.set_data(body)
+        return response
 
     @route
     def _serve_series(self, request):
@@ -186,7 +291,9 @@ class ConfusionPlugin(FlowscopePlugin):
         encoding = arg_str(request, "encoding", default="json", max_len=20)
         if encoding not in SERIES_ENCODINGS:
             raise bad_request(f"encoding must be one of {list(SERIES_ENCODINGS)}, got {encoding!r}")
-        body = self.series_impl(*self.context(request), run, tag, max_steps, encoding)
+        start = arg_int(request, "from_step", default=-1, lo=-1, hi=MAX_STEP)
+        start = None if start < 0 else start
+        body = self.series_impl(*self.context(request), run, tag, max_steps, encoding, start)
         response = json_response(None)
         response.set_data(body)
         return response
@@ -266,7 +373,7 @@ class ConfusionPlugin(FlowscopePlugin):
         """Counts at one step (the latest when None), accuracies, class metrics, top pairs."""
         listed, series = self._matrices(ctx, experiment_id, run, tag)
         i = series.index_of(step)
-        counts = series.counts[i].astype(np.int64)
+        counts = series.dense(i)
         pooled = counts.sum(axis=0)
         step_value = int(series.steps[i])
         scalar_tag, by_step, _ = self._sequence_accuracy(ctx, experiment_id, listed)
@@ -278,6 +385,7 @@ class ConfusionPlugin(FlowscopePlugin):
             "wall_time": float(series.wall_times[i]),
             "steps": series.steps.tolist(),
             "skipped_steps": series.skipped_steps,
+            "steps_sampled": series.sampled,
             "positions": series.positions,
             "classes": series.classes,
             "counts": counts.tolist(),
@@ -303,6 +411,28 @@ class ConfusionPlugin(FlowscopePlugin):
             ],
         }
 
+    def matrix_body(
+        self,
+        ctx,
+        experiment_id: str,
+        run: str,
+        tag: str,
+        step: int | None = None,
+        top: int = DEFAULT_TOP,
+    ) -> bytes:
+        """The /matrix JSON body (`matrix_impl`), encoded once per series version: a
+        1,000-class answer is 2,000,000 counts, whose JSON text costs far more than a look-up."""
+        listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
+        scalar_tag, _, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
+        key = ("matrix", experiment_id, run, tag, listed.version, step, top)
+        key += (scalar_tag, seq_version)
+        body = self._bodies.get(key)
+        if body is None:
+            answer = self.matrix_impl(ctx, experiment_id, run, tag, step, top)
+            body = json_response(answer).get_data()
+            self._bodies.put(key, body, len(body))
+        return body
+
     def series_impl(
         self,
         ctx,
@@ -311,22 +441,25 @@ class ConfusionPlugin(FlowscopePlugin):
         tag: str,
         max_steps: int = SERIES_DEFAULT_STEPS,
         encoding: str = "json",
+        from_step: int | None = None,
     ) -> bytes:
-        """The /series JSON body: every step's counts (flattened) with per-step accuracies."""
+        """The /series JSON body: the steps' counts (flattened) with per-step accuracies;
+        evenly thinned over the series, or (`from_step`) one page of consecutive steps."""
         if encoding not in SERIES_ENCODINGS:
             raise ValueError(f"encoding must be one of {list(SERIES_ENCODINGS)}, got {encoding!r}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
         scalar_tag, by_step, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
-        key = (experiment_id, run, tag, listed.version, max_steps, encoding)
+        key = (experiment_id, run, tag, listed.version, max_steps, encoding, from_step)
         key += (scalar_tag, seq_version)
         body = self._bodies.get(key)
         if body is not None:
             return body
         # Encoding dominates a large answer (2M numbers): each version is encoded once.
-        series = self.data.read(ctx, experiment_id, listed, decode_matrices, _matrix_cost)
-        payload, chosen = _series_payload(series, run, tag, max_steps)
+        _, series = self._matrices(ctx, experiment_id, run, tag)
+        payload, chosen = _series_payload(series, run, tag, max_steps, from_step)
+        payload["steps_sampled"] = series.sampled
         if scalar_tag is not None:
             values = [by_step.get(s) for s in payload["steps"]]
             payload["sequence_accuracy"] = {"tag": scalar_tag, "values": values}
@@ -393,7 +526,7 @@ class ConfusionPlugin(FlowscopePlugin):
         count = None
         at = int(np.searchsorted(series.steps, datum.step))
         if at < len(series.steps) and series.steps[at] == datum.step:
-            cell = series.counts[at][:, true, predicted].astype(np.int64)
+            cell = series.cell(at, true, predicted)
             count = int(cell.sum() if position is None else cell[position])
         images = []
         for i in hits.tolist():
@@ -434,9 +567,26 @@ class ConfusionPlugin(FlowscopePlugin):
 
     # -- helpers -------------------------------------------------------------------------
     def _matrices(self, ctx, eid: str, run: str, tag: str) -> tuple[Series, MatrixSeries]:
-        """The listed matrix series and its decoded steps; 404 when absent or unreadable."""
+        """The listed matrix series and its decoded steps; 404 when absent or unreadable.
+
+        One provider answer holds at most `READ_BYTES` (gRPC's limit between TensorBoard and
+        its Rust data server is 256 MiB): `_read_limit` steps, the latest among them.
+        """
         listed = self.data.series(ctx, eid, run, tag, kind=fmt.MATRIX)
-        return listed, self.data.read(ctx, eid, listed, decode_matrices, _matrix_cost)
+        limit = self._read_limit(ctx, eid, listed)
+        series = self.data.read(ctx, eid, listed, decode_matrices, _matrix_cost, limit)
+        if limit < ALL_SAMPLES and series.read >= limit:  # the provider may hold more
+            series = dataclasses.replace(series, sampled=True)
+        return listed, series
+
+    def _read_limit(self, ctx, eid: str, listed: Series) -> int:
+        """How many steps of a matrix series one provider answer may hold (`READ_BYTES`)."""
+        p, k = (len(names) for names in _names(listed))
+        if listed.content.get("layout") == fmt.DENSE and p and k:
+            per_step = 8 * p * k * k + 1024  # int64, as every writer of the dense layout
+        else:  # sparse: measured on a few steps (`step_bytes`; read once per version)
+            per_step = self.data.read(ctx, eid, listed, step_bytes, _small_cost, PROBE_STEPS)
+        return int(min(ALL_SAMPLES, max(1, READ_BYTES // per_step)))
 
     def _sequence_accuracy(self, ctx, eid: str, listed: Series) -> tuple[str | None, dict, Any]:
         """(scalar tag, {step: value}, version) of the run's whole-sequence accuracy, if any.
@@ -488,24 +638,38 @@ def _step_arg(request) -> int | None:
     return None if step < 0 else step
 
 
-def _series_payload(series: MatrixSeries, run: str, tag: str, max_steps: int):
-    """The /series answer without its counts, and the chosen steps' [S, P*K*K] counts."""
-    _, p, k, _ = series.counts.shape
+def _series_payload(
+    series: MatrixSeries, run: str, tag: str, max_steps: int, from_step: int | None = None
+):
+    """The /series answer without its counts, and the chosen steps' [S, P*K*K] counts:
+    evenly thinned over the series, or the page of consecutive steps from `from_step`."""
+    p, k = series.shape
     keep = min(max_steps, max(1, SERIES_MAX_CELLS // (p * k * k)))
-    chosen = thin_steps(len(series.steps), keep)
-    flat = series.counts[chosen].reshape(len(chosen), -1)
-    counts = flat.astype(np.int64).reshape(len(chosen), p, k, k)
+    total = len(series.steps)
+    next_step = None
+    if from_step is None:
+        chosen = thin_steps(total, keep)
+    else:
+        start = int(np.searchsorted(series.steps, from_step))
+        if start >= total:
+            raise not_found(f"no matrix at or after step {from_step} (steps {_span(series.steps)})")
+        chosen = np.arange(start, min(total, start + keep))
+        if chosen[-1] + 1 < total:
+            next_step = int(series.steps[chosen[-1] + 1])
+    per_position, pooled = series.accuracy()
     return {
         "run": run,
         "tag": tag,
         "positions": series.positions,
         "classes": series.classes,
-        "total_steps": len(series.steps),
-        "downsampled": len(chosen) < len(series.steps),
+        "total_steps": total,
+        "downsampled": len(chosen) < total,
+        "from_step": from_step,
+        "next_step": next_step,
         "skipped_steps": series.skipped_steps,
         "steps": series.steps[chosen].tolist(),
         "wall_times": series.wall_times[chosen].tolist(),
-        "accuracy": rounded(accuracy(counts)),
-        "pooled_accuracy": rounded(accuracy(counts.sum(axis=1))),
+        "accuracy": rounded(per_position[chosen]),
+        "pooled_accuracy": rounded(pooled[chosen]),
         "sequence_accuracy": None,
-    }, flat
+    }, series.flat(chosen)

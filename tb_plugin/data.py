@@ -14,8 +14,9 @@ A plugin makes one `PluginData(context.data_provider, plugin_name)` and reads on
   what is wrong with that run while the other runs keep working.
 * `series(ctx, eid, run, tag, kind=None, blobs=False)`: one `Series`; 404 when it is absent,
   unreadable or not of `kind`.
-* `read(ctx, eid, series, decode=None, cost=None)`: every datum of a series (TensorDatum or
-  BlobSequenceDatum, sorted by step), or `decode(series, data)` of them, cached by the
+* `read(ctx, eid, series, decode=None, cost=None, downsample=ALL_SAMPLES)`: every datum of a
+  series (TensorDatum or BlobSequenceDatum, sorted by step; at most `downsample` steps, the
+  latest among them), or `decode(series, data)` of them, cached by the
   series' `version` (max step, max wall time, metadata) in one byte-bounded LRU (`cost(value)`
   bytes, `estimate_bytes` by default): a steady request makes no provider call, and new data
   is read once the listing shows it. Keep only the decoded form (a stacked array, ...):
@@ -285,13 +286,29 @@ class PluginData:
         series: Series,
         decode: Callable[[Series, list], Any] | None = None,
         cost: Callable[[Any], int] | None = None,
+        downsample: int = ALL_SAMPLES,
     ) -> Any:
-        """Every datum of `series` sorted by step, or `decode(series, data)`, cached by version."""
+        """Every datum of `series` sorted by step, or `decode(series, data)`, cached by version.
+
+        `downsample` asks the provider for at most that many steps (the latest always among
+        them, the others its own deterministic pick): what bounds one answer's size.
+        """
+        if downsample < 1:
+            raise ValueError(f"downsample must be at least 1, got {downsample}")
         method = "read_blob_sequences" if series.blobs else "read_tensors"
-        key = (eid, method, series.run, series.tag, series.version, decode)
+        key = (eid, method, series.run, series.tag, series.version, decode, downsample)
         convert = None if decode is None else (lambda data: decode(series, data))
         return self._cached_read(
-            key, ctx, eid, method, self.plugin_name, series.run, series.tag, convert, cost
+            key,
+            ctx,
+            eid,
+            method,
+            self.plugin_name,
+            series.run,
+            series.tag,
+            convert,
+            cost,
+            downsample,
         )
 
     def scalars(self, ctx: Any, eid: str, run: str) -> dict[str, Any]:
@@ -343,6 +360,7 @@ class PluginData:
         tag: str,
         decode: Callable[[list], Any] | None,
         cost: Callable[[Any], int] | None = None,
+        downsample: int = ALL_SAMPLES,
     ) -> Any:
         found = self._series.get(key)
         if found is not None:
@@ -352,7 +370,7 @@ class PluginData:
             ctx,
             eid,
             plugin_name=plugin_name,
-            downsample=ALL_SAMPLES,
+            downsample=downsample,
             run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
         )
         points = data.get(run, {}).get(tag)

@@ -56,6 +56,7 @@ LR_RANGE = (1e-7, 10.0)
 MOMENTUM_RANGE = (0.0, 0.999)
 DEFAULT_TAG = fmt.RACE_TAGS["trajectory"]  # preferred when a run holds several trajectories
 _SURFACE_CACHE = 16  # contour payloads (one per surface version and level count)
+_METRICS_CACHE = 4096  # leaderboard rows (one small dict per racer and series version)
 
 
 def decode_grid(series: Series, data: list) -> np.ndarray:
@@ -76,6 +77,7 @@ class RacePlugin(FlowscopePlugin):
         super().__init__(context)
         self.data = PluginData(context.data_provider, self.plugin_name)
         self._surfaces = LRU(_SURFACE_CACHE)
+        self._leaderboard_rows = LRU(_METRICS_CACHE)  # racer metrics by series version
         # The listing of one parsed catalog (every route needs it; the catalog object is
         # reused until its listing expires, so its identity is the version).
         self._listed: tuple[Any, Listing | None] = (None, None)
@@ -205,8 +207,7 @@ class RacePlugin(FlowscopePlugin):
                 "hyperparameters": entry.hyperparameters,
             }
             try:
-                _, path = self._path(ctx, experiment_id, entry.run, entry.tag)
-                row.update(path.metrics(), steps=path.last_step, error=None)
+                row.update(self._metrics(ctx, experiment_id, entry.run, entry.tag), error=None)
             except Exception as exc:  # one broken racer must not hide the others
                 message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
                 row.update(error=message)
@@ -266,6 +267,19 @@ class RacePlugin(FlowscopePlugin):
 
     def _race(self, ctx, experiment_id: str, name: str) -> Race:
         return self._listing(ctx, experiment_id).race(name)
+
+    def _metrics(self, ctx, experiment_id: str, run: str, tag: str) -> dict[str, Any]:
+        """A racer's leaderboard metrics and last step, cached by its series' version like
+        the trajectory (whose rows a long race may push out of the series cache)."""
+        series = self.data.catalog(ctx, experiment_id).get(run, {}).get(tag)
+        key = None if series is None else (experiment_id, run, tag, series.version)
+        found = None if key is None else self._leaderboard_rows.get(key)
+        if found is None:
+            _, path = self._path(ctx, experiment_id, run, tag)
+            found = {**path.metrics(), "steps": path.last_step}
+            if key is not None:
+                self._leaderboard_rows.put(key, found)
+        return found
 
     def _path(self, ctx, experiment_id: str, run: str, tag: str | None) -> tuple[Series, Track]:
         """The decoded trajectory of one run (cached until its version changes)."""

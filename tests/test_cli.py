@@ -39,6 +39,7 @@ def test_help_lists_every_subcommand():
         ["bench", "nope"],
         ["bench", "histogram", "--size", "1"],
         ["bench", "serve", "--rounds", "0"],
+        ["bench", "scale", "--scales", "x3"],
         ["predict", "nope"],
         ["predict", "catsdogs", "/no/model", "/no/photos", "--out", "/no/sorted"],
     ],
@@ -68,7 +69,7 @@ def test_every_bench_target_lives_with_the_applications():
     """`flowscope bench NAME` runs code in demo_models.bench, never in the shipped library."""
     from demo_models.cli import BENCHES
 
-    assert sorted(BENCHES) == ["callback", "histogram", "race", "serve"]
+    assert sorted(BENCHES) == ["callback", "histogram", "race", "scale", "serve"]
     for name, target in BENCHES.items():
         assert target.startswith("demo_models.bench."), target
         result = run("bench", name, "--help")

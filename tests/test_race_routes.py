@@ -645,7 +645,7 @@ def test_unbounded_below_is_written_from_the_library_and_filled_in_for_version_1
         surface="saddle", window=SURFACES["saddle"].window,
     )  # fmt: skip
     written = json.loads(events[0][1].value[0].metadata.plugin_data.content)
-    assert written["version"] == 3 and written["unbounded_below"] is True
+    assert written["version"] == fmt.VERSION and written["unbounded_below"] is True
 
 
 # -- the race layout: one run per race (format version 3) ----------------------------------
@@ -848,3 +848,25 @@ def test_the_map_axes_are_the_surfaces_own_parameters(tmp_path):
     upgraded = upgrade({"kind": "trajectory", "version": 2, "surface": "linear_regression"})
     assert upgraded["axes"] == ["k", "b"]
     assert upgrade({"kind": "trajectory", "version": 2, "surface": "bowl"})["axes"] is None
+
+
+def test_leaderboard_metrics_are_cached_by_version_when_trajectories_are_evicted(logs, monkeypatch):
+    """A long race's rows may not fit the series cache; its metrics are kept by version."""
+    from tb_plugin import race_track
+    from tb_plugin.data import LRU
+
+    computed = []
+    metrics = race_track._metrics
+
+    def counting(rows, content):
+        computed.append(len(rows))
+        return metrics(rows, content)
+
+    monkeypatch.setattr(race_track, "_metrics", counting)
+    board = InProcessBoard(logs[0])
+    plugin = board.plugins[PLUGIN]
+    plugin.data._series = LRU(1)  # no trajectory stays cached
+    first = plugin.leaderboard_impl(board.context(), "", race="rosen")
+    assert len(computed) == 3 and all(row["error"] is None for row in first["rows"])
+    assert plugin.leaderboard_impl(board.context(), "", race="rosen") == first
+    assert len(computed) == 3  # not recomputed: the series' versions did not change

@@ -27,13 +27,15 @@ def default_positions(count: int) -> list[str]:
 def matrix_content(
     positions: list[str], classes: list[str], sequence_accuracy_tag: str | None
 ) -> dict[str, Any]:
-    """The JSON content of a confusion matrix (see `summaries.format`)."""
+    """The JSON content of a confusion matrix (see `summaries.format`); its layout follows
+    from its size (`summaries.format.matrix_layout`)."""
     if sequence_accuracy_tag is not None:
         checks.check_tag(sequence_accuracy_tag, "sequence_accuracy_tag")
     return {
         "positions": positions,
         "classes": classes,
         "sequence_accuracy_tag": sequence_accuracy_tag,
+        "layout": fmt.matrix_layout(len(positions), len(classes)),
     }
 
 

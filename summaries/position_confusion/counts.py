@@ -1,4 +1,6 @@
-"""Class ids -> [P, K, K] confusion counts, with numpy or with TensorFlow ops.
+"""Class ids -> [P, K, K] confusion counts, with numpy or with TensorFlow ops, and the
+counts' two on-disk layouts (`summaries.format`): `sparse_rows` (and `sparse_rows_tf`) make
+the sparse one, `dense_counts` reads either.
 
 The numpy path (`class_ids`, `counts_from_ids`) never imports TensorFlow; the TensorFlow
 path (`labels_predictions_tf`, `counts_tf`) is graph-compatible and gives the numpy path's
@@ -97,6 +99,67 @@ def counts_from_ids(labels: np.ndarray, predictions: np.ndarray, num_classes: in
     return np.bincount(flat.ravel(), minlength=p * k * k).reshape(p, k, k).astype(np.int64)
 
 
+INT32_MAX = 2**31 - 1
+
+
+def sparse_rows(counts: np.ndarray) -> np.ndarray:
+    """The sparse layout of [P, K, K] counts: [n, 4] rows (position, true, predicted, count)
+    of the non-zero cells, sorted; int32 (int64 when a count exceeds 2^31 - 1)."""
+    counts = np.asarray(counts)
+    where = np.nonzero(counts)
+    values = counts[where]
+    top = int(values.max()) if values.size else 0
+    dtype = np.int32 if top <= INT32_MAX else np.int64
+    rows = np.empty((values.size, 4), dtype)
+    for column, index in enumerate(where):
+        rows[:, column] = index
+    rows[:, 3] = values
+    return rows
+
+
+def flat_cells(tensor: Any, positions: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero cells of counts in either layout (`summaries.format`) as (flat index
+    ``(p * K + true) * K + predicted``, count), both int64 [n], sorted by index.
+
+    Raises ValueError for anything else (wrong rank, shape or dtype, negative counts, a
+    cell outside P x K x K); readers skip such a step.
+    """
+    array = np.asarray(tensor)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"counts must be integers, got dtype {array.dtype}")
+    if array.ndim == 3:
+        if array.shape != (positions, classes, classes) or (array < 0).any():
+            raise ValueError(
+                f"dense counts must be non-negative [{positions}, {classes}, {classes}], "
+                f"got {list(array.shape)}"
+            )
+        flat = array.reshape(-1)
+        index = np.flatnonzero(flat)
+        return index.astype(np.int64), flat[index].astype(np.int64)
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"sparse counts must be [n, 4] rows, got {list(array.shape)}")
+    rows = array.astype(np.int64, copy=False)
+    if len(rows) and (
+        (rows < 0).any() or (rows[:, 0] >= positions).any() or (rows[:, 1:3] >= classes).any()
+    ):
+        raise ValueError("sparse counts hold a negative value or a cell outside P x K x K")
+    index = (rows[:, 0] * classes + rows[:, 1]) * classes + rows[:, 2]
+    keep = rows[:, 3] > 0
+    index, values = index[keep], rows[keep, 3]
+    if len(index) > 1 and not (np.diff(index) > 0).all():  # unsorted or repeated cells
+        index, where = np.unique(index, return_inverse=True)
+        values = np.bincount(where, weights=values).astype(np.int64)
+    return index, values
+
+
+def dense_counts(tensor: Any, positions: int, classes: int) -> np.ndarray:
+    """[P, K, K] int64 counts from either layout (`flat_cells`)."""
+    index, values = flat_cells(tensor, positions, classes)
+    out = np.zeros(positions * classes * classes, np.int64)
+    out[index] = values
+    return out.reshape(positions, classes, classes)
+
+
 # -- TensorFlow ---------------------------------------------------------------------------
 
 
@@ -186,3 +249,13 @@ def counts_tf(lab: Any, pred: Any, k: int) -> Any:
         tf.reshape(flat, [-1]), minlength=size, maxlength=size, dtype=tf.int64
     )
     return tf.reshape(counts, tf.stack([p, k, k]))
+
+
+def sparse_rows_tf(counts: Any) -> Any:
+    """The sparse layout of a [P, K, K] counts tensor: int32 [n, 4] rows (position, true,
+    predicted, count) of its non-zero cells, in row-major order."""
+    import tensorflow as tf
+
+    where = tf.where(counts > 0)  # [n, 3] int64, row-major
+    values = tf.gather_nd(counts, where)[:, tf.newaxis]
+    return tf.cast(tf.concat([where, values], axis=1), tf.int32)

@@ -7,13 +7,15 @@ not exportable to a SavedModel). TensorFlow is imported when it runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from summaries import checks
+from summaries import format as fmt
 from summaries._autograph import not_converted
 from summaries.position_confusion.arguments import ConfusionArgs
-from summaries.position_confusion.counts import counts_tf, labels_predictions_tf
+from summaries.position_confusion.counts import counts_tf, labels_predictions_tf, sparse_rows_tf
 from summaries.position_confusion.examples import misclassified
 
 
@@ -73,7 +75,9 @@ def confusion(
             with tf.control_dependencies([same_n]):
                 lab = tf.identity(lab)
     counts = counts_tf(lab, pred, args.num_classes)
-    tf.summary.write(tag=args.tag, tensor=counts, step=step, metadata=matrix_meta)
+    sparse = json.loads(matrix_meta.plugin_data.content)["layout"] == fmt.SPARSE
+    stored = sparse_rows_tf(counts) if sparse else counts  # the layout `format` documents
+    tf.summary.write(tag=args.tag, tensor=stored, step=step, metadata=matrix_meta)
     if image_tensor is not None:
 
         def serialized(lab_v, pred_v, images_v) -> bytes:

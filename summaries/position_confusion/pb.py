@@ -10,9 +10,10 @@ import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
 from summaries import checks
+from summaries import format as fmt
 from summaries._autograph import not_converted
 from summaries.position_confusion.arguments import ConfusionArgs
-from summaries.position_confusion.counts import class_ids, counts_from_ids
+from summaries.position_confusion.counts import class_ids, counts_from_ids, sparse_rows
 from summaries.position_confusion.examples import image_stack, misclassified
 from summaries.protos import summary
 
@@ -24,7 +25,8 @@ def build_confusion(
     predictions: Any = None,
     images: Any = None,
 ) -> tuple[np.ndarray, summary_pb2.Summary]:
-    """The counts [P, K, K] and the Summary of `confusion_pb` (everything checked first)."""
+    """The counts [P, K, K] and the Summary of `confusion_pb` (everything checked first;
+    the counts are stored dense or sparse by their size, see `summaries.format`)."""
     k = args.num_classes
     lab = pred = stack = None
     if counts is not None:
@@ -45,7 +47,9 @@ def build_confusion(
         matrix = counts_from_ids(lab, pred, k)
         if images is not None:
             stack = image_stack(images, len(lab))
-    out = summary(args.tag, matrix, args.matrix_metadata(matrix.shape[0]))
+    metadata = args.matrix_metadata(matrix.shape[0])
+    sparse = fmt.matrix_layout(matrix.shape[0], k) == fmt.SPARSE
+    out = summary(args.tag, sparse_rows(matrix) if sparse else matrix, metadata)
     if stack is not None:
         cells, pngs = misclassified(lab, pred, stack, args.cap_per_cell)
         out.value.extend(args.examples_pb(cells, pngs).value)
