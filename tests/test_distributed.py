@@ -7,6 +7,7 @@ MultiWorkerMirroredStrategy run logs what one process computes on the same batch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -232,26 +233,92 @@ def test_ps_run_survives_a_lost_worker_and_writes_one_run(tmp_path):
     assert "ReadVariableOp" in ps_ops and "MatMul" not in ps_ops
 
 
-def test_a_stalled_cluster_is_started_again_once_then_is_a_clear_error(tmp_path):
-    """Training that prints nothing for --stall-timeout seconds ends its cluster, and a new
-    one starts; a second stall is a one-line error with no task left running. (A timeout
-    shorter than TensorFlow's start-up makes a real cluster look stalled.)"""
-    run = tmp_path / "stalled"
-    result = demo("--quick", "--steps", "4", "--stall-timeout", "0.5", "--logdir", str(run))
-    assert result.returncode == 2, result.stderr[-3000:]
-    stalled = "chief 0 printed nothing for 0.5 s: the cluster stalled"
-    restarted = [ln for ln in result.stdout.splitlines() if ln.endswith("; starting a new cluster")]
+def test_a_stalled_cluster_says_where_it_waits_is_started_again_once_then_is_an_error(tmp_path):
+    """A real stall: the workers are stopped (SIGSTOP) mid-run, so the coordinator's step
+    never returns and no task computes. After --stall-timeout the launcher prints each main
+    task's threads, says in its message which worker holds the step, ends the cluster and
+    starts a new one; stalled again, it is a one-line error with no task left running."""
+    process = subprocess.Popen(
+        [FLOWSCOPE, "demo", "distributed", "--quick", "--steps", "400", "--stall-timeout", "8"]
+        + ["--logdir", str(tmp_path / "stalled")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    lines: list[str] = []
+    stopped: list[int] = []
+    try:
+        deadline = time.monotonic() + 2 * TIMEOUT
+        for _ in range(2):  # each cluster: wait for its first step, then stop its workers
+            while time.monotonic() < deadline:
+                line = process.stdout.readline()
+                assert line, "the demo ended early:\n" + "".join(lines) + process.stderr.read()
+                lines.append(line)
+                if line.startswith("distributed: step "):
+                    break
+            starting = [ln for ln in lines if ln.startswith("distributed: starting")][-1]
+            workers = [
+                pid
+                for pid in task_processes(cluster_marker(starting))
+                if "--job worker" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            ]
+            assert len(workers) == 2, workers
+            for pid in workers:
+                os.kill(pid, signal.SIGSTOP)
+            stopped += workers
+        out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        for pid in stopped:  # a stopped task the launcher missed would stay forever
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stdout = "".join(lines) + out
+    assert process.returncode == 2, err[-3000:]
+    stalled = (
+        "chief 0 printed nothing and the cluster computed nothing for 8 s: the cluster stalled"
+    )
+    restarted = [ln for ln in stdout.splitlines() if ln.endswith("; starting a new cluster")]
     assert len(restarted) == 1 and restarted[0].startswith(f"distributed: {stalled} ("), restarted
-    starts = [ln for ln in result.stdout.splitlines() if ln.startswith("distributed: starting")]
-    assert len(starts) == 2  # the first cluster, then the new one
-    # the message says where the chief waits (here: still importing, the timeout is so
-    # short), from the stacks it reported, which are printed in full before it
-    error = result.stderr.strip().splitlines()[-1]
+    error = err.strip().splitlines()[-1]
     assert error.startswith(f"flowscope: error: {stalled} (chief 0 waits: MainThread: "), error
-    assert "chief 0's threads when it stalled:" in result.stdout
-    assert "thread MainThread:" in result.stdout
+    # where: the chief's own innermost call and TensorFlow's beneath it (which depends on
+    # the moment the workers stopped: a step's join, or weights read after a block), each
+    # worker's closure thread, and the coordinator's queue
+    assert re.search(r"MainThread: \w+ \([\w/]+\.py:\d+\) -> \w+", error), error
+    assert "WorkerClosureProcessingLoop-0: " in error and "WorkerClosureProcessingLoop-1: " in error
+    assert re.search(r"coordinator: \d+ step\(s\) queued, \d+ in flight", error), error
+    assert stdout.count("chief 0's threads when it stalled:") == 2
+    starts = [ln for ln in stdout.splitlines() if ln.startswith("distributed: starting")]
+    assert len(starts) == 2  # the first cluster, then the new one
     for address in re.findall(r"localhost:\d+", " ".join(starts)):
         assert task_processes(address) == []  # both clusters' tasks ended
+
+
+def test_tasks_get_enough_inter_op_threads_whatever_the_environment_says(monkeypatch):
+    """Each task's remote requests hold inter-op threads until their functions end: the pool
+    is raised to a floor above what a cluster can have in flight at one task."""
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "1")
+    assert cluster_lib.task_env(4)["TF_NUM_INTEROP_THREADS"] == "8"
+    assert cluster_lib.task_env(6)["TF_NUM_INTEROP_THREADS"] == "12"
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "32")  # more is the user's to choose
+    assert cluster_lib.task_env(4)["TF_NUM_INTEROP_THREADS"] == "32"
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS")
+    assert cluster_lib.task_env(4)["TF_NUM_INTEROP_THREADS"] == "8"
+
+
+@pytest.mark.slow
+def test_one_inter_op_thread_in_the_environment_no_longer_stalls_the_cluster(tmp_path):
+    """TF_NUM_INTEROP_THREADS=1 (as `flowscope race` runs TensorFlow) left every ps run with
+    its first step in flight forever: the worker's one thread held by the request, none left
+    for the step's kernels. The tasks now get their own floor."""
+    run = tmp_path / "one-thread"
+    env = {**ENV, "TF_NUM_INTEROP_THREADS": "1"}
+    result = demo("--quick", "--steps", "6", "--stall-timeout", "60", "--logdir", str(run), env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "distributed: step 6 of 6" in result.stdout and "stalled" not in result.stdout
 
 
 @pytest.mark.slow

@@ -40,6 +40,7 @@ HOST = "localhost"  # the spec's host; the servers still bind every interface (s
 READY = "FLOWSCOPE-TASK-READY"
 START_TIMEOUT = 90.0  # seconds for a task to import TensorFlow and start serving
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 REPORT_TIMEOUT = 10.0  # seconds for a task to answer a request for its stacks
 TAIL = 1500  # characters of a failed task's stderr shown to the user
 
@@ -181,19 +182,33 @@ def cluster_spec(ports: list[int], jobs: dict[str, int]) -> dict[str, list[str]]
     return spec
 
 
-def task_env() -> dict[str, str]:
-    """The environment of a task: this one, CPU only, quiet TensorFlow, this checkout first."""
+def interop_threads(tasks: int) -> int:
+    """Inter-op threads for each task of a `tasks`-task cluster: the user's setting, raised to
+    a floor where it is lower.
+
+    A task's remote eager service runs each request it is sent (a step from the coordinator,
+    a worker's part of a step on the ps) on the task's inter-op thread pool and holds that
+    thread until the request's function has finished, while the function's own kernels need
+    threads from the same pool. A pool no larger than the requests in flight at once leaves
+    none for the kernels: every task then waits, using no CPU, with the coordinator's step in
+    flight forever (TF_NUM_INTEROP_THREADS=1 does it every time; TensorFlow's default, one
+    thread per core, did it now and then on 2 cores). Every other task may have a request in
+    flight at one task, so each gets that many threads plus room for the kernels.
+    """
+    floor = max(8, 2 * tasks)
+    given = os.environ.get("TF_NUM_INTEROP_THREADS", "")
+    return max(floor, int(given)) if given.isdigit() else floor
+
+
+def task_env(tasks: int = 1) -> dict[str, str]:
+    """The environment of a task of a `tasks`-task cluster: this one, CPU only, quiet
+    TensorFlow, enough inter-op threads (see `interop_threads`), this checkout first."""
     path = os.environ.get("PYTHONPATH")
     return {
         **os.environ,
         "CUDA_VISIBLE_DEVICES": "",
         "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        # one RPC per remote eager request instead of the streaming one: a loaded machine once
-        # left a coordinator waiting forever on a streamed request to a worker (TensorFlow's
-        # own error messages suggest this switch for stalls of distributed eager calls)
-        "TF_ENABLE_EAGER_CLIENT_STREAMING_ENQUEUE": os.environ.get(
-            "TF_ENABLE_EAGER_CLIENT_STREAMING_ENQUEUE", "false"
-        ),
+        "TF_NUM_INTEROP_THREADS": str(interop_threads(tasks)),
         "PYTHONPATH": f"{REPO}{os.pathsep}{path}" if path else str(REPO),
         "PYTHONUNBUFFERED": "1",
     }
@@ -209,10 +224,22 @@ class Task:
     stderr_path: Path
     ready: bool = False
     lost_at: float | None = field(default=None)
+    cpu: float = 0.0  # CPU seconds at the last reading
 
     @property
     def name(self) -> str:
         return f"{self.job} {self.index}"
+
+    def cpu_seconds(self) -> float:
+        """CPU time the task has used so far (the last reading once it is gone; 0.0 where
+        there is no /proc)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            # fields 14 and 15 of stat(5) (utime, stime), counted after the command's ")"
+            self.cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        except (OSError, IndexError, ValueError):
+            pass
+        return self.cpu
 
     def stderr_text(self) -> str:
         """Everything the task wrote to stderr so far ("" when unreadable)."""
@@ -232,7 +259,8 @@ class Task:
 class LocalCluster:
     """Tasks started as child processes in one process group; `stop()` ends them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 1) -> None:
+        self.size = size  # the tasks it will start (their thread pools are sized for it)
         self.tasks: list[Task] = []
         self._pgid: int | None = None
         self._logs = tempfile.TemporaryDirectory(prefix="flowscope-cluster-")
@@ -271,7 +299,7 @@ class LocalCluster:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
-                env=env or task_env(),
+                env=env or task_env(self.size),
                 cwd=os.getcwd(),
                 # all tasks in one new group: one signal ends them, and a Ctrl-C at the
                 # terminal reaches only this process, which stops them in order
@@ -311,6 +339,10 @@ class LocalCluster:
         raise CliError(
             f"{task.name} failed to start (exit status {status}):\n{task.stderr_tail()}".rstrip()
         )
+
+    def cpu_seconds(self) -> float:
+        """CPU time the tasks have used so far, together."""
+        return sum(t.cpu_seconds() for t in self.tasks)
 
     def stacks(self, task: Task, timeout: float = REPORT_TIMEOUT) -> list[str] | None:
         """Ask a live task for its threads' stacks (see `stacks`); None if no report came."""

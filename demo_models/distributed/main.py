@@ -38,10 +38,13 @@ from demo_models.runtime import CliError, writable_dir
 STEPS = 1000
 QUICK_STEPS = 40
 LOG_EVERY = 50
-# Silence from the chief that means a stalled cluster (--stall-timeout): it prints a line
-# per block of steps, and a whole quick run takes well under a minute on a loaded 2-core
-# machine.
+# A stalled cluster (--stall-timeout): this long without a line from the chief (it prints
+# one per block of steps) while the tasks together use less than WORKING seconds of CPU.
+# Silence alone is not enough: on a slow or busy machine the chief's start (importing
+# TensorFlow, connecting, building the model) can take minutes of CPU before its first line,
+# and that is work, not a stall; a cluster waiting on a lost RPC uses next to no CPU.
 STALL_SECONDS = 120.0
+WORKING = 1.0
 
 
 class Stalled(CliError):
@@ -95,8 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=STALL_SECONDS,
         metavar="SECONDS",
-        help="seconds without a line from the training that mean the cluster stalled: it is "
-        "ended and started once more (default: %(default)g)",
+        help="seconds in which the training prints no line and the cluster computes nothing "
+        "that mean it stalled: it is ended and started once more (default: %(default)g)",
     )
     lesson.add_guide_options(p)
     return p
@@ -138,10 +141,13 @@ def supervise(
     cluster: LocalCluster, main: list[Task], tolerated: list[Task], stall: float = STALL_SECONDS
 ) -> None:
     """Relay the main tasks' lines until they end; a task failing (not tolerated) is an
-    error, and so (`Stalled`) is `stall` seconds without a line from the main tasks."""
+    error, and so (`Stalled`) is `stall` seconds in which the main tasks print no line and
+    the cluster's tasks together use less than `WORKING` seconds of CPU: a slow machine
+    (tasks busy importing, tracing or training) is waited for, an idle cluster is not."""
     streams = {t.process.stdout.fileno(): t for t in cluster.tasks}
     reported: set[int] = set()
     heard = time.monotonic()
+    spent = cluster.cpu_seconds()
     while True:
         readable, _, _ = select.select(list(streams), [], [], 0.2)
         for fd in readable:
@@ -152,6 +158,8 @@ def supervise(
             elif task in main:
                 _relay(chunk)
                 heard = time.monotonic()
+        if (now := cluster.cpu_seconds()) - spent >= WORKING:
+            heard, spent = time.monotonic(), now
         if time.monotonic() - heard > stall:
             raise Stalled(stall_report(cluster, main, stall))
         for task in cluster.tasks:
@@ -195,7 +203,10 @@ def stall_report(cluster: LocalCluster, main: list[Task], stall: float) -> str:
     ]
     if gone:
         waits.append("exited: " + ", ".join(gone))
-    return f"{names} printed nothing for {stall:g} s: the cluster stalled ({' | '.join(waits)})"
+    return (
+        f"{names} printed nothing and the cluster computed nothing for {stall:g} s: the "
+        f"cluster stalled ({' | '.join(waits)})"
+    )
 
 
 def _relay(chunk: bytes) -> None:
@@ -210,7 +221,7 @@ def run_ps(args: argparse.Namespace, opts: Options) -> None:
     jobs = {"chief": 1, "ps": args.ps, "worker": args.workers}
     spec = cluster_spec(pick_ports(sum(jobs.values()), args.port), jobs)
     print(f"distributed: starting {args.ps} ps and {args.workers} worker task(s): {describe(spec)}")
-    with LocalCluster() as cluster:
+    with LocalCluster(size=sum(jobs.values())) as cluster:
         servers = [
             cluster.start(
                 job, i, ["server", "--cluster", spec_json(spec), "--job", job, "--index", str(i)]
@@ -234,7 +245,7 @@ def run_multiworker(args: argparse.Namespace, opts: Options) -> None:
         f"distributed: starting {args.workers} MultiWorkerMirroredStrategy worker(s) on "
         f"loopback: {describe(spec)}"
     )
-    with LocalCluster() as cluster:
+    with LocalCluster(size=args.workers) as cluster:
         workers = [
             cluster.start(
                 "worker",
