@@ -37,6 +37,7 @@ setup(
             "ruff>=0.5",
             "build>=1.0",
             "import-linter>=2.1",  # the layer contract in pyproject.toml (tests/test_layers.py)
+            "keras-tuner>=1.4",  # a real search instrumented by summaries.tuner
         ],
     },
     entry_points={

@@ -21,7 +21,10 @@ the sample batch's gradients, validation predictions, as host copies or immutabl
 tensors); everything else (statistics, histograms, confusion counts, PNGs, protos, file
 writes, and the buffered batch scalars in bulk) runs on the callback's one writer thread,
 in order, while the next epoch trains. `on_train_end` waits for it, so the run is complete
-when `fit` returns; an error on the writer thread is raised on the training thread at the
+when `fit` returns, and then closes the event file and ends the thread: nothing outlives
+`fit` (a later `fit` reopens the file and appends). A `fit` ended by an exception never
+calls `on_train_end`; the thread then closes the file and ends by itself once it has been
+idle for `idle_secs`. An error on the writer thread is raised on the training thread at the
 next hook. The thread is the one a background `summaries.pb.LogWriter` runs
 (`LogWriter.submit`): a failed write (full disk, lost permission, a remote store that
 went away) warns once and pauses logging, which resumes when writes succeed again; training
@@ -34,10 +37,12 @@ part (weights, histograms, gradients, optimizer, scalars, images, confusion, sam
 
 from __future__ import annotations
 
+import itertools
+import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -47,6 +52,7 @@ import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
 
 from summaries import checks
+from summaries.hparams import check_hparams, session_end_pb, session_start_pb
 from summaries.keras import (
     confusion,
     gradients,
@@ -58,6 +64,8 @@ from summaries.keras import (
     weights,
 )
 from summaries.keras.confusion import SEQUENCE_ACCURACY
+from summaries.keras.tags import clean
+from summaries.protos import scalar_value
 from summaries.writer import LogWriter
 
 __all__ = ["SEQUENCE_ACCURACY", "SummaryCallback"]
@@ -80,6 +88,18 @@ _FREQS = {
 
 def _names(name: str, value: Any) -> list[str] | None:
     return None if value is None else checks.check_names(name, value)
+
+
+def _called_from(package: str, depth: int = 12) -> bool:
+    """Whether a caller within `depth` frames belongs to `package`."""
+    frame = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__", "").split(".")[0] == package:
+            return True
+        frame = frame.f_back
+    return False
 
 
 class SummaryCallback(keras.callbacks.Callback):
@@ -122,6 +142,16 @@ class SummaryCallback(keras.callbacks.Callback):
         flush_batches: write buffered batch scalars every N logged batches (default 100)
             and at every epoch end.
         buckets: histogram buckets (default 30).
+        hparams: this run's hyper-parameter values ({name: bool, int, float or str}) for
+            TensorBoard's HParams tab: written once, as the run's session, with the epoch
+            scalars as its metrics (see `summaries.hparams`).
+        idle_secs: after a `fit` that ended by an exception (no `on_train_end`), the
+            writer thread flushes and closes the event file and ends once it has been idle
+            this long (default 5 s); None keeps them until `close()`. A `fit` that returns
+            closes them at once.
+
+    `copy.deepcopy` (as Keras Tuner does for every trial) gives a fresh callback with the
+    same arguments (the `data` arrays shared) and nothing of this one's state.
     """
 
     # The per-batch hook only appends to a buffer under a lock; Keras may run it on a
@@ -152,9 +182,13 @@ class SummaryCallback(keras.callbacks.Callback):
         sequence_accuracy_tag: str | bool | None = None,
         flush_batches: int = 100,
         buckets: int = 30,
+        hparams: Mapping[str, Any] | None = None,
+        idle_secs: float | None = 5.0,
     ):
         super().__init__()
         given = locals()
+        # the arguments, for __deepcopy__ (a fresh callback with the same configuration)
+        self._config = {k: v for k, v in given.items() if k not in ("self", "__class__")}
         self.freqs = {name: checks.check_count(name, given[name], 0) for name in _FREQS}
         self.image_freq = (
             None if image_freq is None else checks.check_count("image_freq", image_freq, 0)
@@ -173,7 +207,17 @@ class SummaryCallback(keras.callbacks.Callback):
         self.position_names = _names("position_names", position_names)
         self._data = samples.check_data("data", data)
         self._validation = samples.check_data("validation_data", validation_data)
+        self.hparams = None if hparams is None else check_hparams(hparams)
+        self.idle_secs = None if idle_secs is None else checks.check_secs("idle_secs", idle_secs)
         self.log_dir = str(checks.check_logdir(log_dir, "log_dir"))
+        # HParams session: group (None: a hash of the values), objectives [(log name,
+        # "min" | "max")] whose best epoch value is logged, and what has been written
+        self._hparams_group: str | None = None
+        self._objectives: list[tuple[str, str]] = []
+        self._best: dict[str, float] = {}
+        self._session = {"start": False, "end": False}
+        # a Keras Tuner trial's callback: (trial folder, copies made); see summaries.tuner
+        self._trial: tuple[str, itertools.count] | None = None
 
         self._writer: LogWriter | None = None  # with the one writer thread
         self._probe = None  # compiled loss-and-gradients on the sample batch
@@ -202,14 +246,70 @@ class SummaryCallback(keras.callbacks.Callback):
         self._snapshot_batch = -1
         self._per_call = 1
 
+    # -- copies (Keras Tuner deep-copies its callbacks for every trial) -----------------
+
+    def __deepcopy__(self, memo: dict) -> SummaryCallback:
+        """A fresh callback with the same arguments and none of this one's state (no
+        writer, thread, lock or traced function); a trial's callback gives each copy the
+        trial's next execution folder."""
+        config = dict(self._config)
+        trial = self._trial
+        if trial is not None:
+            folder, copies = trial
+            config["log_dir"] = f"{folder}/execution{next(copies)}"
+        elif _called_from("keras_tuner"):
+            warnings.warn(
+                "SummaryCallback: copied by Keras Tuner without summaries.tuner.SummaryTuner, "
+                "so every trial writes into the same run; mix SummaryTuner into the tuner "
+                "class for one run per trial and the HParams tab (docs/callback.md)",
+                stacklevel=2,
+            )
+        clone = type(self)(**config)
+        clone._hparams_group = self._hparams_group
+        clone._objectives = list(self._objectives)
+        memo[id(self)] = clone
+        return clone
+
+    def _for_trial(
+        self,
+        folder: str,
+        values: Mapping[str, Any],
+        group: str,
+        objectives: Sequence[tuple[str, str]],
+    ) -> SummaryCallback:
+        """This callback's configuration for one Keras Tuner trial (summaries.tuner): its
+        copies write into ``<folder>/execution<i>``, i = 0, 1, ... in the order they are
+        made, with the trial's hyper-parameter `values` as their HParams session (`group`:
+        the trial id) and the best epoch value of each (log name, "min" | "max") objective
+        as ``objective/<name>``."""
+        config = {**self._config, "log_dir": f"{folder}/execution0", "hparams": dict(values)}
+        template = type(self)(**config)
+        template._hparams_group = group
+        template._objectives = list(objectives)
+        template._trial = (folder, itertools.count())
+        return template
+
     # -- lifecycle -------------------------------------------------------------------
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._writer is None:
             # Our own TFRecord writer and its one thread: no TensorFlow op per write;
             # flushed (not synced) after each batch hand-over and epoch (TensorFlow's writer
-            # flushes and syncs every 10 events by default).
-            self._writer = LogWriter(self.log_dir, background=True, max_pending=_MAX_PENDING)
+            # flushes and syncs every 10 events by default). After a fit that ended by an
+            # exception, the thread releases the file once idle for `idle_secs`.
+            self._writer = LogWriter(
+                self.log_dir,
+                background=True,
+                max_pending=_MAX_PENDING,
+                idle_secs=self.idle_secs,
+            )
+            # collected before idle_secs (the callback of a failed fit dropped): closed then,
+            # which is this writer's contract, not a user's forgotten close()
+            self._writer._gc_warning = False
+        if self.hparams is not None and not self._session["start"]:
+            self._session["start"] = True
+            start = session_start_pb(self.hparams, group=self._hparams_group)
+            self._submit(self._write_values, list(start.value), 0)
         self._lr_kind = optimizer.learning_rate_kind(self.model)
         self._steps_per_epoch = (self.params or {}).get("steps")
         self._layers = weights.LayerWeights(self.model)  # layers may have changed between fits
@@ -282,6 +382,7 @@ class SummaryCallback(keras.callbacks.Callback):
             if self._lr_kind != "none" and "learning_rate" not in logs:
                 rate = optimizer.learning_rate(self.model)
             epoch_values = scalars.epoch_scalars(logs, rate)
+        epoch_values += self._objective_values(logs)
         # (part, what computes its summaries from what is captured here)
         parts: list[tuple[str, Callable[[], list]]] = []
         host = None
@@ -323,11 +424,20 @@ class SummaryCallback(keras.callbacks.Callback):
         self._submit(self._write_epoch, epoch, epoch_values, parts)
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        self._flush_batches(force=True)
-        if self._writer is not None:
-            # kept open for a further fit(); close() ends the event file
-            self._writer.flush(retry=True)  # after a storage fault: one more try now
-            self._writer.drain()  # the run is complete when fit() returns
+        writer = self._writer
+        try:
+            self._flush_batches(force=True)
+            if self.hparams is not None and not self._session["end"]:
+                self._session["end"] = True
+                self._submit(self._write_values, list(session_end_pb("success").value), 0)
+            if writer is not None:
+                writer.flush(retry=True)  # after a storage fault: one more try now
+                writer.drain()  # the run is complete when fit() returns
+        finally:
+            if writer is not None and not writer.closed:
+                # Nothing outlives fit(): the file is closed and the thread has ended. The
+                # writer stays: a later fit() reopens the file and appends to it.
+                writer.release()
 
     def close(self) -> None:
         """Flush and close the event file (a later fit() opens a new one)."""
@@ -343,6 +453,25 @@ class SummaryCallback(keras.callbacks.Callback):
         order; a failed earlier job raises here, on the training thread. A storage fault
         only pauses the writer (it keeps what is computed and retries), so work goes on."""
         self._writer.submit(job, *args)
+
+    def _write_values(self, values: list, step: int) -> None:
+        """Writer thread: Summary values as one event at `step`."""
+        self._writer.add(summary_pb2.Summary(value=values), step)
+        self._writer.flush()
+
+    def _objective_values(self, logs: dict) -> list:
+        """``objective/<name>``: the best epoch value so far of each tuner objective."""
+        values = []
+        for name, direction in self._objectives:
+            try:
+                value = float(logs[name])
+            except (KeyError, TypeError, ValueError):
+                continue
+            best = self._best.get(name)
+            if best is None or (value > best if direction == "max" else value < best):
+                self._best[name] = best = value
+            values.append(scalar_value(f"objective/{clean(name)}", best))
+        return values
 
     def _write_epoch(self, epoch: int, values: list, parts: list) -> None:
         """Writer thread: one epoch's summaries from what on_epoch_end captured."""

@@ -67,6 +67,15 @@ def check_description(value: Any) -> str | None:
     return value
 
 
+def check_secs(argument: str, value: Any) -> float:
+    """A number of seconds (not a bool) >= 0, as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ArgumentTypeError(f"{argument} must be a number, got {type(value).__name__}")
+    if not value >= 0:
+        raise ValueError(f"{argument} must be >= 0, got {value}")
+    return float(value)
+
+
 def check_count(argument: str, value: Any, minimum: int = 1) -> int:
     """An integer (not a bool) >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):

@@ -262,10 +262,16 @@ class LocalLogFile(LogFile):
     """A local event file written with os.write: each append reaches the OS at once, and a
     failed one (a full disk mid-record) is cut back to the last whole record."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, append: bool = False):
         self.path = path
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        self._size = 0
+        mode = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+        self._fd: int | None = os.open(path, mode, 0o666)
+        self._size = os.fstat(self._fd).st_size if append else 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file (what was there before an append-mode open, plus appends)."""
+        return self._size
 
     @property
     def closed(self) -> bool:
@@ -342,8 +348,11 @@ class RemoteLogFile(LogFile):
             self._guard(file.close)
 
 
-def open_log(path: Path | RemotePath) -> LogFile:
-    """A new, empty event file at `path`."""
+def open_log(path: Path | RemotePath, append: bool = False) -> LogFile:
+    """A new, empty event file at `path`; with `append`, a local file opened to append to
+    (remote stores cannot append: a writer goes on in a new file there)."""
     if isinstance(path, RemotePath):
+        if append:
+            raise ValueError(f"{path} is remote: object stores cannot append to a file")
         return RemoteLogFile(path)
-    return LocalLogFile(path)
+    return LocalLogFile(path, append)

@@ -9,7 +9,10 @@ is imported for URIs only).
 `LogWriter(logdir, background=True)` hands every write to a `BackgroundWriter`: one thread
 that runs jobs in order, with a bounded queue, so a training loop never waits on file I/O
 unless the disk falls behind by `max_pending` jobs. `SummaryCallback` runs its summary
-work on the same thread through `LogWriter.submit`.
+work on the same thread through `LogWriter.submit`. Nothing lingers: `close()` (or a
+``with`` block) ends the file and the thread, `release()` ends them until the next write
+(which reopens the file and appends), `idle_secs` makes the thread release them by itself
+when idle, and a writer garbage-collected unclosed is closed then, with a warning.
 
 A logging fault never ends training. Records are held in memory between flushes and
 appended whole; when an append or flush fails (a full disk, a lost permission, a remote
@@ -44,10 +47,39 @@ from summaries import checks, records, storage
 
 # Background jobs a LogWriter queues before `add` waits for the oldest one.
 DEFAULT_MAX_PENDING = 256
+# An idle time beyond this is no idle time (a queue wait takes at most a few years)
+_FOREVER = 1e8
 
 _log = logging.getLogger(__name__)
 
 _OPEN: weakref.WeakSet[LogWriter] = weakref.WeakSet()
+# set by the atexit hook: writers collected at shutdown are closed without a warning
+_EXITING = False
+_warned_unclosed = False
+
+
+class UnclosedWriterWarning(UserWarning):
+    """A `LogWriter` was garbage-collected while it held an open event file or a thread."""
+
+
+def _weak_call(owner: Any, method: str) -> Callable[[], None]:
+    """`owner.method()` while `owner` lives, without keeping it alive (a thread's hook)."""
+    ref = weakref.ref(owner)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    return call
+
+
+class _WriterThread(threading.Thread):
+    """A `BackgroundWriter`'s thread; `owner` tells its jobs apart from other threads."""
+
+    def __init__(self, owner: BackgroundWriter, previous: threading.Thread | None):
+        super().__init__(target=owner._run, args=(previous,), name=owner._name, daemon=True)
+        self.owner = owner
 
 
 class BackgroundWriter:
@@ -56,22 +88,47 @@ class BackgroundWriter:
     At most `max_pending` jobs are unfinished at once: `submit` waits for the oldest
     beyond that (so a slow disk cannot pile captured data up in memory). An exception in a
     job is raised on the caller's thread by the next `submit`, `drain` or `close`.
+
+    The thread starts at the first `submit`. With `idle_secs`, it ends by itself once it has
+    waited that long with no job queued, after calling `on_idle` (on the thread, with
+    nothing else running); the next `submit` starts a new thread. `stop` ends it now;
+    `close` ends it for good.
     """
 
-    def __init__(self, max_pending: int = 4, name: str = "flowscope-writer"):
+    def __init__(
+        self,
+        max_pending: int = 4,
+        name: str = "flowscope-writer",
+        *,
+        idle_secs: float | None = None,
+        on_idle: Callable[[], Any] | None = None,
+    ):
         self.max_pending = checks.check_count("max_pending", max_pending)
+        if idle_secs is not None:
+            idle_secs = checks.check_secs("idle_secs", idle_secs)
+        # None (or infinity): the thread waits for jobs until stopped
+        self.idle_secs = idle_secs if idle_secs is not None and idle_secs < _FOREVER else None
+        self._on_idle = on_idle
         self._name = name
         self._slots = threading.BoundedSemaphore(self.max_pending)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._idle = threading.Condition()
+        self._idle = threading.Condition()  # guards _unfinished, _thread and _ending
         self._unfinished = 0
         self._errors: list[BaseException] = []
-        self._thread: threading.Thread | None = None
+        self._thread: _WriterThread | None = None
+        self._ending: threading.Thread | None = None  # a thread on its way out
         self._closed = False
+
+    @property
+    def running(self) -> bool:
+        """Whether a writer thread is alive (running a job, waiting for one or ending)."""
+        threads = (self._thread, self._ending)
+        return any(thread is not None and thread.is_alive() for thread in threads)
 
     def on_thread(self) -> bool:
         """Whether the caller is this writer's thread (its jobs may write directly)."""
-        return self._thread is not None and threading.current_thread() is self._thread
+        thread = threading.current_thread()
+        return isinstance(thread, _WriterThread) and thread.owner is self
 
     def submit(self, job: Callable[..., Any], *args: Any) -> None:
         """Queue `job(*args)`; raise the first failure of an earlier job, if any."""
@@ -81,14 +138,21 @@ class BackgroundWriter:
         if self.on_thread():  # a job queuing more work runs it in place (no self-wait)
             job(*args)
             return
-        if self._thread is None:
-            # A daemon thread: an atexit hook drains it, and it never blocks a crash exit.
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
         self._slots.acquire()
-        with self._idle:
-            self._unfinished += 1
-        self._jobs.put((job, args))
+        try:
+            with self._idle:
+                if self._closed:
+                    raise ValueError("writer is closed")
+                if self._thread is None:
+                    # A daemon thread: an atexit hook drains it, and it never blocks a crash
+                    # exit. It waits for the thread before it (ending after idling) first.
+                    self._thread = _WriterThread(self, self._ending)
+                    self._thread.start()
+                self._unfinished += 1
+                self._jobs.put((job, args))
+        except BaseException:
+            self._slots.release()
+            raise
 
     def drain(self) -> None:
         """Wait until every queued job has run; raise the first failure, if any."""
@@ -96,6 +160,14 @@ class BackgroundWriter:
             with self._idle:
                 self._idle.wait_for(lambda: self._unfinished == 0)
         self._raise_errors()
+
+    def stop(self) -> None:
+        """Run what is queued, then end the thread and wait for it (raising the first
+        failure, if any); a later `submit` starts a new one."""
+        try:
+            self.drain()
+        finally:
+            self._end_thread()
 
     def close(self) -> None:
         """Run what is queued, then stop the thread (raising the first failure, if any)."""
@@ -105,18 +177,52 @@ class BackgroundWriter:
             self.drain()
         finally:
             self._closed = True
-            if self._thread is not None:
+            self._end_thread()
+
+    def abandon(self) -> None:
+        """Let the thread end after the job it is running, without waiting (for a
+        finaliser, which may run on any thread); later submits are refused."""
+        self._closed = True
+        with self._idle:
+            thread, self._thread = self._thread, None
+            if thread is not None:
                 self._jobs.put(None)
-                if not self.on_thread():
-                    self._thread.join()
+                self._ending = thread
+
+    def _end_thread(self) -> None:
+        with self._idle:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._jobs.put(None)
+                self._ending = thread
+            ending = self._ending
+        if ending is not None and ending is not threading.current_thread():
+            ending.join()
 
     def _raise_errors(self) -> None:
         if self._errors:
             error = self._errors.pop(0)
             raise error
 
-    def _run(self) -> None:
-        while (item := self._jobs.get()) is not None:
+    def _run(self, previous: threading.Thread | None) -> None:
+        if previous is not None:
+            previous.join()  # it may still be in on_idle
+        while True:
+            try:
+                item = self._jobs.get(timeout=self.idle_secs)
+            except queue.Empty:
+                with self._idle:
+                    if self._unfinished or self._thread is not threading.current_thread():
+                        continue  # a job was queued meanwhile, or the sentinel is coming
+                    self._thread, self._ending = None, threading.current_thread()
+                if self._on_idle is not None:
+                    try:
+                        self._on_idle()
+                    except BaseException as exc:  # raised on the caller's thread instead
+                        self._errors.append(exc)
+                return
+            if item is None:
+                return
             job, args = item
             try:
                 job(*args)
@@ -138,10 +244,20 @@ class LogWriter:
     writes run on a `BackgroundWriter` thread (at most `max_pending` queued jobs);
     otherwise on the caller's thread. Either way a failed write never raises: it warns
     once, pauses logging and retries (see `fault`).
+
+    `close()` (or leaving a ``with`` block) writes what is queued, closes the file and ends
+    the thread. `release()` does the same but leaves the writer usable: the next write
+    reopens the file, appending to it (a URI logdir goes on in a new event file, as object
+    stores cannot append). With `idle_secs` (background only) the thread releases the writer
+    by itself once it has been idle that long, so no file or thread outlives a loop that
+    stopped without closing. A writer garbage-collected while it still holds its file or
+    thread is closed then, with an `UnclosedWriterWarning` (once per process).
     """
 
     #: the longest wait between two retries after a fault, in seconds
     max_retry_secs = 60.0
+    # warn when collected unclosed (an owner that relies on idle_secs switches it off)
+    _gc_warning = True
     #: pending bytes held while logging is paused; events beyond it are dropped (`dropped`)
     max_paused_bytes = 32 << 20
 
@@ -153,16 +269,16 @@ class LogWriter:
         background: bool = False,
         max_pending: int = DEFAULT_MAX_PENDING,
         retry_secs: float = 1.0,
+        idle_secs: float | None = None,
     ):
         directory = checks.check_logdir(logdir, "logdir")
-        for argument, value in (("flush_secs", flush_secs), ("retry_secs", retry_secs)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise checks.ArgumentTypeError(
-                    f"{argument} must be a number, got {type(value).__name__}"
-                )
-            if not value >= 0:
-                raise ValueError(f"{argument} must be >= 0, got {value}")
+        flush_secs = checks.check_secs("flush_secs", flush_secs)
+        retry_secs = checks.check_secs("retry_secs", retry_secs)
         checks.check_flag("background", background)
+        if idle_secs is not None:
+            idle_secs = checks.check_secs("idle_secs", idle_secs)
+            if not background:
+                raise ValueError("idle_secs needs background=True (the writer thread ends it)")
         host, pid, unique = socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8]
         name = f"events.out.tfevents.{int(time.time()):010d}.{host}.{pid}.{unique}"
         #: the event file being written (a successor gets a numbered suffix, see `_open`)
@@ -182,7 +298,12 @@ class LogWriter:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._last_flush = time.monotonic()
-        self._thread = BackgroundWriter(max_pending, "LogWriter") if background else None
+        self._thread = None
+        if background:
+            on_idle = _weak_call(self, "_on_idle")  # the thread must not keep `self` alive
+            self._thread = BackgroundWriter(
+                max_pending, "LogWriter", idle_secs=idle_secs, on_idle=on_idle
+            )
         # Whole framed records not yet in the file: appended at flushes, kept while paused.
         self._pending = bytearray()
         # the framed record every event file starts with
@@ -191,6 +312,7 @@ class LogWriter:
         )
         self._file: storage.LogFile | None = None
         self._new_file = True
+        self._append_on_reopen = True  # whether a released file may be appended to
         self._flushed = False  # whether a flush of the current file has succeeded
         self._file = storage.open_log(self.path)  # an unwritable store raises here, once
         self.flush()
@@ -250,12 +372,14 @@ class LogWriter:
         """Append the pending records and flush; on a fault, pause until the back-off ends
         (`retry` tries at once)."""
         self._last_flush = time.monotonic()
-        if self._closed and self._file is None:
-            return
+        if self._file is None and not self._pending:
+            return  # released (or a new file failed to open): nothing to write yet
         if self.fault is not None and not retry and time.monotonic() < self._retry_at:
             return
         try:
-            if self._file is None or self._file.torn:
+            if self._file is None:
+                self._reopen()
+            elif self._file.torn:
                 self._open()
             data = self._header + self._pending if self._new_file else self._pending
             if data:
@@ -285,6 +409,31 @@ class LogWriter:
         self._new_file = True
         self._file = storage.open_log(self.path)
 
+    def _reopen(self) -> None:
+        """Go on after a release: append to the file where the store allows it (a local
+        file that ends in a whole record), else in a new event file."""
+        if isinstance(self.path, storage.RemotePath) or not self._append_on_reopen:
+            self._open()
+            return
+        self._file = storage.open_log(self.path, append=True)
+        self._new_file = self._file.size == 0  # an empty file still needs its header
+
+    def _release_file(self) -> None:
+        """Flush and close the file until the next write (the writer thread, if any, idle)."""
+        self._flush_now(retry=True)  # one last try, whatever the back-off
+        if self._file is not None:
+            file, self._file = self._file, None
+            self._append_on_reopen = not file.torn
+            try:
+                file.close()
+            except OSError as exc:
+                self._pause(exc)
+
+    def _on_idle(self) -> None:
+        """The writer thread, idle for `idle_secs`: release the file before it ends."""
+        if not self._closed:
+            self._release_file()
+
     def _pause(self, exc: OSError) -> None:
         """Stop writing until the back-off ends; warn once (on the caller's thread)."""
         first = self.fault is None
@@ -313,7 +462,7 @@ class LogWriter:
         self._backoff = 0.0
 
     def _close_now(self) -> None:
-        self._flush_now(retry=True)  # one last try, whatever the back-off
+        self._release_file()
         if self._pending:
             _log.warning(
                 "Flowscope LogWriter: %d bytes of events could not be written to %s",
@@ -321,12 +470,6 @@ class LogWriter:
                 self.path,
             )
             self._pending.clear()
-        if self._file is not None:
-            file, self._file = self._file, None
-            try:
-                file.close()
-            except OSError as exc:
-                self._pause(exc)
 
     def _warn_fault(self) -> None:
         """Warn once, on the caller's thread (the writer thread's fault waits for it)."""
@@ -406,6 +549,28 @@ class LogWriter:
             self._thread.submit(self._flush_now, retry)
         self._warn_fault()
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has run (a released writer is not closed)."""
+        return self._closed
+
+    @property
+    def holds_file(self) -> bool:
+        """Whether the event file is open now (False once released or closed)."""
+        return self._file is not None
+
+    def release(self) -> None:
+        """Write everything queued, close the file and end the writer thread (waiting for
+        it); the writer stays usable: the next write reopens the file (appending) and
+        starts the thread again."""
+        self._check_open()
+        try:
+            if self._thread is not None:
+                self._thread.stop()  # queued jobs may still write
+        finally:
+            self._release_file()
+        self._warn_fault()
+
     def close(self) -> None:
         """Write everything queued, close the file and stop the writer thread."""
         if self._closed:
@@ -427,16 +592,51 @@ class LogWriter:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # Garbage-collected unclosed: close now; warn (once) if that still freed something.
+        if self.__dict__.get("_closed", True):
+            return  # closed, or never fully made
+        try:
+            thread = self._thread
+            held = self._file is not None or bool(self._pending)
+            held = held or (thread is not None and thread.running)
+            if thread is not None:
+                thread.abandon()
+            self._closed = True
+            self._close_now()
+            if held and self._gc_warning and not _EXITING:
+                _warn_unclosed(self.path)
+        except Exception:  # noqa: S110 (a finaliser must not raise; interpreter may be ending)
+            pass
+
+
+def _warn_unclosed(path: Any) -> None:
+    global _warned_unclosed
+    if _warned_unclosed:
+        return
+    _warned_unclosed = True
+    warnings.warn(
+        f"a summaries LogWriter writing to {path} was garbage-collected without close(); "
+        "its event file is closed now. Close writers (or use `with LogWriter(...)`) so that "
+        "no file or thread waits for the garbage collector (warned once per process)",
+        UnclosedWriterWarning,
+        stacklevel=2,
+    )
+
 
 @atexit.register
 def _flush_open_writers() -> None:
     """At exit, events still queued or buffered reach their files."""
+    global _EXITING
+    _EXITING = True
     for writer in list(_OPEN):
         try:
-            if writer._thread is not None and not writer._closed:
+            if writer._closed:
+                continue
+            if writer._thread is not None and writer._thread.running:
                 writer._thread.submit(writer._flush_now)
                 writer._thread.drain()
-            elif not writer._closed:
+            else:  # no thread (or a released writer's ended one): nothing queued
                 writer._flush_now()
         except Exception:  # noqa: S112 (one writer's failure must not stop the others)
             continue

@@ -77,6 +77,21 @@ def test_a_file_uri_is_the_local_folder(tmp_path):
     assert [s for s, _ in events(str(tmp_path / "run"))] == [0, 1]
 
 
+def test_a_released_remote_writer_goes_on_in_a_new_file():
+    """An object store cannot append: after release() (a fit's end) the next write opens a
+    successor event file, which sorts after the first, as readers expect."""
+    run = ram("release")
+    log = LogWriter(run, background=True)
+    log.add_scalars("loss", [1.0, 0.5])
+    log.release()
+    assert not log.holds_file
+    log.add_scalars("loss", [0.25], first_step=2)
+    log.close()
+    files = event_files(run)
+    assert len(files) == 2 and files[1].startswith(files[0])
+    assert events(run) == [(0, "loss"), (1, "loss"), (2, "loss")]
+
+
 def test_summary_callback_writes_to_ram_and_the_plugins_read_it():
     logdir = ram("callback")
     rng = np.random.default_rng(0)

@@ -4,6 +4,8 @@ background writer thread, and storage faults that pause logging but never end tr
 from __future__ import annotations
 
 import errno
+import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,8 +21,9 @@ from tensorboard.backend.event_processing import event_file_loader
 
 import summaries
 from summaries import checks, storage
+from summaries import writer as writer_module
 from summaries.position_confusion import confusion_pb
-from summaries.writer import BackgroundWriter, LogWriter
+from summaries.writer import BackgroundWriter, LogWriter, UnclosedWriterWarning
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -269,6 +272,90 @@ def test_a_real_full_tmpfs_pauses_and_resumes_without_a_torn_record(small_disk):
     assert len(list((disk / "run").glob("events.out.tfevents.*"))) == 1  # cut back, kept
 
 
+def open_files_under(folder: Path) -> list[str]:
+    """This process's open file descriptors that point into `folder`."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(folder)):
+            out.append(target)
+    return out
+
+
+@pytest.mark.parametrize("how", ["with", "close"])
+def test_a_background_writer_closed_ends_its_file_and_thread(tmp_path, how):
+    if how == "with":
+        with LogWriter(tmp_path, background=True) as log:
+            log.add(matrix(0), 0)
+            thread = log._thread._thread
+    else:
+        log = LogWriter(tmp_path, background=True)
+        log.add(matrix(0), 0)
+        thread = log._thread._thread
+        log.close()
+    assert thread is not None and not thread.is_alive()  # joined
+    assert log.closed and not log.holds_file and not open_files_under(tmp_path)
+    assert events(tmp_path) == [(0, "m")]
+
+
+def test_release_ends_file_and_thread_and_the_next_write_appends(tmp_path):
+    log = LogWriter(tmp_path, background=True)
+    log.add(matrix(0), 0)
+    thread = log._thread._thread
+    log.release()
+    assert not thread.is_alive() and not log._thread.running
+    assert not log.holds_file and not open_files_under(tmp_path) and not log.closed
+    log.add(matrix(1), 1)
+    log.flush()
+    log.drain()
+    assert log.holds_file  # reopened by the write
+    log.close()
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1  # appended
+    assert events(tmp_path) == [(0, "m"), (1, "m")]
+
+
+def test_an_idle_writer_releases_its_file_and_thread_by_itself(tmp_path):
+    log = LogWriter(tmp_path, background=True, idle_secs=0.05)
+    for step in range(3):
+        log.add(matrix(step), step)
+        wait_for(lambda: not log.holds_file and not log._thread.running)
+        assert not open_files_under(tmp_path)
+        assert [s for s, _ in events(tmp_path)] == list(range(step + 1))  # flushed first
+    log.close()
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
+    with pytest.raises(ValueError, match="idle_secs"):
+        LogWriter(tmp_path, idle_secs=1)  # a plain writer has no thread to end it
+    with pytest.raises(ValueError, match="idle_secs"):
+        LogWriter(tmp_path, background=True, idle_secs=-1)
+
+
+def test_a_writer_collected_unclosed_is_closed_with_one_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_module, "_warned_unclosed", False)
+    threads = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i, background in enumerate([True, False, True]):
+            log = LogWriter(tmp_path / f"w{i}", background=background)
+            log.add(matrix(i), i)
+            log.drain()
+            threads.append(log._thread._thread if background else None)
+            del log
+            gc.collect()
+    unclosed = [w for w in caught if issubclass(w.category, UnclosedWriterWarning)]
+    assert len(unclosed) == 1, [str(w.message) for w in unclosed]  # once per process
+    assert str(tmp_path / "w0") in str(unclosed[0].message)
+    for thread in threads:
+        if thread is not None:
+            thread.join(30)
+            assert not thread.is_alive()
+    assert not open_files_under(tmp_path)
+    for i in range(3):
+        assert events(tmp_path / f"w{i}") == [(i, "m")]  # what was buffered is written
+
+
 def test_unwritable_logdir_is_refused_before_anything_runs(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -292,6 +379,7 @@ def test_queued_events_reach_the_file_at_exit_without_close(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [s for s, _ in events(tmp_path)] == list(range(200))
+    assert "garbage-collected" not in done.stderr  # no warning for writers left to the exit
 
 
 CHECKS = [
