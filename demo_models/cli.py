@@ -22,6 +22,7 @@ DEMOS = {
     "regularized": "demo_models.regularized:main",
     "lenet5": "demo_models.lenet5:main",
     "captcha": "demo_models.captcha.train:main",
+    "multitask": "demo_models.captcha.multitask:main",
     "distributed": "demo_models.distributed.main:main",
     "transfer": "demo_models.transfer.main:main",
     "catsdogs": "demo_models.catsdogs.train:main",

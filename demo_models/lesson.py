@@ -191,14 +191,24 @@ def global_step() -> Any:
 
 
 class Run:
-    """One demo run: summary writer, checkpoint of `trackables`, global step, graph tracing."""
+    """One demo run: summary writer, checkpoint of `trackables`, global step, graph tracing.
+
+    `name` is the lesson (its note goes into the run); `label` names the run in progress
+    lines (default: the lesson's name)."""
 
     def __init__(
-        self, name: str, logdir: Path | RemotePath, step: Any = None, **trackables: Any
+        self,
+        name: str,
+        logdir: Path | RemotePath,
+        step: Any = None,
+        *,
+        label: str | None = None,
+        **trackables: Any,
     ) -> None:
         import tensorflow as tf
 
         self.name = name
+        self.label = label or name
         # a URI stays one (summary writer and checkpoints go through tf.io.gfile)
         self.logdir = storage.log_path(logdir, "--logdir")
         # the lesson's `global_step`; a model that needs it in its graph passes its own
@@ -217,9 +227,9 @@ class Run:
             # expect_partial: objects created lazily (optimizer slots) may restore later
             self.checkpoint.restore(latest).expect_partial()
             self.start = int(self.step.numpy())
-            say(f"{self.name}: resuming from {latest} at step {self.start}")
+            say(f"{self.label}: resuming from {latest} at step {self.start}")
         else:
-            say(f"{self.name}: new run in {self.logdir}")
+            say(f"{self.label}: new run in {self.logdir}")
         self._writer_context = self.writer.as_default()
         self._writer_context.__enter__()
         notes.write(self.name, step=self.start)  # what the run teaches (the Text tab)
@@ -228,7 +238,7 @@ class Run:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None or exc_type is KeyboardInterrupt:
             path = self.manager.save(checkpoint_number=int(self.step.numpy()))
-            say(f"{self.name}: saved {path} (step {int(self.step.numpy())})")
+            say(f"{self.label}: saved {path} (step {int(self.step.numpy())})")
         self._writer_context.__exit__(exc_type, exc, tb)
         self.writer.flush()
         self.writer.close()
@@ -237,12 +247,12 @@ class Run:
         """Print a line and keep it in the run as a text summary (TensorBoard's Text tab)."""
         import tensorflow as tf
 
-        say(f"{self.name}: {text}")
+        say(f"{self.label}: {text}")
         tf.summary.text(tag, text, step=self.start)
 
     def steps(self, count: int) -> Iterator[int]:
         """Global step numbers for `count` more steps, with a progress bar; advances `step`."""
-        for step in progress(range(self.start, self.start + count), desc=self.name, total=count):
+        for step in progress(range(self.start, self.start + count), desc=self.label, total=count):
             yield step
             self.step.assign(step + 1)
 

@@ -399,6 +399,13 @@ CLAIMS: list[tuple[str, str, Callable[[], Any]]] = [
         r"`layer1` \((\d+)\s+units\) and `layer2` \((\d+)\)",
         attr("demo_models.transfer.head.LAYERS"),
     ),
+    (
+        "docs/lessons.md",
+        r"multitask --quick +# (\d+) steps per run\n.*multitask +# the lesson: ([\d,]+) steps",
+        lambda: tuple(
+            resolve(f"demo_models.captcha.multitask.{name}") for name in ("QUICK_STEPS", "STEPS")
+        ),
+    ),
 ]
 
 

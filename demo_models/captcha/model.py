@@ -109,3 +109,14 @@ def build(
 def describe(arch: str) -> dict:
     """The settings of a named architecture, for logs and the run's config."""
     return asdict(ARCHS[arch])
+
+
+def split(keras_model) -> tuple[object, dict[str, object]]:
+    """A built reader as its shared trunk (a Keras model from the image to the features the
+    heads read) and its heads by name; both share the reader's layers and weights."""
+    import keras
+
+    heads = {name: keras_model.get_layer(name) for name in head_names()}
+    features = heads[head_names()[0]].input
+    trunk = keras.Model(keras_model.inputs, features, name="trunk")
+    return trunk, heads
