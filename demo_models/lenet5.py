@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from demo_models import lesson, mnist
+from demo_models import classifier, lesson
 
 NUM_CHANNELS = 1
 CONV1_DEEP, CONV1_SIZE = 32, 5
@@ -128,22 +128,14 @@ def build(
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def train_step(images, labels):
-        with tf.name_scope("input"):
-            x = tf.reshape(images, [-1, side, side, NUM_CHANNELS], name="x-input")
-            y_ = tf.one_hot(labels, NUM_LABELS, name="y-input")
+        x, y_ = classifier.inputs(images, labels, [-1, side, side, NUM_CHANNELS])
         with tf.GradientTape() as tape:
             y = model(x, train=True)
             with tf.name_scope("loss"):
-                cross_entropy = tf.reduce_mean(
-                    tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=y)
-                )
-                loss = cross_entropy + model.l2()
+                loss = classifier.cross_entropy(y_, y) + model.l2()
         with tf.name_scope("train"):
             optimizer.apply(tape.gradient(loss, variables), variables)
-        with tf.name_scope("accuracy"):
-            correct = tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1))
-            accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
-        return loss, accuracy
+        return loss, classifier.accuracy(y, y_)
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def predict(images):
@@ -155,21 +147,13 @@ def build(
 
 def main(argv: list[str]) -> int:
     """Train LeNet-5 and log scalars, histograms, filters and the confusion matrix."""
-    args = lesson.parse(
-        lesson.parser(
-            "lenet5",
-            __doc__.splitlines()[0],
-            steps=TRAINING_STEPS,
-            quick_steps=QUICK_STEPS,
-            mnist=True,
-        ),
-        argv,
+    args, data = classifier.start(
+        "lenet5", __doc__, argv, steps=TRAINING_STEPS, quick_steps=QUICK_STEPS
     )
     import tensorflow as tf
 
     import summaries
 
-    data = mnist.load(args.mnist)
     batch_size = QUICK_BATCH_SIZE if args.quick else BATCH_SIZE
     steps = lesson.step_count(args, len(data.x_train), batch_size)
     side = data.x_train.shape[1]
@@ -179,17 +163,14 @@ def main(argv: list[str]) -> int:
     )
     x_test, y_test = data.x_test[:EVAL_LIMIT], data.y_test[:EVAL_LIMIT]
     with lesson.Run("lenet5", args.logdir, model=model, optimizer=optimizer) as run:
-        batches = lesson.mnist_batches(run, data, batch_size, args.seed)
-        last = run.start + steps - 1
-        log_every = lesson.interval(steps, LOG_EVERY, 20)
-        eval_every = lesson.interval(steps, EVAL_EVERY, 4)
-        for step in run.steps(steps):
-            images, labels = next(batches)
+        for step, images, labels, log, evaluate in classifier.training(
+            run, data, steps, batch_size, args.seed, log_every=LOG_EVERY, eval_every=EVAL_EVERY
+        ):
             rate = float(optimizer.learning_rate)
             loss, accuracy = run.train(step, train_step, images, labels)
-            if lesson.every(step, log_every, last):
+            if log:
                 lesson.log_training(step, loss=loss, accuracy=accuracy, learning_rate=rate)
-            if lesson.every(step, eval_every, last):
+            if evaluate:
                 for scope, var in (
                     ("layer1-conv1", model.conv1_weights),
                     ("layer3-conv2", model.conv2_weights),

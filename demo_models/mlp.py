@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from demo_models import lesson, mnist
+from demo_models import classifier, lesson
 
 LAYERS = (500, 100)
 LEARNING_RATE = 0.001
@@ -82,22 +82,15 @@ def build(pixels: int, seed: int = 0):
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def train_step(images, labels):
-        with tf.name_scope("input"):
-            x = tf.reshape(images, [-1, pixels], name="x-input")
-            y = tf.one_hot(labels, 10, name="y-input")
+        x, y = classifier.inputs(images, labels, [-1, pixels])
         with tf.GradientTape() as tape:
             logits = model(x)
             with tf.name_scope("loss"):
-                loss = tf.reduce_mean(
-                    tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
-                )
+                loss = classifier.cross_entropy(y, logits)
         with tf.name_scope("train"):
             variables = model.trainable_variables
             optimizer.apply(tape.gradient(loss, variables), variables)
-        with tf.name_scope("accuracy"):
-            correct = tf.equal(tf.argmax(logits, 1), tf.argmax(y, 1))
-            accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
-        return loss, accuracy
+        return loss, classifier.accuracy(logits, y)
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def predict(images):
@@ -121,26 +114,17 @@ def log_weights(model: Any, step: int) -> None:
 
 def main(argv: list[str]) -> int:
     """Train the 500/100 network with Adam and log accuracy and loss under scopes."""
-    args = lesson.parse(
-        lesson.parser(
-            "mlp", __doc__.splitlines()[0], steps=STEPS, quick_steps=QUICK_STEPS, mnist=True
-        ),
-        argv,
-    )
-    data = mnist.load(args.mnist)
+    args, data = classifier.start("mlp", __doc__, argv, steps=STEPS, quick_steps=QUICK_STEPS)
     steps = lesson.step_count(args, len(data.x_train), BATCH_SIZE)
     model, optimizer, train_step, predict = build(data.pixels, args.seed)
     with lesson.Run("mlp", args.logdir, model=model, optimizer=optimizer) as run:
-        batches = lesson.mnist_batches(run, data, BATCH_SIZE, args.seed)
-        last = run.start + steps - 1
-        log_every = lesson.interval(steps, LOG_EVERY, 20)
-        eval_every = lesson.interval(steps, EVAL_EVERY, 4)
-        for step in run.steps(steps):
-            images, labels = next(batches)
+        for step, images, labels, log, evaluate in classifier.training(
+            run, data, steps, BATCH_SIZE, args.seed, log_every=LOG_EVERY, eval_every=EVAL_EVERY
+        ):
             loss, accuracy = run.train(step, train_step, images, labels)
-            if lesson.every(step, log_every, last):
+            if log:
                 lesson.log_training(step, loss=loss, accuracy=accuracy)
-            if lesson.every(step, eval_every, last):
+            if evaluate:
                 log_weights(model, step)
                 test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"step {step}: test accuracy {test_accuracy:.4f}")

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from demo_models import lesson, mnist
+from demo_models import classifier, lesson
 
 LAYER1_NODE = 500
 BATCH_SIZE = 100
@@ -99,9 +99,7 @@ def build(pixels: int, examples: int, seed: int = 0, base_rate: float = LEARNING
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def train_step(images, labels):
-        with tf.name_scope("input"):
-            x = tf.reshape(images, [-1, pixels], name="x-input")
-            y_ = tf.one_hot(labels, 10, name="y-input")
+        x, y_ = classifier.inputs(images, labels, [-1, pixels])
         with tf.GradientTape() as tape:
             y = model.inference(x)
             with tf.name_scope("loss"):
@@ -115,10 +113,7 @@ def build(pixels: int, examples: int, seed: int = 0, base_rate: float = LEARNING
         with tf.name_scope("train"):
             optimizer.apply(tape.gradient(loss, variables), variables)
             averages.apply(variables)
-        with tf.name_scope("accuracy"):
-            correct = tf.equal(tf.argmax(y, 1), tf.argmax(y_, 1))
-            accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
-        return loss, cross_entropy, l2, accuracy
+        return loss, cross_entropy, l2, classifier.accuracy(y, y_)
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def predict(images, averaged):
@@ -132,21 +127,13 @@ def build(pixels: int, examples: int, seed: int = 0, base_rate: float = LEARNING
 
 def main(argv: list[str]) -> int:
     """Train with L2, a decaying learning rate and moving averages; log all three."""
-    args = lesson.parse(
-        lesson.parser(
-            "regularized",
-            __doc__.splitlines()[0],
-            steps=TRAINING_STEPS,
-            quick_steps=QUICK_STEPS,
-            mnist=True,
-        ),
-        argv,
+    args, data = classifier.start(
+        "regularized", __doc__, argv, steps=TRAINING_STEPS, quick_steps=QUICK_STEPS
     )
     import tensorflow as tf
 
     import summaries
 
-    data = mnist.load(args.mnist)
     steps = lesson.step_count(args, len(data.x_train), BATCH_SIZE)
     base_rate = LEARNING_RATE_BASE if data.is_mnist else STANDIN_LEARNING_RATE_BASE
     model, global_step, optimizer, averages, train_step, predict = build(
@@ -161,18 +148,17 @@ def main(argv: list[str]) -> int:
         optimizer=optimizer,
         averages=shadows,
     ) as run:
-        batches = lesson.mnist_batches(run, data, BATCH_SIZE, args.seed)
+        training = classifier.training(
+            run, data, steps, BATCH_SIZE, args.seed, log_every=LOG_EVERY, eval_every=EVAL_EVERY
+        )
         run.note("about/learning_rate", f"learning rate {base_rate} * {LEARNING_RATE_DECAY}^epoch")
         last = run.start + steps - 1
-        log_every = lesson.interval(steps, LOG_EVERY, 20)
-        eval_every = lesson.interval(steps, EVAL_EVERY, 4)  # + histograms and confusion
         test_every = lesson.interval(steps, EVAL_EVERY, TEST_POINTS)
-        for step in run.steps(steps):
-            images, labels = next(batches)
+        for step, images, labels, log, evaluate in training:
             # the rate this step uses, read before the step advances the optimizer
             rate = float(optimizer.learning_rate)
             loss, cross_entropy, l2, accuracy = run.train(step, train_step, images, labels)
-            if lesson.every(step, log_every, last):
+            if log:
                 lesson.log_training(
                     step,
                     loss=loss,
@@ -193,7 +179,7 @@ def main(argv: list[str]) -> int:
                     f"After {step} training step(s), test accuracy = {raw_accuracy:.4f} "
                     f"(averaged weights {averaged_accuracy:.4f})"
                 )
-            if lesson.every(step, eval_every, last):
+            if evaluate:  # weight histograms and the confusion matrix
                 for name, var in (("layer1", model.w1), ("layer2", model.w2)):
                     with tf.name_scope(name):
                         summaries.histogram("weights", var, step=step)

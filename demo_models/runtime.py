@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -16,6 +17,12 @@ T = TypeVar("T")
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+def command_parser(command: str, description: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """The option parser of `flowscope COMMAND` (e.g. "bench scale"), whose usage line and
+    help name the whole command; `kwargs` go to `argparse.ArgumentParser` (e.g. epilog)."""
+    return argparse.ArgumentParser(prog=f"flowscope {command}", description=description, **kwargs)
 
 
 def check_minimums(args: Any, minimums: dict[str, int]) -> None:

@@ -31,7 +31,7 @@ a progress bar.
 
 from __future__ import annotations
 
-from demo_models import lesson, mnist
+from demo_models import classifier, lesson
 
 BATCH_SIZE = 128
 LEARNING_RATE = 0.2
@@ -79,15 +79,11 @@ def build(pixels: int):
 
     @tf.function(autograph=False)  # plain Python control flow: no AutoGraph needed
     def train_step(images, labels):
-        with tf.name_scope("input"):
-            x = tf.reshape(images, [-1, pixels], name="x-input")
-            y = tf.one_hot(labels, 10, name="y-input")
+        x, y = classifier.inputs(images, labels, [-1, pixels])
         with tf.GradientTape() as tape:
             wx_plus_b, prediction = model(x)
             with tf.name_scope("loss"):
-                loss = tf.reduce_mean(
-                    tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=wx_plus_b)
-                )
+                loss = classifier.cross_entropy(y, wx_plus_b)
         with tf.name_scope("train"):
             grads = tape.gradient(loss, [model.W, model.b])
             optimizer.apply(grads, [model.W, model.b])
@@ -103,28 +99,19 @@ def build(pixels: int):
 
 def main(argv: list[str]) -> int:
     """Train the softmax classifier and log the lesson's summaries."""
-    args = lesson.parse(
-        lesson.parser(
-            "softmax", __doc__.splitlines()[0], epochs=EPOCHS, quick_steps=QUICK_STEPS, mnist=True
-        ),
-        argv,
-    )
+    args, data = classifier.start("softmax", __doc__, argv, epochs=EPOCHS, quick_steps=QUICK_STEPS)
     import tensorflow as tf
 
     import summaries
 
-    data = mnist.load(args.mnist)
     steps = lesson.step_count(args, len(data.x_train), BATCH_SIZE)
     model, optimizer, train_step, predict = build(data.pixels)
     with lesson.Run("softmax", args.logdir, model=model, optimizer=optimizer) as run:
-        batches = lesson.mnist_batches(run, data, BATCH_SIZE, args.seed)
-        last = run.start + steps - 1
-        log_every = lesson.interval(steps, LOG_EVERY, 20)
-        eval_every = lesson.interval(steps, EVAL_EVERY, 4)
-        for step in run.steps(steps):
-            images, labels = next(batches)
+        for step, images, labels, log, evaluate in classifier.training(
+            run, data, steps, BATCH_SIZE, args.seed, log_every=LOG_EVERY, eval_every=EVAL_EVERY
+        ):
             loss, accuracy = run.train(step, train_step, images, labels)
-            if lesson.every(step, log_every, last):
+            if log:
                 # the lesson's summaries, under the same name scopes as its graph
                 with tf.name_scope("layer"):
                     with tf.name_scope("weights"):
@@ -132,7 +119,7 @@ def main(argv: list[str]) -> int:
                     with tf.name_scope("biases"):
                         summaries.variable_summaries(model.b, name="", step=step)
                 lesson.log_training(step, loss=loss, accuracy=accuracy)
-            if lesson.every(step, eval_every, last):
+            if evaluate:
                 test_accuracy = lesson.evaluate(step, predict, data.x_test, data.y_test)
                 lesson.say(f"Iter {step} Testing Accuracy: {test_accuracy:.4f}")
     lesson.print_guide("softmax", args)

@@ -81,19 +81,29 @@ def scope_tag(name: str) -> str:
 # -- validation -----------------------------------------------------------------------
 
 
+def numeric_tensor(
+    data: Any,
+    argument: str,
+    kind: str = "numeric array-like",
+    dtypes: str = "numeric (int, float or bool)",
+) -> tf.Tensor:
+    """`data` as a tensor of ints, floats or bools, or a TypeError saying that `argument`
+    must be `kind` (when it is no tensor at all) or `dtypes` (when its dtype is another)."""
+    try:
+        tensor = tf.convert_to_tensor(data)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{argument} must be {kind}, got {type(data).__name__}") from exc
+    dtype = tensor.dtype
+    if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+        raise TypeError(f"{argument} must be {dtypes}, got dtype {dtype.name}")
+    return tensor
+
+
 def _tensor(data: Any, argument: str = "data") -> tf.Tensor:
     """Convert numpy / Python / tensor input to a numeric tensor, or raise TypeError."""
     if isinstance(data, tf.Variable):
         data = data.value()
-    try:
-        tensor = tf.convert_to_tensor(data)
-    except (TypeError, ValueError) as exc:
-        kind = type(data).__name__
-        raise TypeError(f"{argument} must be numeric array-like, got {kind}") from exc
-    dtype = tensor.dtype
-    if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
-        raise TypeError(f"{argument} must be numeric (int, float or bool), got dtype {dtype.name}")
-    return tensor
+    return numeric_tensor(data, argument)
 
 
 def _written(result: Any) -> Any:

@@ -95,19 +95,25 @@ def arg_str(request, name: str, default: str | None = None, max_len: int = 4096)
     return value
 
 
-def arg_int(request, name: str, default: int | None = None, lo: int = 0, hi: int = 2**31) -> int:
-    """An integer query parameter within [lo, hi]."""
+def _arg_number(request, name: str, required: bool, parse: Callable[[str], Any], what: str):
+    """Query parameter `name` parsed by `parse` (`what` it must be), or None when it is
+    absent and not `required`."""
     raw = request.args.get(name)
     if raw is None:
-        if default is None:
+        if required:
             raise bad_request(f"missing query parameter {name!r}")
-        return default
+        return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
-        raise bad_request(
-            f"query parameter {name!r} must be an integer, got {raw[:50]!r}"
-        ) from None
+        raise bad_request(f"query parameter {name!r} must be {what}, got {raw[:50]!r}") from None
+
+
+def arg_int(request, name: str, default: int | None = None, lo: int = 0, hi: int = 2**31) -> int:
+    """An integer query parameter within [lo, hi]."""
+    value = _arg_number(request, name, default is None, int, "an integer")
+    if value is None:
+        return default
     if not lo <= value <= hi:
         raise bad_request(f"query parameter {name!r} must be in [{lo}, {hi}], got {value}")
     return value
@@ -115,15 +121,9 @@ def arg_int(request, name: str, default: int | None = None, lo: int = 0, hi: int
 
 def arg_float(request, name: str, default: float | None = None, lo=-math.inf, hi=math.inf):
     """A finite float query parameter within [lo, hi]."""
-    raw = request.args.get(name)
-    if raw is None:
-        if default is None:
-            raise bad_request(f"missing query parameter {name!r}")
+    value = _arg_number(request, name, default is None, float, "a number")
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise bad_request(f"query parameter {name!r} must be a number, got {raw[:50]!r}") from None
     if not math.isfinite(value) or not lo <= value <= hi:
         raise bad_request(f"query parameter {name!r} must be a finite number in [{lo}, {hi}]")
     return value

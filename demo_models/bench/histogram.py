@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, command_parser
 
 VARIANTS = ("flowscope", "tensorflow")
 MODES = ("write", "compute")
@@ -122,9 +122,9 @@ def _run_variant(variant: str, mode: str, size: int, repeats: int) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flowscope bench histogram",
-        description="Flowscope's histogram summary vs tf.summary.histogram (time, memory).",
+    parser = command_parser(
+        "bench histogram",
+        "Flowscope's histogram summary vs tf.summary.histogram (time, memory).",
     )
     parser.add_argument("--size", type=int, default=1_000_000, help="elements (1,000,000)")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per variant (20)")

@@ -37,7 +37,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, command_parser
 
 MIN_EAGER_STEPS = 100
 AGREE_STEPS = 20
@@ -45,7 +45,7 @@ PLUGIN = "optimizer_race"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flowscope bench race", description=__doc__)
+    parser = command_parser("bench race", __doc__)
     parser.add_argument("--steps", type=int, default=1000, help="steps of the race (1000)")
     parser.add_argument(
         "--eager-steps",
@@ -460,6 +460,10 @@ def _fmt_figures(figures: dict[str, float]) -> str:
 
 def main(argv: list[str]) -> int:
     """Entry point of `flowscope bench race`."""
+    if any(a == "--model" or a.startswith("--model=") for a in argv):  # your own model
+        from demo_models.bench import race_model
+
+        return race_model.main(argv)
     args = _parser().parse_args(argv)
     if args.steps < 2:
         raise CliError(f"--steps must be at least 2, got {args.steps}")

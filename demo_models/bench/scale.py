@@ -23,7 +23,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from demo_models.bench.serve import Board, _q, _scalar_path
+from demo_models.bench.serve import Board, _q, _scalar_path, print_report, work_folder
 from demo_models.bench.serve_logs import (
     LOSS_TAG,
     MATRIX_TAG,
@@ -40,7 +39,7 @@ from demo_models.bench.serve_logs import (
     write_confusion_run,
     write_race_runs,
 )
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, command_parser
 from summaries.format import CONFUSION_PLUGIN, RACE_PLUGIN
 
 RACERS = 12
@@ -232,9 +231,9 @@ def report(results: list[dict[str, Any]]) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flowscope bench scale",
-        description="Every Flowscope route's first and warm latency and TensorBoard's peak "
+    parser = command_parser(
+        "bench scale",
+        "Every Flowscope route's first and warm latency and TensorBoard's peak "
         "memory as the logs grow x1, x10, x100.",
     )
     parser.add_argument("--scales", default="x1,x10,x100", help="comma-separated, of x1, x10, x100")
@@ -254,15 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm < 1:
         raise CliError(f"--warm must be >= 1, got {args.warm}")
     results = []
-    with tempfile.TemporaryDirectory(prefix="flowscope-bench-scale-") as tmp:
-        workdir = Path(args.workdir or tmp)
+    with work_folder(args.workdir, "scale") as workdir:
         for name in scales:
             print(f"{name}: writing, serving, timing ...", file=sys.stderr, flush=True)
             results.append(measure_scale(name, workdir, args.warm))
             print("\n".join(report(results[-1:])[:-2]), file=sys.stderr, flush=True)
-    print("\n".join(report(results)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    print_report(report(results), results, args.json)
     return 0
 
 

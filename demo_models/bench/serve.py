@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ from demo_models.bench.serve_logs import (
 from demo_models.bench.serve_report import P95_TOLERANCE, report
 from demo_models.bench.stats import nearest_rank, percentile_spread
 from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, command_parser
 from summaries.format import CONFUSION_PLUGIN as CONFUSION
 from summaries.format import RACE_PLUGIN as RACE
 
@@ -400,9 +401,9 @@ def whatif_fresh(board: Board, race_runs: list[dict], count: int) -> list[float]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flowscope bench serve",
-        description="Flowscope's routes, start-up and memory against TensorBoard's own, "
+    parser = command_parser(
+        "bench serve",
+        "Flowscope's routes, start-up and memory against TensorBoard's own, "
         "side by side in one real TensorBoard.",
     )
     parser.add_argument(
@@ -693,6 +694,26 @@ def run_large(board: Board, logdir: Path, sizes: Sizes, browser) -> dict[str, An
 
 
 # -- report ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def work_folder(path: str | None, bench: str) -> Iterator[Path]:
+    """Where a benchmark keeps its logs: `path` (--workdir, created if need be), else a
+    temporary folder, deleted afterwards."""
+    if path:
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"flowscope-bench-{bench}-") as tmp:
+            yield Path(tmp)
+
+
+def print_report(lines: list[str], results: Any, json_path: str | None) -> None:
+    """Print a benchmark's report; with `json_path` (--json), write its results there too."""
+    print("\n".join(lines))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the serving benchmark and print the ratios."""
     args = _parser().parse_args(argv)
@@ -704,16 +725,9 @@ def main(argv: list[str] | None = None) -> int:
         raise CliError(
             f"{serve_browser.CHROMIUM} not found (set FLOWSCOPE_CHROMIUM or pass --no-browser)"
         )
-    if args.workdir:
-        workdir = Path(args.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
+    with work_folder(args.workdir, "serve") as workdir:
         results = run(args, workdir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="flowscope-bench-serve-") as tmp:
-            results = run(args, Path(tmp))
-    print("\n".join(report(results)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    print_report(report(results), results, args.json)
     return 0
 
 

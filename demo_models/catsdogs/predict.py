@@ -22,16 +22,16 @@ import numpy as np
 
 from demo_models.catsdogs import data
 from demo_models.catsdogs.train import LABELS_FILE, MODEL_FILE
-from demo_models.runtime import CliError, progress
+from demo_models.runtime import CliError, command_parser, progress
 
 CSV_FILE = "predictions.csv"
 UNREADABLE = "unreadable"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="flowscope predict catsdogs",
-        description="Sort unlabelled images into one folder per predicted class (copies) "
+    p = command_parser(
+        "predict catsdogs",
+        "Sort unlabelled images into one folder per predicted class (copies) "
         "and write predictions.csv (file, class, confidence).",
     )
     p.add_argument("model", metavar="MODEL", help="model.keras, or the run directory holding it")

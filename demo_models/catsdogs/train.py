@@ -29,7 +29,13 @@ import numpy as np
 
 from demo_models import lesson, notes
 from demo_models.catsdogs import data, model
-from demo_models.runtime import CliError, check_minimums, checkpoint_dir, writable_dir
+from demo_models.runtime import (
+    CliError,
+    check_minimums,
+    checkpoint_dir,
+    command_parser,
+    writable_dir,
+)
 
 TRAINING_STEPS = 10_000  # the lesson's TRAIN_STEP
 LOG_EVERY = 100  # training accuracy, as the lesson prints it
@@ -45,9 +51,9 @@ LABELS_FILE = "labels.json"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="flowscope demo catsdogs",
-        description=(
+    p = command_parser(
+        "demo catsdogs",
+        (
             "Train the course's cats-vs-dogs CNN (conv1_1..conv4_2, four poolings, fc 512/256/2 "
             "with dropout, Adam) on photos streamed from disk, logging scalars, histograms, "
             "sample inputs, the graph and the Confusion page with the misclassified photos. "

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from demo_models.runtime import CliError, progress, writable_dir
+from demo_models.runtime import CliError, command_parser, progress, writable_dir
 from summaries.pb import LogWriter
 
 DEFAULT_STEPS = 1000
@@ -31,26 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     from summaries.race.optimizers import OPTIMIZERS
     from summaries.race.surfaces import SURFACES
 
-    parser = argparse.ArgumentParser(
-        prog="flowscope race",
-        description="Race real Keras optimizers over loss surfaces and log the race for "
+    parser = command_parser(
+        "race",
+        "Race real Keras optimizers over loss surfaces and log the race for "
         "TensorBoard's Optimizer Race page. Re-running a race replaces its logs.",
+        epilog="Your own Keras model: flowscope race --model FILE.keras --data FILE.npz "
+        "(its options: flowscope race --model FILE --help; see docs/race.md).",
     )
     parser.add_argument("--logdir", default="runs", help="log directory (default: runs)")
-    parser.add_argument(
-        "--surfaces",
-        nargs="+",
-        default=list(SURFACES),
-        metavar="S",
-        help="surfaces to race on (default: all): " + ", ".join(SURFACES),
-    )
-    parser.add_argument(
-        "--optimizers",
-        nargs="+",
-        default=list(OPTIMIZERS),
-        metavar="O",
-        help="optimizers to race (default: all): " + ", ".join(OPTIMIZERS),
-    )
+    _add_names(parser, "--surfaces", "S", SURFACES, "surfaces to race on")
+    _add_names(parser, "--optimizers", "O", OPTIMIZERS, "optimizers to race")
     parser.add_argument(
         "--steps", type=int, default=DEFAULT_STEPS, help=f"updates per racer ({DEFAULT_STEPS})"
     )
@@ -83,6 +73,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_names(
+    parser: argparse.ArgumentParser, flag: str, metavar: str, known: dict, what: str
+) -> None:
+    """An option naming some of `known` (default: all of them); `_check_names` checks it."""
+    parser.add_argument(
+        flag,
+        nargs="+",
+        default=list(known),
+        metavar=metavar,
+        help=f"{what} (default: all): " + ", ".join(known),
+    )
+
+
 def _check_names(kind: str, given: list[str], known: dict) -> list[str]:
     unknown = [n for n in given if n not in known]
     if unknown:
@@ -92,6 +95,10 @@ def _check_names(kind: str, given: list[str], known: dict) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """Entry point of `flowscope race`."""
+    if any(a == "--model" or a.startswith("--model=") for a in argv):  # your own model
+        from demo_models.race import own_model
+
+        return own_model.main(argv)
     from summaries.race import optimizers as opts
     from summaries.race import tuning
     from summaries.race.engine import MAX_STEPS

@@ -17,13 +17,7 @@ export class LossChart {
     this.height = height;
     this.racers = [];
     this.paths = new Map();
-    this.svg = svg("svg", {
-      class: "race-loss-svg",
-      id: "race-loss-svg",
-      width,
-      height,
-      viewBox: `0 0 ${width} ${height}`,
-    });
+    this.svg = svg("svg", { class: "race-loss-svg", id: "race-loss-svg" });
     this.clipRect = svg("rect", { x: M.left, y: M.top - 2, width: width - M.left - M.right, height: height - M.top - M.bottom + 4 });
     const clip = svg("clipPath", { id: "race-loss-clip" }, this.clipRect);
     this.gAxes = svg("g", { class: "race-axes" });
@@ -34,13 +28,8 @@ export class LossChart {
     this.svg.append(svg("defs", {}, clip), this.gAxes, this.gLines);
     // The cursor, dots and hover line live in their own light SVG layer, so moving them
     // never repaints the lines below (see map.js).
-    this.overlay = svg("svg", {
-      class: "race-loss-overlay",
-      id: "race-loss-overlay",
-      width,
-      height,
-      viewBox: `0 0 ${width} ${height}`,
-    });
+    this.overlay = svg("svg", { class: "race-loss-overlay", id: "race-loss-overlay" });
+    this._sizeLayers();
     // the future: everything right of the cursor, veiled (one rectangle moved per frame)
     this.future = svg("rect", { class: "race-loss-future", id: "race-loss-future", y: M.top - 2,
       height: height - M.top - M.bottom + 4, width: 0 });
@@ -68,13 +57,19 @@ export class LossChart {
     });
   }
 
+  /** Size both SVG layers (the lines and the light overlay) to this.width x this.height. */
+  _sizeLayers() {
+    for (const node of [this.svg, this.overlay]) {
+      node.setAttribute("width", this.width);
+      node.setAttribute("height", this.height);
+      node.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
+    }
+  }
+
   /** Draw at another width (CSS pixels): the card's width, so nothing is scaled down. */
   resize(width) {
     this.width = Math.max(320, Math.round(width));
-    for (const node of [this.svg, this.overlay]) {
-      node.setAttribute("width", this.width);
-      node.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
-    }
+    this._sizeLayers();
     this.clipRect.setAttribute("width", this.width - M.left - M.right);
     if (this.maxStep) this.setRacers(this.racers, this.maxStep);
   }

@@ -166,14 +166,11 @@ def dense_counts(tensor: Any, positions: int, classes: int) -> np.ndarray:
 def _ids_tf(argument: str, values: Any, label_rank: int | None, num_classes: int):
     import tensorflow as tf
 
-    try:
-        tensor = tf.convert_to_tensor(values)
-    except (TypeError, ValueError) as exc:
-        kind = type(values).__name__
-        raise TypeError(f"{argument} must be numeric class ids, got {kind}") from exc
+    from summaries.basic import numeric_tensor
+
+    ids = "numeric class ids"
+    tensor = numeric_tensor(values, argument, ids, ids)
     dtype = tensor.dtype
-    if not (dtype.is_integer or dtype.is_floating or dtype.is_bool):
-        raise TypeError(f"{argument} must be numeric class ids, got dtype {dtype.name}")
     rank = tensor.shape.rank
     if rank is None:
         raise ValueError(f"{argument} must have a known rank ([N] or [N, P])")
