@@ -32,6 +32,8 @@ optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every
         start             [x, y] of the race's first step, or null
         minima            [[x, y], ...] known minima (may be empty)
         basis             null, or a description of the 2-D projection of a model's weights
+                          (free JSON; an own-model race's also says `method`, `explained`
+                          per direction, `captured`, `axes`: `summaries.race.model_race`)
         chunk             rows per chunk
         -- display fields (version 2; defaults in `TRAJECTORY_DEFAULTS`) --
         optimizer_title   the optimizer's label on the page

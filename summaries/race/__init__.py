@@ -12,6 +12,8 @@ Modules (each documented in its own docstring):
   (`race`), and `simulate` for one racer (what the Optimizer Race page's what-if runs).
 * `tuning`: fair tuning (the same trials for every optimizer).
 * `metrics`: arrival, settling and divergence of a trajectory (`trajectory_metrics`).
+* `model_race`: `race_model`, optimizers racing on the user's own compiled Keras model,
+  mapped on the plane of the racers' principal components (the model's real landscape).
 * `upgrade`: reading older race metadata (`upgrade.parse_content`), filling what version 1
   left out from the library.
 
@@ -34,7 +36,9 @@ TRAJECTORY_TAG: str = TAGS["trajectory"]
 SURFACE_TAG: str = TAGS["surface"]
 LOSS_TAG: str = TAGS["loss"]
 
-_SUBMODULES = ("summary", "surfaces", "optimizers", "engine", "tuning", "metrics", "upgrade")
+_SUBMODULES = (
+    "summary", "surfaces", "optimizers", "engine", "tuning", "metrics", "upgrade", "model_race",
+)  # fmt: skip
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -68,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     "simulate": "summaries.race.engine",
     "tune": "summaries.race.tuning",
     "trajectory_metrics": "summaries.race.metrics",
+    # racing the user's own Keras model on its real loss landscape
+    "race_model": "summaries.race.model_race",
 }
 
 

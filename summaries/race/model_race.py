@@ -1,0 +1,970 @@
+"""Race optimizers on the user's own compiled Keras model, on its real loss landscape.
+
+`race_model(model, x, y, optimizers=[...])` trains one clone of `model` per racer (every
+clone starts from the model's own weights and random-generator state, so dropout draws the
+same masks in every racer), with the loss, loss weights and metrics the model was compiled
+with, on the same batches in the same order, all racers in one `tf.function` per step
+(each racer's step is Keras's own TensorFlow `train_step`: a forward pass with
+``training=True`` (batch-norm statistics and dropout as `fit` handles them),
+`Model.compute_loss`, the optimizer's `apply_gradients`). A racer whose loss turns NaN or
+Inf is frozen there (its path ends at that step; the step function is rebuilt without
+it). The user's model is never trained, and its weights are checked unchanged at the end.
+
+The map is the model's real landscape (Li et al. 2018, "Visualizing the Loss Landscape of
+Neural Nets", section 7): by default the plane through the start spanned by the first two
+principal components of all racers' weight trajectories together (uncentred: the
+directions that explain most of the racers' motion away from the start; `explained` is
+each direction's share of that motion), or two filter-normalised random directions
+(``directions="random"``, as `nn_plane`). Every logged point is a racer's trainable
+weights projected on the plane (least squares); the surface is the model's compiled loss
+evaluated on a grid of the plane, on a fixed sample of the training data. The metadata's
+`basis` says all of this. `race_model` returns a `ModelRace` and, with `logdir`, writes
+one run in the race layout of `summaries.format` (plus one run per racer under
+``<race>/hparams/`` for TensorBoard's HParams tab).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from summaries.race import optimizers as opts
+
+MAX_STEPS = 100_000  # as the engine's
+MAX_GRID = 201
+# Weight snapshots kept for the projection, all racers together (memory: count x weights x 4
+# bytes), and at most this many per racer: positions are logged at the snapshot steps.
+SNAPSHOT_BYTES = 512 * 2**20
+MAX_SNAPSHOTS = 1000
+DIRECTIONS = ("pca", "random")
+# What own-model racers start from when not told: Keras's own defaults (a real network),
+# except the momentum of Momentum and NAG (0.9) and Adadelta's rate (1.0, the paper's
+# setting, which Keras's documentation recommends; its 0.001 barely moves).
+_MODEL_DEFAULTS = {"adadelta": {"learning_rate": 1.0}}
+METRIC_PREFIX = "race"
+# The surface evaluates its sample in chunks of max(batch size, SURFACE_CHUNK) samples
+# (batch-norm statistics per chunk): three times faster per grid point than batches of 32.
+SURFACE_CHUNK = 256
+
+
+@dataclass
+class ModelRacer:
+    """What one racer did: a loss per step, weights projected at snapshot steps, validation."""
+
+    name: str
+    optimizer: str
+    hyperparameters: dict[str, Any]
+    losses: np.ndarray  # [n] training loss of the batch at step i, before update i
+    snapshot_steps: np.ndarray  # [m] steps whose weights were kept
+    snapshots: np.ndarray | None  # [m, weights] float32 (dropped once projected)
+    validation: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    diverged_step: int | None = None
+    positions: np.ndarray | None = None  # [m, 2] on the plane
+    tuning: dict[str, Any] | None = None
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1])
+
+    def best(self, key: str = "val_loss") -> float | None:
+        values = [v for _, v in self.validation.get(key, []) if math.isfinite(v)]
+        return min(values) if values else None
+
+
+@dataclass
+class ModelRace:
+    """A finished model race: racers, plane (basis, window), surface grid, timings."""
+
+    name: str
+    racers: list[ModelRacer]
+    steps: int
+    batch_size: int
+    basis: dict[str, Any]
+    window: list[float]
+    grid: np.ndarray  # [n, n] loss on the plane (rows follow the second direction)
+    seconds: dict[str, float]
+    run_dir: Path | None = None
+
+
+# -- checking the input ------------------------------------------------------------------
+
+
+def _leaves(value: Any, argument: str) -> dict[str, np.ndarray]:
+    """An array or a dict of arrays as {key: array}; key "" for a single array."""
+    if isinstance(value, Mapping):
+        if not value:
+            raise ValueError(f"{argument} must not be an empty dict")
+        return {str(k): np.asarray(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        raise TypeError(
+            f"{argument} must be an array or a dict of arrays, got a {type(value).__name__}"
+        )
+    try:
+        array = np.asarray(value)
+    except Exception:
+        raise TypeError(f"{argument} must be an array or a dict of arrays") from None
+    if array.dtype == object:
+        raise TypeError(f"{argument} must be a numeric array, got dtype object")
+    return {"": array}
+
+
+def _rebuild(leaves: dict[str, np.ndarray], index: Any) -> Any:
+    if list(leaves) == [""]:
+        return leaves[""][index]
+    return {k: v[index] for k, v in leaves.items()}
+
+
+def _count(leaves: dict[str, np.ndarray], argument: str) -> int:
+    lengths = {k: (len(v) if v.ndim else -1) for k, v in leaves.items()}
+    if any(n < 1 for n in lengths.values()):
+        raise ValueError(f"{argument} must hold at least one sample per array")
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"{argument}: the arrays hold different sample counts {lengths}")
+    return next(iter(lengths.values()))
+
+
+def _check_model(model: Any) -> None:
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
+        raise ValueError("model must be compiled with a loss (model.compile(loss=...))")
+    if not model.trainable_variables:
+        raise ValueError("model has no trainable weights to race")
+
+
+def _check_int(argument: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{argument} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{argument} must be between {low} and {high}, got {value}")
+    return int(value)
+
+
+def model_defaults(optimizer: str) -> dict[str, Any]:
+    """An own-model racer's default hyper-parameters (Keras's own learning rates)."""
+    spec = opts.get_spec(optimizer)
+    allowed = spec.allowed()
+    hp = dict(spec.defaults)
+    hp["learning_rate"] = float(allowed["learning_rate"])
+    hp.update(_MODEL_DEFAULTS.get(optimizer, {}))
+    return hp
+
+
+def resolve_racers(
+    optimizers: Sequence[Any], hp: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(racer name, optimizer, hyper-parameters) per entry of `optimizers`: a name of
+    `OPTIMIZERS`, or (name, {hyper-parameter: value}); `hp` overrides per optimizer name.
+    Repeated optimizers get names ``sgd``, ``sgd-2``, ..."""
+    if isinstance(optimizers, str) or not isinstance(optimizers, Sequence) or not optimizers:
+        raise ValueError("optimizers must be a non-empty list of optimizer names")
+    hp = dict(hp or {})
+    for key in hp:
+        opts.get_spec(key, "hp optimizer")
+    out, seen = [], {}
+    for entry in optimizers:
+        own: Mapping[str, Any] = {}
+        if isinstance(entry, tuple | list) and len(entry) == 2 and isinstance(entry[1], Mapping):
+            entry, own = entry
+        if not isinstance(entry, str) or entry not in opts.OPTIMIZERS:
+            known = ", ".join(opts.OPTIMIZERS)
+            raise ValueError(f"optimizers: unknown optimizer {entry!r} (choose from {known})")
+        values = {**hp.get(entry, {}), **own}
+        resolved = opts.resolve(entry, values, {entry: model_defaults(entry)}, argument="hp")
+        seen[entry] = seen.get(entry, 0) + 1
+        name = entry if seen[entry] == 1 else f"{entry}-{seen[entry]}"
+        out.append((name, entry, resolved))
+    return out
+
+
+# -- the clones ------------------------------------------------------------------------------
+
+
+def _compile_args(model: Any) -> dict[str, Any]:
+    """Fresh objects of the model's compile arguments (its own metrics state untouched)."""
+    import keras
+
+    config = model.get_compile_config() or {}
+    args = keras.saving.deserialize_keras_object(config) if config else {}
+    args = dict(args or {})
+    args.pop("optimizer", None)
+    if args.get("loss") is None:
+        args["loss"] = model.loss
+    args["run_eagerly"] = False
+    args["jit_compile"] = False
+    return args
+
+
+def clone_like(model: Any, optimizer: Any | None) -> Any:
+    """A copy of `model` with its variables' values (random-generator state included),
+    compiled like it with `optimizer` (None: Keras's default, never stepped)."""
+    import keras
+
+    try:
+        clone = keras.models.clone_model(model)
+    except Exception as exc:
+        raise ValueError(f"model cannot be cloned (keras.models.clone_model: {exc})") from None
+    mine, theirs = clone.variables, model.variables
+    if len(mine) != len(theirs):
+        raise ValueError("model cannot be cloned: its clone has other variables")
+    for target, source in zip(mine, theirs, strict=True):
+        target.assign(source.value)
+    clone.compile(optimizer=optimizer or "sgd", **_compile_args(model))
+    return clone
+
+
+def _flat(variables: Sequence[Any]) -> np.ndarray:
+    return np.concatenate([np.asarray(v.value).ravel() for v in variables]).astype(np.float32)
+
+
+def _no_noise(clone: Any) -> None:
+    """Switch off the clone's dropout and noise layers (the surface has no randomness)."""
+    import keras
+
+    for layer in clone._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Dropout | keras.layers.GaussianDropout):
+            layer.rate = 0.0
+        elif isinstance(layer, keras.layers.AlphaDropout):
+            layer.rate = 0.0
+        elif isinstance(layer, keras.layers.GaussianNoise):
+            layer.stddev = 0.0
+
+
+class _Step:
+    """One compiled training step of all active racers on one batch: Keras's own
+    `train_step` (TensorFlow backend) per racer, their losses returned side by side."""
+
+    def __init__(self, clones: list[Any]):
+        import tensorflow as tf
+
+        self.clones = clones
+
+        def step(x: Any, y: Any, apply: bool) -> Any:
+            losses = []
+            for clone in self.clones:
+                variables = clone.trainable_variables
+                with tf.GradientTape() as tape:
+                    y_pred = clone(x, training=True)
+                    loss = clone.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+                    scaled = clone.optimizer.scale_loss(loss)
+                if apply:
+                    grads = tape.gradient(scaled, variables)
+                    clone.optimizer.apply_gradients(zip(grads, variables, strict=True))
+                losses.append(tf.cast(loss, tf.float32))
+            return tf.stack(losses)
+
+        self._fn = tf.function(step, reduce_retracing=True)
+
+    def __call__(self, x: Any, y: Any, apply: bool = True) -> np.ndarray:
+        return np.asarray(self._fn(x, y, apply))
+
+
+def _batches(count: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
+    """Indices of steps + 1 batches: a new seeded shuffle per epoch, the last batch of an
+    epoch shorter when `batch_size` does not divide `count` (as `fit(shuffle=True)`)."""
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    while len(out) < steps + 1:
+        order = rng.permutation(count)
+        out += [order[i : i + batch_size] for i in range(0, count, batch_size)]
+    return out[: steps + 1]
+
+
+def _snapshot_stride(steps: int, racers: int, weights: int) -> int:
+    fit = max(2, SNAPSHOT_BYTES // max(1, racers * weights * 4))
+    keep = min(steps + 1, MAX_SNAPSHOTS, fit)
+    return max(1, math.ceil((steps + 1) / keep))
+
+
+def _evaluate(clone: Any, x_val: Any, y_val: Any, batch_size: int) -> dict[str, float]:
+    """`Model.evaluate` of one racer (inference mode, its own batch-norm statistics)."""
+    result = clone.evaluate(x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True)
+    return {f"val_{k}": float(v) for k, v in result.items()}
+
+
+def _run(
+    model: Any,
+    racers: list[tuple[str, str, dict[str, Any]]],
+    x: dict[str, np.ndarray],
+    y: dict[str, np.ndarray],
+    batches: list[np.ndarray],
+    validation: tuple[Any, Any] | None,
+    eval_every: int,
+    batch_size: int,
+    keep_weights: bool,
+    report: Callable[[str, int, int], None] | None,
+) -> tuple[list[ModelRacer], float]:
+    """Race `racers` over `batches`; returns the racers and the seconds spent stepping."""
+    steps = len(batches) - 1
+    clones = [clone_like(model, opts.make(r[1], r[2])) for r in racers]
+    for clone in clones:
+        clone.optimizer.build(clone.trainable_variables)
+    weights = int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))
+    stride = _snapshot_stride(steps, len(racers), weights) if keep_weights else 0
+    results = [
+        ModelRacer(r[0], r[1], r[2], np.full(steps + 1, np.nan), np.zeros(0, int), None)
+        for r in racers
+    ]
+    kept: list[list[tuple[int, np.ndarray]]] = [[] for _ in racers]
+    active = list(range(len(racers)))
+    step_fn = _Step([clones[i] for i in active])
+    stepping = 0.0
+
+    def keep(i: int, t: int) -> None:
+        """Keep racer i's weights at step t (taken before update t)."""
+        if keep_weights:
+            kept[i].append((t, _flat(clones[i].trainable_variables)))
+
+    def validate(t: int, which: list[int]) -> None:
+        if validation is None:
+            return
+        for i in which:
+            for key, value in _evaluate(clones[i], *validation, batch_size).items():
+                results[i].validation.setdefault(key, []).append((t, value))
+
+    if validation is not None and active:  # every racer starts from the same weights
+        first = _evaluate(clones[active[0]], *validation, batch_size)
+        for i in active:
+            for key, value in first.items():
+                results[i].validation.setdefault(key, []).append((0, value))
+    for t in range(steps + 1):
+        last = t == steps
+        if last:  # before the last batch's forward pass, which moves batch-norm statistics
+            validate(steps, active)
+        if last or (stride and t % stride == 0):
+            for i in active:
+                keep(i, t)
+        xb, yb = _rebuild(x, batches[t]), _rebuild(y, batches[t])
+        began = time.perf_counter()
+        losses = step_fn(xb, yb, apply=not last)
+        stepping += time.perf_counter() - began
+        frozen = []
+        for j, i in enumerate(active):
+            results[i].losses[t] = losses[j]
+            if not np.isfinite(losses[j]):
+                results[i].diverged_step = t
+                frozen.append(i)
+                if keep_weights and (not kept[i] or kept[i][-1][0] != t):
+                    # its weights at step t are gone (updated): the row's position is NaN
+                    kept[i].append((t, np.full(weights, np.nan, np.float32)))
+        if frozen:  # the path ends here; the others race on without it
+            for i in frozen:
+                results[i].losses = results[i].losses[: t + 1]
+            active = [i for i in active if i not in frozen]
+            if active and not last:
+                step_fn = _Step([clones[i] for i in active])
+        if not active:
+            break
+        if not last and (t + 1) % eval_every == 0 and t + 1 < steps:
+            validate(t + 1, active)
+        if report is not None:
+            report("racing", t + 1, steps + 1)
+    for i, r in enumerate(results):
+        if keep_weights:
+            r.snapshot_steps = np.array([t for t, _ in kept[i]], int)
+            r.snapshots = np.stack([w for _, w in kept[i]])
+    return results, stepping
+
+
+# -- the plane -----------------------------------------------------------------------------
+
+
+def pca_plane(
+    origin: np.ndarray, snapshots: Sequence[np.ndarray]
+) -> tuple[np.ndarray, list[float]]:
+    """The first two principal directions [weights, 2] (unit, orthogonal) of the finite
+    displacements from `origin`, uncentred, and each one's share of their squared length."""
+    deltas = [s - origin for s in snapshots]
+    rows = np.concatenate([d[np.isfinite(d).all(axis=1)] for d in deltas]).astype(np.float64)
+    rows = rows[np.abs(rows).sum(axis=1) > 0]
+    if len(rows) < 2:
+        raise ValueError("the racers did not move: no plane to show (more steps?)")
+    if len(rows) <= rows.shape[1]:  # the Gram matrix of the rows is the smaller one
+        values, vectors = np.linalg.eigh(rows @ rows.T)
+        top = np.argsort(values)[::-1][:2]
+        directions = rows.T @ vectors[:, top]
+    else:
+        values, vectors = np.linalg.eigh(rows.T @ rows)
+        top = np.argsort(values)[::-1][:2]
+        directions = vectors[:, top]
+    directions /= np.maximum(np.linalg.norm(directions, axis=0), 1e-30)
+    total = float(values.clip(min=0).sum())
+    shares = [float(max(values[k], 0.0) / total) if total > 0 else 0.0 for k in top]
+    # signs: the racers' mean displacement lies on the positive side of each direction
+    mean = rows.mean(axis=0)
+    directions *= np.where(mean @ directions < 0, -1.0, 1.0)
+    return directions.astype(np.float32), shares
+
+
+def random_plane(model: Any, seed: int) -> np.ndarray:
+    """Two filter-normalised Gaussian directions [weights, 2] (Li et al. 2018): per weight
+    tensor of rank >= 2, each output unit's (last axis') direction scaled to that unit's
+    weight norm; biases and other vectors (batch-norm scales) not moved."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for _ in range(2):
+        parts = []
+        for v in model.trainable_variables:
+            w = np.asarray(v.value, np.float64)
+            if w.ndim < 2:
+                parts.append(np.zeros(w.size))
+                continue
+            d = rng.standard_normal(w.shape)
+            axes = tuple(range(w.ndim - 1))
+            norm_w = np.sqrt(np.square(w).sum(axis=axes, keepdims=True))
+            norm_d = np.sqrt(np.square(d).sum(axis=axes, keepdims=True))
+            d *= norm_w / np.maximum(norm_d, 1e-30)
+            parts.append(d.ravel())
+        columns.append(np.concatenate(parts))
+    basis = np.stack(columns, axis=1)
+    if not np.abs(basis).sum(axis=0).all():
+        raise ValueError("directions='random' needs weight matrices (rank >= 2) to perturb")
+    return basis.astype(np.float32)
+
+
+def project(basis: np.ndarray, origin: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Least-squares coordinates [m, 2] of weight vectors [m, n] on the plane origin + basis."""
+    b = basis.astype(np.float64)
+    gram = b.T @ b
+    return np.linalg.solve(gram, b.T @ (weights - origin).astype(np.float64).T).T
+
+
+def captured(basis: np.ndarray, origin: np.ndarray, snapshots: Sequence[np.ndarray]) -> float:
+    """The share of the racers' squared displacement that lies in the plane."""
+    total = inside = 0.0
+    b = basis.astype(np.float64)
+    for s in snapshots:
+        d = (s - origin).astype(np.float64)
+        d = d[np.isfinite(d).all(axis=1)]
+        if not len(d):
+            continue
+        coords = project(basis, origin, s[np.isfinite(s).all(axis=1)])
+        inside += float((np.square(coords @ b.T)).sum())
+        total += float(np.square(d).sum())
+    return inside / total if total > 0 else 0.0
+
+
+def _window(points: np.ndarray) -> list[float]:
+    finite = points[np.isfinite(points).all(axis=1)]
+    finite = np.vstack([finite, [[0.0, 0.0]]])
+    lo, hi = finite.min(axis=0), finite.max(axis=0)
+    span = np.maximum(hi - lo, 1e-6)
+    pad = 0.25 * span
+    return [
+        float(lo[0] - pad[0]),
+        float(hi[0] + pad[0]),
+        float(lo[1] - pad[1]),
+        float(hi[1] + pad[1]),
+    ]
+
+
+def surface_grid(
+    model: Any,
+    origin: np.ndarray,
+    basis: np.ndarray,
+    window: Sequence[float],
+    resolution: int,
+    x: Any,
+    y: Any,
+    batch_size: int,
+    report: Callable[[str, int, int], None] | None = None,
+) -> np.ndarray:
+    """The model's compiled loss [resolution, resolution] at origin + a d1 + b d2 over
+    `window` (rows follow b), on the sample (x, y) in chunks of max(`batch_size`,
+    SURFACE_CHUNK) samples, in training
+    mode (batch-norm batch statistics, as the racers saw them) with dropout and noise off."""
+    import tensorflow as tf
+
+    clone = clone_like(model, None)
+    _no_noise(clone)
+    variables = clone.trainable_variables
+    sizes = [int(np.prod(v.shape)) for v in variables]
+    shapes = [tuple(v.shape) for v in variables]
+    count = len(next(iter(x.values())) if isinstance(x, dict) else x)
+    size = max(batch_size, SURFACE_CHUNK)  # fewer, larger forward passes per point
+    chunks = [slice(i, min(count, i + size)) for i in range(0, count, size)]
+    pieces = [
+        (tf.nest.map_structure(tf.constant, _slice(x, c)),
+         tf.nest.map_structure(tf.constant, _slice(y, c)),
+         (c.stop - c.start) / count)
+        for c in chunks
+    ]  # fmt: skip
+
+    @tf.function(reduce_retracing=True)
+    def loss_at(flat: Any) -> Any:
+        for v, part, shape in zip(variables, tf.split(flat, sizes), shapes, strict=True):
+            v.assign(tf.cast(tf.reshape(part, shape), v.dtype))
+        total = tf.constant(0.0, tf.float32)
+        for xs, ys, share in pieces:
+            y_pred = clone(xs, training=True)
+            loss = clone.compute_loss(x=xs, y=ys, y_pred=y_pred, training=True)
+            total += tf.cast(loss, tf.float32) * share
+        return total
+
+    xs = np.linspace(window[0], window[1], resolution)
+    ys = np.linspace(window[2], window[3], resolution)
+    grid = np.empty((resolution, resolution))
+    origin64 = origin.astype(np.float64)
+    d1, d2 = basis[:, 0].astype(np.float64), basis[:, 1].astype(np.float64)
+    for r, b in enumerate(ys):
+        for c, a in enumerate(xs):
+            flat = (origin64 + a * d1 + b * d2).astype(np.float32)
+            grid[r, c] = float(loss_at(tf.constant(flat)))
+        if report is not None:
+            report("surface", r + 1, resolution)
+    finite = grid[np.isfinite(grid)]
+    if finite.size == 0:
+        raise ValueError("the loss is not finite anywhere on the plane")
+    return np.where(np.isfinite(grid), grid, finite.max())
+
+
+def _slice(value: Any, index: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v[index] for k, v in value.items()}
+    return value[index]
+
+
+# -- the race ------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    """Checked arguments of `race_model` (`check_inputs`)."""
+
+    racers: list[tuple]
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    count: int
+    validation: tuple[Any, Any] | None
+    steps: int
+    batch_size: int
+    grid: int
+    sample: int
+    directions: str
+    eval_every: int
+    seed: int
+    tune: int | None
+    name: str
+
+
+def check_inputs(
+    model: Any,
+    x: Any,
+    y: Any,
+    optimizers: Sequence[Any] = ("sgd", "momentum", "rmsprop", "adam"),
+    *,
+    steps: int = 200,
+    batch_size: int = 32,
+    x_val: Any = None,
+    y_val: Any = None,
+    name: str = "model-race",
+    hp: Mapping[str, Mapping[str, Any]] | None = None,
+    grid: int = 21,
+    sample: int = 256,
+    directions: str = "pca",
+    eval_every: int | None = None,
+    seed: int = 0,
+    tune: int | None = None,
+) -> Inputs:
+    """Check every argument of `race_model` (one forward pass and loss on two samples
+    included); ValueError / TypeError naming the argument. Writes nothing."""
+    from summaries import checks
+    from summaries.format import race_tag
+
+    _check_model(model)
+    steps = _check_int("steps", steps, 1, MAX_STEPS)
+    batch_size = _check_int("batch_size", batch_size, 1, 2**31 - 1)
+    grid = _check_int("grid", grid, 2, MAX_GRID)
+    sample = _check_int("sample", sample, 1, 2**31 - 1)
+    seed = _check_int("seed", seed, 0, 2**32 - 1)
+    if directions not in DIRECTIONS:
+        raise ValueError(f"directions must be one of {', '.join(DIRECTIONS)}, got {directions!r}")
+    if tune is not None:
+        tune = _check_int("tune", tune, 2, 1000)
+    checks.check_text("name", name)
+    race_tag("trajectory", name)  # a name that makes a tag and a folder
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"name must be one folder name, got {name!r}")
+    racers = resolve_racers(optimizers, hp)
+    xs, ys = _leaves(x, "x"), _leaves(y, "y")
+    count = _count(xs, "x")
+    if _count(ys, "y") != count:
+        raise ValueError(
+            f"x and y must hold the same number of samples, got {count} and {_count(ys, 'y')}"
+        )
+    validation = None
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val must be given together")
+    if x_val is not None:
+        xv, yv = _leaves(x_val, "x_val"), _leaves(y_val, "y_val")
+        if _count(xv, "x_val") != _count(yv, "y_val"):
+            raise ValueError("x_val and y_val must hold the same number of samples")
+        validation = (_rebuild(xv, slice(None)), _rebuild(yv, slice(None)))
+    if eval_every is None:
+        eval_every = max(1, steps // 10)
+    eval_every = _check_int("eval_every", eval_every, 1, MAX_STEPS)
+    _check_fit(model, xs, ys, validation, batch_size)
+    return Inputs(
+        racers, xs, ys, count, validation, steps, batch_size, grid, sample, directions,
+        eval_every, seed, tune, name,
+    )  # fmt: skip
+
+
+def race_model(
+    model: Any,
+    x: Any,
+    y: Any,
+    optimizers: Sequence[Any] = ("sgd", "momentum", "rmsprop", "adam"),
+    *,
+    steps: int = 200,
+    batch_size: int = 32,
+    x_val: Any = None,
+    y_val: Any = None,
+    logdir: Any = None,
+    name: str = "model-race",
+    hp: Mapping[str, Mapping[str, Any]] | None = None,
+    grid: int = 21,
+    sample: int = 256,
+    directions: str = "pca",
+    eval_every: int | None = None,
+    seed: int = 0,
+    tune: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ModelRace:
+    """Race `optimizers` on a compiled Keras `model` from its own weights; map the race on
+    the model's real loss landscape and, with `logdir`, log it as run ``logdir/name``.
+
+    optimizers: names of `summaries.race.OPTIMIZERS`, or (name, {hyper-parameter: value});
+    hp: {optimizer: {name: value}} overrides (defaults: Keras's own learning rates);
+    steps / batch_size: updates per racer and samples per batch (the same seeded batches,
+    reshuffled each epoch, for every racer); x_val / y_val: validation data, evaluated as
+    `Model.evaluate` does every `eval_every` steps (default: ten times a race);
+    grid: the surface's resolution; sample: training samples the surface is evaluated on;
+    directions: "pca" (the racers' first two principal components) or "random"
+    (filter-normalised random directions); tune: trials per optimizer (the same learning
+    rates for every optimizer, `summaries.race.tuning`), ranked by best validation loss
+    (else final training loss), the best one racing; progress: called as
+    ``progress(stage, done, total)``. Bad arguments raise before anything runs or is
+    written (`check_inputs`).
+    """
+    started = time.perf_counter()
+    a = check_inputs(
+        model, x, y, optimizers, steps=steps, batch_size=batch_size, x_val=x_val, y_val=y_val,
+        name=name, hp=hp, grid=grid, sample=sample, directions=directions,
+        eval_every=eval_every, seed=seed, tune=tune,
+    )  # fmt: skip
+    batches = _batches(a.count, a.batch_size, a.steps, a.seed)
+    seconds: dict[str, float] = {}
+    racers = a.racers
+    run_args = (a.x, a.y, batches, a.validation, a.eval_every, a.batch_size)
+    if a.tune is not None:
+        racers = _tune(model, racers, a.tune, run_args, a.seed, progress)
+        seconds["tuning"] = time.perf_counter() - started
+    racing = time.perf_counter()
+    results, stepping = _run(model, racers, *run_args, True, progress)
+    for r, racer in zip(results, racers, strict=True):
+        if len(racer) > 3:
+            r.tuning = racer[3]
+    seconds["race"] = time.perf_counter() - racing
+    seconds["stepping"] = stepping
+
+    planning = time.perf_counter()
+    origin = _flat(model.trainable_variables)
+    # the plane and the window follow the racers that did not diverge (a diverging racer's
+    # last huge steps would be the whole plane); diverged ones may leave the map
+    steady = [r for r in results if r.diverged_step is None] or results
+    snapshots = [r.snapshots for r in steady]
+    if a.directions == "pca":
+        basis_matrix, shares = pca_plane(origin, snapshots)
+    else:
+        basis_matrix, shares = random_plane(model, a.seed), None
+    share = captured(basis_matrix, origin, snapshots)
+    for r in results:
+        r.positions = project(basis_matrix, origin, r.snapshots)
+        r.snapshots = None
+    window = _window(np.concatenate([r.positions for r in steady]))
+    rng = np.random.default_rng(a.seed + 1)
+    picked = np.sort(rng.choice(a.count, size=min(a.sample, a.count), replace=False))
+    values = surface_grid(
+        model, origin, basis_matrix, window, a.grid, _rebuild(a.x, picked),
+        _rebuild(a.y, picked), a.batch_size, progress,
+    )  # fmt: skip
+    seconds["surface"] = time.perf_counter() - planning
+    basis = _basis(
+        model,
+        a.directions,
+        shares,
+        share,
+        origin.size,
+        len(picked),
+        a.count,
+        a.seed,
+        a.grid,
+        a.batch_size,
+    )
+    basis["fitted_on"] = [r.name for r in steady]  # the racers whose motion made the plane
+    race = ModelRace(a.name, results, a.steps, a.batch_size, basis, window, values, seconds)
+    if logdir is not None:
+        race.run_dir = write_model_race(logdir, race)
+    _check_untouched(model, origin)
+    seconds["total"] = time.perf_counter() - started
+    return race
+
+
+def _check_fit(model: Any, xs: dict, ys: dict, validation: Any, batch_size: int) -> None:
+    """One forward pass and loss on two samples: arrays that do not fit the model raise
+    ValueError naming x or y (before anything is trained or written)."""
+    clone = clone_like(model, None)
+    few = slice(0, min(2, batch_size))
+    xb, yb = _rebuild(xs, few), _rebuild(ys, few)
+    try:
+        y_pred = clone(xb, training=False)
+    except Exception as exc:
+        raise ValueError(
+            f"x does not fit the model's input {_shape(model.inputs)}: {error_line(exc)}"
+        ) from None
+    try:
+        loss = clone.compute_loss(x=xb, y=yb, y_pred=y_pred, training=False)
+        float(np.asarray(loss))
+    except Exception as exc:
+        raise ValueError(f"y does not fit the model's output and loss: {error_line(exc)}") from None
+    if validation is not None:
+        try:
+            clone.compute_loss(
+                x=None,
+                y=_slice(validation[1], few),
+                y_pred=clone(_slice(validation[0], few), training=False),
+            )
+        except Exception as exc:
+            raise ValueError(f"x_val / y_val do not fit the model: {error_line(exc)}") from None
+
+
+def _shape(inputs: Any) -> str:
+    try:
+        return ", ".join(str(tuple(i.shape)) for i in inputs)
+    except Exception:
+        return "(unknown)"
+
+
+def error_line(exc: BaseException) -> str:
+    """The informative line of an exception (Keras wraps the cause in a frame of its own)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("Exception encountered")] or lines
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _check_untouched(model: Any, origin: np.ndarray) -> None:
+    if not np.array_equal(_flat(model.trainable_variables), origin):
+        raise RuntimeError("race_model changed the model's weights (a bug: please report it)")
+
+
+def _tune(model, racers, trials, run_args, seed, progress):
+    """Every optimizer's `trials` settings (`tuning.trial_points`); the best per optimizer
+    by best validation loss (else final training loss), with its tuning record."""
+    from summaries.race import tuning
+
+    validation = run_args[3]
+    chosen = []
+    for name, optimizer, hp in racers:
+        points = tuning.trial_points(optimizer, trials, seed)
+        trial_racers = [(f"{name}#{k}", optimizer, {**hp, **p}) for k, p in enumerate(points)]
+        results, _ = _run(model, trial_racers, *run_args, False, None)
+        scores = [_score(r) for r in results]
+        best = min(range(len(results)), key=scores.__getitem__)
+        record = {
+            "objective": "best validation loss" if validation else "final training loss",
+            "search_space": tuning.search_space(optimizer),
+            "method": "centred Latin hypercube (the same learning rates for every optimizer)",
+            "budget": trials,
+            "seed": seed,
+            "trials": [
+                {
+                    "hyperparameters": {
+                        k: r.hyperparameters[k] for k in tuning.search_space(optimizer)
+                    },
+                    "score": None if not math.isfinite(s[1]) else s[1],
+                    "diverged_step": r.diverged_step,
+                }
+                for r, s in zip(results, scores, strict=True)
+            ],
+            "best": best,
+        }
+        chosen.append((name, optimizer, trial_racers[best][2], record))
+        if progress is not None:
+            progress("tuning", len(chosen), len(racers))
+    return chosen
+
+
+def _score(r: ModelRacer) -> tuple[int, float]:
+    value = r.best("val_loss")
+    if value is None:
+        value = r.final_loss if r.diverged_step is None else math.inf
+    return (r.diverged_step is not None, value if math.isfinite(value) else math.inf)
+
+
+def _basis(
+    model, directions, shares, share, weights, sample, count, seed, grid, batch_size=32
+) -> dict[str, Any]:
+    """The trajectory metadata's `basis`: how the map was made (see `summaries.format`)."""
+    if directions == "pca":
+        axes = [f"PC1 ({100 * shares[0]:.1f} %)", f"PC2 ({100 * shares[1]:.1f} %)"]
+        how = (
+            "the first two principal components of all racers' weight displacements from "
+            "the start, together (uncentred; Li et al. 2018, section 7)"
+        )
+    else:
+        axes = ["direction 1", "direction 2"]
+        how = (
+            f"two Gaussian random directions (seed {seed}), filter-normalised per output unit; "
+            "biases and other vectors not moved (Li et al. 2018)"
+        )
+    return {
+        "kind": "plane through the initial weights",
+        "method": directions,
+        "directions": how,
+        "explained": shares,
+        "captured": share,
+        "axes": axes,
+        "origin": "the model's own weights before the race",
+        "projection": "least squares of (trainable weights - start) onto the two directions",
+        "loss": "recorded losses are each racer's training loss on its batch (training mode); "
+        f"the surface is the compiled loss on the plane, on a fixed sample of {sample} of "
+        f"{count} training samples in chunks of up to {max(batch_size, SURFACE_CHUNK)}, "
+        "batch-norm statistics per chunk, dropout off",
+        "model": f"{model.name}: {len(model.layers)} layers",
+        "parameters": int(weights),
+        "grid": grid,
+        "sample": sample,
+    }
+
+
+# -- the logs ------------------------------------------------------------------------------
+
+
+def _scalar(writer: Any, tag: str, step: int, value: float) -> None:
+    from tensorboard.compat.proto import summary_pb2
+
+    from summaries.protos import scalar_value
+
+    writer.add(summary_pb2.Summary(value=[scalar_value(tag, float(value))]), step=int(step))
+
+
+def write_model_race(logdir: Any, race: ModelRace) -> Path:
+    """Write a model race as one run ``logdir/<race>`` (the race layout: surface, per racer
+    trajectory and loss; validation scalars ``race/val_<metric>/<racer>``) and, when
+    `summaries.hparams` is there, one HParams session per racer under ``<race>/hparams/``.
+    Replaces the event files of an earlier race of the same name."""
+    from summaries.format import race_tag
+    from summaries.race.summary import loss_chart_pb, write_surface, write_trajectory
+    from summaries.writer import LogWriter
+
+    run_dir = Path(logdir) / race.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for old in [
+        *run_dir.glob("events.out.tfevents.*"),
+        *run_dir.glob("hparams/**/events.out.tfevents.*"),
+    ]:
+        old.unlink()
+    order = list(opts.OPTIMIZERS)
+    log_scale = bool(race.grid.min() > 0 and race.grid.max() / race.grid.min() > 50)
+    title = f"{race.basis['model'].split(':')[0]} ({race.basis['parameters']:,} weights)"
+    with LogWriter(str(run_dir)) as writer:
+        write_surface(
+            writer, race_tag("surface"), race.grid, race=race.name, surface=title,
+            window=race.window, log_scale=log_scale,
+        )  # fmt: skip
+        writer.add(loss_chart_pb(), step=0)
+        for r in race.racers:
+            spec = opts.get_spec(r.optimizer)
+            losses = r.losses[r.snapshot_steps]
+            write_trajectory(
+                writer,
+                race_tag("trajectory", r.name),
+                r.snapshot_steps.tolist(),
+                r.positions,
+                losses,
+                race=race.name,
+                racer=r.name,
+                optimizer=r.optimizer,
+                surface=title,
+                window=race.window,
+                hyperparameters=r.hyperparameters,
+                start=[0.0, 0.0],
+                basis=race.basis,
+                optimizer_title=spec.title if r.name == r.optimizer else f"{spec.title} ({r.name})",
+                surface_title=f"{title}: its real loss landscape",
+                description="your model's compiled loss on a plane through its start weights "
+                f"({race.basis['directions']}); the racers' paths are their weights projected "
+                "onto it",
+                analytic=False,
+                order=order.index(r.optimizer),
+                log_scale=log_scale,
+                axes=race.basis["axes"],
+                tuning=r.tuning,
+                keras_class=f"keras.optimizers.{spec.keras_class}",
+                fixed_arguments=spec.fixed,
+                diverged_step=r.diverged_step,
+                reason="NaN or Inf loss" if r.diverged_step is not None else None,
+                batch_size=race.batch_size,
+                race_steps=race.steps,
+                model_race=True,
+            )
+            writer.add_scalars(race_tag("loss", r.name), r.losses.tolist())
+            for key, points in r.validation.items():
+                for step, value in points:
+                    if math.isfinite(value):
+                        _scalar(writer, f"{METRIC_PREFIX}/{key}/{r.name}", step, value)
+        _scalar(
+            writer,
+            f"{METRIC_PREFIX}/seconds_per_step",
+            0,
+            race.seconds["stepping"] / (race.steps + 1),
+        )
+    _write_hparams(run_dir, race)
+    return run_dir
+
+
+def _write_hparams(run_dir: Path, race: ModelRace) -> bool:
+    """One HParams session per racer (hyper-parameters; final and best losses)."""
+    try:
+        from summaries import hparams as hp_summaries
+    except ImportError:
+        return False
+    keys = sorted({k for r in race.racers for k in r.hyperparameters})
+    metrics = {"hparams/final_loss": "final training loss"}
+    if any(r.validation for r in race.racers):
+        metrics["hparams/best_val_loss"] = "best validation loss"
+    for r in race.racers:
+        values: dict[str, Any] = {"optimizer": r.optimizer}
+        for k in keys:
+            v = r.hyperparameters.get(k)
+            if isinstance(v, bool | int | float | str):
+                values[k] = v
+        scores = {"hparams/final_loss": r.final_loss}
+        if "hparams/best_val_loss" in metrics:
+            scores["hparams/best_val_loss"] = r.best("val_loss")
+        scores = {k: v for k, v in scores.items() if v is not None and math.isfinite(v)}
+        hp_summaries.log_hparams(
+            str(run_dir / "hparams" / r.name),
+            values,
+            scores,
+            group=f"{race.name}/{r.name}",
+            step=race.steps,
+            status="failure" if r.diverged_step is not None else "success",
+        )
+    hp_summaries.log_experiment(
+        str(run_dir / "hparams"),
+        {"optimizer": sorted({r.optimizer for r in race.racers}), **{k: None for k in keys}},
+        metrics,
+    )
+    return True
