@@ -832,9 +832,9 @@ def test_the_map_axes_are_the_surfaces_own_parameters(tmp_path):
             writer, "race/trajectory", np.arange(10), positions, (positions**2).sum(axis=1),
             race="mine", optimizer="sgd", surface="bowl", window=window, axes=("w1", "w2"),
         )  # fmt: skip
-    with pytest.raises(ValueError, match="axes"):
+    with pb.LogWriter(str(tmp_path / "bad")) as bad, pytest.raises(ValueError, match="axes"):
         write_trajectory(
-            pb.LogWriter(str(tmp_path / "bad")), "race/trajectory", np.arange(10), positions,
+            bad, "race/trajectory", np.arange(10), positions,
             positions[:, 0], race="bad", optimizer="sgd", surface="bowl", window=window,
             axes=("w1",),
         )  # fmt: skip
