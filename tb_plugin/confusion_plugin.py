@@ -63,6 +63,7 @@ READ_BYTES = 128 * 2**20
 PROBE_STEPS = 8
 PROBE_MARGIN = 2
 SERIES_ENCODINGS = ("json", "base64")
+COUNTS_CHOICES = ("all", "none")  # `counts=none`: the answer without its matrices
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_STEP = 2**63 - 1
 
@@ -279,6 +280,7 @@ class ConfusionPlugin(FlowscopePlugin):
             tag=arg_str(request, "tag"),
             step=_step_arg(request),
             top=arg_int(request, "top", default=DEFAULT_TOP, lo=0, hi=MAX_TOP),
+            counts=_counts_arg(request),
         )
         response = json_response(None)
         response.set_data(body)
@@ -293,7 +295,9 @@ class ConfusionPlugin(FlowscopePlugin):
             raise bad_request(f"encoding must be one of {list(SERIES_ENCODINGS)}, got {encoding!r}")
         start = arg_int(request, "from_step", default=-1, lo=-1, hi=MAX_STEP)
         start = None if start < 0 else start
-        body = self.series_impl(*self.context(request), run, tag, max_steps, encoding, start)
+        body = self.series_impl(
+            *self.context(request), run, tag, max_steps, encoding, start, _counts_arg(request)
+        )
         response = json_response(None)
         response.set_data(body)
         return response
@@ -369,8 +373,11 @@ class ConfusionPlugin(FlowscopePlugin):
         tag: str,
         step: int | None = None,
         top: int = DEFAULT_TOP,
+        counts: bool = True,
     ) -> dict[str, Any]:
-        """Counts at one step (the latest when None), accuracies, class metrics, top pairs."""
+        """Counts at one step (the latest when None), accuracies, class metrics, top pairs;
+        without `counts` and `pooled_counts` when `counts` is False."""
+        with_counts = counts
         listed, series = self._matrices(ctx, experiment_id, run, tag)
         i = series.index_of(step)
         counts = series.dense(i)
@@ -378,7 +385,7 @@ class ConfusionPlugin(FlowscopePlugin):
         step_value = int(series.steps[i])
         scalar_tag, by_step, _ = self._sequence_accuracy(ctx, experiment_id, listed)
         acc = accuracy(counts)
-        return {
+        answer = {
             "run": run,
             "tag": tag,
             "step": step_value,
@@ -388,8 +395,8 @@ class ConfusionPlugin(FlowscopePlugin):
             "steps_sampled": series.sampled,
             "positions": series.positions,
             "classes": series.classes,
-            "counts": counts.tolist(),
-            "pooled_counts": pooled.tolist(),
+            "counts": counts.tolist() if with_counts else None,
+            "pooled_counts": pooled.tolist() if with_counts else None,
             "totals": counts.sum(axis=(1, 2)).tolist(),
             "accuracy": {
                 "positions": rounded(acc),
@@ -410,6 +417,9 @@ class ConfusionPlugin(FlowscopePlugin):
                 {**pair, "position": None} for pair in confused_pairs(pooled[None], top)
             ],
         }
+        if not with_counts:
+            del answer["counts"], answer["pooled_counts"]
+        return answer
 
     def matrix_body(
         self,
@@ -419,16 +429,17 @@ class ConfusionPlugin(FlowscopePlugin):
         tag: str,
         step: int | None = None,
         top: int = DEFAULT_TOP,
+        counts: bool = True,
     ) -> bytes:
         """The /matrix JSON body (`matrix_impl`), encoded once per series version: a
         1,000-class answer is 2,000,000 counts, whose JSON text costs far more than a look-up."""
         listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
         scalar_tag, _, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
-        key = ("matrix", experiment_id, run, tag, listed.version, step, top)
+        key = ("matrix", experiment_id, run, tag, listed.version, step, top, counts)
         key += (scalar_tag, seq_version)
         body = self._bodies.get(key)
         if body is None:
-            answer = self.matrix_impl(ctx, experiment_id, run, tag, step, top)
+            answer = self.matrix_impl(ctx, experiment_id, run, tag, step, top, counts)
             body = json_response(answer).get_data()
             self._bodies.put(key, body, len(body))
         return body
@@ -442,28 +453,33 @@ class ConfusionPlugin(FlowscopePlugin):
         max_steps: int = SERIES_DEFAULT_STEPS,
         encoding: str = "json",
         from_step: int | None = None,
+        counts: bool = True,
     ) -> bytes:
         """The /series JSON body: the steps' counts (flattened) with per-step accuracies;
-        evenly thinned over the series, or (`from_step`) one page of consecutive steps."""
+        evenly thinned over the series, or (`from_step`) one page of consecutive steps.
+        Without `counts`, no matrices and no cell limit: every step's accuracy (up to
+        `max_steps`), for a slider over a series too large to send at once."""
         if encoding not in SERIES_ENCODINGS:
             raise ValueError(f"encoding must be one of {list(SERIES_ENCODINGS)}, got {encoding!r}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
         listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
         scalar_tag, by_step, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
-        key = (experiment_id, run, tag, listed.version, max_steps, encoding, from_step)
+        key = (experiment_id, run, tag, listed.version, max_steps, encoding, from_step, counts)
         key += (scalar_tag, seq_version)
         body = self._bodies.get(key)
         if body is not None:
             return body
         # Encoding dominates a large answer (2M numbers): each version is encoded once.
         _, series = self._matrices(ctx, experiment_id, run, tag)
-        payload, chosen = _series_payload(series, run, tag, max_steps, from_step)
+        payload, chosen = _series_payload(series, run, tag, max_steps, from_step, counts)
         payload["steps_sampled"] = series.sampled
         if scalar_tag is not None:
             values = [by_step.get(s) for s in payload["steps"]]
             payload["sequence_accuracy"] = {"tag": scalar_tag, "values": values}
-        if encoding == "base64":
+        if chosen is None:
+            body = json_response(payload).get_data()
+        elif encoding == "base64":
             payload["counts"] = encoded_counts(chosen)
             body = json_response(payload).get_data()
         else:  # the counts' JSON text goes in as the last member
@@ -632,6 +648,14 @@ class ConfusionPlugin(FlowscopePlugin):
         return cells
 
 
+def _counts_arg(request) -> bool:
+    """The `counts` query parameter: True for `all` (the default), False for `none`."""
+    choice = arg_str(request, "counts", default="all", max_len=10)
+    if choice not in COUNTS_CHOICES:
+        raise bad_request(f"counts must be one of {list(COUNTS_CHOICES)}, got {choice!r}")
+    return choice == "all"
+
+
 def _step_arg(request) -> int | None:
     """The `step` query parameter: None (the latest) when absent or -1."""
     step = arg_int(request, "step", default=-1, lo=-1, hi=MAX_STEP)
@@ -639,12 +663,18 @@ def _step_arg(request) -> int | None:
 
 
 def _series_payload(
-    series: MatrixSeries, run: str, tag: str, max_steps: int, from_step: int | None = None
+    series: MatrixSeries,
+    run: str,
+    tag: str,
+    max_steps: int,
+    from_step: int | None = None,
+    with_counts: bool = True,
 ):
-    """The /series answer without its counts, and the chosen steps' [S, P*K*K] counts:
-    evenly thinned over the series, or the page of consecutive steps from `from_step`."""
+    """The /series answer without its counts, and the chosen steps' [S, P*K*K] counts
+    (None without `with_counts`, which lifts the cell limit): evenly thinned over the
+    series, or the page of consecutive steps from `from_step`."""
     p, k = series.shape
-    keep = min(max_steps, max(1, SERIES_MAX_CELLS // (p * k * k)))
+    keep = min(max_steps, max(1, SERIES_MAX_CELLS // (p * k * k))) if with_counts else max_steps
     total = len(series.steps)
     next_step = None
     if from_step is None:
@@ -672,4 +702,4 @@ def _series_payload(
         "accuracy": rounded(per_position[chosen]),
         "pooled_accuracy": rounded(pooled[chosen]),
         "sequence_accuracy": None,
-    }, series.flat(chosen)
+    }, (series.flat(chosen) if with_counts else None)

@@ -209,6 +209,25 @@ def test_every_route_at_1000_classes_in_process(big_logdir):
     board.plugin(PLUGIN, "matrix", expect=404, run="imagenet", tag=TAG, step=3)
 
 
+def test_counts_none_lists_every_step_and_leaves_the_matrices_out(big_logdir):
+    """What the page's slider needs at K = 1,000: every step and its accuracies in one small
+    answer (no cell limit without counts), and a step's metrics without its two million counts."""
+    logdir, written = big_logdir
+    board = InProcessBoard(logdir)
+    listing = board.plugin(PLUGIN, "series", run="imagenet", tag=TAG, counts="none")
+    assert listing["steps"] == list(BIG_STEPS) and listing["downsampled"] is False
+    assert "counts" not in listing and len(listing["pooled_accuracy"]) == len(BIG_STEPS)
+    trace = int(np.trace(written[5][0]))
+    assert listing["pooled_accuracy"][1] == pytest.approx(trace / written[5].sum(), abs=1e-6)
+    metrics = board.plugin(PLUGIN, "matrix", run="imagenet", tag=TAG, step=5, top=3, counts="none")
+    assert "counts" not in metrics and "pooled_counts" not in metrics
+    full = board.plugin(PLUGIN, "matrix", run="imagenet", tag=TAG, step=5, top=3)
+    assert metrics["confused_pairs"] == full["confused_pairs"]
+    assert metrics["class_metrics"] == full["class_metrics"]
+    board.plugin(PLUGIN, "series", expect=400, run="imagenet", tag=TAG, counts="some")
+    board.plugin(PLUGIN, "matrix", expect=400, run="imagenet", tag=TAG, counts="")
+
+
 def test_reads_are_bounded_by_bytes_not_by_the_series_length(big_logdir, monkeypatch):
     logdir, written = big_logdir
     board = InProcessBoard(logdir)

@@ -249,9 +249,9 @@ def js_constant(folder: str, name: str) -> float:
 
 def confused_pairs_asked() -> float:
     """The `top` the Confusion page asks /matrix for (its "Most confused" list)."""
-    pattern = re.compile(r"getJSON\(\s*\"matrix\"[^)]*\btop:\s*(\d+)")
+    pattern = re.compile(r"getJSON\(\s*\"matrix\"[^)]*\btop:\s*(\w+)")
     values = [
-        float(m.group(1))
+        float(m.group(1)) if m.group(1).isdigit() else js_constant("confusion", m.group(1))
         for path in sorted((ROOT / "frontend" / "confusion").glob("*.js"))
         for m in pattern.finditer(path.read_text(encoding="utf-8"))
     ]

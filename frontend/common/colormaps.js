@@ -97,7 +97,7 @@ export function legend(scale, { title, format = (v) => String(v), width = 220, e
       svg("line", { x1: x, x2: x, y1: height, y2: height + 4, stroke: "#9e9e9e" }),
       svg("text", { x, y: height + 15, "text-anchor": "middle", text: format(v) }));
   });
-  return el("div", { class: "fs-legend", "data-scale": scale.kind },
+  return el("div", { class: "fs-legend", "data-scale": scale.kind, "data-lo": scale.lo, "data-hi": scale.hi },
     el("div", { class: "fs-legend-title", text: title }),
     svg("svg", { width: width + 2 * pad, height: height + 20, role: "img", "aria-label": title },
       bar,

@@ -109,3 +109,23 @@ export function onResize(element, callback) {
     frame = 0;
   };
 }
+
+/**
+ * Give the page the keyboard focus whenever it is shown: when TensorBoard's tab is clicked
+ * the focus stays on the tab in TensorBoard's own document, so the page's keys (Space to
+ * play, ...) would do nothing until a click inside. The page's iframe is shown when its tab
+ * is activated: `root` then starts to intersect the viewport. A control inside the page that
+ * already has the focus keeps it.
+ */
+export function focusWhenShown(root) {
+  root.tabIndex = -1; // focusable from script, not a tab stop
+  const focus = () => {
+    const active = document.activeElement;
+    if (document.hasFocus() && active && active !== document.body && active !== root) return;
+    window.focus();
+    root.focus({ preventScroll: true });
+  };
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) focus();
+  }).observe(root);
+}

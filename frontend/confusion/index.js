@@ -7,12 +7,13 @@
 // predicted / share), maps.js (heat maps, legends, tooltip), panels.js (accuracy, pairs,
 // class table, examples). What is chosen survives a reload (localStorage); the page follows
 // TensorBoard's light or dark theme and speaks the language of common/i18n.js.
-import { el, loadStyles, message } from "./static/common/dom.js";
-import { errorText, languageSwitch, t } from "./static/common/i18n.js";
+import { el, focusWhenShown, loadStyles, message } from "./static/common/dom.js";
+import { errorText, fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
 import { followTheme } from "./static/common/theme.js";
 import {
-  fetchExamples, fetchMatrix, fetchSeries, fetchSeriesList, label, nearest, pairing, watch,
+  ensureStep, fetchExamples, fetchMatrix, fetchSeries, fetchSeriesList, hasStep, label, nearest,
+  pairing, watch,
 } from "./static/confusion/data.js";
 import { HeatMaps, MODES, frameAt } from "./static/confusion/maps.js";
 import { AccuracyPanel, ClassTable, ExamplesPanel, PairsPanel } from "./static/confusion/panels.js";
@@ -27,6 +28,7 @@ export async function render() {
   const app = new ConfusionPage();
   document.body.append(app.root);
   window.flowscopeConfusion = app; // handy from the devtools console and for tests
+  focusWhenShown(app.root); // the keys work as soon as the tab is shown
   await app.start();
 }
 
@@ -52,16 +54,40 @@ class ConfusionPage {
       this.draw();
       this.scheduleMetrics();
     });
+    this.steps.ready = (i) => this.stepReady(i);
     this.maps = new HeatMaps((position, tc, pc) => this.pick(position, tc, pc));
     this.accuracy = new AccuracyPanel((index) => this.steps.set(index));
-    this.pairs = new PairsPanel((position, tc, pc) => this.pick(position, tc, pc));
+    // a pair chosen from the list: its cell is brought into view (zoomed, on a canvas map)
+    this.pairs = new PairsPanel((position, tc, pc) => this.pick(position, tc, pc, true, true));
     this.classes = new ClassTable(() => this.save());
-    this.examples = new ExamplesPanel(() => {
-      this.selection = null;
-      this.examples.hide();
-      this.draw();
-    });
+    this.examples = new ExamplesPanel(() => this.closeExamples());
     this.buildLayout();
+    document.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  /** Space plays or pauses (unless a control or a map has the focus: they use Space);
+   * Escape closes the enlarged image, else the images panel. */
+  onKey(e) {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "Escape") {
+      if (this.examples.viewerOpen) return; // the dialog closes itself
+      if (!this.examples.node.hidden) {
+        e.preventDefault();
+        this.closeExamples();
+      }
+      return;
+    }
+    if (e.key !== " ") return;
+    const target = e.target instanceof Element ? e.target : null;
+    if (target && target.closest("input, select, textarea, button, a, canvas, dialog, [role=grid], [tabindex='0']")) return;
+    e.preventDefault();
+    this.steps.toggle();
+  }
+
+  closeExamples() {
+    this.selection = null;
+    this.examples.hide();
+    this.draw();
   }
 
   buildLayout() {
@@ -75,20 +101,35 @@ class ConfusionPage {
       text: t(`confusion.mode.${mode}`) })));
     this.errors = el("input", { type: "checkbox", id: "cm-errors",
       onchange: () => { this.errorsOnly = this.errors.checked; this.draw(); } });
+    // count mode: one colour scale for the whole series unless asked for per step
+    this.perStep = el("input", { type: "checkbox", id: "cm-scale-step",
+      onchange: () => { this.maps.perStep = this.perStep.checked; this.draw(); } });
+    this.perStepLabel = el("label", { class: "cm-check", id: "cm-scale-step-label",
+      title: t("confusion.controls.perStepTitle") }, this.perStep, t("confusion.controls.perStep"));
+    // find a class by name: its row and column are marked, its cell zoomed to, its table row shown
+    this.classList = el("datalist", { id: "cm-class-list" });
+    this.finder = el("input", { type: "search", id: "cm-find", list: "cm-class-list",
+      placeholder: t("confusion.find.placeholder"), "aria-label": t("confusion.find.label"),
+      onchange: () => this.findClass(this.finder.value),
+      onkeydown: (e) => { if (e.key === "Enter") this.findClass(this.finder.value); } });
+    this.findNote = el("span", { class: "cm-find-note", id: "cm-find-note", role: "status" });
+    this.findBox = el("label", { class: "cm-find", id: "cm-find-box" }, t("confusion.find.label"),
+      this.finder, this.classList, this.findNote);
     this.info = el("div", { class: "confusion-series", id: "cm-info" });
     this.compareNote = el("div", { class: "cm-compare-note", id: "cm-compare-note", hidden: true });
     this.unreadable = el("div", { id: "cm-unreadable" });
     this.side = el("aside", { class: "cm-side", id: "cm-side" },
       this.examples.node, this.accuracy.node, this.pairs.node, this.classes.node);
     this.main = el("div", { id: "cm-main", class: "cm-layout" },
-      el("div", { class: "cm-left" }, this.maps.legends, this.maps.maps), this.side);
+      el("div", { class: "cm-left" }, this.maps.legends, this.maps.missingLine, this.maps.maps), this.side);
     this.controls = el("div", { id: "cm-controls" },
       el("div", { class: "fs-toolbar", id: "cm-toolbar" },
         el("label", {}, t("confusion.controls.run"), this.runPicker),
         el("label", {}, t("confusion.controls.compare"), this.comparePicker),
         this.modes,
         el("label", { class: "cm-check", title: t("confusion.controls.errorsTitle") },
-          this.errors, t("confusion.controls.errors"))),
+          this.errors, t("confusion.controls.errors")),
+        this.perStepLabel, this.findBox),
       this.steps.node, this.compareNote);
     this.body = el("div", { id: "confusion-body" }, this.controls, this.unreadable, this.main);
     this.root = el("div", { class: "fs-page", id: "confusion-page" },
@@ -113,7 +154,7 @@ class ConfusionPage {
     if (!data || !s) return;
     const state = { run: this.current, compare: this.compare, mode: this.mode,
       errorsOnly: this.errorsOnly, step: data.steps[this.steps.index], selection: this.selection,
-      position: this.classes.position };
+      position: this.classes.position, perStep: this.maps.perStep };
     saveState(STATE_KEY, state);
   }
 
@@ -197,6 +238,7 @@ class ConfusionPage {
       const data = await this.load(key);
       if (this.current !== key) return;
       this.maps.build(data);
+      this.showFinder(data);
       this.steps.configure(data.steps.length, data.steps.length - 1);
       if (await this.restore(key, data)) return;
       this.draw();
@@ -215,6 +257,8 @@ class ConfusionPage {
     if (MODES.includes(saved.mode)) this.setMode(saved.mode, false);
     this.errorsOnly = Boolean(saved.errorsOnly);
     this.errors.checked = this.errorsOnly;
+    this.maps.perStep = Boolean(saved.perStep);
+    this.perStep.checked = this.maps.perStep;
     if (typeof saved.position === "string") this.classes.position = saved.position;
     if (Number.isFinite(saved.step)) this.steps.configure(data.steps.length, nearest(data.steps, saved.step));
     if (saved.compare && this.find(saved.compare) && pairing(this.find(key), this.find(saved.compare))) {
@@ -237,6 +281,9 @@ class ConfusionPage {
   async selectCompare(key) {
     this.compare = key;
     this.bMetrics = null;
+    // what was picked belongs to the comparison that is gone: the cell and its images go too
+    this.selection = null;
+    this.examples.hide();
     if (key && !this.data.has(key)) {
       try {
         await this.load(key);
@@ -271,10 +318,40 @@ class ConfusionPage {
       pair, runA: this.find(this.current).run };
   }
 
+  /** Whether step index i (and B's step beside it) can be drawn now; if not, their pages
+   * are asked for and the page draws when they come. The next step's page is asked for
+   * too, so that playing seldom waits. */
+  stepReady(i) {
+    const a = this.data.get(this.current);
+    if (!a) return false;
+    const needs = [[a, i]];
+    const cmp = this.compareState();
+    if (cmp) needs.push([cmp.data, nearest(cmp.data.steps, a.steps[i])]);
+    let ready = true;
+    for (const [d, j] of needs) {
+      if (hasStep(d, j)) continue;
+      ready = false;
+      ensureStep(d, j).then(() => { if (this.steps.index === i) this.draw(); }, (err) => {
+        this.steps.label.textContent = t("confusion.error.step", { error: errorText(err) });
+      });
+    }
+    for (const [d, j] of needs) {
+      if (d.paged && j + 1 < d.steps.length && !hasStep(d, j + 1)) ensureStep(d, j + 1).catch(() => {});
+    }
+    return ready;
+  }
+
   draw() {
     const data = this.data.get(this.current);
     // not before the maps are built for this series (a run just chosen may still be loading)
     if (!data || !this.maps.heatmaps || this.maps.data !== data) return;
+    const waiting = !this.stepReady(this.steps.index);
+    this.maps.maps.classList.toggle("cm-pending", waiting);
+    if (waiting) { // the step's counts are on their way: its label now, its maps when they come
+      this.steps.describe(data, this.compareState());
+      return;
+    }
+    this.perStepLabel.hidden = this.mode !== "count" || Boolean(this.compare);
     const cmp = this.compareState();
     const f = (this.frame = frameAt(data, this.steps.index, cmp, this.mode));
     const s = this.find(this.current);
@@ -301,10 +378,44 @@ class ConfusionPage {
       { a: na, b: nb, shared: cmp.pair.shared, run: cmp.series.run });
   }
 
-  pick(position, tc, pc, scroll = true) {
+  pick(position, tc, pc, scroll = true, reveal = false) {
     this.selection = { position, true: tc, predicted: pc };
+    if (reveal) this.maps.reveal(position, tc, pc);
     this.draw();
     this.loadExamples(scroll);
+  }
+
+  // -- find a class by name ---------------------------------------------------------------
+
+  /** The finder lists the run's classes (shown from 13 classes: fewer are all in view). */
+  showFinder(data) {
+    this.findBox.hidden = data.classes.length <= 12;
+    this.classList.replaceChildren(...data.classes.map((c) => el("option", { value: c })));
+    this.finder.value = "";
+    this.findNote.textContent = "";
+  }
+
+  /** Mark the class named `query` (exactly, else ignoring case, else the first containing
+   * it) on the maps and in the class table; say what was found. */
+  findClass(query) {
+    const data = this.data.get(this.current);
+    if (!data) return;
+    const q = query.trim();
+    const names = data.classes.map(String);
+    let c = -1;
+    if (q) {
+      const lower = q.toLowerCase();
+      c = names.indexOf(q);
+      if (c < 0) c = names.findIndex((n) => n.toLowerCase() === lower);
+      if (c < 0) c = names.findIndex((n) => n.toLowerCase().includes(lower));
+    }
+    const found = c < 0 ? null : c;
+    this.maps.markClass(found);
+    this.classes.mark(found);
+    this.finder.dataset.found = found === null ? "" : String(found);
+    this.findNote.textContent = !q ? ""
+      : found === null ? t("confusion.find.none", { query: q })
+        : t("confusion.find.found", { name: names[c], index: fmtInteger(c) });
   }
 
   // -- metrics and examples of the shown step ---------------------------------------------

@@ -7,9 +7,10 @@ import { diverging, legend, sequential } from "../common/colormaps.js";
 import { fmtInteger, fmtNumber, fmtPercent, t } from "../common/i18n.js";
 import { createTooltip } from "../common/tooltip.js";
 import { HeatMap, fitCell } from "./heatmap.js";
+import { CanvasMap } from "./overview.js";
 import { compactStep } from "./chart.js";
 import { accuracyOf, countsOf } from "./data.js";
-import { normalise, totals } from "./normalise.js";
+import { normaliseTyped } from "./normalise.js";
 import { compactCount, pct, points, short, signedPoints, verdict } from "./text.js";
 
 /** The normalisations the page offers (labels: confusion.mode.*, legends: confusion.legend.*). */
@@ -20,6 +21,82 @@ const MAX_PRINTED_K = 12; // small multiples print values in cells up to 12 x 12
 const ZOOM_CELLS = [4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112];
 const FIT_MIN = 8;
 const FIT_MAX = 112;
+// Above this many classes the maps are drawn to a canvas (overview.js): K*K SVG rectangles
+// cost too much to build and recolour (a million at ImageNet's 1,000 classes).
+export const CANVAS_K = 150;
+const CANVAS_SMALL = 340; // px: one map of several positions
+
+/** The largest value of `values` (its absolute value with `abs`) that is a number, leaving
+ * out the diagonal of a K x K matrix with `offDiagonal`; -Infinity when there is none.
+ * A loop, not Math.max(...values): a million arguments overflow the stack. */
+export function maxOf(values, k, { offDiagonal = false, abs = false } = {}) {
+  let best = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i];
+    if (v !== v || (offDiagonal && i % (k + 1) === 0)) continue; // the diagonal: i = r * (k + 1)
+    if (abs && v < 0) v = -v;
+    if (v > best) best = v;
+  }
+  return best;
+}
+
+/**
+ * The largest count of each step of `data` (every position's own cells, and the pooled
+ * cells), with and without the diagonal: {positions, pooled, positionsOff, pooledOff}.
+ * Kept on the data per step index (a step's counts never change), so the whole series'
+ * scale costs one pass over each step once, and stays when a paged step is let go.
+ */
+function stepMaxima(data, i) {
+  data.maxima = data.maxima || [];
+  if (data.maxima[i]) return data.maxima[i];
+  const flat = data.counts[i];
+  if (!flat) return null;
+  const k = data.classes.length;
+  const n = k * k;
+  const np = data.positions.length;
+  const pooled = np > 1 ? new Float64Array(n) : null;
+  const m = { positions: 0, pooled: 0, positionsOff: 0, pooledOff: 0 };
+  for (let q = 0; q < np; q++) {
+    for (let j = 0; j < n; j++) {
+      const v = flat[q * n + j];
+      if (v > m.positions) m.positions = v;
+      if (v > m.positionsOff && j % (k + 1) !== 0) m.positionsOff = v;
+      if (pooled) pooled[j] += v;
+    }
+  }
+  if (pooled) {
+    m.pooled = maxOf(pooled, k);
+    m.pooledOff = maxOf(pooled, k, { offDiagonal: true });
+  } else {
+    m.pooled = m.positions;
+    m.pooledOff = m.positionsOff;
+  }
+  data.maxima[i] = m;
+  return m;
+}
+
+/** The largest count of the whole series (of the steps fetched so far, when they come page
+ * by page): one colour scale for every step, so a colour keeps its meaning while playing. */
+export function seriesMaxima(data) {
+  const out = { positions: 0, pooled: 0, positionsOff: 0, pooledOff: 0 };
+  for (let i = 0; i < data.steps.length; i++) {
+    const m = stepMaxima(data, i);
+    if (!m) continue;
+    for (const key of Object.keys(out)) out[key] = Math.max(out[key], m[key]);
+  }
+  return out;
+}
+
+/** Sums of row `tc` and of column `pc` of a K x K matrix (what one cell's shares need). */
+function lineTotals(counts, k, tc, pc) {
+  let row = 0;
+  let col = 0;
+  for (let j = 0; j < k; j++) {
+    row += Number(counts[tc * k + j]);
+    col += Number(counts[j * k + pc]);
+  }
+  return [row, col];
+}
 
 /** The maps of a series: one per position plus the pooled one, or for a single classifier
  * its one map (pooling one position would draw the same matrix twice). */
@@ -42,20 +119,26 @@ export function frameAt(data, index, cmp, selectedMode) {
   const maps = mapKeys(data).map((key) => {
     const p = key === "pooled" ? null : Number(key);
     const counts = countsOf(data, index, p);
-    const values = normalise(counts, k, mode);
+    const values = normaliseTyped(counts, k, mode);
     const entry = { key, p, counts, values, shown: values };
     if (cmp) {
       entry.bp = cmp.pair.partner(key);
       if (entry.bp === undefined) {
         entry.missing = true;
-        entry.shown = values.map(() => NaN);
+        entry.shown = new Float64Array(values.length).fill(NaN);
         entry.gain = entry.shown;
         return entry;
       }
       entry.bCounts = countsOf(cmp.data, cmp.index, entry.bp);
-      entry.bValues = normalise(entry.bCounts, k, mode);
-      entry.shown = values.map((v, i) => entry.bValues[i] - v);
-      entry.gain = entry.shown.map((d, i) => (Math.floor(i / k) === i % k ? d : -d));
+      entry.bValues = normaliseTyped(entry.bCounts, k, mode);
+      const n = k * k;
+      entry.shown = new Float64Array(n);
+      entry.gain = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const d = entry.bValues[i] - values[i];
+        entry.shown[i] = d;
+        entry.gain[i] = i % (k + 1) === 0 ? d : -d; // the diagonal: i = r * (k + 1)
+      }
     }
     return entry;
   });
@@ -78,12 +161,24 @@ export class HeatMaps {
     this.tooltip = createTooltip("cm-tooltip");
     this.legends = el("div", { id: "cm-legends", class: "cm-legends" });
     this.maps = el("div", { id: "cm-maps", class: "cm-maps" });
+    // compare mode: the maps of positions B lacks hide behind this one line
+    this.showMissing = false;
+    this.missingText = el("span", { id: "cm-missing-text" });
+    this.missingToggle = el("button", { type: "button", class: "fs-link-button", id: "cm-missing-toggle",
+      onclick: () => {
+        this.showMissing = !this.showMissing;
+        if (this.frame && this.drawOptions) this.draw(this.frame, this.drawOptions);
+      } });
+    this.missingLine = el("div", { class: "cm-missing-line", id: "cm-missing", hidden: true },
+      this.missingText, " ", this.missingToggle);
     this.heatmaps = null;
     this.frame = null; // what the maps show now (see frameAt())
     this.drawOptions = null; // draw()'s options, to redraw after a zoom
     this.data = null;
     this.single = false; // one position: one large map
     this.zoom = null; // cell size in px chosen with the zoom buttons, or null to fit the panel
+    this.canvas = false; // many classes: canvas maps (overview.js) rather than SVG
+    this.perStep = false; // count mode: colours scaled to each step rather than the series
     const button = (id, text, label, onclick) =>
       el("button", { type: "button", id, text, title: label, "aria-label": label, onclick });
     this.zoomOut = button("cm-zoom-out", "−", t("confusion.zoom.out"), () => this.zoomBy(-1));
@@ -131,6 +226,8 @@ export class HeatMaps {
     const data = this.data;
     const keys = mapKeys(data);
     this.single = keys.length === 1;
+    this.canvas = data.classes.length > CANVAS_K;
+    if (this.canvas) return this.makeCanvas(keys);
     const boxHeight = this.single ? this.boxHeight() : 0;
     const cell = this.single ? this.zoom || this.fit(boxHeight) : undefined;
     this.tooltip.hide(); // its cell may be gone (another run, another zoom)
@@ -157,6 +254,61 @@ export class HeatMaps {
     this.heatmaps[0].pin();
   }
 
+  /** Canvas maps for many classes: the single one fills the panel, several sit side by side. */
+  makeCanvas(keys) {
+    const data = this.data;
+    this.tooltip.hide();
+    const [width, height] = this.canvasRoom();
+    this.heatmaps = keys.map((key) => new CanvasMap({
+      key,
+      classes: data.classes,
+      width,
+      height,
+      large: this.single,
+      tools: this.single ? this.zoomTools : null,
+      onHover: (tc, pc, e) => this.hover(key, tc, pc, e),
+      onLeave: () => this.tooltip.hide(),
+      onClick: (tc, pc) => this.onPick(key === "pooled" ? null : Number(key), tc, pc),
+      onView: () => this.zoomButtons(),
+    }));
+    this.maps.replaceChildren(...this.heatmaps.map((h) => h.node));
+    this.maps.dataset.k = String(data.classes.length);
+    this.maps.classList.toggle("cm-maps-single", this.single);
+    this.zoomButtons();
+  }
+
+  /** Width and height (px) a canvas map may take. */
+  canvasRoom() {
+    if (!this.single) return [CANVAS_SMALL, CANVAS_SMALL];
+    return [Math.max(300, this.maps.clientWidth - 24), this.boxHeight()];
+  }
+
+  zoomButtons() {
+    if (!this.canvas || !this.single) return;
+    const h = this.heatmaps[0];
+    this.zoomOut.disabled = h.isWhole;
+    this.zoomIn.disabled = !h.canZoomIn;
+    this.zoomFit.setAttribute("aria-pressed", String(h.isWhole));
+  }
+
+  /** Bring a cell of map `position` (null: pooled) into view, readable (canvas maps only:
+   * an SVG map shows every cell). */
+  reveal(position, tc, pc) {
+    if (!this.canvas || !this.heatmaps) return;
+    const key = position === null ? (this.single ? "0" : "pooled") : String(position);
+    const h = this.heatmaps.find((x) => x.key === key) || this.heatmaps[0];
+    h.reveal(tc, pc);
+  }
+
+  /** Mark class c's row and column on every map and bring its diagonal cell into view. */
+  markClass(c) {
+    if (!this.heatmaps) return;
+    for (const h of this.heatmaps) {
+      if (h.mark) h.mark(c);
+      if (c !== null && h.reveal) h.reveal(c, c);
+    }
+  }
+
   /** Height (px) of the large map's scroll box: the rest of the window below the panel's top. */
   boxHeight() {
     const top = this.maps.getBoundingClientRect().top + window.scrollY;
@@ -171,6 +323,7 @@ export class HeatMaps {
 
   /** Step the single map's cell size up (dir > 0) or down through ZOOM_CELLS. */
   zoomBy(dir) {
+    if (this.canvas) return this.heatmaps[0].zoomBy(dir);
     const c = this.heatmaps[0].cell;
     const next = dir > 0 ? ZOOM_CELLS.find((x) => x > c) : [...ZOOM_CELLS].reverse().find((x) => x < c);
     if (next) this.setZoom(next);
@@ -178,6 +331,7 @@ export class HeatMaps {
 
   /** Redraw the single map with `cell` px cells (null: fit the panel), keeping its centre. */
   setZoom(cell) {
+    if (this.canvas) return this.heatmaps.forEach((h) => h.whole());
     this.zoom = cell;
     this.remake();
   }
@@ -185,6 +339,13 @@ export class HeatMaps {
   /** After a resize, a fitted map is fitted again. */
   refit() {
     if (!this.single || !this.heatmaps) return;
+    if (this.canvas) {
+      const [w, h] = this.canvasRoom();
+      const map = this.heatmaps[0];
+      const side = Math.floor(Math.min(w - map.left - 8, h - map.bottom - map.top));
+      if (Math.abs(Math.max(160, side) - map.side) > 1) map.resize(w, h);
+      return;
+    }
     const plot = this.heatmaps[0].plot;
     const height = this.boxHeight();
     plot.style.maxHeight = `${height}px`;
@@ -222,14 +383,14 @@ export class HeatMaps {
     this.frame = f;
     this.drawOptions = { errorsOnly, selection, runA };
     const { data, k, cmp, mode } = f;
-    const offDiag = (i) => Math.floor(i / k) !== i % k;
-    const values = (m, of = m.shown) =>
-      of.filter((v, i) => Number.isFinite(v) && (!errorsOnly || offDiag(i)));
+    // the largest (absolute) value of the maps, off the diagonal when only errors are coloured
+    const largest = (maps, of = (x) => x.shown, abs = false) => Math.max(-Infinity,
+      ...maps.map((x) => maxOf(of(x), k, { offDiagonal: errorsOnly, abs })));
     const legends = [];
     const scales = new Map();
     const errors = errorsOnly ? t("confusion.legend.offDiagonal") : "";
     if (cmp) {
-      const m = Math.max(1e-9, ...f.maps.flatMap((x) => values(x, x.gain).map(Math.abs)));
+      const m = Math.max(1e-9, largest(f.maps, (x) => x.gain, true));
       const scale = gainScale(m);
       f.maps.forEach((x) => scales.set(x.key, scale));
       const what = mode === "share" ? t("confusion.legend.share") : t(`confusion.legend.${mode}`);
@@ -244,18 +405,34 @@ export class HeatMaps {
     } else if (mode === "count") {
       const perPosition = f.maps.filter((x) => x.p !== null);
       const pooled = f.maps.find((x) => x.p === null);
-      const sp = sequential(0, Math.max(1, ...perPosition.flatMap((x) => values(x))));
-      const sa = pooled && sequential(0, Math.max(1, ...values(pooled)));
+      // One scale for the whole series by default (a colour means the same count at every
+      // step while playing); per step on request (the step's own range, more contrast).
+      let hiP;
+      let hiA;
+      if (this.perStep) {
+        hiP = largest(perPosition);
+        hiA = pooled ? largest([pooled]) : 0;
+      } else {
+        const all = seriesMaxima(data);
+        hiP = errorsOnly ? all.positionsOff : all.positions;
+        hiA = errorsOnly ? all.pooledOff : all.pooled;
+        // (a step not yet counted in, while its page loads, never overflows the scale)
+        hiP = Math.max(hiP, largest(perPosition));
+        hiA = pooled ? Math.max(hiA, largest([pooled])) : 0;
+      }
+      const sp = sequential(0, Math.max(1, hiP));
+      const sa = pooled && sequential(0, Math.max(1, hiA));
       perPosition.forEach((x) => scales.set(x.key, sp));
-      legends.push(legend(sp, { title: this.single ? t("confusion.legend.count", { errors })
-        : t("confusion.legend.countPerPosition", { errors }), format: compactStep }));
+      const scope = this.perStep ? t("confusion.legend.scaleStep") : t("confusion.legend.scaleSeries");
+      legends.push(legend(sp, { title: (this.single ? t("confusion.legend.count", { errors })
+        : t("confusion.legend.countPerPosition", { errors })) + scope, format: compactStep }));
       if (pooled) {
         scales.set("pooled", sa);
-        legends.push(legend(sa, { title: t("confusion.legend.countPooled", { errors }),
+        legends.push(legend(sa, { title: t("confusion.legend.countPooled", { errors }) + scope,
           format: compactStep }));
       }
     } else {
-      const hi = errorsOnly ? Math.max(1e-9, ...f.maps.flatMap((x) => values(x))) : 1;
+      const hi = errorsOnly ? Math.max(1e-9, largest(f.maps)) : 1;
       const scale = sequential(0, hi);
       f.maps.forEach((x) => scales.set(x.key, scale));
       legends.push(legend(scale, { title: `${t(`confusion.legend.${mode}`)}${errors}`,
@@ -265,7 +442,7 @@ export class HeatMaps {
 
     // The large map prints values whenever its cells are big enough (heatmap.js decides).
     // changes print in whole points, or in tenths when every change is under 2 points
-    const fine = cmp && Math.max(0, ...f.maps.flatMap((x) => values(x).map(Math.abs))) < 0.02;
+    const fine = cmp && Math.max(0, largest(f.maps, (x) => x.shown, true)) < 0.02;
     const format = k > MAX_PRINTED_K && !this.single ? null
       : cmp ? (v) => (fine ? points(v) : signedPoints(v))
       : mode === "count" ? (v) => compactCount(v)
@@ -276,12 +453,13 @@ export class HeatMaps {
       const colour = cmp
         ? (v, tc, pc) => (errorsOnly && tc === pc ? null : scale(x.gain[tc * k + pc]))
         : (v, tc, pc) => (errorsOnly && tc === pc ? null : scale(v));
-      h.update(x.shown, colour, format);
+      h.update(x.shown, colour, format, { scale, of: cmp ? x.gain : x.shown, errorsOnly });
       const title = x.p === null ? t("confusion.pooled") : data.positions[x.p];
       let detail = t("confusion.map.accuracy", { value: pct(accuracyOf(data, f.index, x.p)) });
       if (this.single) {
-        detail = t("confusion.map.samples", { count: x.counts.reduce((a, b) => a + b, 0),
-          samples: fmtInteger(x.counts.reduce((a, b) => a + b, 0)), detail });
+        let samples = 0;
+        for (let i = 0; i < x.counts.length; i++) samples += x.counts[i];
+        detail = t("confusion.map.samples", { count: samples, samples: fmtInteger(samples), detail });
       }
       if (cmp) {
         detail = x.missing ? t("confusion.map.notInB", { detail })
@@ -294,6 +472,17 @@ export class HeatMaps {
       h.select(selected ? selection.true : null, selected ? selection.predicted : null);
     });
     this.heatmaps.forEach((h) => h.node.classList.toggle("cm-compare", Boolean(cmp)));
+    const missing = f.maps.filter((x) => x.missing);
+    this.missingLine.hidden = !missing.length;
+    f.maps.forEach((x, n) => { this.heatmaps[n].node.hidden = Boolean(x.missing) && !this.showMissing; });
+    if (missing.length) {
+      this.missingText.textContent = t("confusion.compare.missing", { count: missing.length,
+        n: fmtInteger(missing.length), run: cmp.series.run,
+        names: missing.map((x) => data.positions[x.p]).join(", ") });
+      this.missingToggle.textContent = this.showMissing ? t("confusion.compare.hideMissing")
+        : t("confusion.compare.showMissing");
+      this.missingToggle.setAttribute("aria-expanded", String(this.showMissing));
+    }
   }
 
   /** Tooltip of one cell: exact counts, its shares of the row and column, A and B. */
@@ -303,10 +492,10 @@ export class HeatMaps {
     if (!m) return;
     const { data, k } = f;
     const i = tc * k + pc;
-    const byTrue = normalise(m.counts, k, "true");
-    const byPredicted = normalise(m.counts, k, "predicted");
-    const rowTotal = totals(m.counts, k, "true")[tc];
-    const colTotal = totals(m.counts, k, "predicted")[pc];
+    // the cell's shares of its row and column (a million-cell matrix is never normalised whole)
+    const [rowTotal, colTotal] = lineTotals(m.counts, k, tc, pc);
+    const byTrue = { [i]: rowTotal > 0 ? m.counts[i] / rowTotal : NaN };
+    const byPredicted = { [i]: colTotal > 0 ? m.counts[i] / colTotal : NaN };
     const where = m.p === null ? t("confusion.pooled") : data.positions[m.p];
     // class names in full (the axis labels may be thinned or cut); only huge names are cut
     const ct = short(data.classes[tc], 100);

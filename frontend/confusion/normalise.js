@@ -43,16 +43,36 @@ export function totals(counts, k, by) {
  * @returns {number[]}
  */
 export function normalise(counts, k, mode) {
+  return Array.from(normaliseTyped(counts, k, mode));
+}
+
+/**
+ * normalise() as a Float64Array: what the maps use, since a 1,000-class matrix is a million
+ * values (a plain array of them, built value by value, costs a frame several times over).
+ * @returns {Float64Array}
+ */
+export function normaliseTyped(counts, k, mode) {
   check(counts, k, mode);
-  const values = Array.from(counts, Number);
-  if (mode === "count") return values;
+  const n = k * k;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Number(counts[i]);
+  if (mode === "count") return out;
   if (mode === "share") {
-    const total = values.reduce((a, b) => a + b, 0);
-    return values.map((c) => (total > 0 ? c / total : NaN));
+    let total = 0;
+    for (let i = 0; i < n; i++) total += out[i];
+    for (let i = 0; i < n; i++) out[i] = total > 0 ? out[i] / total : NaN;
+    return out;
   }
-  const sums = totals(values, k, mode);
-  return values.map((c, i) => {
-    const sum = sums[mode === "true" ? Math.floor(i / k) : i % k];
-    return sum > 0 ? c / sum : NaN;
-  });
+  const sums = new Float64Array(k);
+  const byRow = mode === "true";
+  for (let r = 0, i = 0; r < k; r++) {
+    for (let c = 0; c < k; c++, i++) sums[byRow ? r : c] += out[i];
+  }
+  for (let r = 0, i = 0; r < k; r++) {
+    for (let c = 0; c < k; c++, i++) {
+      const sum = sums[byRow ? r : c];
+      out[i] = sum > 0 ? out[i] / sum : NaN;
+    }
+  }
+  return out;
 }

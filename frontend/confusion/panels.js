@@ -5,10 +5,35 @@ import { el, message } from "../common/dom.js";
 import { errorText, fmtInteger, t } from "../common/i18n.js";
 import { accuracyChart, pooledColour, positionColour, runColour } from "./chart.js";
 import { accuracyOf } from "./data.js";
-import { normalise } from "./normalise.js";
 import { change, name, num3, pct, points, signed, verdict } from "./text.js";
 
 const SEQUENCE_COLOUR = "var(--fs-fg)";
+const PAIRS_PAGE = 10; // most confused pairs shown at once (the panel pages through the rest)
+const CLASS_PAGE = 100; // class table rows shown at once (ImageNet's 1,000 come 100 a page)
+
+/** Cell (tc, pc)'s share of its row (of the true class): normalise(.., "true")'s value for
+ * one cell, without normalising a million cells for it. */
+function rowShare(counts, k, tc, pc) {
+  let sum = 0;
+  for (let j = 0; j < k; j++) sum += Number(counts[tc * k + j]);
+  return sum > 0 ? Number(counts[tc * k + pc]) / sum : NaN;
+}
+
+/** "‹ 1–10 of 50 ›": buttons that page through `count` rows `size` at a time. */
+function pager(id, page, size, count, go) {
+  if (count <= size) return null;
+  const pages = Math.ceil(count / size);
+  const from = page * size + 1;
+  const to = Math.min(count, (page + 1) * size);
+  const button = (which, text, label, to2, disabled) => el("button", { type: "button",
+    class: "fs-icon-button", id: `${id}-${which}`, text, title: label, "aria-label": label, disabled,
+    onclick: () => go(to2) });
+  return el("div", { class: "cm-pager", id },
+    button("prev", "‹", t("confusion.pager.prev"), page - 1, page <= 0),
+    el("span", { class: "cm-pager-range", id: `${id}-range`,
+      text: t("confusion.pager.range", { from: fmtInteger(from), to: fmtInteger(to), count: fmtInteger(count) }) }),
+    button("next", "›", t("confusion.pager.next"), page + 1, page >= pages - 1));
+}
 
 /** A change of a fraction where more is better (accuracy, precision, ...), in points. */
 function gainCell(a, b, digits = 1, scale = 100) {
@@ -117,6 +142,8 @@ export class PairsPanel {
   constructor(onPick) {
     this.onPick = onPick;
     this.node = el("section", { id: "cm-pairs", class: "cm-panel" });
+    this.page = 0;
+    this.last = null; // show()'s arguments, to turn a page
   }
 
   /** `m`: A's /matrix answer; with `f` (frame) comparing and `mB` B's answer, the change. */
@@ -142,8 +169,8 @@ export class PairsPanel {
       const id = `${x.key}/${tc}/${pc}`;
       if (seen.has(id)) return;
       const i = tc * k + pc;
-      const rateA = normalise(x.counts, k, "true")[i];
-      const rateB = normalise(x.bCounts, k, "true")[i];
+      const rateA = rowShare(x.counts, k, tc, pc);
+      const rateB = rowShare(x.bCounts, k, tc, pc);
       seen.set(id, { x, t: tc, p: pc, rateA, rateB,
         top: Math.max(Number.isFinite(rateA) ? rateA : 0, Number.isFinite(rateB) ? rateB : 0) });
     };
@@ -159,7 +186,7 @@ export class PairsPanel {
       const x = one ? maps[0] : maps.find((y) => y.bp === q.position);
       if (x) add(x, q.true, q.predicted);
     }
-    const pairs = [...seen.values()].sort((a, b) => b.top - a.top).slice(0, 10);
+    const pairs = [...seen.values()].sort((a, b) => b.top - a.top);
     const rows = pairs.map((q) => this.row({ position: q.x.p, true: q.t, predicted: q.p },
       single || pooledOnly ? null : data.positions[q.x.p], data.classes,
       [el("td", { text: pct(q.rateA) }), el("td", { text: pct(q.rateB) }),
@@ -191,16 +218,26 @@ export class PairsPanel {
 
   show(title, head, rows, single, note = null) {
     const pairHead = t("confusion.pairs.pair");
+    // a new step keeps the page turned to, as far as the new list reaches
+    this.last = [title, head, rows, single, note];
+    const pages = Math.max(1, Math.ceil(rows.length / PAIRS_PAGE));
+    this.page = Math.max(0, Math.min(pages - 1, this.page));
+    const shown = rows.slice(this.page * PAIRS_PAGE, (this.page + 1) * PAIRS_PAGE);
+    const turn = pager("cm-pairs-pager", this.page, PAIRS_PAGE, rows.length, (page) => {
+      this.page = page;
+      this.show(...this.last);
+    });
     this.node.replaceChildren(
       el("h2", { text: title }),
       note ? el("p", { class: "cm-note", text: note }) : "",
-      rows.length
+      shown.length
         ? el("table", { class: single ? "fs-table cm-pairs-table cm-single" : "fs-table cm-pairs-table",
           id: "cm-pairs-table" },
           el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h,
             class: h === pairHead ? "cm-pair-classes" : null })))),
-          el("tbody", {}, rows))
-        : el("p", { class: "cm-note", text: t("confusion.pairs.none") }));
+          el("tbody", {}, shown))
+        : el("p", { class: "cm-note", text: t("confusion.pairs.none") }),
+      turn || "");
   }
 
   error(text) {
@@ -218,6 +255,20 @@ export class ClassTable {
     this.position = "pooled"; // "pooled" or a position index as a string
     this.metrics = null;
     this.bMetrics = null; // (position) => B's class metrics for it, or null
+    this.page = 0;
+    this.found = null; // a class searched for: its row is marked and shown
+  }
+
+  /** Show and mark class c's row (null: no mark). */
+  mark(c) {
+    this.found = c;
+    if (c !== null) this.page = Math.floor(c / CLASS_PAGE);
+    if (this.metrics) this.draw(this.metrics, this.bMetrics);
+    const row = c === null ? null : this.node.querySelector(`.cm-class-row[data-class="${c}"]`);
+    if (row) {
+      const box = row.closest(".cm-scroll");
+      box.scrollTop = row.offsetTop - box.clientHeight / 2;
+    }
   }
 
   clear() {
@@ -246,8 +297,17 @@ export class ClassTable {
     // a metric of A, and under it B's change (higher is better for all three)
     const metric = (a, b) => el("td", {}, num3(a),
       cb ? el("span", { class: "cm-delta-line" }, gainCell(a, b, 3, 1)) : null);
-    const rows = m.classes.map((cls, c) => el("tr", { class: "cm-class-row", "data-class": c },
-      el("td", { class: "cm-class-name" }, name(cls, "cm-name-class")),
+    const k = m.classes.length;
+    this.page = Math.max(0, Math.min(Math.ceil(k / CLASS_PAGE) - 1, this.page));
+    const first = k > CLASS_PAGE ? this.page * CLASS_PAGE : 0;
+    const end = k > CLASS_PAGE ? Math.min(k, first + CLASS_PAGE) : k;
+    const turn = pager("cm-class-pager", this.page, CLASS_PAGE, k, (page) => {
+      this.page = page;
+      this.draw(this.metrics, this.bMetrics);
+    });
+    const rows = m.classes.slice(first, end).map((cls, n) => first + n).map((c) => el("tr", {
+      class: c === this.found ? "cm-class-row cm-found" : "cm-class-row", "data-class": c },
+      el("td", { class: "cm-class-name" }, name(m.classes[c], "cm-name-class")),
       metric(cm.precision[c], cb && cb.precision[c]),
       metric(cm.recall[c], cb && cb.recall[c]),
       metric(cm.f1[c], cb && cb.f1[c]),
@@ -268,7 +328,8 @@ export class ClassTable {
         el("table", { class: "fs-table cm-class-table", id: "cm-class-table" },
           el("thead", {}, el("tr", {}, ["class", "precision", "recall", "f1", "support"].map(
             (h) => el("th", { text: t(`confusion.metrics.head.${h}`) })))),
-          el("tbody", {}, rows, macro))));
+          el("tbody", {}, rows, macro))),
+      turn || "");
   }
 }
 
@@ -278,10 +339,56 @@ export class ExamplesPanel {
   constructor(onClose) {
     this.onClose = onClose;
     this.node = el("section", { id: "cm-examples", class: "cm-panel", hidden: true });
+    // one image at its own size (and enlarged, crisp, when small) with its labels
+    this.viewerImage = el("img", { id: "cm-viewer-image", alt: "" });
+    this.viewerBig = el("img", { id: "cm-viewer-big", class: "cm-pixelated", alt: "" });
+    this.viewerCaption = el("div", { id: "cm-viewer-caption", class: "cm-viewer-caption" });
+    this.viewerSize = el("div", { id: "cm-viewer-size", class: "cm-note" });
+    this.viewer = el("dialog", { id: "cm-viewer", class: "cm-viewer", "aria-labelledby": "cm-viewer-caption" },
+      el("div", { class: "cm-panel-head" }, this.viewerCaption,
+        el("button", { type: "button", class: "fs-icon-button", id: "cm-viewer-close", text: "✕",
+          "aria-label": t("confusion.examples.closeImage"), title: t("confusion.examples.closeImage"),
+          onclick: () => this.viewer.close() })),
+      el("div", { class: "cm-viewer-images" },
+        el("figure", {}, this.viewerImage, el("figcaption", { text: t("confusion.examples.ownSize") })),
+        el("figure", { id: "cm-viewer-big-box" }, this.viewerBig, el("figcaption", { id: "cm-viewer-big-note" }))),
+      this.viewerSize);
+    // a click on the backdrop (outside the dialog's box) closes it
+    this.viewer.addEventListener("click", (e) => { if (e.target === this.viewer) this.viewer.close(); });
+    document.body.append(this.viewer);
+  }
+
+  get viewerOpen() {
+    return this.viewer.open;
   }
 
   hide() {
     this.node.hidden = true;
+    if (this.viewer.open) this.viewer.close();
+  }
+
+  /** Open image `url` at its own size, with its true and predicted class (and position). */
+  open(url, caption) {
+    this.viewerCaption.textContent = caption;
+    this.viewerSize.textContent = "";
+    this.viewer.showModal();
+    const show = () => {
+      const w = this.viewerImage.naturalWidth;
+      const h = this.viewerImage.naturalHeight;
+      this.viewerImage.style.width = `${w}px`;
+      this.viewerImage.style.height = `${h}px`;
+      // small images also show enlarged by a whole factor, as crisp pixels
+      const factor = Math.min(8, Math.floor(Math.min(480 / Math.max(1, w), 480 / Math.max(1, h))));
+      this.viewer.querySelector("#cm-viewer-big-box").hidden = factor < 2;
+      this.viewerBig.src = url;
+      this.viewerBig.style.width = `${w * factor}px`;
+      this.viewerBig.style.height = `${h * factor}px`;
+      this.viewer.querySelector("#cm-viewer-big-note").textContent = t("confusion.examples.enlarged", { factor });
+      this.viewerSize.textContent = t("confusion.examples.size", { width: w, height: h });
+    };
+    this.viewerImage.onload = show;
+    this.viewerImage.src = url;
+    if (this.viewerImage.complete && this.viewerImage.naturalWidth) show();
   }
 
   /**
@@ -335,11 +442,16 @@ export class ExamplesPanel {
     }
     const alt = t("confusion.examples.alt", { true: data.classes[sel.true],
       predicted: data.classes[sel.predicted] });
+    const caption = (img) => (sel.position === null && data.positions.length > 1
+      ? `${data.positions[img.position]}: ${alt}` : alt);
     const grid = el("div", { class: "cm-example-grid", id: "cm-example-grid" },
       ex.images.map((img) => el("figure", { class: "cm-example", "data-index": img.index },
+        el("button", { type: "button", class: "cm-example-open", title: t("confusion.examples.open"),
+          "aria-label": `${t("confusion.examples.open")}: ${caption(img)}`,
+          onclick: () => this.open(img.url, caption(img)) },
         el("img", { src: img.url, loading: "lazy", alt,
           // small images (28 x 28 digits) are drawn as crisp pixels, not smoothed into blur
-          onload: (e) => e.target.classList.toggle("cm-pixelated", e.target.naturalWidth < 64) }),
+          onload: (e) => e.target.classList.toggle("cm-pixelated", e.target.naturalWidth < 64) })),
         sel.position === null ? el("figcaption", { text: data.positions[img.position],
           title: data.positions[img.position] }) : null)));
     this.node.replaceChildren(head,

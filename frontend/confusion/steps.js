@@ -9,6 +9,9 @@ export class StepControl {
   /** @param {(index:number) => void} onChange called when the user or play moves the step */
   constructor(onChange) {
     this.onChange = onChange;
+    // whether step index i can be shown now (a paged series fetches it when asked): play
+    // waits on a step that is not, rather than skipping it
+    this.ready = () => true;
     this.index = 0;
     this.count = 0;
     this.timer = null;
@@ -56,6 +59,7 @@ export class StepControl {
     this.play.classList.add("fs-active");
     this.timer = setInterval(() => {
       if (this.index >= this.count - 1) return this.stop();
+      if (!this.ready(this.index + 1)) return;
       this.set(this.index + 1);
     }, PLAY_MS);
   }

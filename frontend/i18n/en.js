@@ -70,6 +70,8 @@ export default {
       "startAt": "start ({x}, {y})",
       "direction1": "direction 1",
       "direction2": "direction 2",
+      "planeExplained": "the plane's directions explain {a} and {b} of the racers' motion from the start",
+      "planeCaptured": "the plane holds {share} of it; the rest is hidden by the projection",
       "divergedAt": "{name} diverged at step {step}",
       "escapedAt": "{name} escaped at step {step}",
       "whatifTag": "(what-if)",
@@ -123,6 +125,8 @@ export default {
       "computing": "recomputing…",
       "shown": "what-if: {hyper} — not the logged path",
       "chip": "what-if",
+      "approx": "approximate: blended from {count} precomputed real runs (nearest {hyper}); the exact path replaces it when you release the slider",
+      "bannerApprox": "{names}: approximate path while the slider moves (blended from precomputed real Keras runs); the exact path replaces it on release.",
       "badLr": "The learning rate must be a number from {min} to {max} (not “{value}”).",
       "badMomentum": "The momentum must be a number from {min} to {max} (not “{value}”).",
       "failed": "The server could not re-run this optimizer with these values. {error}",
@@ -222,7 +226,9 @@ export default {
       "differentClasses": "{series} (different classes)",
       "normalise": "normalisation",
       "errors": "Colour errors only",
-      "errorsTitle": "Colour only the off-diagonal cells (the errors)"
+      "errorsTitle": "Colour only the off-diagonal cells (the errors)",
+      "perStep": "Colours per step",
+      "perStepTitle": "Scale the count colours to each step's own largest count (by default one scale serves the whole series, so a colour means the same count at every step)"
     },
     "mode": {
       "count": "Count",
@@ -237,7 +243,9 @@ export default {
       "predicted": "% of the predicted class (column)",
       "share": "share of samples",
       "offDiagonal": ", off-diagonal cells",
-      "compare": "change B − A in {what}, percentage points{errors}"
+      "compare": "change B − A in {what}, percentage points{errors}",
+      "scaleSeries": " (one scale for every step)",
+      "scaleStep": " (this step's scale)"
     },
     "compare": {
       "better": "B better ({run}) ▶",
@@ -246,7 +254,13 @@ export default {
         "same": "Comparing every position of A with the same position of {run}.",
         "shared": "Comparing all positions pooled and the {shared} positions both runs have by name (A has {a}, B has {b}).",
         "pooled": "Comparing all positions pooled: the runs' positions differ (A has {a}, B has {b})."
-      }
+      },
+      "missing": {
+        "one": "{n} map hidden: {run} has no position {names}.",
+        "other": "{n} maps hidden: {run} has no positions {names}."
+      },
+      "showMissing": "show them",
+      "hideMissing": "hide them"
     },
     "verdict": {
       "better": "B better",
@@ -356,14 +370,34 @@ export default {
       "capCell": " (at most {n} per cell)",
       "capPosition": " (at most {n} per position and cell)",
       "alt": "true {true}, predicted {predicted}",
-      "noImages": "No stored images for this cell."
+      "noImages": "No stored images for this cell.",
+      "open": "open the image at its own size",
+      "closeImage": "close the image",
+      "ownSize": "own size",
+      "enlarged": "enlarged × {factor}",
+      "size": "{width} × {height} px"
     },
     "error": {
       "runs": "Could not load the runs. {error}",
       "series": "Could not load {series}. {error}",
       "metrics": "Could not load the metrics. {error}",
       "images": "Could not load the images. {error}",
-      "unreadable": "{series} cannot be read: {error}"
+      "unreadable": "{series} cannot be read: {error}",
+      "step": "Could not load this step's matrix. {error}"
+    },
+    "overview": {
+      "keys": "Confusion matrix: the wheel or + / − zoom, dragging pans, 0 shows it whole; arrow keys move between cells, Enter shows a cell's images"
+    },
+    "pager": {
+      "prev": "previous rows",
+      "next": "next rows",
+      "range": "{from}–{to} of {count}"
+    },
+    "find": {
+      "label": "Find class",
+      "placeholder": "class name",
+      "none": "No class matches “{query}”.",
+      "found": "{name} (class {index})"
     }
   }
 };

@@ -70,6 +70,8 @@ export default {
       "startAt": "起点 ({x}, {y})",
       "direction1": "方向 1",
       "direction2": "方向 2",
+      "planeExplained": "平面的两个方向分别解释了参赛者自起点以来运动的 {a} 和 {b}",
+      "planeCaptured": "平面包含其中的 {share}；其余部分被投影隐藏",
       "divergedAt": "{name} 在第 {step} 步发散",
       "escapedAt": "{name} 在第 {step} 步逃逸",
       "whatifTag": "（假设实验）",
@@ -123,6 +125,8 @@ export default {
       "computing": "正在重新计算…",
       "shown": "假设实验：{hyper}——不是日志中记录的路径",
       "chip": "假设实验",
+      "approx": "近似：由 {count} 条预先计算的真实路径混合而成（最近的是 {hyper}）；松开滑块后换成精确路径",
+      "bannerApprox": "{names}：拖动滑块时显示的是近似路径（由预先计算的真实 Keras 运行混合而成）；松开后换成精确路径。",
       "badLr": "学习率必须是 {min} 到 {max} 之间的数（而不是“{value}”）。",
       "badMomentum": "动量必须是 {min} 到 {max} 之间的数（而不是“{value}”）。",
       "failed": "服务器无法用这些数值重新运行这个优化器。{error}",
@@ -222,7 +226,9 @@ export default {
       "differentClasses": "{series}（类别不同）",
       "normalise": "归一化",
       "errors": "只给错误着色",
-      "errorsTitle": "只给非对角线单元格（即错误）着色"
+      "errorsTitle": "只给非对角线单元格（即错误）着色",
+      "perStep": "每步单独配色",
+      "perStepTitle": "按每一步自己的最大计数缩放颜色（默认整个序列共用一个色标，同一种颜色在每一步代表同样的计数）"
     },
     "mode": {
       "count": "计数",
@@ -237,7 +243,9 @@ export default {
       "predicted": "占预测类别（列）的百分比",
       "share": "占全部样本的比例",
       "offDiagonal": "，仅非对角线单元格",
-      "compare": "B − A 的变化：{what}，单位为百分点{errors}"
+      "compare": "B − A 的变化：{what}，单位为百分点{errors}",
+      "scaleSeries": "（所有步共用一个色标）",
+      "scaleStep": "（本步的色标）"
     },
     "compare": {
       "better": "B 更好（{run}）▶",
@@ -246,7 +254,13 @@ export default {
         "same": "逐个位置对比：A 的每个位置与 {run} 的同一位置。",
         "shared": "对比所有位置合并的结果，以及两个运行中同名的 {shared} 个位置（A 有 {a} 个位置，B 有 {b} 个）。",
         "pooled": "只对比所有位置合并的结果：两个运行的位置不同（A 有 {a} 个位置，B 有 {b} 个）。"
-      }
+      },
+      "missing": {
+        "one": "隐藏了 {n} 个图：{run} 没有位置 {names}。",
+        "other": "隐藏了 {n} 个图：{run} 没有位置 {names}。"
+      },
+      "showMissing": "显示",
+      "hideMissing": "隐藏"
     },
     "verdict": {
       "better": "B 更好",
@@ -295,7 +309,7 @@ export default {
       "position": "位置",
       "accuracy": "准确率",
       "b": "B",
-      "change": "B − A",
+      "change": "B − A",
       "sequence": "整个序列",
       "sequenceTag": "整个序列的准确率取自记录的标量“{tag}”。",
       "noSequence": "此运行没有记录整个序列的准确率（无法从各位置的矩阵推出）。"
@@ -319,7 +333,7 @@ export default {
       "rate": "占真实类别",
       "rateA": "A，占真实类别",
       "rateB": "B，占真实类别",
-      "change": "B − A",
+      "change": "B − A",
       "none": "此步没有混淆。",
       "show": "查看图像",
       "pooledOnly": "所有位置合并（两个运行的位置不同）。"
@@ -356,14 +370,34 @@ export default {
       "capCell": "（每个单元格最多 {n} 张）",
       "capPosition": "（每个位置的每个单元格最多 {n} 张）",
       "alt": "真实 {true}，预测 {predicted}",
-      "noImages": "此单元格没有保存的图像。"
+      "noImages": "此单元格没有保存的图像。",
+      "open": "按原始尺寸打开图像",
+      "closeImage": "关闭图像",
+      "ownSize": "原始尺寸",
+      "enlarged": "放大 × {factor}",
+      "size": "{width} × {height} 像素"
     },
     "error": {
       "runs": "无法加载运行列表。{error}",
       "series": "无法加载 {series}。{error}",
       "metrics": "无法加载指标。{error}",
       "images": "无法加载图像。{error}",
-      "unreadable": "无法读取 {series}：{error}"
+      "unreadable": "无法读取 {series}：{error}",
+      "step": "无法加载这一步的矩阵。{error}"
+    },
+    "overview": {
+      "keys": "混淆矩阵：滚轮或 + / − 缩放，拖动平移，按 0 显示整个矩阵；方向键在单元格之间移动，按 Enter 查看该单元格的图像"
+    },
+    "pager": {
+      "prev": "上一页",
+      "next": "下一页",
+      "range": "第 {from}–{to} 个，共 {count} 个"
+    },
+    "find": {
+      "label": "查找类别",
+      "placeholder": "类别名称",
+      "none": "没有与“{query}”匹配的类别。",
+      "found": "{name}（第 {index} 类）"
     }
   }
 };
