@@ -42,25 +42,13 @@ HEADS = {
     },
 }
 
-# the five source documents (see docs/lessons.md): (English title, Chinese title, file)
+# the five source documents of the course, cited by their titles: (English, Chinese)
 SOURCES = {
-    "overview": (
-        "platform overview and captcha slides",
-        "TensorFlow 平台概览与验证码识别讲义",
-        "000_f237f310bbe1198d.txt",
-    ),
-    "basics": ("neural-network basics", "神经网络基础", "001_f8b99ade4cbb4dbe.txt"),
-    "framework": (
-        "TensorFlow as a computation framework",
-        "TensorFlow 计算框架",
-        "002_861b5fbae173c73f.txt",
-    ),
-    "transfer": (
-        "CNNs and transfer learning",
-        "卷积神经网络与迁移学习",
-        "003_f740db1e36c37fc4.txt",
-    ),
-    "weekly": ("weekly course notes", "每周课程笔记", "004_1a2092a7cfe4c29e.txt"),
+    "overview": ("platform overview and captcha slides", "TensorFlow 平台概览与验证码识别讲义"),
+    "basics": ("neural-network basics", "神经网络基础"),
+    "framework": ("TensorFlow as a computation framework", "TensorFlow 计算框架"),
+    "transfer": ("CNNs and transfer learning", "卷积神经网络与迁移学习"),
+    "weekly": ("weekly course notes", "每周课程笔记"),
 }
 
 
@@ -117,7 +105,7 @@ class Note:
             space = head["colon"][len(colon) :]
             lines = [
                 f"### {self.title(lang)}",
-                f"*{head['source']}{colon}{space}{doc[index]} ({doc[2]})*",
+                f"*{head['source']}{colon}{space}{doc[index]}*",
                 "",
                 f"**{head['teaches']}{colon}**{space}{getattr(self, lang)}",
                 "",

@@ -262,7 +262,10 @@ def test_every_demo_and_race_has_a_note_in_both_languages():
             assert english and not CJK.search(english), (name, english)
             assert CJK.search(chinese), (name, chinese)
         text = note.markdown()
-        assert note.en in text and note.zh in text and notes.SOURCES[note.source][2] in text
+        english_title, chinese_title = notes.SOURCES[note.source]
+        assert note.en in text and note.zh in text
+        assert english_title in text and chinese_title in text  # the source, by its title
+        assert not re.search(r"\d{3}_[0-9a-f]{16}", text)  # never by a hashed file name
         # a tag appears in backticks exactly when a Look names it: the test on the tour's
         # runs checks those tags, so the prose cannot name one that is not checked
         shown = set(re.findall(r"`([^`]+)`", text))
