@@ -221,32 +221,17 @@ export class HeatMap {
 
   /** Arrow keys, Home / End, PageUp / PageDown move the cursor; Enter or Space opens it. */
   onKey(e, onClick, onLeave) {
-    const last = this.k - 1;
-    let { t: row, p: col } = this.cursor;
-    switch (e.key) {
-      case "ArrowUp": row -= 1; break;
-      case "ArrowDown": row += 1; break;
-      case "ArrowLeft": col -= 1; break;
-      case "ArrowRight": col += 1; break;
-      case "Home": col = 0; break;
-      case "End": col = last; break;
-      case "PageUp": row = 0; break;
-      case "PageDown": row = last; break;
-      case "Enter":
-      case " ":
-        e.preventDefault();
-        onClick(row, col);
-        return;
-      case "Escape":
-        onLeave();
-        return;
-      default:
-        return;
-    }
-    e.preventDefault(); // the keys move the cursor, not the page
-    this.svg.classList.add("cm-keys");
-    this.moveCursor(Math.max(0, Math.min(last, row)), Math.max(0, Math.min(last, col)));
-    this.showCursor();
+    const { t: row, p: col } = this.cursor;
+    const moved = cursorKey(e.key, this.cursor, this.k);
+    if (moved) {
+      e.preventDefault(); // the keys move the cursor, not the page
+      this.svg.classList.add("cm-keys");
+      this.moveCursor(moved.t, moved.p);
+      this.showCursor();
+    } else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      onClick(row, col);
+    } else if (e.key === "Escape") onLeave();
   }
 
   moveCursor(row, col) {
@@ -360,4 +345,24 @@ export class HeatMap {
     this.selection.setAttribute("y", t * this.cell);
     this.selection.setAttribute("visibility", "visible");
   }
+}
+
+/** Where a cursor key moves the cursor {t, p} of a k x k matrix (arrows by one cell, Home /
+ * End to the row's ends, PageUp / PageDown to the column's), kept inside the matrix; null
+ * for any other key. Shared by the SVG map and the canvas overview. */
+export function cursorKey(key, cursor, k) {
+  const last = k - 1;
+  let { t: row, p: col } = cursor;
+  switch (key) {
+    case "ArrowUp": row -= 1; break;
+    case "ArrowDown": row += 1; break;
+    case "ArrowLeft": col -= 1; break;
+    case "ArrowRight": col += 1; break;
+    case "Home": col = 0; break;
+    case "End": col = last; break;
+    case "PageUp": row = 0; break;
+    case "PageDown": row = last; break;
+    default: return null;
+  }
+  return { t: Math.max(0, Math.min(last, row)), p: Math.max(0, Math.min(last, col)) };
 }

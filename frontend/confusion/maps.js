@@ -231,16 +231,7 @@ export class HeatMaps {
     const boxHeight = this.single ? this.boxHeight() : 0;
     const cell = this.single ? this.zoom || this.fit(boxHeight) : undefined;
     this.tooltip.hide(); // its cell may be gone (another run, another zoom)
-    this.heatmaps = keys.map((key) => new HeatMap({
-      key,
-      classes: data.classes,
-      cell,
-      large: this.single,
-      tools: this.single ? this.zoomTools : null,
-      onHover: (tc, pc, e) => this.hover(key, tc, pc, e),
-      onLeave: () => this.tooltip.hide(),
-      onClick: (tc, pc) => this.onPick(key === "pooled" ? null : Number(key), tc, pc),
-    }));
+    this.heatmaps = keys.map((key) => new HeatMap({ ...this.mapOptions(key), cell }));
     this.maps.replaceChildren(...this.heatmaps.map((h) => h.node));
     this.maps.dataset.k = String(data.classes.length);
     this.maps.classList.toggle("cm-maps-single", this.single);
@@ -254,21 +245,28 @@ export class HeatMaps {
     this.heatmaps[0].pin();
   }
 
+  /** What an SVG map and a canvas map of position `key` ("pooled" or an index) both take. */
+  mapOptions(key) {
+    return {
+      key,
+      classes: this.data.classes,
+      large: this.single,
+      tools: this.single ? this.zoomTools : null,
+      onHover: (tc, pc, e) => this.hover(key, tc, pc, e),
+      onLeave: () => this.tooltip.hide(),
+      onClick: (tc, pc) => this.onPick(key === "pooled" ? null : Number(key), tc, pc),
+    };
+  }
+
   /** Canvas maps for many classes: the single one fills the panel, several sit side by side. */
   makeCanvas(keys) {
     const data = this.data;
     this.tooltip.hide();
     const [width, height] = this.canvasRoom();
     this.heatmaps = keys.map((key) => new CanvasMap({
-      key,
-      classes: data.classes,
+      ...this.mapOptions(key),
       width,
       height,
-      large: this.single,
-      tools: this.single ? this.zoomTools : null,
-      onHover: (tc, pc, e) => this.hover(key, tc, pc, e),
-      onLeave: () => this.tooltip.hide(),
-      onClick: (tc, pc) => this.onPick(key === "pooled" ? null : Number(key), tc, pc),
       onView: () => this.zoomButtons(),
     }));
     this.maps.replaceChildren(...this.heatmaps.map((h) => h.node));

@@ -6,6 +6,7 @@
 // pans, a double click zooms in; zoomed in far enough the cells get labels and values.
 // Same contract as heatmap.js's HeatMap: update(), select(), setTitle(), node.
 import { el } from "../common/dom.js";
+import { cursorKey } from "./heatmap.js";
 import { textOn } from "../common/colormaps.js";
 import { t } from "../common/i18n.js";
 
@@ -212,30 +213,21 @@ export class CanvasMap {
   /** Arrows move the cursor (the view follows), Home / End / PageUp / PageDown jump to the
    * ends, + / − zoom, 0 shows the whole matrix, Enter or Space opens the cursor's cell. */
   onKey(e) {
-    const last = this.k - 1;
-    let { t: row, p: col } = this.cursor;
-    switch (e.key) {
-      case "ArrowUp": row -= 1; break;
-      case "ArrowDown": row += 1; break;
-      case "ArrowLeft": col -= 1; break;
-      case "ArrowRight": col += 1; break;
-      case "Home": col = 0; break;
-      case "End": col = last; break;
-      case "PageUp": row = 0; break;
-      case "PageDown": row = last; break;
-      case "+": case "=": e.preventDefault(); this.zoomAbout(2, row + 0.5, col + 0.5); return;
-      case "-": e.preventDefault(); this.zoomAbout(0.5, row + 0.5, col + 0.5); return;
-      case "0": e.preventDefault(); this.whole(); return;
-      case "Enter": case " ":
-        e.preventDefault();
-        this.onClick(row, col);
-        return;
-      case "Escape": this.onLeave(); return;
-      default: return;
+    const { t: row, p: col } = this.cursor;
+    const moved = cursorKey(e.key, this.cursor, this.k);
+    if (!moved) {
+      switch (e.key) {
+        case "+": case "=": e.preventDefault(); this.zoomAbout(2, row + 0.5, col + 0.5); return;
+        case "-": e.preventDefault(); this.zoomAbout(0.5, row + 0.5, col + 0.5); return;
+        case "0": e.preventDefault(); this.whole(); return;
+        case "Enter": case " ": e.preventDefault(); this.onClick(row, col); return;
+        case "Escape": this.onLeave(); return;
+        default: return;
+      }
     }
     e.preventDefault();
     this.canvas.classList.add("cm-keys");
-    this.moveCursor(Math.max(0, Math.min(last, row)), Math.max(0, Math.min(last, col)));
+    this.moveCursor(moved.t, moved.p);
     const { r0, c0, n } = this.view;
     const { t: r, p: q } = this.cursor;
     if (r < r0 || r >= r0 + n || q < c0 || q >= c0 + n) {
