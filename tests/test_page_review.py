@@ -445,3 +445,29 @@ def test_compare_swatches_match_the_chart_lines(board, page, a, b, row):
     assert rgb == colours["a"] and not colours["dash"], colours
     assert colours["a"] != colours["b"]
     assert page.errors == []
+
+
+def test_axis_ticks_sit_at_the_values_their_labels_show():
+    """Ticks with a label resolution (whole percents, whole steps) are multiples of it, so a
+    label names its tick's value exactly: 92.5 % was labelled "93 %" (issue 28, item 6)."""
+    script = (
+        "import { ticks } from './frontend/common/colormaps.js';"
+        " console.log(JSON.stringify([[0.9, 1], [0.6, 1], [0.0, 1], [0.97, 1]].map("
+        "([lo, hi]) => ticks(lo, hi, 4, 0.01)).concat([ticks(0, 3, 4, 1), ticks(7, 150, 4, 1)])));"
+    )
+    found = json.loads(
+        subprocess.run(
+            ["node", "--input-type=module", "-e", script],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    *percents, steps_small, steps_large = found
+    for marks in percents:
+        assert len(marks) >= 2, marks
+        assert all(abs(v * 100 - round(v * 100)) < 1e-9 for v in marks), marks  # whole percents
+    assert steps_small == [0, 1, 2, 3]
+    assert all(float(v).is_integer() for v in steps_large) and len(steps_large) >= 2
+    assert percents[0] != [0.9, 0.925, 0.95, 0.975, 1]  # the old ticks at 92.5 % and 97.5 %

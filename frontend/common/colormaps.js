@@ -63,13 +63,19 @@ export function diverging(m, name = "blueOrange") {
 }
 
 /** "Nice" tick values covering [lo, hi] (about `count` of them). */
-export function ticks(lo, hi, count = 5) {
+export function ticks(lo, hi, count = 5, resolution = 0) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
+  // with a `resolution` (the smallest difference the labels show: 0.01 for whole percents,
+  // 1 for steps), only steps that are multiples of it, so that a label names its tick's value
+  // exactly ("93 %" is never drawn at 92.5 %)
+  const exact = (s) => !resolution || Math.abs(s / resolution - Math.round(s / resolution)) < 1e-9;
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw && exact(s))
+    || Math.max(raw, resolution);
   const out = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+  for (let i = Math.ceil(lo / step - 1e-9); i * step <= hi + step * 1e-9; i++) {
+    const v = Number((i * step).toPrecision(12)); // no 0.6000000000000001
     out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   }
   return out;

@@ -53,11 +53,11 @@ export function accuracyChart({ steps, lines, current, onPick, width = 314, heig
   const x = (s) => m.left + (s1 > s0 ? ((s - s0) / (s1 - s0)) * w : w / 2);
   const y = (v) => m.top + (1 - (v - lo) / (hi - lo || 1)) * h;
 
-  const grid = ticks(lo, hi, 4).map((v) => svg("g", { class: "cm-chart-grid" },
+  const grid = ticks(lo, hi, 4, 0.01).map((v) => svg("g", { class: "cm-chart-grid" },
     svg("line", { x1: m.left, x2: m.left + w, y1: y(v), y2: y(v) }),
     svg("text", { x: m.left - 4, y: y(v), "text-anchor": "end", "dominant-baseline": "central",
       text: pct(v, 0) })));
-  const whole = [...new Set((s1 > s0 ? ticks(s0, s1, 4) : [s0]).map(Math.round))];
+  const whole = s1 > s0 ? ticks(s0, s1, 4, 1) : [s0];
   const xTicks = whole.map((s) =>
     // a label at the right end is drawn leftwards of its tick, so it is never cut off
     svg("text", { x: x(s), y: m.top + h + 14, "text-anchor": x(s) > m.left + w - 16 ? "end" : "middle",
