@@ -44,7 +44,7 @@ from tb_plugin.base import (
 from tb_plugin.data import LRU, PluginData, Series
 from tb_plugin.race_listing import Listing, Race, derive, is_racer
 from tb_plugin.race_track import Track, decode_trajectory, path_json, track_cost
-from tb_plugin.race_whatif import Change, Whatifs
+from tb_plugin.race_whatif import Change, Logged, Whatifs, family_json
 
 MIN_POINTS, MAX_POINTS, DEFAULT_POINTS = 2, 5000, 1000
 MIN_LEVELS, MAX_LEVELS, DEFAULT_LEVELS = 2, 64, 18
@@ -91,6 +91,7 @@ class RacePlugin(FlowscopePlugin):
             "/leaderboard": self._serve_leaderboard,
             "/whatif": self._serve_whatif,
             "/warmup": self._serve_warmup,
+            "/family": self._serve_family,
         }
 
     # -- routes: parse the query, call the impl ------------------------------------------
@@ -148,6 +149,14 @@ class RacePlugin(FlowscopePlugin):
     @route
     def _serve_warmup(self, request):
         return self.warmup_impl(*self.context(request), race=_race_arg(request))
+
+    @route
+    def _serve_family(self, request):
+        return self.family_impl(
+            *self.context(request),
+            race=_race_arg(request),
+            racer=arg_str(request, "racer", max_len=2 * MAX_NAME),
+        )
 
     # -- implementations -----------------------------------------------------------------
     def races_impl(self, ctx, experiment_id: str) -> dict[str, Any]:
@@ -248,12 +257,26 @@ class RacePlugin(FlowscopePlugin):
 
     def warmup_impl(self, ctx, experiment_id: str, race: str) -> dict[str, Any]:
         """Start preparing the what-if of every re-runnable racer of `race` in a background
-        thread (TensorFlow's import, then one traced loop per racer) and say how far it is.
+        thread (TensorFlow's import, one compiled loop per racer, then the race's families
+        for `/family`) and say how far the racers are.
 
         Returns at once; idempotent (a racer is prepared once per server). The page calls it
         when it opens a race, so that the first what-if does not pay for the import.
         """
-        return {"race": race, **self.whatifs.warm(self._race(ctx, experiment_id, race))}
+        found = self._race(ctx, experiment_id, race)
+        return {"race": race, **self.whatifs.warm(found, self._logged(ctx, experiment_id, found))}
+
+    def family_impl(self, ctx, experiment_id: str, race: str, racer: str) -> dict[str, Any]:
+        """One racer's family: its real paths at a grid of learning rates (and momenta),
+        computed with the race's warm-up (asked for here when nobody has yet), for the page
+        to draw while a slider is dragged; `state` "warming" until it is ready."""
+        found = self._race(ctx, experiment_id, race)
+        entry = found.find_racer(racer, None, None)
+        state, value = self.whatifs.family(found, entry, self._logged(ctx, experiment_id, found))
+        head = {"race": race, "id": entry.id, "state": state}
+        if state != "ready":
+            return {**head, "reason": value}
+        return {**head, "reason": None, **family_json(value)}
 
     # -- helpers ---------------------------------------------------------------------------
     def _listing(self, ctx, experiment_id: str) -> Listing:
@@ -267,6 +290,23 @@ class RacePlugin(FlowscopePlugin):
 
     def _race(self, ctx, experiment_id: str, name: str) -> Race:
         return self._listing(ctx, experiment_id).race(name)
+
+    def _logged(self, ctx, experiment_id: str, found: Race) -> dict[str, Logged]:
+        """The steps and start of each re-runnable racer's logged path, as its what-if takes
+        them (racers whose path cannot be read are left out)."""
+        out = {}
+        for entry in found.racers:
+            if not entry.whatif:
+                continue
+            try:
+                _, path = self._path(ctx, experiment_id, entry.run, entry.tag)
+            except Exception:  # its what-if will say why
+                continue
+            start = found.start or path.content.get("start")
+            out[entry.id] = Logged(
+                max(path.last_step, 1), None if start is None else tuple(float(v) for v in start)
+            )
+        return out
 
     def _metrics(self, ctx, experiment_id: str, run: str, tag: str) -> dict[str, Any]:
         """A racer's leaderboard metrics and last step, cached by its series' version like

@@ -16,11 +16,21 @@ compiles; a second call runs what is compiled), in a rotating order. A ratio is 
 per repeat (side by side) and printed as its median with the range over repeats; a range
 that includes 1.0x is reported as within noise.
 
-`--whatif` measures the race page's what-if instead, over the real TensorBoard's HTTP
-routes: per optimizer, the median time of a what-if with a learning rate (and momentum)
-never asked before on a warm server, beside a trivial route; and the first what-if after
-TensorBoard starts, without warm-up and with `/warmup` (asked just before, and after it
-finished), each in a fresh TensorBoard.
+`--whatif` measures the race page's what-if instead, over the real TensorBoard, per
+optimizer, with p50 and p90 and the load before and after:
+
+* release: a what-if with a learning rate (and momentum) never asked before, through the
+  HTTP route on a warm server (`/warmup` finished), `--requests` per optimizer in each of
+  `--rounds` rounds (the spread of the rounds' medians is printed), beside a trivial route;
+* drag: in Chromium, the race page's learning-rate slider moved to `--drag-values` new
+  values per racer, each timed with performance.now() from the input event (dispatched in
+  a requestAnimationFrame callback, where the browser delivers a drag's input) to the end
+  of the frame that paints it (a task posted from that callback runs after the paint);
+* `--compare`: the same figures first on a TensorBoard as before issue 25
+  (FLOWSCOPE_WHATIF_XLA=0: the graph executor; the page's families switched off, so a drag
+  asks the server per value and its figure is input to the redrawn answer);
+* the first what-if after TensorBoard starts, without warm-up and with `/warmup` (asked
+  just before, and after it finished), each in a fresh TensorBoard (`--no-first`: skip).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -75,6 +86,23 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=15,
         help="--whatif: timed what-ifs per optimizer on the warm server (15)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--whatif: rounds of --requests per optimizer (3)"
+    )
+    parser.add_argument(
+        "--drag-values",
+        type=int,
+        default=30,
+        help="--whatif: slider values per racer in Chromium (30; 0 leaves the drag out)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="--whatif: also measure the page and server as before issue 25, first",
+    )
+    parser.add_argument(
+        "--no-first", action="store_true", help="--whatif: skip the first-what-if figures"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     return parser
@@ -299,13 +327,13 @@ def _load() -> str:
 class _Board:
     """A real TensorBoard with Flowscope over `logdir`, timed GETs."""
 
-    def __init__(self, logdir: Path):
+    def __init__(self, logdir: Path, env: dict[str, str] | None = None):
         from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
 
         self.process = TensorBoardProcess(
             logdir,
             command=tensorboard_command(flowscope=True, tensorflow=True),
-            env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+            env={"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
             log_path=logdir.parent / "tensorboard-whatif.log",
         )
 
@@ -364,7 +392,8 @@ def _whatif_params(racer: dict, i: int, steps: int, points: int) -> dict[str, An
 
 
 def whatif_bench(args: argparse.Namespace) -> dict[str, Any]:
-    """First what-if with and without warm-up (fresh servers), then per-optimizer latency."""
+    """Release (route) and drag (Chromium) figures per optimizer, before (--compare) and
+    after; then the first what-if with and without warm-up (fresh servers)."""
     from demo_models.bench.serve import page_points
     from demo_models.race import cli
     from summaries.race.optimizers import OPTIMIZERS
@@ -380,10 +409,205 @@ def whatif_bench(args: argparse.Namespace) -> dict[str, Any]:
         f"what-if over the real TensorBoard: race {name}, {len(OPTIMIZERS)} racers x "
         f"{args.steps} steps; load {_load()}"
     )
-    out: dict[str, Any] = {"race": name, "steps": args.steps, "first": {}}
-    probe = "adam" if "adam" in OPTIMIZERS else next(iter(OPTIMIZERS))
+    out: dict[str, Any] = {"race": name, "steps": args.steps, "first": {}, "modes": {}}
+    modes = ["before", "after"] if args.compare else ["after"]
+    for mode in modes:
+        out["modes"][mode] = _measure(args, logdir, name, points, before=mode == "before")
+    _print_table(out["modes"], list(OPTIMIZERS))
+    if not args.no_first:
+        out["first"] = _first_whatifs(args, logdir, name, points)
+    return out
 
-    def first_whatif(mode: str) -> None:
+
+def _measure(
+    args: argparse.Namespace, logdir: Path, name: str, points: int, before: bool
+) -> dict[str, Any]:
+    """One TensorBoard: release figures over the route, then drag figures in Chromium."""
+    from summaries.race.optimizers import OPTIMIZERS
+
+    label = "before (graph executor, no families)" if before else "after (XLA, families)"
+    env = {"FLOWSCOPE_WHATIF_XLA": "0"} if before else {}
+    figures: dict[str, Any] = {"load_before": _load()}
+    board = _Board(logdir, env)
+    try:
+        race = board.race(name, len(OPTIMIZERS))
+        board.wait_warm(name)
+        trivial: list[float] = []
+        per: dict[str, list[float]] = {}
+        medians: dict[str, list[float]] = {}
+        for r in range(args.rounds):
+            this_round: dict[str, list[float]] = {}
+            for i in range(args.requests):
+                for racer in race["racers"]:
+                    k = 2 + r * args.requests + i
+                    params = _whatif_params(racer, k, args.steps, points)
+                    _, took = board.get("whatif", race=name, **params)
+                    this_round.setdefault(racer["optimizer"], []).append(took * 1000)
+                    trivial.append(board.get("/data/plugins_listing")[1] * 1000)
+            for opt, values in this_round.items():
+                per.setdefault(opt, []).extend(values)
+                medians.setdefault(opt, []).append(statistics.median(values))
+        figures["release_ms"] = per
+        figures["release_round_medians_ms"] = medians
+        figures["trivial_ms"] = trivial
+        figures["load_mid"] = _load()
+        if args.drag_values:
+            figures["drag_ms"] = _drag(board, name, race, args.drag_values, families=not before)
+    finally:
+        board.stop()
+    figures["load_after"] = _load()
+    print(
+        f"\n  {label}: load {figures['load_before']} before, {figures['load_after']} after; "
+        f"trivial route p50 {_pct(trivial, 50):.1f} ms"
+    )
+    return figures
+
+
+# In the page: the families loaded (after: the drag draws from them; before: none, every
+# value asks the server as the page did before issue 25).
+_FAMILIES_READY = """
+async ([families]) => {
+  const app = window.flowscopeRace;
+  if (!families) { app.familyLoad?.abort(); app.families = new Map(); return true; }
+  const wanted = app.racers.filter((r) => r.rerunnable);
+  for (let i = 0; i < 2400 && !wanted.every((r) => app.families.has(r.id)); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return wanted.every((r) => app.families.has(r.id));
+}
+"""
+
+# Per value: the input event dispatched in a requestAnimationFrame callback (where the
+# browser delivers a drag's input), timed to the end of the frame that paints the redrawn
+# path (a task posted from the callback runs after that frame's paint). Without families
+# the redraw waits for the server's answer: timed to the frame after it.
+_DRAG_PAINT = """
+async ([optimizer, values, families]) => {
+  const app = window.flowscopeRace;
+  const racer = app.racers.find((r) => r.optimizer === optimizer);
+  const input = racer.ui.lrSlider;
+  const out = [];
+  const work = [];
+  let approx = 0;
+  const frame = () => new Promise((r) => requestAnimationFrame(r));
+  const afterPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  const redraw = app.redrawRacer.bind(app);
+  try {
+    for (const v of values) {
+      await frame();
+      let t0 = 0;
+      let drawn = null;
+      if (!families) {
+        drawn = new Promise((resolve, reject) => {
+          app.redrawRacer = (r) => {
+            redraw(r);
+            if (r === racer && r.whatif && !r.inflight) resolve();
+          };
+          setTimeout(() => reject(new Error(`no redraw for ${v}`)), 60000);
+        });
+      }
+      await new Promise((resolve) => requestAnimationFrame(() => {
+        t0 = performance.now();
+        input.value = String(v);
+        input.dispatchEvent(new Event('input'));
+        work.push(performance.now() - t0);
+        setTimeout(resolve, 0);
+      }));
+      if (drawn) { await drawn; await afterPaint(); }
+      out.push(performance.now() - t0);
+      if (racer.approx) approx++;
+    }
+    input.dispatchEvent(new Event('change'));
+  } finally {
+    app.redrawRacer = redraw;
+  }
+  return {ms: out, approx, work};
+}
+"""
+
+
+def _drag(board: _Board, name: str, race: dict, count: int, families: bool) -> dict[str, Any]:
+    """Per optimizer: input-to-paint ms of `count` slider values in Chromium."""
+    from demo_models.bench.serve_browser import RACE_READY, _frame, chromium, select_ms
+
+    per: dict[str, Any] = {}
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1400, "height": 950}).new_page()
+        frame, _ = _frame(page, board.process, PLUGIN)
+        frame.wait_for_function(RACE_READY, arg=name, timeout=180_000, polling="raf")
+        if frame.eval_on_selector("#race-picker", "s => s.value") != name:
+            select_ms(frame, "#race-picker", name, RACE_READY, name)
+        if not frame.evaluate(_FAMILIES_READY, [families]):
+            raise RuntimeError("the page did not load the racers' families within 240 s")
+        for racer in race["racers"]:
+            logged = math.log10(racer["hyperparameters"]["learning_rate"])
+            # a decade and a half below to half a decade above, never the logged value
+            values = [logged - 1.5 + 2.0 * (k + 0.25) / count for k in range(count)]
+            got = frame.evaluate(_DRAG_PAINT, [racer["optimizer"], values, families])
+            per[racer["optimizer"]] = got["ms"]
+            per[racer["optimizer"] + ":approximate"] = got["approx"]
+            per[racer["optimizer"] + ":handler"] = got["work"]
+            frame.evaluate(
+                "o => window.flowscopeRace.resetWhatif("
+                "window.flowscopeRace.racers.find((r) => r.optimizer === o))",
+                racer["optimizer"],
+            )
+    return per
+
+
+def _pct(values: list[float], q: float) -> float:
+    from demo_models.bench.stats import nearest_rank
+
+    return nearest_rank(sorted(values), q)
+
+
+def _print_table(modes: dict[str, Any], optimizers: list[str]) -> None:
+    """Per optimizer: drag p50/p90 and release p50/p90 (ms), per mode, with the spread."""
+    print("\n  ms per optimizer: p50 / p90 (release: [min-max of the rounds' medians])")
+    head = f"  {'optimizer':10}"
+    for mode in modes:
+        head += f" {mode + ' drag':>16} {mode + ' release':>28}"
+    print(head)
+    for opt in optimizers:
+        line = f"  {opt:10}"
+        for figures in modes.values():
+            drag = figures.get("drag_ms", {}).get(opt)
+            cell = "-" if not drag else f"{_pct(drag, 50):.1f} / {_pct(drag, 90):.1f}"
+            line += f" {cell:>16}"
+            rel = figures["release_ms"].get(opt)
+            med = figures["release_round_medians_ms"].get(opt, [0])
+            cell = (
+                f"{_pct(rel, 50):.1f} / {_pct(rel, 90):.1f} [{min(med):.0f}-{max(med):.0f}]"
+                if rel
+                else "-"
+            )
+            line += f" {cell:>28}"
+        print(line)
+    for mode, figures in modes.items():
+        approx = {k: v for k, v in figures.get("drag_ms", {}).items() if k.endswith(":approximate")}
+        if approx and mode == "after":
+            shown = sum(approx.values())
+            work = [v for k, vs in figures["drag_ms"].items() if k.endswith(":handler") for v in vs]
+            print(
+                f"  {mode}: {shown} of the drag's redraws drew from a family (no request); "
+                f"the input handler itself (redraw of path, loss and leaderboard): p50 "
+                f"{_pct(work, 50):.1f} ms, p90 {_pct(work, 90):.1f} ms"
+            )
+        print(
+            f"  {mode}: load {figures['load_before']} before, {figures['load_mid']} after the "
+            f"route figures, {figures['load_after']} at the end"
+        )
+
+
+def _first_whatifs(
+    args: argparse.Namespace, logdir: Path, name: str, points: int
+) -> dict[str, Any]:
+    """The first what-if after TensorBoard starts (fresh servers), per warm-up mode."""
+    from summaries.race.optimizers import OPTIMIZERS
+
+    probe = "adam" if "adam" in OPTIMIZERS else next(iter(OPTIMIZERS))
+    out: dict[str, Any] = {}
+    for mode in ("none", "asked", "done"):
         board = _Board(logdir)
         try:
             race = board.race(name, len(OPTIMIZERS))
@@ -397,43 +621,10 @@ def whatif_bench(args: argparse.Namespace) -> dict[str, Any]:
                     figures["warmup_done_s"] = time.perf_counter() - began
             params = _whatif_params(racer, 1, args.steps, points)
             _, figures["first_whatif_s"] = board.get("whatif", race=name, **params)
-            out["first"][mode] = figures
+            out[mode] = figures
             print(f"  first what-if ({probe}), {_MODES[mode]:38} " + _fmt_figures(figures))
         finally:
             board.stop()
-
-    for mode in ("none", "asked", "done"):
-        first_whatif(mode)
-
-    board = _Board(logdir)
-    try:
-        race = board.race(name, len(OPTIMIZERS))
-        board.wait_warm(name)
-        trivial: list[float] = []
-        per: dict[str, list[float]] = {}
-        for i in range(args.requests):
-            for racer in race["racers"]:
-                params = _whatif_params(racer, i + 2, args.steps, points)
-                _, took = board.get("whatif", race=name, **params)
-                per.setdefault(racer["optimizer"], []).append(took)
-                trivial.append(board.get("/data/plugins_listing")[1])
-        print(
-            f"\n  warm server, {args.requests} what-ifs per optimizer (new learning rate; "
-            "momentum too in every other one where it has one); load " + _load()
-        )
-        print(f"  {'optimizer':10} {'median ms':>10} {'min-max ms':>16}")
-        for opt, values in per.items():
-            med, lo, hi = _summary(values)
-            print(f"  {opt:10} {med * 1000:10.1f} {f'{lo * 1000:.0f}-{hi * 1000:.0f}':>16}")
-        med, lo, hi = _summary(trivial)
-        print(
-            f"  {'trivial route (/data/plugins_listing)':38} median {med * 1000:.1f} ms "
-            f"[{lo * 1000:.0f}-{hi * 1000:.0f}]"
-        )
-        out["warm_ms"] = {k: [v * 1000 for v in vals] for k, vals in per.items()}
-        out["trivial_ms"] = [v * 1000 for v in trivial]
-    finally:
-        board.stop()
     return out
 
 
@@ -469,8 +660,8 @@ def main(argv: list[str]) -> int:
         raise CliError(f"--steps must be at least 2, got {args.steps}")
     if args.eager_steps and not MIN_EAGER_STEPS <= args.eager_steps:
         raise CliError(f"--eager-steps must be 0 or at least {MIN_EAGER_STEPS}")
-    if args.repeats < 1 or args.requests < 1:
-        raise CliError("--repeats and --requests must be at least 1")
+    if args.repeats < 1 or args.requests < 1 or args.rounds < 1:
+        raise CliError("--repeats, --requests and --rounds must be at least 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.whatif:
         from summaries.race.surfaces import SURFACES

@@ -6,12 +6,13 @@
 // are dragged. What is chosen (race, step, zoom, what-if values, sort) survives a reload
 // (localStorage); the page follows TensorBoard's light or dark theme and speaks the
 // language of common/i18n.js.
-import { contentWidth, el, loadStyles, message, onResize } from "./static/common/dom.js";
+import { contentWidth, el, focusWhenShown, loadStyles, message, onResize } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
 import { errorText, fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
 import { currentTheme, followTheme } from "./static/common/theme.js";
 import { fetchLeaderboard, fetchRaces, fetchSurface, fetchTrack, fetchWhatif, warmUp, whatifParams } from "./static/race/data.js";
+import { approximateTrack, loadFamily } from "./static/race/family.js";
 import { ContourMap } from "./static/race/map.js";
 import { LossChart } from "./static/race/losschart.js";
 import { Leaderboard, hyperText } from "./static/race/leaderboard.js";
@@ -33,6 +34,7 @@ export async function render() {
   followTheme((theme) => app.setTheme(theme));
   document.body.append(app.root);
   window.flowscopeRace = app; // handy from the devtools console and for tests
+  focusWhenShown(app.root); // Space and the arrows work as soon as the tab is shown
   await app.start();
 }
 
@@ -46,6 +48,8 @@ class RacePage {
     this.playing = false;
     this.frameWork = []; // ms spent updating the views per animation frame (last 600)
     this.whatifTimings = []; // ms from a what-if input to its redrawn path (last 200)
+    this.familyLoad = null; // AbortController of the shown race's family requests
+    this.families = new Map(); // racer id -> its family (family.js), for the shown race
     this.loadToken = 0;
     this.theme = currentTheme();
 
@@ -214,6 +218,10 @@ class RacePage {
     const token = ++this.loadToken;
     this.loaded = null;
     for (const r of this.racers) this.abortWhatif(r);
+    if (!quiet) {
+      this.familyLoad?.abort();
+      this.families = new Map();
+    }
     const race = this.races.find((r) => r.race === name);
     this.race = race;
     this.picker.value = name;
@@ -229,9 +237,6 @@ class RacePage {
       this.controls.hidden = true;
       this.whatifBanner.hidden = true;
       message(this.body, t("race.loadingRace", { race: name }));
-      // Prepare the what-if of every re-runnable racer in the background now, so the first
-      // drag does not pay for TensorFlow's import and tracing (the server does it once).
-      if (race.whatif) warmUp(name).catch(() => {});
     }
     const surfaceP = race.surface_series
       ? fetchSurface(name)
@@ -325,7 +330,9 @@ class RacePage {
       el("section", { class: "race-card", id, "aria-label": title }, el("h2", { text: title }), ...children);
     const mapNote = this.surfaceNote ? el("div", { class: "fs-message fs-error race-note", text: this.surfaceNote }) : null;
     this.lossCard = card(t("race.cards.loss"), "race-loss-card", this.loss.root);
-    const mapCard = card(t("race.cards.map"), "race-map-card", mapNote, this.map.root);
+    const plane = planeText(race); // a projected map: how much of the motion it shows
+    const planeNote = plane ? el("div", { class: "race-caption", id: "race-plane-note", text: plane }) : null;
+    const mapCard = card(t("race.cards.map"), "race-map-card", mapNote, this.map.root, planeNote);
     this.body.replaceChildren(
       el("div", { class: "race-grid" },
         mapCard,
@@ -347,6 +354,12 @@ class RacePage {
     this.unfollowLoss = onResize(this.lossCard, () => this.fitLossChart());
     // Start by showing the finished race (Play replays it); a live update keeps the step.
     this.setStep(keep && (this.playing || !keep.atEnd) ? keep.step : this.maxStep);
+    // After the first paint, have the server prepare the what-if of every re-runnable racer
+    // and its family (so the first drag pays for neither TensorFlow's import nor tracing),
+    // then load the families: a drag draws from them.
+    if (race.whatif && !(this.familyLoad && !this.familyLoad.signal.aborted)) { // once per race
+      requestAnimationFrame(() => setTimeout(() => this.loadFamilies(race.race), 0));
+    }
     // what-if values remembered from before a reload: set the inputs and ask again
     for (const [id, values] of Object.entries(own?.whatif || {})) {
       const racer = this.racers.find((r) => r.id === id);
@@ -445,17 +458,65 @@ class RacePage {
     return row;
   }
 
+  /** Warm the race up on the server (/warmup), then load each re-runnable racer's family
+   * (/family, one racer after another) for the drag; a newer race aborts it. */
+  async loadFamilies(name) {
+    if (this.loaded !== name) return;
+    this.familyLoad?.abort();
+    const load = new AbortController();
+    this.familyLoad = load;
+    try {
+      await warmUp(name);
+      for (const racer of this.racers) {
+        if (load.signal.aborted || this.loaded !== name) return;
+        if (!racer.rerunnable || this.families.has(racer.id) || !racer.ui?.lr || racer.ui.lr.disabled) continue;
+        const fam = await loadFamily(name, racer.id, load.signal);
+        if (fam && !load.signal.aborted && this.loaded === name) this.families.set(racer.id, fam);
+      }
+    } catch {
+      // no family: a drag asks the server for each value, as before
+    }
+  }
+
+  /** A slider moved: draw from the racer's family when it has one (no request), else ask
+   * the server; releasing the slider (its change event) asks for the exact path. */
+  dragWhatif(racer) {
+    const fam = this.families.get(racer.id);
+    if (!fam || !this.racers.includes(racer)) return this.requestWhatif(racer);
+    racer.inputAt = performance.now();
+    const read = this.readWhatif(racer);
+    if (read.error || sameAsLogged(racer, racer.ui.lr.value, racer.ui.mom ? racer.ui.mom.value : null)) return this.requestWhatif(racer);
+    this.abortWhatif(racer); // an exact path for an older value would be out of date
+    racer.wanted = null;
+    racer.shownKey = null;
+    const lr = Number(read.params.learning_rate);
+    const momentum = read.params.momentum === undefined ? null : Number(read.params.momentum);
+    const verdict = racer.loggedTrack?.metrics || racer.metrics;
+    racer.track = approximateTrack(fam, lr, momentum, verdict, this.minima());
+    racer.whatif = true;
+    racer.approx = true;
+    const { note, row } = racer.ui;
+    const near = racer.track.approx.nearest;
+    note.hidden = false;
+    note.className = "whatif-note whatif-approx";
+    note.textContent = t("race.whatif.approx", { count: fam.count, hyper: hyperText({ learning_rate: near.lr, ...(near.momentum === null ? {} : { momentum: near.momentum }) }) });
+    row.classList.add("whatif-approx-row");
+    racer.ui.reset.hidden = false;
+    this.markStale(racer, false, { redraw: false });
+    this.redrawRacer(racer);
+  }
+
   /** Sliders redraw while dragged; a typed value is sent when typing pauses, or on Enter. */
   wireWhatif(racer) {
     const { lr, mom, lrSlider, momSlider } = racer.ui;
     lrSlider.addEventListener("input", () => {
       lr.value = shown(10 ** Number(lrSlider.value));
-      this.requestWhatif(racer);
+      this.dragWhatif(racer);
     });
     momSlider?.addEventListener("input", () => {
       mom.value = shown(sliderToMomentum(Number(momSlider.value)));
       momSlider.setAttribute("aria-valuetext", mom.value);
-      this.requestWhatif(racer);
+      this.dragWhatif(racer);
     });
     for (const slider of [lrSlider, momSlider]) slider?.addEventListener("change", () => this.requestWhatif(racer, { final: true }));
     for (const input of [lr, mom]) {
@@ -572,6 +633,8 @@ class RacePage {
       racer.inflight = null;
       racer.track = prepareTrack(json);
       racer.whatif = true;
+      racer.approx = false; // the exact path replaces the family's approximation
+      row.classList.remove("whatif-approx-row");
       racer.shownKey = inflight.key;
       note.className = "whatif-note";
       note.textContent = t("race.whatif.shown", { hyper: hyperText(json.hyperparameters) });
@@ -625,6 +688,7 @@ class RacePage {
     racer.shownKey = null;
     racer.track = racer.loggedTrack;
     racer.whatif = false;
+    racer.approx = false;
     racer.stale = false;
     const hyper = racer.hyperparameters || {};
     const { ui } = racer;
@@ -634,7 +698,7 @@ class RacePage {
       this.syncSliders(racer);
     }
     for (const input of [ui.lr, ui.mom]) input?.removeAttribute("aria-invalid");
-    ui.row.classList.remove("whatif-stale");
+    ui.row.classList.remove("whatif-stale", "whatif-approx-row");
     ui.note.hidden = true;
     ui.reset.hidden = true;
     this.redrawRacer(racer);
@@ -655,7 +719,9 @@ class RacePage {
   updateBanner() {
     const active = this.racers.filter((r) => r.whatif).map((r) => r.title);
     const stale = this.racers.filter((r) => r.stale).map((r) => r.title);
+    const approx = this.racers.filter((r) => r.whatif && r.approx).map((r) => r.title);
     const parts = [];
+    if (approx.length) parts.push(t("race.whatif.bannerApprox", { count: approx.length, names: approx.join(", ") }));
     if (active.length) parts.push(t("race.whatif.banner", { count: active.length, names: active.join(", ") }));
     if (stale.length) parts.push(t("race.whatif.bannerStale", { count: stale.length, names: stale.join(", ") }));
     // One line, always there once a race is shown (a quiet "logged runs" when no what-if is
@@ -858,6 +924,19 @@ function axisLabels(race) {
   if (named(race.basis?.axes)) return race.basis.axes;
   if (race.basis) return [t("race.map.direction1"), t("race.map.direction2")];
   return ["x", "y"];
+}
+
+/** Under a map of a model's weights: each direction's share of the racers' motion
+ * (`basis.explained`, principal components) and the share the plane holds (`basis.captured`). */
+function planeText(race) {
+  const b = race.basis;
+  if (!b || typeof b !== "object") return "";
+  const pct = (v) => (typeof v === "number" && Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : null);
+  const shares = Array.isArray(b.explained) ? b.explained.map(pct) : [];
+  const parts = [];
+  if (shares.length === 2 && shares.every(Boolean)) parts.push(t("race.map.planeExplained", { a: shares[0], b: shares[1] }));
+  if (pct(b.captured)) parts.push(t("race.map.planeCaptured", { share: pct(b.captured) }));
+  return parts.join(" · ");
 }
 
 /** A bare map description when a race has no surface summary: window from the data. */

@@ -67,8 +67,11 @@ export class ContourMap {
     this.tooltip.hidden = true;
     this.caption = el("div", { class: "race-caption", id: "race-map-caption" });
     this.stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
+    // a worded button is named by its words (its accessible name contains its visible label);
+    // a symbol (+, −) by its title
     const button = (id, text, title, onclick) =>
-      el("button", { type: "button", class: "race-button race-zoom-button", id, title, "aria-label": title, onclick }, text);
+      el("button", { type: "button", class: "race-button race-zoom-button", id, title,
+        "aria-label": /^[+−]$/.test(text) ? title : null, onclick }, text);
     this.zoomBar = el("div", { class: "race-zoom", id: "race-zoom", role: "group", "aria-label": t("race.map.zoomGroup") },
       button("race-zoom-in", "+", t("race.map.zoomIn"), () => this.zoomBy(1 / 1.5)),
       button("race-zoom-out", "−", t("race.map.zoomOut"), () => this.zoomBy(1.5)),

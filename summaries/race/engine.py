@@ -13,13 +13,21 @@ produces NaN or Inf, or leaves the surface's outer window, is cut there (the hos
 the first bad row) and its step recorded; the others race on, untouched.
 
 `simulate` re-runs one racer per request (the page's what-if) with a cached loop that reads
-its learning rate and momentum from variables, so a new value never retraces it.
+its learning rate and momentum from variables, so a new value never retraces it. That loop is
+XLA-compiled (WHATIF_JIT): a 1,000-step what-if runs in about 1 ms instead of 20-90 ms in
+TensorFlow's graph executor, whose cost per op and loop iteration was nearly all of a
+what-if's time (docs/race.md). Its recorded rows live in a TensorArray of a fixed capacity
+(the next power of two, at least 64), so a new step count compiles nothing unless it needs
+a larger capacity. `summaries.race.family` races many settings of many racers in one
+program that records every `stride`-th step only.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +48,16 @@ XLA_MIN_STEPS = 8000
 # Hyper-parameters a compiled loop reads from variables: racers differing only in these share
 # an optimizer, and a what-if that changes them re-runs its cached loop.
 TENSOR_HYPERPARAMETERS = ("learning_rate", "momentum")
+# The what-if's loop is XLA-compiled (compiled once per optimizer, surface, fixed
+# hyper-parameters and capacity, in the page's warm-up); False: TensorFlow's graph executor
+# (FLOWSCOPE_WHATIF_XLA=0, e.g. to compare, as `flowscope bench race --whatif` does).
+WHATIF_JIT = os.environ.get("FLOWSCOPE_WHATIF_XLA", "1") != "0"
+MIN_CAPACITY = 64  # rows of the smallest bucketed loop
+
+
+def capacity(steps: int) -> int:
+    """Rows a bucketed loop records `steps` updates into: a power of two >= steps + 1."""
+    return max(MIN_CAPACITY, 1 << (int(steps)).bit_length())
 
 
 @dataclass(frozen=True)
@@ -237,12 +255,15 @@ class _Group:
         self.variable.assign(self._starts(starts))
 
 
-_TRACES = 0  # how many times any program was traced (the tests check that what-ifs do not)
+# how many times programs were traced, by kind (the tests check that what-ifs do not)
+_TRACES: collections.Counter[str] = collections.Counter()
 
 
-def trace_count() -> int:
-    """How many times the engine has traced a compiled loop in this process."""
-    return _TRACES
+def trace_count(kind: str = "race") -> int:
+    """How many times the engine has traced a compiled loop of races and what-ifs ("race")
+    or of families ("family", `summaries.race.family`, in the page's warm-up) in this
+    process."""
+    return _TRACES[kind]
 
 
 class Program:
@@ -253,9 +274,15 @@ class Program:
     what-if).
     """
 
-    def __init__(self, racers: Sequence[Racer], jit: bool = True, tensor_hyper: bool = False):
-        import tensorflow as tf
-
+    def __init__(
+        self,
+        racers: Sequence[Racer],
+        jit: bool = True,
+        tensor_hyper: bool = False,
+        bucketed: bool = False,
+        stride: int = 1,
+        kind: str = "race",
+    ):
         if not racers:
             raise ValueError("racers must not be empty")
         self.racers = list(racers)
@@ -291,15 +318,38 @@ class Program:
             self.groups.append(_Group([self.racers[i] for i in rows], rows, slots, tensor_hyper))
         self.jit = jit
         self.calls = 0
-        # autograph off: the loop is an explicit tf.while_loop, and converting Keras's
-        # optimizer code on every trace cost more than half of the tracing time
-        self._fn = tf.function(
-            self._loop,
-            jit_compile=jit,
-            autograph=False,
-            input_signature=[tf.TensorSpec([], tf.int32)],
-        )
+        # bucketed: rows in a TensorArray of capacity(steps) (XLA needs a static size: one
+        # compilation per capacity, not per step count); else steps + 1 rows
+        self.bucketed = bucketed
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.stride = int(stride)  # record every stride-th step (and the last)
+        self.kind = kind  # what trace_count counts it as
+        self._fns: dict[int | None, Any] = {}
+        self.ran: set[int | None] = set()  # the capacities run at least once
         self.lock = threading.Lock()
+
+    def _function(self, size: int | None) -> Any:
+        """The compiled loop recording into `size` rows (None: steps + 1), made once."""
+        import tensorflow as tf
+
+        fn = self._fns.get(size)
+        if fn is None:
+            # autograph off: the loop is an explicit tf.while_loop, and converting Keras's
+            # optimizer code on every trace cost more than half of the tracing time
+            fn = tf.function(
+                functools.partial(self._loop, size=size),
+                jit_compile=self.jit,
+                autograph=False,
+                input_signature=[tf.TensorSpec([], tf.int32)],
+            )
+            self._fns[size] = fn
+        return fn
+
+    def recorded_steps(self, steps: int) -> np.ndarray:
+        """The steps of the rows `run(steps)` records: 0, stride, 2 stride, ..., steps."""
+        n = -(-steps // self.stride) + 1
+        return np.minimum(np.arange(n) * self.stride, steps)
 
     def _evaluate(self, params: list[Any]) -> tuple[Any, Any]:
         """Losses [rows] and positions [rows, 2] of every slot, in the output's row order,
@@ -319,14 +369,17 @@ class Program:
             return losses[0], positions[0]
         return tf.concat(losses, axis=0), tf.concat(positions, axis=0)
 
-    def _loop(self, steps: Any) -> Any:
-        """Rows [steps + 1, slots, 3]: every slot's (x, y, loss) before each update."""
+    def _loop(self, steps: Any, size: int | None = None) -> Any:
+        """Rows [steps + 1 (or `size`), slots, 3]: every slot's (x, y, loss) before each
+        update (with a stride: before updates 0, stride, 2 stride, ..., and the last)."""
         import tensorflow as tf
 
-        global _TRACES
-        _TRACES += 1
+        _TRACES[self.kind] += 1
         variables = [g.variable for g in self.groups]
-        table = tf.TensorArray(tf.float32, size=steps + 1, element_shape=[self._height, 3])
+        stride = self.stride
+        if size is None:
+            size = steps + 1 if stride == 1 else (steps + stride - 1) // stride + 1
+        table = tf.TensorArray(tf.float32, size=size, element_shape=[self._height, 3])
 
         def body(t, table):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -334,7 +387,10 @@ class Program:
                 loss, pos = self._evaluate([v.read_value() for v in variables])
                 # racers are independent: one gradient of the sum is each racer's gradient
                 total = tf.reduce_sum(loss)
-            table = table.write(t, tf.concat([pos, loss[:, None]], axis=1))
+            # with a stride, row k is written by steps (k-1) stride + 1 .. k stride: the last
+            # write (step k stride, or the final step) stays
+            row = t if stride == 1 else (t + stride - 1) // stride
+            table = table.write(row, tf.concat([pos, loss[:, None]], axis=1))
             # Every row moves, even one that diverged: rows never mix (every update rule
             # here works element by element), and the host cuts each path where it
             # diverged. The last pass's update (t == steps) is never recorded.
@@ -358,18 +414,7 @@ class Program:
         `learning_rate` and `momentum` replace every group's own (momentum only with
         `tensor_hyper`); neither retraces the loop.
         """
-        import tensorflow as tf
-
-        steps = _check_steps(steps)
-        with self.lock:
-            for g in self.groups:
-                g.reset(
-                    [starts[i] if starts else self.racers[i].start for i in g.rows],
-                    learning_rate,
-                    momentum,
-                )
-            table = self._fn(tf.constant(steps, tf.int32)).numpy().astype(np.float64)
-            self.calls += 1
+        table = self.table(steps, starts, learning_rate, momentum).astype(np.float64)
         out = []
         for i, racer in enumerate(self.racers):
             row = self._row_of[i]
@@ -379,6 +424,36 @@ class Program:
                 pos, loss = pos[: d + 1], loss[: d + 1]
             out.append(Trajectory(racer, pos, loss, d, reason))
         return out
+
+    def table(
+        self,
+        steps: int,
+        starts: Sequence[tuple[float, float]] | None = None,
+        learning_rate: float | None = None,
+        momentum: float | None = None,
+    ) -> np.ndarray:
+        """`run`'s recorded rows, float32 [rows, slots, 3] (`row_of`: a racer's slot)."""
+        import tensorflow as tf
+
+        steps = _check_steps(steps)
+        rows = len(self.recorded_steps(steps))
+        size = capacity(steps) if self.bucketed and self.stride == 1 else None
+        with self.lock:
+            for g in self.groups:
+                g.reset(
+                    [starts[i] if starts else self.racers[i].start for i in g.rows],
+                    learning_rate,
+                    momentum,
+                )
+            table = self._function(size)(tf.constant(steps, tf.int32)).numpy()
+            self.calls += 1
+            self.ran.add(size)
+        return table[:rows]
+
+    @property
+    def row_of(self) -> np.ndarray:
+        """Each racer's slot in `table`'s rows."""
+        return self._row_of
 
 
 def race(racers: Sequence[Racer], steps: int, jit: bool | None = None) -> list[Trajectory]:
@@ -409,19 +484,37 @@ _CACHE_SIZE = 64  # a race page warms one program per racer (12 optimizers)
 _CACHE_LOCK = threading.Lock()
 
 
-def _program(racer: Racer) -> Program:
-    """The cached one-racer program for this optimizer, surface and fixed hyper-parameters."""
+def _program(racer: Racer, jit: bool | None = None) -> Program:
+    """The cached one-racer program for this optimizer, surface and fixed hyper-parameters
+    (`jit`: replace it with one that is, or is not, XLA-compiled)."""
     key = (racer.optimizer, racer.surface, racer.fixed_hyperparameters)
     with _CACHE_LOCK:
         program = _CACHE.get(key)
-        if program is not None:
+        if program is not None and (jit is None or program.jit == jit):
             _CACHE.move_to_end(key)
             return program
-        program = Program([racer], jit=False, tensor_hyper=True)
+        jit = WHATIF_JIT if jit is None else jit
+        program = Program([racer], jit=jit, tensor_hyper=True, bucketed=True)
         _CACHE[key] = program
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
         return program
+
+
+def _run_one(racer: Racer, steps: int, learning_rate: float | None, momentum: Any) -> Trajectory:
+    """`racer` alone on its cached program; an XLA program that TensorFlow cannot compile
+    or run is replaced by the same loop in the graph executor."""
+    program = _program(racer)
+    try:
+        (trajectory,) = program.run(steps, [racer.start], learning_rate, momentum)
+    except Exception as exc:
+        import tensorflow as tf
+
+        if not (program.jit and isinstance(exc, tf.errors.OpError)):
+            raise
+        program = _program(racer, jit=False)
+        (trajectory,) = program.run(steps, [racer.start], learning_rate, momentum)
+    return trajectory
 
 
 def simulate(
@@ -440,22 +533,22 @@ def simulate(
     steps = _check_steps(steps)
     racer = Racer.make(optimizer, surface, hyperparameters, start)
     hp = racer.hp
-    program = _program(racer)
-    (trajectory,) = program.run(
-        steps, [racer.start], learning_rate=hp["learning_rate"], momentum=hp.get("momentum")
-    )
+    trajectory = _run_one(racer, steps, hp["learning_rate"], hp.get("momentum"))
     trajectory.racer = racer
     return trajectory.as_dict()
 
 
-def prepare(optimizer: str, hyperparameters: dict[str, Any], surface: str) -> bool:
-    """Trace and run once the loop `simulate` would use (the page's warm-up); idempotent.
+def prepare(optimizer: str, hyperparameters: dict[str, Any], surface: str, steps: int = 1) -> bool:
+    """Trace, compile and run once the loop `simulate` would use for `steps` updates (the
+    page's warm-up); idempotent.
 
     Returns True when it was ready already. Tracing alone is not enough: TensorFlow
-    optimises the graph on its first call.
+    optimises (XLA compiles) the graph on its first call.
     """
-    program = _program(Racer.make(optimizer, surface, hyperparameters))
-    if program.calls:
+    steps = _check_steps(steps)
+    racer = Racer.make(optimizer, surface, hyperparameters)
+    program = _program(racer)
+    if capacity(steps) in program.ran:
         return True
-    program.run(1)
+    _run_one(racer, steps, None, None)
     return False
