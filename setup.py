@@ -38,6 +38,9 @@ setup(
             "build>=1.0",
             "import-linter>=2.1",  # the layer contract in pyproject.toml (tests/test_layers.py)
             "keras-tuner>=1.4",  # a real search instrumented by summaries.tuner
+            # SummaryCallback on Keras's JAX backend (tests/test_backends.py); the CPU build
+            # (jaxlib's wheel, no CUDA plugin). PyTorch's CPU wheel: see setup.sh.
+            "jax[cpu]>=0.4.30",
         ],
     },
     entry_points={

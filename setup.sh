@@ -42,3 +42,12 @@ if [[ "${1:-}" == "--test" ]] \
   echo "setup: installing the PyTorch CPU wheel (torch==2.13.0+cpu) for tests/test_torch.py" >&2
   .venv/bin/python -m pip install -q "torch==2.13.0+cpu"
 fi
+
+# SummaryCallback's tests on Keras's JAX backend (tests/test_backends.py) need JAX: the
+# `[test]` extra lists jax[cpu] (jaxlib's CPU build; CUDA comes only with jax[cuda*]);
+# installed here too when the extra's install was skipped (an older .venv). Never at run
+# time: Flowscope needs neither JAX nor PyTorch.
+if [[ "${1:-}" == "--test" ]] && ! .venv/bin/python -c 'import jax' 2>/dev/null; then
+  echo "setup: installing JAX's CPU build (jax[cpu]) for tests/test_backends.py" >&2
+  .venv/bin/python -m pip install -q "jax[cpu]>=0.4.30"
+fi

@@ -30,9 +30,20 @@ next hook. The thread is the one a background `summaries.pb.LogWriter` runs
 went away) warns once and pauses logging, which resumes when writes succeed again; training
 goes on. `log_dir` may be a URI (``gs://bucket/runs/x``), written through tf.io.gfile.
 
+It runs on every Keras backend. On TensorFlow the gradients and validation predictions are
+graph calls on the training thread (traced on the writer thread) and the traced graph is
+logged; on JAX they are compiled programs run on the writer thread on host copies of the
+model's state taken at an epoch's end (the JAX trainer keeps the live state outside the
+variables during an epoch: see `summaries.keras.backend`; the writer thread never reads
+`self.model`, whose Keras property syncs that state); on PyTorch they are eager passes
+(autograd, no_grad) on the training thread. There is no op graph on JAX or PyTorch (one
+warning). TensorFlow is imported only on the TensorFlow backend or where the user's setup
+needs it (a URI log_dir).
+
 This module holds the Keras hooks, their order and the state between them (what is read
 when, on which thread); what each part computes lives in `summaries.keras`, one module per
-part (weights, histograms, gradients, optimizer, scalars, images, confusion, samples).
+part (weights, histograms, gradients, optimizer, scalars, images, confusion, samples,
+backend).
 """
 
 from __future__ import annotations
@@ -48,12 +59,12 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 from tensorboard.compat.proto import summary_pb2
 
 from summaries import checks
 from summaries.hparams import check_hparams, session_end_pb, session_start_pb
 from summaries.keras import (
+    backend,
     confusion,
     gradients,
     histograms,
@@ -124,7 +135,8 @@ class SummaryCallback(keras.callbacks.Callback):
             repeat them); N logs them every N epochs; 0 turns them off.
         confusion_freq: confusion matrices on validation data every N epochs, for every
             classification head (heads with the same classes share one P x K x K summary).
-        write_graph: write the op graph of the model's call (with its name scopes) once.
+        write_graph: write the op graph of the model's call (with its name scopes) once
+            (TensorFlow backend; on JAX and PyTorch one warning says there is none).
         data: optional (x, y[, sample_weight]) batch for gradients and images.
         validation_data: optional (x, y) for confusion, else `fit`'s validation data.
         sample_size: examples in the fixed gradient/image batch (default 32).
@@ -220,6 +232,11 @@ class SummaryCallback(keras.callbacks.Callback):
         self._trial: tuple[str, itertools.count] | None = None
 
         self._writer: LogWriter | None = None  # with the one writer thread
+        # The model, for the writer thread and the batch hooks: Keras's `Callback.model`
+        # property syncs the JAX trainer's state into the variables (`jax_state_sync`) at
+        # every read, which from the writer thread would race with the train steps (a
+        # step would get buffers the one before consumed) and per batch costs a sync.
+        self._fit_model: Any = None
         self._probe = None  # compiled loss-and-gradients on the sample batch
         # set once the writer thread's tracing job (see _prepare) has finished, or failed
         self._probe_ready: threading.Event | None = None
@@ -227,6 +244,11 @@ class SummaryCallback(keras.callbacks.Callback):
         self._predictor = None  # the model's forward pass, traced on the writer thread
         self._images_written = False
         self._probe_failed = False
+        # JAX: the jitted gradient probe and forward pass (made and traced on the writer
+        # thread), or the error that stopped them
+        self._jax_probe: gradients.JaxProbe | None = None
+        self._jax_forward: confusion.JaxForward | None = None
+        self._jax_errors: dict[str, Exception] = {}
         self._sample: samples.Batch | None = None
         self._sample_args: samples.Batch | None = None  # the sample as tensors
         self._val_cache: tuple[Any, Any] | None = None
@@ -310,9 +332,19 @@ class SummaryCallback(keras.callbacks.Callback):
             self._session["start"] = True
             start = session_start_pb(self.hparams, group=self._hparams_group)
             self._submit(self._write_values, list(start.value), 0)
+        if self.write_graph and not backend.is_tensorflow():
+            self._warn_once(
+                "graph",
+                f"no op graph on the {backend.name()} backend (Keras builds a TensorFlow "
+                "graph only on the tensorflow backend; write_graph=False silences this)",
+            )
         self._lr_kind = optimizer.learning_rate_kind(self.model)
         self._steps_per_epoch = (self.params or {}).get("steps")
         self._layers = weights.LayerWeights(self.model)  # layers may have changed between fits
+        model = self.model
+        if self._fit_model is not None and model is not self._fit_model:
+            self._forget_model()  # this callback in a fit of another model
+        self._fit_model = model
         if self._sample is None:
             self._sample = self._find_sample()
         # The probe is traced (and the graph written) on the writer thread once the first
@@ -324,9 +356,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self._flush_batches(force=True)
         self._epoch = epoch
         self._begun = self._ended = 0
-        has_optimizer = optimizer.has_optimizer(self.model)
-        iterations = self.model.optimizer.iterations if has_optimizer else 0
-        self._step0 = int(keras.ops.convert_to_numpy(iterations))
+        step0 = self._guard("batch scalars", optimizer.iterations, self.model)
+        self._step0 = self._step0 if step0 is None else step0
         steps = (self.params or {}).get("steps")
         # batches per train call (Keras runs batch hooks once per call)
         self._per_call = per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
@@ -338,17 +369,17 @@ class SummaryCallback(keras.callbacks.Callback):
         if batch > 0 and self._probe_ready is None and self._sample is not None:
             self._prepare()  # Keras's train function is traced and has run once by now
         if self._wants("ratio_freq", self._epoch) and batch == self._snapshot_batch:
-            self._snapshot = self._layers.read(trainable_only=True)
+            self._snapshot = self._guard("update ratios", self._layers.read, True)
         elif self._snapshot_batch == 0 and batch > 0 and self._ratio_after is None:
             if self._snapshot is not None:  # the first call's update, seen from the second
-                self._ratio_after = self._layers.read(trainable_only=True)
+                self._ratio_after = self._guard("update ratios", self._layers.read, True)
         if batch == 0 or len(self._buffer) >= self.flush_batches:
             if self._flush_batches() or batch == 0:
                 # A learning-rate variable is read here, not per batch (a read costs about
                 # as much as the rest of the hook): after on_epoch_begin, where Keras's
                 # schedulers set it, and at every flush.
                 variable = self._lr_kind == "variable"
-                self._lr_value = optimizer.learning_rate(self.model) if variable else None
+                self._lr_value = optimizer.learning_rate(self._fit_model) if variable else None
         self._begun += 1
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -385,38 +416,51 @@ class SummaryCallback(keras.callbacks.Callback):
         epoch_values += self._objective_values(logs)
         # (part, what computes its summaries from what is captured here)
         parts: list[tuple[str, Callable[[], list]]] = []
+        on_jax = backend.name() == "jax"
+        wants_gradients = self._wants("gradient_freq", epoch)
+        wants_confusion = self._wants("confusion_freq", epoch)
+        # JAX: the gradients and predictions are computed on the writer thread, from host
+        # copies of the model's state taken now (the next train step consumes the arrays)
+        state = known = None
+        if on_jax and (wants_gradients or wants_confusion):
+            state = self._guard("model state", self._model_state)
+            if state is not None:
+                variables = [*self.model.trainable_variables, *self.model.non_trainable_variables]
+                known = dict(zip(map(id, variables), [*state[0], *state[1]], strict=True))
         host = None
         if self._wants("histogram_freq", epoch) or self._wants("ratio_freq", epoch):
-            host = layers.read(trainable_only=False)
-        if self._wants("histogram_freq", epoch):
+            host = self._guard("weight histograms", layers.read, False, known)
+        if self._wants("histogram_freq", epoch) and host is not None:
             every = layers.entries(trainable_only=False)
             summarise = partial(histograms.weight_summaries, every, host, self.buckets)
             parts.append(("histograms", summarise))
-        if self._wants("gradient_freq", epoch):
+        if wants_gradients and on_jax:
+            if self._sample is None:
+                self._warn_once("sample", "no sample batch (pass data=(x, y)): gradients skipped")
+            elif state is not None:
+                summarise = partial(self._jax_gradients, trainable, state, self._sample)
+                parts.append(("gradients", summarise))
+        elif wants_gradients:
             if (grads := self._guard("gradients", self._gradients)) is not None:
                 summarise = partial(histograms.gradient_summaries, trainable, grads, self.buckets)
                 parts.append(("gradients", summarise))
         if self._wants("ratio_freq", epoch) and self._snapshot is not None:
             after = self._ratio_after if self._snapshot_batch == 0 else None
             after = host if after is None else after
-            summarise = partial(weights.update_ratios, trainable, self._snapshot, after)
-            parts.append(("update ratios", summarise))
+            if after is not None:
+                summarise = partial(weights.update_ratios, trainable, self._snapshot, after)
+                parts.append(("update ratios", summarise))
         if self._wants("optimizer_freq", epoch):
             slots = self._guard("optimizer slots", optimizer.read_slots, self.model, layers)
             if slots is not None:
                 parts.append(("optimizer slots", partial(optimizer.slot_summaries, slots)))
-        if self._wants("confusion_freq", epoch):
+        if wants_confusion and on_jax:
+            data = self._guard("confusion", self._validation_or_warn)
+            if data is not None and state is not None:
+                parts.append(("confusion", partial(self._jax_confusion, state, data)))
+        elif wants_confusion:
             if (outputs := self._guard("confusion", self._validation_outputs)) is not None:
-                summarise = partial(
-                    confusion.confusion_values,
-                    self.model,
-                    outputs,
-                    class_names=self.class_names,
-                    position_names=self.position_names,
-                    cap_per_cell=self.cap_per_cell,
-                    sequence_accuracy=self.sequence_accuracy_tag,
-                )
-                parts.append(("confusion", summarise))
+                parts.append(("confusion", partial(self._confusion_values, outputs)))
         sample = self._sample
         if self._wants_images(epoch) and sample is not None and images.image_like(sample[0]):
             parts.append(("images", partial(images.image_values, sample[0], self.max_images)))
@@ -445,6 +489,16 @@ class SummaryCallback(keras.callbacks.Callback):
             self._flush_batches(force=True)
             self._writer.close()  # queued jobs still write through self._writer
             self._writer = None
+
+    def _forget_model(self) -> None:
+        """Drop what was traced or compiled for the model of an earlier fit (the probes,
+        the forward passes); the next fit makes its own."""
+        if self._writer is not None:
+            self._writer.drain()  # no job of the earlier fit still uses them
+        self._probe = self._predictor = self._probe_ready = self._probe_error = None
+        self._probe_failed = False
+        self._jax_probe = self._jax_forward = None
+        self._jax_errors = {}
 
     # -- the writer thread -------------------------------------------------------------
 
@@ -496,7 +550,7 @@ class SummaryCallback(keras.callbacks.Callback):
         """Writer thread: buffered batch scalars, one event per step, in step order."""
         schedule = None
         if self._lr_kind == "schedule":
-            schedule = partial(optimizer.schedule_rates, self.model)
+            schedule = partial(optimizer.schedule_rates, self._fit_model)
         blobs, steps, times = self._batch_events.serialize(records, schedule)
         self._writer.add_serialized(blobs, steps, times)
         self._writer.flush()  # visible to TensorBoard within `flush_batches` batches
@@ -564,7 +618,12 @@ class SummaryCallback(keras.callbacks.Callback):
     def _prepare(self) -> None:
         """Queue on the writer thread what a fit's summaries need traced: the probe (for the
         graph and the gradients) and the forward pass (for the confusion matrices); once
-        per callback, as later fits reuse them."""
+        per callback, as later fits reuse them. Other backends than TensorFlow trace nothing
+        ahead (JAX traces its jitted functions in the epoch jobs on the writer thread)."""
+        if not backend.is_tensorflow():
+            self._probe_ready = ready = threading.Event()
+            ready.set()
+            return
         if self._sample is None:
             if self.write_graph:
                 self._warn_once("graph", "no sample input to trace (pass data=(x, y)): no graph")
@@ -576,6 +635,8 @@ class SummaryCallback(keras.callbacks.Callback):
         predictor = self.freqs["confusion_freq"] > 0
         if probe or predictor:
             # traced under fit's distribution strategy, as on the training thread
+            import tensorflow as tf
+
             strategy = tf.distribute.get_strategy()
             self._submit(self._prepare_job, probe, graph, predictor, ready, strategy)
         else:
@@ -612,7 +673,7 @@ class SummaryCallback(keras.callbacks.Callback):
         """Trace the probe if that has not been tried yet; None if it cannot be."""
         if self._probe is None and self._sample is not None and not self._probe_failed:
             try:
-                self._probe = gradients.trace_probe(self.model, self._sample)
+                self._probe = gradients.trace_probe(self._fit_model, self._sample)
             except Exception as exc:  # eager gradients still work without it
                 self._probe_failed = True
                 if on_writer:
@@ -633,25 +694,87 @@ class SummaryCallback(keras.callbacks.Callback):
 
     def _trace_predictor(self) -> Any:
         """Writer thread: the forward pass, traced on the sample's inputs."""
-        return confusion.trace_predictor(self.model, self._sample_tensors()[0])
+        return confusion.trace_predictor(self._fit_model, self._sample_tensors()[0])
 
     # -- what is captured at an epoch's end -------------------------------------------
 
     def _gradients(self) -> dict[int, Any] | None:
-        """The sample batch's gradients by variable id (immutable tensors), or None."""
+        """The sample batch's gradients by variable id (TensorFlow: immutable tensors;
+        PyTorch: host arrays), or None."""
         if self._sample is None:
             self._warn_once("sample", "no sample batch (pass data=(x, y)): gradients skipped")
             return None
+        if backend.name() == "torch":
+            return gradients.torch_gradients(self.model, self._sample)
+        if not backend.is_tensorflow():
+            raise NotImplementedError(f"no gradient probe on the {backend.name()} backend")
         probe = self._probe_fn()
         return gradients.sample_gradients(self.model, probe, self._sample, self._sample_tensors())
 
-    def _validation_outputs(self) -> confusion.Outputs | None:
-        """(x, y, the model's outputs on x, head names) for the confusion matrices."""
+    def _validation_or_warn(self) -> tuple[Any, Any] | None:
+        """The validation examples for the confusion matrices; None (with a warning, once)
+        without them."""
         data = self._validation_data()
         if data is None:
             self._warn_once("validation", "no validation data: confusion matrices skipped")
+        return data
+
+    def _validation_outputs(self) -> confusion.Outputs | None:
+        """(x, y, the model's outputs on x, head names) for the confusion matrices."""
+        data = self._validation_or_warn()
+        if data is None:
             return None
         preds, refused = confusion.predict(self.model, data[0], self._predictor)
         if refused:
             self._predictor = None  # inputs unlike the sample's: the eager pass from now on
         return (*data, preds, confusion.head_names(self.model, len(preds)))
+
+    def _confusion_values(self, outputs: confusion.Outputs) -> list:
+        """Writer thread: the confusion summaries from the validation outputs."""
+        return confusion.confusion_values(
+            self._fit_model,
+            outputs,
+            class_names=self.class_names,
+            position_names=self.position_names,
+            cap_per_cell=self.cap_per_cell,
+            sequence_accuracy=self.sequence_accuracy_tag,
+        )
+
+    # -- JAX: computed on the writer thread from host copies of the model's state ----------
+
+    def _model_state(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Host copies of the model's trainable and non-trainable variables, in the
+        model's order (synced at an epoch's end; else from the JAX trainer's state)."""
+        model = self.model
+        return (
+            backend.host_values(model, model.trainable_variables),
+            backend.host_values(model, model.non_trainable_variables),
+        )
+
+    def _jax_call(self, part: str, make: Callable[[Any], Any], *args: Any) -> Any:
+        """Writer thread: the compiled function of `part` (made once) called on `args`; a
+        failure (making, tracing, compiling or calling it) is raised again on later calls
+        without a second attempt (it has warned once)."""
+        attribute = {"gradients": "_jax_probe", "confusion": "_jax_forward"}[part]
+        if part in self._jax_errors:
+            raise self._jax_errors[part]
+        try:
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, make(self._fit_model))
+            return getattr(self, attribute)(*args)
+        except Exception as exc:
+            self._jax_errors[part] = exc
+            raise
+
+    def _jax_gradients(
+        self, entries: list, state: tuple[list, list], sample: samples.Batch
+    ) -> list:
+        """Writer thread: the sample batch's gradient summaries (`jax.value_and_grad`)."""
+        grads = self._jax_call("gradients", gradients.JaxProbe, *state, sample)
+        return histograms.gradient_summaries(entries, grads, self.buckets)
+
+    def _jax_confusion(self, state: tuple[list, list], data: tuple[Any, Any]) -> list:
+        """Writer thread: the confusion summaries, the forward pass compiled."""
+        preds = self._jax_call("confusion", confusion.JaxForward, *state, data[0])
+        outputs = (*data, preds, confusion.head_names(self._fit_model, len(preds)))
+        return self._confusion_values(outputs)

@@ -8,7 +8,8 @@ median over repeats of each fit's time divided by the no-callback fit of the sam
 (fits minutes apart on a shared machine can differ by a third, fits side by side much
 less), with a bootstrap interval over the repeats and what it means: a cost, within noise,
 or (below 1.0x, never a speed-up) noise. Extra timed fits give each callback's time in its
-hooks on the training thread and SummaryCallback's fixed cost per fit.
+hooks on the training thread and SummaryCallback's fixed cost per fit. `--backend jax` or
+`--backend torch` runs every fit on that Keras backend (both callbacks on the same one).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import gc
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -26,8 +29,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from demo_models.bench.stats import RESAMPLES, Ratio, paired_ratio  # noqa: E402
+from demo_models.runtime import CliError, check_minimums, command_parser  # noqa: E402
 
 CONFIGS = ("none", "keras", "summary")
+BACKENDS = ("tensorflow", "jax", "torch")
 TIMED_FITS = 3  # extra fits per model and callback that time the hooks (at most --repeats)
 LABELS = {
     "none": "no callback",
@@ -37,9 +42,9 @@ LABELS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flowscope bench callback",
-        description="Fit time with no callback, Keras's TensorBoard callback and "
+    parser = command_parser(
+        "bench callback",
+        "Fit time with no callback, Keras's TensorBoard callback and "
         "SummaryCallback, on a small CNN and an MLP.",
     )
     parser.add_argument("--epochs", type=int, default=3, help="epochs per fit (default 3)")
@@ -57,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         "--models", default="cnn,mlp", help="comma-separated subset of cnn,mlp (default both)"
     )
     parser.add_argument("--seed", type=int, default=0, help="data and weight seed (default 0)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="Keras backend for every fit (default: $KERAS_BACKEND, else tensorflow); "
+        "Keras's TensorBoard callback needs TensorFlow installed on every backend",
+    )
     return parser
 
 
@@ -190,23 +202,34 @@ def _count_events(log_dir: Path) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table; returns 0."""
-    from demo_models.runtime import CliError
-
     args = _parser().parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models or any(m not in ("cnn", "mlp") for m in models):
         raise CliError(f"--models must be a comma-separated subset of cnn,mlp, got {args.models}")
-    for name in ("epochs", "samples", "batch_size", "repeats"):
-        if getattr(args, name) < 1:
-            raise CliError(f"--{name.replace('_', '-')} must be >= 1")
+    check_minimums(args, {"epochs": 1, "samples": 1, "batch_size": 1, "repeats": 1})
+    backend = args.backend or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if _keras_backend() not in (None, backend):
+        return _in_child(backend, argv)
+    os.environ["KERAS_BACKEND"] = backend  # before Keras is imported
 
+    import keras
     import tensorflow as tf
 
+    versions = f"Keras {keras.__version__} on {keras.backend.backend()}"
+    if backend == "jax":
+        import jax
+
+        versions += f" (JAX {jax.__version__})"
+    elif backend == "torch":
+        import torch
+
+        versions += f" (PyTorch {torch.__version__})"
     data = _data(args.samples, args.seed)
     root = Path(tempfile.mkdtemp(prefix="flowscope-bench-callback-"))
     print(
-        f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {args.samples} examples 8x8, "
-        f"{args.epochs} epochs, batch {args.batch_size}, {args.repeats} repeats (median)"
+        f"{versions}, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {args.samples} "
+        f"examples 8x8, {args.epochs} epochs, batch {args.batch_size}, {args.repeats} "
+        "repeats (median)"
     )
     try:
         results: dict[tuple[str, str], list[tuple[float, float]]] = {}
@@ -237,6 +260,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def _keras_backend() -> str | None:
+    """The backend of the Keras this process has imported, None before its import."""
+    keras = sys.modules.get("keras")
+    return None if keras is None else keras.backend.backend()
+
+
+def _in_child(backend: str, argv: list[str] | None) -> int:
+    """The benchmark in a fresh Python on `backend` (this process imported Keras on
+    another; a backend is chosen before Keras's import); returns its exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--backend" not in argv and not any(a.startswith("--backend=") for a in argv):
+        argv += ["--backend", backend]
+    code = "import sys; from demo_models.bench.callback import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    return subprocess.run([sys.executable, "-c", code, *argv], env=env, check=False).returncode
 
 
 def _paired(results, kind: str, config: str, column: int) -> Ratio:

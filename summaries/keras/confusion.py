@@ -1,5 +1,11 @@
 """Confusion matrices on validation data: the model's forward pass (traced once, called in
-chunks), its classification heads, and one P x K x K summary per class count K."""
+chunks), its classification heads, and one P x K x K summary per class count K.
+
+The forward pass per backend: TensorFlow, a `tf.function` traced on the writer thread and
+called on the training thread at an epoch's end; JAX, `model.stateless_call` jitted and
+called on the writer thread on host copies of the model's state (`JaxForward`); PyTorch,
+Keras's eager call without autograd (`backend.no_grad`) on the training thread.
+TensorFlow is imported only by the TensorFlow functions."""
 
 from __future__ import annotations
 
@@ -9,9 +15,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from summaries import confusion_pb
+from summaries.keras import backend
 from summaries.keras.images import as_unit_images, image_like
 from summaries.keras.samples import concat
 from summaries.protos import scalar_value
@@ -26,7 +32,9 @@ Outputs = tuple[Any, Any, list[np.ndarray], list[str]]
 
 def trace_predictor(model: Any, x: Any) -> Any:
     """The forward pass (inference mode), traced for the structure of the tensors `x` with
-    any batch size, and called once on them."""
+    any batch size, and called once on them. TensorFlow backend."""
+    import tensorflow as tf
+
     specs = keras.tree.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), x)
     forward = tf.function(lambda inputs: model(inputs, training=False), autograph=False)
     predictor = forward.get_concrete_function(specs)
@@ -38,20 +46,62 @@ def predict(model: Any, x: Any, predictor: Any) -> tuple[list[np.ndarray], bool]
     """(the model's outputs on `x`, by head, as host arrays; whether `predictor` refused
     inputs unlike those it was traced for), in chunks: through `predictor` (the traced
     forward pass, if any) while it takes them, else Keras's eager call."""
-    count = len(keras.tree.flatten(x)[0])
     outputs, refused = [], False
-    for start in range(0, count, _CHUNK):
-        chunk = keras.tree.map_structure(lambda t, s=start: t[s : s + _CHUNK], x)
+    for chunk in _chunks(x):
         out = None
         if predictor is not None and not refused:
+            import tensorflow as tf
+
             try:
                 out = predictor(keras.tree.map_structure(tf.convert_to_tensor, chunk))
             except (TypeError, ValueError, tf.errors.InvalidArgumentError):
                 refused = True  # inputs unlike the sample's: the eager pass
         if out is None:
-            out = model(chunk, training=False)
-        outputs.append(keras.tree.map_structure(keras.ops.convert_to_numpy, out))
+            with backend.no_grad():
+                out = model(chunk, training=False)
+        outputs.append(keras.tree.map_structure(backend.to_numpy, out))
     return flat_outputs(model, concat(outputs)), refused
+
+
+def _chunks(x: Any) -> list[Any]:
+    """`x` in chunks of at most `_CHUNK` examples."""
+    count = len(keras.tree.flatten(x)[0])
+    return [
+        keras.tree.map_structure(lambda t, s=start: t[s : s + _CHUNK], x)
+        for start in range(0, count, _CHUNK)
+    ]
+
+
+class JaxForward:
+    """The model's forward pass in inference mode, `model.stateless_call` traced and
+    compiled (`backend.jax_compile`) on its first call for each chunk shape, on the thread
+    that calls it (the callback's writer thread); called on host copies of the model's
+    state."""
+
+    def __init__(self, model: Any):
+        import jax
+
+        self.model = model
+
+        def forward(trainable: list, non_trainable: list, inputs: Any) -> Any:
+            return model.stateless_call(trainable, non_trainable, inputs, training=False)[0]
+
+        self._function = jax.jit(forward)
+        self._compiled: dict[tuple, Any] = {}  # by the chunk's shapes and dtypes
+
+    def __call__(
+        self, trainable: list[np.ndarray], non_trainable: list[np.ndarray], x: Any
+    ) -> list[np.ndarray]:
+        """The model's outputs on `x`, by head, as host arrays."""
+        outputs = []
+        for chunk in _chunks(x):
+            key = tuple((np.shape(t), str(np.asarray(t).dtype)) for t in keras.tree.flatten(chunk))
+            if key not in self._compiled:
+                args = (trainable, non_trainable, chunk)
+                self._compiled[key] = backend.jax_compile(self._function, *args)
+            out = self._compiled[key](trainable, non_trainable, chunk)
+            outputs.append(keras.tree.map_structure(np.asarray, out))
+        return flat_outputs(self.model, concat(outputs))
 
 
 def flat_outputs(model: Any, structure: Any) -> list[Any]:

@@ -8,8 +8,8 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from summaries.keras import backend
 from summaries.keras.tags import clean
 from summaries.keras.weights import LayerWeights
 from summaries.protos import scalar_value
@@ -30,19 +30,26 @@ def learning_rate_kind(model: Any) -> str:
     raw = getattr(model.optimizer, "_learning_rate", None)
     if isinstance(raw, keras.optimizers.schedules.LearningRateSchedule):
         return "schedule"
-    try:
-        float(np.asarray(model.optimizer.learning_rate))
-    except (TypeError, ValueError, AttributeError):
-        return "none"
-    return "variable"
+    return "none" if learning_rate(model) is None else "variable"
 
 
 def learning_rate(model: Any) -> float | None:
-    """The optimizer's current learning rate, or None."""
+    """The optimizer's current learning rate, or None. A learning-rate variable is read
+    where its value lives (on JAX during `fit`, the trainer's state)."""
     try:
+        raw = getattr(model.optimizer, "_learning_rate", None)
+        if isinstance(raw, keras.Variable):
+            return float(backend.host(raw, backend.live_values(model)))
         return float(np.asarray(model.optimizer.learning_rate))
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+def iterations(model: Any) -> int:
+    """The optimizer's iteration count (0 without an optimizer)."""
+    if not has_optimizer(model):
+        return 0
+    return int(backend.host(model.optimizer.iterations, backend.live_values(model)))
 
 
 def schedule_rates(model: Any, steps: np.ndarray) -> np.ndarray:
@@ -50,12 +57,18 @@ def schedule_rates(model: Any, steps: np.ndarray) -> np.ndarray:
     schedule = model.optimizer._learning_rate
     before = steps - 1
     try:
-        lrs = np.asarray(schedule(tf.constant(before, tf.int64)), np.float64).reshape(-1)
+        if backend.is_tensorflow():
+            import tensorflow as tf
+
+            rates = schedule(tf.constant(before, tf.int64))
+        else:  # the backend's own ops on a host array (no TensorFlow op)
+            rates = schedule(before)
+        lrs = np.asarray(backend.to_numpy(rates), np.float64).reshape(-1)
         if lrs.shape == before.shape:
             return lrs
     except Exception:  # a schedule that is not elementwise: one call per step
         pass
-    return np.array([float(np.asarray(schedule(int(s)))) for s in before], np.float64)
+    return np.array([float(backend.to_numpy(schedule(int(s)))) for s in before], np.float64)
 
 
 def read_slots(model: Any, layers: LayerWeights) -> list[Slot]:
@@ -68,12 +81,13 @@ def read_slots(model: Any, layers: LayerWeights) -> list[Slot]:
         owners[path] = scope
     keys = sorted(owners, key=len, reverse=True)
     slots = []
+    live = backend.live_values(model)
     for slot in model.optimizer.variables:
         name = str(slot.name)
         owner = next((k for k in keys if name.startswith(k)), None)
         if owner is None or not keras.backend.is_float_dtype(slot.dtype):
             continue
-        copy = np.asarray(keras.ops.convert_to_numpy(slot))  # a snapshot
+        copy = backend.host(slot, live)  # a snapshot
         slots.append((owners[owner], clean(name[len(owner) :]), copy))
     return slots
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from summaries.keras.internals import fit_adapter
 
@@ -29,13 +28,14 @@ def check_data(name: str, value: Any) -> Batch | None:
     return x, y, sw
 
 
-def _tensor_or_none(value: Any) -> Any:
-    return None if value is None else tf.convert_to_tensor(value)
-
-
 def as_tensors(structure: Any) -> Any:
-    """Every array of `structure` as a tensor (None kept)."""
-    return keras.tree.map_structure(_tensor_or_none, structure)
+    """Every array of `structure` as a TensorFlow tensor (None kept): the TensorFlow
+    backend's traced functions take them."""
+    import tensorflow as tf
+
+    return keras.tree.map_structure(
+        lambda value: None if value is None else tf.convert_to_tensor(value), structure
+    )
 
 
 def take(structure: Any, count: int) -> Any:
@@ -49,14 +49,21 @@ def concat(parts: list[Any]) -> Any:
 
 
 def read_adapter(adapter: Any, count: int) -> Batch | None:
-    """The first `count` examples a Keras data adapter yields, as host arrays."""
+    """The first `count` examples a Keras data adapter yields, as host arrays. numpy's
+    global random state is left as it was: an array adapter draws its shuffle from it
+    (`np.random.permutation`), as the JAX and PyTorch backends' training iterators do, so
+    reading would change the order of the batches `fit` trains on."""
     parts, total = [], 0
-    for batch in adapter.get_numpy_iterator():
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(batch)
-        parts.append((x, y, sw))
-        total += len(keras.tree.flatten(x)[0])
-        if total >= count:
-            break
+    state = np.random.get_state()
+    try:
+        for batch in adapter.get_numpy_iterator():
+            x, y, sw = keras.utils.unpack_x_y_sample_weight(batch)
+            parts.append((x, y, sw))
+            total += len(keras.tree.flatten(x)[0])
+            if total >= count:
+                break
+    finally:
+        np.random.set_state(state)
     if not parts:
         return None
     if len(parts) == 1:

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from summaries.keras import backend
 from summaries.keras.tags import clean
 from summaries.protos import scalar_value
 
@@ -50,10 +51,16 @@ class LayerWeights:
         self._lists[trainable_only] = out
         return out
 
-    def read(self, trainable_only: bool) -> dict[int, np.ndarray]:
-        """Host copies of the weights, by variable id."""
+    def read(
+        self, trainable_only: bool, known: dict[int, np.ndarray] | None = None
+    ) -> dict[int, np.ndarray]:
+        """Host copies of the weights, by variable id: their current values (on JAX during
+        `fit`, the trainer's state; see `summaries.keras.backend`), those in `known` (host
+        copies already taken, by variable id) reused."""
+        live = backend.live_values(self.model)
+        known = known or {}
         return {
-            id(v): np.asarray(keras.ops.convert_to_numpy(v))
+            id(v): known[id(v)] if id(v) in known else backend.host(v, live)
             for _, _, v in self.entries(trainable_only)
         }
 
