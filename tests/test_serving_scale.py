@@ -74,8 +74,9 @@ def results(tmp_path_factory):
 def test_every_data_route_is_timed_against_the_scalars_route(results):
     data, report = results
     timed = {r["route"] for r in data["routes"]}
-    # /whatif and /warmup run the optimizer (TensorFlow in TensorBoard's process): off in --quick
-    whatif = {"race /whatif", "race /warmup"}
+    # /whatif and /warmup run the optimizer (TensorFlow in TensorBoard's process), and /family
+    # serves what the warm-up computes ("warming" until then): off in --quick
+    whatif = {"race /whatif", "race /warmup", "race /family"}
     assert data_routes() - whatif <= timed
     assert {"scalars (10k points)", "scalars (200 points)"} <= timed
     for route in data["routes"]:
