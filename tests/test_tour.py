@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -255,6 +256,9 @@ def test_tour_serves_tensorboard_and_prints_the_url(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # as from a terminal: a runner started in the background (`cmd &` in a script) hands
+        # its children SIGINT ignored, and Python then installs no KeyboardInterrupt at all
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         for line in process.stdout:
