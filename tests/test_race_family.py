@@ -7,12 +7,12 @@ import base64
 import contextlib
 import io
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pytest
+from conftest import wait_for
 from plugin_harness import InProcessBoard
 
 from demo_models.race import cli
@@ -37,12 +37,13 @@ def rows_of(body: dict) -> np.ndarray:
 
 
 def wait_family(board, racer: str, timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
+    """The racer's /family answer once the warm-up has computed it (conftest's wait_for)."""
+
+    def ready():
         body = board.plugin(PLUGIN, "family", race=RACE, racer=racer)
-        if body["state"] != "warming" or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
+        return body if body["state"] != "warming" else None
+
+    return wait_for(ready, timeout=timeout, interval=0.1)
 
 
 def test_grid_spans_the_pages_sliders():
