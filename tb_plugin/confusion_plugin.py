@@ -421,25 +421,17 @@ class ConfusionPlugin(FlowscopePlugin):
             del answer["counts"], answer["pooled_counts"]
         return answer
 
-    def matrix_body(
-        self,
-        ctx,
-        experiment_id: str,
-        run: str,
-        tag: str,
-        step: int | None = None,
-        top: int = DEFAULT_TOP,
-        counts: bool = True,
-    ) -> bytes:
-        """The /matrix JSON body (`matrix_impl`), encoded once per series version: a
-        1,000-class answer is 2,000,000 counts, whose JSON text costs far more than a look-up."""
+    def matrix_body(self, ctx, experiment_id: str, run: str, tag: str, **query: Any) -> bytes:
+        """The /matrix JSON body: `matrix_impl` (whose keywords `query` holds: step, top,
+        counts), encoded once per series version: a 1,000-class answer is 2,000,000 counts,
+        whose JSON text costs far more than a look-up."""
         listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
         scalar_tag, _, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
-        key = ("matrix", experiment_id, run, tag, listed.version, step, top, counts)
+        key = ("matrix", experiment_id, run, tag, listed.version, *sorted(query.items()))
         key += (scalar_tag, seq_version)
         body = self._bodies.get(key)
         if body is None:
-            answer = self.matrix_impl(ctx, experiment_id, run, tag, step, top, counts)
+            answer = self.matrix_impl(ctx, experiment_id, run, tag, **query)
             body = json_response(answer).get_data()
             self._bodies.put(key, body, len(body))
         return body

@@ -30,6 +30,7 @@ from tensorboard.util import tensor_util
 from test_demos import LESSON_SCOPES, graph_scopes
 
 from demo_models import notes
+from demo_models.bench.tensorboard import installed_command
 from demo_models.tour import NAMES, TINY_STEPS
 from summaries import format as fmt
 
@@ -175,7 +176,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert (logdir / "transfer" / "projector_config.pbtxt").is_file()
 
     # -- TensorBoard serves it ----------------------------------------------------------
-    board = tensorboard(logdir)
+    board = tensorboard(logdir, command=installed_command())  # as users start it: with TensorFlow
     board.wait_enabled(
         "graphs",
         "scalars",
