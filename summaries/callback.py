@@ -4,7 +4,7 @@
 
 per batch (step = the optimizer's iteration count after the batch)
   ``batch/<name>`` for the loss and every metric, ``batch/learning_rate``.
-per epoch (step = the epoch index, as Keras's own callback)
+per epoch (step = the optimizer's iteration count at the epoch's end: its last batch's step)
   ``epoch/<name>`` for the epoch logs (``val_*`` included), ``epoch/learning_rate``;
   ``<layer>/<weight>/summaries/{mean,stddev,max,min,histogram}`` for every float weight
   (the layout of `summaries.variable_summaries`), ``<layer>/<weight>/gradients`` (histogram)
@@ -13,6 +13,11 @@ per epoch (step = the epoch index, as Keras's own callback)
   (plugin ``position_confusion``; ``confusion/<K>_classes`` when heads differ in their
   class counts) and, for several positions, ``confusion/sequence_accuracy`` (named in the
   matrix metadata); and the traced op graph.
+
+Every kind shares one step axis, the global training step (unlike Keras's own callback,
+which writes epoch summaries at the epoch index): an epoch's summaries sit at the step of
+its last ``batch/*`` scalars, a later `fit` of the same model goes on from the optimizer's
+count, and scalars a training script logs at the global step line up with all of them.
 
 Cost is kept off the training loop. Per-batch hooks only append numbers to a buffer (they
 are marked `async_safe`, so Keras may run them on a worker thread). At an epoch's end the
@@ -143,7 +148,8 @@ class SummaryCallback(keras.callbacks.Callback):
         confusion_samples: validation examples used for confusion (default 1000).
         max_images: input images per summary (default 3).
         class_names / position_names: names for the confusion summary (default "0".."K-1"
-            and the heads' output names).
+            and the heads' output names; the one position of a single classifier is named
+            after the model if you named it, else "all").
         cap_per_cell: misclassified example images kept per confusion cell (default 4).
         sequence_accuracy_tag: the whole-sequence accuracy shown beside a confusion matrix
             with several positions (heads). None (default): the callback logs
@@ -257,6 +263,9 @@ class SummaryCallback(keras.callbacks.Callback):
         self._buffer: list[scalars.BatchRecord] = []
         self._begun = self._ended = 0
         self._step0 = 0
+        # the global step of the epoch's last batch so far (batch hooks, under the lock):
+        # the step of the epoch's summaries
+        self._epoch_step = 0
         self._lr_kind = "none"
         self._epoch = 0
         self._steps_per_epoch: int | None = None
@@ -358,6 +367,8 @@ class SummaryCallback(keras.callbacks.Callback):
         self._begun = self._ended = 0
         step0 = self._guard("batch scalars", optimizer.iterations, self.model)
         self._step0 = self._step0 if step0 is None else step0
+        with self._lock:  # an epoch without a batch keeps the step it began at
+            self._epoch_step = self._step0
         steps = (self.params or {}).get("steps")
         # batches per train call (Keras runs batch hooks once per call)
         self._per_call = per_call = max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
@@ -396,9 +407,13 @@ class SummaryCallback(keras.callbacks.Callback):
             if record is not None:
                 self._buffer.append(record)
             self._ended += 1
+            # hooks may finish out of order on Keras's worker threads
+            self._epoch_step = max(self._epoch_step, step)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._flush_batches(force=True)  # Keras has waited for every batch hook by now
+        # Keras has waited for every batch hook by now
+        step = self._end_step()
+        self._flush_batches(force=True)
         if self._sample is None and (validation := self._validation_data()) is not None:
             self._sample = samples.take((*validation, None), self.sample_size)
         if self._probe_ready is None:
@@ -465,7 +480,7 @@ class SummaryCallback(keras.callbacks.Callback):
         if self._wants_images(epoch) and sample is not None and images.image_like(sample[0]):
             parts.append(("images", partial(images.image_values, sample[0], self.max_images)))
             self._images_written = True
-        self._submit(self._write_epoch, epoch, epoch_values, parts)
+        self._submit(self._write_epoch, step, epoch_values, parts)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         writer = self._writer
@@ -527,13 +542,33 @@ class SummaryCallback(keras.callbacks.Callback):
             values.append(scalar_value(f"objective/{clean(name)}", best))
         return values
 
-    def _write_epoch(self, epoch: int, values: list, parts: list) -> None:
-        """Writer thread: one epoch's summaries from what on_epoch_end captured."""
+    def _write_epoch(self, step: int, values: list, parts: list) -> None:
+        """Writer thread: one epoch's summaries from what on_epoch_end captured, at the
+        global `step` of its end."""
         for part, summarise in parts:
             values += self._guard(part, summarise) or []
         blobs = [summary_pb2.Summary(value=[v]).SerializeToString() for v in values]
-        self._writer.add_serialized(blobs, [epoch] * len(blobs))
+        self._writer.add_serialized(blobs, [step] * len(blobs))
         self._writer.flush()
+
+    def _end_step(self) -> int:
+        """The global step at the epoch's end (once every batch hook has returned): the
+        epoch's last batch step, counted by the batch hooks. Only where that count can
+        overshoot (an epoch of unknown length in calls of several steps: Keras reports a
+        short last call at its nominal end) is the optimizer's count read, and a buffered
+        batch record past it moved back to it."""
+        with self._lock:
+            step = self._epoch_step
+        if self._steps_per_epoch or self._per_call == 1:
+            return step
+        read = self._guard("batch scalars", optimizer.iterations, self.model)
+        if read is None or read >= step:
+            return step
+        with self._lock:
+            self._epoch_step = read
+            if self._buffer and self._buffer[-1][0] > read:
+                self._buffer[-1] = (read, *self._buffer[-1][1:])
+        return read
 
     def _flush_batches(self, force: bool = False) -> bool:
         """Queue buffered batch scalars for writing, once every batch hook has returned."""

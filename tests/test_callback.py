@@ -120,33 +120,35 @@ def cnn_run(tmp_path_factory):
 
 
 def test_documented_tags_at_their_steps(cnn_run):
+    """One step axis, the global step: every per-epoch tag at the step of the epoch's last
+    batch (6 batches an epoch)."""
     logs = cnn_run["logs"]
     for name in ("loss", "accuracy", "learning_rate"):
         assert logs.steps(f"batch/{name}") == list(range(1, 13))
         assert logs.plugin[f"batch/{name}"] == "scalars"
     for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
-        assert logs.steps(f"epoch/{name}") == [0, 1]
+        assert logs.steps(f"epoch/{name}") == [6, 12]
     for layer in ("conv", "head"):
         for weight in ("kernel", "bias"):
             prefix = f"{layer}/{weight}"
             for stat in ("mean", "stddev", "max", "min"):
-                assert logs.steps(f"{prefix}/summaries/{stat}") == [0, 1]
+                assert logs.steps(f"{prefix}/summaries/{stat}") == [6, 12]
             assert logs.plugin[f"{prefix}/summaries/histogram"] == "histograms"
             assert logs.plugin[f"{prefix}/gradients"] == "histograms"
-            assert logs.steps(f"{prefix}/gradients") == [0, 1]
+            assert logs.steps(f"{prefix}/gradients") == [6, 12]
         for tag in (
             "gradient_norm",
             "update_ratio",
             "optimizer/momentum_norm",
             "optimizer/velocity_norm",
         ):
-            assert logs.steps(f"{layer}/{tag}") == [0, 1], tag
-    assert logs.steps("optimizer/momentum_norm") == [0, 1]
-    assert logs.steps("input/images") == [0]  # the fixed sample batch: logged once
+            assert logs.steps(f"{layer}/{tag}") == [6, 12], tag
+    assert logs.steps("optimizer/momentum_norm") == [6, 12]
+    assert logs.steps("input/images") == [6]  # the fixed sample batch: logged once
     assert logs.plugin["input/images"] == "images"
     assert logs.plugin["confusion"] == "position_confusion"
-    assert logs.steps("confusion") == [0, 1]
-    assert logs.steps("confusion/examples") == [0, 1]
+    assert logs.steps("confusion") == [6, 12]
+    assert logs.steps("confusion/examples") == [6, 12]
     for tag in logs.tags:  # one set of summaries: no step written twice
         assert len(set(logs.steps(tag))) == len(logs.steps(tag)), tag
 
@@ -253,7 +255,8 @@ def test_confusion_on_validation_data(cnn_run):
     np.add.at(expected, (0, cnn_run["vy"], predicted), 1)
     np.testing.assert_array_equal(logs.last("confusion"), expected)
     content = json.loads(logs.content["confusion"])
-    assert content["classes"] == ["0", "1", "2"] and content["positions"] == ["head"]
+    # one head of one position: named after the model ("cnn"), not its output layer
+    assert content["classes"] == ["0", "1", "2"] and content["positions"] == ["cnn"]
     # one position: no whole-sequence accuracy of its own
     assert content["sequence_accuracy_tag"] is None
     assert "confusion/sequence_accuracy" not in logs.tags
@@ -332,7 +335,7 @@ def test_multi_head_confusion_and_names(tmp_path):
     # the whole-sequence accuracy (every head right), logged beside the matrix and named by it
     right = [predictions[p].argmax(-1) == ys[p][48:] for p in range(3)]
     assert content["sequence_accuracy_tag"] == "confusion/sequence_accuracy"
-    assert logs.steps("confusion/sequence_accuracy") == logs.steps("confusion") == [0]
+    assert logs.steps("confusion/sequence_accuracy") == logs.steps("confusion") == [3]
     np.testing.assert_allclose(
         logs.last("confusion/sequence_accuracy"), np.mean(np.all(right, axis=0)), rtol=1e-6
     )
@@ -356,6 +359,131 @@ def test_sequence_accuracy_tag_named_by_the_user_or_off(tmp_path):
         logs = Logs(tmp_path / run)
         assert json.loads(logs.content["confusion"])["sequence_accuracy_tag"] == expected
         assert "confusion/sequence_accuracy" not in logs.tags
+
+
+def _positions(model: keras.Model, preds: list, labels: list, **kwargs) -> dict[str, list]:
+    """The position names of each confusion tag the callback writes for `model`'s outputs
+    `preds` (by head) on `labels`."""
+    from summaries.keras import confusion
+
+    x = np.zeros((len(labels[0]), 4), np.float32)
+    names = confusion.head_names(model, len(preds))
+    y = labels[0] if len(labels) == 1 else labels
+    values = confusion.confusion_values(
+        model,
+        (x, y, preds, names),
+        class_names=None,
+        position_names=kwargs.get("position_names"),
+        cap_per_cell=1,
+        sequence_accuracy=None,
+    )
+    return {
+        v.tag: json.loads(v.metadata.plugin_data.content)["positions"]
+        for v in values
+        if v.metadata.plugin_data.plugin_name == "position_confusion"
+    }
+
+
+def test_a_single_classifier_position_is_all_or_the_models_name():
+    """Issue 28 item 16: one classification head of one position is named "all" (as the
+    lessons name theirs), or after the model when the user named it, never after its
+    output layer; several heads keep their names; `position_names` wins."""
+    rng = np.random.default_rng(8)
+    labels = [rng.integers(0, 3, 10)]
+    scores = [rng.random((10, 3)).astype("float32")]
+
+    def sequential(name=None):
+        layers = [keras.Input((4,)), keras.layers.Dense(3, activation="softmax", name="dense_7")]
+        return keras.Sequential(layers, name=name)
+
+    assert _positions(sequential(), scores, labels) == {"confusion": ["all"]}
+    sequential()  # Keras names the next one sequential_<n>
+    assert sequential().name != "sequential"
+    assert _positions(sequential(), scores, labels) == {"confusion": ["all"]}
+    assert _positions(sequential("digits"), scores, labels) == {"confusion": ["digits"]}
+    inputs = keras.Input((4,))
+    functional = keras.Model(inputs, keras.layers.Dense(3, name="fc3")(inputs))
+    assert _positions(functional, scores, labels) == {"confusion": ["all"]}
+    named = _positions(sequential("digits"), scores, labels, position_names=["cats v dogs"])
+    assert named == {"confusion": ["cats v dogs"]}
+    # a regression output beside the one classification head: still one position
+    size = keras.layers.Dense(1, name="size")(inputs)
+    two = keras.Model(inputs, [keras.layers.Dense(3, name="kind")(inputs), size])
+    regression = [rng.random((10, 1)).astype("float32")]
+    assert _positions(two, [*scores, *regression], [*labels, *regression]) == {"confusion": ["all"]}
+    # several positions: the heads' names
+    heads = keras.Model(
+        inputs, [keras.layers.Dense(3, name=f"digit{i}")(inputs) for i in range(2)], name="cap"
+    )
+    both = _positions(heads, scores * 2, labels * 2)
+    assert both == {"confusion": ["digit0", "digit1"]}
+    sequence = _positions(
+        sequential("seq"), [rng.random((10, 2, 3))], [rng.integers(0, 3, (10, 2))]
+    )
+    assert sequence == {"confusion": ["dense_7[0]", "dense_7[1]"]}
+    # two heads of different class counts: two matrices of one position each, named by head
+    mixed = keras.Model(
+        inputs,
+        [keras.layers.Dense(3, name="three")(inputs), keras.layers.Dense(4, name="four")(inputs)],
+    )
+    four = [rng.random((10, 4)).astype("float32")]
+    assert _positions(mixed, [*scores, *four], [*labels, rng.integers(0, 4, 10)]) == {
+        "confusion/3_classes": ["three"],
+        "confusion/4_classes": ["four"],
+    }
+
+
+def test_one_step_axis_for_every_kind(tmp_path):
+    """Issue 28 item 4: every kind the callback writes sits on the global step. 3 epochs of
+    4 batches: the epoch scalars, weight histograms and confusion matrices at 4, 8, 12,
+    each the step of its epoch's last `batch/loss`; a second fit of the model goes on at
+    16, 20 (its epochs numbered from `initial_epoch`), nothing written twice."""
+    x, y = _images(64, 3)
+    vx, vy = _images(16, 4)
+    model = _cnn()
+    callback = SummaryCallback(tmp_path, write_graph=False, gradient_freq=0, optimizer_freq=0)
+    fit = dict(batch_size=16, validation_data=(vx, vy), verbose=0, callbacks=[callback])
+    model.fit(x, y, epochs=3, **fit)
+    logs = Logs(tmp_path)
+    ends = [4, 8, 12]
+    assert logs.steps("batch/loss") == list(range(1, 13))
+    for tag in ("epoch/loss", "epoch/val_accuracy", "head/kernel/summaries/histogram"):
+        assert logs.steps(tag) == ends, tag
+    assert logs.steps("confusion") == logs.steps("confusion/examples") == ends
+    assert logs.steps("conv/update_ratio") == ends
+    assert logs.steps("input/images") == [4]
+    model.fit(x, y, epochs=5, initial_epoch=3, **fit)
+    logs = Logs(tmp_path)
+    ends += [16, 20]
+    assert logs.steps("batch/loss") == list(range(1, 21))
+    for tag in ("epoch/loss", "head/kernel/summaries/histogram", "confusion"):
+        assert logs.steps(tag) == ends, tag
+    for tag in logs.tags:
+        assert len(set(logs.steps(tag))) == len(logs.steps(tag)), tag
+
+
+def test_epochs_of_unknown_length_in_calls_of_several_steps(tmp_path):
+    """A generator (no epoch length) in calls of 4 steps: Keras reports the short last
+    call (2 steps) at its nominal end (batch 11); the callback puts that call's batch
+    scalars and the epoch's summaries at the true step, 10, and the next fit goes on."""
+
+    def batches(n):
+        rng = np.random.default_rng(n)
+        for _ in range(n):
+            yield rng.random((4, 3)).astype("float32"), rng.random((4, 1)).astype("float32")
+
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, name="out")])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=4)
+    callback = SummaryCallback(tmp_path, write_graph=False, gradient_freq=0, confusion_freq=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras: the input ran out of data
+        model.fit(batches(10), epochs=1, verbose=0, callbacks=[callback])
+        assert int(np.asarray(model.optimizer.iterations)) == 10
+        model.fit(batches(8), epochs=1, verbose=0, callbacks=[callback])
+    logs = Logs(tmp_path)
+    assert logs.steps("batch/loss") == [4, 8, 10, 14, 18]
+    assert logs.steps("epoch/loss") == logs.steps("out/kernel/summaries/histogram") == [10, 18]
 
 
 def test_a_full_disk_never_ends_training(tmp_path):
@@ -389,7 +517,7 @@ def test_a_full_disk_never_ends_training(tmp_path):
     assert len(history.history["loss"]) == 4
     faults = [w for w in caught if "logging paused" in str(w.message)]
     assert len(faults) == 1 and "No space left" in str(faults[0].message)
-    assert Logs(tmp_path).steps("epoch/loss") == [0, 1, 2, 3]
+    assert Logs(tmp_path).steps("epoch/loss") == [8, 16, 24, 32]
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
 
 
@@ -433,8 +561,9 @@ def test_switches_and_frequencies(tmp_path):
     assert steps == [2, 4, 7, 9, 10, 12, 14]
     expected_lr = [float(schedule(s - 1)) for s in steps]  # the rate each update used
     np.testing.assert_allclose(logs.values("batch/learning_rate"), expected_lr, rtol=1e-6)
-    assert logs.steps("fc/kernel/gradients") == [0, 2]
-    assert logs.steps("fc/optimizer/momentum_norm") == [0, 1, 2]
+    # epochs 0 and 2 (gradient_freq=2), at the steps of their ends
+    assert logs.steps("fc/kernel/gradients") == [5, 15]
+    assert logs.steps("fc/optimizer/momentum_norm") == [5, 10, 15]
     assert logs.graph is None
     forbidden = ("epoch/", "/summaries/", "update_ratio", "input/", "confusion")
     assert not [t for t in logs.tags if any(f in t for f in forbidden)]
@@ -532,7 +661,7 @@ def test_mirrored_strategy_writes_one_set(tmp_path):
         [result["head_kernel_grad_min"], result["head_kernel_grad_max"]],
         rtol=1e-4,
     )
-    assert logs.steps("confusion") == [0, 1]
+    assert logs.steps("confusion") == [3, 6]
     assert logs.last("confusion").sum() == 16
     assert logs.graph is not None
 
@@ -676,7 +805,7 @@ def test_tracing_runs_on_the_writer_thread_and_predictions_fall_back(tmp_path):
     assert traced == [("probe", "LogWriter"), ("predictor", "LogWriter")]
     assert spy._predictor is None  # the float64 inputs: dropped for the eager pass
     logs = Logs(tmp_path)
-    assert logs.graph is not None and logs.steps("confusion") == [0, 1]
+    assert logs.graph is not None and logs.steps("confusion") == [4, 8]
     predicted = model.predict(vx, verbose=0).argmax(-1)
     expected = np.zeros((1, 3, 3), np.int64)
     np.add.at(expected, (0, vy, predicted), 1)
@@ -686,4 +815,4 @@ def test_tracing_runs_on_the_writer_thread_and_predictions_fall_back(tmp_path):
     off = Spy(tmp_path / "off", write_graph=False, gradient_freq=0, confusion_freq=0)
     model.fit(x, y, batch_size=16, epochs=1, callbacks=[off], verbose=0)
     assert traced == []
-    assert Logs(tmp_path / "off").steps("epoch/loss") == [0]
+    assert Logs(tmp_path / "off").steps("epoch/loss") == [12]  # the model's steps go on

@@ -156,6 +156,10 @@ def test_training_logs_the_lessons_layers_and_the_confusion_page(trained):
     assert [float(tensor_util.make_ndarray(e.tensor_proto)) for e in undecodable] == [1.0, 1.0]
     assert [e.step for e in acc.Tensors("train/accuracy")] == [1, 2, 3, 4]
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4]
+    # one step axis (issue 28): the callback's summaries at each test's global step
+    for tag in ("confusion", "confusion/examples", "fc3/kernel/summaries/histogram"):
+        assert [e.step for e in acc.Tensors(tag)] == [2, 4], tag
+    assert [e.step for e in acc.Tensors("input/images")] == [2]
     # the graph's scopes carry the layer names (Keras may add a _N suffix in a busy process)
     scopes = {re.sub(r"_\d+$", "", part) for n in acc.Graph().node for part in n.name.split("/")}
     assert set(layer_names()) | {"pool4", "fc2", "fc3"} <= scopes
@@ -168,6 +172,7 @@ def test_training_logs_the_lessons_layers_and_the_confusion_page(trained):
     runs = board.plugin("position_confusion", "runs")["runs"]
     (entry,) = [t for r in runs for t in r["tags"] if r["run"] == "catsdogs"]
     assert entry["classes"] == CLASSES and entry["examples_tag"]
+    assert entry["positions"] == ["all"]  # as the other lessons name a classifier's one position
     matrix = board.plugin("position_confusion", "matrix", run="catsdogs", tag="confusion")
     counts = np.asarray(matrix["pooled_counts"])
     assert counts.shape == (2, 2) and counts.sum() > 0
@@ -200,6 +205,7 @@ def test_a_second_run_resumes_where_the_first_stopped(trained, tmp_path, capsys)
     acc = event_accumulator.EventAccumulator(str(run), size_guidance={"tensors": 0})
     acc.Reload()
     assert [e.step for e in acc.Tensors("test/accuracy")] == [2, 4, 6]
+    assert [e.step for e in acc.Tensors("confusion")] == [2, 4, 6]  # resumed: steps go on
 
     assert train.main(["--data", str(root), "--logdir", str(run), *TINY, "--fresh"]) == 0
     assert json.loads((run / "checkpoints" / train.STATE).read_text())["step"] == 4

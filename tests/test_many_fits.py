@@ -170,18 +170,22 @@ def test_many_fits_leave_no_open_files_or_threads(tmp_path):
     for seen_files, seen_threads in result["seen"]:
         assert abs(seen_files - files) <= 1 and abs(seen_threads - threads) <= 1, result["seen"]
     assert abs(result["evaluated"][0] - files) <= 1 and abs(result["evaluated"][1] - threads) <= 1
-    for name, caught in (("error", "RuntimeError"), ("interrupt", "KeyboardInterrupt")):
+    # every fit trains the same model 2 steps on: the failed fits come after the 300
+    for fit, (name, caught) in enumerate(
+        (("error", "RuntimeError"), ("interrupt", "KeyboardInterrupt")), FITS + 1
+    ):
         state = result["raised"][name]
         assert state["caught"] == caught
         assert not state["holds_file"] and not state["thread"], state
         assert state["settled"][0] <= files + 1 and state["settled"][1] <= threads + 1, state
         # what the failed fit logged reached the file before it was closed
-        assert (0, "epoch/loss") in event_tags(tmp_path / name)
+        assert (2 * fit, "epoch/loss") in event_tags(tmp_path / name)
     assert not list((tmp_path / "eval").glob("events.out.tfevents.*"))  # evaluate wrote nothing
     for i in (0, FITS // 2, FITS - 1):
         run = tmp_path / f"r{i}"
         assert len(list(run.glob("events.out.tfevents.*"))) == 1
-        assert [s for s, t in event_tags(run) if t == "epoch/loss"] == [0]
+        # the global step: 2 batches of 16 per fit of the same model
+        assert [s for s, t in event_tags(run) if t == "epoch/loss"] == [2 * (i + 1)]
     assert any(t.endswith("/gradients") for _, t in event_tags(tmp_path / "r0"))
 
 
@@ -205,7 +209,7 @@ def test_a_second_fit_appends_to_the_run_and_each_fit_ends_its_thread(tmp_path):
     assert len(files) == 1  # the second fit appended to the same event file
     tags = event_tags(tmp_path)
     assert [s for s, t in tags if t == "batch/loss"] == list(range(1, 9))  # steps go on
-    assert [s for s, t in tags if t == "epoch/loss"] == [0, 1]
+    assert [s for s, t in tags if t == "epoch/loss"] == [4, 8]  # at the steps of the epochs' ends
     callback.close()  # after close(), a fit opens a new event file
     model.fit(x, x[:, :2], batch_size=8, epochs=1, verbose=0, callbacks=[callback])
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
@@ -419,4 +423,5 @@ def test_writer_threads_end_when_a_fit_raises(tmp_path):
     assert not callback._writer.holds_file
     model.fit(x, x[:, :2], batch_size=8, epochs=1, verbose=0, callbacks=[callback])
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
-    assert [s for s, t in event_tags(tmp_path) if t == "epoch/loss"] == [0, 0]
+    # the step goes on: the second fit's epoch 0 is not written over the first's
+    assert [s for s, t in event_tags(tmp_path) if t == "epoch/loss"] == [2, 4]

@@ -6,8 +6,9 @@ training loss and accuracy every 100 steps (``train/loss``, ``train/accuracy``, 
 running means, at the global step), the whole test set's accuracy and loss at each test
 (``test/accuracy``, ``test/loss``, at the global step), as the lesson prints them.
 `SummaryCallback` adds at each test the weight and gradient histograms, the optimizer's
-state, sample inputs and the Confusion page with the misclassified photos (at the test's
-number, 0, 1, 2, ...).
+state, sample inputs and the Confusion page with the misclassified photos (its one
+position named "all", as in the other lessons), at the same global step as the test's
+scalars.
 
 The run directory holds the event files, ``checkpoints/`` (model, optimizer and counters,
 saved after every test; not ``checkpoint/``, which TensorBoard reads as its own) and, at
@@ -228,6 +229,7 @@ def main(argv: list[str]) -> int:
         validation_data=confusion,
         confusion_samples=CONFUSION_SAMPLES,
         class_names=listing.classes,
+        position_names=["all"],  # the lessons' name for a classifier's one position
         max_images=8,
         cap_per_cell=8,
     )

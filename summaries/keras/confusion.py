@@ -10,6 +10,7 @@ TensorFlow is imported only by the TensorFlow functions."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,11 @@ SEQUENCE_ACCURACY = "sequence_accuracy"
 _CHUNK = 1024
 # (x, y, the model's outputs on x by head, head names)
 Outputs = tuple[Any, Any, list[np.ndarray], list[str]]
+# The name of a single classifier's one position, as the lessons' classifiers name theirs
+SINGLE_POSITION = "all"
+# The names Keras gives a model the user did not name (keras.Sequential, a functional
+# keras.Model, a bare Model), with the suffix it adds to repeats
+_AUTOMATIC_MODEL_NAME = re.compile(r"(sequential|functional|model)(_\d+)?")
 
 
 def trace_predictor(model: Any, x: Any) -> Any:
@@ -123,6 +129,17 @@ def head_names(model: Any, count: int) -> list[str]:
     return names if len(names) == count else [f"output_{i}" for i in range(count)]
 
 
+def single_position_name(model: Any) -> str:
+    """The name of the one position of a model with one classification head of one
+    position: the model's name where the user gave it one (``keras.Sequential(...,
+    name="digits")``), else ``"all"``; the output's name (often a layer's, such as
+    ``dense_2``) would say nothing the page does not."""
+    name = getattr(model, "name", None)
+    if not isinstance(name, str) or not name or _AUTOMATIC_MODEL_NAME.fullmatch(name):
+        return SINGLE_POSITION
+    return name
+
+
 def class_ids(label: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Labels and predicted ids [N, P] for a classification head, else None."""
     label = np.asarray(label)
@@ -175,7 +192,11 @@ def confusion_values(
     sequence_accuracy: str | bool | None,
 ) -> list:
     """One P x K x K summary (and its examples) per class count K, and the whole-sequence
-    accuracy scalar where the callback logs its own."""
+    accuracy scalar where the callback logs its own.
+
+    Positions are named `position_names` where they fit the positions, else after the
+    heads (``<head>[j]`` for a head of several), except the one position of a model with
+    a single classification head of one position (`single_position_name`)."""
     x, y, preds, names = outputs
     labels = flat_outputs(model, y) if len(preds) > 1 else keras.tree.flatten(y)
     if len(labels) != len(preds):
@@ -191,6 +212,9 @@ def confusion_values(
         group["preds"].append(ids[1])
         p = ids[0].shape[1]
         group["positions"] += [name] if p == 1 else [f"{name}[{j}]" for j in range(p)]
+    if sum(len(group["positions"]) for group in groups.values()) == 1:
+        (group,) = groups.values()
+        group["positions"] = [single_position_name(model)]
     images = None
     if groups and (image_like(x) or (isinstance(x, np.ndarray) and x.ndim == 3)):
         images = as_unit_images(x)
