@@ -12,7 +12,7 @@ the current layout (a race's through `summaries.race.upgrade`, which adds what o
 race library knows), so readers only ever see version `VERSION`. Writers may add further
 JSON fields; readers ignore the ones they do not know.
 
-optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every racer)
+optimizer_race (since version 3: one run per race, e.g. ``race-saddle``, holding every racer)
   Layout of Flowscope's writers (`race_tag`): the race's surface ``race/surface``, and per
   racer NAME a trajectory ``race/trajectory/NAME`` and a loss scalar ``race/loss/NAME`` (so a
   race adds one run to TensorBoard's run lists, and its losses sit side by side in one
@@ -54,6 +54,32 @@ optimizer_race (version 3: one run per race, e.g. ``race-saddle``, holding every
         axes              [x name, y name] of the surface's two parameters (the map's axes,
                           e.g. ["k", "b"]); null: "x" and "y" (filled from the library on
                           reading when the surface is one of its own)
+        model_metrics     (version 5) null, or an own-model racer's leaderboard, computed
+                          by the writer (`summaries.race.metrics.model_metrics`; the page
+                          shows these values and never reads them off tag names):
+            ranked_by       what the race ranks by: "val_loss" (best validation loss),
+                            "val_<metric>" (best value of a compiled metric on the validation
+                            data) or "loss" (final training loss: no validation data)
+            goal            "min" or "max": which way `ranked_by` is better
+            score, score_step   the racer's value of `ranked_by` and its step (null: none)
+            best_val_loss, best_val_loss_step, final_val_loss   (null without validation)
+            target          the value of `ranked_by` whose first reaching is timed, or null
+            target_rule     "given" (set by the user) or "default" (90 % of the way from
+                            the racers' common value at step 0 to the best score of any
+                            racer: `summaries.race.metrics.default_target`)
+            target_step     the first step at which `ranked_by` reached `target` (validation
+                            steps for "val_*", every step for "loss"), or null
+            target_seconds  the racer's own update time (s) up to `target_step`, or null
+            ms_per_step     the racer's mean wall time per update (ms)
+            timed_steps     the updates measured
+            timing          "sequential" (the racer's own compiled step, racers one after
+                            another on each batch) or "batched" (one compiled step of all
+                            racers: the whole step's time)
+            history         {"val_loss": [[step, value], ...], `ranked_by`: ...}: the
+                            validation series shown (at most about 1,000 points each; {}
+                            without validation), for the page's race as of a step
+            tags            {"loss": tag, "val_loss": tag, "val_<metric>": tag, ...}: the
+                            scalar tags, in the same run, of this racer's series
   kind "surface": TENSOR, float32 [ny, nx] loss values on a regular grid over `window`
       (rows follow y, columns follow x). content: race, surface, window, minima, log_scale.
 
@@ -82,9 +108,10 @@ position_confusion
 
 Version 1 (Flowscope 0.1) had no display fields and no ``sequence_accuracy_tag``; version 2
 wrote one run per racer and had no ``racer``; versions 1 to 3 wrote every matrix dense (no
-``layout``; a race's metadata is the same in versions 3 and 4); see `upgrade` (and, for
-the fields of a race trajectory that the race library knows, `summaries.race.upgrade`) for
-how such metadata is read.
+``layout``; a race's metadata is the same in versions 3 and 4); versions 1 to 4 had no
+trajectory ``model_metrics`` (read as null: ranked by arrival; a matrix's metadata is the
+same in versions 4 and 5); see `upgrade` (and, for the fields of a race trajectory that the
+race library knows, `summaries.race.upgrade`) for how such metadata is read.
 """
 
 from __future__ import annotations
@@ -96,8 +123,8 @@ from tensorboard.compat.proto import summary_pb2
 
 RACE_PLUGIN = "optimizer_race"
 CONFUSION_PLUGIN = "position_confusion"
-VERSION = 4
-READABLE = (1, 2, 3, 4)
+VERSION = 5
+READABLE = (1, 2, 3, 4, 5)
 
 TRAJECTORY = "trajectory"
 SURFACE = "surface"
@@ -127,6 +154,7 @@ TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "unbounded_below": False,
     "racer": None,
     "axes": None,
+    "model_metrics": None,
 }
 DENSE = "dense"
 SPARSE = "sparse"
@@ -262,7 +290,8 @@ def upgrade(payload: dict[str, Any]) -> dict[str, Any]:
     a matrix before version 4 is dense). A version-1 matrix gets ``sequence_accuracy_tag``
     null and ``v1_sequence_accuracy_names`` to match scalars by. Version 2 differs from 3
     only in layout (one run per racer): its trajectories get ``racer`` null, so readers name
-    each racer by its run (`racer_name`); version 4 added the matrix ``layout``. Raises
+    each racer by its run (`racer_name`); version 4 added the matrix ``layout``, version 5
+    the trajectory ``model_metrics`` (null before: a race ranked by arrival). Raises
     FormatError for a matrix layout this Flowscope cannot read. What version 1 left out of a
     trajectory and the race library knows (its surfaces' and optimizers' display fields) is
     filled first by

@@ -14,6 +14,10 @@ import contourpy
 import numpy as np
 
 MAX_GRID = 201  # surface cells sent per side; larger grids are strided down
+# A zoomed view's grid: this many points per side over the view and a margin of this share
+# of the view's span on each side (so a short pan still has contours), inside the window.
+VIEW_GRID = 121
+VIEW_MARGIN = 0.25
 # Linear contour levels leaving more than this share of the grid under the lowest level
 # would hide the valley where optimizers race, so levels are log-spaced instead.
 LOG_LEVELS_SHARE = 0.3
@@ -110,6 +114,139 @@ def contour_levels(grid: np.ndarray, count: int, log_scale: bool) -> tuple[np.nd
     return levels, "log"
 
 
+def parse_view(text: str) -> tuple[float, float, float, float]:
+    """`xmin,xmax,ymin,ymax` (finite, each pair increasing); ValueError otherwise."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise ValueError("must be four numbers xmin,xmax,ymin,ymax")
+    try:
+        x0, x1, y0, y1 = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError("must be four numbers xmin,xmax,ymin,ymax") from None
+    if not all(math.isfinite(v) for v in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1):
+        raise ValueError("must be finite with xmin < xmax and ymin < ymax")
+    return x0, x1, y0, y1
+
+
+def view_region(view: Any, window: Any, margin: float = VIEW_MARGIN) -> tuple | None:
+    """The part of `window` a zoomed `view`'s grid covers: the view widened by `margin` of
+    its span on each side, cut to the window (None when the view misses the window)."""
+    x0, x1, y0, y1 = (float(v) for v in view)
+    wx0, wx1, wy0, wy1 = (float(v) for v in window)
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    region = (max(wx0, x0 - mx), min(wx1, x1 + mx), max(wy0, y0 - my), min(wy1, y1 + my))
+    if not (region[0] < region[1] and region[2] < region[3]):
+        return None
+    if x1 <= wx0 or x0 >= wx1 or y1 <= wy0 or y0 >= wy1:
+        return None
+    return region
+
+
+def interpolate(grid: np.ndarray, window: Any, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The logged grid (rows follow y over `window`) bilinearly interpolated at the points
+    xs x ys ([len(ys), len(xs)]); a cell touching a non-finite value gives NaN."""
+    grid = np.asarray(grid, dtype=np.float64)
+    wx0, wx1, wy0, wy1 = (float(v) for v in window)
+    ny, nx = grid.shape
+
+    def place(v: np.ndarray, lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        u = np.clip((np.asarray(v, dtype=np.float64) - lo) / (hi - lo) * (n - 1), 0, n - 1)
+        i = np.minimum(np.floor(u).astype(np.int64), n - 2)
+        return i, u - i
+
+    ix, fx = place(xs, wx0, wx1, nx)
+    iy, fy = place(ys, wy0, wy1, ny)
+    fx, fy = fx[None, :], fy[:, None]
+    g00 = grid[np.ix_(iy, ix)]
+    g01 = grid[np.ix_(iy, ix + 1)]
+    g10 = grid[np.ix_(iy + 1, ix)]
+    g11 = grid[np.ix_(iy + 1, ix + 1)]
+    top = g00 + (g01 - g00) * fx
+    bottom = g10 + (g11 - g10) * fx
+    with np.errstate(invalid="ignore"):
+        return top + (bottom - top) * fy
+
+
+def view_payload(
+    values_at: Any,
+    view: Any,
+    window: Any,
+    count: int,
+    *,
+    log_scale: bool = False,
+    resolution: int = VIEW_GRID,
+) -> dict[str, Any]:
+    """Contour levels, colour scale, lines and grid of a zoomed `view` of a surface.
+
+    `values_at(xs, ys)` gives the surface on the grid xs x ys ([len(ys), len(xs)]): the
+    library's closed form, or the logged grid interpolated. The grid covers `view_region`
+    (the view and a margin, inside the window) with `resolution` points per side; the levels
+    and the colour scale (`zmin`, `zmax`) come from its values inside the view only, as the
+    whole surface's come from the whole grid. ValueError when the view misses the window or
+    holds no finite value.
+    """
+    region = view_region(view, window)
+    if region is None:
+        raise ValueError("does not overlap the surface's window")
+    rx0, rx1, ry0, ry1 = region
+    xs = np.linspace(rx0, rx1, resolution)
+    ys = np.linspace(ry0, ry1, resolution)
+    grid = np.asarray(values_at(xs, ys), dtype=np.float64)
+    vx0, vx1, vy0, vy1 = (float(v) for v in view)
+    inside = grid[np.ix_((ys >= vy0) & (ys <= vy1), (xs >= vx0) & (xs <= vx1))]
+    if not np.isfinite(inside).any():
+        # a view narrower than one grid step: the points around it
+        cx = np.abs(xs - (vx0 + vx1) / 2).argsort()[:2]
+        cy = np.abs(ys - (vy0 + vy1) / 2).argsort()[:2]
+        inside = grid[np.ix_(np.sort(cy), np.sort(cx))]
+    if not np.isfinite(inside).any():
+        raise ValueError("has no finite values in this view")
+    levels, scale = contour_levels(inside, count, bool(log_scale))
+    values = inside[np.isfinite(inside)]
+    payload = _contours_and_grid(grid, xs, ys, levels)
+    return {
+        "view": [vx0, vx1, vy0, vy1],
+        "region": [float(rx0), float(rx1), float(ry0), float(ry1)],
+        "log_scale": bool(log_scale),
+        "scale": scale,
+        "zmin": float(values.min()),
+        "zmax": float(values.max()),
+        **payload,
+    }
+
+
+def _contours_and_grid(
+    grid: np.ndarray, xs: np.ndarray, ys: np.ndarray, levels: np.ndarray
+) -> dict[str, Any]:
+    """The contour lines at `levels` (contourpy, non-finite cells masked) and the grid,
+    strided to MAX_GRID per side."""
+    generator = contourpy.contour_generator(
+        xs, ys, np.ma.masked_invalid(grid), line_type=contourpy.LineType.Separate
+    )
+    contours = []
+    for level in levels:
+        lines = [
+            [sig(line[:, 0], 5), sig(line[:, 1], 5)]
+            for line in generator.lines(float(level))
+            if len(line) >= 2
+        ]
+        contours.append({"level": float(f"{level:.6g}"), "lines": lines})
+    sy = max(1, math.ceil(grid.shape[0] / MAX_GRID))
+    sx = max(1, math.ceil(grid.shape[1] / MAX_GRID))
+    small = grid[::sy, ::sx]
+    return {
+        "levels": [c["level"] for c in contours],
+        "contours": contours,
+        "grid": {
+            "nx": small.shape[1],
+            "ny": small.shape[0],
+            "x": sig(xs[::sx], 6),
+            "y": sig(ys[::sy], 6),
+            "values": [sig(row, 5) for row in small],
+        },
+    }
+
+
 def default_tolerance(window: Any, minima: Any) -> float | None:
     """Without a logged tolerance: 1 % of the window's diagonal when there are minima."""
     if minima and window:
@@ -186,20 +323,6 @@ def surface_payload(
     if not finite.any():
         raise ValueError("has no finite values")
     levels, scale = contour_levels(grid, count, bool(log_scale))
-    generator = contourpy.contour_generator(
-        xs, ys, np.ma.masked_invalid(grid), line_type=contourpy.LineType.Separate
-    )
-    contours = []
-    for level in levels:
-        lines = [
-            [sig(line[:, 0], 5), sig(line[:, 1], 5)]
-            for line in generator.lines(float(level))
-            if len(line) >= 2
-        ]
-        contours.append({"level": float(f"{level:.6g}"), "lines": lines})
-    sy = max(1, math.ceil(grid.shape[0] / MAX_GRID))
-    sx = max(1, math.ceil(grid.shape[1] / MAX_GRID))
-    small = grid[::sy, ::sx]
     values = grid[finite]
     return {
         "surface": surface,
@@ -210,13 +333,5 @@ def surface_payload(
         "scale": scale,
         "zmin": float(values.min()),
         "zmax": float(values.max()),
-        "levels": [c["level"] for c in contours],
-        "contours": contours,
-        "grid": {
-            "nx": small.shape[1],
-            "ny": small.shape[0],
-            "x": sig(xs[::sx], 6),
-            "y": sig(ys[::sy], 6),
-            "values": [sig(row, 5) for row in small],
-        },
+        **_contours_and_grid(grid, xs, ys, levels),
     }

@@ -5,7 +5,8 @@
 answer, and every other route reads the records. A race's fields are the first ones its
 racers log (`summaries.format`, trajectory metadata), its surface summary's where it has
 one. The only library consulted is `summaries.race`: its surface and optimizer names say
-whether the what-if can re-run a racer (`Refusal` says why not).
+whether the what-if can re-run a racer (`Refusal` says why not), and which display texts
+are the library's own (`library_fields`: the page shows its translation of those).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Racer:
     palette_index: int | None
     error: str | None  # why its metadata cannot be read
     refusal: Refusal | None  # why the what-if cannot re-run it (None: it can)
+    library_fields: tuple[str, ...] = ()  # its display fields as the library wrote them
 
     @property
     def whatif(self) -> bool:
@@ -75,6 +77,7 @@ class Racer:
             "error": self.error,
             **refusal_json(self.refusal),
             "whatif": self.whatif,
+            "library_fields": list(self.library_fields),
         }
 
 
@@ -104,6 +107,7 @@ class Race:
     log_scale: bool
     surface_series: SurfaceSeries | None
     racers: tuple[Racer, ...]  # never empty: a race is listed because a racer names it
+    library_fields: tuple[str, ...] = ()  # display fields as the library wrote them
 
     @property
     def whatif(self) -> bool:
@@ -135,6 +139,7 @@ class Race:
             "whatif": self.whatif,
             "racers": [r.to_json() for r in self.racers],
             **refusal_json(self.refusal),
+            "library_fields": list(self.library_fields),
         }
 
     def find_racer(self, racer: str | None, run: str | None, optimizer: str | None) -> Racer:
@@ -276,6 +281,8 @@ def _race(name: str, group: list[Series], surface: Series | None, ids: dict) -> 
     racers = [_racer(s, ids[(s.run, s.tag)], refusal) for s in group]
     # the logged colour order gives every optimizer one colour in every race
     racers.sort(key=lambda r: (r.palette_index is None, r.palette_index or 0, r.id))
+    title = _first_truthy([c.get("surface_title") for c in contents])
+    description = _first_truthy([c.get("description") for c in contents])
     return Race(
         name=name,
         surface=first("surface"),
@@ -284,13 +291,17 @@ def _race(name: str, group: list[Series], surface: Series | None, ids: dict) -> 
         minima=minima,
         basis=first("basis"),
         tolerance=default_tolerance(window, minima) if tolerance is None else tolerance,
-        title=_first_truthy([c.get("surface_title") for c in contents]),
-        description=_first_truthy([c.get("description") for c in contents]),
+        title=title,
+        description=description,
         formula=_first_truthy([c.get("formula") for c in contents]),
         axes=_first_truthy([c.get("axes") for c in contents]),
         log_scale=log_scale,
         surface_series=where,
         racers=tuple(racers),
+        library_fields=_library_fields(
+            _library_texts("surface", first("surface")),
+            {"title": title, "description": description},
+        ),
     )
 
 
@@ -299,19 +310,21 @@ def _racer(series: Series, racer_id: str, surface_refusal: Refusal | None) -> Ra
     content = series.content or {}
     order = content.get("order")
     optimizer = str(content.get("optimizer", series.run))
+    title = str(content.get("optimizer_title") or optimizer)
     return Racer(
         id=racer_id,
         name=fmt.racer_name(series.run, series.tag, content),
         run=series.run,
         tag=series.tag,
         optimizer=optimizer,
-        title=str(content.get("optimizer_title") or optimizer),
+        title=title,
         hyperparameters=content.get("hyperparameters") or {},
         tuning=content.get("tuning"),
         max_step=series.max_step,
         palette_index=order if type(order) is int else None,
         error=series.error,
         refusal=surface_refusal or _racer_refusal(series.error, optimizer),
+        library_fields=_library_fields(_library_texts("optimizer", optimizer), {"title": title}),
     )
 
 
@@ -341,6 +354,35 @@ def _racer_refusal(error: str | None, optimizer: str) -> Refusal | None:
             {"code": "optimizer", "optimizer": optimizer},
         )
     return None
+
+
+def _library_fields(library: dict[str, str], shown: dict[str, Any]) -> tuple[str, ...]:
+    """The display fields (`title`, `description`) whose logged text is the library's own
+    for this surface or optimizer: written by the library, so the page may show its
+    translation; a text of the user's own (another title for a library surface, a surface
+    of their own) is shown as written."""
+    return tuple(key for key, value in shown.items() if value and library.get(key) == value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_texts(kind: str, name: Any) -> dict[str, str]:
+    """The display texts the library writes for one of its surfaces or optimizers
+    ({"title", "description"}; empty for a name it does not know)."""
+    if not isinstance(name, str):
+        return {}
+    try:  # numpy only
+        if kind == "surface":
+            from summaries.race.surfaces import SURFACES
+
+            known = SURFACES.get(name)
+            return {} if known is None else {"title": known.title, "description": known.description}
+        from summaries.race.optimizers import OPTIMIZERS
+
+        spec = OPTIMIZERS.get(name)
+        return {} if spec is None else {"title": spec.title}
+    except Exception as exc:
+        logger.warning("Flowscope: library texts unavailable, summaries.race is broken: %s", exc)
+        return {}
 
 
 @functools.cache

@@ -24,6 +24,7 @@ metrics, contour payloads and what-if simulations are cached beside them.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -56,6 +57,9 @@ LR_RANGE = (1e-7, 10.0)
 MOMENTUM_RANGE = (0.0, 0.999)
 DEFAULT_TAG = fmt.RACE_TAGS["trajectory"]  # preferred when a run holds several trajectories
 _SURFACE_CACHE = 16  # contour payloads (one per surface version and level count)
+_VIEW_CACHE = 32  # zoomed views' payloads (a view's answer is about 100-300 KB of JSON)
+# the whole surface's fields a zoomed view's answer repeats as they are
+_SURFACE_FIXED = ("surface", "window", "minima", "start")
 _METRICS_CACHE = 4096  # leaderboard rows (one small dict per racer and series version)
 
 
@@ -77,6 +81,8 @@ class RacePlugin(FlowscopePlugin):
         super().__init__(context)
         self.data = PluginData(context.data_provider, self.plugin_name)
         self._surfaces = LRU(_SURFACE_CACHE)
+        self._views = LRU(_VIEW_CACHE)  # zoomed views' payloads, by surface version and view
+        self._exact = LRU(_SURFACE_CACHE)  # whether the library reproduces a logged grid
         self._leaderboard_rows = LRU(_METRICS_CACHE)  # racer metrics by series version
         # The listing of one parsed catalog (every route needs it; the catalog object is
         # reused until its listing expires, so its identity is the version).
@@ -105,6 +111,7 @@ class RacePlugin(FlowscopePlugin):
             *self.context(request),
             race=_race_arg(request),
             levels=arg_int(request, "levels", DEFAULT_LEVELS, MIN_LEVELS, MAX_LEVELS),
+            view=_view_arg(request),
         )
 
     @route
@@ -164,9 +171,16 @@ class RacePlugin(FlowscopePlugin):
         return self._listing(ctx, experiment_id).json
 
     def surface_impl(
-        self, ctx, experiment_id: str, race: str, levels: int = DEFAULT_LEVELS
+        self,
+        ctx,
+        experiment_id: str,
+        race: str,
+        levels: int = DEFAULT_LEVELS,
+        view: tuple[float, float, float, float] | None = None,
     ) -> dict[str, Any]:
-        """Grid values, contour lines and minima of one race's loss surface."""
+        """Grid values, contour lines and minima of one race's loss surface; with a `view`
+        (xmin, xmax, ymin, ymax), the levels, colour scale, lines and grid of that zoomed
+        window (`_view_payload`)."""
         found = self._race(ctx, experiment_id, race)
         where = found.surface_series
         if where is None:
@@ -184,7 +198,83 @@ class RacePlugin(FlowscopePlugin):
             except ValueError as exc:
                 raise not_found(f"surface of race {race!r} {exc}") from None
             self._surfaces.put(key, payload)
-        return {"race": race, **payload}
+        if view is None:
+            return {"race": race, **payload}
+        zoomed = self._view_payload(key, found, grid, payload, levels, view)
+        return {"race": race, **{k: payload[k] for k in _SURFACE_FIXED}, **zoomed}
+
+    def _view_payload(
+        self, key: tuple, found: Race, grid: np.ndarray, whole: dict, levels: int, view: tuple
+    ) -> dict[str, Any]:
+        """A zoomed view's levels, colour scale, contour lines and grid, from the library's
+        closed form where it reproduces the logged grid (`source` "library"), else from the
+        logged grid interpolated bilinearly (`source` "interpolated"). 400 when the view
+        misses the surface's window."""
+        cached = self._views.get((key, view))
+        if cached is not None:
+            return cached
+        window = whole["window"]
+        exact = self._library_surface(key, found, grid, window)
+        if exact is not None:
+            source, resolution = "library", geometry.VIEW_GRID
+
+            def values_at(xs, ys):
+                gx, gy = np.meshgrid(xs, ys)
+                return exact.value(gx, gy)
+        else:
+            source = "interpolated"
+            region = geometry.view_region(view, window)
+            # never coarser than the logged grid over the region (up to MAX_GRID points)
+            share = (
+                1.0
+                if region is None
+                else max(
+                    (region[1] - region[0]) / (window[1] - window[0]),
+                    (region[3] - region[2]) / (window[3] - window[2]),
+                )
+            )
+            resolution = int(
+                min(geometry.MAX_GRID, max(geometry.VIEW_GRID, share * max(grid.shape)))
+            )
+
+            def values_at(xs, ys):
+                return geometry.interpolate(grid, window, xs, ys)
+
+        try:
+            payload = geometry.view_payload(
+                values_at, view, window, levels, log_scale=whole["log_scale"], resolution=resolution
+            )
+        except ValueError as exc:
+            raise bad_request(f"query parameter 'view' {exc}") from None
+        payload["source"] = source
+        self._views.put((key, view), payload)
+        return payload
+
+    def _library_surface(self, key: tuple, found: Race, grid: np.ndarray, window: list):
+        """The library's surface when it computes this race's map from the position alone
+        (no model, no projection) and reproduces the logged grid; else None (checked once
+        per surface version)."""
+        known = self._exact.get(key[:4])
+        if known is not None:
+            return known or None
+        name = found.surface if isinstance(found.surface, str) else None
+        surface = _direct_surfaces().get(name) if found.basis is None else None
+        if surface is not None:
+            xs = np.linspace(window[0], window[1], grid.shape[1])
+            ys = np.linspace(window[2], window[3], grid.shape[0])
+            with np.errstate(all="ignore"):
+                mine = np.asarray(surface.value(*np.meshgrid(xs, ys)), dtype=np.float64)
+                logged = np.asarray(grid, dtype=np.float64)
+                both = np.isfinite(mine) & np.isfinite(logged)
+                span = float(np.ptp(logged[both])) if both.any() else 0.0
+                same = (
+                    both.any()
+                    and np.array_equal(np.isfinite(mine), np.isfinite(logged))
+                    and np.allclose(mine[both], logged[both], rtol=1e-5, atol=1e-6 * span)
+                )
+            surface = surface if same else None
+        self._exact.put(key[:4], surface or False)
+        return surface
 
     def trajectory_impl(
         self,
@@ -202,8 +292,9 @@ class RacePlugin(FlowscopePlugin):
         return path_json(head, path.content, path, points, hyperparameters=hyper)
 
     def leaderboard_impl(self, ctx, experiment_id: str, race: str) -> dict[str, Any]:
-        """Metrics of every racer in one race, each with its `rank` by arrival (`ranks`: ties
-        share a rank; null for an unreadable racer), rows in rank order (ties in /races order)."""
+        """Metrics of every racer in one race, each with its `rank` (`ranks`: by arrival, or
+        for an own-model race by the logged `ranked_by` score; ties share a rank; null for an
+        unreadable racer), rows in rank order (ties in /races order)."""
         found = self._race(ctx, experiment_id, race)
         rows = []
         for entry in found.racers:
@@ -346,6 +437,29 @@ class RacePlugin(FlowscopePlugin):
 def _race_arg(request) -> str:
     """The `race` query parameter (required)."""
     return arg_str(request, "race", max_len=MAX_NAME)
+
+
+def _view_arg(request) -> tuple[float, float, float, float] | None:
+    """The `view` query parameter (`xmin,xmax,ymin,ymax`), or None."""
+    text = arg_str(request, "view", "", max_len=200)
+    if not text:
+        return None
+    try:
+        return geometry.parse_view(text)
+    except ValueError as exc:
+        raise bad_request(f"query parameter 'view' {exc}") from None
+
+
+@functools.cache
+def _direct_surfaces() -> dict[str, Any]:
+    """The library's surfaces whose loss is a function of the map's position alone (the
+    analytic ones and the linear regression; not `nn_plane`, a projected network), which
+    the server can evaluate on a zoomed view's grid."""
+    try:  # numpy only
+        from summaries.race.surfaces import SURFACES
+    except Exception:
+        return {}
+    return {name: s for name, s in SURFACES.items() if s.direct}
 
 
 def _points_arg(request) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from summaries.race.metrics import trajectory_metrics
+from summaries.race.metrics import model_row, trajectory_metrics
 from tb_plugin import race_geometry as geometry
 from tb_plugin.base import not_found
 from tb_plugin.data import LRU, Series
@@ -91,7 +91,8 @@ def path_json(
 
 
 def _metrics(rows: np.ndarray, content: dict[str, Any]) -> dict[str, Any]:
-    """trajectory_metrics of one trajectory (the leaderboard row, steps as logged)."""
+    """trajectory_metrics of one trajectory (the leaderboard row, steps as logged), with an
+    own-model racer's logged leaderboard fields (`model_metrics`, read by `model_row`)."""
     tolerance = content.get("tolerance")
     if not isinstance(tolerance, int | float) or isinstance(tolerance, bool):
         tolerance = geometry.default_tolerance(content.get("window"), content.get("minima"))
@@ -104,4 +105,5 @@ def _metrics(rows: np.ndarray, content: dict[str, Any]) -> dict[str, Any]:
         steps=rows[:, 0],
         unbounded_below=content.get("unbounded_below") is True,
     )
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in metrics.items()}
+    row = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in metrics.items()}
+    return {**row, **model_row(content.get("model_metrics"))}

@@ -88,6 +88,27 @@ def test_every_key_the_pages_use_is_in_every_table_and_none_is_unused():
     assert unused == set(), f"strings nothing asks for: {sorted(unused)}"
 
 
+def test_every_library_surface_and_optimizer_has_its_texts_in_every_table():
+    """The race page shows the library's surface and optimizer texts from the tables, by the
+    names in the logs (where the server says the logged text is the library's own): every
+    table has each of them, and English says exactly what the library writes."""
+    from summaries.race.optimizers import OPTIMIZERS
+    from summaries.race.surfaces import SURFACES
+
+    for language in LANGUAGES:
+        library = table(language)["race"]["library"]
+        assert set(library["surface"]) == set(SURFACES), language
+        assert set(library["optimizer"]) == set(OPTIMIZERS), language
+    english = table("en")["race"]["library"]
+    for name, surface in SURFACES.items():
+        assert english["surface"][name] == {
+            "title": surface.title,
+            "description": surface.description,
+        }
+    for name, spec in OPTIMIZERS.items():
+        assert english["optimizer"][name] == {"title": spec.title}
+
+
 def test_the_key_scan_finds_literal_and_computed_keys():
     # The scan the two tests above rely on, on a made-up source.
     source = 't("race.play") + t( \'common.none\', {}) + t(`race.status.${x}`) + at("no.key")'

@@ -1,7 +1,9 @@
-"""Issue 28's minor items 10, 12, 14, 17 and 18 in headless Chromium over one small TensorBoard:
-keys that work as soon as a tab is shown, compare mode that hides the maps B lacks and drops
-a stale selection, one colour scale per series in count mode, example images that open at
-their own size, and Chinese table headers that never break inside a word.
+"""Issue 28's minor items 8, 10, 12, 14, 17 and 18 in headless Chromium over one small
+TensorBoard: a zoomed race map with levels and colours of its own, keys that work as soon as
+a tab is shown, compare mode that hides the maps B lacks and drops a stale selection, one
+colour scale per series in count mode, example images that open at their own size, Chinese
+table headers that never break inside a word, and the library's surface and optimizer texts
+in the page's language (a user's own as written).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from test_confusion_page import DIGITS, write_captcha_like
 from test_race_routes import write_race
 
 from summaries import pb
+from summaries import race as race_summaries
 from summaries.position_confusion import confusion_pb, examples_pb
+from summaries.race.surfaces import SURFACES
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +28,28 @@ RACE = "optimizer_race"
 CONFUSION = "position_confusion"
 TAG = "confusion/validation"
 EXAMPLES_TAG = "confusion/validation/examples"
+LINEAR = "linear"  # the course's linear regression: its paths sit in a corner of its window
+OWN = "own-bowl"
+OWN_TITLE = "My bowl (lab 3)"
+OWN_DESCRIPTION = "our own words: x^2 + 2 y^2"
+
+
+def write_own_race(logdir: Path) -> None:
+    """A race on a surface of the user's own ("bowl"), its titles and description in the
+    user's words, and a library optimizer ("adam") under a title of the user's own."""
+    window = [-3.0, 3.0, -3.0, 3.0]
+    xs, ys = np.meshgrid(np.linspace(-3, 3, 31), np.linspace(-3, 3, 31))
+    steps = np.arange(30)
+    positions = np.column_stack([2.5 * 0.85**steps, 1.5 * 0.85**steps])
+    with pb.LogWriter(str(logdir / OWN)) as writer:
+        race_summaries.write_surface(writer, "race/surface", xs**2 + 2 * ys**2, race=OWN,
+                                     surface="bowl", window=window)  # fmt: skip
+        race_summaries.write_trajectory(
+            writer, race_summaries.race_tag("trajectory", "adam"), steps, positions,
+            positions[:, 0] ** 2 + 2 * positions[:, 1] ** 2, race=OWN, optimizer="adam",
+            surface="bowl", window=window, racer="adam", hyperparameters={"learning_rate": 0.1},
+            surface_title=OWN_TITLE, description=OWN_DESCRIPTION, optimizer_title="Adam (ours)",
+        )  # fmt: skip
 
 
 def write_digits(logdir: Path, run: str = "digits") -> None:
@@ -53,6 +79,11 @@ def board(tmp_path_factory):
     write_digits(logdir)
     write_race(logdir, "quad", "quadratic", [0.03, 0.01], [0.0, 0.9], names=["sgd", "momentum"],
                steps=60, grid=31, one_run=True)  # fmt: skip
+    write_race(logdir, "beale", "beale", [0.01, 0.001], [0.0, 0.9], names=["adam", "momentum"],
+               steps=60, grid=41, one_run=True)  # fmt: skip
+    write_race(logdir, LINEAR, "linear_regression", [0.2, 0.05], [0.0, 0.9],
+               names=["sgd", "momentum"], steps=60, grid=81, one_run=True)  # fmt: skip
+    write_own_race(logdir)
     board = TensorBoard(logdir, load_fast=True)
     try:
 
@@ -68,7 +99,7 @@ def board(tmp_path_factory):
         wait_for(loaded, timeout=90)
         wait_for(lambda: board.plugin(CONFUSION, "examples", run="digits", tag=TAG, true=1,
                                       predicted=2, step=2)["exact"], timeout=90)  # fmt: skip
-        wait_for(lambda: len(board.plugin(RACE, "races")["races"]) == 1, timeout=90)
+        wait_for(lambda: len(board.plugin(RACE, "races")["races"]) == 4, timeout=90)
         yield board
     finally:
         board.stop()
@@ -253,4 +284,163 @@ def test_chinese_compare_headers_keep_their_words_whole(board, make_page, scheme
     heads = frame.locator("#cm-pairs-table th").all_text_contents()
     assert "预测" in " ".join(heads), heads
     page.screenshot(path=artifact(f"review-zh-compare-{scheme}.png"))
+    assert page.errors == []
+
+
+# -- the race page ---------------------------------------------------------------------------
+def open_race(page, board, race: str):
+    frame = open_plugin_tab(page, board, RACE, "Optimizer Race")
+    frame.wait_for_function("() => window.flowscopeRace && window.flowscopeRace.built",
+                            timeout=60_000)  # fmt: skip
+    if frame.input_value("#race-picker") != race:
+        frame.select_option("#race-picker", race)
+    frame.wait_for_function(
+        "race => window.flowscopeRace.built && window.flowscopeRace.race.race === race",
+        arg=race, timeout=60_000,
+    )  # fmt: skip
+    return frame
+
+
+# What the map shows: its view, the levels and colour scale drawn, whether they are the
+# view's own (the answer for this very view) or the whole surface's, the colour bar's tick
+# labels, and how many levels have a contour line inside the view.
+MAP_LEVELS = r"""() => {
+  const m = window.flowscopeRace.map;
+  const [x0, x1, y0, y1] = m.view;
+  const inside = (px, py) => px >= m.sx(x0) && px <= m.sx(x1) && py >= m.sy(y1) && py <= m.sy(y0);
+  const crossing = [...document.querySelectorAll('#race-map-svg .race-contour')].filter((p) => {
+    const d = p.getAttribute('d') || '';
+    return [...d.matchAll(/[ML]([-\d.]+) ([-\d.]+)/g)].some(([, px, py]) => inside(+px, +py));
+  }).length;
+  return {
+    view: m.view, own: m.active.key === m.view.join(','), whole: m.active === m.whole,
+    source: m.active.source, zmin: m.active.zmin, zmax: m.active.zmax, levels: m.active.levels,
+    wholeLevels: m.whole.levels, crossing,
+    bar: [...document.querySelectorAll('#race-colorbar .race-tick-label')]
+      .map((e) => e.textContent),
+    drawn: document.querySelectorAll('#race-map-svg .race-contour').length,
+    caption: document.querySelector('#race-map-caption').textContent,
+  };
+}"""
+
+
+def linear_range(view: list) -> tuple[float, float]:
+    """The linear regression's loss range inside a view (the library's closed form)."""
+    x0, x1, y0, y1 = view
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 301), np.linspace(y0, y1, 301))
+    values = SURFACES["linear_regression"].value(gx, gy)
+    return float(values.min()), float(values.max())
+
+
+# -- item 8: a zoomed map gets contour levels and a colour scale of its own ----------------
+def test_a_zoomed_map_gets_levels_and_colours_of_its_own(board, page):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "surface?" in r.url else None)
+    frame = open_race(page, board, LINEAR)
+    whole = frame.evaluate(MAP_LEVELS)
+    assert whole["whole"] and len(whole["levels"]) == 18, whole
+    assert whole["crossing"] == 18  # the whole surface: every level has a line on the map
+    frame.click("#race-zoom-fit")
+    frame.wait_for_function(
+        "() => { const m = window.flowscopeRace.map; return m.active.key === m.view.join(','); }"
+    )
+    fit = frame.evaluate(MAP_LEVELS)
+    lo, hi = linear_range(fit["view"])
+    # the paths sit in a corner: the view is a small part of the window...
+    assert (fit["view"][1] - fit["view"][0]) < 0.3 * (1.2 - -1.0), fit["view"]
+    # ...and it shows as many levels as the whole map did, all inside the visible values
+    assert fit["source"] == "library" and len(fit["levels"]) == 18
+    assert fit["crossing"] >= 17, fit
+    assert lo - 1e-6 <= fit["zmin"] < fit["zmax"] <= hi * 1.01, (fit, lo, hi)
+    assert all(lo <= v <= hi for v in fit["levels"]), (fit["levels"], lo, hi)
+    # the colour bar spans the visible values: its labels are the view's levels
+    assert all(float(label) <= hi for label in fit["bar"]), (fit["bar"], hi)
+    assert fit["bar"] != whole["bar"]
+    assert "for this view" in fit["caption"], fit["caption"]
+    page.screenshot(path=artifact("review-race-zoom-fit.png"))
+    # a wheel zoom refines too, once the wheel stops (not per wheel event)
+    box = frame.locator("#race-map-overlay").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    asked = len(requests)
+    for _ in range(6):
+        page.mouse.wheel(0, -120)
+    frame.wait_for_function(
+        "v => { const m = window.flowscopeRace.map; return m.view[1] - m.view[0] < v"
+        " && m.active.key === m.view.join(','); }",
+        arg=(fit["view"][1] - fit["view"][0]) * 0.9,
+    )
+    wheel = frame.evaluate(MAP_LEVELS)
+    lo, hi = linear_range(wheel["view"])
+    assert wheel["zmax"] <= hi * 1.01 and wheel["crossing"] >= 17, wheel
+    # a drag pans with many moves and asks once it stops
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5 + 80, box["y"] + box["height"] * 0.5 + 40,
+                    steps=20)  # fmt: skip
+    page.mouse.up()
+    frame.wait_for_function(
+        "() => { const m = window.flowscopeRace.map; return m.active.key === m.view.join(','); }"
+    )
+    assert len(requests) - asked <= 4, requests[asked:]
+    # "Whole surface": the whole surface's levels and colour bar again, at once
+    frame.click("#race-zoom-reset")
+    back = frame.evaluate(MAP_LEVELS)
+    assert back["whole"] and back["levels"] == whole["levels"] and back["bar"] == whole["bar"]
+    assert back["crossing"] == 18 and "for this view" not in back["caption"]
+    assert page.errors == []
+
+
+# -- item 18: the library's surface and optimizer texts in the page's language --------------
+def test_library_surfaces_and_optimizers_speak_chinese_the_users_own_stay(board, make_page):
+    page = make_page(width=1400, height=1000, locale="zh-CN", color_scheme="dark")
+    frame = open_race(page, board, LINEAR)
+    chip = frame.inner_text("#race-surface-name")
+    assert chip == "曲面：线性回归 (k, b)", chip
+    about = frame.get_attribute("#race-surface-name", "title")
+    assert "课程笔记中的第一个模型" in about and "first model" not in about, about
+    # the what-if is off on the linear regression: why, in Chinese, naming the surface so
+    off = frame.inner_text("#race-whatif-help")
+    assert off.startswith("这场竞赛不能做假设实验") and "线性回归 (k, b)" in off, off
+    assert "linear_regression" not in off and "What-if" not in off, off
+    # the library's optimizers by their Chinese names: legend and leaderboard
+    legend = frame.eval_on_selector_all(
+        ".legend-row .race-name", "es => es.map(e => e.textContent)"
+    )
+    assert legend == ["SGD", "动量法"], legend
+    board_names = frame.eval_on_selector_all(
+        ".lb-row .race-name", "es => es.map(e => e.textContent)"
+    )
+    assert sorted(board_names) == sorted(legend), board_names
+    page.screenshot(path=artifact("review-race-zh-linear-dark.png"))
+    # Beale: the chip's tooltip (title, formula, description)
+    frame.select_option("#race-picker", "beale")
+    frame.wait_for_function(
+        "() => window.flowscopeRace.built && window.flowscopeRace.race.race === 'beale'"
+    )
+    assert frame.inner_text("#race-surface-name") == "曲面：Beale 函数"
+    about = frame.get_attribute("#race-surface-name", "title")
+    assert "平坦的高原与陡峭的山脊" in about and "flat plateaus" not in about, about
+    assert "f(x, y) = (1.5 - x + x y)^2" in about  # the formula is mathematics: as logged
+    # a surface, a description and an optimizer title of the user's own: as written
+    frame.select_option("#race-picker", OWN)
+    frame.wait_for_function(
+        "r => window.flowscopeRace.built && window.flowscopeRace.race.race === r", arg=OWN
+    )
+    assert frame.inner_text("#race-surface-name") == f"曲面：{OWN_TITLE}"
+    assert OWN_DESCRIPTION in frame.get_attribute("#race-surface-name", "title")
+    legend = frame.eval_on_selector_all(
+        ".legend-row .race-name", "es => es.map(e => e.textContent)"
+    )
+    assert legend == ["Adam (ours)"], legend
+    assert page.errors == []
+
+    # in English the library's texts read as the library wrote them
+    page = make_page(width=1400, height=1000, locale="en-US", color_scheme="light")
+    frame = open_race(page, board, "beale")
+    assert frame.inner_text("#race-surface-name") == "surface: Beale"
+    assert "flat plateaus and sharp ridges" in frame.get_attribute("#race-surface-name", "title")
+    legend = frame.eval_on_selector_all(
+        ".legend-row .race-name", "es => es.map(e => e.textContent)"
+    )
+    assert sorted(legend) == ["Adam", "Momentum"], legend
+    page.screenshot(path=artifact("review-race-en-beale-light.png"))
     assert page.errors == []

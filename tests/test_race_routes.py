@@ -870,3 +870,105 @@ def test_leaderboard_metrics_are_cached_by_version_when_trajectories_are_evicted
     assert len(computed) == 3 and all(row["error"] is None for row in first["rows"])
     assert plugin.leaderboard_impl(board.context(), "", race="rosen") == first
     assert len(computed) == 3  # not recomputed: the series' versions did not change
+
+
+# -- issue 28 item 8: a zoomed view's own levels; item 18: the library's display texts -------
+def crossing(contours: list, view: list) -> int:
+    """How many contour levels have a line point inside `view`."""
+    x0, x1, y0, y1 = view
+    count = 0
+    for contour in contours:
+        for xs, ys in contour["lines"]:
+            x, y = np.array(xs, float), np.array(ys, float)
+            if ((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)).any():
+                count += 1
+                break
+    return count
+
+
+def test_a_zoomed_view_gets_levels_and_colours_of_its_own(board):
+    whole = board.plugin(PLUGIN, "surface", race="rosen")
+    view = [0.6, 1.4, 0.6, 1.4]  # around the minimum (1, 1): a sliver of the whole range
+    zoomed = board.plugin(PLUGIN, "surface", race="rosen", view=",".join(map(str, view)))
+    # the library's closed form reproduces the logged grid: the view's grid is computed
+    assert zoomed["source"] == "library" and zoomed["view"] == view
+    assert zoomed["window"] == whole["window"] and zoomed["minima"] == whole["minima"]
+    # the grid covers the view and a quarter of its span around it, inside the window
+    assert zoomed["region"] == pytest.approx([0.4, 1.6, 0.4, 1.6])
+    grid = zoomed["grid"]
+    assert grid["nx"] == grid["ny"] == 121
+    gx, gy = np.meshgrid(np.array(grid["x"], float), np.array(grid["y"], float))
+    value = SURFACES["rosenbrock"].value
+    assert np.allclose(np.array(grid["values"], float), value(gx, gy), rtol=1e-4, atol=1e-6)
+    # levels and colour scale from the values inside the view only, so every level crosses it
+    inside = value(*np.meshgrid(np.linspace(0.6, 1.4, 200), np.linspace(0.6, 1.4, 200)))
+    assert (
+        zoomed["zmax"] == pytest.approx(inside.max(), rel=0.02)
+        and zoomed["zmax"] < whole["zmax"] / 10
+    )
+    assert zoomed["zmin"] <= 1e-3 and zoomed["scale"] == "log"
+    assert len(zoomed["levels"]) == 18
+    assert all(zoomed["zmin"] < v < zoomed["zmax"] for v in zoomed["levels"])
+    assert crossing(zoomed["contours"], view) == 18 >= crossing(whole["contours"], view)
+    # evenly spaced levels (the saddle): the whole surface's miss a small view entirely
+    small = [-0.3, 0.3, -0.3, 0.3]
+    saddle = board.plugin(PLUGIN, "surface", race="saddle")
+    near = board.plugin(PLUGIN, "surface", race="saddle", view=",".join(map(str, small)))
+    assert crossing(saddle["contours"], small) <= 2 and crossing(near["contours"], small) == 18
+    assert near["scale"] == "linear" and -0.09 <= near["zmin"] < near["zmax"] <= 0.09
+    # asked again: the same answer (cached)
+    assert board.plugin(PLUGIN, "surface", race="rosen", view=",".join(map(str, view))) == zoomed
+    # a view partly outside the window: its grid stays inside the window
+    edge = board.plugin(PLUGIN, "surface", race="rosen", view="1.5,2.5,-1.5,-0.5")
+    assert edge["region"][1] == 2.0 and edge["region"][2] == -1.0
+    # a projected map ("plane": a basis) is never computed by the library: the logged grid,
+    # interpolated
+    plane = board.plugin(PLUGIN, "surface", race="plane", view="-0.5,0.5,-0.5,0.5")
+    plane_whole = board.plugin(PLUGIN, "surface", race="plane")
+    assert plane["source"] == "interpolated" and plane["zmax"] < plane_whole["zmax"] / 10
+    for bad in ["1,2,3", "a,b,c,d", "1,0,0,1", "0,1,nan,1", "10,11,10,11"]:  # the last misses it
+        body = board.plugin(PLUGIN, "surface", expect=400, race="rosen", view=bad)
+        assert "view" in body["error"], bad
+
+
+def test_a_grid_the_library_does_not_reproduce_is_interpolated(tmp_path):
+    """A surface named like a library one ("beale") whose logged grid is another function:
+    a zoomed view interpolates the logged grid (bilinear), never the library's Beale; and a
+    title of the user's own is not the library's (the page shows it as written)."""
+    window = [-3.0, 3.0, -3.0, 3.0]
+    xs, ys = np.meshgrid(np.linspace(-3, 3, 31), np.linspace(-3, 3, 31))
+    steps = np.arange(20)
+    positions = np.column_stack([2.0 * 0.8**steps, 1.0 * 0.8**steps])
+    with pb.LogWriter(str(tmp_path / "mine")) as writer:
+        write_surface(writer, "race/surface", xs**2 + 2 * ys**2, race="mine", surface="beale",
+                      window=window)  # fmt: skip
+        write_trajectory(
+            writer, fmt.race_tag("trajectory", "adam"), steps, positions,
+            positions[:, 0] ** 2 + 2 * positions[:, 1] ** 2, race="mine", optimizer="adam",
+            surface="beale", window=window, surface_title="My bowl", racer="adam",
+        )  # fmt: skip
+        write_trajectory(
+            writer, fmt.race_tag("trajectory", "sgd"), steps, positions,
+            positions[:, 0] ** 2 + 2 * positions[:, 1] ** 2, race="mine", optimizer="sgd",
+            surface="beale", window=window, surface_title="My bowl", racer="sgd",
+            optimizer_title="Plain SGD",
+        )  # fmt: skip
+    board = InProcessBoard(tmp_path)
+    zoomed = board.plugin(PLUGIN, "surface", race="mine", view="0,1,0,1")
+    assert zoomed["source"] == "interpolated"
+    gx, gy = np.meshgrid(np.array(zoomed["grid"]["x"], float), np.array(zoomed["grid"]["y"], float))
+    # bilinear between grid points 0.2 apart: within a cell's curvature error of x^2 + 2y^2
+    assert np.allclose(np.array(zoomed["grid"]["values"], float), gx**2 + 2 * gy**2, atol=0.04)
+    assert zoomed["zmax"] == pytest.approx(3.0, abs=0.02) and zoomed["zmin"] == pytest.approx(0)
+    (race,) = board.plugin(PLUGIN, "races")["races"]
+    # the description is the library's Beale's (filled in by the writer); the title is not
+    assert race["title"] == "My bowl" and race["library_fields"] == ["description"]
+    titles = {r["optimizer"]: (r["title"], r["library_fields"]) for r in race["racers"]}
+    assert titles == {"adam": ("Adam", ["title"]), "sgd": ("Plain SGD", [])}
+
+
+def test_library_texts_are_marked_for_the_page_to_translate(board):
+    races = {r["race"]: r for r in board.plugin(PLUGIN, "races")["races"]}
+    rosen = races["rosen"]
+    assert (rosen["title"], rosen["library_fields"]) == ("Rosenbrock", ["title", "description"])
+    assert all(r["library_fields"] == ["title"] for r in rosen["racers"])

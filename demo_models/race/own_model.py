@@ -41,6 +41,8 @@ _OPTIONS = {
     "tune": "--trials",
     "seed": "--seed",
     "directions": "--directions",
+    "rank_by": "--rank-by",
+    "target": "--target",
 }
 
 
@@ -106,6 +108,23 @@ def parser() -> argparse.ArgumentParser:
         "--eval-every", type=int, default=None, help="steps between validations (steps / 10)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the batches and directions (0)")
+    p.add_argument(
+        "--rank-by",
+        default=None,
+        metavar="METRIC[:min|max]",
+        help="what the leaderboard ranks by: a compiled metric on the validation data "
+        "(loss, accuracy, ...; better lower, except accuracy-like ones, unless :min or :max "
+        "says), or train_loss (default: the best validation loss, else the final training "
+        "loss)",
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        metavar="VALUE",
+        help="time each racer to this value of the ranked metric (default: 90 %% of the way "
+        "from the common start to the best any racer reached)",
+    )
     return p
 
 
@@ -246,6 +265,8 @@ def main(argv: list[str]) -> int:
         eval_every=args.eval_every,
         seed=args.seed,
         tune=trials,
+        rank_by=args.rank_by,
+        target=args.target,
     )
     try:  # every check before anything is written
         checked = model_race.check_inputs(model, data["x"], data["y"], args.optimizers, **settings)
@@ -303,25 +324,36 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _ranked_title(race: Any) -> str:
+    if race.ranked_by == "loss":
+        return "final training loss"
+    what = "validation loss" if race.ranked_by == "val_loss" else f"validation {race.ranked_by[4:]}"
+    return f"best {what} ({'lowest' if race.goal == 'min' else 'highest'} first)"
+
+
 def print_leaderboard(race: Any) -> None:
-    """Racers ranked by best validation loss (else final training loss); diverged last."""
+    """Racers as the page ranks them (`summaries.race.metrics.rank_key`): by best validation
+    loss (or the compiled metric asked for; else the final training loss), diverged last; with
+    the time to reach the target and each racer's own wall time per step."""
     has_val = any(r.validation for r in race.racers)
-
-    def key(r: Any) -> tuple:
-        value = r.best("val_loss") if has_val else r.final_loss
-        return (r.diverged_step is not None, math.inf if value is None else value)
-
     metric_keys = sorted(
         {k for r in race.racers for k in r.validation if k != "val_loss" and k.startswith("val_")}
     )
-    print(
-        f"\n{race.name}: ranked by {'best validation loss' if has_val else 'final training loss'}"
-    )
+    print(f"\n{race.name}: ranked by {_ranked_title(race)}")
+    if race.target is not None:
+        rule = "given" if race.target_rule == "given" else "90 % of the way to the best"
+        what = "training loss" if race.ranked_by == "loss" else f"validation {race.ranked_by[4:]}"
+        print(f"  target: {what} {'<=' if race.goal == 'min' else '>='} {race.target:.4g} ({rule})")
     head = f"  {'#':>2} {'racer':10} {'final loss':>11}"
     if has_val:
         head += f" {'best val':>10} {'last val':>10}" + "".join(f" {k:>14}" for k in metric_keys)
+    ranked_metric = race.ranked_by not in ("loss", "val_loss")
+    if ranked_metric:
+        head += f" {'best ' + race.ranked_by[4:]:>14}"
+    head += f" {'to target':>16} {'ms/step':>8}"
     print(head + "  status")
-    for place, r in enumerate(sorted(race.racers, key=key), 1):
+    for place, r in enumerate(race.ranked(), 1):
+        m = r.metrics or {}
         line = f"  {place:>2} {r.name:10} {_fmt(r.final_loss):>11}"
         if has_val:
             last = r.validation.get("val_loss", [(0, None)])[-1][1]
@@ -329,5 +361,11 @@ def print_leaderboard(race: Any) -> None:
             line += "".join(
                 f" {_fmt((r.validation.get(k) or [(0, None)])[-1][1]):>14}" for k in metric_keys
             )
+        if ranked_metric:
+            line += f" {_fmt(m.get('score')):>14}"
+        reached = "-" if m.get("target_step") is None else f"step {m['target_step']}"
+        if m.get("target_seconds") is not None:
+            reached += f", {m['target_seconds']:.3g} s"
+        line += f" {reached:>16} {_fmt(m.get('ms_per_step')):>8}"
         status = f"diverged at step {r.diverged_step}" if r.diverged_step is not None else "ok"
         print(line + "  " + status)

@@ -108,6 +108,14 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (match, name) => (name in params ? String(params[name]) : match));
 }
 
+/** Whether the page's language (or English) has a text for `key`: for keys computed from
+ * names in the logs (a library surface's translation), which may be unknown to the page. */
+export function hasText(key) {
+  const code = language();
+  const table = code === PSEUDO ? en : LANGUAGES[code].table;
+  return typeof lookup(table, key) === "string" || typeof lookup(en, key) === "string";
+}
+
 const formatters = new Map();
 function formatter(options) {
   const id = `${locale()}|${JSON.stringify(options)}`;

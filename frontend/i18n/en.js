@@ -77,7 +77,11 @@ export default {
       "whatifTag": "(what-if)",
       "tipStep": "step {step}",
       "tipPosition": "({xname}, {yname}) = ({x}, {y})",
-      "tipLoss": "loss {loss}"
+      "tipLoss": "loss {loss}",
+      "viewLevels": {
+        "library": "levels and colours for this view, from the surface's formula",
+        "interpolated": "levels and colours for this view, interpolated from the logged grid"
+      }
     },
     "loss": {
       "step": "step",
@@ -171,7 +175,37 @@ export default {
       "asOf": "As of step {step} of {max}: only what has happened so far (ranks, arrivals, outcomes); the whole race's verdict shows at its last step.",
       "verdict": "The whole race: the verdict at its last step.",
       "lossNow": "loss now",
-      "lossNowTitle": "Loss at the shown step (the final loss at the last step)"
+      "lossNowTitle": "Loss at the shown step (the final loss at the last step)",
+      "rankModelTitle": "Rank by {what} ({order}); racers that diverged come last, ties share a rank",
+      "whatTrainLoss": "final training loss",
+      "whatValLoss": "best validation loss",
+      "whatMetric": "best validation {metric}",
+      "lowFirst": "lowest first",
+      "highFirst": "highest first",
+      "targetOnTrainLoss": "training loss (of the step's batch)",
+      "targetOnValLoss": "validation loss",
+      "targetOnMetric": "validation {metric}",
+      "trainLoss": "final train loss",
+      "trainLossTitle": "Training loss on the last step's batch",
+      "trainLossNow": "train loss now",
+      "bestValLoss": "best val loss",
+      "bestValLossTitle": "Lowest validation loss logged (Model.evaluate on the validation data, at intervals)",
+      "bestMetric": "best val {metric}",
+      "bestMetricMaxTitle": "Highest {metric} logged on the validation data (higher is better)",
+      "bestMetricMinTitle": "Lowest {metric} logged on the validation data (lower is better)",
+      "targetStep": "steps to target",
+      "targetStepTitle": "First step at which the {what} reached {op} {target}",
+      "targetSeconds": "s to target",
+      "targetSecondsTitle": "The racer's own training time (its steps only, no validation) until its {what} reached {op} {target}",
+      "msPerStep": "ms/step",
+      "msPerStepTitle": "Mean wall time of one training step of this racer: its own compiled step, timed alone (the racers take turns on each batch)",
+      "msPerStepBatchedTitle": "Mean wall time of one step of all racers together (they ran in one compiled program, so it cannot be split per racer)",
+      "targetGiven": "Target: {what} {op} {target} (yours).",
+      "targetDefault": "Target: {what} {op} {target}, 90 % of the way from the common start to the best any racer reached (set your own with --target).",
+      "targetNone": "No target: no racer has a value to aim at.",
+      "timingSequential": "each racer's own compiled step, timed alone (the racers take turns on each batch)",
+      "timingBatched": "one compiled step of all racers together (not split per racer)",
+      "modelNote": "# ranks by {what} ({order}); racers that diverged come last. {target} The target is checked where the value is measured: at each validation for validation values, at every step for the training loss; its seconds count only the racer's own training steps. ms/step: {timing}. Click a column header to sort."
     },
     "status": {
       "noData": "no data",
@@ -191,7 +225,12 @@ export default {
       "notArrivedTitle": "Raced every step without settling within the tolerance",
       "racing": "racing",
       "racingTitle": "Still on its way at the shown step (not within the tolerance now); the verdict comes at its last step",
-      "arrivedSoFarTitle": "Within the tolerance from this step to the shown one, so far; the verdict comes at its last step"
+      "arrivedSoFarTitle": "Within the tolerance from this step to the shown one, so far; the verdict comes at its last step",
+      "finished": {
+        "one": "ran {steps} step",
+        "other": "ran {steps} steps"
+      },
+      "finishedTitle": "Trained every step without diverging (a race on your own model has no finish line: see the ranking columns)"
     },
     "error": {
       "races": "Could not load the races. {error}",
@@ -200,6 +239,80 @@ export default {
       "noTrajectory": "No trajectory in race {race} could be read ({why}).",
       "racerWhy": "{racer}: {error}",
       "noRows": "no rows"
+    },
+    "library": {
+      "surface": {
+        "saddle": {
+          "title": "Saddle x² − y²",
+          "description": "the course notes' saddle point: no minimum; arriving = loss below -1 (escaped the saddle)"
+        },
+        "beale": {
+          "title": "Beale",
+          "description": "flat plateaus and sharp ridges; minimum 0 at (3, 0.5)"
+        },
+        "rosenbrock": {
+          "title": "Rosenbrock",
+          "description": "a narrow curved valley; minimum 0 at (1, 1)"
+        },
+        "rastrigin": {
+          "title": "Rastrigin",
+          "description": "a bowl covered in local minima; global minimum 0 at (0, 0)"
+        },
+        "himmelblau": {
+          "title": "Himmelblau",
+          "description": "four equal minima (0); which one a racer reaches depends on its path"
+        },
+        "quadratic": {
+          "title": "Ill-conditioned quadratic",
+          "description": "0.5 (u² + 50 v²) with (u, v) turned 30°: condition number 50; minimum 0 at (0, 0)"
+        },
+        "linear_regression": {
+          "title": "Linear regression (k, b)",
+          "description": "the course notes' first model: MSE of y = kx + b on 100 random points of y = 0.1x + 0.2, from k = b = 0; minimum 0 at (0.1, 0.2)"
+        },
+        "nn_plane": {
+          "title": "Neural network (2-D plane of a 354-weight MLP)",
+          "description": "a 2-16-16-2 tanh MLP on two moons; the map is the loss on a plane through the initial weights (filter-normalised random directions); arriving = training loss below 0.1"
+        }
+      },
+      "optimizer": {
+        "sgd": {
+          "title": "SGD"
+        },
+        "momentum": {
+          "title": "Momentum"
+        },
+        "nag": {
+          "title": "NAG"
+        },
+        "adagrad": {
+          "title": "Adagrad"
+        },
+        "rmsprop": {
+          "title": "RMSprop"
+        },
+        "adadelta": {
+          "title": "Adadelta"
+        },
+        "adam": {
+          "title": "Adam"
+        },
+        "adamax": {
+          "title": "Adamax"
+        },
+        "nadam": {
+          "title": "Nadam"
+        },
+        "adamw": {
+          "title": "AdamW"
+        },
+        "lion": {
+          "title": "Lion"
+        },
+        "ftrl": {
+          "title": "Ftrl"
+        }
+      }
     }
   },
   "confusion": {

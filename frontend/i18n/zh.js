@@ -77,7 +77,11 @@ export default {
       "whatifTag": "（假设实验）",
       "tipStep": "第 {step} 步",
       "tipPosition": "({xname}, {yname}) = ({x}, {y})",
-      "tipLoss": "损失 {loss}"
+      "tipLoss": "损失 {loss}",
+      "viewLevels": {
+        "library": "等高线和颜色按当前视图计算，取自曲面的公式",
+        "interpolated": "等高线和颜色按当前视图计算，由日志中的网格插值"
+      }
     },
     "loss": {
       "step": "步",
@@ -171,7 +175,37 @@ export default {
       "asOf": "截至第 {step} / {max} 步：只显示到目前为止发生的事（名次、到达、结果）；整场竞赛的结论在最后一步显示。",
       "verdict": "整场竞赛：最后一步的结论。",
       "lossNow": "当前损失",
-      "lossNowTitle": "当前显示的步的损失（最后一步即最终损失）"
+      "lossNowTitle": "当前显示的步的损失（最后一步即最终损失）",
+      "rankModelTitle": "按{what}排名（{order}）；发散的参赛者排在最后，并列者名次相同",
+      "whatTrainLoss": "最终训练损失",
+      "whatValLoss": "最佳验证损失",
+      "whatMetric": "最佳验证 {metric}",
+      "lowFirst": "越低越靠前",
+      "highFirst": "越高越靠前",
+      "targetOnTrainLoss": "训练损失（该步所用批次上的）",
+      "targetOnValLoss": "验证损失",
+      "targetOnMetric": "验证 {metric}",
+      "trainLoss": "最终训练损失",
+      "trainLossTitle": "最后一步所用批次上的训练损失",
+      "trainLossNow": "当前训练损失",
+      "bestValLoss": "最佳验证损失",
+      "bestValLossTitle": "记录到的最低验证损失（每隔一段步数在验证数据上用 Model.evaluate 计算）",
+      "bestMetric": "最佳验证 {metric}",
+      "bestMetricMaxTitle": "验证数据上记录到的 {metric} 最高值（越高越好）",
+      "bestMetricMinTitle": "验证数据上记录到的 {metric} 最低值（越低越好）",
+      "targetStep": "达标步数",
+      "targetStepTitle": "{what}首次达到 {op} {target} 的那一步",
+      "targetSeconds": "达标用时（秒）",
+      "targetSecondsTitle": "该参赛者直到{what}达到 {op} {target} 为止花在自己训练上的时间（只计它自己的训练步，不含验证）",
+      "msPerStep": "毫秒/步",
+      "msPerStepTitle": "该参赛者一个训练步的平均墙钟时间：它自己的编译后训练步，单独计时（各参赛者在每个批次上轮流训练）",
+      "msPerStepBatchedTitle": "所有参赛者一起走一步的平均墙钟时间（它们在同一个编译后的程序里运行，无法按参赛者拆分）",
+      "targetGiven": "目标：{what} {op} {target}（你设定的）。",
+      "targetDefault": "目标：{what} {op} {target}，即从共同起点走到所有参赛者最佳值的 90 % 处（可用 --target 自行设定）。",
+      "targetNone": "没有目标：没有参赛者得到可以比较的数值。",
+      "timingSequential": "每个参赛者自己的编译后训练步，单独计时（各参赛者在每个批次上轮流训练）",
+      "timingBatched": "所有参赛者合在一个编译后训练步里的用时（无法按参赛者拆分）",
+      "modelNote": "# 按{what}排名（{order}）；发散的参赛者排在最后。{target}目标只在测量该数值的步上检查：验证数值在每次验证时检查，训练损失每一步都检查；达标用时只计该参赛者自己的训练步。毫秒/步：{timing}。点击列标题可排序。"
     },
     "status": {
       "noData": "无数据",
@@ -191,7 +225,12 @@ export default {
       "notArrivedTitle": "跑完了所有步，却没有稳定在容差范围内",
       "racing": "比赛中",
       "racingTitle": "在当前显示的步仍在途中（目前不在容差范围内）；结论在最后一步给出",
-      "arrivedSoFarTitle": "从这一步到当前显示的步一直在容差范围内（目前为止）；结论在最后一步给出"
+      "arrivedSoFarTitle": "从这一步到当前显示的步一直在容差范围内（目前为止）；结论在最后一步给出",
+      "finished": {
+        "one": "跑完 {steps} 步",
+        "other": "跑完 {steps} 步"
+      },
+      "finishedTitle": "每一步都训练完了，没有发散（在自己的模型上比赛没有终点线：请看排名的各列）"
     },
     "error": {
       "races": "无法加载竞赛。{error}",
@@ -200,6 +239,80 @@ export default {
       "noTrajectory": "竞赛 {race} 中没有可读取的轨迹（{why}）。",
       "racerWhy": "{racer}：{error}",
       "noRows": "没有数据行"
+    },
+    "library": {
+      "surface": {
+        "saddle": {
+          "title": "鞍点 x² − y²",
+          "description": "课程笔记中的鞍点：没有极小值；到达 = 损失低于 -1（逃离了鞍点）"
+        },
+        "beale": {
+          "title": "Beale 函数",
+          "description": "平坦的高原与陡峭的山脊；极小值 0 位于 (3, 0.5)"
+        },
+        "rosenbrock": {
+          "title": "Rosenbrock 函数",
+          "description": "一条狭窄弯曲的山谷；极小值 0 位于 (1, 1)"
+        },
+        "rastrigin": {
+          "title": "Rastrigin 函数",
+          "description": "布满局部极小值的碗形曲面；全局极小值 0 位于 (0, 0)"
+        },
+        "himmelblau": {
+          "title": "Himmelblau 函数",
+          "description": "四个相等的极小值（均为 0）；参赛者到达哪一个取决于它的路径"
+        },
+        "quadratic": {
+          "title": "病态二次函数",
+          "description": "0.5 (u² + 50 v²)，(u, v) 为旋转 30° 的坐标轴：条件数 50；极小值 0 位于 (0, 0)"
+        },
+        "linear_regression": {
+          "title": "线性回归 (k, b)",
+          "description": "课程笔记中的第一个模型：在 y = 0.1x + 0.2 的 100 个随机点上拟合 y = kx + b 的均方误差，从 k = b = 0 出发；极小值 0 位于 (0.1, 0.2)"
+        },
+        "nn_plane": {
+          "title": "神经网络（354 个权重的 MLP 的二维平面）",
+          "description": "在双月数据上训练的 2-16-16-2 tanh MLP；地图是穿过初始权重的平面上的损失（按滤波器归一化的随机方向）；到达 = 训练损失低于 0.1"
+        }
+      },
+      "optimizer": {
+        "sgd": {
+          "title": "SGD"
+        },
+        "momentum": {
+          "title": "动量法"
+        },
+        "nag": {
+          "title": "NAG（Nesterov 动量）"
+        },
+        "adagrad": {
+          "title": "Adagrad"
+        },
+        "rmsprop": {
+          "title": "RMSprop"
+        },
+        "adadelta": {
+          "title": "Adadelta"
+        },
+        "adam": {
+          "title": "Adam"
+        },
+        "adamax": {
+          "title": "Adamax"
+        },
+        "nadam": {
+          "title": "Nadam"
+        },
+        "adamw": {
+          "title": "AdamW"
+        },
+        "lion": {
+          "title": "Lion"
+        },
+        "ftrl": {
+          "title": "Ftrl"
+        }
+      }
     }
   },
   "confusion": {

@@ -7,7 +7,45 @@
 // (exact: the server's first entry when it is not later than the step) and the step from
 // which it has stayed inside. A racer that is still on its way is "racing"; an escape or a
 // divergence shows from its step on; the full verdict shows at the racer's last step.
+// An own-model racer's logged leaderboard (`model_metrics`: best validation value, time to
+// its target) is recomputed the same way from the validation points it logged (`history`).
 import { indexAt } from "./track.js";
+
+/** The best finite [step, value] of `points` up to `step` by `goal`, or null. */
+function bestUpTo(points, step, goal) {
+  let best = null;
+  for (const [s, v] of points || []) {
+    if (s > step) break;
+    if (!Number.isFinite(v)) continue;
+    if (best === null || (goal === "max" ? v > best[1] : v < best[1])) best = [s, v];
+  }
+  return best;
+}
+
+/**
+ * An own-model racer's leaderboard fields as of step `step` (`metrics`: the verdict, with
+ * `history` {key: [[step, value], ...]}; `lossNow`: its training loss at the shown step):
+ * the best validation values logged so far, and the time to the target once reached.
+ */
+export function modelAsOf(metrics, step, lossNow) {
+  const history = metrics.history || {};
+  const out = {};
+  if (metrics.ranked_by === "loss") {
+    out.score = lossNow;
+    out.score_step = lossNow === null ? null : step;
+  } else {
+    const best = bestUpTo(history[metrics.ranked_by], step, metrics.goal);
+    out.score = best ? best[1] : null;
+    out.score_step = best ? best[0] : null;
+  }
+  const val = bestUpTo(history.val_loss, step, "min");
+  out.best_val_loss = val ? val[1] : null;
+  out.best_val_loss_step = val ? val[0] : null;
+  const reached = typeof metrics.target_step === "number" && metrics.target_step <= step;
+  out.target_step = reached ? metrics.target_step : null;
+  out.target_seconds = reached ? metrics.target_seconds ?? null : null;
+  return out;
+}
 
 /**
  * Per-row facts of a track for `metrics` (the verdict, for its tolerance and kind) and the
@@ -69,8 +107,10 @@ export function metricsAsOf(track, metrics, minima, s) {
     const from = p.lastOut[i] + 1;
     settled = Math.max(first, Math.min(step, track.step[Math.min(from, i)]));
   }
+  const model = typeof metrics.ranked_by === "string" ? modelAsOf(metrics, step, finite(track.loss[i])) : {};
   return {
     ...metrics,
+    ...model,
     final_loss: finite(track.loss[i]),
     best_loss: finite(p.best[i]),
     distance_to_minimum: p.byDistance ? finite(p.dist[i]) : metrics.distance_to_minimum ?? null,

@@ -17,9 +17,11 @@ export function fetchTrack(racer) {
   return orError(getJSON("trajectory", { run: racer.run, tag: racer.tag, points: POINTS }));
 }
 
-/** One race's loss surface: grid, contours and minima (/surface), or {error}. */
-export function fetchSurface(race) {
-  return orError(getJSON("surface", { race }));
+/** One race's loss surface: grid, contours and minima (/surface), or {error}; with a `view`
+ * [xmin, xmax, ymin, ymax], that zoomed window's levels, colour scale, contours and grid. */
+export function fetchSurface(race, { view = null, signal } = {}) {
+  const params = view ? { race, view: view.join(",") } : { race };
+  return orError(getJSON("surface", params, { signal }));
 }
 
 /** One race's leaderboard rows (/leaderboard), or {error}. */

@@ -8,7 +8,7 @@
 // language of common/i18n.js.
 import { contentWidth, el, focusWhenShown, loadStyles, message, onResize } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
-import { errorText, fmtInteger, languageSwitch, t } from "./static/common/i18n.js";
+import { errorText, fmtInteger, hasText, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
 import { currentTheme, followTheme } from "./static/common/theme.js";
 import { fetchLeaderboard, fetchRaces, fetchSurface, fetchTrack, fetchWhatif, warmUp, whatifParams } from "./static/race/data.js";
@@ -226,10 +226,11 @@ class RacePage {
     this.race = race;
     this.picker.value = name;
     this.picker.title = name;
-    const surfaceText = race.surface ? t("race.header.surface", { surface: race.title || race.surface }) : t("race.header.noSurface");
+    const surfaceText = race.surface ? t("race.header.surface", { surface: surfaceTitle(race) }) : t("race.header.noSurface");
     this.surfaceChip.textContent = surfaceText;
     const [ax, ay] = axisLabels(race);
-    const about = [race.formula && t("race.header.formula", { formula: race.formula, x: ax, y: ay }), race.description].filter(Boolean);
+    const description = libraryText(race, "description", "surface", race.surface, race.description);
+    const about = [race.formula && t("race.header.formula", { formula: race.formula, x: ax, y: ay }), description].filter(Boolean);
     this.surfaceChip.title = [surfaceText, ...about].join(" — ");
     if (!quiet) {
       this.pause();
@@ -270,16 +271,19 @@ class RacePage {
     });
     // Two racers may share an optimizer (and so a title): their ids tell them apart
     // (a racer is its id: a race run holds every racer, format version 3).
+    // A library optimizer's title in the page's language; a title of the user's own as written.
+    const shownTitle = (r) => libraryText(r, "title", "optimizer", r.optimizer, r.title);
     const titles = new Map();
-    for (const r of race.racers) titles.set(r.title, (titles.get(r.title) || 0) + 1);
+    for (const r of race.racers) titles.set(shownTitle(r), (titles.get(shownTitle(r)) || 0) + 1);
     this.racers = race.racers.map((r, index) => {
       const { color, dash } = categorical(slots[index], this.theme);
       const json = tracks[index];
       const row = rows.get(r.id);
       const track = json.error ? null : prepareTrack(json);
+      const title = shownTitle(r);
       return {
         ...r,
-        title: titles.get(r.title) > 1 ? t("race.racers.shared", { title: r.title, id: r.id }) : r.title,
+        title: titles.get(title) > 1 ? t("race.racers.shared", { title, id: r.id }) : title,
         rerunnable: Boolean(r.whatif), // the server's per-racer answer; `whatif` is the shown state
         index,
         slot: slots[index], // colour slot (categorical): the colour follows the theme
@@ -312,7 +316,9 @@ class RacePage {
     // the charts being replaced stop following their (detached) cards
     this.map?.disconnect();
     this.unfollowLoss?.();
-    this.map = new ContourMap({ onSeek: seek, onView: () => this.save() });
+    // a zoomed view's own contour levels and colour scale, from a finer grid (/surface?view=)
+    const refine = (view, signal) => fetchSurface(race.race, { view, signal });
+    this.map = new ContourMap({ onSeek: seek, onView: () => this.save(), refine });
     this.loss = new LossChart({ onSeek: seek });
     this.board = new Leaderboard({ sort: this.state.sort, onSort: () => this.save() });
     const drawable = this.drawable();
@@ -324,7 +330,7 @@ class RacePage {
     this.legend = el("div", { class: "race-legend", id: "race-legend", role: "list" });
     this.legend.replaceChildren(...this.racers.map((r) => this.legendRow(r)));
     // The server says why a race or racer cannot be re-run (surface, or not a Keras optimizer).
-    const whatifHelp = race.whatif ? t("race.whatif.help") : t("race.whatif.off", { reason: why(race) || sentence(t("race.whatif.fixed")) });
+    const whatifHelp = race.whatif ? t("race.whatif.help") : t("race.whatif.off", { reason: why(race, race) || sentence(t("race.whatif.fixed")) });
 
     const card = (title, id, ...children) =>
       el("section", { class: "race-card", id, "aria-label": title }, el("h2", { text: title }), ...children);
@@ -398,7 +404,7 @@ class RacePage {
     const hasMomentum = typeof hyper.momentum === "number";
     // why the inputs are off: the server's reason, else no learning rate in the logs
     let off = "";
-    if (!racer.rerunnable) off = why(racer) || sentence(t("race.whatif.unavailable"));
+    if (!racer.rerunnable) off = why(racer, this.race) || sentence(t("race.whatif.unavailable"));
     else if (!racer.track) off = t("race.whatif.noPath");
     else if (!hasLr) off = t("race.whatif.noLr");
     const lrOn = canWhatif && hasLr;
@@ -898,13 +904,33 @@ function lrSliderRange(lr) {
 
 /** Why a race or racer cannot be re-run, in the page's language: the server sends a code
  * and its arguments (whatif_why) beside an English sentence; an unknown code shows the
- * sentence as sent. */
-function why(entry) {
+ * sentence as sent. The surface is named as the page names `race`'s (its title, in the
+ * page's language where the library wrote it). */
+function why(entry, race) {
   const code = entry.whatif_why && entry.whatif_why.code;
-  if (WHY_CODES.includes(code)) return t(`race.whatif.why.${code}`, entry.whatif_why);
+  if (WHY_CODES.includes(code)) {
+    const surface = race.surface === entry.whatif_why.surface ? surfaceTitle(race) : entry.whatif_why.surface;
+    return t(`race.whatif.why.${code}`, { ...entry.whatif_why, surface });
+  }
   return entry.whatif_reason ? sentence(entry.whatif_reason) : "";
 }
 const WHY_CODES = ["surface", "projected", "metadata", "optimizer"];
+
+/** A display text the logs carry (`logged`), in the page's language where the library wrote
+ * it: the server lists such fields in `library_fields`, and the page's tables hold the
+ * library's surfaces and optimizers by their names in the logs (`id`: "beale", "adam").
+ * A text of the user's own, or one the page has no translation for, shows as written. */
+function libraryText(entry, field, kind, id, logged) {
+  if (typeof id !== "string" || !(entry.library_fields || []).includes(field)) return logged;
+  const key = `race.library.${kind}.${id}.${field}`;
+  return /^[A-Za-z0-9_]+$/.test(id) && hasText(key) ? t(`race.library.${kind}.${id}.${field}`) : logged;
+}
+
+/** A race's surface as the page names it: its title (translated where the library wrote
+ * it), else its name in the logs. */
+function surfaceTitle(race) {
+  return libraryText(race, "title", "surface", race.surface, race.title) || race.surface;
+}
 
 /** A server's reason ("what-if needs ...") as a sentence of the page. */
 function sentence(text) {

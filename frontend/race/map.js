@@ -6,7 +6,10 @@
 //
 // The map can be explored: the wheel (or a trackpad / touch pinch) zooms around the pointer,
 // dragging pans, and the buttons zoom, fit the view to the paths or show the whole surface.
-// A zoom or pan re-projects everything once (the view is a window in data units).
+// A zoom or pan re-projects everything once (the view is a window in data units). Once a
+// zoomed view stays put (REFINE_MS), its contour levels and colour scale are recomputed
+// for the visible window from a finer grid the server makes for it (`refine`: /surface
+// with `view`); the whole surface's come back when the view shows the whole window again.
 //
 // The plot is drawn at its card's width (follow(): one re-layout per animation frame at
 // most while the card is resized), like TensorBoard's own charts; a resize keeps the view.
@@ -23,16 +26,21 @@ const MAX_SPAN = 20; // the largest, as a multiple of it
 const MAX_PLOT = 500; // px: 1,500 rows per path are plenty for this (data.js POINTS)
 const MIN_PLOT = 160; // px: below this a window scrolls rather than the map shrinking
 const MARK_PAD = 9; // px: markers and marks may reach this far past the plot's edge (an escape's × sits on it)
+const REFINE_MS = 120; // a zoomed view's levels are asked for once it has stayed put this long
+const REFINED_KEPT = 8; // zoomed views' levels kept (going back to one costs no request)
 
 /** Device pixels per CSS pixel for the trails canvas (capped at 2). */
 const pixelRatio = () => Math.min(2, window.devicePixelRatio || 1);
 
 export class ContourMap {
-  /** `onSeek(step)` on a click; `onView(window)` after a zoom or pan. The plot is MAX_PLOT
-   * px wide until follow() fits it to a box. */
-  constructor({ onSeek, onView } = {}) {
+  /** `onSeek(step)` on a click; `onView(window)` after a zoom or pan; `refine(view, signal)`
+   * answers a zoomed view's levels, colour scale, contours and grid (/surface with `view`;
+   * {error} when it cannot). The plot is MAX_PLOT px wide until follow() fits it to a box. */
+  constructor({ onSeek, onView, refine = null } = {}) {
     this.onSeek = onSeek;
     this.onView = onView;
+    this.refine = refine;
+    this.refined = new Map(); // view key -> its shading (the last REFINED_KEPT views)
     this.plot = MAX_PLOT;
     this.relayouts = 0; // re-layouts for a new size (tests check a resize does not loop)
     this.M = { left: 52, right: 86, top: 12, bottom: 42 };
@@ -132,10 +140,13 @@ export class ContourMap {
     this._unfollow = onResize(container, () => this._fit());
   }
 
-  /** Stop following the container (the map is being replaced). */
+  /** Stop following the container and refining the view (the map is being replaced). */
   disconnect() {
     this._unfollow?.();
     this._unfollow = null;
+    clearTimeout(this._refineTimer);
+    this._refineCtl?.abort();
+    this._refineCtl = null;
   }
 
   _fit() {
@@ -156,26 +167,93 @@ export class ContourMap {
     this.axisLabels = axisLabels;
     this.theme = theme;
     this.view = validView(view, surface.window) || [...surface.window];
-    this._image = null;
-    const { zmin, zmax, levels, scale } = surface;
-    const eps = scale === "log" && levels.length ? Math.max(levels[0] - zmin, 1e-300) : 0;
-    this.norm = scale === "log"
-      ? (z) => (Math.log10(z - zmin + eps) - Math.log10(eps)) / (Math.log10(zmax - zmin + eps) - Math.log10(eps) || 1)
-      : (z) => (z - zmin) / (zmax - zmin || 1);
+    this._images = null;
+    this.refined.clear();
+    // the whole surface's levels and colours; a zoomed view gets its own (refine)
+    this.whole = shading(surface, surface.window);
+    this.active = this.whole;
     this._drawColorbar();
+    this._caption();
+    this._render();
+    this._refineView();
+  }
+
+  /** The caption under the map: the levels shown (and for which view), what the marks are. */
+  _caption() {
+    const { levels, scale, source } = this.active;
+    const own = this.active !== this.whole ? t(`race.map.viewLevels.${source === "library" ? "library" : "interpolated"}`) : null;
     this.caption.textContent = levels.length
-      ? [levelText(scale, { count: levels.length, low: fmt(levels[0]), high: fmt(levels[levels.length - 1]) }),
-      surface.minima?.length ? t("race.map.legendMinimum") : null,
+      ? [levelText(scale, { count: levels.length, low: fmt(levels[0]), high: fmt(levels[levels.length - 1]) }), own,
+      this.surface.minima?.length ? t("race.map.legendMinimum") : null,
       t("race.map.legendStart"), t("race.map.legendCross"), t("race.map.clickHint")].filter(Boolean).join(" · ")
       : t("race.map.clickHint");
-    this._render();
+  }
+
+  /** The colour scale (0 to 1) of a value under the levels shown; a value outside their
+   * range (the whole surface drawn around a zoomed view) takes the nearest end's colour. */
+  norm(z) {
+    const v = this.active.norm(z);
+    return v > 0 ? Math.min(1, v) : 0;
+  }
+
+  // -- levels for the view ----------------------------------------------------------------
+  /** Whether `view` shows the surface's whole window (its levels are the whole surface's). */
+  _coversWindow(view = this.view) {
+    const [wx0, wx1, wy0, wy1] = this.surface.window;
+    return view[0] <= wx0 && view[1] >= wx1 && view[2] <= wy0 && view[3] >= wy1;
+  }
+
+  /** After a zoom or pan: the whole surface's levels at once when the view shows all of it,
+   * else the view's own once it has stayed put for REFINE_MS (one request at a time, the
+   * older one aborted; never per mouse move). */
+  _refineView() {
+    clearTimeout(this._refineTimer);
+    if (!this.surface?.grid || !this.whole.levels.length) return;
+    if (this._coversWindow() || !this.refine) {
+      this._refineCtl?.abort();
+      this._refineCtl = null;
+      this._shade(this.whole);
+      return;
+    }
+    this._refineTimer = setTimeout(() => this._refineNow(), REFINE_MS);
+  }
+
+  async _refineNow() {
+    const view = [...this.view];
+    const key = view.join(",");
+    if (this.active.key === key) return;
+    const kept = this.refined.get(key);
+    if (kept) return this._shade(kept);
+    this._refineCtl?.abort();
+    const ctl = new AbortController();
+    this._refineCtl = ctl;
+    const answer = await this.refine(view, ctl.signal);
+    if (ctl !== this._refineCtl) return; // superseded or the map was replaced
+    this._refineCtl = null;
+    if (!answer || answer.error || !Array.isArray(answer.levels) || !answer.grid) return; // keep what is shown
+    const shade = shading(answer, answer.region);
+    shade.key = key;
+    this.refined.set(key, shade);
+    while (this.refined.size > REFINED_KEPT) this.refined.delete(this.refined.keys().next().value);
+    if (this.view.join(",") === key) this._shade(shade); // else a newer view is on its way
+  }
+
+  /** Draw the surface with `shade`'s levels and colours (background, contours, colour bar). */
+  _shade(shade) {
+    if (shade === this.active) return;
+    this.active = shade;
+    this._images = null;
+    this._paintBackground();
+    this._drawContours();
+    this._drawColorbar();
+    this._caption();
   }
 
   /** Repaint for another theme (the background and colour bar blend into the page). */
   setTheme(theme) {
     if (theme === this.theme || !this.surface) return;
     this.theme = theme;
-    this._image = null;
+    this._images = null;
     this._drawColorbar();
     this._paintBackground();
     this.setStep(this.step ?? 0);
@@ -187,6 +265,7 @@ export class ContourMap {
     if (!ok) return;
     this.view = ok;
     this._render();
+    this._refineView();
     if (notify && this.onView) this.onView([...this.view]);
   }
 
@@ -240,12 +319,7 @@ export class ContourMap {
     this.clampX = [xmin - (xmax - xmin), xmax + (xmax - xmin)];
     this.clampY = [ymin - (ymax - ymin), ymax + (ymax - ymin)];
     this._paintBackground();
-    this.gContours.replaceChildren(...this.surface.contours.map((c, k) =>
-      svg("path", {
-        class: `race-contour${k % 4 === 0 ? " race-contour-major" : ""}`,
-        d: c.lines.map((line) => this._polyline(line[0], line[1])).join(""),
-        "data-level": c.level,
-      })));
+    this._drawContours();
     this._drawAxes();
     const marks = [];
     this.gMinima.replaceChildren(...(this.surface.minima || []).map(([mx, my]) =>
@@ -264,6 +338,16 @@ export class ContourMap {
     for (const racer of this.racers) this.updateRacer(racer, { step: false });
     this.zoomBar.querySelector("#race-zoom-reset").disabled = this.isWhole();
     if (this.step !== undefined) this.setStep(this.step);
+  }
+
+  /** The contour lines of the levels shown. */
+  _drawContours() {
+    this.gContours.replaceChildren(...this.active.contours.map((c, k) =>
+      svg("path", {
+        class: `race-contour${k % 4 === 0 ? " race-contour-major" : ""}`,
+        d: c.lines.map((line) => this._polyline(line[0], line[1])).join(""),
+        "data-level": c.level,
+      })));
   }
 
   // -- racers ---------------------------------------------------------------------------
@@ -455,10 +539,9 @@ export class ContourMap {
     return cividis(t).map((c, k) => Math.round(c + (base[k] - c) * fade));
   }
 
-  /** The surface's grid as a small image (one pixel per grid point), made once per theme. */
-  _gridImage() {
-    if (this._image) return this._image;
-    const { nx, ny, values } = this.surface.grid;
+  /** A grid as a small image (one pixel per grid point) in the colours shown. */
+  _gridImage(grid) {
+    const { nx, ny, values } = grid;
     const image = new ImageData(nx, ny);
     const empty = this.theme === "dark" ? [60, 60, 60] : [235, 235, 235];
     for (let r = 0; r < ny; r++) {
@@ -477,20 +560,31 @@ export class ContourMap {
     small.width = nx;
     small.height = ny;
     small.getContext("2d").putImageData(image, 0, 0);
-    this._image = small;
     return small;
   }
 
+  /** The background: the whole surface's grid, and over it a zoomed view's finer grid, both
+   * in the colours of the levels shown (the images are made once per levels and theme). */
   _paintBackground() {
     const { plot } = this;
     const ctx = this.canvas.getContext("2d");
     ctx.fillStyle = this.theme === "dark" ? "#3c3c3c" : "#f3f3f3";
     ctx.fillRect(0, 0, plot, plot);
     if (!this.surface.grid) return;
-    const small = this._gridImage();
-    const [wx0, wx1, wy0, wy1] = this.surface.window;
+    if (!this._images) {
+      const detail = this.active !== this.whole && this.active.grid ? this._gridImage(this.active.grid) : null;
+      this._images = { whole: this._gridImage(this.surface.grid), detail };
+    }
+    ctx.imageSmoothingEnabled = true;
+    this._drawGrid(ctx, this._images.whole, this.surface.grid, this.surface.window);
+    if (this._images.detail) this._drawGrid(ctx, this._images.detail, this.active.grid, this.active.region);
+  }
+
+  /** Draw the view's part of a grid image covering `region` (data units). */
+  _drawGrid(ctx, small, grid, [wx0, wx1, wy0, wy1]) {
+    const { plot } = this;
     const [vx0, vx1, vy0, vy1] = this.view;
-    const { nx, ny } = this.surface.grid;
+    const { nx, ny } = grid;
     // the view's part of the grid image (rows top-down); the browser clips what lies outside
     const gx = ((vx0 - wx0) / (wx1 - wx0)) * nx;
     const gw = ((vx1 - vx0) / (wx1 - wx0)) * nx;
@@ -503,7 +597,6 @@ export class ContourMap {
     const sx1 = Math.min(nx, gx + gw);
     const sy1 = Math.min(ny, gy + gh);
     if (sx1 <= sx0 || sy1 <= sy0) return;
-    ctx.imageSmoothingEnabled = true;
     ctx.drawImage(small, sx0, sy0, sx1 - sx0, sy1 - sy0,
       ((sx0 - gx) / gw) * plot, ((sy0 - gy) / gh) * plot, ((sx1 - sx0) / gw) * plot, ((sy1 - sy0) / gh) * plot);
   }
@@ -511,7 +604,7 @@ export class ContourMap {
   /** A vertical colour bar right of the map: the background's colours, the contour levels as ticks. */
   _drawColorbar() {
     const { M, plot } = this;
-    const levels = this.surface.levels || [];
+    const levels = this.active.levels;
     if (!this.surface.grid || !levels.length) return this.gBar.replaceChildren();
     const x = M.left + plot + 12;
     const stops = [];
@@ -724,6 +817,19 @@ export class ContourMap {
     this.hoverRing.setAttribute("visibility", "hidden");
     this.tooltip.hidden = true;
   }
+}
+
+/** The levels and colour scale of a /surface answer (the whole surface's, or a zoomed
+ * view's over `region`, the window its grid covers). */
+function shading(answer, region) {
+  const { zmin, zmax, scale } = answer;
+  const levels = answer.levels || [];
+  const eps = scale === "log" && levels.length ? Math.max(levels[0] - zmin, 1e-300) : 0;
+  const norm = scale === "log"
+    ? (z) => (Math.log10(z - zmin + eps) - Math.log10(eps)) / (Math.log10(zmax - zmin + eps) - Math.log10(eps) || 1)
+    : (z) => (z - zmin) / (zmax - zmin || 1);
+  return { levels, contours: answer.contours || [], scale, zmin, zmax, norm, grid: answer.grid, region,
+    source: answer.source || null, key: null };
 }
 
 /** The colour bar's caption: how the contour levels are spaced. */

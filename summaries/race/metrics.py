@@ -3,6 +3,11 @@
 Shared by `flowscope race` (printed leaderboards, tuning) and the race plugin's leaderboard
 route, so both rank racers the same way. Row i of a trajectory is the position and loss
 after i updates (row 0 is the start), unless `steps` says otherwise.
+
+An own-model race (`summaries.race.model_race`) has no known minimum: its racers are
+measured by `model_metrics` (best validation loss or compiled metric, time to reach a
+target, wall time per step), written into each trajectory's ``model_metrics`` metadata
+(format version 5), and ranked by `rank_key` on it (`model_row` reads it back).
 """
 
 from __future__ import annotations
@@ -150,7 +155,18 @@ def outcome_text(metrics: dict[str, Any]) -> str:
 def rank_key(metrics: dict[str, Any]) -> tuple:
     """Leaderboard order (smaller is better): arrival first, by settled step, then first entry,
     then final loss; racers that never settled after all that did, by first entry then final
-    loss (unknowns last)."""
+    loss (unknowns last).
+
+    A racer of an own-model race (its metrics hold `ranked_by`, see `model_metrics`) ranks by
+    its `score` instead (lower first with goal "min", higher first with "max"), then its final
+    training loss; diverged racers come after the others, and a racer without a score after
+    those with one."""
+    if metrics.get("ranked_by") is not None:
+        score = metrics.get("score")
+        value = math.inf if score is None else float(score)
+        if score is not None and metrics.get("goal") == "max":
+            value = -value
+        return (int(bool(metrics.get("diverged"))), value, _or_inf(metrics.get("final_loss")))
     settled = metrics.get("settled_step")
     key = (_or_inf(metrics.get("first_entry_step")), _or_inf(metrics.get("final_loss")))
     return (0, settled, *key) if settled is not None else (1, math.inf, *key)
@@ -162,6 +178,229 @@ def ranks(rows: Sequence[dict[str, Any]]) -> list[int | None]:
     keys = [rank_key(m) if m else None for m in rows]
     known = sorted(k for k in keys if k is not None)
     return [None if k is None else known.index(k) + 1 for k in keys]
+
+
+# -- own-model races -------------------------------------------------------------------
+
+# The default target of an own-model race: this share of the way from the racers' common
+# start to the best score any racer reached (of the value the race ranks by).
+TARGET_SHARE = 0.9
+# Validation points of the ranked series kept in the metadata (`history`), per racer.
+MAX_HISTORY = 1000
+# Compiled metrics for which higher is better, by name (Keras's names, any case, "val_"
+# dropped); every other metric (and every loss) is better lower.
+HIGHER_IS_BETTER = (
+    "accuracy",
+    "acc",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "fbeta",
+    "iou",
+    "r2",
+    "specificity",
+    "sensitivity",
+)
+GOALS = ("min", "max")
+# how a racer's wall time per step was measured
+TIMING_SEQUENTIAL = "sequential"  # its own compiled step, racers one after another per batch
+TIMING_BATCHED = "batched"  # one compiled step of all racers: the time is the whole step's
+TIMINGS = (TIMING_SEQUENTIAL, TIMING_BATCHED)
+# the `model_metrics` fields that a leaderboard row carries (`model_row`)
+MODEL_NUMBERS = (
+    "score",
+    "score_step",
+    "best_val_loss",
+    "best_val_loss_step",
+    "final_val_loss",
+    "target",
+    "target_step",
+    "target_seconds",
+    "ms_per_step",
+    "timed_steps",
+)
+MODEL_TEXTS = ("ranked_by", "goal", "target_rule", "timing")
+
+
+def metric_goal(name: str) -> str:
+    """The direction of a compiled metric: "max" when higher is better (accuracy, AUC,
+    precision, recall, F-scores, IoU, R², ...: `HIGHER_IS_BETTER`, by name), else "min"
+    (losses, errors)."""
+    base = name.lower().removeprefix("val_")
+    words = base.replace("-", "_").split("_")
+    return "max" if any(w in HIGHER_IS_BETTER for w in words) or base in HIGHER_IS_BETTER else "min"
+
+
+def best_point(points: Sequence[Sequence[float]], goal: str) -> tuple[int, float] | None:
+    """(step, value) of the best finite value of [(step, value), ...] (the first of equals)."""
+    best = None
+    for step, value in points:
+        value = float(value)
+        if not math.isfinite(value):
+            continue
+        if best is None or (value < best[1] if goal == "min" else value > best[1]):
+            best = (int(step), value)
+    return best
+
+
+def default_target(
+    scores: Sequence[float | None], goal: str, start: float | None, share: float = TARGET_SHARE
+) -> float | None:
+    """The target an own-model race times when none is given: `share` (90 %) of the way from
+    `start` (the racers' common value at step 0) to the best score of any racer, so that it
+    measures who gets most of the way first, whatever the loss's scale; the best score
+    itself without a finite start; None when no racer has a finite score."""
+    finite = [float(s) for s in scores if s is not None and math.isfinite(s)]
+    if not finite:
+        return None
+    best = min(finite) if goal == "min" else max(finite)
+    if start is None or not math.isfinite(start):
+        return best
+    return float(start + share * (best - start))
+
+
+def first_reaching(points: Sequence[Sequence[float]], target: float, goal: str) -> int | None:
+    """The first step of [(step, value), ...] whose value is at or beyond `target` (at or
+    below it for goal "min", at or above for "max"); None when none is. Compared in float32,
+    the precision Keras computes and TensorBoard logs them in (an accuracy of 42 / 60 is
+    0.69999999 there, and reaches a target of 0.7)."""
+    goal_32 = np.float32(target)
+    for step, value in points:
+        value = float(value)
+        if not math.isfinite(value):
+            continue
+        value_32 = np.float32(value)
+        if value_32 <= goal_32 if goal == "min" else value_32 >= goal_32:
+            return int(step)
+    return None
+
+
+def model_metrics(
+    losses: Any,
+    validation: dict[str, Sequence[Sequence[float]]] | None,
+    *,
+    ranked_by: str,
+    goal: str,
+    target: float | None,
+    target_rule: str | None = None,
+    step_seconds: Any = None,
+    timing: str = TIMING_SEQUENTIAL,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An own-model racer's leaderboard metrics (the trajectory metadata's `model_metrics`).
+
+    losses: training loss per step (index t: the loss of batch t at the weights after t
+    updates); validation: {"val_loss": [(step, value), ...], "val_<metric>": ...};
+    ranked_by: "loss" (the final training loss) or a key of `validation`; goal: "min" or
+    "max"; target: the value of `ranked_by` whose first reaching is timed (None: no target);
+    step_seconds: the wall time of each of the racer's updates (seconds), measured as
+    `timing` says; tags: where the series are logged ({"loss": tag, "val_loss": tag, ...}).
+
+    `score` is the final training loss ("loss") or the best value of the validation series,
+    `score_step` its step; `target_step` the first step that reached `target` (the training
+    loss per step for "loss", else the validation points), `target_seconds` the racer's own
+    update time up to that step; `ms_per_step` the mean update time; `history` the ranked
+    validation series and the validation loss ({key: [[step, value], ...]}, at most about
+    `MAX_HISTORY` points each: evenly strided, keeping the best and the target's) for a page
+    that shows the race as of a step. Non-finite values are None.
+    """
+    if goal not in GOALS:
+        raise ValueError(f"goal must be one of {GOALS}, got {goal!r}")
+    if timing not in TIMINGS:
+        raise ValueError(f"timing must be one of {TIMINGS}, got {timing!r}")
+    loss = np.asarray(checks.host(losses), dtype=np.float64).reshape(-1)
+    validation = {k: [(int(s), float(v)) for s, v in p] for k, p in (validation or {}).items()}
+    if ranked_by == "loss":
+        points = [(t, float(v)) for t, v in enumerate(loss)]
+        last = len(loss) - 1
+        score = (last, float(loss[-1])) if len(loss) and math.isfinite(loss[-1]) else None
+    elif ranked_by in validation:
+        points = validation[ranked_by]
+        score = best_point(points, goal)
+    else:
+        raise ValueError(f"ranked_by {ranked_by!r} is neither 'loss' nor a validation series")
+    target_step = None if target is None else first_reaching(points, target, goal)
+    history = {
+        key: _thin(validation[key], {target_step, None if score is None else score[0]})
+        for key in sorted({"val_loss", ranked_by} & set(validation))
+    }
+    seconds = np.asarray(
+        [] if step_seconds is None else checks.host(step_seconds), dtype=np.float64
+    ).reshape(-1)
+    val_best = best_point(validation.get("val_loss", []), "min")
+    finals = [v for _, v in validation.get("val_loss", []) if math.isfinite(v)]
+    return {
+        "ranked_by": ranked_by,
+        "goal": goal,
+        "score": None if score is None else score[1],
+        "score_step": None if score is None else score[0],
+        "best_val_loss": None if val_best is None else val_best[1],
+        "best_val_loss_step": None if val_best is None else val_best[0],
+        "final_val_loss": finals[-1] if finals else None,
+        "target": None if target is None else float(target),
+        "target_rule": target_rule if target is not None else None,
+        "target_step": target_step,
+        "target_seconds": (
+            None
+            if target_step is None or target_step > len(seconds)
+            else float(seconds[:target_step].sum())
+        ),
+        "ms_per_step": float(1000 * seconds.mean()) if len(seconds) else None,
+        "timed_steps": int(len(seconds)),
+        "timing": timing,
+        "history": {k: [[s, v] for s, v in p if math.isfinite(v)] for k, p in history.items()},
+        "tags": dict(tags or {}),
+    }
+
+
+def _thin(points: list[tuple[int, float]], keep_steps: set) -> list[tuple[int, float]]:
+    """At most about `MAX_HISTORY` points, evenly strided, keeping those at `keep_steps`."""
+    if len(points) <= MAX_HISTORY:
+        return points
+    keep = set(np.linspace(0, len(points) - 1, MAX_HISTORY - 2).round().astype(int).tolist())
+    keep |= {i for i, (s, _) in enumerate(points) if s in keep_steps}
+    return [points[i] for i in sorted(keep)]
+
+
+def _pairs(value: Any) -> list[list[float]]:
+    """[[step, value], ...] of finite numbers from a logged list (others dropped)."""
+    return [
+        [p[0], p[1]]
+        for p in (value if isinstance(value, list) else [])
+        if isinstance(p, list | tuple)
+        and len(p) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in p)
+        and all(math.isfinite(x) for x in p)
+    ]
+
+
+def model_row(value: Any) -> dict[str, Any]:
+    """The leaderboard fields of a logged `model_metrics` (from any writer, so checked):
+    numbers finite or None, texts strings or None, `history` {key: [[step, value], ...]} of
+    finite numbers, `tags` {name: tag}; {} when `value` is not an own-model racer's
+    metrics."""
+    if not isinstance(value, dict) or not isinstance(value.get("ranked_by"), str):
+        return {}
+    row: dict[str, Any] = {}
+    for key in MODEL_NUMBERS:
+        v = value.get(key)
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        row[key] = v if ok else None
+    for key in MODEL_TEXTS:
+        v = value.get(key)
+        row[key] = v if isinstance(v, str) else None
+    if row["goal"] not in GOALS:
+        row["goal"] = "min"
+    history = value.get("history")
+    row["history"] = (
+        {str(k): _pairs(v) for k, v in history.items()} if isinstance(history, dict) else {}
+    )
+    tags = value.get("tags")
+    row["tags"] = (
+        {str(k): v for k, v in tags.items() if isinstance(v, str)} if isinstance(tags, dict) else {}
+    )
+    return row
 
 
 def _or_inf(value: Any) -> float:

@@ -3,12 +3,17 @@
 `race_model(model, x, y, optimizers=[...])` trains one clone of `model` per racer (every
 clone starts from the model's own weights and random-generator state, so dropout draws the
 same masks in every racer), with the loss, loss weights and metrics the model was compiled
-with, on the same batches in the same order, all racers in one `tf.function` per step
-(each racer's step is Keras's own TensorFlow `train_step`: a forward pass with
-``training=True`` (batch-norm statistics and dropout as `fit` handles them),
-`Model.compute_loss`, the optimizer's `apply_gradients`). A racer whose loss turns NaN or
-Inf is frozen there (its path ends at that step; the step function is rebuilt without
-it). The user's model is never trained, and its weights are checked unchanged at the end.
+with, on the same batches in the same order (each racer's step is Keras's own TensorFlow
+`train_step` in a `tf.function` of its own: a forward pass with ``training=True``
+(batch-norm statistics and dropout as `fit` handles them), `Model.compute_loss`, the
+optimizer's `apply_gradients`; on each batch the racers take turns, and each step is timed
+alone). A racer whose loss turns NaN or Inf is frozen there (its path ends at that step).
+The user's model is never trained, and its weights are checked unchanged at the end.
+
+The leaderboard (`summaries.race.metrics.model_metrics`, in each trajectory's metadata
+``model_metrics``): ranked by the best validation loss (or a compiled metric, `rank_by`;
+the final training loss without validation data), the time (steps and the racer's own
+seconds) to reach a target, and each racer's wall time per step.
 
 The map is the model's real landscape (Li et al. 2018, "Visualizing the Loss Landscape of
 Neural Nets", section 7): by default the plane through the start spanned by the first two
@@ -20,7 +25,8 @@ weights projected on the plane (least squares); the surface is the model's compi
 evaluated on a grid of the plane, on a fixed sample of the training data. The metadata's
 `basis` says all of this. `race_model` returns a `ModelRace` and, with `logdir`, writes
 one run in the race layout of `summaries.format` (plus one run per racer under
-``<race>/hparams/`` for TensorBoard's HParams tab).
+``<race>/hparams/`` for TensorBoard's HParams tab: hyper-parameters, final and best losses,
+time to target, ms per step).
 """
 
 from __future__ import annotations
@@ -68,10 +74,18 @@ class ModelRacer:
     diverged_step: int | None = None
     positions: np.ndarray | None = None  # [m, 2] on the plane
     tuning: dict[str, Any] | None = None
+    # wall time (s) of each of its updates: its own compiled step, racers one after another
+    step_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    metrics: dict[str, Any] | None = None  # the leaderboard's (`metrics.model_metrics`)
 
     @property
     def final_loss(self) -> float:
         return float(self.losses[-1])
+
+    @property
+    def ms_per_step(self) -> float | None:
+        """Mean wall time of one update (ms)."""
+        return float(1000 * self.step_seconds.mean()) if len(self.step_seconds) else None
 
     def best(self, key: str = "val_loss") -> float | None:
         values = [v for _, v in self.validation.get(key, []) if math.isfinite(v)]
@@ -91,6 +105,25 @@ class ModelRace:
     grid: np.ndarray  # [n, n] loss on the plane (rows follow the second direction)
     seconds: dict[str, float]
     run_dir: Path | None = None
+    ranked_by: str = "loss"  # "val_loss", "val_<metric>" or "loss" (final training loss)
+    goal: str = "min"  # which way `ranked_by` is better
+    target: float | None = None  # the value of `ranked_by` whose first reaching is timed
+    target_rule: str | None = None  # "given" or "default"
+
+    def ranked(self) -> list[ModelRacer]:
+        """The racers in leaderboard order (`summaries.race.metrics.rank_key`)."""
+        from summaries.race.metrics import rank_key
+
+        return sorted(self.racers, key=lambda r: rank_key(_rank_row(r)))
+
+
+def _rank_row(r: ModelRacer) -> dict[str, Any]:
+    final = r.final_loss
+    return {
+        **(r.metrics or {}),
+        "diverged": r.diverged_step is not None,
+        "final_loss": final if math.isfinite(final) else None,
+    }
 
 
 # -- checking the input ------------------------------------------------------------------
@@ -240,32 +273,46 @@ def _no_noise(clone: Any) -> None:
 
 
 class _Step:
-    """One compiled training step of all active racers on one batch: Keras's own
-    `train_step` (TensorFlow backend) per racer, their losses returned side by side."""
+    """One racer's compiled training step on one batch: Keras's own `train_step` (TensorFlow
+    backend). Traced for any batch size and run once ahead of the race (its weights, batch-norm
+    statistics, random-generator and optimizer state put back afterwards), so that the timed
+    steps hold no tracing or first-run cost."""
 
-    def __init__(self, clones: list[Any]):
+    def __init__(self, clone: Any, x: Any, y: Any):
         import tensorflow as tf
 
-        self.clones = clones
+        self.clone = clone
 
         def step(x: Any, y: Any, apply: bool) -> Any:
-            losses = []
-            for clone in self.clones:
-                variables = clone.trainable_variables
-                with tf.GradientTape() as tape:
-                    y_pred = clone(x, training=True)
-                    loss = clone.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
-                    scaled = clone.optimizer.scale_loss(loss)
-                if apply:
-                    grads = tape.gradient(scaled, variables)
-                    clone.optimizer.apply_gradients(zip(grads, variables, strict=True))
-                losses.append(tf.cast(loss, tf.float32))
-            return tf.stack(losses)
+            variables = clone.trainable_variables
+            with tf.GradientTape() as tape:
+                y_pred = clone(x, training=True)
+                loss = clone.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+                scaled = clone.optimizer.scale_loss(loss)
+            if apply:
+                grads = tape.gradient(scaled, variables)
+                clone.optimizer.apply_gradients(zip(grads, variables, strict=True))
+            return tf.cast(loss, tf.float32)
 
         self._fn = tf.function(step, reduce_retracing=True)
+        spec = lambda a: tf.TensorSpec([None, *a.shape[1:]], a.dtype)  # noqa: E731
+        self._fn.get_concrete_function(
+            tf.nest.map_structure(spec, x), tf.nest.map_structure(spec, y), True
+        )
+        state = [*clone.variables, *clone.optimizer.variables]
+        saved = [np.array(v.value) for v in state]
+        self(x, y)
+        for v, value in zip(state, saved, strict=True):
+            v.assign(value)
 
-    def __call__(self, x: Any, y: Any, apply: bool = True) -> np.ndarray:
-        return np.asarray(self._fn(x, y, apply))
+    def __call__(self, x: Any, y: Any, apply: bool = True) -> float:
+        return float(self._fn(x, y, apply))
+
+
+def _tensors(value: Any) -> Any:
+    import tensorflow as tf
+
+    return tf.nest.map_structure(tf.convert_to_tensor, value)
 
 
 def _batches(count: int, batch_size: int, steps: int, seed: int) -> list[np.ndarray]:
@@ -303,20 +350,26 @@ def _run(
     keep_weights: bool,
     report: Callable[[str, int, int], None] | None,
 ) -> tuple[list[ModelRacer], float]:
-    """Race `racers` over `batches`; returns the racers and the seconds spent stepping."""
+    """Race `racers` over `batches`; returns the racers and the seconds spent stepping.
+
+    On each batch the racers step one after another (in turns, starting one further each
+    step), each with its own compiled step, and each step is timed alone
+    (`ModelRacer.step_seconds`)."""
     steps = len(batches) - 1
     clones = [clone_like(model, opts.make(r[1], r[2])) for r in racers]
     for clone in clones:
         clone.optimizer.build(clone.trainable_variables)
+    first_x, first_y = _tensors(_rebuild(x, batches[0])), _tensors(_rebuild(y, batches[0]))
+    step_fns = [_Step(clone, first_x, first_y) for clone in clones]
     weights = int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))
     stride = _snapshot_stride(steps, len(racers), weights) if keep_weights else 0
     results = [
         ModelRacer(r[0], r[1], r[2], np.full(steps + 1, np.nan), np.zeros(0, int), None)
         for r in racers
     ]
+    timed: list[list[float]] = [[] for _ in racers]
     kept: list[list[tuple[int, np.ndarray]]] = [[] for _ in racers]
     active = list(range(len(racers)))
-    step_fn = _Step([clones[i] for i in active])
     stepping = 0.0
 
     def keep(i: int, t: int) -> None:
@@ -343,14 +396,20 @@ def _run(
         if last or (stride and t % stride == 0):
             for i in active:
                 keep(i, t)
-        xb, yb = _rebuild(x, batches[t]), _rebuild(y, batches[t])
-        began = time.perf_counter()
-        losses = step_fn(xb, yb, apply=not last)
-        stepping += time.perf_counter() - began
+        xb, yb = _tensors(_rebuild(x, batches[t])), _tensors(_rebuild(y, batches[t]))
         frozen = []
-        for j, i in enumerate(active):
-            results[i].losses[t] = losses[j]
-            if not np.isfinite(losses[j]):
+        # the racers take turns, starting one further each step: whatever the first step on
+        # a new batch costs more is shared evenly
+        turn = t % len(active)
+        for i in active[turn:] + active[:turn]:
+            began = time.perf_counter()
+            loss = step_fns[i](xb, yb, apply=not last)
+            took = time.perf_counter() - began
+            stepping += took
+            if not last:
+                timed[i].append(took)
+            results[i].losses[t] = loss
+            if not np.isfinite(loss):
                 results[i].diverged_step = t
                 frozen.append(i)
                 if keep_weights and (not kept[i] or kept[i][-1][0] != t):
@@ -360,8 +419,6 @@ def _run(
             for i in frozen:
                 results[i].losses = results[i].losses[: t + 1]
             active = [i for i in active if i not in frozen]
-            if active and not last:
-                step_fn = _Step([clones[i] for i in active])
         if not active:
             break
         if not last and (t + 1) % eval_every == 0 and t + 1 < steps:
@@ -369,6 +426,7 @@ def _run(
         if report is not None:
             report("racing", t + 1, steps + 1)
     for i, r in enumerate(results):
+        r.step_seconds = np.asarray(timed[i], dtype=np.float64)
         if keep_weights:
             r.snapshot_steps = np.array([t for t, _ in kept[i]], int)
             r.snapshots = np.stack([w for _, w in kept[i]])
@@ -554,6 +612,46 @@ class Inputs:
     seed: int
     tune: int | None
     name: str
+    ranked_by: str = "loss"
+    goal: str = "min"
+    target: float | None = None
+
+
+def _ranking(rank_by: Any, validation: Any) -> tuple[str, str]:
+    """(ranked_by, goal) of `rank_by`: None (the best validation loss, else the final training
+    loss), "train_loss" (the final training loss), or a compiled metric as `Model.evaluate`
+    names it ("loss", "accuracy", ...; "val_" optional), measured on the validation data,
+    optionally with ":min" or ":max" (default: `metrics.metric_goal`)."""
+    from summaries.race.metrics import GOALS, metric_goal
+
+    if rank_by is None:
+        return ("val_loss", "min") if validation is not None else ("loss", "min")
+    if not isinstance(rank_by, str) or not rank_by.strip():
+        raise TypeError(f"rank_by must be a metric name, got {rank_by!r}")
+    name, colon, goal = rank_by.strip().partition(":")
+    if colon and goal not in GOALS:
+        raise ValueError(f"rank_by: the direction after ':' must be min or max, got {goal!r}")
+    if name == "train_loss":
+        if goal == "max":
+            raise ValueError("rank_by: the training loss is better lower (train_loss:min)")
+        return "loss", "min"
+    key = name if name.startswith("val_") else f"val_{name}"
+    if validation is None:
+        raise ValueError(
+            f"rank_by {rank_by!r} is measured on validation data: give x_val and y_val "
+            "(or rank by train_loss)"
+        )
+    return key, goal or metric_goal(key)
+
+
+def _check_target(target: Any) -> float | None:
+    if target is None:
+        return None
+    if isinstance(target, bool) or not isinstance(target, int | float | np.integer | np.floating):
+        raise ValueError(f"target must be a number, got {target!r}")
+    if not math.isfinite(target):
+        raise ValueError(f"target must be finite, got {target!r}")
+    return float(target)
 
 
 def check_inputs(
@@ -574,6 +672,8 @@ def check_inputs(
     eval_every: int | None = None,
     seed: int = 0,
     tune: int | None = None,
+    rank_by: str | None = None,
+    target: float | None = None,
 ) -> Inputs:
     """Check every argument of `race_model` (one forward pass and loss on two samples
     included); ValueError / TypeError naming the argument. Writes nothing."""
@@ -612,10 +712,12 @@ def check_inputs(
     if eval_every is None:
         eval_every = max(1, steps // 10)
     eval_every = _check_int("eval_every", eval_every, 1, MAX_STEPS)
-    _check_fit(model, xs, ys, validation, batch_size)
+    ranked_by, goal = _ranking(rank_by, validation)
+    target = _check_target(target)
+    _check_fit(model, xs, ys, validation, batch_size, ranked_by)
     return Inputs(
         racers, xs, ys, count, validation, steps, batch_size, grid, sample, directions,
-        eval_every, seed, tune, name,
+        eval_every, seed, tune, name, ranked_by, goal, target,
     )  # fmt: skip
 
 
@@ -638,6 +740,8 @@ def race_model(
     eval_every: int | None = None,
     seed: int = 0,
     tune: int | None = None,
+    rank_by: str | None = None,
+    target: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ModelRace:
     """Race `optimizers` on a compiled Keras `model` from its own weights; map the race on
@@ -651,23 +755,34 @@ def race_model(
     grid: the surface's resolution; sample: training samples the surface is evaluated on;
     directions: "pca" (the racers' first two principal components) or "random"
     (filter-normalised random directions); tune: trials per optimizer (the same learning
-    rates for every optimizer, `summaries.race.tuning`), ranked by best validation loss
-    (else final training loss), the best one racing; progress: called as
+    rates for every optimizer, `summaries.race.tuning`), scored as the race is ranked, the
+    best one racing; rank_by: what the leaderboard ranks by: None (the best validation
+    loss, else the final training loss), "train_loss", or a compiled metric ("accuracy",
+    "val_accuracy", "accuracy:max", ...) on the validation data, whose direction is
+    `metrics.metric_goal`'s unless ":min" or ":max" says it; target: the value of the
+    ranked quantity whose first reaching is timed per racer (default: 90 % of the way from
+    the racers' common start to the best any racer reached, `metrics.default_target`);
+    progress: called as
     ``progress(stage, done, total)``. Bad arguments raise before anything runs or is
     written (`check_inputs`).
+
+    Each racer's step is its own compiled function, run one after another with the other
+    racers' on the same batch and timed alone (`ModelRacer.step_seconds`); its
+    leaderboard (`ModelRacer.metrics`: score, time to target, ms per step) is
+    `summaries.race.metrics.model_metrics`.
     """
     started = time.perf_counter()
     a = check_inputs(
         model, x, y, optimizers, steps=steps, batch_size=batch_size, x_val=x_val, y_val=y_val,
         name=name, hp=hp, grid=grid, sample=sample, directions=directions,
-        eval_every=eval_every, seed=seed, tune=tune,
+        eval_every=eval_every, seed=seed, tune=tune, rank_by=rank_by, target=target,
     )  # fmt: skip
     batches = _batches(a.count, a.batch_size, a.steps, a.seed)
     seconds: dict[str, float] = {}
     racers = a.racers
     run_args = (a.x, a.y, batches, a.validation, a.eval_every, a.batch_size)
     if a.tune is not None:
-        racers = _tune(model, racers, a.tune, run_args, a.seed, progress)
+        racers = _tune(model, racers, a.tune, run_args, a.seed, progress, a.ranked_by, a.goal)
         seconds["tuning"] = time.perf_counter() - started
     racing = time.perf_counter()
     results, stepping = _run(model, racers, *run_args, True, progress)
@@ -713,6 +828,7 @@ def race_model(
     )
     basis["fitted_on"] = [r.name for r in steady]  # the racers whose motion made the plane
     race = ModelRace(a.name, results, a.steps, a.batch_size, basis, window, values, seconds)
+    _score_racers(race, a.ranked_by, a.goal, a.target)
     if logdir is not None:
         race.run_dir = write_model_race(logdir, race)
     _check_untouched(model, origin)
@@ -720,9 +836,13 @@ def race_model(
     return race
 
 
-def _check_fit(model: Any, xs: dict, ys: dict, validation: Any, batch_size: int) -> None:
+def _check_fit(
+    model: Any, xs: dict, ys: dict, validation: Any, batch_size: int, ranked_by: str = "loss"
+) -> None:
     """One forward pass and loss on two samples: arrays that do not fit the model raise
-    ValueError naming x or y (before anything is trained or written)."""
+    ValueError naming x or y (before anything is trained or written); a compiled metric to
+    rank by is looked up in `Model.evaluate` on two validation samples (ValueError naming
+    rank_by when the model does not compute it)."""
     clone = clone_like(model, None)
     few = slice(0, min(2, batch_size))
     xb, yb = _rebuild(xs, few), _rebuild(ys, few)
@@ -746,6 +866,14 @@ def _check_fit(model: Any, xs: dict, ys: dict, validation: Any, batch_size: int)
             )
         except Exception as exc:
             raise ValueError(f"x_val / y_val do not fit the model: {error_line(exc)}") from None
+        if ranked_by not in ("loss", "val_loss"):
+            few_val = (_slice(validation[0], few), _slice(validation[1], few))
+            known = sorted(_evaluate(clone, *few_val, batch_size))
+            if ranked_by not in known:
+                raise ValueError(
+                    f"rank_by: the model computes no {ranked_by[4:]!r} on validation data "
+                    f"(it computes {', '.join(k[4:] for k in known)})"
+                )
 
 
 def _shape(inputs: Any) -> str:
@@ -768,21 +896,65 @@ def _check_untouched(model: Any, origin: np.ndarray) -> None:
         raise RuntimeError("race_model changed the model's weights (a bug: please report it)")
 
 
-def _tune(model, racers, trials, run_args, seed, progress):
+def _score_racers(race: ModelRace, ranked_by: str, goal: str, target: float | None) -> None:
+    """Every racer's leaderboard (`metrics.model_metrics`), with the race's target: the given
+    one, else `metrics.default_target` of the racers' scores."""
+    from summaries.format import race_tag
+    from summaries.race import metrics
+
+    race.ranked_by, race.goal = ranked_by, goal
+    tags = {
+        r.name: {
+            "loss": race_tag("loss", r.name),
+            **{k: f"{METRIC_PREFIX}/{k}/{r.name}" for k in r.validation},
+        }
+        for r in race.racers
+    }
+
+    def measure(r: ModelRacer, target: float | None, rule: str | None) -> dict[str, Any]:
+        return metrics.model_metrics(
+            r.losses, r.validation, ranked_by=ranked_by, goal=goal, target=target,
+            target_rule=rule, step_seconds=r.step_seconds, tags=tags[r.name],
+        )  # fmt: skip
+
+    rule = "given"
+    if target is None:  # 90 % of the way from the common start to the best score
+        scores = [measure(r, None, None)["score"] for r in race.racers]
+        target = metrics.default_target(scores, goal, _start_value(race.racers[0], ranked_by))
+        rule = "default"
+    race.target, race.target_rule = target, None if target is None else rule
+    for r in race.racers:
+        r.metrics = measure(r, race.target, race.target_rule)
+
+
+def _start_value(r: ModelRacer, ranked_by: str) -> float | None:
+    """The value of `ranked_by` at step 0, the same for every racer (the same weights and,
+    for the training loss, the same first batch)."""
+    if ranked_by == "loss":
+        return float(r.losses[0]) if len(r.losses) else None
+    first = r.validation.get(ranked_by) or []
+    return float(first[0][1]) if first and first[0][0] == 0 else None
+
+
+def _tune(model, racers, trials, run_args, seed, progress, ranked_by="loss", goal="min"):
     """Every optimizer's `trials` settings (`tuning.trial_points`); the best per optimizer
-    by best validation loss (else final training loss), with its tuning record."""
+    as the race ranks (best validation loss or compiled metric, else final training loss),
+    with its tuning record."""
     from summaries.race import tuning
 
-    validation = run_args[3]
+    objective = (
+        "final training loss" if ranked_by == "loss"
+        else f"{'lowest' if goal == 'min' else 'highest'} validation {ranked_by[4:]}"
+    )  # fmt: skip
     chosen = []
     for name, optimizer, hp in racers:
         points = tuning.trial_points(optimizer, trials, seed)
         trial_racers = [(f"{name}#{k}", optimizer, {**hp, **p}) for k, p in enumerate(points)]
         results, _ = _run(model, trial_racers, *run_args, False, None)
-        scores = [_score(r) for r in results]
+        scores = [_score(r, ranked_by, goal) for r in results]
         best = min(range(len(results)), key=scores.__getitem__)
         record = {
-            "objective": "best validation loss" if validation else "final training loss",
+            "objective": objective,
             "search_space": tuning.search_space(optimizer),
             "method": "centred Latin hypercube (the same learning rates for every optimizer)",
             "budget": trials,
@@ -792,7 +964,7 @@ def _tune(model, racers, trials, run_args, seed, progress):
                     "hyperparameters": {
                         k: r.hyperparameters[k] for k in tuning.search_space(optimizer)
                     },
-                    "score": None if not math.isfinite(s[1]) else s[1],
+                    "score": None if not math.isfinite(s[1]) else s[1] * s[2],
                     "diverged_step": r.diverged_step,
                 }
                 for r, s in zip(results, scores, strict=True)
@@ -805,11 +977,18 @@ def _tune(model, racers, trials, run_args, seed, progress):
     return chosen
 
 
-def _score(r: ModelRacer) -> tuple[int, float]:
-    value = r.best("val_loss")
-    if value is None:
+def _score(r: ModelRacer, ranked_by: str = "loss", goal: str = "min") -> tuple[int, float, int]:
+    """(diverged, value, sign): smaller is better; value x sign is the racer's `ranked_by`
+    (its final training loss for "loss", else its best validation value)."""
+    from summaries.race.metrics import best_point
+
+    sign = -1 if goal == "max" else 1
+    if ranked_by == "loss":
         value = r.final_loss if r.diverged_step is None else math.inf
-    return (r.diverged_step is not None, value if math.isfinite(value) else math.inf)
+    else:
+        best = best_point(r.validation.get(ranked_by, []), goal)
+        value = math.inf if best is None else sign * best[1]
+    return (r.diverged_step is not None, value if math.isfinite(value) else math.inf, sign)
 
 
 def _basis(
@@ -918,12 +1097,14 @@ def write_model_race(logdir: Any, race: ModelRace) -> Path:
                 batch_size=race.batch_size,
                 race_steps=race.steps,
                 model_race=True,
+                model_metrics=r.metrics,
             )
             writer.add_scalars(race_tag("loss", r.name), r.losses.tolist())
             for key, points in r.validation.items():
                 for step, value in points:
                     if math.isfinite(value):
                         _scalar(writer, f"{METRIC_PREFIX}/{key}/{r.name}", step, value)
+        # the wall time of one step of the whole race: every racer's, one after another
         _scalar(
             writer,
             f"{METRIC_PREFIX}/seconds_per_step",
@@ -944,16 +1125,32 @@ def _write_hparams(run_dir: Path, race: ModelRace) -> bool:
     metrics = {"hparams/final_loss": "final training loss"}
     if any(r.validation for r in race.racers):
         metrics["hparams/best_val_loss"] = "best validation loss"
+    if race.ranked_by not in ("loss", "val_loss"):
+        metrics[f"hparams/best_{race.ranked_by}"] = f"best validation {race.ranked_by[4:]}"
+    if race.target is not None:
+        metrics["hparams/target_step"] = "first step at the target"
+        metrics["hparams/target_seconds"] = "seconds to the target"
+    metrics["hparams/ms_per_step"] = "wall time per step (ms)"
     for r in race.racers:
         values: dict[str, Any] = {"optimizer": r.optimizer}
         for k in keys:
             v = r.hyperparameters.get(k)
             if isinstance(v, bool | int | float | str):
                 values[k] = v
-        scores = {"hparams/final_loss": r.final_loss}
-        if "hparams/best_val_loss" in metrics:
-            scores["hparams/best_val_loss"] = r.best("val_loss")
-        scores = {k: v for k, v in scores.items() if v is not None and math.isfinite(v)}
+        m = r.metrics or {}
+        scores = {
+            "hparams/final_loss": r.final_loss,
+            "hparams/best_val_loss": r.best("val_loss"),
+            f"hparams/best_{race.ranked_by}": m.get("score"),
+            "hparams/target_step": m.get("target_step"),
+            "hparams/target_seconds": m.get("target_seconds"),
+            "hparams/ms_per_step": r.ms_per_step,
+        }
+        scores = {
+            k: float(v)
+            for k, v in scores.items()
+            if k in metrics and v is not None and math.isfinite(v)
+        }
         hp_summaries.log_hparams(
             str(run_dir / "hparams" / r.name),
             values,

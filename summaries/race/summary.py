@@ -74,6 +74,21 @@ def _optional_number(argument: str, value: Any) -> float | None:
     return float(value)
 
 
+def _model_metrics(value: Any) -> dict[str, Any]:
+    """An own-model racer's `model_metrics` (`summaries.race.metrics.model_metrics`), checked:
+    JSON, `ranked_by` a string, `goal` "min" or "max"."""
+    from summaries.race.metrics import GOALS
+
+    value = checks.check_json("model_metrics", value)
+    if not isinstance(value, dict) or not isinstance(value.get("ranked_by"), str):
+        raise ValueError(
+            "model_metrics must be a dict with a 'ranked_by' name (metrics.model_metrics)"
+        )
+    if value.get("goal") not in GOALS:
+        raise ValueError(f"model_metrics['goal'] must be one of {GOALS}, got {value.get('goal')!r}")
+    return value
+
+
 def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any) -> dict[str, Any]:
     """Every display field of a trajectory: `given` ones checked, the others filled in.
 
@@ -98,6 +113,8 @@ def display_fields(optimizer: str, surface: str, basis: Any = None, **given: Any
     if fields["order"] is not None:
         fields["order"] = checks.check_count("order", fields["order"], minimum=0)
     fields["tuning"] = checks.check_json("tuning", fields["tuning"])
+    if fields["model_metrics"] is not None:
+        fields["model_metrics"] = _model_metrics(fields["model_metrics"])
     axes = fields["axes"]
     if axes is not None:
         if isinstance(axes, str | bytes) or len(axes) != 2:
@@ -205,6 +222,7 @@ def trajectory_pb(
     unbounded_below: bool | None = None,
     racer: str | None = None,
     axes: Sequence[str] | None = None,
+    model_metrics: dict[str, Any] | None = None,
     **extra: Any,
 ) -> list[tuple[int, summary_pb2.Summary]]:
     """Check a whole trajectory, then build its (first step, Summary) chunks (numpy only).
@@ -224,7 +242,8 @@ def trajectory_pb(
     unbounded_below (the surface has no lower bound: leaving its window is an escape),
     racer (the racer's name within its race; the race layout writes every racer of a race
     into one run, under the tag `summaries.format.race_tag("trajectory", racer)`), axes
-    (the names of the two parameters, the map's axes, e.g. ("k", "b")).
+    (the names of the two parameters, the map's axes, e.g. ("k", "b")), model_metrics (an
+    own-model racer's leaderboard: `summaries.race.metrics.model_metrics`).
     Any other keyword is stored as a further JSON metadata field.
     """
     checks.check_tag(tag, "tag")
@@ -250,6 +269,7 @@ def trajectory_pb(
         unbounded_below=unbounded_below,
         racer=racer,
         axes=axes,
+        model_metrics=model_metrics,
     )
     content = _content(
         race, optimizer, surface, window, hyperparameters, start, minima, basis, chunk,
@@ -365,7 +385,8 @@ def write_trajectory(
     Keyword arguments are those of `trajectory_pb` (race, optimizer, surface and window
     required; hyperparameters, start, minima, basis, chunk; the display fields
     optimizer_title, surface_title, description, formula, analytic, tolerance, order,
-    log_scale, tuning, unbounded_below, racer; any other keyword is stored as further metadata).
+    log_scale, tuning, unbounded_below, racer, axes, model_metrics; any other keyword is
+    stored as further metadata).
     """
     checks.check_writer(writer)
     checks.check_tag(name)
@@ -426,8 +447,8 @@ def trajectory(name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
     Keyword arguments are those of `trajectory_pb`: race, optimizer, surface and window
     (required), hyperparameters, start, minima, basis, chunk, the display fields
     (optimizer_title, surface_title, description, formula, analytic, tolerance, order,
-    log_scale, tuning, unbounded_below, racer); any other keyword is stored as further JSON
-    metadata.
+    log_scale, tuning, unbounded_below, racer, axes, model_metrics); any other keyword is
+    stored as further JSON metadata.
     Returns False when there is no default writer (nothing written).
     """
     events = trajectory_pb(_scoped(name), steps, positions, losses, **kwargs)
