@@ -22,32 +22,30 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("FLOWSCOPE_ARTIFACTS", REPO / "tests" / "artifacts"))
 
 
-# Test files whose tests start processes that each want a core or more (clusters of four
-# TensorFlow tasks, a child per Keras backend, the tour, the 300-fit child, the serving
-# benchmark, the PyTorch recipe). On 2 cores two of them at once starve each other far
-# more than they slow the light tests beside them, so under `pytest -n N` they run one
+# Test files whose tests start several TensorFlow processes at once (clusters of four
+# tasks, the tour, which ends with one). On 2 cores two of them at once starve each other
+# far more than they slow a light test beside them, so under `pytest -n N` they run one
 # after another on one worker (`pytest_xdist_make_scheduler` below); every other file goes
 # whole to one worker, so its module fixtures (TensorBoards, logdirs) are made once.
-PROCESS_HEAVY = frozenset(
-    {
-        "test_backends.py",
-        "test_distributed.py",
-        "test_many_fits.py",
-        "test_serving_scale.py",
-        "test_torch.py",
-        "test_tour.py",
-        "test_wheel.py",
-    }
-)
+PROCESS_HEAVY = frozenset({"test_distributed.py", "test_tour.py"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files holding a `slow` test first (each file's tests in their order): under xdist they
+    start at once instead of ending the run on one worker while the other waits."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 @pytest.hookimpl(optionalhook=True)  # without xdist (-p no:xdist) the hook is unknown
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's default (`load`) becomes scopes: the process-heavy files together, then each
-    other file; the largest scopes go first (xdist's `loadscope` reorder)."""
+    """xdist's default (`load`) becomes scopes, in the order collected: the process-heavy
+    files together, each other file whole."""
     if config.getvalue("dist") != "load":
         return None  # the user chose a mode
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep pytest_collection_modifyitems' order
 
     class FileScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

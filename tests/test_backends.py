@@ -22,6 +22,8 @@ import pytest
 from conftest import REPO
 from tensorboard.backend.event_processing import event_accumulator
 
+pytestmark = pytest.mark.slow  # one child process per backend
+
 BACKENDS = ("tensorflow", "jax", "torch")
 EPOCHS, BATCHES = 2, 4  # 64 training examples in batches of 16; 32 validation examples
 

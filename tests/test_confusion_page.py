@@ -134,6 +134,7 @@ def set_step(frame, index: int) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("load_fast", [True], indirect=True)
 def test_confusion_page_end_to_end(tmp_path, tensorboard, page):
     logdir = tmp_path / "logs"

@@ -151,6 +151,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_many_fits_leave_no_open_files_or_threads(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     done = subprocess.run(

@@ -56,6 +56,7 @@ def tiny(tmp_path_factory) -> dict:
     return {"root": root, "argv": argv, "out": out.getvalue()}
 
 
+@pytest.mark.slow  # the module fixture trains the captcha reader twice
 def test_both_runs_carry_the_lessons_tags(tiny):
     runs = tiny["root"] / "runs"
     for mode in multitask.MODES:
