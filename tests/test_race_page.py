@@ -531,6 +531,26 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
     assert whole[0] - 1e-9 <= fit[0] and fit[1] <= whole[1] + 1e-9
     frame.click("#race-zoom-reset")
     assert view(frame) == whole
+    # the focused map pans with the arrow keys, zooms with + and -, 0 shows it whole; the
+    # step stays (the page's arrows step only outside the map)
+    frame.focus("#race-map-overlay")
+    page.keyboard.press("+")
+    wait_for(lambda: view(frame)[1] - view(frame)[0] < (whole[1] - whole[0]) * 0.7)
+    before, step = view(frame), frame.inner_text("#race-step")
+    page.keyboard.press("ArrowRight")
+    wait_for(lambda: view(frame)[0] > before[0])
+    moved = view(frame)
+    assert moved[0] - before[0] == pytest.approx((before[1] - before[0]) * 0.1)
+    page.keyboard.press("Shift+ArrowUp")
+    wait_for(lambda: view(frame)[2] > moved[2])
+    assert view(frame)[2] - moved[2] == pytest.approx((moved[3] - moved[2]) * 0.5)
+    assert frame.inner_text("#race-step") == step
+    page.keyboard.press("-")
+    wait_for(lambda: view(frame)[1] - view(frame)[0] > (before[1] - before[0]) * 1.2)
+    page.keyboard.press("0")
+    wait_for(lambda: view(frame) == whole)
+    label = frame.get_attribute("#race-map-overlay", "aria-label")
+    assert "arrow keys pan" in label, label
     frame.click("#race-zoom-in")
     # the linear-regression race names its axes by its parameters, k and b
     frame.select_option("#race-picker", LINEAR)

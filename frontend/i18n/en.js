@@ -51,6 +51,7 @@ export default {
       "whole": "Whole surface",
       "wholeTitle": "Show the surface's whole window",
       "zoomHint": "wheel or pinch to zoom, drag to pan",
+      "keysLabel": "Loss map: with it focused, the arrow keys pan (Shift: further), + and − zoom, 0 shows the whole surface",
       "levelsLog": {
         "one": "{count} log-spaced contour level from {low} to {high}",
         "other": "{count} log-spaced contour levels from {low} to {high}"

@@ -51,6 +51,7 @@ export default {
       "whole": "整个曲面",
       "wholeTitle": "显示曲面的整个窗口",
       "zoomHint": "滚轮或双指缩放，拖动平移",
+      "keysLabel": "损失地图：获得焦点后，方向键平移（按住 Shift 移得更远），+ 和 − 缩放，0 显示整个曲面",
       "levelsLog": {
         "one": "{count} 条按对数间隔的等高线，从 {low} 到 {high}",
         "other": "{count} 条按对数间隔的等高线，从 {low} 到 {high}"

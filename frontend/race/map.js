@@ -58,7 +58,9 @@ export class ContourMap {
     this.svg.append(this.gContours, this.gAxes, this.gBar, this.gPaths);
     // the travelled part of every path, redrawn per frame (device pixels for crispness)
     this.trails = el("canvas", { class: "race-trails" });
-    this.overlay = svg("svg", { class: "race-map-overlay", id: "race-map-overlay" });
+    // focusable: with the map focused, the arrow keys pan and + / − / 0 zoom (see _listen)
+    this.overlay = svg("svg", { class: "race-map-overlay", id: "race-map-overlay", tabindex: "0",
+      role: "img", "aria-label": t("race.map.keysLabel") });
     // Marks and markers are clipped to the plot: a racer that left the view never floats
     // over the axes, the header or the other cards.
     this.gMarks = svg("g", { class: "race-marks" }); // minima, start, divergence crosses
@@ -729,6 +731,7 @@ export class ContourMap {
     o.addEventListener("pointerup", end);
     o.addEventListener("pointercancel", end);
     o.addEventListener("mouseleave", () => this._hideHover());
+    o.addEventListener("keydown", (e) => this._onKey(e));
     o.addEventListener("wheel", (e) => {
       if (!this.surface) return;
       e.preventDefault();
@@ -738,6 +741,31 @@ export class ContourMap {
       const [x0, x1, y0, y1] = this._pending || this.view;
       this._schedule([cx - (cx - x0) * f, cx + (x1 - cx) * f, cy - (cy - y0) * f, cy + (y1 - cy) * f]);
     }, { passive: false });
+  }
+
+  /** Focused map: arrows pan a tenth of the view (Shift: half), + and − zoom around the
+   * centre, 0 shows the whole surface. The keys stay here: the page's own arrow keys (step
+   * through the race) work everywhere else. */
+  _onKey(e) {
+    if (!this.surface || e.ctrlKey || e.metaKey || e.altKey) return;
+    const [x0, x1, y0, y1] = this._pending || this.view;
+    const share = e.shiftKey ? 0.5 : 0.1;
+    const [dx, dy] = [(x1 - x0) * share, (y1 - y0) * share];
+    const pans = { ArrowLeft: [-dx, 0], ArrowRight: [dx, 0], ArrowUp: [0, dy], ArrowDown: [0, -dy] };
+    if (e.key in pans) {
+      const [ux, uy] = pans[e.key];
+      this._schedule([x0 + ux, x1 + ux, y0 + uy, y1 + uy]);
+    } else if (e.key === "+" || e.key === "=") {
+      this.zoomBy(1 / 1.5);
+    } else if (e.key === "-" || e.key === "_") {
+      this.zoomBy(1.5);
+    } else if (e.key === "0") {
+      this.setView(this.surface.window);
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
   }
 
   /** One re-projection per animation frame, whatever the number of wheel or drag events. */
