@@ -12,7 +12,7 @@ are the library's own (`library_fields`: the page shows its translation of those
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -364,45 +364,42 @@ def _library_fields(library: dict[str, str], shown: dict[str, Any]) -> tuple[str
     return tuple(key for key, value in shown.items() if value and library.get(key) == value)
 
 
+@functools.cache
+def library_tables() -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """The library's surfaces and optimizers (`summaries.race`: numpy and the standard
+    library; Keras is imported by the engine, later), or two empty tables and one warning
+    when the library is broken: the page then offers no what-if and shows every logged text
+    as written."""
+    try:
+        from summaries.race.optimizers import OPTIMIZERS
+        from summaries.race.surfaces import SURFACES
+    except Exception as exc:
+        logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
+        return {}, {}
+    return SURFACES, OPTIMIZERS
+
+
 @functools.lru_cache(maxsize=1024)
 def _library_texts(kind: str, name: Any) -> dict[str, str]:
     """The display texts the library writes for one of its surfaces or optimizers
     ({"title", "description"}; empty for a name it does not know)."""
     if not isinstance(name, str):
         return {}
-    try:  # numpy only
-        if kind == "surface":
-            from summaries.race.surfaces import SURFACES
-
-            known = SURFACES.get(name)
-            return {} if known is None else {"title": known.title, "description": known.description}
-        from summaries.race.optimizers import OPTIMIZERS
-
-        spec = OPTIMIZERS.get(name)
-        return {} if spec is None else {"title": spec.title}
-    except Exception as exc:
-        logger.warning("Flowscope: library texts unavailable, summaries.race is broken: %s", exc)
-        return {}
+    surfaces, optimizers = library_tables()
+    if kind == "surface":
+        known = surfaces.get(name)
+        return {} if known is None else {"title": known.title, "description": known.description}
+    spec = optimizers.get(name)
+    return {} if spec is None else {"title": spec.title}
 
 
-@functools.cache
 def _keras_racers() -> tuple[str, ...]:
-    """Names of the library's racers (`summaries.race.OPTIMIZERS`): the optimizers the
-    what-if can re-run, as real Keras optimizers."""
-    try:  # standard library only; Keras is imported by the engine, later
-        from summaries.race.optimizers import OPTIMIZERS
-    except Exception as exc:
-        logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
-        return ()
-    return tuple(OPTIMIZERS)
+    """Names of the library's racers: the optimizers the what-if can re-run, as real Keras
+    optimizers."""
+    return tuple(library_tables()[1])
 
 
 @functools.cache
 def _closed_form_surfaces() -> frozenset[str]:
     """Names of the library's closed-form surfaces: the only ones a what-if can re-run."""
-    try:  # numpy only; without the library the page offers no what-if
-        from summaries.race.surfaces import SURFACES
-    except Exception as exc:
-        logger.warning("Flowscope: no race what-if, summaries.race is broken: %s", exc)
-        return frozenset()
-    return frozenset(n for n, s in SURFACES.items() if s.analytic)
+    return frozenset(n for n, s in library_tables()[0].items() if s.analytic)

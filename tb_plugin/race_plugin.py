@@ -43,7 +43,7 @@ from tb_plugin.base import (
     route,
 )
 from tb_plugin.data import LRU, PluginData, Series
-from tb_plugin.race_listing import Listing, Race, derive, is_racer
+from tb_plugin.race_listing import Listing, Race, derive, is_racer, library_tables
 from tb_plugin.race_track import Track, decode_trajectory, path_json, track_cost
 from tb_plugin.race_whatif import Change, Logged, Whatifs, family_json
 
@@ -455,11 +455,7 @@ def _direct_surfaces() -> dict[str, Any]:
     """The library's surfaces whose loss is a function of the map's position alone (the
     analytic ones and the linear regression; not `nn_plane`, a projected network), which
     the server can evaluate on a zoomed view's grid."""
-    try:  # numpy only
-        from summaries.race.surfaces import SURFACES
-    except Exception:
-        return {}
-    return {name: s for name, s in SURFACES.items() if s.direct}
+    return {name: s for name, s in library_tables()[0].items() if s.direct}
 
 
 def _points_arg(request) -> int:
