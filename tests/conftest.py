@@ -77,20 +77,26 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 """
 
 
-def run_on_two_cpus(script: str, *args: str) -> dict:
-    """Run `script` in a fresh Python whose TensorFlow sees two logical CPUs (they must be
-    set before TensorFlow starts, hence the subprocess); returns the JSON of its last line."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+def run_child(script: str, *args: str, env: dict | None = None, timeout: float = 300) -> dict:
+    """Run `script` in a fresh Python (the repository importable, TensorFlow quiet, `env`
+    added); fail on a non-zero exit with the end of its stderr; the JSON of its last line."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO), **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-c", TWO_CPUS + script, *args],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         env=env,
         cwd=REPO,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_on_two_cpus(script: str, *args: str) -> dict:
+    """`run_child` with TensorFlow seeing two logical CPUs (they must be set before
+    TensorFlow starts, hence the subprocess)."""
+    return run_child(TWO_CPUS + script, *args)
 
 
 class TensorBoard(TensorBoardProcess):

@@ -13,13 +13,9 @@ runs back through TensorBoard's `event_accumulator`.
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import run_child
 from tensorboard.backend.event_processing import event_accumulator
 
 pytestmark = pytest.mark.slow  # one child process per backend
@@ -193,23 +189,8 @@ def run(request, tmp_path_factory) -> dict:
     if (reason := _missing(backend)) is not None:
         pytest.skip(f"the {backend} backend: {reason}")
     root = tmp_path_factory.mktemp(f"backend-{backend}")
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": backend,
-        "PYTHONPATH": str(REPO),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "JAX_PLATFORMS": "cpu",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    env = {"KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
+    result = run_child(CHILD, str(root), env=env, timeout=400)
     assert result["backend"] == backend
     return result
 

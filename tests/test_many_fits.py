@@ -9,8 +9,6 @@ import argparse
 import copy
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 import warnings
@@ -19,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import run_child, wait_for
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import (
     data_ingester,
@@ -34,7 +32,6 @@ from werkzeug import test as werkzeug_test
 from summaries import SummaryCallback, hparams
 from summaries.tuner import SummaryTuner
 
-REPO = Path(__file__).resolve().parents[1]
 FITS = 300
 
 
@@ -153,17 +150,7 @@ CHILD = textwrap.dedent(
 
 @pytest.mark.slow
 def test_many_fits_leave_no_open_files_or_threads(tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path), str(FITS)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_child(CHILD, str(tmp_path), str(FITS), timeout=600)
     print("open files, threads: before", result["before"], "after the first fit", result["base"])
     print(f"after {FITS} fits", result["after"], "evaluate/predict", result["evaluated"])
     print("fits that raised", result["raised"])
