@@ -273,10 +273,11 @@ def _no_noise(clone: Any) -> None:
 
 
 class _Step:
-    """One racer's compiled training step on one batch: Keras's own `train_step` (TensorFlow
-    backend). Traced for any batch size and run once ahead of the race (its weights, batch-norm
-    statistics, random-generator and optimizer state put back afterwards), so that the timed
-    steps hold no tracing or first-run cost."""
+    """One racer's compiled training step on one batch, as Keras's TensorFlow `train_step`
+    computes it (forward pass, compiled loss, scaled gradients, `apply_gradients`) but
+    updating no compiled metric. Traced for any batch size and run once ahead of the race
+    (its weights, batch-norm statistics, random-generator and optimizer state put back
+    afterwards), so that the timed steps hold no tracing or first-run cost."""
 
     def __init__(self, clone: Any, x: Any, y: Any):
         import tensorflow as tf
