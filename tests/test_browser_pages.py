@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import artifact, open_plugin_tab
+from conftest import TOOLBAR_PX, artifact, open_plugin_tab
 from sample_logs import write_confusion, write_race
 
 pytestmark = pytest.mark.browser
@@ -19,6 +19,9 @@ def test_each_flowscope_tab_renders_its_data(tmp_path, tensorboard, page, load_f
 
     frame = open_plugin_tab(page, board, "optimizer_race", "Optimizer Race")
     frame.wait_for_selector("#race-page .lb-row", timeout=30_000)
+    # the other page tests open the plugin's document alone in a window this much shorter
+    iframe = page.locator('iframe[src*="name=optimizer_race"]').bounding_box()
+    assert iframe == {"x": 0, "y": TOOLBAR_PX, "width": 1400, "height": 950 - TOOLBAR_PX}
     assert sorted(frame.locator(".lb-row td.hyper").all_inner_texts()) == ["lr=0.05", "lr=0.1"]
     assert sorted(frame.locator(".lb-row").evaluate_all(
         "rows => rows.map(r => r.dataset.optimizer)")) == ["adam", "sgd"]  # fmt: skip

@@ -62,7 +62,7 @@ def board(tmp_path_factory):
 
 
 def open_page(page, board):
-    frame = open_plugin_tab(page, board, PLUGIN, "Confusion")
+    frame = open_plugin_tab(page, board, PLUGIN, "Confusion", shell=False)
     frame.wait_for_selector("canvas.cm-canvas", timeout=60_000)
     frame.wait_for_function(
         "() => { const a = window.flowscopeConfusion; return a && a.frame && a.metrics; }",

@@ -85,9 +85,9 @@ def board(tmp_path_factory):
     tb.stop()
 
 
-def open_page(make_page, board, width=1400, height=1000, **kwargs):
+def open_page(make_page, board, width=1400, height=1000, shell=False, **kwargs):
     page = make_page(width=width, height=height, **kwargs)
-    frame = open_plugin_tab(page, board, PLUGIN, "Confusion")
+    frame = open_plugin_tab(page, board, PLUGIN, "Confusion", shell=shell)
     frame.wait_for_selector("#cm-run option", state="attached", timeout=30_000)
     frame.wait_for_selector(".cm-card rect.cm-cell", timeout=30_000)
     return page, frame
@@ -182,7 +182,7 @@ CONTROLS = ["#cm-run", "#cm-compare", "#cm-normalize", "#cm-errors", "#cm-play",
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_laptop_window_keyboard_reload_and_theme(make_page, board, scheme):
-    page, frame = open_page(make_page, board, 1100, 700, color_scheme=scheme)
+    page, frame = open_page(make_page, board, 1100, 700, shell=True, color_scheme=scheme)
     theme = frame.evaluate("() => document.documentElement.dataset.theme")
     parent_dark = page.evaluate("() => document.body.classList.contains('dark-mode')")
     assert theme == ("dark" if parent_dark else "light")
@@ -273,7 +273,7 @@ def test_laptop_window_keyboard_reload_and_theme(make_page, board, scheme):
 
 
 def test_chinese_and_the_pseudo_language(make_page, board):
-    page, frame = open_page(make_page, board, locale="zh-CN")
+    page, frame = open_page(make_page, board, shell=True, locale="zh-CN")
     choose(frame, "captcha-4", "captcha-5")
     assert frame.locator("h1").inner_text() == "混淆矩阵"
     assert frame.locator("#cm-norm-true").inner_text() == "按真实类别（召回率）"
@@ -294,7 +294,7 @@ def test_chinese_and_the_pseudo_language(make_page, board):
     # en-XA: every label comes from the table (pseudo marks), and nothing overflows at 1100
     page = make_page(width=1100, height=700)
     page.add_init_script("localStorage.setItem('flowscope.lang', 'en-XA')")
-    frame = open_plugin_tab(page, board, PLUGIN, "Confusion")
+    frame = open_plugin_tab(page, board, PLUGIN, "Confusion", shell=False)
     frame.wait_for_selector(".cm-card rect.cm-cell", timeout=30_000)
     choose(frame, "captcha-4", "captcha-5")
     wait_for(lambda: frame.locator("#cm-class-table").count() == 1)

@@ -165,7 +165,7 @@ def live_board(tmp_path_factory):
 @pytest.mark.browser
 def test_confusion_page_shows_new_steps_and_runs_without_reload(live_board, page):
     live, board = live_board
-    frame = open_plugin_tab(page, board, CONFUSION_PLUGIN, "Confusion")
+    frame = open_plugin_tab(page, board, CONFUSION_PLUGIN, "Confusion", shell=False)
     frame.wait_for_selector("svg.cm-heatmap", timeout=60_000)
     assert frame.locator("#cm-step").get_attribute("max") == "1"
     live.append_confusion()
@@ -189,7 +189,7 @@ def test_confusion_page_shows_new_steps_and_runs_without_reload(live_board, page
 @pytest.mark.browser
 def test_race_page_shows_new_steps_and_races_without_reload(live_board, page):
     live, board = live_board
-    frame = open_plugin_tab(page, board, RACE_PLUGIN, "Optimizer Race")
+    frame = open_plugin_tab(page, board, RACE_PLUGIN, "Optimizer Race", shell=False)
     frame.wait_for_selector("#race-leaderboard .lb-row", timeout=60_000)
     assert frame.locator("#race-scrubber").get_attribute("max") == str(CHUNK - 1)
     live.append_race()

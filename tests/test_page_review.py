@@ -81,8 +81,8 @@ def board(tmp_path_factory):
         board.stop()
 
 
-def open_race(page, board, race: str):
-    frame = open_plugin_tab(page, board, RACE, "Optimizer Race")
+def open_race(page, board, race: str, shell: bool = False):
+    frame = open_plugin_tab(page, board, RACE, "Optimizer Race", shell=shell)
     frame.wait_for_selector("#race-leaderboard .lb-row", timeout=60_000)
     if frame.input_value("#race-picker") != race:
         frame.select_option("#race-picker", race)
@@ -206,8 +206,8 @@ def test_saddle_rows_say_escaped_only_once_the_racer_has_escaped(board, page):
 
 
 # -- items 2 and 3: neutral step cursors; series colours at 3:1 in both themes ---------------
-def open_confusion(page, board, run: str, compare: str | None = None):
-    frame = open_plugin_tab(page, board, CONFUSION, "Confusion")
+def open_confusion(page, board, run: str, compare: str | None = None, shell: bool = False):
+    frame = open_plugin_tab(page, board, CONFUSION, "Confusion", shell=shell)
     frame.wait_for_selector("#cm-run", timeout=60_000)
     frame.select_option("#cm-run", value=json.dumps([run, TAG], separators=(",", ":")))
     if compare:
@@ -255,7 +255,7 @@ def check_chart(frame, cursor: str, lines: str, card: str, fill: bool = False) -
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_cursors_are_neutral_dashed_and_series_reach_3_to_1(board, make_page, scheme):
     page = make_page(color_scheme=scheme)
-    frame = open_race(page, board, QUAD)
+    frame = open_race(page, board, QUAD, shell=True)  # TensorBoard's theme switch below
     assert frame.evaluate("() => document.documentElement.dataset.theme") == scheme
     scrub(frame, 100)
     check_chart(frame, "#race-loss-cursor", ".race-loss-path", ".race-card")
@@ -275,7 +275,7 @@ def test_cursors_are_neutral_dashed_and_series_reach_3_to_1(board, make_page, sc
 
     # the Confusion page's accuracy chart: the cursor at the last step (the default) is the
     # neutral dashed line, never a line's colour (it looked like accuracy falling to zero)
-    frame = open_confusion(page, board, "captcha-a")
+    frame = open_confusion(page, board, "captcha-a", shell=True)
     lines = check_chart(frame, ".cm-chart-marker", ".cm-chart-line", ".cm-panel")
     assert len(lines) == 6  # four positions, pooled, whole captcha
     page.screenshot(path=artifact(f"review-confusion-{scheme}.png"))
@@ -342,7 +342,7 @@ def test_errors_say_what_happened_and_what_to_do_without_a_toolbar(board, make_p
     page = make_page(locale=locale)
     page.route("**/data/plugin/optimizer_race/races*",
                lambda route: route.fulfill(status=500, body="<html>oops</html>"))  # fmt: skip
-    frame = open_plugin_tab(page, board, RACE, "Optimizer Race")
+    frame = open_plugin_tab(page, board, RACE, "Optimizer Race", shell=False)
     error = frame.wait_for_selector("#race-body .fs-error", timeout=60_000)
     text = error.inner_text()
     assert "not JSON" not in text and "races:" not in text, text

@@ -110,7 +110,7 @@ def key(run: str) -> str:
 
 
 def open_confusion(page, board, run: str):
-    frame = open_plugin_tab(page, board, CONFUSION, "Confusion")
+    frame = open_plugin_tab(page, board, CONFUSION, "Confusion", shell=False)
     frame.wait_for_selector("#cm-run", timeout=60_000)
     frame.select_option("#cm-run", value=key(run))
     frame.wait_for_selector("svg.cm-chart path.cm-chart-line", timeout=60_000)
@@ -180,7 +180,7 @@ def test_confusion_keys_work_at_once_space_plays_escape_closes(board, page):
 
 
 def test_race_keys_work_at_once_and_worded_buttons_are_named_by_their_words(board, page):
-    frame = open_plugin_tab(page, board, RACE, "Optimizer Race")
+    frame = open_plugin_tab(page, board, RACE, "Optimizer Race", shell=False)
     frame.wait_for_function(
         "() => window.flowscopeRace && window.flowscopeRace.built", timeout=60_000
     )
@@ -253,7 +253,7 @@ def test_an_example_image_opens_at_its_own_size(board, page):
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_chinese_compare_headers_keep_their_words_whole(board, make_page, scheme):
     page = make_page(width=1100, height=700, locale="zh-CN", color_scheme=scheme)
-    frame = open_plugin_tab(page, board, CONFUSION, "Confusion")
+    frame = open_plugin_tab(page, board, CONFUSION, "Confusion", shell=False)
     frame.wait_for_selector("#cm-run", timeout=60_000)
     frame.select_option("#cm-run", value=key("captcha"))
     frame.select_option("#cm-compare", value=key("captcha-b"))
@@ -289,7 +289,7 @@ def test_chinese_compare_headers_keep_their_words_whole(board, make_page, scheme
 
 # -- the race page ---------------------------------------------------------------------------
 def open_race(page, board, race: str):
-    frame = open_plugin_tab(page, board, RACE, "Optimizer Race")
+    frame = open_plugin_tab(page, board, RACE, "Optimizer Race", shell=False)
     frame.wait_for_function("() => window.flowscopeRace && window.flowscopeRace.built",
                             timeout=60_000)  # fmt: skip
     if frame.input_value("#race-picker") != race:

@@ -61,7 +61,7 @@ def whatif_requests(urls: list[str]) -> int:
 def test_drag_draws_from_the_family_then_the_exact_path_replaces_it(board, page):
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
-    frame = open_plugin_tab(page, board, PLUGIN, "Optimizer Race")
+    frame = open_plugin_tab(page, board, PLUGIN, "Optimizer Race", shell=False)
     frame.wait_for_selector("#race-leaderboard .lb-row", timeout=60_000)
     logged = frame.get_attribute(PATH, "d")
     # the page loads every re-runnable racer's family after its first paint

@@ -153,8 +153,8 @@ def board(tmp_path_factory):
         board.stop()
 
 
-def open_race(page, board, race: str):
-    frame = open_plugin_tab(page, board, PLUGIN, "Optimizer Race")
+def open_race(page, board, race: str, shell: bool = False):
+    frame = open_plugin_tab(page, board, PLUGIN, "Optimizer Race", shell=shell)
     frame.wait_for_selector("#race-leaderboard .lb-row", timeout=60_000)
     if frame.input_value("#race-picker") != race:
         frame.select_option("#race-picker", race)
@@ -197,7 +197,7 @@ def ranks(frame) -> list[int]:
 
 
 def test_cli_race_paths_scrubber_leaderboard_and_whatif(board, page):
-    frame = open_race(page, board, "race-saddle")
+    frame = open_race(page, board, "race-saddle", shell=True)
     paths = frame.eval_on_selector_all(".race-path", "ps => ps.map(p => p.dataset.optimizer)")
     assert sorted(paths) == sorted(CLI_OPTIMIZERS)
     assert frame.locator(".race-marker").count() == len(CLI_OPTIMIZERS)
@@ -434,7 +434,7 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
     page = make_page(width=1100, height=700, color_scheme=scheme)
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
-    frame = open_race(page, board, SADDLE)
+    frame = open_race(page, board, SADDLE, shell=True)
     # the server warms the what-if up as soon as the race opens (not at TensorBoard's start)
     assert any(f"warmup?race={SADDLE}" in url for url in urls), urls
     # TensorBoard's theme (it follows the system's here), and its switch while open
@@ -601,7 +601,7 @@ def test_laptop_window_map_zoom_keyboard_theme_and_reload(board, make_page):
 
     wait_for(saved)
     page.screenshot(path=artifact(f"race-1100x700-{scheme}.png"))
-    frame = open_race(page, board, SADDLE)
+    frame = open_race(page, board, SADDLE, shell=True)
     wait_for(lambda: racer_state(frame, "momentum")["lr"] == pytest.approx(0.02), timeout=90)
     assert "step 37 / 150" in frame.inner_text("#race-step")
     assert view(frame) == pytest.approx(saved_view)
@@ -852,7 +852,7 @@ def test_the_map_follows_a_resize_of_the_window_and_the_iframe(board, make_page)
     page.add_init_script(
         "window.__errors = []; addEventListener('error', e => __errors.push(e.message));"
     )
-    frame = open_race(page, board, SADDLE)
+    frame = open_race(page, board, SADDLE, shell=True)
     scrub(frame, 60)
     frame.click("#race-zoom-in")
     box = frame.locator("#race-map-overlay").bounding_box()

@@ -362,23 +362,37 @@ def test_the_block_check_notices_a_change():
     assert "\n".join(stripped(block.replace("get_logdir()", "log_dir"))) not in recipe
 
 
+REQUIRES_GRAD = """
+import numpy as np
+import torch
+import summaries
+from summaries import checks
+
+weights = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+labels = torch.tensor([0, 1, 1])
+scores = torch.tensor([[2.0, 1.0], [0.0, 3.0], [4.0, 0.0]], requires_grad=True) * 1.0
+with summaries.LogWriter(sys.argv[1]) as log:
+    counts = summaries.write_confusion(
+        log, "confusion", labels=labels, predictions=scores, classes=["a", "b"]
+    )
+path = torch.tensor([[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]], requires_grad=True) * 1.0
+metrics = summaries.trajectory_metrics(
+    path, (path**2).sum(dim=1), minima=[[0.0, 0.0]], window=[-2, 2, -2, 2], tolerance=0.1
+)
+result = {
+    "host": checks.host(weights).tolist(),
+    "counts": np.asarray(counts).tolist(),
+    "first_entry_step": metrics["first_entry_step"],
+    "final_loss": metrics["final_loss"],
+}
+"""
+
+
 @needs_torch
 def test_torch_tensors_that_require_grad_are_logged_as_their_values(tmp_path):
-    import torch
-
-    from summaries import checks
-
-    weights = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
-    assert checks.host(weights).tolist() == [[1.0, -2.0], [0.5, 3.0]]
-    labels = torch.tensor([0, 1, 1])
-    scores = torch.tensor([[2.0, 1.0], [0.0, 3.0], [4.0, 0.0]], requires_grad=True) * 1.0
-    with summaries.LogWriter(str(tmp_path)) as log:
-        counts = summaries.write_confusion(
-            log, "confusion", labels=labels, predictions=scores, classes=["a", "b"]
-        )
-    assert np.asarray(counts).tolist() == [[[1, 0], [1, 1]]]
-    path = torch.tensor([[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]], requires_grad=True) * 1.0
-    metrics = summaries.trajectory_metrics(
-        path, (path**2).sum(dim=1), minima=[[0.0, 0.0]], window=[-2, 2, -2, 2], tolerance=0.1
-    )
-    assert metrics["first_entry_step"] == 2 and metrics["final_loss"] == 0.0
+    # in a child without TensorFlow, as a PyTorch user runs it: importing torch into this
+    # TensorFlow-laden test process took 15-48 s (torch's _C._initExtension) in full runs
+    report = without_tensorflow(REQUIRES_GRAD, str(tmp_path))
+    assert report["host"] == [[1.0, -2.0], [0.5, 3.0]]
+    assert report["counts"] == [[[1, 0], [1, 1]]]
+    assert report["first_entry_step"] == 2 and report["final_loss"] == 0.0
