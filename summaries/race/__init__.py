@@ -14,6 +14,8 @@ Modules (each documented in its own docstring):
 * `metrics`: arrival, settling and divergence of a trajectory (`trajectory_metrics`).
 * `model_race`: `race_model`, optimizers racing on the user's own compiled Keras model,
   mapped on the plane of the racers' principal components (the model's real landscape).
+* `landscape`: that map and its logs with numpy only (`race_landscape`): a PyTorch (or any)
+  model's race from its racers' flat weights, losses and a loss function.
 * `upgrade`: reading older race metadata (`upgrade.parse_content`), filling what version 1
   left out from the library.
 
@@ -38,6 +40,7 @@ LOSS_TAG: str = TAGS["loss"]
 
 _SUBMODULES = (
     "summary", "surfaces", "optimizers", "engine", "tuning", "metrics", "upgrade", "model_race",
+    "landscape",
 )  # fmt: skip
 
 # public name -> module that defines it
@@ -74,6 +77,8 @@ _EXPORTS: dict[str, str] = {
     "trajectory_metrics": "summaries.race.metrics",
     # racing the user's own Keras model on its real loss landscape
     "race_model": "summaries.race.model_race",
+    # the same for a model of any framework, from its racers' flat weights (numpy only)
+    "race_landscape": "summaries.race.landscape",
 }
 
 

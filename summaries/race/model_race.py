@@ -35,16 +35,36 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from summaries.race import optimizers as opts
 
+# The plane, the surface's grid, the leaderboard and the logs are framework-free, shared
+# with races of other frameworks' models (`landscape.race_landscape`); imported here as
+# this module's names too.
+from summaries.race.landscape import (  # noqa: F401
+    MAX_GRID,
+    METRIC_PREFIX,
+    ModelRace,
+    ModelRacer,
+    captured,
+    check_int,
+    check_name,
+    check_target,
+    fit_plane,
+    grid_values,
+    pca_plane,
+    plane_basis,
+    project,
+    ranking,
+    score_racers,
+    write_model_race,
+)
+
 MAX_STEPS = 100_000  # as the engine's
-MAX_GRID = 201
 # Weight snapshots kept for the projection, all racers together (memory: count x weights x 4
 # bytes), and at most this many per racer: positions are logged at the snapshot steps.
 SNAPSHOT_BYTES = 512 * 2**20
@@ -54,76 +74,9 @@ DIRECTIONS = ("pca", "random")
 # except the momentum of Momentum and NAG (0.9) and Adadelta's rate (1.0, the paper's
 # setting, which Keras's documentation recommends; its 0.001 barely moves).
 _MODEL_DEFAULTS = {"adadelta": {"learning_rate": 1.0}}
-METRIC_PREFIX = "race"
 # The surface evaluates its sample in chunks of max(batch size, SURFACE_CHUNK) samples
 # (batch-norm statistics per chunk): three times faster per grid point than batches of 32.
 SURFACE_CHUNK = 256
-
-
-@dataclass
-class ModelRacer:
-    """What one racer did: a loss per step, weights projected at snapshot steps, validation."""
-
-    name: str
-    optimizer: str
-    hyperparameters: dict[str, Any]
-    losses: np.ndarray  # [n] training loss of the batch at step i, before update i
-    snapshot_steps: np.ndarray  # [m] steps whose weights were kept
-    snapshots: np.ndarray | None  # [m, weights] float32 (dropped once projected)
-    validation: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    diverged_step: int | None = None
-    positions: np.ndarray | None = None  # [m, 2] on the plane
-    tuning: dict[str, Any] | None = None
-    # wall time (s) of each of its updates: its own compiled step, racers one after another
-    step_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    metrics: dict[str, Any] | None = None  # the leaderboard's (`metrics.model_metrics`)
-
-    @property
-    def final_loss(self) -> float:
-        return float(self.losses[-1])
-
-    @property
-    def ms_per_step(self) -> float | None:
-        """Mean wall time of one update (ms)."""
-        return float(1000 * self.step_seconds.mean()) if len(self.step_seconds) else None
-
-    def best(self, key: str = "val_loss") -> float | None:
-        values = [v for _, v in self.validation.get(key, []) if math.isfinite(v)]
-        return min(values) if values else None
-
-
-@dataclass
-class ModelRace:
-    """A finished model race: racers, plane (basis, window), surface grid, timings."""
-
-    name: str
-    racers: list[ModelRacer]
-    steps: int
-    batch_size: int
-    basis: dict[str, Any]
-    window: list[float]
-    grid: np.ndarray  # [n, n] loss on the plane (rows follow the second direction)
-    seconds: dict[str, float]
-    run_dir: Path | None = None
-    ranked_by: str = "loss"  # "val_loss", "val_<metric>" or "loss" (final training loss)
-    goal: str = "min"  # which way `ranked_by` is better
-    target: float | None = None  # the value of `ranked_by` whose first reaching is timed
-    target_rule: str | None = None  # "given" or "default"
-
-    def ranked(self) -> list[ModelRacer]:
-        """The racers in leaderboard order (`summaries.race.metrics.rank_key`)."""
-        from summaries.race.metrics import rank_key
-
-        return sorted(self.racers, key=lambda r: rank_key(_rank_row(r)))
-
-
-def _rank_row(r: ModelRacer) -> dict[str, Any]:
-    final = r.final_loss
-    return {
-        **(r.metrics or {}),
-        "diverged": r.diverged_step is not None,
-        "final_loss": final if math.isfinite(final) else None,
-    }
 
 
 # -- checking the input ------------------------------------------------------------------
@@ -172,14 +125,6 @@ def _check_model(model: Any) -> None:
         raise ValueError("model must be compiled with a loss (model.compile(loss=...))")
     if not model.trainable_variables:
         raise ValueError("model has no trainable weights to race")
-
-
-def _check_int(argument: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{argument} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{argument} must be between {low} and {high}, got {value}")
-    return int(value)
 
 
 def model_defaults(optimizer: str) -> dict[str, Any]:
@@ -437,33 +382,6 @@ def _run(
 # -- the plane -----------------------------------------------------------------------------
 
 
-def pca_plane(
-    origin: np.ndarray, snapshots: Sequence[np.ndarray]
-) -> tuple[np.ndarray, list[float]]:
-    """The first two principal directions [weights, 2] (unit, orthogonal) of the finite
-    displacements from `origin`, uncentred, and each one's share of their squared length."""
-    deltas = [s - origin for s in snapshots]
-    rows = np.concatenate([d[np.isfinite(d).all(axis=1)] for d in deltas]).astype(np.float64)
-    rows = rows[np.abs(rows).sum(axis=1) > 0]
-    if len(rows) < 2:
-        raise ValueError("the racers did not move: no plane to show (more steps?)")
-    if len(rows) <= rows.shape[1]:  # the Gram matrix of the rows is the smaller one
-        values, vectors = np.linalg.eigh(rows @ rows.T)
-        top = np.argsort(values)[::-1][:2]
-        directions = rows.T @ vectors[:, top]
-    else:
-        values, vectors = np.linalg.eigh(rows.T @ rows)
-        top = np.argsort(values)[::-1][:2]
-        directions = vectors[:, top]
-    directions /= np.maximum(np.linalg.norm(directions, axis=0), 1e-30)
-    total = float(values.clip(min=0).sum())
-    shares = [float(max(values[k], 0.0) / total) if total > 0 else 0.0 for k in top]
-    # signs: the racers' mean displacement lies on the positive side of each direction
-    mean = rows.mean(axis=0)
-    directions *= np.where(mean @ directions < 0, -1.0, 1.0)
-    return directions.astype(np.float32), shares
-
-
 def random_plane(model: Any, seed: int) -> np.ndarray:
     """Two filter-normalised Gaussian directions [weights, 2] (Li et al. 2018): per weight
     tensor of rank >= 2, each output unit's (last axis') direction scaled to that unit's
@@ -488,42 +406,6 @@ def random_plane(model: Any, seed: int) -> np.ndarray:
     if not np.abs(basis).sum(axis=0).all():
         raise ValueError("directions='random' needs weight matrices (rank >= 2) to perturb")
     return basis.astype(np.float32)
-
-
-def project(basis: np.ndarray, origin: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Least-squares coordinates [m, 2] of weight vectors [m, n] on the plane origin + basis."""
-    b = basis.astype(np.float64)
-    gram = b.T @ b
-    return np.linalg.solve(gram, b.T @ (weights - origin).astype(np.float64).T).T
-
-
-def captured(basis: np.ndarray, origin: np.ndarray, snapshots: Sequence[np.ndarray]) -> float:
-    """The share of the racers' squared displacement that lies in the plane."""
-    total = inside = 0.0
-    b = basis.astype(np.float64)
-    for s in snapshots:
-        d = (s - origin).astype(np.float64)
-        d = d[np.isfinite(d).all(axis=1)]
-        if not len(d):
-            continue
-        coords = project(basis, origin, s[np.isfinite(s).all(axis=1)])
-        inside += float((np.square(coords @ b.T)).sum())
-        total += float(np.square(d).sum())
-    return inside / total if total > 0 else 0.0
-
-
-def _window(points: np.ndarray) -> list[float]:
-    finite = points[np.isfinite(points).all(axis=1)]
-    finite = np.vstack([finite, [[0.0, 0.0]]])
-    lo, hi = finite.min(axis=0), finite.max(axis=0)
-    span = np.maximum(hi - lo, 1e-6)
-    pad = 0.25 * span
-    return [
-        float(lo[0] - pad[0]),
-        float(hi[0] + pad[0]),
-        float(lo[1] - pad[1]),
-        float(hi[1] + pad[1]),
-    ]
 
 
 def surface_grid(
@@ -569,21 +451,9 @@ def surface_grid(
             total += tf.cast(loss, tf.float32) * share
         return total
 
-    xs = np.linspace(window[0], window[1], resolution)
-    ys = np.linspace(window[2], window[3], resolution)
-    grid = np.empty((resolution, resolution))
-    origin64 = origin.astype(np.float64)
-    d1, d2 = basis[:, 0].astype(np.float64), basis[:, 1].astype(np.float64)
-    for r, b in enumerate(ys):
-        for c, a in enumerate(xs):
-            flat = (origin64 + a * d1 + b * d2).astype(np.float32)
-            grid[r, c] = float(loss_at(tf.constant(flat)))
-        if report is not None:
-            report("surface", r + 1, resolution)
-    finite = grid[np.isfinite(grid)]
-    if finite.size == 0:
-        raise ValueError("the loss is not finite anywhere on the plane")
-    return np.where(np.isfinite(grid), grid, finite.max())
+    return grid_values(
+        lambda flat: loss_at(tf.constant(flat)), origin, basis, window, resolution, report=report
+    )
 
 
 def _slice(value: Any, index: Any) -> Any:
@@ -618,43 +488,6 @@ class Inputs:
     target: float | None = None
 
 
-def _ranking(rank_by: Any, validation: Any) -> tuple[str, str]:
-    """(ranked_by, goal) of `rank_by`: None (the best validation loss, else the final training
-    loss), "train_loss" (the final training loss), or a compiled metric as `Model.evaluate`
-    names it ("loss", "accuracy", ...; "val_" optional), measured on the validation data,
-    optionally with ":min" or ":max" (default: `metrics.metric_goal`)."""
-    from summaries.race.metrics import GOALS, metric_goal
-
-    if rank_by is None:
-        return ("val_loss", "min") if validation is not None else ("loss", "min")
-    if not isinstance(rank_by, str) or not rank_by.strip():
-        raise TypeError(f"rank_by must be a metric name, got {rank_by!r}")
-    name, colon, goal = rank_by.strip().partition(":")
-    if colon and goal not in GOALS:
-        raise ValueError(f"rank_by: the direction after ':' must be min or max, got {goal!r}")
-    if name == "train_loss":
-        if goal == "max":
-            raise ValueError("rank_by: the training loss is better lower (train_loss:min)")
-        return "loss", "min"
-    key = name if name.startswith("val_") else f"val_{name}"
-    if validation is None:
-        raise ValueError(
-            f"rank_by {rank_by!r} is measured on validation data: give x_val and y_val "
-            "(or rank by train_loss)"
-        )
-    return key, goal or metric_goal(key)
-
-
-def _check_target(target: Any) -> float | None:
-    if target is None:
-        return None
-    if isinstance(target, bool) or not isinstance(target, int | float | np.integer | np.floating):
-        raise ValueError(f"target must be a number, got {target!r}")
-    if not math.isfinite(target):
-        raise ValueError(f"target must be finite, got {target!r}")
-    return float(target)
-
-
 def check_inputs(
     model: Any,
     x: Any,
@@ -678,23 +511,17 @@ def check_inputs(
 ) -> Inputs:
     """Check every argument of `race_model` (one forward pass and loss on two samples
     included); ValueError / TypeError naming the argument. Writes nothing."""
-    from summaries import checks
-    from summaries.format import race_tag
-
     _check_model(model)
-    steps = _check_int("steps", steps, 1, MAX_STEPS)
-    batch_size = _check_int("batch_size", batch_size, 1, 2**31 - 1)
-    grid = _check_int("grid", grid, 2, MAX_GRID)
-    sample = _check_int("sample", sample, 1, 2**31 - 1)
-    seed = _check_int("seed", seed, 0, 2**32 - 1)
+    steps = check_int("steps", steps, 1, MAX_STEPS)
+    batch_size = check_int("batch_size", batch_size, 1, 2**31 - 1)
+    grid = check_int("grid", grid, 2, MAX_GRID)
+    sample = check_int("sample", sample, 1, 2**31 - 1)
+    seed = check_int("seed", seed, 0, 2**32 - 1)
     if directions not in DIRECTIONS:
         raise ValueError(f"directions must be one of {', '.join(DIRECTIONS)}, got {directions!r}")
     if tune is not None:
-        tune = _check_int("tune", tune, 2, 1000)
-    checks.check_text("name", name)
-    race_tag("trajectory", name)  # a name that makes a tag and a folder
-    if "/" in name or "\\" in name or name in (".", ".."):
-        raise ValueError(f"name must be one folder name, got {name!r}")
+        tune = check_int("tune", tune, 2, 1000)
+    check_name(name)
     racers = resolve_racers(optimizers, hp)
     xs, ys = _leaves(x, "x"), _leaves(y, "y")
     count = _count(xs, "x")
@@ -712,9 +539,9 @@ def check_inputs(
         validation = (_rebuild(xv, slice(None)), _rebuild(yv, slice(None)))
     if eval_every is None:
         eval_every = max(1, steps // 10)
-    eval_every = _check_int("eval_every", eval_every, 1, MAX_STEPS)
-    ranked_by, goal = _ranking(rank_by, validation)
-    target = _check_target(target)
+    eval_every = check_int("eval_every", eval_every, 1, MAX_STEPS)
+    ranked_by, goal = ranking(rank_by, validation)
+    target = check_target(target)
     _check_fit(model, xs, ys, validation, batch_size, ranked_by)
     return Inputs(
         racers, xs, ys, count, validation, steps, batch_size, grid, sample, directions,
@@ -795,41 +622,21 @@ def race_model(
 
     planning = time.perf_counter()
     origin = _flat(model.trainable_variables)
-    # the plane and the window follow the racers that did not diverge (a diverging racer's
-    # last huge steps would be the whole plane); diverged ones may leave the map
-    steady = [r for r in results if r.diverged_step is None] or results
-    snapshots = [r.snapshots for r in steady]
-    if a.directions == "pca":
-        basis_matrix, shares = pca_plane(origin, snapshots)
-    else:
-        basis_matrix, shares = random_plane(model, a.seed), None
-    share = captured(basis_matrix, origin, snapshots)
-    for r in results:
-        r.positions = project(basis_matrix, origin, r.snapshots)
-        r.snapshots = None
-    window = _window(np.concatenate([r.positions for r in steady]))
+    given = random_plane(model, a.seed) if a.directions == "random" else None
+    plane = fit_plane(results, origin, given)
     rng = np.random.default_rng(a.seed + 1)
     picked = np.sort(rng.choice(a.count, size=min(a.sample, a.count), replace=False))
     values = surface_grid(
-        model, origin, basis_matrix, window, a.grid, _rebuild(a.x, picked),
+        model, origin, plane.directions, plane.window, a.grid, _rebuild(a.x, picked),
         _rebuild(a.y, picked), a.batch_size, progress,
     )  # fmt: skip
     seconds["surface"] = time.perf_counter() - planning
-    basis = _basis(
-        model,
-        a.directions,
-        shares,
-        share,
-        origin.size,
-        len(picked),
-        a.count,
-        a.seed,
-        a.grid,
-        a.batch_size,
-    )
-    basis["fitted_on"] = [r.name for r in steady]  # the racers whose motion made the plane
-    race = ModelRace(a.name, results, a.steps, a.batch_size, basis, window, values, seconds)
-    _score_racers(race, a.ranked_by, a.goal, a.target)
+    basis = _basis(model, plane, a.directions, len(picked), a.count, a.seed, a.grid, a.batch_size)
+    race = ModelRace(
+        a.name, results, a.steps, a.batch_size, basis, plane.window, values, seconds,
+        origin=origin, directions=plane.directions,
+    )  # fmt: skip
+    score_racers(race, a.ranked_by, a.goal, a.target)
     if logdir is not None:
         race.run_dir = write_model_race(logdir, race)
     _check_untouched(model, origin)
@@ -897,46 +704,6 @@ def _check_untouched(model: Any, origin: np.ndarray) -> None:
         raise RuntimeError("race_model changed the model's weights (a bug: please report it)")
 
 
-def _score_racers(race: ModelRace, ranked_by: str, goal: str, target: float | None) -> None:
-    """Every racer's leaderboard (`metrics.model_metrics`), with the race's target: the given
-    one, else `metrics.default_target` of the racers' scores."""
-    from summaries.format import race_tag
-    from summaries.race import metrics
-
-    race.ranked_by, race.goal = ranked_by, goal
-    tags = {
-        r.name: {
-            "loss": race_tag("loss", r.name),
-            **{k: f"{METRIC_PREFIX}/{k}/{r.name}" for k in r.validation},
-        }
-        for r in race.racers
-    }
-
-    def measure(r: ModelRacer, target: float | None, rule: str | None) -> dict[str, Any]:
-        return metrics.model_metrics(
-            r.losses, r.validation, ranked_by=ranked_by, goal=goal, target=target,
-            target_rule=rule, step_seconds=r.step_seconds, tags=tags[r.name],
-        )  # fmt: skip
-
-    rule = "given"
-    if target is None:  # 90 % of the way from the common start to the best score
-        scores = [measure(r, None, None)["score"] for r in race.racers]
-        target = metrics.default_target(scores, goal, _start_value(race.racers[0], ranked_by))
-        rule = "default"
-    race.target, race.target_rule = target, None if target is None else rule
-    for r in race.racers:
-        r.metrics = measure(r, race.target, race.target_rule)
-
-
-def _start_value(r: ModelRacer, ranked_by: str) -> float | None:
-    """The value of `ranked_by` at step 0, the same for every racer (the same weights and,
-    for the training loss, the same first batch)."""
-    if ranked_by == "loss":
-        return float(r.losses[0]) if len(r.losses) else None
-    first = r.validation.get(ranked_by) or []
-    return float(first[0][1]) if first and first[0][0] == 0 else None
-
-
 def _tune(model, racers, trials, run_args, seed, progress, ranked_by="loss", goal="min"):
     """Every optimizer's `trials` settings (`tuning.trial_points`); the best per optimizer
     as the race ranks (best validation loss or compiled metric, else final training loss),
@@ -992,177 +759,20 @@ def _score(r: ModelRacer, ranked_by: str = "loss", goal: str = "min") -> tuple[i
     return (r.diverged_step is not None, value if math.isfinite(value) else math.inf, sign)
 
 
-def _basis(
-    model, directions, shares, share, weights, sample, count, seed, grid, batch_size=32
-) -> dict[str, Any]:
+def _basis(model, plane, directions, sample, count, seed, grid, batch_size=32) -> dict[str, Any]:
     """The trajectory metadata's `basis`: how the map was made (see `summaries.format`)."""
-    if directions == "pca":
-        axes = [f"PC1 ({100 * shares[0]:.1f} %)", f"PC2 ({100 * shares[1]:.1f} %)"]
-        how = (
-            "the first two principal components of all racers' weight displacements from "
-            "the start, together (uncentred; Li et al. 2018, section 7)"
-        )
-    else:
-        axes = ["direction 1", "direction 2"]
-        how = (
+    how = {}
+    if directions == "random":
+        how["directions"] = (
             f"two Gaussian random directions (seed {seed}), filter-normalised per output unit; "
             "biases and other vectors not moved (Li et al. 2018)"
         )
-    return {
-        "kind": "plane through the initial weights",
-        "method": directions,
-        "directions": how,
-        "explained": shares,
-        "captured": share,
-        "axes": axes,
-        "origin": "the model's own weights before the race",
-        "projection": "least squares of (trainable weights - start) onto the two directions",
-        "loss": "recorded losses are each racer's training loss on its batch (training mode); "
+    return plane_basis(
+        plane, directions, plane.directions.shape[0], grid, **how,
+        loss="recorded losses are each racer's training loss on its batch (training mode); "
         f"the surface is the compiled loss on the plane, on a fixed sample of {sample} of "
         f"{count} training samples in chunks of up to {max(batch_size, SURFACE_CHUNK)}, "
         "batch-norm statistics per chunk, dropout off",
-        "model": f"{model.name}: {len(model.layers)} layers",
-        "parameters": int(weights),
-        "grid": grid,
-        "sample": sample,
-    }
-
-
-# -- the logs ------------------------------------------------------------------------------
-
-
-def _scalar(writer: Any, tag: str, step: int, value: float) -> None:
-    from tensorboard.compat.proto import summary_pb2
-
-    from summaries.protos import scalar_value
-
-    writer.add(summary_pb2.Summary(value=[scalar_value(tag, float(value))]), step=int(step))
-
-
-def write_model_race(logdir: Any, race: ModelRace) -> Path:
-    """Write a model race as one run ``logdir/<race>`` (the race layout: surface, per racer
-    trajectory and loss; validation scalars ``race/val_<metric>/<racer>``) and, when
-    `summaries.hparams` is there, one HParams session per racer under ``<race>/hparams/``.
-    Replaces the event files of an earlier race of the same name."""
-    from summaries.format import race_tag
-    from summaries.race.summary import loss_chart_pb, write_surface, write_trajectory
-    from summaries.writer import LogWriter
-
-    run_dir = Path(logdir) / race.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for old in [
-        *run_dir.glob("events.out.tfevents.*"),
-        *run_dir.glob("hparams/**/events.out.tfevents.*"),
-    ]:
-        old.unlink()
-    order = list(opts.OPTIMIZERS)
-    log_scale = bool(race.grid.min() > 0 and race.grid.max() / race.grid.min() > 50)
-    title = f"{race.basis['model'].split(':')[0]} ({race.basis['parameters']:,} weights)"
-    with LogWriter(str(run_dir)) as writer:
-        write_surface(
-            writer, race_tag("surface"), race.grid, race=race.name, surface=title,
-            window=race.window, log_scale=log_scale,
-        )  # fmt: skip
-        writer.add(loss_chart_pb(), step=0)
-        for r in race.racers:
-            spec = opts.get_spec(r.optimizer)
-            losses = r.losses[r.snapshot_steps]
-            write_trajectory(
-                writer,
-                race_tag("trajectory", r.name),
-                r.snapshot_steps.tolist(),
-                r.positions,
-                losses,
-                race=race.name,
-                racer=r.name,
-                optimizer=r.optimizer,
-                surface=title,
-                window=race.window,
-                hyperparameters=r.hyperparameters,
-                start=[0.0, 0.0],
-                basis=race.basis,
-                optimizer_title=spec.title if r.name == r.optimizer else f"{spec.title} ({r.name})",
-                surface_title=f"{title}: its real loss landscape",
-                description="your model's compiled loss on a plane through its start weights "
-                f"({race.basis['directions']}); the racers' paths are their weights projected "
-                "onto it",
-                analytic=False,
-                order=order.index(r.optimizer),
-                log_scale=log_scale,
-                axes=race.basis["axes"],
-                tuning=r.tuning,
-                keras_class=f"keras.optimizers.{spec.keras_class}",
-                fixed_arguments=spec.fixed,
-                diverged_step=r.diverged_step,
-                reason="NaN or Inf loss" if r.diverged_step is not None else None,
-                batch_size=race.batch_size,
-                race_steps=race.steps,
-                model_race=True,
-                model_metrics=r.metrics,
-            )
-            writer.add_scalars(race_tag("loss", r.name), r.losses.tolist())
-            for key, points in r.validation.items():
-                for step, value in points:
-                    if math.isfinite(value):
-                        _scalar(writer, f"{METRIC_PREFIX}/{key}/{r.name}", step, value)
-        # the wall time of one step of the whole race: every racer's, one after another
-        _scalar(
-            writer,
-            f"{METRIC_PREFIX}/seconds_per_step",
-            0,
-            race.seconds["stepping"] / (race.steps + 1),
-        )
-    _write_hparams(run_dir, race)
-    return run_dir
-
-
-def _write_hparams(run_dir: Path, race: ModelRace) -> bool:
-    """One HParams session per racer (hyper-parameters; final and best losses)."""
-    try:
-        from summaries import hparams as hp_summaries
-    except ImportError:
-        return False
-    keys = sorted({k for r in race.racers for k in r.hyperparameters})
-    metrics = {"hparams/final_loss": "final training loss"}
-    if any(r.validation for r in race.racers):
-        metrics["hparams/best_val_loss"] = "best validation loss"
-    if race.ranked_by not in ("loss", "val_loss"):
-        metrics[f"hparams/best_{race.ranked_by}"] = f"best validation {race.ranked_by[4:]}"
-    if race.target is not None:
-        metrics["hparams/target_step"] = "first step at the target"
-        metrics["hparams/target_seconds"] = "seconds to the target"
-    metrics["hparams/ms_per_step"] = "wall time per step (ms)"
-    for r in race.racers:
-        values: dict[str, Any] = {"optimizer": r.optimizer}
-        for k in keys:
-            v = r.hyperparameters.get(k)
-            if isinstance(v, bool | int | float | str):
-                values[k] = v
-        m = r.metrics or {}
-        scores = {
-            "hparams/final_loss": r.final_loss,
-            "hparams/best_val_loss": r.best("val_loss"),
-            f"hparams/best_{race.ranked_by}": m.get("score"),
-            "hparams/target_step": m.get("target_step"),
-            "hparams/target_seconds": m.get("target_seconds"),
-            "hparams/ms_per_step": r.ms_per_step,
-        }
-        scores = {
-            k: float(v)
-            for k, v in scores.items()
-            if k in metrics and v is not None and math.isfinite(v)
-        }
-        hp_summaries.log_hparams(
-            str(run_dir / "hparams" / r.name),
-            values,
-            scores,
-            group=f"{race.name}/{r.name}",
-            step=race.steps,
-            status="failure" if r.diverged_step is not None else "success",
-        )
-    hp_summaries.log_experiment(
-        str(run_dir / "hparams"),
-        {"optimizer": sorted({r.optimizer for r in race.racers}), **{k: None for k in keys}},
-        metrics,
-    )
-    return True
+        model=f"{model.name}: {len(model.layers)} layers",
+        sample=sample,
+    )  # fmt: skip
