@@ -35,6 +35,7 @@ BENCHES = {
     "race": "demo_models.bench.race:main",
     "serve": "demo_models.bench.serve:main",
     "scale": "demo_models.bench.scale:main",
+    "writers": "demo_models.bench.writers:main",
 }
 COMMANDS = {
     "tour": (

@@ -10,6 +10,8 @@ one format. Flowscope's own kinds live in their homes: `summaries.position_confu
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,6 +89,11 @@ class ScalarRows:
 # -- images -----------------------------------------------------------------------------
 
 
+def _unit_to_uint8(array: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] as 0..255 (NaN as 0, out of range clipped)."""
+    return (np.clip(np.nan_to_num(array.astype(np.float64)), 0, 1) * 255).round().astype(np.uint8)
+
+
 def encode_png(image: Any) -> bytes:
     """PNG bytes of a [h, w], [h, w, 1|3|4] image (uint8, or float in [0, 1])."""
     from PIL import Image
@@ -97,12 +104,55 @@ def encode_png(image: Any) -> bytes:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
         raise ValueError(f"image must have shape [h, w] or [h, w, 1|3|4], got {list(array.shape)}")
     if array.dtype != np.uint8:
-        array = (
-            (np.clip(np.nan_to_num(array.astype(np.float64)), 0, 1) * 255).round().astype(np.uint8)
-        )
+        array = _unit_to_uint8(array)
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# PNG's colour type by channel count: grey, RGB, RGBA
+_COLOUR_TYPES = {1: 0, 3: 2, 4: 6}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# values converted at once when encoding a stack (bounds the float64 copy to 8 MiB)
+_CONVERT_VALUES = 1 << 20
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def encode_pngs(images: Any) -> list[bytes]:
+    """PNG bytes of each image of a stack [n, h, w] or [n, h, w, 1|3|4]: uint8, integers
+    (clipped to 0..255) or floats in [0, 1] (`encode_png`'s pixels).
+
+    Converted in bulk and compressed with one zlib call each (no scanline filter): PIL's
+    per-image overhead made the ~1,000 example images of a 1,000-class confusion step most
+    of its cost (docs/benchmarks.md, "The writers at 1,000 classes")."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in _COLOUR_TYPES:
+        raise ValueError(
+            f"images must have shape [n, h, w] or [n, h, w, 1|3|4], got {list(images.shape)}"
+        )
+    count, height, width, channels = images.shape
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPES[channels], 0, 0, 0)
+    head = _PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+    end = _png_chunk(b"IEND", b"")
+    row = width * channels
+    per_batch = max(1, _CONVERT_VALUES // max(1, height * row))
+    out = []
+    for start in range(0, count, per_batch):
+        pixels = images[start : start + per_batch]
+        if pixels.dtype.kind in "iub" and pixels.dtype != np.uint8:
+            pixels = np.clip(pixels, 0, 255).astype(np.uint8)
+        elif pixels.dtype != np.uint8:
+            pixels = _unit_to_uint8(pixels)
+        lines = np.zeros((len(pixels), height, 1 + row), np.uint8)  # byte 0: filter "none"
+        lines[:, :, 1:] = pixels.reshape(len(pixels), height, row)
+        out += [head + _png_chunk(b"IDAT", zlib.compress(line.tobytes())) + end for line in lines]
+    return out
 
 
 def image_pb(tag: str, images: Any) -> summary_pb2.Summary:

@@ -69,7 +69,7 @@ def test_every_bench_target_lives_with_the_applications():
     """`flowscope bench NAME` runs code in demo_models.bench, never in the shipped library."""
     from demo_models.cli import BENCHES
 
-    assert sorted(BENCHES) == ["callback", "histogram", "race", "scale", "serve"]
+    assert sorted(BENCHES) == ["callback", "histogram", "race", "scale", "serve", "writers"]
     for name, target in BENCHES.items():
         assert target.startswith("demo_models.bench."), target
         result = run("bench", name, "--help")

@@ -273,3 +273,40 @@ def test_scope_tag_through_nested_branches_loops_and_absolute_scopes():
 
     body(tf.constant(1.0))
     assert seen == ["abs/absolute", "a/b/loop_in_cond", "a/w/if_in_while", "a/a/twice"]
+
+
+@pytest.mark.parametrize(
+    "shape_dtype",
+    [((5, 6, 7), "float32"), ((5, 6, 7, 1), "float64"), ((5, 3, 4, 3), "float16"),
+     ((5, 3, 4, 4), "float32"), ((5, 8, 9, 3), "uint8"), ((5, 8, 9), "int32"),
+     ((5, 4, 4), "bool"), ((0, 4, 4), "float32")],
+)  # fmt: skip
+def test_stacked_pngs_hold_the_pixels_encode_png_writes(shape_dtype):
+    """The confusion examples' PNGs, encoded in bulk (`encode_pngs`), decode to the pixels
+    (and mode) of `encode_png`, one image at a time (integers clipped to 0..255 first)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from summaries.protos import encode_png, encode_pngs
+
+    shape, dtype = shape_dtype
+    rng = np.random.default_rng(0)
+    if dtype == "bool":
+        images = rng.random(shape) > 0.5
+    elif dtype.startswith("float"):
+        images = (rng.random(shape) * 1.4 - 0.2).astype(dtype)
+        if images.size:
+            images[0, 0, 0], images[-1, 0, 0] = np.nan, np.inf
+    else:
+        images = rng.integers(-40, 300, shape).astype(dtype)
+    stacked = encode_pngs(images)
+    assert len(stacked) == len(images)
+    for image, png in zip(images, stacked, strict=True):
+        one = encode_png(
+            image if image.dtype.kind == "f" else np.clip(image, 0, 255).astype(np.uint8)
+        )
+        expected, got = Image.open(io.BytesIO(one)), Image.open(io.BytesIO(png))
+        assert got.mode == expected.mode
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))

@@ -12,7 +12,7 @@ from tensorboard.compat.proto import summary_pb2
 
 from summaries import checks
 from summaries import format as fmt
-from summaries.protos import encode_png, summary
+from summaries.protos import encode_png, encode_pngs, summary
 
 
 def image_stack(images: Any, count: int) -> np.ndarray:
@@ -35,31 +35,24 @@ def image_stack(images: Any, count: int) -> np.ndarray:
     return array
 
 
-def _png_ready(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype.kind in "iub":
-        return np.clip(image, 0, 255).astype(np.uint8)
-    return image  # floats in [0, 1]: encode_png scales them
-
-
 def misclassified(
     labels: np.ndarray, predictions: np.ndarray, images: np.ndarray, cap_per_cell: int
 ) -> tuple[list[list[int]], list[bytes]]:
     """(cells, PNGs) of misclassified examples, at most `cap_per_cell` per
     (position, true, predicted) cell, from checked ids [N, P] and images [N, ...]."""
     cells: list[list[int]] = []
-    pngs: list[bytes] = []
+    kept: list[int] = []
     seen: dict[tuple[int, int, int], int] = {}
     wrong_n, wrong_p = np.nonzero(labels != predictions)
-    for n, p in zip(wrong_n.tolist(), wrong_p.tolist(), strict=True):
-        cell = (p, int(labels[n, p]), int(predictions[n, p]))
+    true, predicted = labels[wrong_n, wrong_p].tolist(), predictions[wrong_n, wrong_p].tolist()
+    for n, p, t, q in zip(wrong_n.tolist(), wrong_p.tolist(), true, predicted, strict=True):
+        cell = (p, t, q)
         if seen.get(cell, 0) >= cap_per_cell:
             continue
         seen[cell] = seen.get(cell, 0) + 1
         cells.append(list(cell))
-        pngs.append(encode_png(_png_ready(images[n])))
-    return cells, pngs
+        kept.append(n)
+    return cells, encode_pngs(np.asarray(images)[kept])
 
 
 def examples_pb(
