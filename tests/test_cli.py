@@ -39,6 +39,7 @@ def test_help_lists_every_subcommand():
         ["bench", "nope"],
         ["bench", "histogram", "--size", "1"],
         ["bench", "serve", "--rounds", "0"],
+        ["bench", "serve", "--reload-interval", "0"],
         ["bench", "scale", "--scales", "x3"],
         ["predict", "nope"],
         ["predict", "catsdogs", "/no/model", "/no/photos", "--out", "/no/sorted"],

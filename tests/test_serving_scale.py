@@ -60,6 +60,8 @@ def results(tmp_path_factory):
         "--no-tensorflow",
         "--rounds",
         "2",
+        "--reload-interval",
+        "1",  # the large runs are read a second after they are written
         "--workdir",
         str(work),
         "--json",

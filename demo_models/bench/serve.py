@@ -436,6 +436,13 @@ def _parser() -> argparse.ArgumentParser:
         help="start TensorBoard in its TensorFlow-free mode (as when TensorFlow "
         "is not installed): much faster start-up, same serving code",
     )
+    parser.add_argument(
+        "--reload-interval",
+        type=float,
+        default=5.0,
+        help="TensorBoard's --reload_interval, seconds (5, its default): how soon the large "
+        "runs written while it serves are read",
+    )
     parser.add_argument("--workdir", help="keep the logdir and logs here (default: a temp dir)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return parser
@@ -479,7 +486,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     results["write_seconds"] = time.monotonic() - began
     expected = {(r["run"], LOSS_TAG): sizes.race_steps - 1 for r in race_runs}
     expected.update({(run, SEQUENCE_TAG): sizes.confusion_steps - 1 for run in confusion_runs})
-    extra = [f"--samples_per_plugin=scalars={max(sizes.race_steps, sizes.confusion_steps)}"]
+    extra = [
+        f"--samples_per_plugin=scalars={max(sizes.race_steps, sizes.confusion_steps)}",
+        f"--reload_interval={args.reload_interval:g}",
+    ]
 
     # Start-up: alternate which variant goes first; the last pair stays up for the rest.
     timings: dict[str, list[float]] = {"with": [], "without": []}
@@ -721,6 +731,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             flag = name.replace("_", "-")
             raise CliError(f"--{flag} must be >= 1, got {getattr(args, name)}")
+    if not args.reload_interval > 0:  # also NaN
+        raise CliError(f"--reload-interval must be > 0 seconds, got {args.reload_interval:g}")
     if not args.no_browser and not Path(serve_browser.CHROMIUM).exists():
         raise CliError(
             f"{serve_browser.CHROMIUM} not found (set FLOWSCOPE_CHROMIUM or pass --no-browser)"
