@@ -78,7 +78,7 @@ def _parser():
     add("--train-samples", type=int, default=1024, help="training examples (default 1024)")
     add("--confusion-samples", type=int, default=1000, help="SummaryCallback's (default 1000)")
     add("--batch-size", type=int, default=32, help="batch size of fit and evaluate (default 32)")
-    add("--repeats", type=int, default=9, help="repeats of each task (default 9; >= 5 for an interval)")
+    add("--repeats", type=int, default=9, help="times each task runs (default 9)")
     add("--seed", type=int, default=0, help="data and weight seed (default 0)")
     add("--json", help="also write the results to this JSON file")
     return parser
