@@ -59,7 +59,7 @@ def test_a_torch_model_race_shows_like_a_keras_one(torch_race):
     names = ["sgd", "momentum", "rmsprop", "adam"]
     assert [r["name"] for r in race["racers"]] == names
     assert race["racers"][1]["optimizer"] == "torch.optim.SGD"
-    assert race["racers"][1]["hyperparameters"] == {"lr": 0.05, "momentum": 0.9}
+    assert race["racers"][1]["hyperparameters"] == {"learning_rate": 0.05, "momentum": 0.9}
 
     # the plane: the first two principal directions of all displacements from the start
     snapshots = {k: np.array(v) for k, v in child["snapshots"].items()}

@@ -106,6 +106,10 @@ def loss_function(
     return loss_at
 
 
+def keras_names(settings: dict) -> dict:
+    return {"learning_rate" if key == "lr" else key: value for key, value in settings.items()}
+
+
 def race_torch_model(logdir: Path, steps: int = 300, grid: int = 21) -> tuple:
     """Race `RACERS` on one MLP and write the race as run ``logdir/torch-mlp``; returns the
     `ModelRace`, every racer's snapshots and the surface's loss function."""
@@ -125,7 +129,8 @@ def race_torch_model(logdir: Path, steps: int = 300, grid: int = 21) -> tuple:
         loss_at,  # flat float32 parameters -> loss: the map's surface
         validation={name: run["validation"] for name, run in runs.items()},
         optimizers={name: f"torch.optim.{cls.__name__}" for name, (cls, _) in RACERS.items()},
-        hyperparameters={name: settings for name, (_, settings) in RACERS.items()},
+        # in the race format's names (torch's `lr` is `learning_rate`), as the page reads them
+        hyperparameters={name: keras_names(settings) for name, (_, settings) in RACERS.items()},
         step_seconds={name: run["seconds"] for name, run in runs.items()},
         logdir=logdir,
         name="torch-mlp",
