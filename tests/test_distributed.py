@@ -245,10 +245,12 @@ def test_a_stalled_cluster_says_where_it_waits_is_started_again_once_then_is_an_
     """A real stall: the workers are stopped (SIGSTOP) mid-run, so the coordinator's step
     never returns and no task computes. After --stall-timeout the launcher prints each main
     task's threads, says in its message which worker holds the step, ends the cluster and
-    starts a new one; stalled again, it is a one-line error with no task left running."""
+    starts a new one; stalled again, it is a one-line error with no task left running.
+    One worker (a cluster of three tasks, not four): two clusters start here, and each task
+    started costs some 4 s of CPU importing TensorFlow."""
     process = subprocess.Popen(
         [FLOWSCOPE, "demo", "distributed", "--quick", "--steps", "400", "--stall-timeout", "5"]
-        + ["--logdir", str(tmp_path / "stalled")],
+        + ["--workers", "1", "--logdir", str(tmp_path / "stalled")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -271,7 +273,7 @@ def test_a_stalled_cluster_says_where_it_waits_is_started_again_once_then_is_an_
                 for pid in task_processes(cluster_marker(starting))
                 if "--job worker" in Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
             ]
-            assert len(workers) == 2, workers
+            assert len(workers) == 1, workers
             for pid in workers:
                 os.kill(pid, signal.SIGSTOP)
             stopped += workers
@@ -293,10 +295,10 @@ def test_a_stalled_cluster_says_where_it_waits_is_started_again_once_then_is_an_
     error = err.strip().splitlines()[-1]
     assert error.startswith(f"flowscope: error: {stalled} (chief 0 waits: MainThread: "), error
     # where: the chief's own innermost call and TensorFlow's beneath it (which depends on
-    # the moment the workers stopped: a step's join, or weights read after a block), each
+    # the moment the workers stopped: a step's join, or weights read after a block), the
     # worker's closure thread, and the coordinator's queue
     assert re.search(r"MainThread: \w+ \([\w/]+\.py:\d+\) -> \w+", error), error
-    assert "WorkerClosureProcessingLoop-0: " in error and "WorkerClosureProcessingLoop-1: " in error
+    assert "WorkerClosureProcessingLoop-0: " in error
     assert re.search(r"coordinator: \d+ step\(s\) queued, \d+ in flight", error), error
     assert stdout.count("chief 0's threads when it stalled:") == 2
     starts = [ln for ln in stdout.splitlines() if ln.startswith("distributed: starting")]
