@@ -88,6 +88,11 @@ def test_race_model_logs_a_real_landscape_and_leaves_the_model_alone(tmp_path):
     assert by["sgd"].diverged_step is None and len(by["sgd"].losses) == 21
     assert [s for s, _ in by["adam"].validation["val_loss"]] == [0, 5, 10, 15, 20]
     assert "val_accuracy" in by["adam"].validation
+    # step 0 is the model's own weights: what `evaluate` of the arrays gives (the race
+    # evaluates one batched dataset, made once: the same batches)
+    own = model.evaluate(x[48:], y[48:], batch_size=16, verbose=0, return_dict=True)
+    for key in ("loss", "accuracy"):
+        assert by["adam"].validation[f"val_{key}"][0][1] == pytest.approx(own[key], rel=1e-6)
 
     # the plane: PCA shares, fitted on the racers that did not diverge
     basis = race.basis
