@@ -48,7 +48,8 @@ _OPTIONS = {
 
 def parser() -> argparse.ArgumentParser:
     """The options of `flowscope race --model`."""
-    from summaries.race.model_race import DIRECTIONS, MAX_GRID
+    from summaries.race.landscape import MAX_GRID
+    from summaries.race.model_race import DIRECTIONS
     from summaries.race.optimizers import OPTIMIZERS
 
     p = argparse.ArgumentParser(

@@ -615,12 +615,23 @@ def race_landscape(
     grid = check_int("grid", grid, 2, MAX_GRID)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, 1, 2**31 - 1)
-    racers = []
-    for key in snapshots:
-        given = [(m or {}).get(key) for m in (snapshot_steps, validation, optimizers)]
-        given += [(m or {}).get(key) for m in (hyperparameters, step_seconds)]
-        given[2] = given[2] or key
-        racers.append(_racer(key, snapshots[key], losses[key], *given))
+
+    def of(per_racer: Mapping[str, Any] | None, key: str) -> Any:
+        return (per_racer or {}).get(key)
+
+    racers = [
+        _racer(
+            key,
+            snapshots[key],
+            losses[key],
+            of(snapshot_steps, key),
+            of(validation, key),
+            of(optimizers, key) or key,
+            of(hyperparameters, key),
+            of(step_seconds, key),
+        )
+        for key in snapshots
+    ]
     origin = racers[0].snapshots[0]
     shapes = {r.name: r.snapshots.shape[1] for r in racers}
     if len(set(shapes.values())) != 1:

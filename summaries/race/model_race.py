@@ -43,22 +43,17 @@ import numpy as np
 from summaries.race import optimizers as opts
 
 # The plane, the surface's grid, the leaderboard and the logs are framework-free, shared
-# with races of other frameworks' models (`landscape.race_landscape`); imported here as
-# this module's names too.
-from summaries.race.landscape import (  # noqa: F401
+# with races of other frameworks' models (`landscape.race_landscape`).
+from summaries.race.landscape import (
     MAX_GRID,
-    METRIC_PREFIX,
     ModelRace,
     ModelRacer,
-    captured,
     check_int,
     check_name,
     check_target,
     fit_plane,
     grid_values,
-    pca_plane,
     plane_basis,
-    project,
     ranking,
     score_racers,
     write_model_race,
