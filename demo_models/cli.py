@@ -26,6 +26,7 @@ DEMOS = {
     "distributed": "demo_models.distributed.main:main",
     "transfer": "demo_models.transfer.main:main",
     "catsdogs": "demo_models.catsdogs.train:main",
+    "own_model": "demo_models.race.own_demo:main",
 }
 EVALUATORS = {"captcha": "demo_models.captcha.evaluate:main"}
 PREDICTORS = {"catsdogs": "demo_models.catsdogs.predict:main"}

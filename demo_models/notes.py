@@ -458,6 +458,44 @@ def _notes() -> dict[str, Note]:
                 "地图上的路径和排行榜。",
             ),
         ),
+        "own_model": Note(
+            "Race your own model: the optimizers on the MLP lesson's network",
+            "用自己的模型比赛：在 MLP 一课的网络上比较优化器",
+            "weekly",
+            "the practical question, which optimizer for my network? SGD, Momentum, RMSprop and "
+            "Adam each train the MLP lesson's 500/100 network from the same saved weights on the "
+            "same batches: the command flowscope race --model model.keras --data data.npz, on "
+            "the two files in this run's inputs folder. The map is the network's real loss on "
+            "the plane of the racers' first two principal components; the caption under it says "
+            "how much of their motion that plane explains. What moves off the plane is hidden: "
+            "two paths that cross on the map need not meet.",
+            "最实际的问题：我的网络该用哪种优化器？SGD、Momentum、RMSprop 和 Adam 从同一份保存的"
+            "权重出发，在同样的批次上训练 MLP 一课的 500/100 网络：命令是 flowscope race --model "
+            "model.keras --data data.npz，两个文件就在本次运行的 inputs 文件夹里。地图是网络在"
+            "各优化器轨迹的前两个主成分所张成的平面上的真实损失；地图下方的说明写出这个平面解释了"
+            "多少运动。离开平面的运动看不到：地图上相交的两条路径不一定真的相遇。",
+            (
+                *_race_look(
+                    "own_model",
+                    "each racer's weights projected on the plane, over the real loss; the "
+                    "leaderboard ranks them by their best validation loss.",
+                    "每个优化器的权重投影在平面上，背景是真实的损失；排行榜按最好的验证损失排名。",
+                ),
+                Look(
+                    "Scalars",
+                    ("race/val_loss/", "race/val_accuracy/"),
+                    "the validation loss and accuracy at intervals, one line per optimizer.",
+                    "每隔一段步数的验证损失和准确率，一条曲线一个优化器。",
+                ),
+                Look(
+                    "HParams",
+                    (),
+                    "each optimizer's settings beside its final loss, best validation loss and "
+                    "time per step.",
+                    "每个优化器的设置，旁边是最终损失、最好的验证损失和每步用时。",
+                ),
+            ),
+        ),
         "captcha": Note(
             "Captcha recognition: four digits, four heads",
             "验证码识别：四位数字，四个输出头",
@@ -660,6 +698,7 @@ NAMES = (
     "regularized",
     "lenet5",
     "race",
+    "own_model",
     "captcha",
     "multitask",
     "catsdogs",

@@ -1,7 +1,8 @@
 """`flowscope tour`: every demo in a quick mode, one run each under ./runs, then TensorBoard.
 
 The tour is the quickest way to see what Flowscope shows: it trains each of the course's
-models briefly (the same code as `flowscope demo NAME --quick`), races the optimizers,
+models briefly (the same code as `flowscope demo NAME --quick`), races the optimizers on
+the course's surfaces and again on the MLP lesson's own network (`flowscope race --model`),
 trains the captcha model, runs the ps/worker lesson on a small local cluster of processes,
 and serves the result. Each demo writes into its own run
 directory, `<logdir>/<name>` (the race writes one run per race under `<logdir>/race/`).
@@ -82,7 +83,8 @@ CAPTCHA_TINY = tuple(
 
 # The course's order, with the optimizer race right after the two regressions it grows
 # from (the linear lesson's own gradient descent joins its race), and lenet5 right after
-# mlp, so that the tour's table reads as the story: the CNN beats the fully connected net.
+# mlp, so that the tour's table reads as the story: the CNN beats the fully connected net;
+# then the question a student's own network asks, which optimizer, raced on the MLP's.
 STOPS = [
     Stop("linear", "demo_models.linear:main"),
     Stop("nonlinear", "demo_models.nonlinear:main"),
@@ -90,6 +92,7 @@ STOPS = [
     Stop("softmax", "demo_models.softmax:main"),
     Stop("mlp", "demo_models.mlp:main"),
     Stop("lenet5", "demo_models.lenet5:main"),
+    Stop("own_model", "demo_models.race.own_demo:main"),
     Stop("regularized", "demo_models.regularized:main"),
     Stop("captcha", "demo_models.captcha.train:main", tiny=CAPTCHA_TINY),
     Stop("transfer", "demo_models.transfer.main:main"),

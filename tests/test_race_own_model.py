@@ -571,3 +571,17 @@ def test_the_page_shows_an_own_model_race_ranked_by_best_validation_loss(model_b
         path=artifact("race-own-model-leaderboard-zh.png")
     )
     assert zh.errors == []
+
+
+def test_many_racers_trace_once_each_without_a_retracing_warning(caplog):
+    """Each racer's step is one `tf.function` of one Python function: tracing on a call would
+    count against all of them, and from the fifth racer on TensorFlow warns the user of
+    "excessive retracing" (it did, at the racers' last, loss-only step)."""
+    x, y = _data(32)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        race = model_race.race_model(
+            _mlp(), x, y, ["sgd", "momentum", "nag", "adam", "rmsprop", "adagrad"],
+            steps=3, batch_size=8, grid=2, sample=8,
+        )  # fmt: skip
+    assert all(np.isfinite(r.losses).all() for r in race.racers)
+    assert not [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]

@@ -158,6 +158,11 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     )
     # one run per race (each holding every racer), not one per racer
     assert race_runs == ["race/race-linear_regression", "race/race-saddle"]
+    # the own-model stop: the files a user brings, and the race on them (one run)
+    own = logdir / "own_model"
+    assert (own / "inputs" / "model.keras").is_file() and (own / "inputs" / "data.npz").is_file()
+    assert f"flowscope race --model {own / 'inputs' / 'model.keras'}" in result.stdout
+    assert len(list(own.glob("hparams/*/events.out.tfevents.*"))) == 4  # HParams: one per racer
     captcha = tags_by_plugin(load(logdir / "captcha"))
     assert captcha.get("scalars") and captcha.get(fmt.CONFUSION_PLUGIN)
     catsdogs = load(logdir / "catsdogs")  # offline: the stand-in, and it says so
@@ -190,6 +195,8 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     races = {r["race"]: r for r in board.plugin("optimizer_race", "races")["races"]}
     racers = {r["optimizer"] for r in races["race-linear_regression"]["racers"]}
     assert {"SGD (lesson)", "sgd", "adam"} <= racers  # the lesson's GD races Keras' optimizers
+    own_racers = {r["optimizer"] for r in races["own_model"]["racers"]}  # the MLP network's
+    assert own_racers == {"sgd", "momentum", "rmsprop", "adam"}
     # the run list every stock tab shows: one run per race
     listed = sorted(r for r in board.get_json("/data/runs") if r.startswith("race/"))
     assert listed == ["race/race-linear_regression", "race/race-saddle"]
@@ -216,7 +223,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     # Text: every run's lesson note, rendered, in both languages
     page.goto(board.url + "/#text", wait_until="domcontentloaded")
     page.get_by_text("What it teaches").first.wait_for(timeout=60_000)
-    # (the Text tab pages its cards, 12 to a page: the tiny tour writes 12 notes)
+    # (the Text tab pages its cards, 12 to a page: the tiny tour writes 13 notes)
     wait_for(lambda: page.get_by_text("本课要点").count() >= 10, timeout=60)
     # Histograms, Images: cards with charts and images, not an empty page
     page.goto(board.url + "/#histograms", wait_until="domcontentloaded")
