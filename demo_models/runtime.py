@@ -32,6 +32,17 @@ def check_minimums(args: Any, minimums: dict[str, int]) -> None:
             raise CliError(f"--{name.replace('_', '-')} must be >= {minimum}")
 
 
+def saved_model(arg: str, model_file: str, labels_file: str) -> tuple[Path, Path]:
+    """MODEL `arg`, a saved model or the run folder holding `model_file`: the model's path
+    and where `labels_file` (written beside it) stands; CliError when there is no model."""
+    path = Path(arg).expanduser()
+    if path.is_dir():
+        path = path / model_file
+    if not path.is_file():
+        raise CliError(f"MODEL {str(path)!r} does not exist (give {model_file} or its run folder)")
+    return path, path.parent / labels_file
+
+
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """Where data sets are cached: cache_dir, else $FLOWSCOPE_CACHE, else ~/.cache/flowscope."""
     if cache_dir is not None:

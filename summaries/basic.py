@@ -9,6 +9,7 @@ scope the user wrote (see `scope_tag`), so a tag reads the same eagerly and in a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
@@ -111,6 +112,24 @@ def _written(result: Any) -> Any:
     return bool(result) if tf.executing_eagerly() else result
 
 
+def _write(
+    scope: str,
+    plugin: Any,
+    tag: str,
+    tensor: Callable[[], tf.Tensor],
+    step: Any,
+    description: str | None,
+) -> Any:
+    """Write `tensor()` under `tag` with the summary metadata of `plugin` (one of
+    TensorBoard's `metadata` modules), in a name scope `scope`; `_written`'s result."""
+    metadata = plugin.create_summary_metadata(
+        display_name=None, description=checks.check_description(description)
+    )
+    step = checks.check_step(step, optional=True)
+    with tf.name_scope(scope):
+        return _written(tf.summary.write(tag=tag, tensor=tensor, step=step, metadata=metadata))
+
+
 # -- public summaries -----------------------------------------------------------------
 
 
@@ -124,19 +143,14 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
     tensor = _tensor(data)
     if tensor.shape.rank is not None and tensor.shape.num_elements() != 1:
         raise ValueError(f"data must be a single number, got shape {tensor.shape.as_list()}")
-    metadata = scalar_metadata.create_summary_metadata(
-        display_name=None, description=checks.check_description(description)
+    return _write(
+        "scalar_summary",
+        scalar_metadata,
+        tag,
+        lambda: tf.cast(tf.reshape(tf.stop_gradient(tensor), []), tf.float32),
+        step,
+        description,
     )
-    step = checks.check_step(step, optional=True)
-    with tf.name_scope("scalar_summary"):
-        return _written(
-            tf.summary.write(
-                tag=tag,
-                tensor=lambda: tf.cast(tf.reshape(tf.stop_gradient(tensor), []), tf.float32),
-                step=step,
-                metadata=metadata,
-            )
-        )
 
 
 @not_converted
@@ -157,19 +171,14 @@ def histogram(
     tag = scope_tag(name)
     tensor = _tensor(data)
     bucket_count = _hist.check_buckets(buckets)
-    metadata = histogram_metadata.create_summary_metadata(
-        display_name=None, description=checks.check_description(description)
+    return _write(
+        "histogram_summary",
+        histogram_metadata,
+        tag,
+        lambda: _hist.buckets(tf.stop_gradient(tensor), bucket_count),
+        step,
+        description,
     )
-    step = checks.check_step(step, optional=True)
-    with tf.name_scope("histogram_summary"):
-        return _written(
-            tf.summary.write(
-                tag=tag,
-                tensor=lambda: _hist.buckets(tf.stop_gradient(tensor), bucket_count),
-                step=step,
-                metadata=metadata,
-            )
-        )
 
 
 def _image_batch(data: Any) -> tf.Tensor:
@@ -207,10 +216,6 @@ def image(
     tag = scope_tag(name)
     images = _image_batch(data)
     max_outputs = checks.check_count("max_outputs", max_outputs)
-    metadata = image_metadata.create_summary_metadata(
-        display_name=None, description=checks.check_description(description)
-    )
-    step = checks.check_step(step, optional=True)
 
     def encoded() -> tf.Tensor:
         pixels = tf.image.convert_image_dtype(images[:max_outputs], tf.uint8, saturate=True)
@@ -219,8 +224,7 @@ def image(
         dims = tf.stack([tf.as_string(shape[2]), tf.as_string(shape[1])])
         return tf.concat([dims, pngs], axis=0)
 
-    with tf.name_scope("image_summary"):
-        return _written(tf.summary.write(tag=tag, tensor=encoded, step=step, metadata=metadata))
+    return _write("image_summary", image_metadata, tag, encoded, step, description)
 
 
 def _variable_scope_name(var: Any) -> str:

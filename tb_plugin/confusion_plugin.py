@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -425,16 +426,12 @@ class ConfusionPlugin(FlowscopePlugin):
         """The /matrix JSON body: `matrix_impl` (whose keywords `query` holds: step, top,
         counts), encoded once per series version: a 1,000-class answer is 2,000,000 counts,
         whose JSON text costs far more than a look-up."""
-        listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
-        scalar_tag, _, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
-        key = ("matrix", experiment_id, run, tag, listed.version, *sorted(query.items()))
-        key += (scalar_tag, seq_version)
-        body = self._bodies.get(key)
-        if body is None:
+
+        def build(*_: Any) -> bytes:  # matrix_impl reads the sequence accuracy itself
             answer = self.matrix_impl(ctx, experiment_id, run, tag, **query)
-            body = json_response(answer).get_data()
-            self._bodies.put(key, body, len(body))
-        return body
+            return json_response(answer).get_data()
+
+        return self._body(ctx, experiment_id, run, tag, ("matrix", *sorted(query.items())), build)
 
     def series_impl(
         self,
@@ -455,30 +452,26 @@ class ConfusionPlugin(FlowscopePlugin):
             raise ValueError(f"encoding must be one of {list(SERIES_ENCODINGS)}, got {encoding!r}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
-        listed = self.data.series(ctx, experiment_id, run, tag, kind=fmt.MATRIX)
-        scalar_tag, by_step, seq_version = self._sequence_accuracy(ctx, experiment_id, listed)
-        key = (experiment_id, run, tag, listed.version, max_steps, encoding, from_step, counts)
-        key += (scalar_tag, seq_version)
-        body = self._bodies.get(key)
-        if body is not None:
-            return body
-        # Encoding dominates a large answer (2M numbers): each version is encoded once.
-        _, series = self._matrices(ctx, experiment_id, run, tag)
-        payload, chosen = _series_payload(series, run, tag, max_steps, from_step, counts)
-        payload["steps_sampled"] = series.sampled
-        if scalar_tag is not None:
-            values = [by_step.get(s) for s in payload["steps"]]
-            payload["sequence_accuracy"] = {"tag": scalar_tag, "values": values}
-        if chosen is None:
-            body = json_response(payload).get_data()
-        elif encoding == "base64":
-            payload["counts"] = encoded_counts(chosen)
-            body = json_response(payload).get_data()
-        else:  # the counts' JSON text goes in as the last member
+
+        def build(scalar_tag: str | None, by_step: dict) -> bytes:
+            _, series = self._matrices(ctx, experiment_id, run, tag)
+            payload, chosen = _series_payload(series, run, tag, max_steps, from_step, counts)
+            payload["steps_sampled"] = series.sampled
+            if scalar_tag is not None:
+                values = [by_step.get(s) for s in payload["steps"]]
+                payload["sequence_accuracy"] = {"tag": scalar_tag, "values": values}
+            if chosen is None:
+                return json_response(payload).get_data()
+            if encoding == "base64":
+                payload["counts"] = encoded_counts(chosen)
+                return json_response(payload).get_data()
+            # the counts' JSON text goes in as the last member
             head = json_response(payload).get_data(as_text=True)
-            body = f'{head[:-1]},"counts":{int_rows_json(chosen)}}}'.encode()
-        self._bodies.put(key, body, len(body))
-        return body
+            return f'{head[:-1]},"counts":{int_rows_json(chosen)}}}'.encode()
+
+        # Encoding dominates a large answer (2M numbers): each version is encoded once.
+        query = ("series", max_steps, encoding, from_step, counts)
+        return self._body(ctx, experiment_id, run, tag, query, build)
 
     def examples_impl(
         self,
@@ -595,6 +588,21 @@ class ConfusionPlugin(FlowscopePlugin):
         else:  # sparse: measured on a few steps (`step_bytes`; read once per version)
             per_step = self.data.read(ctx, eid, listed, step_bytes, _small_cost, PROBE_STEPS)
         return int(min(ALL_SAMPLES, max(1, READ_BYTES // per_step)))
+
+    def _body(
+        self, ctx, eid: str, run: str, tag: str, query: tuple, build: Callable[..., bytes]
+    ) -> bytes:
+        """A matrix series' JSON body for the route's parameters `query`, made by
+        `build(sequence accuracy tag, {step: its value})` once per version of the series and
+        of that scalar series (a cached one is answered as it is)."""
+        listed = self.data.series(ctx, eid, run, tag, kind=fmt.MATRIX)
+        scalar_tag, by_step, seq_version = self._sequence_accuracy(ctx, eid, listed)
+        key = (eid, run, tag, listed.version, *query, scalar_tag, seq_version)
+        body = self._bodies.get(key)
+        if body is None:
+            body = build(scalar_tag, by_step)
+            self._bodies.put(key, body, len(body))
+        return body
 
     def _sequence_accuracy(self, ctx, eid: str, listed: Series) -> tuple[str | None, dict, Any]:
         """(scalar tag, {step: value}, version) of the run's whole-sequence accuracy, if any.

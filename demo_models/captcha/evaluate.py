@@ -18,7 +18,7 @@ import numpy as np
 from demo_models.captcha import data
 from demo_models.captcha.model import head_names, position_names
 from demo_models.captcha.train import LABELS_FILE, MODEL_FILE
-from demo_models.runtime import CliError
+from demo_models.runtime import CliError, saved_model
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,12 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_paths(arg: str) -> tuple[Path, Path | None]:
-    path = Path(arg).expanduser()
-    if path.is_dir():
-        path = path / MODEL_FILE
-    if not path.is_file():
-        raise CliError(f"MODEL {str(path)!r} does not exist (give model.keras or its run folder)")
-    spec = path.parent / LABELS_FILE
+    path, spec = saved_model(arg, MODEL_FILE, LABELS_FILE)
     return path, spec if spec.is_file() else None
 
 

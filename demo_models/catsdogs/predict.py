@@ -22,7 +22,7 @@ import numpy as np
 
 from demo_models.catsdogs import data
 from demo_models.catsdogs.train import LABELS_FILE, MODEL_FILE
-from demo_models.runtime import CliError, command_parser, progress
+from demo_models.runtime import CliError, command_parser, progress, saved_model
 
 CSV_FILE = "predictions.csv"
 UNREADABLE = "unreadable"
@@ -43,12 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_paths(arg: str) -> tuple[Path, Path]:
-    path = Path(arg).expanduser()
-    if path.is_dir():
-        path = path / MODEL_FILE
-    if not path.is_file():
-        raise CliError(f"MODEL {arg!r}: no {MODEL_FILE} there (give it or its run folder)")
-    spec = path.parent / LABELS_FILE
+    path, spec = saved_model(arg, MODEL_FILE, LABELS_FILE)
     if not spec.is_file():
         raise CliError(f"MODEL {arg!r}: no {LABELS_FILE} beside {path.name} (the class names)")
     return path, spec

@@ -65,6 +65,7 @@ MAX_STEPS = 100_000  # as the engine's
 SNAPSHOT_BYTES = 512 * 2**20
 MAX_SNAPSHOTS = 1000
 DIRECTIONS = ("pca", "random")
+DEFAULT_RACERS = ("sgd", "momentum", "rmsprop", "adam")  # the optimizers raced when not told
 # What own-model racers start from when not told: Keras's own defaults (a real network),
 # except the momentum of Momentum and NAG (0.9) and Adadelta's rate (1.0, the paper's
 # setting, which Keras's documentation recommends; its 0.001 barely moves).
@@ -502,7 +503,7 @@ def check_inputs(
     model: Any,
     x: Any,
     y: Any,
-    optimizers: Sequence[Any] = ("sgd", "momentum", "rmsprop", "adam"),
+    optimizers: Sequence[Any] = DEFAULT_RACERS,
     *,
     steps: int = 200,
     batch_size: int = 32,
@@ -563,33 +564,22 @@ def race_model(
     model: Any,
     x: Any,
     y: Any,
-    optimizers: Sequence[Any] = ("sgd", "momentum", "rmsprop", "adam"),
+    optimizers: Sequence[Any] = DEFAULT_RACERS,
     *,
-    steps: int = 200,
-    batch_size: int = 32,
-    x_val: Any = None,
-    y_val: Any = None,
     logdir: Any = None,
-    name: str = "model-race",
-    hp: Mapping[str, Mapping[str, Any]] | None = None,
-    grid: int = 21,
-    sample: int = 256,
-    directions: str = "pca",
-    eval_every: int | None = None,
-    seed: int = 0,
-    tune: int | None = None,
-    rank_by: str | None = None,
-    target: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    **settings: Any,
 ) -> ModelRace:
     """Race `optimizers` on a compiled Keras `model` from its own weights; map the race on
     the model's real loss landscape and, with `logdir`, log it as run ``logdir/name``.
 
     optimizers: names of `summaries.race.OPTIMIZERS`, or (name, {hyper-parameter: value});
-    hp: {optimizer: {name: value}} overrides (defaults: Keras's own learning rates);
-    steps / batch_size: updates per racer and samples per batch (the same seeded batches,
-    reshuffled each epoch, for every racer); x_val / y_val: validation data, evaluated as
-    `Model.evaluate` does every `eval_every` steps (default: ten times a race);
+    the other keywords (`settings`) are those of `check_inputs`, whose signature holds
+    their defaults: hp: {optimizer: {name: value}} overrides (defaults: Keras's own
+    learning rates); steps / batch_size: updates per racer and samples per batch (the same
+    seeded batches, reshuffled each epoch, for every racer); x_val / y_val: validation
+    data, evaluated as `Model.evaluate` does every `eval_every` steps (default: ten times a
+    race);
     grid: the surface's resolution; sample: training samples the surface is evaluated on;
     directions: "pca" (the racers' first two principal components) or "random"
     (filter-normalised random directions); tune: trials per optimizer (the same learning
@@ -610,11 +600,7 @@ def race_model(
     `summaries.race.metrics.model_metrics`.
     """
     started = time.perf_counter()
-    a = check_inputs(
-        model, x, y, optimizers, steps=steps, batch_size=batch_size, x_val=x_val, y_val=y_val,
-        name=name, hp=hp, grid=grid, sample=sample, directions=directions,
-        eval_every=eval_every, seed=seed, tune=tune, rank_by=rank_by, target=target,
-    )  # fmt: skip
+    a = check_inputs(model, x, y, optimizers, **settings)
     batches = _batches(a.count, a.batch_size, a.steps, a.seed)
     seconds: dict[str, float] = {}
     racers = a.racers

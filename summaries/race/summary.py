@@ -397,26 +397,16 @@ def write_trajectory(
 
 
 @not_converted
-def write_surface(
-    writer: Any,
-    name: str,
-    grid: Any,
-    *,
-    race: str,
-    surface: str,
-    window: Sequence[float],
-    minima: Sequence[Sequence[float]] | None = None,
-    log_scale: bool = False,
-    step: int = 0,
-) -> None:
-    """Write a loss surface on a regular [ny, nx] grid over `window` (no TensorFlow)."""
+def write_surface(writer: Any, name: str, grid: Any, *, step: int = 0, **kwargs: Any) -> None:
+    """Write a loss surface on a regular [ny, nx] grid over `window` (no TensorFlow).
+
+    Keyword arguments are those of `surface_pb`: race, surface and window (required),
+    minima and log_scale.
+    """
     checks.check_writer(writer)
     checks.check_tag(name)
     step = checks.check_step(step)
-    summary = surface_pb(
-        name, grid, race=race, surface=surface, window=window, minima=minima, log_scale=log_scale
-    )
-    writer.add(summary, step=step)
+    writer.add(surface_pb(name, grid, **kwargs), step=step)
 
 
 # -- TensorFlow writers -----------------------------------------------------------------
@@ -459,26 +449,11 @@ def trajectory(name: str, steps: Any, positions: Any, losses: Any, **kwargs: Any
 
 
 @not_converted
-def surface(
-    name: str,
-    grid: Any,
-    *,
-    race: str,
-    surface: str,
-    window: Sequence[float],
-    minima: Sequence[Sequence[float]] | None = None,
-    log_scale: bool = False,
-    step: int = 0,
-) -> bool:
-    """Write a loss surface sampled on a regular [ny, nx] grid over `window`."""
+def surface(name: str, grid: Any, *, step: int = 0, **kwargs: Any) -> bool:
+    """Write a loss surface sampled on a regular [ny, nx] grid over `window`.
+
+    Keyword arguments are those of `surface_pb`: race, surface and window (required),
+    minima and log_scale. Returns False when there is no default writer (nothing written).
+    """
     step = checks.check_step(step)
-    summary = surface_pb(
-        _scoped(name),
-        grid,
-        race=race,
-        surface=surface,
-        window=window,
-        minima=minima,
-        log_scale=log_scale,
-    )
-    return bool(_write_raw(summary, step))
+    return bool(_write_raw(surface_pb(_scoped(name), grid, **kwargs), step))
