@@ -77,6 +77,7 @@ RACE_QUICK = tuple(
 RACE_TINY = tuple(
     "--steps 60 --surfaces saddle linear_regression --optimizers sgd momentum adam".split()
 )
+DISTRIBUTED_TINY = ("--quick", "--steps", str(TINY_STEPS), "--workers", "1")  # ps, worker, chief
 CAPTCHA_TINY = tuple(
     "--quick --train-size 192 --validation-size 48 --test-size 0 --epochs 1 --no-cache".split()
 )
@@ -97,7 +98,7 @@ STOPS = [
     Stop("captcha", "demo_models.captcha.train:main", tiny=CAPTCHA_TINY),
     Stop("transfer", "demo_models.transfer.main:main"),
     Stop("catsdogs", "demo_models.catsdogs.train:main"),
-    Stop("distributed", "demo_models.distributed.main:main"),
+    Stop("distributed", "demo_models.distributed.main:main", tiny=DISTRIBUTED_TINY),
 ]
 NAMES = [stop.name for stop in STOPS]
 # a lesson too long for the tour's 300 s budget: the closing guide names its command

@@ -24,6 +24,7 @@ from tensorboard.util import tensor_util
 from demo_models import cli
 from demo_models.distributed import cluster as cluster_lib
 from demo_models.distributed.cluster import LocalCluster
+from demo_models.distributed.task import UNUSED
 from demo_models.runtime import CliError
 
 FLOWSCOPE = str(Path(sys.executable).with_name("flowscope"))
@@ -366,7 +367,8 @@ def test_multiworker_run_logs_what_one_process_computes(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_ends_every_task(tmp_path):
     process = subprocess.Popen(
-        [FLOWSCOPE, "demo", "distributed", "--steps", "100000", "--logdir", str(tmp_path)],
+        [FLOWSCOPE, "demo", "distributed", "--steps", "100000", "--workers", "1"]
+        + ["--logdir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -381,9 +383,15 @@ def test_ctrl_c_ends_every_task(tmp_path):
             if "cluster: chief" in line or not line:
                 break
         marker = cluster_marker("".join(lines))
-        assert task_processes(marker), "the cluster should be running"
+        tasks = task_processes(marker)
+        assert len(tasks) == 3, "the cluster should be running"
+        # no task loaded what TensorFlow and Keras import only when installed (task.UNUSED)
+        for pid in tasks:
+            mapped = Path(f"/proc/{pid}/maps").read_text()
+            loaded = {name for name in UNUSED if f"/site-packages/{name}" in mapped}
+            assert not loaded, (pid, loaded)
         ports = cluster_ports("".join(lines))
-        assert len(ports) == 4  # chief, ps, 2 workers; the servers are serving by now
+        assert len(ports) == 3  # chief, ps, worker; the servers are serving by now
         if cluster_lib.isolation(str(tmp_path))[0] is not None:
             # TensorFlow binds every interface: none of it shows in this network namespace
             assert not ports & listening_ports()
