@@ -115,3 +115,93 @@ def test_drag_draws_from_the_family_then_the_exact_path_replaces_it(board, page)
     frame.click(f"{ROW} .whatif-reset")
     assert frame.get_attribute(PATH, "d") == logged
     assert page.errors == []
+
+
+# After a drag at the shown step: what the incremental redraw drew (the trails from the
+# cache around the dragged racer, one loss line, the leaderboard rows kept) against the same
+# drawn from scratch; and how many trails each slider value stroked.
+REDRAWN_AS_FROM_SCRATCH = """async ([slider, values]) => {
+  const app = window.flowscopeRace, map = app.map;
+  const input = document.querySelector(slider);
+  const frame = () => new Promise((r) => requestAnimationFrame(r));
+  let strokes = 0;
+  const trail = map._trail;
+  map._trail = function (...args) { strokes++; return trail.apply(this, args); };
+  const perValue = [];
+  for (const v of values) {
+    strokes = 0;
+    input.value = String(v);
+    input.dispatchEvent(new Event('input'));
+    perValue.push(strokes);
+    await frame();
+  }
+  map._trail = trail;
+  const { width, height } = map.trails;
+  const pixels = () => map.trails.getContext('2d').getImageData(0, 0, width, height).data;
+  const lines = () => [...document.querySelectorAll('.race-loss-path')]
+    .map((p) => p.getAttribute('d'));
+  const incremental = { pixels: pixels(), lines: lines(), table: app.board.body.innerHTML };
+  map.trailsRev++; // every trail stroked anew
+  map.setStep(app.step);
+  app.loss.setRacers(app.drawable(), app.maxStep);
+  app.board.body.replaceChildren();
+  app.board.refresh();
+  const scratch = pixels();
+  let differ = 0, inked = 0;
+  for (let i = 0; i < scratch.length; i += 4) {
+    if (scratch[i + 3]) inked++;
+    const far = [0, 1, 2, 3].some((c) => Math.abs(scratch[i + c] - incremental.pixels[i + c]) > 8);
+    if (far) differ++;
+  }
+  return { perValue, differ, inked, lines: lines().every((d, k) => d === incremental.lines[k]),
+    table: app.board.body.innerHTML === incremental.table };
+}"""
+
+LAYERS = """() => {
+  const stage = document.querySelector('.race-map-stage');
+  const layer = (e) => getComputedStyle(e).willChange;
+  return {
+    order: [...stage.children].map((e) => e.id || e.getAttribute('class')),
+    contours: document.querySelectorAll('#race-map-svg .race-contour').length,
+    paths: document.querySelectorAll('#race-map-paths .race-path').length,
+    strayPaths: document.querySelectorAll('#race-map-svg .race-path').length,
+    layers: ['#race-map-svg', '#race-map-paths', '.race-trails', '#race-map-overlay',
+      '#race-loss-svg'].map((s) => layer(document.querySelector(s))),
+  };
+}"""
+
+
+def test_a_drag_strokes_one_trail_and_draws_what_a_full_redraw_draws(board, page):
+    frame = open_plugin_tab(page, board, PLUGIN, "Optimizer Race", shell=False)
+    frame.wait_for_selector("#race-leaderboard .lb-row", timeout=60_000)
+    frame.wait_for_function(
+        """() => { const app = window.flowscopeRace;
+          return app && app.racers.filter((r) => r.rerunnable)
+            .every((r) => app.families.has(r.id)); }""",
+        timeout=240_000,
+        polling=250,
+    )
+    # the layers, bottom to top: contours, full paths, trails, markers (each its own layer)
+    layers = frame.evaluate(LAYERS)
+    assert layers["order"][:5] == [
+        "race-map-canvas",
+        "race-map-svg",
+        "race-map-paths",
+        "race-trails",
+        "race-map-overlay",
+    ], layers
+    assert layers["contours"] > 5 and layers["paths"] == 3 and layers["strayPaths"] == 0, layers
+    assert layers["layers"] == ["transform"] * 5, layers
+    slider = f"{ROW} .whatif-lr-slider"
+    start = float(frame.get_attribute(slider, "value"))
+    for step in (None, 120):  # at the race's end, then mid-race
+        if step is not None:
+            frame.evaluate("s => window.flowscopeRace.setStep(s)", step)
+        values = [start - 1.2 + 0.1 * k for k in range(8)]
+        got = frame.evaluate(REDRAWN_AS_FROM_SCRATCH, [slider, values])
+        # the first value caches the other racers' trails, every later one strokes one trail
+        assert got["perValue"][0] <= 3 and got["perValue"][1:] == [1] * 7, got["perValue"]
+        assert got["inked"] > 100 and got["differ"] <= 20, got  # rounding at the edges only
+        assert got["lines"] and got["table"], got
+        frame.click(f"{ROW} .whatif-reset")
+    assert page.errors == []

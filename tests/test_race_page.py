@@ -779,7 +779,7 @@ MAP_GEOMETRY = """() => {
   const inner = width(card);
   const box = card.getBoundingClientRect();
   const spill = [...card.querySelectorAll('#race-map, #race-map *:not(#race-map-svg *,'
-      + ' #race-map-overlay *), #race-colorbar, .race-axes')]
+      + ' #race-map-paths *, #race-map-overlay *), #race-colorbar, .race-axes')]
     .filter(e => { const r = e.getBoundingClientRect();
       return r.width && (r.left < box.left - 0.5 || r.right > box.right + 0.5); })
     .map(e => e.id || e.getAttribute('class'));
@@ -790,13 +790,13 @@ MAP_GEOMETRY = """() => {
     plot: m.plot, want: Math.min(500, Math.floor(inner - M.left - M.right)), view: m.view,
     relayouts: m.relayouts,
     loss: [window.flowscopeRace.loss.width, width(document.querySelector('#race-loss-card'))],
-    svgs: [+m.svg.getAttribute('width'), +m.overlay.getAttribute('width'), m.width],
+    svgs: [m.svg, m.pathsSvg, m.overlay].map((e) => +e.getAttribute('width')).concat(m.width),
     canvas: [m.canvas.width, m.canvas.height, m.canvas.getBoundingClientRect().width],
     trails: [m.trails.width / m.ratio, m.trails.getBoundingClientRect().width],
-    rects: num('#race-map-clip rect, #race-overlay-clip rect, .race-overlay-hit,'
-      + ' #race-map-svg .race-frame, .race-colorbar-bar', 'height'),
+    rects: num('#race-map-clip rect, #race-paths-clip rect, #race-overlay-clip rect,'
+      + ' .race-overlay-hit, #race-map-svg .race-frame, .race-colorbar-bar', 'height'),
     inked: [inked(m.canvas), inked(m.trails)],
-    paths: [...document.querySelectorAll('#race-map-svg .race-path')]
+    paths: [...document.querySelectorAll('#race-map-paths .race-path')]
       .map(p => (p.getAttribute('d').match(/L/g) || []).length),
     markers: [...m.views.values()].flatMap(v => [(+v.marker.getAttribute('cx') - M.left) / m.plot,
       (+v.marker.getAttribute('cy') - M.top) / m.plot]),
@@ -832,12 +832,13 @@ def settled_map(frame) -> dict:
 
 def assert_map_fits(geo: dict, markers: list, zoomed: list) -> None:
     plot = geo["plot"]
-    assert geo["svgs"] == [plot + 138] * 3, geo  # 52 px of y axis, 86 of colour bar
+    assert geo["svgs"] == [plot + 138] * 4, geo  # 52 px of y axis, 86 of colour bar
     assert geo["canvas"] == [plot, plot, plot], geo
     assert geo["trails"] == [plot, plot], geo
-    # the map's clip path, the hit area, frame and colour bar; the markers' clip path is a
-    # marker wider on each side (map.js MARK_PAD: an × on the plot's edge shows whole)
-    assert sorted(geo["rects"]) == [plot] * 4 + [plot + 18], geo
+    # the map's and the paths' clip paths, the hit area, frame and colour bar; the markers'
+    # clip path is a marker wider on each side (map.js MARK_PAD: an × on the plot's edge
+    # shows whole)
+    assert sorted(geo["rects"]) == [plot] * 5 + [plot + 18], geo
     assert geo["inked"][0] == plot * plot and geo["inked"][1] > 0, geo  # repainted, not blank
     assert len(geo["paths"]) == len(CLI_OPTIMIZERS) and min(geo["paths"]) > 10, geo
     assert geo["markers"] == pytest.approx(markers, abs=2e-3)  # same places in the plot

@@ -505,7 +505,7 @@ class RacePage {
     const near = racer.track.approx.nearest;
     note.hidden = false;
     note.className = "whatif-note whatif-approx";
-    note.textContent = t("race.whatif.approx", { count: fam.count, hyper: hyperText({ learning_rate: near.lr, ...(near.momentum === null ? {} : { momentum: near.momentum }) }) });
+    setText(note, t("race.whatif.approx", { count: fam.count, hyper: hyperText({ learning_rate: near.lr, ...(near.momentum === null ? {} : { momentum: near.momentum }) }) }));
     row.classList.add("whatif-approx-row");
     racer.ui.reset.hidden = false;
     this.markStale(racer, false, { redraw: false });
@@ -711,15 +711,19 @@ class RacePage {
     this.save();
   }
 
+  /** Redraw one racer's path, loss line, row and leaderboard row (a what-if drag calls this
+   * per slider value: the map and the loss chart redraw that racer alone where they can, and
+   * the map's trails and the leaderboard are drawn once, by setStep). */
   redrawRacer(racer) {
     racer.ui.row.classList.toggle("legend-whatif", racer.whatif);
     this.showStatus(racer);
-    this.map.updateRacer(racer);
+    this.map.updateRacer(racer, { step: false });
     this.updateMaxStep();
-    this.loss.setRacers(this.drawable(), this.maxStep);
-    this.board.refresh();
+    this.loss.redrawRacer(racer, this.drawable(), this.maxStep);
     this.updateBanner();
+    const boardAt = this.boardAt;
     this.setStep(this.step);
+    if (this.boardAt === boardAt) this.board.refresh(); // setStep left the table as it was (playing)
   }
 
   updateBanner() {
@@ -736,7 +740,7 @@ class RacePage {
     const text = parts.length ? parts.join(" ") : t("race.whatif.bannerNone");
     this.whatifBanner.hidden = !this.built;
     this.whatifBanner.classList.toggle("race-whatif-idle", !parts.length);
-    this.whatifBanner.textContent = text;
+    setText(this.whatifBanner, text);
     this.whatifBanner.title = text;
   }
 
@@ -801,9 +805,11 @@ class RacePage {
     const t0 = performance.now();
     this.step = Math.max(0, Math.min(this.maxStep, s));
     const whole = Math.round(this.step);
-    this.scrubber.value = String(whole);
-    this.stepLabel.textContent = t("race.controls.stepOf", { step: fmtInteger(whole), max: fmtInteger(this.maxStep) });
-    this.scrubber.setAttribute("aria-valuetext", this.stepLabel.textContent);
+    if (this.scrubber.value !== String(whole)) this.scrubber.value = String(whole);
+    // the same words again (a what-if redraw at the same step) leave the sticky bar unpainted
+    if (setText(this.stepLabel, t("race.controls.stepOf", { step: fmtInteger(whole), max: fmtInteger(this.maxStep) }))) {
+      this.scrubber.setAttribute("aria-valuetext", this.stepLabel.textContent);
+    }
     this.map?.setStep(this.step);
     this.loss?.setStep(this.step);
     // the racer rows and the leaderboard say only what has happened by this step (the
@@ -935,6 +941,14 @@ function surfaceTitle(race) {
 /** A server's reason ("what-if needs ...") as a sentence of the page. */
 function sentence(text) {
   return text.charAt(0).toUpperCase() + text.slice(1) + (/[.。]$/.test(text) ? "" : ".");
+}
+
+/** Set an element's text; true when it changed (the same words again touch nothing, so a
+ * what-if drag repaints only what it changes). */
+function setText(node, text) {
+  if (node.textContent === text) return false;
+  node.textContent = text;
+  return true;
 }
 
 /** A hyper-parameter as an input shows it (4 significant digits; a plain number the

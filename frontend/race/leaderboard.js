@@ -234,8 +234,9 @@ export class Leaderboard {
   refresh() {
     this.shown = new Map(this.racers.map((r) => [r.id, metricsAt(r, this.step, this.minima)]));
     const final = this.step === Infinity;
-    this.asOf.textContent = final ? t("race.board.verdict")
+    const asOf = final ? t("race.board.verdict")
       : t("race.board.asOf", { step: fmtInteger(Math.floor(this.step)), max: fmtInteger(this.max ?? 0) });
+    if (this.asOf.textContent !== asOf) this.asOf.textContent = asOf;
     this.asOf.classList.toggle("race-asof-final", final);
     if (this.finalHead !== final) {
       this.finalHead = final;
@@ -256,12 +257,29 @@ export class Leaderboard {
       if (typeof va === "string") return dir * va.localeCompare(vb);
       return dir * (va - vb);
     });
-    this.body.replaceChildren(...rows.map((row) => this._row(row.racer, row.rank)));
+    this._showRows(rows.map((row) => this._row(row.racer, row.rank)));
     for (const th of this.head.querySelectorAll("th")) {
       const active = th.dataset.key === this.sortKey;
       th.classList.toggle("sorted", active);
       th.setAttribute("aria-sort", active ? (this.ascending ? "ascending" : "descending") : "none");
       th.querySelector(".sort-arrow").textContent = active ? (this.ascending ? "▲" : "▼") : "";
+    }
+  }
+
+  /** Show these rows, keeping each row that reads the same as the one shown (a what-if drag
+   * refreshes the table per slider value: one row changes, the others are neither replaced
+   * nor styled, laid out and painted again). */
+  _showRows(built) {
+    const shown = new Map([...this.body.children].map((tr) => [tr.dataset.racer, tr]));
+    const rows = built.map((tr) => {
+      const old = shown.get(tr.dataset.racer);
+      return old && old.isEqualNode(tr) ? old : tr;
+    });
+    const current = [...this.body.children];
+    if (rows.length === current.length && rows.every((tr, i) => tr === current[i] || !tr.isConnected)) {
+      rows.forEach((tr, i) => tr !== current[i] && current[i].replaceWith(tr)); // same order
+    } else {
+      this.body.replaceChildren(...rows);
     }
   }
 

@@ -27,7 +27,9 @@ export class LossChart {
     this.hoverLine = svg("line", { class: "race-loss-hover", y1: M.top, y2: height - M.bottom, visibility: "hidden" });
     this.svg.append(svg("defs", {}, clip), this.gAxes, this.gLines);
     // The cursor, dots and hover line live in their own light SVG layer, so moving them
-    // never repaints the lines below (see map.js).
+    // never repaints the lines below; the lines have a compositing layer of their own too
+    // (race.css), so a what-if drag redrawing one line never re-rasterizes the page around
+    // them (see map.js).
     this.overlay = svg("svg", { class: "race-loss-overlay", id: "race-loss-overlay" });
     this._sizeLayers();
     // the future: everything right of the cursor, veiled (one rectangle moved per frame)
@@ -79,15 +81,7 @@ export class LossChart {
     this.racers = racers;
     this.maxStep = Math.max(1, maxStep);
     this.sx = linear([0, this.maxStep], [M.left, this.width - M.right]);
-    const values = [];
-    for (const r of racers) {
-      if (!r.visible) continue;
-      const tk = r.track;
-      // The divergence row itself (often astronomically large) would squash the others.
-      const last = tk.divergedIndex === null ? tk.end : Math.min(tk.end, tk.divergedIndex - 1);
-      for (let i = 0; i <= last; i++) values.push(tk.loss[i]);
-    }
-    this.axis = lossAxis(values, [this.height - M.bottom, M.top]);
+    this.axis = this._axis(racers);
     this._drawAxes();
     this.paths.clear();
     this.gLines.replaceChildren();
@@ -113,10 +107,33 @@ export class LossChart {
     if (this.step !== undefined) this.setStep(this.step);
   }
 
-  /** Redraw one racer's line (after a what-if, a reset or a toggle). */
-  updateRacer(racer) {
-    this._drawRacer(racer);
-    if (this.step !== undefined) this.setStep(this.step);
+  /** The loss axis of the visible racers' losses. */
+  _axis(racers) {
+    const values = [];
+    for (const r of racers) {
+      if (!r.visible) continue;
+      const tk = r.track;
+      // The divergence row itself (often astronomically large) would squash the others.
+      const last = tk.divergedIndex === null ? tk.end : Math.min(tk.end, tk.divergedIndex - 1);
+      for (let i = 0; i <= last; i++) values.push(tk.loss[i]);
+    }
+    return lossAxis(values, [this.height - M.bottom, M.top]);
+  }
+
+  /** Redraw one racer's line (a what-if drag, a reset): that line alone while the racers,
+   * the steps and the axis stay those drawn; else everything, as setRacers. */
+  redrawRacer(racer, racers, maxStep) {
+    const same = this.sx && this.paths.has(racer.id) && Math.max(1, maxStep) === this.maxStep &&
+      racers.length === this.racers.length && racers.every((r, k) => r === this.racers[k]);
+    if (same) {
+      const axis = this._axis(racers);
+      if (axis.key === this.axis.key) {
+        this._drawRacer(racer);
+        if (this.step !== undefined) this.setStep(this.step);
+        return;
+      }
+    }
+    this.setRacers(racers, maxStep);
   }
 
   _drawRacer(r) {

@@ -1,8 +1,16 @@
-// The contour map: surface background (canvas), contour lines, minima, start point and one
-// path per racer (static SVG), the travelled part of each path (a canvas redrawn per frame)
-// and the markers (a small SVG on its own compositing layer). Playing the race repaints
-// only those two light layers: repainting the static SVG (12 x 1,500-point paths plus
-// contours) would cost about 100 ms a frame in software rendering.
+// The contour map, in layers from the bottom: the surface background (canvas), the contour
+// lines and axes (static SVG), one full path per racer (an SVG of its own), the travelled
+// part of each path (a canvas redrawn per frame) and the markers (a small SVG). Each layer
+// above the background is its own compositing layer (race.css), because each changes at its
+// own pace and software rendering (headless Chromium, a browser without GPU) pays per layer
+// touched:
+// * playing the race repaints only the trails and the markers: repainting the full paths
+//   (12 x 1,500-point paths plus contours) would cost about 100 ms a frame;
+// * a what-if drag redraws one racer's full path: the paths' layer is re-rasterized, never
+//   the contours and axes (thousands of segments on Rastrigin);
+// * the trails are the costliest part of a drag's frame (stroking 12 long polylines twice in
+//   software takes 13 ms on Rastrigin): when one racer alone changed at the same step, the
+//   others' trails come from a cache (setStep), so a drag strokes one trail, not twelve.
 //
 // The map can be explored: the wheel (or a trackpad / touch pinch) zooms around the pointer,
 // dragging pans, and the buttons zoom, fit the view to the paths or show the whole surface.
@@ -25,6 +33,9 @@ const MIN_SPAN = 1e-9; // the smallest view, as a fraction of the surface's wind
 const MAX_SPAN = 20; // the largest, as a multiple of it
 const MAX_PLOT = 500; // px: 1,500 rows per path are plenty for this (data.js POINTS)
 const MIN_PLOT = 160; // px: below this a window scrolls rather than the map shrinking
+// px: a path's row this close (in x and in y) to the last row drawn is left out of its SVG path;
+// a racer settling repeats one spot hundreds of times, and every row drawn costs the rasterizer
+const STILL = 0.4;
 const MARK_PAD = 9; // px: markers and marks may reach this far past the plot's edge (an escape's × sits on it)
 const REFINE_MS = 120; // a zoomed view's levels are asked for once it has stayed put this long
 const REFINED_KEPT = 8; // zoomed views' levels kept (going back to one costs no request)
@@ -48,16 +59,22 @@ export class ContourMap {
     this.views = new Map();
     this.canvas = el("canvas", { class: "race-map-canvas" });
     this.svg = svg("svg", { class: "race-map-svg", id: "race-map-svg" });
-    // the plot's rectangles (two clip paths and the overlay's hit area), resized together
-    this.plotRects = [svg("rect"), svg("rect"), svg("rect", { class: "race-overlay-hit" })];
+    // the plot's rectangles (three clip paths and the overlay's hit area), resized together
+    this.plotRects = [svg("rect"), svg("rect"), svg("rect", { class: "race-overlay-hit" }), svg("rect")];
     this.svg.append(svg("defs", {}, svg("clipPath", { id: "race-map-clip" }, this.plotRects[0])));
     this.gAxes = svg("g", { class: "race-axes" });
     this.gBar = svg("g", { class: "race-colorbar", id: "race-colorbar" });
     this.gContours = svg("g", { class: "race-contours", "clip-path": "url(#race-map-clip)" });
-    this.gPaths = svg("g", { class: "race-paths", "clip-path": "url(#race-map-clip)" });
-    this.svg.append(this.gContours, this.gAxes, this.gBar, this.gPaths);
+    this.svg.append(this.gContours, this.gAxes, this.gBar);
+    // the racers' full paths: a layer of their own over the contours (see the top)
+    this.pathsSvg = svg("svg", { class: "race-map-paths", id: "race-map-paths" });
+    this.gPaths = svg("g", { class: "race-paths", "clip-path": "url(#race-paths-clip)" });
+    this.pathsSvg.append(svg("defs", {}, svg("clipPath", { id: "race-paths-clip" }, this.plotRects[3])), this.gPaths);
     // the travelled part of every path, redrawn per frame (device pixels for crispness)
     this.trails = el("canvas", { class: "race-trails" });
+    this.trailsRev = 0; // bumped when every trail must be drawn anew (size, view, theme, racers)
+    this.trailsDrawn = null; // what the trails canvas shows: step, trailsRev, racers, their revs
+    this.trailsCache = null; // the other racers' trails around one racer redrawn alone (setStep)
     // focusable: with the map focused, the arrow keys pan and + / − / 0 zoom (see _listen)
     this.overlay = svg("svg", { class: "race-map-overlay", id: "race-map-overlay", tabindex: "0",
       role: "img", "aria-label": t("race.map.keysLabel") });
@@ -76,7 +93,8 @@ export class ContourMap {
     this.tooltip = el("div", { class: "race-tooltip", id: "race-map-tooltip" });
     this.tooltip.hidden = true;
     this.caption = el("div", { class: "race-caption", id: "race-map-caption" });
-    this.stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.trails, this.overlay, this.tooltip);
+    this.stage = el("div", { class: "race-map-stage" }, this.canvas, this.svg, this.pathsSvg, this.trails, this.overlay,
+      this.tooltip);
     // a worded button is named by its words (its accessible name contains its visible label);
     // a symbol (+, −) by its title
     const button = (id, text, title, onclick) =>
@@ -105,7 +123,8 @@ export class ContourMap {
     Object.assign(this.trails, { width: Math.round(plot * this.ratio), height: Math.round(plot * this.ratio) });
     this.canvas.style.cssText = place;
     this.trails.style.cssText = place;
-    for (const node of [this.svg, this.overlay]) {
+    this.trailsRev++;
+    for (const node of [this.svg, this.pathsSvg, this.overlay]) {
       node.setAttribute("width", this.width);
       node.setAttribute("height", this.height);
       node.setAttribute("viewBox", `0 0 ${this.width} ${this.height}`);
@@ -255,6 +274,7 @@ export class ContourMap {
   setTheme(theme) {
     if (theme === this.theme || !this.surface) return;
     this.theme = theme;
+    this.trailsRev++; // the trails' halo is the theme's
     this._images = null;
     this._drawColorbar();
     this._paintBackground();
@@ -320,6 +340,7 @@ export class ContourMap {
     // path hides the band, and coordinates stay small enough for the renderer.
     this.clampX = [xmin - (xmax - xmin), xmax + (xmax - xmin)];
     this.clampY = [ymin - (ymax - ymin), ymax + (ymax - ymin)];
+    this.trailsRev++;
     this._paintBackground();
     this._drawContours();
     this._drawAxes();
@@ -357,6 +378,7 @@ export class ContourMap {
   setRacers(racers) {
     this.racers = racers;
     this.views.clear();
+    this.trailsRev++;
     this.gPaths.replaceChildren();
     this.gMarkers.replaceChildren();
     this.gCrosses = svg("g", { class: "race-crosses" });
@@ -369,6 +391,7 @@ export class ContourMap {
         base: svg("path", { class: "race-path", stroke: racer.color, "stroke-dasharray": racer.dash || null, ...data }),
         cross: svg("path", { class: "race-diverged", stroke: racer.color, visibility: "hidden", ...data }),
         marker: svg("circle", { class: "race-marker", r: 5.5, fill: racer.color, ...data }),
+        rev: 0, // bumped whenever its trail may look different (setStep's cache)
       };
       view.group.append(view.ghost, view.halo, view.base);
       this.gPaths.append(view.group);
@@ -386,11 +409,18 @@ export class ContourMap {
     const tr = racer.track;
     const { px, py, d } = this._project(tr);
     Object.assign(view, { px, py });
+    view.rev++;
     for (const p of [view.halo, view.base]) p.setAttribute("d", d || "M0 0");
     view.group.classList.toggle("race-whatif", tr.whatif);
     view.group.classList.toggle("race-stale", Boolean(racer.stale));
-    // the logged path, dotted, under a what-if (it may have grown since the what-if ran)
-    view.ghost.setAttribute("d", racer.whatif && racer.loggedTrack ? this._project(racer.loggedTrack).d : "");
+    // the logged path, dotted, under a what-if (it may have grown since the what-if ran);
+    // projected once per logged path and view (sx is new after each zoom, pan or resize),
+    // not once per slider value
+    const ghost = racer.whatif && racer.loggedTrack ? racer.loggedTrack : null;
+    if (view.ghostOf?.track !== ghost || view.ghostOf?.sx !== this.sx) {
+      view.ghost.setAttribute("d", ghost ? this._project(ghost).d : "");
+      view.ghostOf = { track: ghost, sx: this.sx };
+    }
     view.exitXY = this._exitPoint(tr);
     if (view.exitXY) {
       view.cross.setAttribute("d", cross(view.exitXY[0], view.exitXY[1], 6));
@@ -407,6 +437,8 @@ export class ContourMap {
     const py = new Float64Array(tr.n);
     let d = "";
     let pen = false;
+    let held = ""; // a row drawn over by the next one (closer than STILL px to the last drawn)
+    let [lx, ly] = [NaN, NaN];
     for (let i = 0; i < tr.n; i++) {
       const ok = i <= tr.end && Number.isFinite(tr.x[i]) && Number.isFinite(tr.y[i]);
       let [x, y] = [tr.x[i], tr.y[i]];
@@ -418,13 +450,22 @@ export class ContourMap {
       px[i] = ok ? this.sx(clamp(x, this.clampX)) : NaN;
       py[i] = ok ? this.sy(clamp(y, this.clampY)) : NaN;
       if (!ok) {
+        d += held;
+        held = "";
         pen = false;
         continue;
       }
-      d += `${pen ? "L" : "M"}${px[i].toFixed(1)} ${py[i].toFixed(1)}`;
+      const at = `${pen ? "L" : "M"}${px[i].toFixed(1)} ${py[i].toFixed(1)}`;
+      if (pen && Math.abs(px[i] - lx) < STILL && Math.abs(py[i] - ly) < STILL) {
+        held = at; // drawn only if it ends the line
+      } else {
+        d += at;
+        held = "";
+        [lx, ly] = [px[i], py[i]];
+      }
       pen = true;
     }
-    return { px, py, d };
+    return { px, py, d: d + held };
   }
 
   /** Show or hide one racer (legend toggle). */
@@ -432,6 +473,7 @@ export class ContourMap {
     const view = this.views.get(racer.id);
     if (!view) return;
     const vis = racer.visible ? "visible" : "hidden";
+    view.rev++;
     view.group.setAttribute("visibility", vis);
     view.marker.setAttribute("visibility", vis);
     this._crossAt(racer, view, this.step ?? Infinity);
@@ -445,22 +487,91 @@ export class ContourMap {
     view.cross.setAttribute("visibility", shown ? "visible" : "hidden");
   }
 
-  /** Move every marker to step s and redraw the travelled part of every path. */
+  /** Move every marker to step s and redraw the travelled part of every path. When one
+   * racer alone changed since the trails were drawn at this step (a what-if drag), only its
+   * trail is stroked: the others' come from a cache of those drawn under it and over it. */
   setStep(s) {
     this.step = s;
-    const { M, plot } = this;
     const ctx = this.trails.getContext("2d");
-    ctx.setTransform(this.ratio, 0, 0, this.ratio, -M.left * this.ratio, -M.top * this.ratio);
-    ctx.clearRect(M.left, M.top, plot, plot);
+    const halo = this.theme === "dark" ? "rgba(20, 20, 20, 0.8)" : "rgba(255, 255, 255, 0.85)";
+    const cached = this._cachedAround(s);
+    const alone = cached || this._changedAlone(s);
+    if (alone) {
+      const cache = cached ? this.trailsCache : this._cacheTrails(alone, s, halo);
+      const { width, height } = this.trails;
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, width, height);
+      ctx.drawImage(cache.under, 0, 0);
+      this._trailsContext(ctx, false);
+      const view = this.views.get(alone.id);
+      this._crossAt(alone, view, s);
+      if (alone.visible) this._place(alone, view, s, ctx, halo);
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.drawImage(cache.over, 0, 0);
+    } else {
+      this._trailsContext(ctx, true);
+      for (const racer of this.racers) {
+        const view = this.views.get(racer.id);
+        if (!view) continue;
+        this._crossAt(racer, view, s);
+        if (racer.visible) this._place(racer, view, s, ctx, halo);
+      }
+    }
+    this.trailsDrawn = this._trailsState(s);
+  }
+
+  /** Set a trails context's transform (CSS pixels of the stage) and strokes; clear the plot. */
+  _trailsContext(ctx, clear) {
+    const { M, plot, ratio } = this;
+    ctx.setTransform(ratio, 0, 0, ratio, -M.left * ratio, -M.top * ratio);
+    if (clear) ctx.clearRect(M.left, M.top, plot, plot);
     ctx.lineJoin = "round";
     ctx.lineCap = "round";
-    const halo = this.theme === "dark" ? "rgba(20, 20, 20, 0.8)" : "rgba(255, 255, 255, 0.85)";
-    for (const racer of this.racers) {
-      const view = this.views.get(racer.id);
-      if (!view) continue;
-      this._crossAt(racer, view, s);
-      if (racer.visible) this._place(racer, view, s, ctx, halo);
-    }
+  }
+
+  /** What the trails at step s depend on: the layout, the racers and each one's revision. */
+  _trailsState(s) {
+    return { step: s, rev: this.trailsRev, racers: this.racers,
+      revs: new Map(this.racers.map((r) => [r.id, this.views.get(r.id)?.rev])) };
+  }
+
+  /** The one racer that changed since the trails were drawn at step s, or null. */
+  _changedAlone(s) {
+    const drawn = this.trailsDrawn;
+    if (!drawn || drawn.step !== s || drawn.rev !== this.trailsRev || drawn.racers !== this.racers) return null;
+    const changed = this.racers.filter((r) => this.views.get(r.id)?.rev !== drawn.revs.get(r.id));
+    return changed.length === 1 ? changed[0] : null;
+  }
+
+  /** The cache's racer when the cache still holds every other racer's trail at step s. */
+  _cachedAround(s) {
+    const cache = this.trailsCache;
+    if (!cache || cache.step !== s || cache.rev !== this.trailsRev || cache.racers !== this.racers) return null;
+    const same = this.racers.every((r) => r === cache.racer || this.views.get(r.id)?.rev === cache.revs.get(r.id));
+    return same ? cache.racer : null;
+  }
+
+  /** Draw the trails of the racers listed before `racer` (under it) and after it (over it)
+   * at step s into two canvases, kept while only `racer` changes. */
+  _cacheTrails(racer, s, halo) {
+    const layer = (canvas) => {
+      const c = canvas || document.createElement("canvas");
+      Object.assign(c, { width: this.trails.width, height: this.trails.height }); // also clears it
+      return c;
+    };
+    const under = layer(this.trailsCache?.under);
+    const over = layer(this.trailsCache?.over);
+    const k = this.racers.indexOf(racer);
+    this.racers.forEach((other, i) => {
+      const view = this.views.get(other.id);
+      if (other === racer || !view) return;
+      const ctx = (i < k ? under : over).getContext("2d");
+      this._trailsContext(ctx, false);
+      this._crossAt(other, view, s);
+      if (other.visible) this._place(other, view, s, ctx, halo);
+    });
+    this.trailsCache = { racer, under, over, ...this._trailsState(s) };
+    return this.trailsCache;
   }
 
   _place(racer, view, s, ctx, halo) {

@@ -27,6 +27,7 @@ export function niceTicks(lo, hi, n = 6) {
 /**
  * A loss axis over `values`: log10 when every finite value is positive, otherwise symlog
  * (sign(v) * log10(1 + |v| / c), linear within +-c) so negative losses (a saddle) still fit.
+ * Two axes with the same `key` place every value alike (the loss chart then redraws one line).
  */
 export function lossAxis(values, [r0, r1]) {
   let lo = Infinity;
@@ -41,7 +42,7 @@ export function lossAxis(values, [r0, r1]) {
     if (a > absMax) absMax = a;
     if (v > 0 && v < minPos) minPos = v;
   }
-  if (!Number.isFinite(lo)) return { kind: "log", f: linear([0, 1], [r0, r1]), ticks: [], c: null };
+  if (!Number.isFinite(lo)) return { kind: "log", f: linear([0, 1], [r0, r1]), ticks: [], c: null, key: `none ${r0} ${r1}` };
   if (lo >= 0 && hi > 0) {
     // Exact zeros (a float32 loss reaching its minimum) sit one decade below the rest.
     const zeros = lo === 0;
@@ -52,7 +53,7 @@ export function lossAxis(values, [r0, r1]) {
     const every = Math.max(1, Math.ceil((t1 - t0) / 7));
     const ticks = [];
     for (let e = t0 + (zeros ? every : 0); e <= t1; e += every) ticks.push(10 ** e);
-    return { kind: "log", f, ticks, c: null, zeros };
+    return { kind: "log", f, ticks, c: null, zeros, key: `log ${r0} ${r1} ${t0} ${t1} ${zeros}` };
   }
   const c = 10 ** Math.floor(Math.log10(Math.max(absMax * 1e-3, 1e-12)));
   const t = (v) => Math.sign(v) * Math.log10(1 + Math.abs(v) / c);
@@ -66,7 +67,7 @@ export function lossAxis(values, [r0, r1]) {
     if (v <= hi * 1.0001) ticks.push(v);
     if (-v >= lo * 1.0001) ticks.push(-v);
   }
-  return { kind: "symlog", f, ticks: ticks.sort((a, b) => a - b), c };
+  return { kind: "symlog", f, ticks: ticks.sort((a, b) => a - b), c, key: `symlog ${r0} ${r1} ${lo} ${hi} ${c}` };
 }
 
 /** A compact label for a number in the page's locale (scientific for very large or small
