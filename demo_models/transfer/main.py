@@ -10,6 +10,7 @@ transferred to digits 5-9 with a few labelled images, against training from scra
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -164,7 +165,13 @@ def _standin(args: argparse.Namespace, weights) -> int:
         + inception.where_to_get_weights()
     )
     data = standin.tasks(args.seed)
+    steps = lesson.step_count(args)
+    # a run shorter than the quick one (--steps below it) also trains the base and the two
+    # from-scratch networks for less, in proportion: the same comparison, less of it
+    share = min(1.0, steps / QUICK_STEPS)
     epochs = standin.QUICK_BASE_EPOCHS if args.quick else standin.BASE_EPOCHS
+    epochs = max(1, round(epochs * share))
+    scratch_steps = max(1, math.ceil(standin.SCRATCH_STEPS * share))
     base, base_file, source_accuracy = standin.trained_base(data, root, epochs, args.seed)
     images = np.concatenate([data.pool_x, data.test_x])
     began = time.perf_counter()
@@ -180,7 +187,6 @@ def _standin(args: argparse.Namespace, weights) -> int:
         standin.CLASSES,
         (data.test_x * 255).astype(np.uint8),
     )
-    steps = lesson.step_count(args)
     head = head_module.build(standin.DIM, len(standin.CLASSES), args.lr, args.seed)
     with lesson.Run("transfer", args.logdir, head=head[0]) as run:
         run.note(
@@ -201,12 +207,12 @@ def _standin(args: argparse.Namespace, weights) -> int:
             (
                 "without transfer (whole network from scratch)",
                 len(data.pool_y),
-                standin.scratch(data, None, args.seed),
+                standin.scratch(data, None, args.seed, scratch_steps),
             ),
             (
                 "without transfer (whole network from scratch)",
                 len(few),
-                standin.scratch(data, few, args.seed),
+                standin.scratch(data, few, args.seed, scratch_steps),
             ),
             ("with transfer (base from digits 0-4, head only)", len(few), transfer),
         ]

@@ -112,8 +112,10 @@ def fit(
 
 
 def accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
-    """Share of `x` the model classifies as `y`."""
-    scores = model.predict(x[..., None], batch_size=256, verbose=0)
+    """Share of `x` the model classifies as `y` (a few hundred digits: one eager call, not
+    `predict`, whose per-model `tf.function` TensorFlow would warn about as retracing from
+    the fifth model of the run on)."""
+    scores = np.asarray(model(x[..., None], training=False))
     return float(np.mean(scores.argmax(-1) == y))
 
 
