@@ -39,7 +39,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from demo_models.bench.stats import RESAMPLES, bootstrap  # noqa: E402
+from demo_models.bench.stats import RESAMPLES, paired_ratio  # noqa: E402
 from demo_models.runtime import CliError, check_minimums, command_parser  # noqa: E402
 
 GOAL = 0.05  # the issue's bound: a logged step in at most ~5 % of a validation pass
@@ -253,10 +253,12 @@ def series(times, key: str) -> list[tuple[float, float]]:
     return times[key]
 
 
-def shares(times, key: str, column: int) -> list[float]:
-    """Per repeat: the row's time (column 0 wall, 1 CPU) over the validation pass's."""
-    pairs = zip(series(times, key), times["validation"], strict=True)
-    return [t[column] / v[column] for t, v in pairs]
+def share(times, key: str, column: int) -> tuple[float, float, float]:
+    """The row's time (column 0 wall, 1 CPU) over the validation pass's, repeat by repeat:
+    (median, low, high), the interval a bootstrap over the repeats."""
+    row = [t[column] for t in series(times, key)]
+    ratio = paired_ratio(row, [v[column] for v in times["validation"]])
+    return ratio.median, ratio.low, ratio.high
 
 
 def meaning(median: float, low: float, high: float) -> str:
@@ -283,8 +285,8 @@ def results(args, times) -> list[dict[str, Any]]:
         if key in BASES:
             row["meaning"] = BASES[key]
         else:
-            row["wall_share"] = bootstrap(shares(times, key, 0), statistics.median)
-            row["cpu_share"] = bootstrap(shares(times, key, 1), statistics.median)
+            row["wall_share"] = share(times, key, 0)
+            row["cpu_share"] = share(times, key, 1)
             row["meaning"] = meaning(*row["wall_share"])
         rows.append(row)
     return rows
