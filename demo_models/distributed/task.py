@@ -21,9 +21,10 @@ from demo_models.distributed.cluster import READY
 # Optional packages that TensorFlow and Keras import at start-up whenever they are installed
 # (TF Lite's JAX converter, Keras's plots and data adapters) and a task never uses. A None
 # entry in sys.modules makes their `import` raise ImportError, which those importers catch:
-# `import tensorflow` then costs a task 2.9 s of CPU instead of 5.3 s (benchmarks page), and
-# a cluster of four starts ~9 s of CPU sooner. Servers load no data; the chief and the
-# multi-worker tasks may read the digits stand-in, which needs scikit-learn (and SciPy).
+# `import tensorflow` then costs a server 3.0 s of CPU and the chief 4.0 s instead of 5.3 s
+# (benchmarks page): a cluster of four starts ~8 s of CPU sooner. Servers load no data;
+# the chief and the multi-worker tasks may read the digits stand-in, which needs
+# scikit-learn (and SciPy).
 UNUSED = ("jax", "matplotlib", "pandas")
 UNUSED_BY_SERVERS = (*UNUSED, "scipy", "sklearn")
 
