@@ -286,9 +286,7 @@ def main(argv: list[str]) -> int:
         )
         print(f"  {racer_name:10s} {shown}")
     bars = _Bars()
-    race = model_race.race_model(
-        model, data["x"], data["y"], args.optimizers, logdir=logdir, progress=bars, **settings
-    )
+    race = model_race.race_checked(model, checked, logdir=logdir, progress=bars)
     bars.close()
     if trials:
         print(f"\nTuned ({trials} trials each; {race.racers[0].tuning['objective']}):")

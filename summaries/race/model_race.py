@@ -599,8 +599,21 @@ def race_model(
     leaderboard (`ModelRacer.metrics`: score, time to target, ms per step) is
     `summaries.race.metrics.model_metrics`.
     """
+    checked = check_inputs(model, x, y, optimizers, **settings)
+    return race_checked(model, checked, logdir=logdir, progress=progress)
+
+
+def race_checked(
+    model: Any,
+    a: Inputs,
+    *,
+    logdir: Any = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ModelRace:
+    """`race_model` on arguments `check_inputs` has checked: a command that checks all
+    its input before writing anything races on that check instead of making it twice
+    (a clone of the model and a forward pass)."""
     started = time.perf_counter()
-    a = check_inputs(model, x, y, optimizers, **settings)
     batches = _batches(a.count, a.batch_size, a.steps, a.seed)
     seconds: dict[str, float] = {}
     racers = a.racers
