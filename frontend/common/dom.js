@@ -19,6 +19,14 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 /** Create an SVG element with attributes. */
+/** Set an element's text; true when it changed (the same words again touch nothing, so a
+ * redraw repaints only what it changes). */
+export function setText(node, text) {
+  if (node.textContent === text) return false;
+  node.textContent = text;
+  return true;
+}
+
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [key, value] of Object.entries(attrs)) {

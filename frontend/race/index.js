@@ -6,7 +6,7 @@
 // are dragged. What is chosen (race, step, zoom, what-if values, sort) survives a reload
 // (localStorage); the page follows TensorBoard's light or dark theme and speaks the
 // language of common/i18n.js.
-import { contentWidth, el, focusWhenShown, loadStyles, message, onResize } from "./static/common/dom.js";
+import { contentWidth, el, focusWhenShown, loadStyles, message, onResize, setText } from "./static/common/dom.js";
 import { categorical } from "./static/common/colors.js";
 import { errorText, fmtInteger, hasText, languageSwitch, t } from "./static/common/i18n.js";
 import { loadState, saveState } from "./static/common/storage.js";
@@ -941,14 +941,6 @@ function surfaceTitle(race) {
 /** A server's reason ("what-if needs ...") as a sentence of the page. */
 function sentence(text) {
   return text.charAt(0).toUpperCase() + text.slice(1) + (/[.。]$/.test(text) ? "" : ".");
-}
-
-/** Set an element's text; true when it changed (the same words again touch nothing, so a
- * what-if drag repaints only what it changes). */
-function setText(node, text) {
-  if (node.textContent === text) return false;
-  node.textContent = text;
-  return true;
 }
 
 /** A hyper-parameter as an input shows it (4 significant digits; a plain number the

@@ -6,7 +6,7 @@
 // minimum: it ranks by its best validation loss (or the metric it was raced for), and shows
 // that, the time to reach the race's target and each racer's wall time per step instead of
 // the arrival columns.
-import { el } from "../common/dom.js";
+import { el, setText } from "../common/dom.js";
 import { fmtInteger, t } from "../common/i18n.js";
 import { metricsAsOf } from "./asof.js";
 import { fmt } from "./scale.js";
@@ -236,7 +236,7 @@ export class Leaderboard {
     const final = this.step === Infinity;
     const asOf = final ? t("race.board.verdict")
       : t("race.board.asOf", { step: fmtInteger(Math.floor(this.step)), max: fmtInteger(this.max ?? 0) });
-    if (this.asOf.textContent !== asOf) this.asOf.textContent = asOf;
+    setText(this.asOf, asOf);
     this.asOf.classList.toggle("race-asof-final", final);
     if (this.finalHead !== final) {
       this.finalHead = final;
@@ -270,12 +270,12 @@ export class Leaderboard {
    * refreshes the table per slider value: one row changes, the others are neither replaced
    * nor styled, laid out and painted again). */
   _showRows(built) {
-    const shown = new Map([...this.body.children].map((tr) => [tr.dataset.racer, tr]));
+    const current = [...this.body.children];
+    const shown = new Map(current.map((tr) => [tr.dataset.racer, tr]));
     const rows = built.map((tr) => {
       const old = shown.get(tr.dataset.racer);
       return old && old.isEqualNode(tr) ? old : tr;
     });
-    const current = [...this.body.children];
     if (rows.length === current.length && rows.every((tr, i) => tr === current[i] || !tr.isConnected)) {
       rows.forEach((tr, i) => tr !== current[i] && current[i].replaceWith(tr)); // same order
     } else {

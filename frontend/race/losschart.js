@@ -77,11 +77,11 @@ export class LossChart {
   }
 
   /** (Re)build axes and lines for the racers (all of them, visible or not). */
-  setRacers(racers, maxStep) {
+  setRacers(racers, maxStep, axis = this._axis(racers)) {
     this.racers = racers;
     this.maxStep = Math.max(1, maxStep);
     this.sx = linear([0, this.maxStep], [M.left, this.width - M.right]);
-    this.axis = this._axis(racers);
+    this.axis = axis;
     this._drawAxes();
     this.paths.clear();
     this.gLines.replaceChildren();
@@ -121,19 +121,14 @@ export class LossChart {
   }
 
   /** Redraw one racer's line (a what-if drag, a reset): that line alone while the racers,
-   * the steps and the axis stay those drawn; else everything, as setRacers. */
+   * the steps and the axis stay those drawn; else everything, as setRacers. The caller sets
+   * the step next (the cursor and the markers). */
   redrawRacer(racer, racers, maxStep) {
     const same = this.sx && this.paths.has(racer.id) && Math.max(1, maxStep) === this.maxStep &&
       racers.length === this.racers.length && racers.every((r, k) => r === this.racers[k]);
-    if (same) {
-      const axis = this._axis(racers);
-      if (axis.key === this.axis.key) {
-        this._drawRacer(racer);
-        if (this.step !== undefined) this.setStep(this.step);
-        return;
-      }
-    }
-    this.setRacers(racers, maxStep);
+    const axis = this._axis(racers);
+    if (same && axis.key === this.axis.key) this._drawRacer(racer);
+    else this.setRacers(racers, maxStep, axis);
   }
 
   _drawRacer(r) {

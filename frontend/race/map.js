@@ -408,8 +408,7 @@ export class ContourMap {
     if (!view || !this.sx) return;
     const tr = racer.track;
     const { px, py, d } = this._project(tr);
-    Object.assign(view, { px, py });
-    view.rev++;
+    Object.assign(view, { px, py }); // (its trail's revision is bumped by setVisible, below)
     for (const p of [view.halo, view.base]) p.setAttribute("d", d || "M0 0");
     view.group.classList.toggle("race-whatif", tr.whatif);
     view.group.classList.toggle("race-stale", Boolean(racer.stale));
@@ -494,8 +493,11 @@ export class ContourMap {
     this.step = s;
     const ctx = this.trails.getContext("2d");
     const halo = this.theme === "dark" ? "rgba(20, 20, 20, 0.8)" : "rgba(255, 255, 255, 0.85)";
-    const cached = this._cachedAround(s);
-    const alone = cached || this._changedAlone(s);
+    const changed = this._changedSince(this.trailsDrawn, s);
+    if (changed?.length === 0) return; // the trails, markers and crosses show step s already
+    const sinceCache = this._changedSince(this.trailsCache, s);
+    const cached = sinceCache?.every((r) => r === this.trailsCache.racer) ? this.trailsCache.racer : null;
+    const alone = cached || (changed?.length === 1 ? changed[0] : null);
     if (alone) {
       const cache = cached ? this.trailsCache : this._cacheTrails(alone, s, halo);
       const { width, height } = this.trails;
@@ -503,19 +505,12 @@ export class ContourMap {
       ctx.clearRect(0, 0, width, height);
       ctx.drawImage(cache.under, 0, 0);
       this._trailsContext(ctx, false);
-      const view = this.views.get(alone.id);
-      this._crossAt(alone, view, s);
-      if (alone.visible) this._place(alone, view, s, ctx, halo);
+      this._drawTrail(alone, s, ctx, halo);
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.drawImage(cache.over, 0, 0);
     } else {
       this._trailsContext(ctx, true);
-      for (const racer of this.racers) {
-        const view = this.views.get(racer.id);
-        if (!view) continue;
-        this._crossAt(racer, view, s);
-        if (racer.visible) this._place(racer, view, s, ctx, halo);
-      }
+      for (const racer of this.racers) this._drawTrail(racer, s, ctx, halo);
     }
     this.trailsDrawn = this._trailsState(s);
   }
@@ -535,20 +530,19 @@ export class ContourMap {
       revs: new Map(this.racers.map((r) => [r.id, this.views.get(r.id)?.rev])) };
   }
 
-  /** The one racer that changed since the trails were drawn at step s, or null. */
-  _changedAlone(s) {
-    const drawn = this.trailsDrawn;
-    if (!drawn || drawn.step !== s || drawn.rev !== this.trailsRev || drawn.racers !== this.racers) return null;
-    const changed = this.racers.filter((r) => this.views.get(r.id)?.rev !== drawn.revs.get(r.id));
-    return changed.length === 1 ? changed[0] : null;
+  /** The racers whose trails changed since `state` (the trails drawn, or the cache) was
+   * made at step s; null when it is of another step, layout or set of racers. */
+  _changedSince(state, s) {
+    if (!state || state.step !== s || state.rev !== this.trailsRev || state.racers !== this.racers) return null;
+    return this.racers.filter((r) => this.views.get(r.id)?.rev !== state.revs.get(r.id));
   }
 
-  /** The cache's racer when the cache still holds every other racer's trail at step s. */
-  _cachedAround(s) {
-    const cache = this.trailsCache;
-    if (!cache || cache.step !== s || cache.rev !== this.trailsRev || cache.racers !== this.racers) return null;
-    const same = this.racers.every((r) => r === cache.racer || this.views.get(r.id)?.rev === cache.revs.get(r.id));
-    return same ? cache.racer : null;
+  /** A racer's cross at step s and, shown, its trail and marker. */
+  _drawTrail(racer, s, ctx, halo) {
+    const view = this.views.get(racer.id);
+    if (!view) return;
+    this._crossAt(racer, view, s);
+    if (racer.visible) this._place(racer, view, s, ctx, halo);
   }
 
   /** Draw the trails of the racers listed before `racer` (under it) and after it (over it)
@@ -563,12 +557,10 @@ export class ContourMap {
     const over = layer(this.trailsCache?.over);
     const k = this.racers.indexOf(racer);
     this.racers.forEach((other, i) => {
-      const view = this.views.get(other.id);
-      if (other === racer || !view) return;
+      if (other === racer || !this.views.has(other.id)) return;
       const ctx = (i < k ? under : over).getContext("2d");
       this._trailsContext(ctx, false);
-      this._crossAt(other, view, s);
-      if (other.visible) this._place(other, view, s, ctx, halo);
+      this._drawTrail(other, s, ctx, halo);
     });
     this.trailsCache = { racer, under, over, ...this._trailsState(s) };
     return this.trailsCache;
