@@ -585,3 +585,25 @@ def test_many_racers_trace_once_each_without_a_retracing_warning(caplog):
         )  # fmt: skip
     assert all(np.isfinite(r.losses).all() for r in race.racers)
     assert not [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_tune_gives_every_optimizer_the_same_trials_and_races_the_best(tmp_path):
+    """`tune=T`: each optimizer tries the same T learning rates on the same batches (validated
+    as the race is), and the racer that races is its best trial, with the trials recorded."""
+    x, y = _data(64)
+    race = model_race.race_model(
+        _mlp(), x[:48], y[:48], ["sgd", "adam"], steps=4, batch_size=16, x_val=x[48:],
+        y_val=y[48:], tune=3, grid=2, sample=8,
+    )  # fmt: skip
+    rates = []
+    for r in race.racers:
+        record = r.tuning
+        assert record["budget"] == 3 and len(record["trials"]) == 3
+        assert record["objective"] == "lowest validation loss"
+        tried = [t["hyperparameters"]["learning_rate"] for t in record["trials"]]
+        rates.append(tried)
+        scores = [t["score"] for t in record["trials"]]
+        assert record["best"] == scores.index(min(scores))
+        assert r.hyperparameters["learning_rate"] == tried[record["best"]]
+    assert rates[0] == rates[1]  # the same budget of learning rates for every optimizer
+    assert "tuning" in race.seconds

@@ -166,9 +166,13 @@ def pca_plane(
 ) -> tuple[np.ndarray, list[float]]:
     """The first two principal directions [weights, 2] (unit, orthogonal) of the finite
     displacements from `origin`, uncentred, and each one's share of their squared length."""
-    deltas = [s - origin for s in snapshots]
-    rows = np.concatenate([d[np.isfinite(d).all(axis=1)] for d in deltas]).astype(np.float64)
-    rows = rows[np.abs(rows).sum(axis=1) > 0]
+
+    def moved(snapshot: np.ndarray) -> np.ndarray:  # its finite displacements, but zeros
+        d = snapshot - origin
+        return d[np.isfinite(d).all(axis=1) & (d != 0).any(axis=1)]
+
+    # one float64 copy of the rows (the racers' snapshots can be hundreds of MB)
+    rows = np.concatenate([moved(s) for s in snapshots], dtype=np.float64)
     if len(rows) < 2:
         raise ValueError("the racers did not move: no plane to show (more steps?)")
     if len(rows) <= rows.shape[1]:  # the Gram matrix of the rows is the smaller one
@@ -199,13 +203,14 @@ def captured(basis: np.ndarray, origin: np.ndarray, snapshots: Sequence[np.ndarr
     """The share of the racers' squared displacement that lies in the plane."""
     total = inside = 0.0
     b = basis.astype(np.float64)
+    gram = b.T @ b
     for s in snapshots:
-        d = (s - origin).astype(np.float64)
-        d = d[np.isfinite(d).all(axis=1)]
+        d = (s - origin)[np.isfinite(s).all(axis=1)].astype(np.float64)  # one float64 copy
         if not len(d):
             continue
-        coords = project(basis, origin, s[np.isfinite(s).all(axis=1)])
-        inside += float((np.square(coords @ b.T)).sum())
+        coords = np.linalg.solve(gram, b.T @ d.T).T  # as `project`, on the copy made
+        # the squared length of each in-plane part (coords @ b.T), without making it
+        inside += float(np.einsum("mi,ij,mj->", coords, gram, coords))
         total += float(np.square(d).sum())
     return inside / total if total > 0 else 0.0
 
@@ -275,16 +280,18 @@ def grid_values(
     d1, d2 = directions[:, 0].astype(np.float64), directions[:, 1].astype(np.float64)
     grid = np.empty((resolution, resolution))
     for r, b in enumerate(ys):
-        points = [(origin64 + a * d1 + b * d2).astype(np.float32) for a in xs]
-        if batched:
-            values = np.asarray(loss_at(np.stack(points)), dtype=np.float64).reshape(-1)
+        if batched:  # the row's points, made in one array (a new one: loss_at may keep it)
+            row = np.empty((resolution, origin.size), np.float32)
+            for k, a in enumerate(xs):
+                row[k] = origin64 + a * d1 + b * d2
+            values = np.asarray(loss_at(row), dtype=np.float64).reshape(-1)
             if len(values) != resolution:
                 raise ValueError(
                     f"loss_at (batched) must return {resolution} losses, got {len(values)}"
                 )
             grid[r] = values
-        else:
-            grid[r] = [float(loss_at(p)) for p in points]
+        else:  # a point at a time: a large model's row would be `resolution` copies of it
+            grid[r] = [float(loss_at((origin64 + a * d1 + b * d2).astype(np.float32))) for a in xs]
         if report is not None:
             report("surface", r + 1, resolution)
     finite = grid[np.isfinite(grid)]
@@ -632,7 +639,7 @@ def race_landscape(
         )
         for key in snapshots
     ]
-    origin = racers[0].snapshots[0]
+    origin = racers[0].snapshots[0].copy()  # not a view: the snapshots are dropped once mapped
     shapes = {r.name: r.snapshots.shape[1] for r in racers}
     if len(set(shapes.values())) != 1:
         raise ValueError(f"snapshots: the racers have different weight counts {shapes}")

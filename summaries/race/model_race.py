@@ -299,13 +299,13 @@ def _run(
     x: dict[str, np.ndarray],
     y: dict[str, np.ndarray],
     batches: list[np.ndarray],
-    validation: tuple[Any, Any] | None,
+    val_batches: Any,
     eval_every: int,
-    batch_size: int,
     keep_weights: bool,
     report: Callable[[str, int, int], None] | None,
 ) -> tuple[list[ModelRacer], float]:
-    """Race `racers` over `batches`; returns the racers and the seconds spent stepping.
+    """Race `racers` over `batches` (validated on `val_batches`, `_validation_batches` or
+    None); returns the racers and the seconds spent stepping.
 
     On each batch the racers step one after another (in turns, starting one further each
     step), each with its own compiled step, and each step is timed alone
@@ -331,8 +331,6 @@ def _run(
         """Keep racer i's weights at step t (taken before update t)."""
         if keep_weights:
             kept[i].append((t, _flat(clones[i].trainable_variables)))
-
-    val_batches = None if validation is None else _validation_batches(validation, batch_size)
 
     def validate(t: int, which: list[int]) -> None:
         if val_batches is None:
@@ -617,7 +615,8 @@ def race_checked(
     batches = _batches(a.count, a.batch_size, a.steps, a.seed)
     seconds: dict[str, float] = {}
     racers = a.racers
-    run_args = (a.x, a.y, batches, a.validation, a.eval_every, a.batch_size)
+    val_batches = None if a.validation is None else _validation_batches(a.validation, a.batch_size)
+    run_args = (a.x, a.y, batches, val_batches, a.eval_every)  # the trials' and the race's
     if a.tune is not None:
         racers = _tune(model, racers, a.tune, run_args, a.seed, progress, a.ranked_by, a.goal)
         seconds["tuning"] = time.perf_counter() - started
@@ -768,7 +767,7 @@ def _score(r: ModelRacer, ranked_by: str = "loss", goal: str = "min") -> tuple[i
     return (r.diverged_step is not None, value if math.isfinite(value) else math.inf, sign)
 
 
-def _basis(model, plane, directions, sample, count, seed, grid, batch_size=32) -> dict[str, Any]:
+def _basis(model, plane, directions, sample, count, seed, grid, batch_size) -> dict[str, Any]:
     """The trajectory metadata's `basis`: how the map was made (see `summaries.format`)."""
     how = {}
     if directions == "random":
