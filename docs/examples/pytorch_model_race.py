@@ -74,9 +74,9 @@ def run_racer(
                 scores = model(validation[0])
             val_loss.append((t, loss_fn(scores, validation[1]).item()))
             val_accuracy.append((t, (scores.argmax(1) == validation[1]).float().mean().item()))
+        flats.append(parameters_to_vector(model.parameters()).detach().numpy())  # not timed
         began = time.perf_counter()
         loss = loss_fn(model(x[batch]), y[batch])
-        flats.append(parameters_to_vector(model.parameters()).detach().numpy())
         losses.append(loss.item())
         if t == steps or not np.isfinite(losses[-1]):  # a NaN loss ends the racer's path
             break
