@@ -6,11 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 
-if [[ "${1:-}" == "--test" ]] && ! command -v chromium >/dev/null 2>&1; then
-  echo "setup: installing Debian's chromium for the browser tests" >&2
+# chromium: the browser the benchmarks time pages in; its headless shell: the tests' browser
+if [[ "${1:-}" == "--test" ]] && ! { command -v chromium && command -v chromium-headless-shell; } >/dev/null 2>&1; then
+  echo "setup: installing Debian's chromium and its headless shell for the browser tests" >&2
   SUDO=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-headless-shell \
+    fonts-dejavu-core >/dev/null
 fi
 # a CJK font, so that the pages' Chinese (zh-CN) checks and screenshots show characters
 if [[ "${1:-}" == "--test" ]] && command -v fc-list >/dev/null 2>&1 && [[ -z "$(fc-list :lang=zh)" ]]; then

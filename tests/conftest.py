@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from demo_models.bench.serve_browser import CHROMIUM, chromium
+from demo_models.bench.serve_browser import HEADLESS_SHELL, chromium
 from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
 
 REPO = Path(__file__).resolve().parent.parent
@@ -183,10 +182,13 @@ def tensorboard(load_fast) -> Iterator[Callable[..., TensorBoard]]:
 
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: run ./setup.sh --test (installs Debian's chromium)")
-    with chromium() as browser:
+    """Debian's Chromium headless shell driven by Playwright (never a downloaded browser)."""
+    if not Path(HEADLESS_SHELL).exists():
+        pytest.fail(
+            f"{HEADLESS_SHELL} not found: run ./setup.sh --test (installs Debian's"
+            " chromium-headless-shell)"
+        )
+    with chromium(HEADLESS_SHELL) as browser:
         yield browser
 
 
@@ -265,10 +267,6 @@ def open_plugin_tab(page, board: TensorBoard, plugin: str, tab_name: str, shell:
         tab.first.click()
     frame_el = page.wait_for_selector(f'iframe[src*="name={plugin}"]', timeout=30_000)
     return frame_el.content_frame()
-
-
-def have_chromium() -> bool:
-    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
 
 
 @pytest.fixture

@@ -20,7 +20,13 @@ from demo_models.bench.tensorboard import TensorBoardProcess
 from summaries.format import CONFUSION_PLUGIN as CONFUSION
 from summaries.format import RACE_PLUGIN as RACE
 
+# The browser users run: what the benchmarks (`bench serve`, `bench race`) time pages in.
 CHROMIUM = os.environ.get("FLOWSCOPE_CHROMIUM", "/usr/bin/chromium")
+# The test suite's browser: Debian's headless shell of the same Chromium build (package
+# chromium-headless-shell; Playwright's own choice for headless runs). Same Blink and V8
+# without the full browser's windowing layers: the suite's pages take about a third less CPU
+# in it (docs/development.md, "Tests").
+HEADLESS_SHELL = os.environ.get("FLOWSCOPE_TEST_CHROMIUM", "/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,13 +60,13 @@ RACE_READY = """
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright, closed on exit."""
+def chromium(executable: str = CHROMIUM) -> Iterator[Any]:
+    """Headless Debian Chromium (`executable`) driven by Playwright, closed on exit."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield browser
