@@ -20,6 +20,7 @@ import pytest
 from tensorboard.plugins import base_plugin
 
 import frontend
+from demo_models.bench.serve_browser import HEADLESS_SHELL
 from tb_plugin import loaders
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -67,7 +68,8 @@ def results(tmp_path_factory):
         "--json",
         str(out),
     ]
-    env = {**os.environ, "FLOWSCOPE_NO_PROGRESS": "1"}
+    # the figures are not asserted here: the pages render in the tests' browser
+    env = {**os.environ, "FLOWSCOPE_NO_PROGRESS": "1", "FLOWSCOPE_CHROMIUM": HEADLESS_SHELL}
     done = subprocess.run(command, capture_output=True, text=True, timeout=400, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
