@@ -18,7 +18,6 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** Create an SVG element with attributes. */
 /** Set an element's text; true when it changed (the same words again touch nothing, so a
  * redraw repaints only what it changes). */
 export function setText(node, text) {
@@ -27,6 +26,7 @@ export function setText(node, text) {
   return true;
 }
 
+/** Create an SVG element with attributes. */
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [key, value] of Object.entries(attrs)) {

@@ -555,12 +555,14 @@ export class ContourMap {
     };
     const under = layer(this.trailsCache?.under);
     const over = layer(this.trailsCache?.over);
+    const [below, above] = [under, over].map((canvas) => {
+      const ctx = canvas.getContext("2d");
+      this._trailsContext(ctx, false);
+      return ctx;
+    });
     const k = this.racers.indexOf(racer);
     this.racers.forEach((other, i) => {
-      if (other === racer || !this.views.has(other.id)) return;
-      const ctx = (i < k ? under : over).getContext("2d");
-      this._trailsContext(ctx, false);
-      this._drawTrail(other, s, ctx, halo);
+      if (other !== racer) this._drawTrail(other, s, i < k ? below : above, halo);
     });
     this.trailsCache = { racer, under, over, ...this._trailsState(s) };
     return this.trailsCache;

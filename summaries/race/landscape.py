@@ -195,8 +195,12 @@ def pca_plane(
 def project(basis: np.ndarray, origin: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Least-squares coordinates [m, 2] of weight vectors [m, n] on the plane origin + basis."""
     b = basis.astype(np.float64)
-    gram = b.T @ b
-    return np.linalg.solve(gram, b.T @ (weights - origin).astype(np.float64).T).T
+    return _coordinates(b, b.T @ b, (weights - origin).astype(np.float64))
+
+
+def _coordinates(b: np.ndarray, gram: np.ndarray, displacements: np.ndarray) -> np.ndarray:
+    """`project` on float64 displacements [m, n] from the origin (basis b, gram = b.T @ b)."""
+    return np.linalg.solve(gram, b.T @ displacements.T).T
 
 
 def captured(basis: np.ndarray, origin: np.ndarray, snapshots: Sequence[np.ndarray]) -> float:
@@ -208,7 +212,7 @@ def captured(basis: np.ndarray, origin: np.ndarray, snapshots: Sequence[np.ndarr
         d = (s - origin)[np.isfinite(s).all(axis=1)].astype(np.float64)  # one float64 copy
         if not len(d):
             continue
-        coords = np.linalg.solve(gram, b.T @ d.T).T  # as `project`, on the copy made
+        coords = _coordinates(b, gram, d)
         # the squared length of each in-plane part (coords @ b.T), without making it
         inside += float(np.einsum("mi,ij,mj->", coords, gram, coords))
         total += float(np.square(d).sum())
