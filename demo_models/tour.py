@@ -192,8 +192,9 @@ def _run_stop(stop: Stop, run: Path, tiny: bool) -> None:
         raise RuntimeError(f"exited with status {status}")
 
 
-def serve(logdir: Path, host: str, port: int | None, lang: str = "en") -> NoReturn:
-    """Serve `logdir` with TensorBoard (Flowscope's plugins included) until Ctrl-C."""
+def serve(logdir: Path, host: str, port: int | None, lang: str = "en", status: int = 0) -> NoReturn:
+    """Serve `logdir` with TensorBoard (Flowscope's plugins included) until Ctrl-C, then
+    exit with `status` (1 when a stop failed: serving the others does not hide it)."""
     text = MESSAGES[lang]
     from tensorboard import program
 
@@ -219,7 +220,7 @@ def serve(logdir: Path, host: str, port: int | None, lang: str = "en") -> NoRetu
     # and abort ("FATAL: exception not rethrown", SIGABRT). Nothing is left to write, so
     # leave at once.
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(status)
 
 
 def main(argv: list[str]) -> int:
@@ -266,7 +267,8 @@ def main(argv: list[str]) -> int:
     failed = [stop.name for stop, _, outcome in results if outcome != "ok"]
     if failed:
         print(text["failed"].format(count=len(failed), names=", ".join(failed)), file=sys.stderr)
+    status = 1 if failed else 0
     if args.no_serve:
         print(text["serve_later"].format(logdir=logdir))
-        return 1 if failed else 0
-    return serve(logdir, args.host, args.port, args.lang)
+        return status
+    return serve(logdir, args.host, args.port, args.lang, status)

@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 
 from demo_models.bench.serve_browser import HEADLESS_SHELL, chromium
-from demo_models.bench.tensorboard import TensorBoardProcess, tensorboard_command
+from demo_models.bench.tensorboard import (
+    TensorBoardClient,
+    TensorBoardProcess,
+    tensorboard_command,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("FLOWSCOPE_ARTIFACTS", REPO / "tests" / "artifacts"))
@@ -108,35 +112,8 @@ def run_on_two_cpus(script: str, *args: str) -> dict:
     return run_child(TWO_CPUS + script, *args)
 
 
-class TensorBoard(TensorBoardProcess):
-    """One real TensorBoard process on a loopback port, reloading every second.
-
-    With the Python loader (`load_fast=False`) TensorBoard starts as users' does, importing
-    TensorFlow (it then reads the logs through `tf.io.gfile`); with the Rust loader it
-    starts in its TensorFlow-free mode unless `command` says otherwise: the data server
-    reads the logs either way, the plugins are the same, and the start takes 0.4 s instead
-    of 3.7 s (and a second of TensorFlow's shutdown on stop). A test that needs TensorFlow
-    in the TensorBoard process with the Rust loader passes `command=tensorboard_command()`.
-    """
-
-    def __init__(self, logdir: Path, load_fast: bool, extra_args=(), env=None, command=None):
-        if command is None:
-            command = tensorboard_command(tensorflow=False) if load_fast else None
-        super().__init__(
-            logdir,
-            command=command,
-            load_fast=load_fast,
-            extra_args=["--reload_interval", "1", *extra_args],
-            env=env,
-            timeout=90,
-        )
-
-    def stop(self) -> None:
-        """Kill TensorBoard and its data server at once: a test has nothing to flush."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(30)
-        self._log.close()
+class Board(TensorBoardClient):
+    """What the tests ask of a running TensorBoard: JSON routes and the plugins listing."""
 
     def get_json(self, path: str, expect: int = 200):
         status, body = self.get(path)
@@ -156,6 +133,49 @@ class TensorBoard(TensorBoardProcess):
             return listing if all(listing.get(p, {}).get("enabled") for p in plugins) else None
 
         return wait_for(ready, timeout)
+
+
+class TensorBoard(Board, TensorBoardProcess):
+    """One real TensorBoard process on a loopback port, reloading every second.
+
+    With the Python loader (`load_fast=False`) TensorBoard starts by default as users' does,
+    importing TensorFlow (it then reads the logs through `tf.io.gfile`); with the Rust loader
+    it starts by default in its TensorFlow-free mode: the data server reads the logs either
+    way, the plugins are the same, and the start takes 0.4 s instead of 3.7 s (and a second
+    of TensorFlow's shutdown on stop). `tensorflow` overrides the default: a Python-loader
+    test whose subject is not the log reading runs TensorFlow-free as a PyTorch user's
+    TensorBoard does (TensorBoard does not need TensorFlow), and a Rust-loader test that
+    needs TensorFlow in the TensorBoard process asks for it. `command` replaces the program.
+    """
+
+    def __init__(
+        self,
+        logdir: Path,
+        load_fast: bool,
+        extra_args=(),
+        env=None,
+        command=None,
+        tensorflow: bool | None = None,
+    ):
+        if tensorflow is None:
+            tensorflow = not load_fast
+        if command is None and not tensorflow:
+            command = tensorboard_command(tensorflow=False)
+        super().__init__(
+            logdir,
+            command=command,
+            load_fast=load_fast,
+            extra_args=["--reload_interval", "1", *extra_args],
+            env=env,
+            timeout=90,
+        )
+
+    def stop(self) -> None:
+        """Kill TensorBoard and its data server at once: a test has nothing to flush."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+        self._log.close()
 
 
 @pytest.fixture(params=[True, False], ids=["load_fast", "load_slow"])

@@ -13,7 +13,7 @@ def test_each_flowscope_tab_renders_its_data(tmp_path, tensorboard, page, load_f
     logdir = tmp_path / "logs"
     write_race(logdir)
     write_confusion(logdir)
-    board = tensorboard(logdir)
+    board = tensorboard(logdir, tensorflow=False)  # the pages are the subject, not the reading
     board.wait_enabled("optimizer_race", "position_confusion")
     suffix = "fast" if load_fast else "slow"
 

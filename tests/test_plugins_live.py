@@ -81,7 +81,7 @@ def test_broken_optional_import_skips_plugin_but_tensorboard_starts(tmp_path, te
     (shadow / "contourpy.py").write_text("raise ImportError('contourpy is broken here')\n")
     logdir = tmp_path / "logs"
     write_confusion(logdir)
-    board = tensorboard(logdir, env={"PYTHONPATH": str(shadow)})
+    board = tensorboard(logdir, env={"PYTHONPATH": str(shadow)}, tensorflow=False)
     listing = board.wait_enabled("position_confusion")
     assert "optimizer_race" not in listing
     assert "skipping the optimizer_race plugin" in board.log()

@@ -2,15 +2,15 @@
 
 The tour runs here with FLOWSCOPE_TOUR_TINY=1 (each demo a dozen steps, the race on two
 surfaces, a few hundred captchas) so it fits the suite's time budget; the code path is the
-quick tour's. The whole check is one test so that pytest-xdist never runs the tour twice.
-TensorBoard runs with the default (Rust, `--load_fast=true`) loader only: both loaders are
-covered route by route in test_plugins_live.py; this test is about the tour's content.
+quick tour's. The whole check is one test so that pytest-xdist never runs the tour twice,
+and it ends as a user's tour does: the tour serves what it wrote with TensorBoard (its
+default loader, in the tour's own process) until Ctrl-C. Both loaders are covered route by
+route in test_plugins_live.py; this test is about the tour's content.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import signal
@@ -18,11 +18,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import portpicker
 import pytest
-from conftest import artifact, open_plugin_tab, wait_for
+from conftest import Board, artifact, open_plugin_tab, wait_for
 from PIL import Image
 from sample_logs import write_confusion
 from tensorboard.backend.event_processing import event_accumulator
@@ -30,7 +31,6 @@ from tensorboard.util import tensor_util
 from test_demos import LESSON_SCOPES, graph_scopes
 
 from demo_models import notes
-from demo_models.bench.tensorboard import installed_command
 from demo_models.tour import NAMES, TINY_STEPS
 from summaries import format as fmt
 
@@ -114,26 +114,102 @@ def graph_labels(page) -> set[str]:
     return set(labels.evaluate_all("els => els.map((e) => e.firstChild.textContent)"))
 
 
+class ServingTour:
+    """`flowscope ARGS` (a tour that serves) in its own session, as from a terminal: its
+    stdout read line by line by a thread (a full pipe would block the tour), its stderr in a
+    file, Ctrl-C by stop()."""
+
+    def __init__(self, args: list[str], env: dict[str, str], stderr: Path):
+        self.lines: list[str] = []
+        self.serving = threading.Event()  # set by the serving line, or by the tour's end
+        self._stderr_path = stderr
+        with open(stderr, "w") as err:
+            self.process = subprocess.Popen(
+                flowscope(*args),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True,
+                # as from a terminal: a runner started in the background (`cmd &` in a
+                # script) hands its children SIGINT ignored, and Python then installs no
+                # KeyboardInterrupt at all
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "TensorBoard is serving" in line:
+                self.serving.set()
+        self.serving.set()
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def stderr(self) -> str:
+        return self._stderr_path.read_text(errors="replace")
+
+    def wait_serving(self, timeout: float) -> str:
+        """The serving line, once the tour prints it; fails if it ends or runs past
+        `timeout` first (a safety net far above the tour's time)."""
+        if not self.serving.wait(timeout):
+            pytest.fail(f"the tour was still running after {timeout} s:\n{self.stdout[-3000:]}")
+        line = next((ln for ln in self.lines if "TensorBoard is serving" in ln), None)
+        assert line, f"ended without serving:\n{self.stdout[-2000:]}{self.stderr[-3000:]}"
+        return line
+
+    def stop(self) -> int:
+        """Ctrl-C: the tour stops TensorBoard and exits; its exit status."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(120)  # a safety net far above the ~1 s it takes
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise
+
+
+@pytest.fixture
+def serving_tour(tmp_path) -> Iterator[Callable[..., ServingTour]]:
+    """start(*args) -> a ServingTour; any still running at teardown is killed."""
+    tours: list[ServingTour] = []
+
+    def start(*args: str) -> ServingTour:
+        tours.append(ServingTour(["tour", *args], tour_env(tmp_path), tmp_path / "tour.err"))
+        return tours[-1]
+
+    yield start
+    for tour in tours:
+        if tour.process.poll() is None:
+            os.killpg(tour.process.pid, signal.SIGKILL)
+            tour.process.wait(30)
+
+
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.parametrize("load_fast", [True], indirect=True)
-def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard, page):
+def test_tour_writes_every_demo_and_serves_them(tmp_path, serving_tour, page):
+    """The tiny tour as users run it: every stop, then its own TensorBoard (in the tour's
+    process, with the TensorFlow the demos started) until Ctrl-C."""
     logdir = tmp_path / "runs"
     write_confusion(logdir, run="linear")  # left by an earlier tour: must be replaced
     write_confusion(logdir, run="mine")  # not the tour's: must be left alone
+    port = portpicker.pick_unused_port()
     started = time.monotonic()
-    result = subprocess.run(
-        flowscope("tour", "--no-serve", "--logdir", str(logdir)),
-        env=tour_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=420,
-    )
+    tour = serving_tour("--logdir", str(logdir), "--port", str(port))
+    serving = tour.wait_serving(timeout=420)
     print(f"tour took {time.monotonic() - started:.0f} s")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    # a failed stop is reported by name, the first one first
+    failed = re.findall(r"^(\w+): error: .*$", tour.stderr, re.M)
+    assert not failed, f"{failed[0]} failed first:\n{tour.stdout[-2000:]}{tour.stderr[-3000:]}"
+    assert f"http://localhost:{port}/" in serving
+    stdout = tour.stdout
     for number, name in enumerate(NAMES, 1):  # progress: one numbered line per stop
-        assert f"[{number}/{len(NAMES)}] {name} -> {logdir / name}" in result.stdout
-    assert "Tour finished in" in result.stdout and notes.TAG in result.stdout  # English default
+        assert f"[{number}/{len(NAMES)}] {name} -> {logdir / name}" in stdout
+    assert "Tour finished in" in stdout and notes.TAG in stdout  # English default
 
     # -- every run carries its lesson note, and the tags it points to exist there --------
     for name in NAMES:
@@ -161,7 +237,7 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     # the own-model stop: the files a user brings, and the race on them (one run)
     own = logdir / "own_model"
     assert (own / "inputs" / "model.keras").is_file() and (own / "inputs" / "data.npz").is_file()
-    assert f"flowscope race --model {own / 'inputs' / 'model.keras'}" in result.stdout
+    assert f"flowscope race --model {own / 'inputs' / 'model.keras'}" in stdout
     assert len(list(own.glob("hparams/*/events.out.tfevents.*"))) == 4  # HParams: one per racer
     captcha = tags_by_plugin(load(logdir / "captcha"))
     assert captcha.get("scalars") and captcha.get(fmt.CONFUSION_PLUGIN)
@@ -180,8 +256,8 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert "| with transfer" in table and table.count("| without transfer") == 2
     assert (logdir / "transfer" / "projector_config.pbtxt").is_file()
 
-    # -- TensorBoard serves it ----------------------------------------------------------
-    board = tensorboard(logdir, command=installed_command())  # as users start it: with TensorFlow
+    # -- the tour's TensorBoard serves it -----------------------------------------------
+    board = Board(f"http://localhost:{port}")
     board.wait_enabled(
         "graphs",
         "scalars",
@@ -252,43 +328,8 @@ def test_tour_writes_every_demo_and_tensorboard_shows_them(tmp_path, tensorboard
     assert any(text.startswith("captcha") for text in runs)
     assert not [e for e in page.errors if "favicon" not in e], page.errors
 
-
-def test_tour_serves_tensorboard_and_prints_the_url(tmp_path):
-    port = portpicker.pick_unused_port()
-    process = subprocess.Popen(
-        flowscope(
-            "tour", "--only", "linear", "--logdir", str(tmp_path / "runs"), "--port", str(port)
-        ),
-        env=tour_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        # as from a terminal: a runner started in the background (`cmd &` in a script) hands
-        # its children SIGINT ignored, and Python then installs no KeyboardInterrupt at all
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        for line in process.stdout:
-            if "TensorBoard is serving" in line:
-                break
-        else:
-            pytest.fail(f"the tour ended without serving (exit {process.wait()})")
-        assert f"http://localhost:{port}/" in line
-        # keep reading what TensorBoard logs from here on: a full pipe would block the tour's
-        # own last line ("TensorBoard stopped.") and with it its exit
-        rest: list[str] = []
-        threading.Thread(target=lambda: rest.extend(process.stdout), daemon=True).start()
-        import urllib.request
-
-        def listing():
-            with urllib.request.urlopen(f"http://localhost:{port}/data/plugins_listing") as r:
-                return json.loads(r.read())
-
-        assert wait_for(lambda: listing()["optimizer_race"]["enabled"], timeout=60)
-    finally:
-        os.killpg(process.pid, 2)  # Ctrl-C: the tour stops TensorBoard and exits
-        assert process.wait(120) == 0  # a safety net far above the ~1 s it takes
+    assert tour.stop() == 0  # Ctrl-C: TensorBoard stops, and the tour with it
+    assert tour.stdout.rstrip().endswith("TensorBoard stopped.")
 
 
 def test_tour_speaks_chinese_with_lang_zh(tmp_path, monkeypatch, capsys):
@@ -313,6 +354,37 @@ def test_tour_speaks_chinese_with_lang_zh(tmp_path, monkeypatch, capsys):
     assert set(tour.MESSAGES["en"]) == set(zh)
     # the demo's own guide, in either language: the table replaces it
     assert not [lang for lang, head in notes.HEADS.items() if head["where_tb"] in out]
+
+
+def test_a_failed_stop_is_one_line_and_the_exit_status_served_or_not(tmp_path, monkeypatch, capsys):
+    """The other stops still run; the failed one is a line of its own on stderr; the exit
+    status is 1 with --no-serve, and after Ctrl-C when the tour serves (in-process: the
+    stops' work stands in)."""
+    from demo_models import tour
+
+    for key, value in tour_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("FLOWSCOPE_DEBUG", raising=False)
+    ran: list[str] = []
+
+    def run_stop(stop, run, tiny):
+        ran.append(stop.name)
+        if stop.name == "nonlinear":
+            raise ValueError("the lesson broke")
+
+    served: list[int] = []
+    monkeypatch.setattr(tour, "_run_stop", run_stop)
+    monkeypatch.setattr(tour, "serve", lambda *args: served.append(args[-1]) or args[-1])
+    argv = ["--only", "linear", "nonlinear", "softmax", "--logdir", str(tmp_path / "runs")]
+    assert tour.main(["--no-serve", *argv]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert "nonlinear: error: ValueError: the lesson broke" in err
+    assert err[-1] == "flowscope tour: 1 demo(s) failed: nonlinear"
+    assert ran == ["linear", "nonlinear", "softmax"]
+    assert tour.main(argv) == 1 and served == [1]  # what the tour exits with after Ctrl-C
+    ran.clear()
+    assert tour.main(["--only", "linear", "--logdir", str(tmp_path / "runs")]) == 0
+    assert served == [1, 0]
 
 
 @pytest.mark.parametrize(

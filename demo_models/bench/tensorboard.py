@@ -55,7 +55,22 @@ def tensorboard_command(flowscope: bool = True, tensorflow: bool = True) -> list
     ]
 
 
-class TensorBoardProcess:
+class TensorBoardClient:
+    """A TensorBoard that answers at `url` (one this module started, or another program's)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def get(self, path: str, timeout: float = 120) -> tuple[int, bytes]:
+        """GET a path: (status, body) for any status."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+
+class TensorBoardProcess(TensorBoardClient):
     """`command --logdir ... --host 127.0.0.1 --port P --load_fast=...` in its own session
     (so stop() reaches the data server it starts), output to `log_path`; the constructor
     returns once /data/plugins_listing answers, after `start_seconds`."""
@@ -74,7 +89,7 @@ class TensorBoardProcess:
         self.logdir = Path(logdir)
         self.load_fast = load_fast
         self.port = portpicker.pick_unused_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         self.log_path = log_path or self.logdir.parent / f"tensorboard-{self.port}.log"
         args = [
             *(command or installed_command()),
@@ -116,14 +131,6 @@ class TensorBoardProcess:
                 pass
             time.sleep(0.02)
         raise RuntimeError(f"TensorBoard did not answer within {timeout} s:\n{self.log()[-4000:]}")
-
-    def get(self, path: str, timeout: float = 120) -> tuple[int, bytes]:
-        """GET a path: (status, body) for any status."""
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
 
     def log(self) -> str:
         """Everything TensorBoard has printed so far."""
