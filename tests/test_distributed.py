@@ -160,6 +160,26 @@ def test_a_task_that_cannot_start_fails_fast_with_its_stderr():
     assert task.process.poll() is not None
 
 
+def test_stopping_ends_a_stopped_task_without_waiting_out_the_grace(monkeypatch):
+    """A task stopped by SIGSTOP (Ctrl-Z, a debugger) holds a SIGTERM until it is continued:
+    stop() continues it. With a 600 s grace, a stop that waited for the SIGKILL would still
+    be running when the 120 s safety net ends the wait."""
+    import threading
+
+    monkeypatch.setattr(cluster_lib, "STOP_GRACE", 600.0)
+    cluster = LocalCluster()
+    task = cluster.start("worker", 0, ["server", "--cluster", "{}", "--job", "worker"])
+    os.kill(task.process.pid, signal.SIGSTOP)
+    stopping = threading.Thread(target=cluster.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout=120)
+    alive = stopping.is_alive()
+    if alive:  # end it for the next tests, then fail
+        os.killpg(task.process.pid, signal.SIGKILL)
+    assert not alive, "stop() waited for the grace period"
+    assert task.process.returncode == -signal.SIGTERM
+
+
 def test_isolation_says_why_it_cannot_be_had(tmp_path, monkeypatch):
     monkeypatch.delenv(cluster_lib.ISOLATION_ENV, raising=False)
     assert cluster_lib.isolation("gs://bucket/run") == (

@@ -365,10 +365,15 @@ class LocalCluster:
         task.lost_at = time.monotonic()
 
     def stop(self) -> None:
-        """End every task: SIGTERM to the group, SIGKILL after `STOP_GRACE` s; idempotent."""
+        """End every task: SIGTERM to the group, SIGKILL after `STOP_GRACE` s; idempotent.
+
+        SIGCONT follows the SIGTERM, as service managers do: a stopped task (Ctrl-Z, a
+        debugger, a frozen container) would otherwise hold its SIGTERM, and the stop, for
+        the whole grace period."""
         if self._pgid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._pgid, signal.SIGTERM)
+                os.killpg(self._pgid, signal.SIGCONT)
             deadline = time.monotonic() + STOP_GRACE
             for task in self.tasks:
                 with contextlib.suppress(subprocess.TimeoutExpired):
