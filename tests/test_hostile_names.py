@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from conftest import TensorBoard, artifact
 
-from demo_models.bench.tensorboard import tensorboard_command
 from summaries import pb
 from summaries import race as race_summaries
 from summaries.position_confusion import confusion_pb, examples_pb
@@ -140,7 +139,6 @@ def board(tmp_path_factory):
         logdir,
         load_fast=True,
         extra_args=[f"--path_prefix={PREFIX}"],
-        command=tensorboard_command(flowscope=True, tensorflow=False),
     )
     try:
         yield server

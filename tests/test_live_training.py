@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from conftest import TensorBoard, artifact, open_plugin_tab, wait_for
 
-from demo_models.bench.tensorboard import tensorboard_command
 from summaries import pb
 from summaries import race as race_summaries
 from summaries.position_confusion import confusion_pb
@@ -24,7 +23,6 @@ PAGE_SLACK = 10  # both pages poll every 5 s; a few seconds more on a loaded mac
 TAG, MATRIX_TAG = "race/trajectory", "confusion/validation"
 WINDOW = [-2.0, 2.0, -2.0, 2.0]
 CHUNK = 50
-FAST_START = tensorboard_command(flowscope=True, tensorflow=False)
 
 
 def trajectory(writer: pb.LogWriter, race: str, first: int, count: int) -> None:
@@ -128,7 +126,7 @@ def within(seconds: float, predicate) -> float:
 def test_routes_pick_up_appended_steps_and_new_runs(tmp_path, tensorboard):
     live = Live(tmp_path / "logs")
     try:
-        board = tensorboard(live.logdir, command=FAST_START)
+        board = tensorboard(live.logdir, tensorflow=False)
         board.wait_enabled(RACE_PLUGIN, CONFUSION_PLUGIN)
         within(60, lambda: race_state(board) == {"races": ["live-race"], "points": CHUNK})
         within(60, lambda: confusion_state(board) == {"runs": ["live-captcha"], "steps": [0, 1]})
@@ -153,7 +151,7 @@ def test_routes_pick_up_appended_steps_and_new_runs(tmp_path, tensorboard):
 def live_board(tmp_path_factory):
     """One TensorBoard (Rust loader) over a logdir that the page tests keep writing."""
     live = Live(tmp_path_factory.mktemp("live") / "logs")
-    board = TensorBoard(live.logdir, load_fast=True, command=FAST_START)
+    board = TensorBoard(live.logdir, load_fast=True)
     try:
         board.wait_enabled(RACE_PLUGIN, CONFUSION_PLUGIN)
         yield live, board

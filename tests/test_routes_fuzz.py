@@ -24,7 +24,6 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from werkzeug.test import Client
 
-from demo_models.bench.tensorboard import tensorboard_command
 from tb_plugin import loaders
 
 PLUGIN_SOURCES = sorted(Path(loaders.__file__).parent.glob("*.py"))
@@ -149,7 +148,7 @@ def rust_board(tmp_path_factory):
     """The real TensorBoard program over HTTP with the Rust data server (TF-free start)."""
     logdir = tmp_path_factory.mktemp("fuzz-rust") / "logs"
     runs = write_race(logdir) + [write_confusion(logdir)]
-    board = TensorBoard(logdir, load_fast=True, command=tensorboard_command(tensorflow=False))
+    board = TensorBoard(logdir, load_fast=True)
     try:
         board.wait_enabled("optimizer_race", "position_confusion")
         yield board, runs
