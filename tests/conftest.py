@@ -259,7 +259,7 @@ def artifact(name: str) -> Path:
 TOOLBAR_PX = 64
 
 
-def open_plugin_tab(page, board: TensorBoard, plugin: str, tab_name: str, shell: bool = True):
+def open_plugin_tab(page, board: Board, plugin: str, tab_name: str, shell: bool = True):
     """Open a Flowscope page; return the frame the plugin's page runs in.
 
     With `shell` (the way a user opens it): TensorBoard, then the plugin's tab, and the

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -164,8 +165,6 @@ def test_stopping_ends_a_stopped_task_without_waiting_out_the_grace(monkeypatch)
     """A task stopped by SIGSTOP (Ctrl-Z, a debugger) holds a SIGTERM until it is continued:
     stop() continues it. With a 600 s grace, a stop that waited for the SIGKILL would still
     be running when the 120 s safety net ends the wait."""
-    import threading
-
     monkeypatch.setattr(cluster_lib, "STOP_GRACE", 600.0)
     cluster = LocalCluster()
     task = cluster.start("worker", 0, ["server", "--cluster", "{}", "--job", "worker"])

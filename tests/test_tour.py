@@ -121,6 +121,7 @@ class ServingTour:
 
     def __init__(self, args: list[str], env: dict[str, str], stderr: Path):
         self.lines: list[str] = []
+        self.serving_line: str | None = None
         self.serving = threading.Event()  # set by the serving line, or by the tour's end
         self._stderr_path = stderr
         with open(stderr, "w") as err:
@@ -142,6 +143,7 @@ class ServingTour:
         for line in self.process.stdout:
             self.lines.append(line)
             if "TensorBoard is serving" in line:
+                self.serving_line = line
                 self.serving.set()
         self.serving.set()
 
@@ -158,7 +160,7 @@ class ServingTour:
         `timeout` first (a safety net far above the tour's time)."""
         if not self.serving.wait(timeout):
             pytest.fail(f"the tour was still running after {timeout} s:\n{self.stdout[-3000:]}")
-        line = next((ln for ln in self.lines if "TensorBoard is serving" in ln), None)
+        line = self.serving_line
         assert line, f"ended without serving:\n{self.stdout[-2000:]}{self.stderr[-3000:]}"
         return line
 
@@ -169,8 +171,14 @@ class ServingTour:
         try:
             return self.process.wait(120)  # a safety net far above the ~1 s it takes
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            self.kill()
             raise
+
+    def kill(self) -> None:
+        """End the tour and what it started at once, if it still runs."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
 
 
 @pytest.fixture
@@ -184,9 +192,7 @@ def serving_tour(tmp_path) -> Iterator[Callable[..., ServingTour]]:
 
     yield start
     for tour in tours:
-        if tour.process.poll() is None:
-            os.killpg(tour.process.pid, signal.SIGKILL)
-            tour.process.wait(30)
+        tour.kill()
 
 
 @pytest.mark.slow
