@@ -187,7 +187,8 @@ def serving_tour(tmp_path) -> Iterator[Callable[..., ServingTour]]:
     tours: list[ServingTour] = []
 
     def start(*args: str) -> ServingTour:
-        tours.append(ServingTour(["tour", *args], tour_env(tmp_path), tmp_path / "tour.err"))
+        stderr = tmp_path / f"tour-{len(tours)}.err"  # one file per tour started
+        tours.append(ServingTour(["tour", *args], tour_env(tmp_path), stderr))
         return tours[-1]
 
     yield start
